@@ -1,0 +1,204 @@
+"""``run_backtest``: validate the request against the catalog, run the engine, wrap the result."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from quantdesk.backtest.result import BacktestResult, build_result
+from quantdesk.core.errors import DataUnavailable, InvalidArgument, NotFound
+from quantdesk.core.instruments import InstrumentType
+from quantdesk.core.settings import Settings
+from quantdesk.data.catalog import Adjust, Catalog
+from quantdesk.data.demo import import_demo
+from quantdesk.engine import Engine, EngineConfig, Matching, market_profile
+
+#: Default benchmark per market profile.
+DEFAULT_BENCHMARK = {"us_stock": "SPX", "cn_stock": "000300.XSHG"}
+FREQUENCIES = ("1d",)
+ENGINE_NAME = "native"
+
+
+def run_backtest(
+    strategy: str | Path,
+    *,
+    start: str | dt.date,
+    end: str | dt.date,
+    cash: float = 100_000.0,
+    universe: Sequence[str] | str | None = None,
+    benchmark: str | None = None,
+    frequency: str = "1d",
+    market: str = "us_stock",
+    matching: str = "current_bar",
+    adjust: str = "pre",
+    commission: float | None = None,
+    min_commission: float | None = None,
+    tax: float | None = None,
+    slippage: float | None = None,
+    params: Mapping[str, Any] | None = None,
+    risk_free_rate: float = 0.0,
+    catalog: Catalog | None = None,
+    settings: Settings | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    log_sink: Callable[[str], None] | None = None,
+) -> BacktestResult:
+    """Run one backtest of ``strategy`` on the catalog's daily bars.
+
+    Args:
+        strategy: Strategy source text, or the path of a ``.py`` file.
+        start: First session, ``YYYY-MM-DD`` or a date.
+        end: Last session (inclusive).
+        cash: Starting cash in the market's currency (> 0).
+        universe: ``order_book_id``s given to ``handle_bar`` (list or comma-separated);
+            default: every stock of the market with bars in the window (indices if none).
+        benchmark: Benchmark id; default ``SPX`` (us_stock) / ``000300.XSHG`` (cn_stock);
+            ``""`` or ``"none"`` for no benchmark.
+        frequency: Bar frequency; only ``1d``.
+        market: Market profile, ``us_stock`` or ``cn_stock`` (rules and default costs).
+        matching: ``current_bar`` (fill at this bar's close) or ``next_bar`` (next open).
+        adjust: ``pre`` (default; forward ratio-adjusted from Adj Close, so splits and
+            dividends are not jumps) or ``none`` (as traded; corporate actions are not
+            applied to holdings).
+        commission: Commission rate per side (fraction); default from the profile.
+        min_commission: Minimum commission per order (currency); default from the profile.
+        tax: Sell-side tax rate; default from the profile (cn: dated stamp duty).
+        slippage: Price slippage ratio; default 0.
+        params: Strategy parameters (checked against the strategy's ``PARAMS``).
+        risk_free_rate: Annual risk-free rate for Sharpe, Sortino and alpha (fraction).
+        catalog: Catalog to read; default ``Settings().data_dir``. An empty catalog is
+            filled with the bundled demo data first.
+        settings: Settings used when ``catalog`` is not given.
+        progress: Called with ``(sessions_done, sessions_total)`` after each session.
+        log_sink: Called with each strategy log line as it is produced.
+
+    Returns:
+        The result: ``.summary`` (dict), ``.portfolio``, ``.trades``, ``.positions``,
+        ``.orders`` (DataFrames), ``.to_json()``.
+
+    Raises:
+        InvalidArgument: a malformed argument (dates, cash, market, frequency, params...).
+        NotFound: unknown instrument or strategy file.
+        DataUnavailable: the window lies outside the data.
+        StrategySyntaxError / StrategyError: the strategy does not parse or raised.
+    """
+    source, filename, name = _load_strategy(strategy)
+    start_d, end_d = _date(start, "start"), _date(end, "end")
+    if start_d > end_d:
+        raise InvalidArgument(f"start {start_d} is after end {end_d}")
+    if frequency not in FREQUENCIES:
+        raise InvalidArgument(f"frequency {frequency!r} is not supported; use 1d")
+    if isinstance(cash, bool) or not isinstance(cash, int | float) or not cash > 0:
+        raise InvalidArgument(f"cash must be a positive number, got {cash!r}")
+    try:
+        match_rule = Matching(matching)
+    except ValueError:
+        raise InvalidArgument(
+            f"unknown matching {matching!r}; use current_bar or next_bar"
+        ) from None
+    try:
+        adjust_mode = Adjust(adjust)
+    except ValueError:
+        raise InvalidArgument(f"unknown adjust {adjust!r}; use none or pre") from None
+    profile = market_profile(market).with_costs(
+        commission=commission, min_commission=min_commission, tax=tax, slippage=slippage
+    )
+    if catalog is None:
+        catalog = Catalog((settings or Settings()).data_dir)
+    if catalog.is_empty():
+        if log_sink is not None:
+            log_sink(f"catalog at {catalog.root} is empty: importing the bundled demo data")
+        import_demo(catalog)
+
+    ids = _universe(universe)
+    bench = DEFAULT_BENCHMARK[profile.name] if benchmark is None else benchmark.strip()
+    bench_id = None if bench.lower() in ("", "none") else bench
+    stats = {row["order_book_id"]: row for row in catalog.stats()}
+    if not ids:
+        in_market = [
+            r for r in stats.values()
+            if r["market"] == str(profile.market)
+            and r["first_bar"] <= end_d and r["last_bar"] >= start_d
+            and r["order_book_id"] != bench_id
+        ]  # fmt: skip
+        stocks = [r for r in in_market if r["type"] != str(InstrumentType.INDEX)]
+        ids = [r["order_book_id"] for r in (stocks or in_market)]
+        if not ids:
+            raise DataUnavailable(
+                f"no {profile.market} instrument has bars between {start_d} and {end_d}"
+            )
+    for oid in [*ids, *([bench_id] if bench_id else [])]:
+        instrument = catalog.instrument(oid)
+        if instrument.market is not profile.market:
+            raise InvalidArgument(
+                f"{oid} is a {instrument.market} instrument but the market is {market}; "
+                f"use --market {instrument.market}_stock"
+            )
+        _check_window(oid, stats[oid], start_d, end_d, is_benchmark=oid == bench_id)
+
+    config = EngineConfig(
+        start=start_d,
+        end=end_d,
+        cash=float(cash),
+        universe=tuple(ids),
+        benchmark=bench_id,
+        profile=profile,
+        matching=match_rule,
+        params=dict(params or {}),
+        risk_free_rate=float(risk_free_rate),
+    )
+    engine = Engine(catalog.bar_source(adjust_mode), config, progress=progress, log_sink=log_sink)
+    raw = engine.run(source, filename)
+    return build_result(raw, config, strategy_name=name, adjust=adjust_mode, frequency=frequency)
+
+
+def _load_strategy(strategy: str | Path) -> tuple[str, str, str]:
+    """``(source, filename, name)``; a path is read, anything else is source text."""
+    if isinstance(strategy, Path) or (
+        isinstance(strategy, str) and "\n" not in strategy and strategy.endswith(".py")
+    ):
+        path = Path(strategy)
+        if not path.is_file():
+            raise NotFound(f"strategy file {str(path)!r} does not exist")
+        try:
+            return path.read_text(encoding="utf-8"), str(path), path.stem
+        except UnicodeDecodeError:
+            raise InvalidArgument(f"{path} is not UTF-8 text") from None
+    if not isinstance(strategy, str) or not strategy.strip():
+        raise InvalidArgument("strategy must be Python source text or the path of a .py file")
+    return strategy, "strategy.py", "strategy"
+
+
+def _date(value: str | dt.date, name: str) -> dt.date:
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    try:
+        return dt.date.fromisoformat(str(value).strip())
+    except ValueError:
+        raise InvalidArgument(f"{name} must be a date as YYYY-MM-DD, got {value!r}") from None
+
+
+def _universe(universe: Sequence[str] | str | None) -> list[str]:
+    if universe is None:
+        return []
+    items = universe.split(",") if isinstance(universe, str) else list(universe)
+    ids = [str(i).strip() for i in items if str(i).strip()]
+    return list(dict.fromkeys(ids))
+
+
+def _check_window(
+    oid: str, row: Mapping[str, Any], start: dt.date, end: dt.date, *, is_benchmark: bool
+) -> None:
+    first, last = row["first_bar"], row["last_bar"]
+    span = f"{oid} has data from {first} to {last}"
+    if end < first or start > last:
+        raise DataUnavailable(f"{start}..{end} is outside the data: {span}")
+    if end > last:
+        raise DataUnavailable(f"end {end} is after the last bar: {span}; choose an earlier end")
+    if is_benchmark and start < first:
+        raise DataUnavailable(
+            f"benchmark starts after {start}: {span}; choose a later start or another benchmark"
+        )

@@ -1,0 +1,71 @@
+"""The error hierarchy every layer raises.
+
+Each error carries a stable machine ``code`` (the contract's ``error.code``) and a human
+message. Adapters (CLI, HTTP) map them to exit codes / status codes in one place.
+"""
+
+from __future__ import annotations
+
+
+class QuantdeskError(Exception):
+    """Base class of all expected (user-facing) errors.
+
+    Attributes:
+        code: Stable upper-case error code, e.g. ``"INVALID_ARGUMENT"``.
+        message: Human-readable explanation, safe to show to the user.
+    """
+
+    code = "INTERNAL_ERROR"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class InvalidArgument(QuantdeskError):
+    """An argument is malformed or out of range (bad date, negative cash, bad parameter...)."""
+
+    code = "INVALID_ARGUMENT"
+
+
+class NotFound(QuantdeskError):
+    """A named thing (instrument, file, strategy) does not exist."""
+
+    code = "NOT_FOUND"
+
+
+class DataUnavailable(QuantdeskError):
+    """The catalog has no data for the requested instrument and date range."""
+
+    code = "DATA_UNAVAILABLE"
+
+
+class DataValidationError(QuantdeskError):
+    """Imported market data broke a validation rule (see ``quantdesk.data.validation``)."""
+
+    code = "DATA_INVALID"
+
+
+class StrategyError(QuantdeskError):
+    """The user's strategy raised an exception while running.
+
+    Attributes:
+        user_traceback: The traceback restricted to frames of the strategy file.
+    """
+
+    code = "STRATEGY_ERROR"
+
+    def __init__(self, message: str, user_traceback: str = "") -> None:
+        super().__init__(message)
+        self.user_traceback = user_traceback
+
+
+class StrategySyntaxError(StrategyError):
+    """The strategy source does not parse; ``lineno``/``offset`` locate the problem."""
+
+    code = "STRATEGY_SYNTAX_ERROR"
+
+    def __init__(self, message: str, lineno: int | None, offset: int | None) -> None:
+        super().__init__(message)
+        self.lineno = lineno
+        self.offset = offset

@@ -1,0 +1,280 @@
+"""The Parquet catalog under ``DATA_DIR``.
+
+Layout::
+
+    DATA_DIR/instruments.parquet           one row per instrument (+ bar statistics)
+    DATA_DIR/bars/1d/<order_book_id>.parquet   date, open, high, low, close, volume, adj_close
+
+Every write goes to a temporary file in the same folder, is fsynced, then renamed over the
+target, so a crash never leaves a half-written file.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from quantdesk.core.errors import DataUnavailable, InvalidArgument, NotFound
+from quantdesk.core.files import atomic_writer
+from quantdesk.core.instruments import MARKET_CALENDAR, Instrument, InstrumentType, Market
+from quantdesk.data.calendars import sessions as calendar_sessions
+from quantdesk.data.validation import ImportReport, validate_bars
+from quantdesk.engine.ports import BarSeries, DateArray
+
+FREQUENCIES = ("1d",)
+
+_INSTRUMENT_SCHEMA = pa.schema(
+    [
+        ("order_book_id", pa.string()),
+        ("symbol", pa.string()),
+        ("name", pa.string()),
+        ("market", pa.string()),
+        ("type", pa.string()),
+        ("exchange", pa.string()),
+        ("lot_size", pa.int64()),
+        ("listed_date", pa.date32()),
+        ("delisted_date", pa.date32()),
+        ("currency", pa.string()),
+        ("first_bar", pa.date32()),
+        ("last_bar", pa.date32()),
+        ("bar_count", pa.int64()),
+    ]
+)
+
+_BAR_SCHEMA = pa.schema(
+    [
+        ("date", pa.date32()),
+        ("open", pa.float64()),
+        ("high", pa.float64()),
+        ("low", pa.float64()),
+        ("close", pa.float64()),
+        ("volume", pa.float64()),
+        ("adj_close", pa.float64()),
+    ]
+)
+
+
+class Adjust(StrEnum):
+    """Price adjustment applied when reading bars.
+
+    ``none``: prices as traded. ``pre``: forward ratio adjustment (前复权) from the source's
+    adjusted close: every OHLC is multiplied by ``(adj_close / close) / (adj_close_T /
+    close_T)`` where ``T`` is the instrument's last bar, so the last bar keeps its traded
+    prices and splits/dividends no longer show as jumps; volume is divided by the same factor.
+    """
+
+    NONE = "none"
+    PRE = "pre"
+
+
+def _atomic_write_table(table: pa.Table, path: Path) -> None:
+    with atomic_writer(path) as fh:
+        pq.write_table(table, fh, compression="zstd")
+
+
+class Catalog:
+    """Read and write market data under ``root`` (``DATA_DIR``)."""
+
+    def __init__(self, root: Path | str) -> None:
+        self.root = Path(root)
+        self._instruments: dict[str, dict[str, Any]] | None = None
+
+    @property
+    def _instruments_path(self) -> Path:
+        return self.root / "instruments.parquet"
+
+    def _bars_path(self, order_book_id: str, frequency: str = "1d") -> Path:
+        if frequency not in FREQUENCIES:
+            raise InvalidArgument(
+                f"frequency {frequency!r} is not supported; choose {', '.join(FREQUENCIES)}"
+            )
+        if "/" in order_book_id or order_book_id.startswith(".") or not order_book_id:
+            raise InvalidArgument(f"invalid order_book_id {order_book_id!r}")
+        return self.root / "bars" / frequency / f"{order_book_id}.parquet"
+
+    # -- instruments --------------------------------------------------------------------------
+
+    def _rows(self) -> dict[str, dict[str, Any]]:
+        if self._instruments is None:
+            if self._instruments_path.exists():
+                rows = pq.read_table(self._instruments_path).to_pylist()
+                self._instruments = {r["order_book_id"]: r for r in rows}
+            else:
+                self._instruments = {}
+        return self._instruments
+
+    def is_empty(self) -> bool:
+        """True when no instrument has been imported."""
+        return not self._rows()
+
+    def instruments(self) -> list[Instrument]:
+        """All instruments, sorted by ``order_book_id``."""
+        return [_to_instrument(r) for _, r in sorted(self._rows().items())]
+
+    def instrument(self, order_book_id: str) -> Instrument:
+        """One instrument.
+
+        Raises:
+            NotFound: unknown id (the message suggests close matches).
+        """
+        row = self._rows().get(order_book_id)
+        if row is None:
+            known = sorted(self._rows())
+            close = difflib.get_close_matches(order_book_id, known, n=3)
+            hint = f"; did you mean {', '.join(close)}?" if close else ""
+            listing = ", ".join(known) if len(known) <= 20 else f"{len(known)} instruments"
+            raise NotFound(
+                f"unknown order_book_id {order_book_id!r}{hint} (catalog: {listing or 'empty'};"
+                " `quantdesk data list` shows them)"
+            )
+        return _to_instrument(row)
+
+    def stats(self) -> list[dict[str, Any]]:
+        """Per instrument: reference data plus ``first_bar``, ``last_bar``, ``bar_count``."""
+        return [dict(r) for _, r in sorted(self._rows().items())]
+
+    # -- bars ----------------------------------------------------------------------------------
+
+    def import_bars(self, instrument: Instrument, frame: pd.DataFrame) -> ImportReport:
+        """Validate and store daily bars of ``instrument`` (replacing earlier bars).
+
+        Args:
+            instrument: Reference data (upserted into the instruments table).
+            frame: Columns ``date, open, high, low, close, volume`` and optional ``adj_close``.
+
+        Returns:
+            The validation report (rejected rows and missing sessions).
+
+        Raises:
+            DataValidationError: missing columns or no valid row (nothing is written).
+        """
+        clean, report = validate_bars(frame, instrument.order_book_id, instrument.calendar)
+        table = pa.Table.from_pandas(
+            clean.assign(date=clean["date"].dt.date)[list(_BAR_SCHEMA.names)],
+            schema=_BAR_SCHEMA,
+            preserve_index=False,
+        )
+        _atomic_write_table(table, self._bars_path(instrument.order_book_id))
+        row = _from_instrument(instrument)
+        row.update(first_bar=report.first, last_bar=report.last, bar_count=report.rows_accepted)
+        rows = dict(self._rows())
+        rows[instrument.order_book_id] = row
+        _atomic_write_table(
+            pa.Table.from_pylist([rows[k] for k in sorted(rows)], schema=_INSTRUMENT_SCHEMA),
+            self._instruments_path,
+        )
+        self._instruments = rows
+        return report
+
+    def bars_frame(
+        self,
+        order_book_id: str,
+        start: dt.date | None = None,
+        end: dt.date | None = None,
+        adjust: Adjust = Adjust.NONE,
+    ) -> pd.DataFrame:
+        """Daily bars of one instrument in ``[start, end]`` as a DataFrame indexed by date.
+
+        Raises:
+            NotFound: unknown instrument.
+            DataUnavailable: the instrument has no bar file.
+        """
+        adjust = Adjust(adjust)
+        self.instrument(order_book_id)
+        path = self._bars_path(order_book_id)
+        if not path.exists():
+            raise DataUnavailable(f"no daily bars stored for {order_book_id}")
+        table = pq.read_table(path)
+        df = table.to_pandas()
+        df["date"] = pd.to_datetime(df["date"])
+        if adjust is Adjust.PRE:
+            df = _pre_adjust(df)
+        if start is not None:
+            df = df[df["date"] >= pd.Timestamp(start)]
+        if end is not None:
+            df = df[df["date"] <= pd.Timestamp(end)]
+        return df.set_index("date")
+
+    def bar_source(self, adjust: Adjust = Adjust.NONE) -> CatalogBarSource:
+        """The engine's ``BarSource`` over this catalog."""
+        return CatalogBarSource(self, adjust)
+
+
+def _pre_adjust(df: pd.DataFrame) -> pd.DataFrame:
+    ratio = (df["adj_close"] / df["close"]).to_numpy()
+    if len(ratio) == 0 or np.isnan(ratio).all():
+        return df
+    ratio = pd.Series(ratio).ffill().bfill().to_numpy()
+    factor = ratio / ratio[-1]
+    out = df.copy()
+    for col in ("open", "high", "low", "close"):
+        out[col] = df[col].to_numpy() * factor
+    out["volume"] = df["volume"].to_numpy() / factor
+    return out
+
+
+class CatalogBarSource:
+    """``quantdesk.engine.BarSource`` backed by a ``Catalog`` with one adjustment mode."""
+
+    def __init__(self, catalog: Catalog, adjust: Adjust) -> None:
+        self.catalog = catalog
+        self.adjust = adjust
+
+    def instrument(self, order_book_id: str) -> Instrument:
+        return self.catalog.instrument(order_book_id)
+
+    def sessions(self, calendar: str, start: dt.date, end: dt.date) -> DateArray:
+        return calendar_sessions(calendar, start, end)
+
+    def bars(self, order_book_id: str, end: dt.date) -> BarSeries:
+        df = self.catalog.bars_frame(order_book_id, end=end, adjust=self.adjust)
+        return BarSeries(
+            order_book_id=order_book_id,
+            dates=df.index.to_numpy().astype("datetime64[D]"),
+            open=df["open"].to_numpy(dtype=np.float64, copy=True),
+            high=df["high"].to_numpy(dtype=np.float64, copy=True),
+            low=df["low"].to_numpy(dtype=np.float64, copy=True),
+            close=df["close"].to_numpy(dtype=np.float64, copy=True),
+            volume=df["volume"].to_numpy(dtype=np.float64, copy=True),
+        )
+
+
+def _to_instrument(row: dict[str, Any]) -> Instrument:
+    return Instrument(
+        order_book_id=row["order_book_id"],
+        symbol=row["symbol"],
+        name=row["name"],
+        market=Market(row["market"]),
+        type=InstrumentType(row["type"]),
+        exchange=row["exchange"],
+        lot_size=int(row["lot_size"]),
+        listed_date=row["listed_date"],
+        delisted_date=row["delisted_date"],
+        currency=row["currency"],
+    )
+
+
+def _from_instrument(ins: Instrument) -> dict[str, Any]:
+    return {
+        "order_book_id": ins.order_book_id,
+        "symbol": ins.symbol,
+        "name": ins.name,
+        "market": str(ins.market),
+        "type": str(ins.type),
+        "exchange": ins.exchange,
+        "lot_size": ins.lot_size,
+        "listed_date": ins.listed_date,
+        "delisted_date": ins.delisted_date,
+        "currency": ins.currency,
+    }
+
+
+__all__ = ["MARKET_CALENDAR", "Adjust", "Catalog", "CatalogBarSource"]

@@ -1,0 +1,201 @@
+"""Per-instrument bar feeds aligned to the run's sessions, and the ``bar_dict`` view."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import numpy.typing as npt
+
+from quantdesk.core.errors import InvalidArgument
+from quantdesk.core.instruments import Instrument
+from quantdesk.engine.ports import BarSeries
+
+if TYPE_CHECKING:
+    from quantdesk.engine.loop import Engine
+
+#: ``history_bars`` fields.
+FIELDS = ("datetime", "open", "high", "low", "close", "volume")
+
+
+class Feed:
+    """Bars of one instrument plus, for each run session ``t``, how many bars are known.
+
+    ``known[t]`` = number of the instrument's bars dated on or before session ``t``; the bar
+    of session ``t`` exists iff ``has_bar[t]``. Arrays are read-only so a strategy cannot
+    corrupt them through ``history_bars``.
+    """
+
+    __slots__ = (
+        "_struct",
+        "close",
+        "close_l",
+        "has_bar",
+        "high_l",
+        "instrument",
+        "known",
+        "low_l",
+        "open_l",
+        "series",
+        "volume_l",
+    )
+
+    def __init__(self, instrument: Instrument, series: BarSeries, sessions: np.ndarray) -> None:
+        self.instrument = instrument
+        self.series = series
+        known = np.searchsorted(series.dates, sessions, side="right")
+        self.known: list[int] = known.tolist()
+        at = np.clip(known - 1, 0, max(len(series) - 1, 0))
+        has = (known > 0) & (series.dates[at] == sessions) if len(series) else known > 0
+        self.has_bar: list[bool] = has.tolist()
+        for arr in (series.open, series.high, series.low, series.close, series.volume):
+            arr.setflags(write=False)
+        self.close = series.close
+        self.open_l: list[float] = series.open.tolist()
+        self.high_l: list[float] = series.high.tolist()
+        self.low_l: list[float] = series.low.tolist()
+        self.close_l: list[float] = series.close.tolist()
+        self.volume_l: list[float] = series.volume.tolist()
+        self._struct: npt.NDArray[Any] | None = None
+
+    def last_close(self, t: int) -> float | None:
+        """Close of the latest bar on or before session ``t`` (``None`` before the first)."""
+        k = self.known[t]
+        return self.close_l[k - 1] if k else None
+
+    def prev_close(self, t: int) -> float | None:
+        """Close of the bar before session ``t``'s bar (``None`` if there is none)."""
+        k = self.known[t] - (1 if self.has_bar[t] else 0)
+        return self.close_l[k - 1] if k > 0 else None
+
+    def history(self, end: int, count: int, fields: str | list[str]) -> npt.NDArray[Any]:
+        """The last ``count`` bars among the first ``end`` bars, for ``fields``."""
+        start = max(0, end - count)
+        if isinstance(fields, str):
+            return self._column(fields)[start:end]
+        return self._structured()[list(fields)][start:end]
+
+    def _column(self, name: str) -> npt.NDArray[Any]:
+        s = self.series
+        if name == "close":
+            return s.close
+        if name == "open":
+            return s.open
+        if name == "high":
+            return s.high
+        if name == "low":
+            return s.low
+        if name == "volume":
+            return s.volume
+        if name == "datetime":
+            return self._structured()["datetime"]
+        raise InvalidArgument(f"unknown history_bars field {name!r}; fields: {', '.join(FIELDS)}")
+
+    def _structured(self) -> npt.NDArray[Any]:
+        if self._struct is None:
+            s = self.series
+            out = np.empty(
+                len(s),
+                dtype=[(f, "i8" if f == "datetime" else "f8") for f in FIELDS],
+            )
+            # RQAlpha encodes bar datetimes as YYYYMMDDHHMMSS integers.
+            days = s.dates.astype("datetime64[D]")
+            months = days.astype("datetime64[M]")
+            year = months.astype(np.int64) // 12 + 1970
+            month = months.astype(np.int64) % 12 + 1
+            day = (days - months).astype(np.int64) + 1
+            ymd = year * 10_000 + month * 100 + day
+            out["datetime"] = ymd * 1_000_000
+            for f in FIELDS[1:]:
+                out[f] = getattr(s, f)
+            out.setflags(write=False)
+            self._struct = out
+        return self._struct
+
+
+class Bar:
+    """One instrument's bar at the current session (``bar_dict[id]``).
+
+    Prices are NaN and ``is_trading`` is False when the instrument has no bar that day
+    (suspended, not yet listed or delisted).
+    """
+
+    __slots__ = (
+        "close",
+        "datetime",
+        "high",
+        "is_trading",
+        "low",
+        "open",
+        "order_book_id",
+        "prev_close",
+        "volume",
+    )
+
+    def __init__(self, feed: Feed, t: int, when: dt.datetime) -> None:
+        self.order_book_id = feed.instrument.order_book_id
+        self.datetime = when
+        self.prev_close = feed.prev_close(t) or math.nan
+        if feed.has_bar[t]:
+            k = feed.known[t] - 1
+            self.open = feed.open_l[k]
+            self.high = feed.high_l[k]
+            self.low = feed.low_l[k]
+            self.close = feed.close_l[k]
+            self.volume = feed.volume_l[k]
+            self.is_trading = True
+        else:
+            self.open = self.high = self.low = self.close = math.nan
+            self.volume = 0.0
+            self.is_trading = False
+
+    @property
+    def last(self) -> float:
+        """Alias of ``close`` (RQAlpha)."""
+        return self.close
+
+    @property
+    def suspended(self) -> bool:
+        """True when the instrument did not trade this session."""
+        return not self.is_trading
+
+    def __repr__(self) -> str:
+        return (
+            f"Bar({self.order_book_id} {self.datetime:%Y-%m-%d} o={self.open} h={self.high} "
+            f"l={self.low} c={self.close} v={self.volume})"
+        )
+
+
+class BarMap(Mapping[str, Bar]):
+    """``bar_dict``: the current session's bars, keyed by ``order_book_id``.
+
+    Iterates over the universe; ``bar_dict[id]`` also works for any other known instrument.
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._cache: dict[str, Bar] = {}
+
+    def reset(self) -> None:
+        """Forget the previous session's bars."""
+        self._cache.clear()
+
+    def __getitem__(self, order_book_id: str) -> Bar:
+        bar = self._cache.get(order_book_id)
+        if bar is None:
+            engine = self._engine
+            bar = Bar(engine.feed(order_book_id), engine.t, engine.now)
+            self._cache[order_book_id] = bar
+        return bar
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._engine.universe)
+
+    def __len__(self) -> int:
+        return len(self._engine.universe)
+
+    def __contains__(self, order_book_id: object) -> bool:
+        return order_book_id in self._engine.universe

@@ -1,0 +1,286 @@
+"""The event loop of one backtest: sessions, strategy hooks, matching and daily records."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from quantdesk.core.errors import DataUnavailable, InvalidArgument
+from quantdesk.core.instruments import MARKET_CALENDAR
+from quantdesk.engine.api import StrategyAPI
+from quantdesk.engine.broker import Broker
+from quantdesk.engine.config import EngineConfig, Matching
+from quantdesk.engine.feeds import BarMap, Feed
+from quantdesk.engine.portfolio import Portfolio
+from quantdesk.engine.ports import BarSource
+from quantdesk.engine.records import EngineResult
+from quantdesk.engine.strategy import Strategy, compile_strategy, resolve_params, shim_rqalpha
+
+ProgressCallback = Callable[[int, int], None]
+LogSink = Callable[[str], None]
+
+
+class Context:
+    """``context`` in the strategy: the portfolio, the clock, parameters, and user state.
+
+    Attributes:
+        portfolio: Cash, positions and values (see ``Portfolio``).
+        now: Datetime of the current bar (session date at the market's close time).
+        params: Strategy parameters (``PARAMS`` defaults merged with the run's params).
+        universe: Instruments in ``bar_dict``.
+    """
+
+    def __init__(self, engine: Engine, params: dict[str, Any]) -> None:
+        self._engine = engine
+        self.params = params
+
+    @property
+    def portfolio(self) -> Portfolio:
+        return self._engine.portfolio
+
+    @property
+    def now(self) -> dt.datetime:
+        return self._engine.now
+
+    @property
+    def universe(self) -> list[str]:
+        return list(self._engine.universe)
+
+    @property
+    def stock_account(self) -> Portfolio:
+        """RQAlpha's stock account (the only account here)."""
+        return self._engine.portfolio
+
+
+class Engine:
+    """Runs one strategy over ``config``'s sessions on bars from ``source``.
+
+    Usage: ``Engine(source, config).run(source_text, filename)`` returns an ``EngineResult``.
+    The engine is single-use and deterministic: the same inputs give the same result.
+    """
+
+    def __init__(
+        self,
+        source: BarSource,
+        config: EngineConfig,
+        *,
+        progress: ProgressCallback | None = None,
+        log_sink: LogSink | None = None,
+    ) -> None:
+        if not config.cash > 0:
+            raise InvalidArgument(f"cash must be > 0, got {config.cash}")
+        if config.start > config.end:
+            raise InvalidArgument(f"start {config.start} is after end {config.end}")
+        self.config = config
+        self._source = source
+        self._progress = progress
+        self._log_sink = log_sink
+        self._calendar = MARKET_CALENDAR[config.profile.market]
+        self.sessions = source.sessions(self._calendar, config.start, config.end)
+        if len(self.sessions) == 0:
+            raise DataUnavailable(
+                f"no {self._calendar} trading sessions between {config.start} and {config.end}"
+            )
+        self._dates: list[dt.date] = [
+            d.astype(dt.date) for d in self.sessions.astype("datetime64[D]")
+        ]
+        self._feeds: dict[str, Feed] = {}
+        self.t = 0
+        self.today = self._dates[0]
+        self.now = dt.datetime.combine(self.today, config.profile.close_time)
+        self.phase = "init"
+        self.portfolio = Portfolio(float(config.cash), config.profile.t_plus)
+        self.broker = Broker(self)
+        self.universe: list[str] = []
+        for oid in config.universe:
+            self.feed(oid)
+        self.universe = list(dict.fromkeys(config.universe))
+        self._benchmark = self.feed(config.benchmark) if config.benchmark else None
+        self._bar_map = BarMap(self)
+        self._result = EngineResult()
+        self._plots: dict[str, list[Any]] = {"date": [], "name": [], "value": []}
+
+    # -- services used by the API and the broker ----------------------------------------------
+
+    def feed(self, order_book_id: str) -> Feed:
+        """The bar feed of ``order_book_id``, loaded on first use.
+
+        Raises:
+            NotFound: unknown instrument.
+            InvalidArgument: the instrument trades in another market than the run's.
+        """
+        feed = self._feeds.get(order_book_id)
+        if feed is None:
+            instrument = self._source.instrument(order_book_id)
+            if instrument.market is not self.config.profile.market:
+                raise InvalidArgument(
+                    f"{order_book_id} trades in market {instrument.market!s}, but this run uses "
+                    f"{self.config.profile.name}; pick --market {instrument.market!s}_stock"
+                )
+            series = self._source.bars(order_book_id, self.config.end)
+            feed = Feed(instrument, series, self.sessions)
+            self._feeds[order_book_id] = feed
+        return feed
+
+    def last_price(self, order_book_id: str) -> float | None:
+        """The latest close known now (today's close from handle_bar on)."""
+        feed = self.feed(order_book_id)
+        t = self.t
+        if self.phase in {"before_trading", "open"}:
+            return feed.prev_close(t) if feed.has_bar[t] else feed.last_close(t)
+        return feed.last_close(t)
+
+    def log(self, level: str, message: str) -> None:
+        """Append a strategy log line stamped with the current bar date."""
+        line = f"{self.today.isoformat()} {level} {message}"
+        self._result.logs.append(line)
+        if self._log_sink is not None:
+            self._log_sink(line)
+
+    def record_plot(self, name: str, value: float) -> None:
+        """Store a ``plot()`` point for today."""
+        self._plots["date"].append(self.today)
+        self._plots["name"].append(name)
+        self._plots["value"].append(value)
+
+    # -- the run -------------------------------------------------------------------------------
+
+    def run(self, strategy_source: str, filename: str = "strategy.py") -> EngineResult:
+        """Compile ``strategy_source`` and run it over every session.
+
+        Raises:
+            StrategySyntaxError: the source does not parse.
+            StrategyError: the strategy raised (traceback restricted to its own frames).
+            InvalidArgument: bad parameters or strategy shape.
+        """
+        api = StrategyAPI(self).namespace()
+        with shim_rqalpha(api):
+            strategy = compile_strategy(strategy_source, filename, api)
+            params = resolve_params(strategy.param_defaults, self.config.params)
+            context = Context(self, params)
+            self.phase = "init"
+            strategy.call("init", context)
+            self._loop(strategy, context)
+        self.broker.end_run()
+        result = self._result
+        result.fills = self.broker.fills
+        result.orders = self.broker.orders
+        result.plots = self._plots
+        return result
+
+    def _loop(self, strategy: Strategy, context: Context) -> None:
+        portfolio = self.portfolio
+        broker = self.broker
+        bar_map = self._bar_map
+        next_bar = self.config.matching is Matching.NEXT_BAR
+        feeds = self._feeds
+        close_time = self.config.profile.close_time
+        total = len(self._dates)
+        rec = _DailyRecorder(self)
+
+        def close_of(oid: str) -> float | None:
+            feed = feeds[oid]
+            t = self.t
+            return feed.close_l[feed.known[t] - 1] if feed.has_bar[t] else None
+
+        for t, day in enumerate(self._dates):
+            self.t = t
+            self.today = day
+            self.now = dt.datetime.combine(day, close_time)
+            bar_map.reset()
+            portfolio.new_session()
+            broker.new_session()
+            self.phase = "before_trading"
+            strategy.call("before_trading", context)
+            if next_bar:
+                self.phase = "open"
+                broker.match_pending(close=False)
+            portfolio.remark(close_of)
+            self.phase = "handle_bar"
+            if not next_bar:
+                broker.match_pending(close=True)
+            strategy.call("handle_bar", context, bar_map)
+            self.phase = "after_trading"
+            strategy.call("after_trading", context)
+            broker.end_session()
+            rec.record(t, day)
+            if self._progress is not None:
+                self._progress(t + 1, total)
+        rec.finish()
+
+
+class _DailyRecorder:
+    """Collects the daily portfolio, benchmark and position rows."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._bench = engine._benchmark
+        self._p: dict[str, list[Any]] = {
+            k: []
+            for k in (
+                "date", "cash", "market_value", "total_value", "nav", "returns",
+                "benchmark_close", "benchmark_nav", "benchmark_returns",
+            )
+        }  # fmt: skip
+        self._pos: dict[str, list[Any]] = {
+            k: []
+            for k in (
+                "date", "order_book_id", "quantity", "sellable", "avg_price", "last_price",
+                "market_value",
+            )
+        }  # fmt: skip
+        self._prev_total = engine.portfolio.starting_cash
+        self._bench_base: float | None = None
+        self._prev_bench: float | None = None
+        if self._bench is not None:
+            feed = self._bench
+            base = feed.prev_close(0) if feed.has_bar[0] else feed.last_close(0)
+            if base is None and feed.has_bar[0]:
+                base = feed.open_l[feed.known[0] - 1]
+            if base is None:
+                first = engine.config.start
+                raise DataUnavailable(
+                    f"benchmark {feed.instrument.order_book_id} has no bar on or before {first}"
+                )
+            self._bench_base = base
+            self._prev_bench = base
+
+    def record(self, t: int, day: dt.date) -> None:
+        engine = self._engine
+        pf = engine.portfolio
+        total = pf.total_value
+        p = self._p
+        p["date"].append(day)
+        p["cash"].append(pf.cash)
+        p["market_value"].append(pf.market_value)
+        p["total_value"].append(total)
+        p["nav"].append(total / pf.starting_cash)
+        p["returns"].append(total / self._prev_total - 1.0)
+        self._prev_total = total
+        if self._bench is not None and self._bench_base is not None:
+            close = self._bench.last_close(t)
+            assert close is not None and self._prev_bench is not None
+            p["benchmark_close"].append(close)
+            p["benchmark_nav"].append(close / self._bench_base)
+            p["benchmark_returns"].append(close / self._prev_bench - 1.0)
+            self._prev_bench = close
+        else:
+            p["benchmark_close"].append(np.nan)
+            p["benchmark_nav"].append(np.nan)
+            p["benchmark_returns"].append(np.nan)
+        pos = self._pos
+        for oid, position in pf.positions.items():
+            pos["date"].append(day)
+            pos["order_book_id"].append(oid)
+            pos["quantity"].append(position.quantity)
+            pos["sellable"].append(position.sellable)
+            pos["avg_price"].append(position.avg_price)
+            pos["last_price"].append(position.last_price)
+            pos["market_value"].append(position.market_value)
+
+    def finish(self) -> None:
+        self._engine._result.portfolio = self._p
+        self._engine._result.positions = self._pos

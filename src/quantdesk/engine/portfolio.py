@@ -1,0 +1,174 @@
+"""Cash, positions and their marking to market (one stock account)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+
+class Position:
+    """A long position in one instrument (RQAlpha's stock position fields).
+
+    Attributes:
+        order_book_id: Instrument.
+        quantity: Shares held (>= 0).
+        avg_price: Average buy price per share, excluding costs.
+        last_price: Price the position is marked at (latest close seen).
+        bought_today: Shares bought in the current session (not sellable under T+1).
+        cost_basis: Total cost of the shares held, buy costs included (for realized P/L).
+    """
+
+    __slots__ = (
+        "avg_price",
+        "bought_today",
+        "cost_basis",
+        "last_price",
+        "order_book_id",
+        "quantity",
+        "t_plus",
+    )
+
+    def __init__(self, order_book_id: str, t_plus: int, last_price: float = 0.0) -> None:
+        self.order_book_id = order_book_id
+        self.quantity = 0
+        self.avg_price = 0.0
+        self.last_price = last_price
+        self.bought_today = 0
+        self.cost_basis = 0.0
+        self.t_plus = t_plus
+
+    @property
+    def market_value(self) -> float:
+        """``quantity * last_price`` in currency units."""
+        return self.quantity * self.last_price
+
+    @property
+    def sellable(self) -> int:
+        """Shares that can be sold now (T+1 excludes today's buys)."""
+        return self.quantity - self.bought_today if self.t_plus else self.quantity
+
+    # RQAlpha aliases.
+    closable = sellable
+
+    @property
+    def pnl(self) -> float:
+        """Unrealized P/L against the average price, in currency units."""
+        return self.quantity * (self.last_price - self.avg_price)
+
+    def __repr__(self) -> str:
+        return (
+            f"Position({self.order_book_id}, quantity={self.quantity}, "
+            f"avg_price={self.avg_price:.4f}, last_price={self.last_price:.4f})"
+        )
+
+
+class Positions(dict[str, Position]):
+    """``positions[id]`` of held instruments; an unknown id reads as an empty position."""
+
+    def __init__(self, t_plus: int) -> None:
+        super().__init__()
+        self._t_plus = t_plus
+
+    def __missing__(self, order_book_id: str) -> Position:
+        return Position(order_book_id, self._t_plus)
+
+
+class Portfolio:
+    """The strategy's account: ``context.portfolio``.
+
+    Attributes:
+        starting_cash: Cash at the start of the run.
+        cash: Available cash.
+        positions: Held positions by ``order_book_id``.
+    """
+
+    def __init__(self, starting_cash: float, t_plus: int) -> None:
+        self.starting_cash = starting_cash
+        self.cash = starting_cash
+        self.positions = Positions(t_plus)
+        self._market_value = 0.0
+        self._t_plus = t_plus
+
+    @property
+    def market_value(self) -> float:
+        """Sum of the positions' market values."""
+        return self._market_value
+
+    @property
+    def total_value(self) -> float:
+        """``cash + market_value``."""
+        return self.cash + self._market_value
+
+    @property
+    def portfolio_value(self) -> float:
+        """Alias of ``total_value`` (older RQAlpha name)."""
+        return self.total_value
+
+    @property
+    def unit_net_value(self) -> float:
+        """NAV per unit: ``total_value / starting_cash``."""
+        return self.total_value / self.starting_cash
+
+    @property
+    def total_returns(self) -> float:
+        """``unit_net_value - 1``."""
+        return self.unit_net_value - 1.0
+
+    def position(self, order_book_id: str, last_price: float) -> Position:
+        """The held position of ``order_book_id``, created empty if needed."""
+        pos = self.positions.get(order_book_id)
+        if pos is None:
+            pos = Position(order_book_id, self._t_plus, last_price)
+            self.positions[order_book_id] = pos
+        return pos
+
+    def apply_buy(self, pos: Position, quantity: int, price: float, costs: float) -> None:
+        """Book a buy fill: cash out, quantity and average price up."""
+        value = quantity * price
+        new_qty = pos.quantity + quantity
+        pos.avg_price = (pos.avg_price * pos.quantity + value) / new_qty
+        pos.quantity = new_qty
+        pos.bought_today += quantity
+        pos.cost_basis += value + costs
+        self.cash -= value + costs
+        self._market_value += quantity * pos.last_price
+
+    def apply_sell(self, pos: Position, quantity: int, price: float, costs: float) -> float:
+        """Book a sell fill; return its realized P/L (costs of both legs included)."""
+        basis = pos.cost_basis * quantity / pos.quantity
+        pos.cost_basis -= basis
+        pos.quantity -= quantity
+        self.cash += quantity * price - costs
+        self._market_value -= quantity * pos.last_price
+        if pos.quantity == 0:
+            del self.positions[pos.order_book_id]
+            pos.avg_price = 0.0
+            pos.cost_basis = 0.0
+        return quantity * price - costs - basis
+
+    def remark(self, price_of: Callable[[str], float | None]) -> None:
+        """Mark held positions at ``price_of(id)``; ``None`` keeps the last price."""
+        total = 0.0
+        for oid, pos in self.positions.items():
+            price = price_of(oid)
+            if price is not None:
+                pos.last_price = price
+            total += pos.quantity * pos.last_price
+        self._market_value = total
+
+    def new_session(self) -> None:
+        """Start a session: yesterday's buys become sellable."""
+        for pos in self.positions.values():
+            pos.bought_today = 0
+
+    def __repr__(self) -> str:
+        return (
+            f"Portfolio(cash={self.cash:.2f}, market_value={self._market_value:.2f}, "
+            f"total_value={self.total_value:.2f})"
+        )
+
+    def __getattr__(self, name: str) -> Any:
+        raise AttributeError(
+            f"context.portfolio has no attribute {name!r}; available: cash, total_value, "
+            "market_value, positions, starting_cash, unit_net_value, total_returns"
+        )

@@ -1,0 +1,69 @@
+"""The engine's ports: what it needs from the outside world, as protocols.
+
+``quantdesk.data`` implements ``BarSource`` on top of the Parquet catalog; tests implement it
+in memory.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+from quantdesk.core.instruments import Instrument
+
+FloatArray = npt.NDArray[np.float64]
+DateArray = npt.NDArray[np.datetime64]
+
+
+@dataclass(frozen=True, slots=True)
+class BarSeries:
+    """Daily bars of one instrument, already adjusted as the run asked.
+
+    Attributes:
+        order_book_id: The instrument.
+        dates: ``datetime64[D]`` sessions, strictly increasing, shape ``(n,)``.
+        open: Opening prices, shape ``(n,)``, in the instrument's currency.
+        high: Highs, shape ``(n,)``.
+        low: Lows, shape ``(n,)``.
+        close: Closes, shape ``(n,)``.
+        volume: Traded volume in shares (index units for indices), shape ``(n,)``.
+    """
+
+    order_book_id: str
+    dates: DateArray
+    open: FloatArray
+    high: FloatArray
+    low: FloatArray
+    close: FloatArray
+    volume: FloatArray
+
+    def __len__(self) -> int:
+        return int(self.dates.shape[0])
+
+
+class BarSource(Protocol):
+    """Where the engine gets instruments, sessions and bars from."""
+
+    def instrument(self, order_book_id: str) -> Instrument:
+        """Reference data of one instrument.
+
+        Raises:
+            quantdesk.core.errors.NotFound: unknown ``order_book_id``.
+        """
+        ...
+
+    def sessions(self, calendar: str, start: dt.date, end: dt.date) -> DateArray:
+        """Trading sessions of ``calendar`` in ``[start, end]`` as ``datetime64[D]``."""
+        ...
+
+    def bars(self, order_book_id: str, end: dt.date) -> BarSeries:
+        """Every daily bar of ``order_book_id`` on or before ``end`` (history included).
+
+        Raises:
+            quantdesk.core.errors.NotFound: unknown ``order_book_id``.
+        """
+        ...
