@@ -72,7 +72,7 @@ class BacktestResult:
         """
         pf = self.portfolio
         dates = [d.isoformat() for d in pf.index]
-        return _clean(
+        out: dict[str, Any] = _clean(
             {
                 "summary": self.summary,
                 "conventions": self.conventions,
@@ -93,6 +93,7 @@ class BacktestResult:
                 "logs": list(self.logs),
             }
         )
+        return out
 
     def to_json(self, indent: int | None = None) -> str:
         """``to_dict()`` as deterministic JSON text (same inputs, same bytes)."""

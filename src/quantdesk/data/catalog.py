@@ -22,7 +22,12 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from quantdesk.core.errors import DataUnavailable, InvalidArgument, NotFound
+from quantdesk.core.errors import (
+    DataUnavailable,
+    DataValidationError,
+    InvalidArgument,
+    NotFound,
+)
 from quantdesk.core.files import atomic_writer
 from quantdesk.core.instruments import MARKET_CALENDAR, Instrument, InstrumentType, Market
 from quantdesk.data.calendars import sessions as calendar_sessions
@@ -32,7 +37,7 @@ from quantdesk.engine.ports import BarSeries, DateArray
 FREQUENCIES = ("1d",)
 
 _INSTRUMENT_SCHEMA = pa.schema(
-    [
+    [  # type: ignore[arg-type]  # pyarrow-stubs: DataType factories are typed as object
         ("order_book_id", pa.string()),
         ("symbol", pa.string()),
         ("name", pa.string()),
@@ -50,7 +55,7 @@ _INSTRUMENT_SCHEMA = pa.schema(
 )
 
 _BAR_SCHEMA = pa.schema(
-    [
+    [  # type: ignore[arg-type]
         ("date", pa.date32()),
         ("open", pa.float64()),
         ("high", pa.float64()),
@@ -143,20 +148,28 @@ class Catalog:
 
     # -- bars ----------------------------------------------------------------------------------
 
-    def import_bars(self, instrument: Instrument, frame: pd.DataFrame) -> ImportReport:
+    def import_bars(
+        self, instrument: Instrument, frame: pd.DataFrame, *, strict: bool = False
+    ) -> ImportReport:
         """Validate and store daily bars of ``instrument`` (replacing earlier bars).
 
         Args:
             instrument: Reference data (upserted into the instruments table).
             frame: Columns ``date, open, high, low, close, volume`` and optional ``adj_close``.
+            strict: Refuse the whole frame if any row is invalid (default: drop those rows).
 
         Returns:
             The validation report (rejected rows and missing sessions).
 
         Raises:
-            DataValidationError: missing columns or no valid row (nothing is written).
+            DataValidationError: missing columns, no valid row, or (``strict``) any invalid
+                row; nothing is written then.
         """
         clean, report = validate_bars(frame, instrument.order_book_id, instrument.calendar)
+        if strict and report.rejected:
+            raise DataValidationError(
+                f"{len(report.rejected)} invalid rows, nothing imported:\n{report.describe()}"
+            )
         table = pa.Table.from_pandas(
             clean.assign(date=clean["date"].dt.date)[list(_BAR_SCHEMA.names)],
             schema=_BAR_SCHEMA,

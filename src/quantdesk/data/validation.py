@@ -122,8 +122,10 @@ def validate_bars(
         flag(dates.notna() & ~dates.isin(session_set), f"not a {calendar} trading session")
     dup = dates.duplicated(keep="first") & dates.notna()
     flag(dup, "duplicate session")
-    for i in np.flatnonzero((reasons != "").to_numpy()):
-        report.rejected.append((df["raw_date"].iat[i], str(reasons.iat[i])))
+    raw_dates = df["raw_date"].tolist()
+    reason_list = reasons.tolist()
+    for i in np.flatnonzero((reasons != "").to_numpy()).tolist():
+        report.rejected.append((str(raw_dates[i]), str(reason_list[i])))
     clean = df[reasons == ""].drop(columns=["raw_date"]).copy()
     clean["date"] = dates[reasons == ""]
     clean = clean.sort_values("date", kind="stable").reset_index(drop=True)
@@ -132,9 +134,10 @@ def validate_bars(
             f"{order_book_id}: no valid bars; " + report.describe(limit=5).split("\n", 1)[-1]
         )
     report.rows_accepted = len(clean)
-    report.first = clean["date"].iat[0].date()
-    report.last = clean["date"].iat[-1].date()
-    expected = pd.DatetimeIndex(calendar_sessions(calendar, report.first, report.last))
-    gaps = expected.difference(pd.DatetimeIndex(clean["date"]))
+    accepted = pd.DatetimeIndex(clean["date"])
+    first, last = accepted[0].date(), accepted[-1].date()
+    report.first, report.last = first, last
+    expected = pd.DatetimeIndex(calendar_sessions(calendar, first, last))
+    gaps = expected.difference(accepted)
     report.missing_sessions = [ts.date() for ts in gaps]
     return clean, report

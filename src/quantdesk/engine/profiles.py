@@ -18,6 +18,7 @@ import dataclasses
 import datetime as dt
 import math
 from dataclasses import dataclass
+from typing import Any
 
 from quantdesk.core.errors import InvalidArgument
 from quantdesk.core.instruments import Market
@@ -79,7 +80,7 @@ class MarketProfile:
         Raises:
             InvalidArgument: a rate is negative or not below 1.
         """
-        changes: dict[str, float] = {}
+        changes: dict[str, Any] = {}
         for name, value in (
             ("commission", commission),
             ("min_commission", min_commission),

@@ -95,17 +95,17 @@ def shim_rqalpha(api: Mapping[str, Any]) -> Iterator[None]:
         module.__dict__.update(api)
         module.__all__ = names  # type: ignore[attr-defined]
         sys.modules[name] = module
-    root = sys.modules["rqalpha"]
-    root.api = sys.modules["rqalpha.api"]  # type: ignore[attr-defined]
-    root.apis = sys.modules["rqalpha.apis"]  # type: ignore[attr-defined]
+    root: Any = sys.modules["rqalpha"]
+    root.api = sys.modules["rqalpha.api"]
+    root.apis = sys.modules["rqalpha.apis"]
     try:
         yield
     finally:
-        for name, module in saved.items():
-            if module is None:
+        for name, previous in saved.items():
+            if previous is None:
                 sys.modules.pop(name, None)
             else:
-                sys.modules[name] = module
+                sys.modules[name] = previous
 
 
 def user_error(exc: BaseException, filename: str, where: str) -> StrategyError:

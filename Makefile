@@ -1,0 +1,44 @@
+# quantdesk — developer commands. `make help` lists them.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+# uv from PATH, else the copy pip installs as a module (see `install`).
+UV ?= $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
+RUN := $(UV) run --frozen
+
+.PHONY: help install demo test check lint format typecheck arch bench
+
+help: ## List the targets
+	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-10s %s\n", $$1, $$2}'
+
+install: ## Install uv if missing, then the package and dev tools into .venv (uv.lock)
+	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
+	$(UV) sync --frozen
+
+demo: install ## Import the demo data and backtest the SMA crossover on AAPL vs the S&P 500
+	$(RUN) quantdesk data import-demo
+	$(RUN) quantdesk backtest examples/sma_crossover.py --start 2005-01-03 --end 2012-12-31 \
+		--universe AAPL --benchmark SPX --param fast=10 --param slow=30
+
+test: install ## Run the test suite
+	$(RUN) pytest -q -n 2
+
+lint: install ## ruff lint + format check
+	$(RUN) ruff check src tests examples bench
+	$(RUN) ruff format --check src tests examples bench
+
+format: install ## Apply ruff formatting and safe fixes
+	$(RUN) ruff format src tests examples bench
+	$(RUN) ruff check --fix src tests examples bench
+
+typecheck: install ## mypy --strict on src
+	$(RUN) mypy
+
+arch: install ## Check the layers of DESIGN.md §3 with import-linter
+	$(RUN) lint-imports
+
+check: lint typecheck arch test ## Everything CI runs: lint, types, layers, tests
+
+bench: install ## Benchmarks vs peers (slow; prints figures and ratios)
+	$(UV) sync --frozen --group bench
+	$(UV) run --frozen --group bench python bench/engines.py

@@ -1,0 +1,120 @@
+"""``quantdesk data ...``: inspect and fill the market-data catalog."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import pandas as pd
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from quantdesk.cli.errors import reported_errors, stderr
+from quantdesk.core.errors import InvalidArgument
+from quantdesk.core.instruments import Instrument, InstrumentType, Market
+from quantdesk.core.settings import Settings
+from quantdesk.data import Adjust, Catalog
+from quantdesk.data.demo import import_demo
+
+data_app = typer.Typer(help="Inspect and import market data.", no_args_is_help=True)
+stdout = Console(highlight=False)
+
+DataDirOption = Annotated[
+    Path | None,
+    typer.Option("--data-dir", help="Catalog folder (default: $DATA_DIR or ./var/data)."),
+]
+
+
+def _catalog(data_dir: Path | None) -> Catalog:
+    return Catalog(data_dir or Settings().data_dir)
+
+
+@data_app.command("import-demo")
+def import_demo_cmd(data_dir: DataDirOption = None) -> None:
+    """Import the bundled real demo data (US stocks, S&P 500, NASDAQ, CSI 300)."""
+    with reported_errors():
+        catalog = _catalog(data_dir)
+        for report in import_demo(catalog):
+            stdout.print(report.describe())
+        stdout.print(f"catalog: {catalog.root}")
+
+
+@data_app.command("list")
+def list_cmd(data_dir: DataDirOption = None) -> None:
+    """List the instruments in the catalog with their bar ranges."""
+    with reported_errors():
+        catalog = _catalog(data_dir)
+        rows = catalog.stats()
+        if not rows:
+            stderr.print(
+                f"the catalog at {catalog.root} is empty; run `quantdesk data import-demo`"
+            )
+            raise typer.Exit(0)
+        table = Table(title=f"catalog {catalog.root}")
+        for col in ("order_book_id", "name", "type", "market", "exchange", "lot", "currency"):
+            table.add_column(col)
+        for col in ("first bar", "last bar", "bars"):
+            table.add_column(col, justify="right")
+        for r in rows:
+            table.add_row(
+                r["order_book_id"], r["name"], r["type"], r["market"], r["exchange"],
+                str(r["lot_size"]), r["currency"], str(r["first_bar"]), str(r["last_bar"]),
+                str(r["bar_count"]),
+            )  # fmt: skip
+        stdout.print(table)
+
+
+@data_app.command("import")
+def import_cmd(
+    file: Annotated[Path, typer.Argument(help="CSV with date, open, high, low, close, volume.")],
+    order_book_id: Annotated[str, typer.Option("--id", help="order_book_id to store it as.")],
+    market: Annotated[str, typer.Option(help="us or cn.")] = "us",
+    type_: Annotated[str, typer.Option("--type", help="CS, INDX or ETF.")] = "CS",
+    name: Annotated[str | None, typer.Option(help="Full name.")] = None,
+    exchange: Annotated[str | None, typer.Option(help="Exchange MIC.")] = None,
+    lot_size: Annotated[int | None, typer.Option(help="Round lot in shares.")] = None,
+    strict: Annotated[bool, typer.Option(help="Refuse the file if any row is invalid.")] = False,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Validate and import one instrument's daily bars from a CSV file."""
+    with reported_errors():
+        try:
+            mkt, kind = Market(market), InstrumentType(type_)
+        except ValueError as exc:
+            raise InvalidArgument(str(exc)) from None
+        if not file.is_file():
+            raise InvalidArgument(f"{file} does not exist")
+        frame = pd.read_csv(file)
+        frame.columns = [str(c).strip().lower().replace(" ", "_") for c in frame.columns]
+        first = str(frame["date"].iloc[0]) if "date" in frame.columns and len(frame) else None
+        listed = pd.Timestamp(first).date() if first else pd.Timestamp.today().date()
+        lot = lot_size or (100 if mkt is Market.CN and kind is not InstrumentType.INDEX else 1)
+        instrument = Instrument(
+            order_book_id, order_book_id.split(".")[0], name or order_book_id, mkt, kind,
+            exchange or ("XSHG" if mkt is Market.CN else "XNYS"), lot, listed, None,
+            "CNY" if mkt is Market.CN else "USD",
+        )  # fmt: skip
+        report = _catalog(data_dir).import_bars(instrument, frame, strict=strict)
+        stdout.print(report.describe())
+
+
+@data_app.command("bars")
+def bars_cmd(
+    order_book_id: Annotated[str, typer.Argument(help="Instrument id, e.g. AAPL.")],
+    start: Annotated[str | None, typer.Option(help="YYYY-MM-DD")] = None,
+    end: Annotated[str | None, typer.Option(help="YYYY-MM-DD")] = None,
+    adjust: Annotated[str, typer.Option(help="none or pre.")] = "none",
+    limit: Annotated[int, typer.Option(help="Rows to show (last N).")] = 20,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Show an instrument's daily bars."""
+    with reported_errors():
+        try:
+            mode = Adjust(adjust)
+            lo = pd.Timestamp(start).date() if start else None
+            hi = pd.Timestamp(end).date() if end else None
+        except ValueError as exc:
+            raise InvalidArgument(str(exc)) from None
+        frame = _catalog(data_dir).bars_frame(order_book_id, lo, hi, mode)
+        stdout.print(frame.tail(limit).to_string())

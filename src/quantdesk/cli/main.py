@@ -1,0 +1,22 @@
+"""``quantdesk``: the command-line entry point."""
+
+from __future__ import annotations
+
+import typer
+
+from quantdesk.cli.backtest import backtest
+from quantdesk.cli.data import data_app
+
+app = typer.Typer(
+    name="quantdesk",
+    help="quantdesk: backtest quant strategies on real market data.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.command("backtest")(backtest)
+app.add_typer(data_app, name="data")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()
