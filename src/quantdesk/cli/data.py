@@ -7,6 +7,7 @@ from typing import Annotated
 
 import pandas as pd
 import typer
+from rich import box
 from rich.console import Console
 from rich.table import Table
 
@@ -51,17 +52,21 @@ def list_cmd(data_dir: DataDirOption = None) -> None:
                 f"the catalog at {catalog.root} is empty; run `quantdesk data import-demo`"
             )
             raise typer.Exit(0)
-        table = Table(title=f"catalog {catalog.root}")
-        for col in ("order_book_id", "name", "type", "market", "exchange", "lot", "currency"):
-            table.add_column(col)
-        for col in ("first bar", "last bar", "bars"):
-            table.add_column(col, justify="right")
-        for r in rows:
-            table.add_row(
-                r["order_book_id"], r["name"], r["type"], r["market"], r["exchange"],
-                str(r["lot_size"]), r["currency"], str(r["first_bar"]), str(r["last_bar"]),
-                str(r["bar_count"]),
-            )  # fmt: skip
+        table = Table(title=f"catalog {catalog.root}", box=box.SIMPLE_HEAD, pad_edge=False)
+        cells = [
+            (
+                r["order_book_id"], r["type"], r["exchange"],
+                str(r["lot_size"]), str(r["first_bar"]), str(r["last_bar"]), str(r["bar_count"]),
+            )
+            for r in rows
+        ]  # fmt: skip
+        headers = ("order_book_id", "type", "exch", "lot", "first bar", "last bar", "bars")
+        for i, col in enumerate(headers):
+            width = max(len(col), *(len(c[i]) for c in cells))
+            table.add_column(col, no_wrap=True, min_width=width)
+        table.add_column("name", overflow="ellipsis", no_wrap=True, max_width=36)
+        for r, c in zip(rows, cells, strict=True):
+            table.add_row(*c, f"{r['name']} ({r['currency']})")
         stdout.print(table)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import warnings
 from functools import lru_cache
 from typing import Any
 
@@ -20,7 +21,10 @@ _DEFAULT_START = "1990-01-01"
 @lru_cache(maxsize=8)
 def _calendar(name: str) -> Any:
     try:
-        return xcals.get_calendar(name, start=_FIRST_YEAR.get(name, _DEFAULT_START))
+        with warnings.catch_warnings():
+            # exchange_calendars 4.x calls a pandas API that pandas 3.1 deprecates; harmless.
+            warnings.filterwarnings("ignore", message="Series.values returning an ndarray")
+            return xcals.get_calendar(name, start=_FIRST_YEAR.get(name, _DEFAULT_START))
     except xcals.errors.InvalidCalendarName:
         raise InvalidArgument(f"unknown trading calendar {name!r}") from None
 

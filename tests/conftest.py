@@ -1,0 +1,25 @@
+"""Shared fixtures: a catalog with the real demo data, imported once per test session."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from quantdesk.data import Catalog
+from quantdesk.data.demo import import_demo
+
+
+@pytest.fixture(scope="session")
+def demo_catalog(tmp_path_factory: pytest.TempPathFactory) -> Catalog:
+    """A catalog under a temp folder holding the bundled demo data (read-only by convention)."""
+    root = tmp_path_factory.mktemp("catalog")
+    catalog = Catalog(root)
+    import_demo(catalog)
+    return catalog
+
+
+@pytest.fixture(scope="session")
+def demo_data_dir(demo_catalog: Catalog) -> Path:
+    """The folder of ``demo_catalog`` (for ``--data-dir`` / ``DATA_DIR``)."""
+    return demo_catalog.root

@@ -1,0 +1,153 @@
+"""The ``quantdesk`` command line end to end, on the real demo data."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from quantdesk.cli.main import app
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLES = ROOT / "examples"
+runner = CliRunner()
+
+
+def cli(*args: str | Path) -> subprocess.CompletedProcess[str]:
+    """Run ``quantdesk`` in a fresh interpreter (a real process, real stdout/stderr)."""
+    return subprocess.run(
+        [sys.executable, "-m", "quantdesk.cli.main", *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+        env={**os.environ, "COLUMNS": "120"},
+        check=False,
+    )
+
+
+def test_backtest_json_prints_only_the_summary(demo_data_dir: Path) -> None:
+    proc = cli(
+        "backtest", EXAMPLES / "sma_crossover.py", "--start", "2005-01-03", "--end", "2012-12-31",
+        "--universe", "AAPL", "--benchmark", "SPX", "--param", "fast=10", "--param", "slow=30",
+        "--json", "--data-dir", demo_data_dir,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    summary = json.loads(proc.stdout)  # nothing but JSON on stdout
+    assert summary["strategy_name"] == "sma_crossover"
+    assert summary["trading_days"] == 2013  # SPX bars (= XNYS sessions) 2005-01-03..2012-12-31
+    assert summary["benchmark"] == "SPX"
+    assert summary["benchmark_total_returns"] == pytest.approx(1426.19 / 1211.92 - 1)
+    assert summary["trade_count"] > 20
+    assert summary["total_value"] == pytest.approx(
+        summary["starting_cash"] * (1 + summary["total_returns"])
+    )
+
+
+def test_backtest_table_and_output_files(demo_data_dir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    result = runner.invoke(
+        app,
+        [
+            "backtest", str(EXAMPLES / "momentum_rotation.py"), "--start", "2006-01-03",
+            "--end", "2012-12-31", "--universe", "AAPL,GOOG,IBM,MSFT", "--output", str(out),
+            "--data-dir", str(demo_data_dir),
+        ],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "Sharpe" in result.output and "Max drawdown" in result.output
+    names = sorted(p.name for p in out.iterdir())
+    assert names == [
+        "orders.csv", "portfolio.csv", "positions.csv", "result.json", "run.log",
+        "summary.json", "trades.csv",
+    ]  # fmt: skip
+    payload = json.loads((out / "result.json").read_text())
+    assert set(payload["equity"]) == {"dates", "nav", "returns", "benchmark_nav"}
+    assert payload["trades_total"] == len(payload["trades"]) > 0
+    assert payload["trade_columns"][:4] == ["datetime", "order_id", "order_book_id", "side"]
+    assert "hold " in (out / "run.log").read_text()
+
+
+def test_csi300_timing_on_cn_rules(demo_data_dir: Path) -> None:
+    proc = cli(
+        "backtest", EXAMPLES / "csi300_timing.py", "--market", "cn_stock", "--start",
+        "2010-01-04", "--end", "2024-12-31", "--universe", "000300.XSHG", "--benchmark",
+        "000300.XSHG", "--cash", "1000000", "--json", "--data-dir", demo_data_dir,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    s = json.loads(proc.stdout)
+    assert s["market"] == "cn_stock"
+    assert s["total_commission"] >= 5 * s["trade_count"]  # 5 CNY minimum per order
+    assert s["total_tax"] == 0  # no stamp duty on an index
+    assert s["benchmark_total_returns"] == pytest.approx(3934.91 / 3575.68 - 1, rel=1e-3)
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "message"),
+    [
+        (["--universe", "AAPX"], 2, "unknown order_book_id 'AAPX'; did you mean AAPL?"),
+        (["--start", "2015-01-05", "--end", "2015-12-31"], 2, "outside the data"),
+        (["--start", "2005-13-01"], 2, "start must be a date as YYYY-MM-DD"),
+        (["--param", "fast=abc"], 2, "parameter 'fast' expects int, got 'abc'"),
+        (["--param", "fast"], 2, "--param expects key=value"),
+        (["--market", "cn_stock"], 2, "AAPL is a us instrument"),
+        (["--cash", "-5"], 2, "cash must be a positive number"),
+    ],
+)
+def test_bad_input_gets_a_clear_error(
+    demo_data_dir: Path, args: list[str], code: int, message: str
+) -> None:
+    base = {"--start": "2005-01-03", "--end": "2006-12-29", "--universe": "AAPL"}
+    for i in range(0, len(args) - 1, 2):
+        base[args[i]] = args[i + 1]
+    extra = args[len(args) // 2 * 2 :] if len(args) % 2 else []
+    flat = [x for kv in base.items() for x in kv] + extra
+    result = runner.invoke(
+        app,
+        ["backtest", str(EXAMPLES / "sma_crossover.py"), *flat, "--data-dir", str(demo_data_dir)],
+    )
+    assert result.exit_code == code, result.output
+    assert message in result.output
+    assert "Traceback" not in result.output
+
+
+def test_strategy_errors_show_the_users_traceback_only(demo_data_dir: Path, tmp_path: Path) -> None:
+    bad_syntax = tmp_path / "bad.py"
+    bad_syntax.write_text("def init(context):\n    x = = 1\n")
+    proc = cli("backtest", bad_syntax, "--start", "2005-01-03", "--end", "2005-12-30",
+               "--data-dir", demo_data_dir)  # fmt: skip
+    assert proc.returncode == 1
+    assert "line 2: invalid syntax" in proc.stderr
+    raising = tmp_path / "raising.py"
+    raising.write_text(
+        "def handle_bar(context, bar_dict):\n    ratio(context)\n\n"
+        "def ratio(context):\n    return 1 / (context.portfolio.market_value)\n"
+    )
+    proc = cli("backtest", raising, "--start", "2005-01-03", "--end", "2005-12-30",
+               "--data-dir", demo_data_dir)  # fmt: skip
+    assert proc.returncode == 1
+    assert f'File "{raising}", line 5, in ratio' in proc.stderr
+    assert "ZeroDivisionError" in proc.stderr
+    assert "quantdesk/engine" not in proc.stderr and "site-packages" not in proc.stderr
+
+
+def test_data_commands_and_first_run_auto_import(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    empty = runner.invoke(app, ["data", "list", "--data-dir", str(data_dir)])
+    assert empty.exit_code == 0 and "import-demo" in empty.output
+    proc = cli("backtest", EXAMPLES / "buy_and_hold.py", "--start", "2010-01-04", "--end",
+               "2010-12-31", "--universe", "IBM", "--json", "--data-dir", data_dir)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["trade_count"] == 1
+    listing = runner.invoke(app, ["data", "list", "--data-dir", str(data_dir)])
+    assert listing.exit_code == 0
+    for oid in ("AAPL", "FB", "GOOG", "IBM", "MSFT", "SPX", "IXIC", "000300.XSHG"):
+        assert oid in listing.output
+    bars = runner.invoke(app, ["data", "bars", "AAPL", "--end", "2005-03-01", "--limit", "3",
+                               "--data-dir", str(data_dir)])  # fmt: skip
+    assert bars.exit_code == 0 and "44.86" in bars.output

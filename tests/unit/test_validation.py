@@ -1,0 +1,71 @@
+"""Import validation: each rule rejects exactly the offending rows, with the reason."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pandas as pd
+import pytest
+
+from quantdesk.core.errors import DataValidationError
+from quantdesk.data.validation import validate_bars
+
+
+def frame(rows: list[tuple[str, float, float, float, float, float]]) -> pd.DataFrame:
+    return pd.DataFrame(rows, columns=["date", "open", "high", "low", "close", "volume"])
+
+
+GOOD = [
+    ("2021-03-01", 10, 11, 9, 10.5, 100),
+    ("2021-03-02", 10.5, 11, 10, 10.8, 100),
+    ("2021-03-03", 10.8, 11.2, 10.1, 11, 0),
+]
+
+
+def test_clean_frame_passes_sorted() -> None:
+    clean, report = validate_bars(frame(list(reversed(GOOD))), "X", "XNYS")
+    assert report.ok and report.rows_accepted == 3
+    assert list(clean["date"].dt.date) == [dt.date(2021, 3, d) for d in (1, 2, 3)]
+    assert report.first == dt.date(2021, 3, 1) and report.last == dt.date(2021, 3, 3)
+    assert report.missing_sessions == []
+
+
+@pytest.mark.parametrize(
+    ("row", "reason"),
+    [
+        (("2021-03-04", -1, 11, 9, 10, 100), "non-positive price"),
+        (("2021-03-04", 10, 10.2, 9, 10.5, 100), "high below max(open, close)"),
+        (("2021-03-04", 10, 11, 10.2, 10.1, 100), "low above min(open, close)"),
+        (("2021-03-04", 10, 11, 9, 10, -5), "negative or missing volume"),
+        (("2021-03-06", 10, 11, 9, 10, 100), "not a XNYS trading session"),  # a Saturday
+        (("2021-03-03", 10, 11, 9, 10, 100), "duplicate session"),
+        (("not a date", 10, 11, 9, 10, 100), "unparseable date"),
+        (("2021-03-04", float("nan"), 11, 9, 10, 100), "missing price"),
+    ],
+)
+def test_each_rule_rejects_the_row_with_its_reason(row: tuple, reason: str) -> None:
+    clean, report = validate_bars(frame([*GOOD, row]), "X", "XNYS")
+    assert report.rejected == [(str(row[0]), reason)]
+    assert len(clean) == 3
+    assert reason in report.describe()
+
+
+def test_gaps_against_the_calendar_are_listed() -> None:
+    rows = [GOOD[0], ("2021-03-04", 10, 11, 9, 10, 1)]
+    _, report = validate_bars(frame(rows), "X", "XNYS")
+    assert report.missing_sessions == [dt.date(2021, 3, 2), dt.date(2021, 3, 3)]
+    assert "2 sessions without a bar: 2021-03-02, 2021-03-03" in report.describe()
+
+
+def test_xshg_holidays_are_not_sessions() -> None:
+    rows = [("2024-10-01", 10, 11, 9, 10, 1), ("2024-10-08", 10, 11, 9, 10, 1)]  # National Day
+    clean, report = validate_bars(frame(rows), "000300.XSHG", "XSHG")
+    assert report.rejected == [("2024-10-01", "not a XSHG trading session")]
+    assert len(clean) == 1
+
+
+def test_missing_columns_and_all_invalid_rows_raise() -> None:
+    with pytest.raises(DataValidationError, match="missing column"):
+        validate_bars(pd.DataFrame({"date": ["2021-03-01"], "close": [1.0]}), "X", "XNYS")
+    with pytest.raises(DataValidationError, match="no valid bars"):
+        validate_bars(frame([("2021-03-01", -1, 1, 1, 1, 1)]), "X", "XNYS")
