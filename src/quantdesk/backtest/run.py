@@ -52,7 +52,8 @@ def run_backtest(
         end: Last session (inclusive).
         cash: Starting cash in the market's currency (> 0).
         universe: ``order_book_id``s given to ``handle_bar`` (list or comma-separated);
-            default: every stock of the market with bars in the window (indices if none).
+            default: every stock of the market with bars in the window (its indices if it
+            has no stocks, e.g. cn_stock on the demo data).
         benchmark: Benchmark id; default ``SPX`` (us_stock) / ``000300.XSHG`` (cn_stock);
             ``""`` or ``"none"`` for no benchmark.
         frequency: Bar frequency; only ``1d``.
@@ -120,7 +121,6 @@ def run_backtest(
             r for r in stats.values()
             if r["market"] == str(profile.market)
             and r["first_bar"] <= end_d and r["last_bar"] >= start_d
-            and r["order_book_id"] != bench_id
         ]  # fmt: skip
         stocks = [r for r in in_market if r["type"] != str(InstrumentType.INDEX)]
         ids = [r["order_book_id"] for r in (stocks or in_market)]
