@@ -179,10 +179,15 @@ class StrategyAPI:
         """
         if frequency != "1d":
             raise InvalidArgument(f"history_bars supports frequency '1d' only, got {frequency!r}")
-        if not isinstance(bar_count, int | np.integer) or bar_count < 1:
+        if type(bar_count) is not int and not isinstance(bar_count, np.integer):
+            raise InvalidArgument(f"bar_count must be a positive int, got {bar_count!r}")
+        if bar_count < 1:
             raise InvalidArgument(f"bar_count must be a positive int, got {bar_count!r}")
         engine = self._engine
-        feed = engine.feed(self._oid(order_book_id))
+        # Fast path: this is the hottest call of most strategies.
+        feed = engine.loaded_feed(order_book_id) if type(order_book_id) is str else None
+        if feed is None:
+            feed = engine.feed(self._oid(order_book_id))
         t = engine.t
         end = feed.known[t]
         if engine.phase == "before_trading" and feed.has_bar[t]:

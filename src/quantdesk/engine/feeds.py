@@ -30,6 +30,7 @@ class Feed:
     """
 
     __slots__ = (
+        "_columns",
         "_struct",
         "close",
         "close_l",
@@ -60,6 +61,13 @@ class Feed:
         self.close_l: list[float] = series.close.tolist()
         self.volume_l: list[float] = series.volume.tolist()
         self._struct: npt.NDArray[Any] | None = None
+        self._columns: dict[str, npt.NDArray[np.float64]] = {
+            "open": series.open,
+            "high": series.high,
+            "low": series.low,
+            "close": series.close,
+            "volume": series.volume,
+        }
 
     def last_close(self, t: int) -> float | None:
         """Close of the latest bar on or before session ``t`` (``None`` before the first)."""
@@ -73,8 +81,11 @@ class Feed:
 
     def history(self, end: int, count: int, fields: str | list[str]) -> npt.NDArray[Any]:
         """The last ``count`` bars among the first ``end`` bars, for ``fields``."""
-        start = max(0, end - count)
-        if isinstance(fields, str):
+        start = end - count if end > count else 0
+        if type(fields) is str:
+            column = self._columns.get(fields)
+            if column is not None:
+                return column[start:end]
             return self._column(fields)[start:end]
         return self._structured()[list(fields)][start:end]
 

@@ -84,9 +84,7 @@ class Engine:
             raise DataUnavailable(
                 f"no {self._calendar} trading sessions between {config.start} and {config.end}"
             )
-        self._dates: list[dt.date] = [
-            d.astype(dt.date) for d in self.sessions.astype("datetime64[D]")
-        ]
+        self._dates: list[dt.date] = self.sessions.astype("datetime64[D]").tolist()
         self._feeds: dict[str, Feed] = {}
         self.t = 0
         self.today = self._dates[0]
@@ -124,6 +122,10 @@ class Engine:
             feed = Feed(instrument, series, self.sessions)
             self._feeds[order_book_id] = feed
         return feed
+
+    def loaded_feed(self, order_book_id: str) -> Feed | None:
+        """The feed of ``order_book_id`` if already loaded (no I/O, no checks)."""
+        return self._feeds.get(order_book_id)
 
     def last_price(self, order_book_id: str) -> float | None:
         """The latest close known now (today's close from handle_bar on)."""
