@@ -95,14 +95,16 @@ def test_sma_crossover_matches_an_independent_simulation(demo_catalog: Catalog, 
 
 
 def test_same_inputs_same_output_bytes(demo_catalog: Catalog) -> None:
-    kwargs = dict(
-        start="2006-01-03",
-        end="2012-12-31",
-        universe="AAPL,GOOG,IBM,MSFT",
-        catalog=demo_catalog,
-    )
-    first = run_backtest(EXAMPLES / "momentum_rotation.py", **kwargs).to_json()  # type: ignore[arg-type]
-    second = run_backtest(EXAMPLES / "momentum_rotation.py", **kwargs).to_json()  # type: ignore[arg-type]
+    def run() -> str:
+        return run_backtest(
+            EXAMPLES / "momentum_rotation.py",
+            start="2006-01-03",
+            end="2012-12-31",
+            universe="AAPL,GOOG,IBM,MSFT",
+            catalog=demo_catalog,
+        ).to_json()
+
+    first, second = run(), run()
     assert first == second
     payload = json.loads(first)
     assert payload["summary"]["trade_count"] == payload["trades_total"] > 50
