@@ -55,6 +55,10 @@ def test_unadjusted_run_shows_the_split_as_a_loss(demo_catalog: Catalog) -> None
     )
     assert res.portfolio["returns"].idxmin().isoformat() == "2005-02-28"
     assert res.portfolio["returns"].min() < -0.45
+    assert res.logs[0] == (
+        "2005-02-01 WARNING AAPL splits 2:1 on 2005-02-28; with adjust=none its price drops"
+        " but holdings are not split (use adjust=pre)"
+    )
 
 
 def _sma_reference(closes: np.ndarray, start: int, fast: int, slow: int) -> tuple[float, int]:

@@ -148,9 +148,26 @@ def run_backtest(
         params=dict(params or {}),
         risk_free_rate=float(risk_free_rate),
     )
+    warnings = _split_warnings(catalog, ids, start_d, end_d) if adjust_mode is Adjust.NONE else []
+    for line in warnings:
+        if log_sink is not None:
+            log_sink(line)
     engine = Engine(catalog.bar_source(adjust_mode), config, progress=progress, log_sink=log_sink)
     raw = engine.run(source, filename)
+    raw.logs[:0] = warnings
     return build_result(raw, config, strategy_name=name, adjust=adjust_mode, frequency=frequency)
+
+
+def _split_warnings(catalog: Catalog, ids: list[str], start: dt.date, end: dt.date) -> list[str]:
+    """Warn that unadjusted runs do not apply splits to holdings."""
+    lines = []
+    for oid in ids:
+        for day, factor in catalog.splits(oid, start, end):
+            lines.append(
+                f"{start.isoformat()} WARNING {oid} splits {factor:g}:1 on {day}; with "
+                "adjust=none its price drops but holdings are not split (use adjust=pre)"
+            )
+    return lines
 
 
 def _load_strategy(strategy: str | Path) -> tuple[str, str, str]:

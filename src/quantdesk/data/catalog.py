@@ -216,6 +216,26 @@ class Catalog:
             df = df[df["date"] <= pd.Timestamp(end)]
         return df.set_index("date")
 
+    def splits(
+        self, order_book_id: str, start: dt.date, end: dt.date
+    ) -> list[tuple[dt.date, float]]:
+        """Likely share splits in ``[start, end]``, read off the stored adjusted close.
+
+        A session where ``adj_close / close`` jumps by a factor of 1.4 or more (either way)
+        against the previous session is a split or reverse split (dividends move it by a few
+        percent at most). Returns ``(ex-date, factor)`` with factor = new shares per old share.
+        """
+        df = self.bars_frame(order_book_id, adjust=Adjust.NONE)
+        ratio = df["adj_close"] / df["close"]
+        step = ratio / ratio.shift(1)
+        hits = step[(step >= 1.4) | (step <= 1 / 1.4)]
+        days = [ts.date() for ts in pd.DatetimeIndex(hits.index)]
+        return [
+            (day, round(float(f), 4))
+            for day, f in zip(days, hits.tolist(), strict=True)
+            if start <= day <= end
+        ]
+
     def bar_source(self, adjust: Adjust = Adjust.NONE) -> CatalogBarSource:
         """The engine's ``BarSource`` over this catalog."""
         return CatalogBarSource(self, adjust)
