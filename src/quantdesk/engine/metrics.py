@@ -131,7 +131,8 @@ def max_drawdown(nav: Array) -> tuple[float, int, int]:
     trough = int(np.argmax(dd))
     if dd[trough] <= 0:
         return 0.0, -1, -1
-    peak = int(np.argmax(path[: trough + 1] == peaks[trough]))
+    # The drawdown starts on the last day at the high-water mark (pyfolio convention).
+    peak = trough - int(np.argmax(path[trough::-1] == peaks[trough]))
     return float(dd[trough]), peak - 1, trough - 1
 
 
