@@ -43,7 +43,15 @@ def test_backtest_json_prints_only_the_summary(demo_data_dir: Path) -> None:
     assert summary["trading_days"] == 2013  # SPX bars (= XNYS sessions) 2005-01-03..2012-12-31
     assert summary["benchmark"] == "SPX"
     assert summary["benchmark_total_returns"] == pytest.approx(1426.19 / 1211.92 - 1)
-    assert summary["trade_count"] > 20
+    # Golden figures; the same run is re-derived by an independent simulation in
+    # tests/integration/test_golden_runs.py.
+    assert summary["trade_count"] == 64
+    assert summary["total_value"] == pytest.approx(821_316.8956, rel=1e-9)
+    assert summary["win_rate"] == 17 / 32
+    assert (summary["max_drawdown_start"], summary["max_drawdown_end"]) == (
+        "2008-05-13",
+        "2009-02-23",
+    )
     assert summary["total_value"] == pytest.approx(
         summary["starting_cash"] * (1 + summary["total_returns"])
     )
