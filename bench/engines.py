@@ -28,6 +28,7 @@ import gc
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, TypeVar
 
 import backtrader as bt
@@ -49,28 +50,11 @@ DEMO_START, DEMO_END = dt.date(2000, 3, 1), dt.date(2013, 3, 1)
 SYNTHETIC_END = dt.date(2019, 12, 31)
 SIGN = {"BUY": 1, "SELL": -1}
 
-# examples/sma_crossover.py without plot(): backtrader records nothing comparable.
-NATIVE_STRATEGY = """
-PARAMS = {"fast": 10, "slow": 30}
-
-def init(context):
-    context.fast = context.params["fast"]
-    context.slow = context.params["slow"]
-
-def handle_bar(context, bar_dict):
-    universe = context.universe
-    for oid in universe:
-        closes = history_bars(oid, context.slow, "1d", "close")
-        if len(closes) < context.slow:
-            continue
-        fast_ma = closes[-context.fast :].mean()
-        slow_ma = closes.mean()
-        held = context.portfolio.positions[oid].quantity
-        if fast_ma > slow_ma and held == 0:
-            order_target_percent(oid, 1.0 / len(universe))
-        elif fast_ma < slow_ma and held > 0:
-            order_target_percent(oid, 0)
-"""
+# The strategy a user would run: examples/sma_crossover.py (its one plot() call per session
+# costs well under 1% of the run).
+NATIVE_STRATEGY = (
+    Path(__file__).resolve().parents[1] / "examples" / "sma_crossover.py"
+).read_text()
 
 Fills = list[tuple[dt.date, int]]  # (session, signed quantity)
 T = TypeVar("T")

@@ -57,17 +57,24 @@ def run(
     return Engine(source, config).run(textwrap.dedent(code))
 
 
-def on_day(day: int, body: str) -> str:
-    """A strategy that runs ``body`` in handle_bar on session index ``day``."""
+def on_days(bodies: dict[int, str]) -> str:
+    """A strategy whose handle_bar runs ``bodies[i]`` on session index ``i``."""
+    branches = "".join(
+        f"    if context.day == {day}:\n{textwrap.indent(textwrap.dedent(body), '        ')}\n"
+        for day, body in bodies.items()
+    )
     return f"""
 def init(context):
     context.day = -1
 
 def handle_bar(context, bar_dict):
     context.day += 1
-    if context.day == {day}:
-{textwrap.indent(textwrap.dedent(body), "        ")}
-"""
+{branches}"""
+
+
+def on_day(day: int, body: str) -> str:
+    """A strategy that runs ``body`` in handle_bar on session index ``day``."""
+    return on_days({day: body})
 
 
 def test_current_bar_fills_at_the_close_and_marks_to_market() -> None:
@@ -114,17 +121,7 @@ def test_cn_commission_has_a_five_yuan_minimum() -> None:
     [(dt.date(2023, 8, 21), 0.001), (dt.date(2023, 8, 28), 0.0005)],
 )
 def test_stamp_duty_on_sells_follows_the_2023_cut(start: dt.date, rate: float) -> None:
-    code = """
-def init(context):
-    context.day = -1
-
-def handle_bar(context, bar_dict):
-    context.day += 1
-    if context.day == 0:
-        order_shares('A', 1000)
-    elif context.day == 1:
-        order_shares('A', -1000)
-"""
+    code = on_days({0: "order_shares('A', 1000)", 1: "order_shares('A', -1000)"})
     res = run(code, {"A": {"close": [10, 11]}}, market="cn_stock", start=start)
     buy, sell = res.fills
     assert buy.tax == 0.0
@@ -143,20 +140,19 @@ def test_cn_buys_round_down_to_lots_and_small_orders_are_rejected() -> None:
 
 
 def test_t_plus_1_refuses_same_day_sells_and_allows_next_day() -> None:
-    code = """
-def init(context):
-    context.day = -1
-
-def handle_bar(context, bar_dict):
-    context.day += 1
-    if context.day == 0:
-        order_shares('A', 200)
-        context.same_day = order_shares('A', -200)
-        assert context.portfolio.positions['A'].sellable == 0
-    elif context.day == 1:
-        assert context.portfolio.positions['A'].sellable == 200
-        order_shares('A', -200)
-"""
+    code = on_days(
+        {
+            0: """
+order_shares('A', 200)
+context.same_day = order_shares('A', -200)
+assert context.portfolio.positions['A'].sellable == 0
+""",
+            1: """
+assert context.portfolio.positions['A'].sellable == 200
+order_shares('A', -200)
+""",
+        }
+    )
     res = run(code, {"A": {"close": [10, 10.5, 10.2]}}, market="cn_stock")
     assert [(f.side, f.quantity) for f in res.fills] == [(Side.BUY, 200), (Side.SELL, 200)]
     assert res.orders[1].reject_reason is RejectReason.T_PLUS_1
@@ -170,21 +166,14 @@ def test_us_stock_is_t_plus_0() -> None:
 
 
 def test_price_limits_refuse_buys_at_limit_up_and_sells_at_limit_down() -> None:
-    code = """
-def init(context):
-    context.day = -1
-
-def handle_bar(context, bar_dict):
-    context.day += 1
-    if context.day == 0:
-        order_shares('A', 100)
-    elif context.day == 1:
-        order_shares('A', 100)      # 11.00 is limit_up of 10.00
-    elif context.day == 2:
-        order_shares('A', -100)     # 9.90 is limit_down of 11.00
-    elif context.day == 3:
-        order_shares('A', -100)     # 9.00 > 8.91: fills
-"""
+    code = on_days(
+        {
+            0: "order_shares('A', 100)",
+            1: "order_shares('A', 100)  # 11.00 is limit_up of 10.00",
+            2: "order_shares('A', -100)  # 9.90 is limit_down of 11.00",
+            3: "order_shares('A', -100)  # 9.00 > 8.91: fills",
+        }
+    )
     res = run(code, {"A": {"close": [10.0, 11.0, 9.9, 9.0]}}, market="cn_stock")
     reasons = [o.reject_reason for o in res.orders]
     assert reasons == [None, RejectReason.LIMIT_UP, RejectReason.LIMIT_DOWN, None]
@@ -227,10 +216,7 @@ def test_buy_without_enough_cash_is_rejected() -> None:
 
 def test_slippage_moves_the_price_against_the_order_within_the_bar() -> None:
     bars = {"A": {"close": [10, 10], "high": [10.5, 10.05], "low": [9.5, 9.95]}}
-    code = (
-        on_day(0, "order_shares('A', 100)")
-        + "    if context.day == 1:\n        order_shares('A', -100)\n"
-    )
+    code = on_days({0: "order_shares('A', 100)", 1: "order_shares('A', -100)"})
     res = run(code, bars, slippage=0.01)
     buy, sell = res.fills
     assert buy.price == pytest.approx(10.1)
@@ -241,10 +227,7 @@ def test_slippage_moves_the_price_against_the_order_within_the_bar() -> None:
 def test_orders_on_a_suspended_day_are_rejected_and_positions_keep_their_last_price() -> None:
     dates = weekdays(D0, 3)
     bars = {"A": {"close": [10, 12], "dates": [dates[0], dates[2]]}, "B": {"close": [1, 1, 1]}}
-    code = (
-        on_day(0, "order_shares('A', 10)")
-        + "    if context.day == 1:\n        order_shares('A', 10)\n"
-    )
+    code = on_days({0: "order_shares('A', 10)", 1: "order_shares('A', 10)"})
     res = run(code, bars)
     assert res.orders[1].reject_reason is RejectReason.SUSPENDED
     assert res.portfolio["market_value"] == [100.0, 100.0, 120.0]
@@ -258,17 +241,7 @@ def test_order_value_leaves_room_for_the_commission() -> None:
 
 
 def test_order_target_percent_buys_to_the_weight_and_zero_sells_odd_lots() -> None:
-    code = """
-def init(context):
-    context.day = -1
-
-def handle_bar(context, bar_dict):
-    context.day += 1
-    if context.day == 0:
-        order_target_percent('A', 0.5)
-    elif context.day == 1:
-        order_target_percent('A', 0)
-"""
+    code = on_days({0: "order_target_percent('A', 0.5)", 1: "order_target_percent('A', 0)"})
     res = run(code, {"A": {"close": [3.0, 3.0]}}, commission=0.0, min_commission=0.0)
     buy, sell = res.fills
     assert buy.quantity == 16_666  # int(50,000 / 3)
