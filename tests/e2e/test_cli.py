@@ -105,6 +105,8 @@ def test_csi300_timing_on_cn_rules(demo_data_dir: Path) -> None:
         (["--param", "fast"], 2, "--param expects key=value"),
         (["--market", "cn_stock"], 2, "AAPL is a us instrument"),
         (["--cash", "-5"], 2, "cash must be a positive number"),
+        (["--cash", "inf"], 2, "cash must be a positive number"),
+        (["--output", str(ROOT / "README.md")], 2, "exists and is not a directory"),
     ],
 )
 def test_bad_input_gets_a_clear_error(
@@ -159,3 +161,44 @@ def test_data_commands_and_first_run_auto_import(tmp_path: Path) -> None:
     bars = runner.invoke(app, ["data", "bars", "AAPL", "--end", "2005-03-01", "--limit", "3",
                                "--data-dir", str(data_dir)])  # fmt: skip
     assert bars.exit_code == 0 and "44.86" in bars.output
+
+
+def test_print_does_not_pollute_json_and_exit_fails_the_run(
+    demo_data_dir: Path, tmp_path: Path
+) -> None:
+    chatty = tmp_path / "chatty.py"
+    chatty.write_text("def handle_bar(context, bar_dict):\n    print('hello')\n")
+    proc = cli("backtest", chatty, "--start", "2010-01-04", "--end", "2010-01-08", "--json",
+               "--data-dir", demo_data_dir)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["trading_days"] == 5
+    quitter = tmp_path / "quitter.py"
+    quitter.write_text("import sys\n\ndef handle_bar(context, bar_dict):\n    sys.exit(0)\n")
+    proc = cli("backtest", quitter, "--start", "2010-01-04", "--end", "2010-01-08", "--json",
+               "--data-dir", demo_data_dir)  # fmt: skip
+    assert proc.returncode == 1
+    assert proc.stdout == ""
+    assert "SystemExit" in proc.stderr
+
+
+@pytest.mark.parametrize(
+    ("content", "extra", "message"),
+    [
+        ("", [], "not a readable CSV file"),
+        ("day,open\n1,2\n", [], "has no 'date' column"),
+        ("date,open,high,low,close,volume\n2021-03-01,1,1,1,1,1\n", ["--lot-size", "-100"],
+         "lot size must be >= 1"),
+        ("date,open,high,low,close,volume\nxx,1,1,1,1,1\n", [], "no valid bars"),
+    ],
+)  # fmt: skip
+def test_data_import_errors_are_clear(
+    tmp_path: Path, content: str, extra: list[str], message: str
+) -> None:
+    csv = tmp_path / "bars.csv"
+    csv.write_text(content)
+    result = runner.invoke(
+        app, ["data", "import", str(csv), "--id", "XYZ", "--data-dir", str(tmp_path), *extra]
+    )
+    assert result.exit_code == 2, result.output
+    assert message in result.output
+    assert "Traceback" not in result.output

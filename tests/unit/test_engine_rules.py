@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import sys
 import textwrap
 from typing import Any
 
+import numpy as np
 import pytest
 
 from quantdesk.core.errors import InvalidArgument, StrategyError, StrategySyntaxError
@@ -379,3 +381,71 @@ def test_selling_more_than_held_is_rejected_not_shorted() -> None:
     res = run(on_day(0, "order_shares('A', 10)\norder_shares('A', -20)"), {"A": {"close": [1.0]}})
     assert res.orders[1].reject_reason is RejectReason.POSITION
     assert res.positions["quantity"] == [10]
+
+
+def test_closing_positions_while_iterating_over_them() -> None:
+    code = on_days(
+        {
+            0: "order_shares('A', 10)\norder_shares('B', 10)",
+            1: "for oid in context.portfolio.positions:\n    order_target_percent(oid, 0)",
+        }
+    )
+    res = run(code, {"A": {"close": [1.0, 1.0, 1.0]}, "B": {"close": [2.0, 2.0, 2.0]}})
+    assert [(f.order_book_id, f.side) for f in res.fills][2:] == [
+        ("A", Side.SELL),
+        ("B", Side.SELL),
+    ]
+    assert res.positions["date"] == [weekdays(D0, 1)[0]] * 2  # nothing held after day 1
+
+
+def test_price_limits_use_traded_prices_when_bars_are_adjusted() -> None:
+    # Traded closes 10 -> 11 (limit up) -> 3.70 after a 3:1 split; forward-adjusted bars
+    # read 3.333 -> 3.667 -> 3.70, where a tick-rounded limit on adjusted prices (3.67)
+    # would miss the limit-up day.
+    dates = weekdays(D0, 3)
+    factor = np.array([1 / 3, 1 / 3, 1.0])
+    adjusted = np.array([10.0, 11.0, 3.70]) * factor
+    bars = dataclasses.replace(series("A", dates, adjusted), factor=factor)
+    source = MemoryBarSource(dates, {"A": (stock("A", Market.CN), bars)})
+    config = EngineConfig(
+        start=dates[0], end=dates[-1], cash=100_000.0, universe=("A",), benchmark=None,
+        profile=market_profile("cn_stock"),
+    )  # fmt: skip
+    res = Engine(source, config).run(on_day(1, "order_shares('A', 100)"))
+    assert res.fills == []
+    assert res.orders[0].reject_reason is RejectReason.LIMIT_UP
+    assert "11 is at limit_up 11.0" in res.orders[0].message
+
+
+def test_print_in_a_strategy_goes_to_the_log_not_stdout(capsys: pytest.CaptureFixture[str]) -> None:
+    code = "def handle_bar(context, bar_dict):\n    print('close', bar_dict['A'].close, end='')\n"
+    res = run(code, {"A": {"close": [1.0, 2.0]}})
+    assert capsys.readouterr().out == ""
+    assert res.logs == ["2021-03-02 INFO close 1.0close 2.0"]
+
+
+def test_exit_in_a_strategy_is_a_strategy_error() -> None:
+    code = "import sys\n\ndef handle_bar(context, bar_dict):\n    sys.exit(0)\n"
+    with pytest.raises(StrategyError, match="SystemExit"):
+        run(code, {"A": {"close": [1.0]}})
+
+
+def test_init_does_not_see_the_first_sessions_bar() -> None:
+    code = """
+def init(context):
+    context.seen = list(history_bars('A', 5, '1d', 'close'))
+    order_value('A', 1_000)
+
+def handle_bar(context, bar_dict):
+    assert context.seen == [], context.seen
+"""
+    res = run(code, {"A": {"close": [10.0, 20.0], "dates": weekdays(D0, 2)}})
+    assert res.orders[0].reject_reason is RejectReason.SUSPENDED  # no price known yet
+
+
+def test_a_second_sell_of_the_same_shares_is_a_position_error_in_t_plus_0() -> None:
+    code = on_days(
+        {0: "order_shares('A', 10)", 1: "order_shares('A', -10)\norder_shares('A', -10)"}
+    )
+    res = run(code, {"A": {"close": [1.0, 1.0, 1.0]}}, matching=Matching.NEXT_BAR)
+    assert [o.reject_reason for o in res.orders] == [None, None, RejectReason.POSITION]

@@ -41,6 +41,8 @@ def test_clean_frame_passes_sorted() -> None:
         (("2021-03-03", 10, 11, 9, 10, 100), "duplicate session"),
         (("not a date", 10, 11, 9, 10, 100), "unparseable date"),
         (("2021-03-04", float("nan"), 11, 9, 10, 100), "missing price"),
+        (("2021-03-04", 10, float("inf"), 9, 10, 100), "infinite price"),
+        (("2021-03-04", 10, 11, 9, 10, float("inf")), "infinite volume"),
     ],
 )
 def test_each_rule_rejects_the_row_with_its_reason(row: tuple, reason: str) -> None:
@@ -69,3 +71,10 @@ def test_missing_columns_and_all_invalid_rows_raise() -> None:
         validate_bars(pd.DataFrame({"date": ["2021-03-01"], "close": [1.0]}), "X", "XNYS")
     with pytest.raises(DataValidationError, match="no valid bars"):
         validate_bars(frame([("2021-03-01", -1, 1, 1, 1, 1)]), "X", "XNYS")
+
+
+def test_an_invalid_row_does_not_evict_a_valid_duplicate() -> None:
+    rows = [GOOD[0], ("2021-03-02", -1, 11, 9, 10, 1), GOOD[1]]
+    clean, report = validate_bars(frame(rows), "X", "XNYS")
+    assert report.rejected == [("2021-03-02", "non-positive price")]
+    assert list(clean["open"]) == [10, 10.5]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -90,7 +91,12 @@ def run_backtest(
         raise InvalidArgument(f"start {start_d} is after end {end_d}")
     if frequency not in FREQUENCIES:
         raise InvalidArgument(f"frequency {frequency!r} is not supported; use 1d")
-    if isinstance(cash, bool) or not isinstance(cash, int | float) or not cash > 0:
+    if (
+        isinstance(cash, bool)
+        or not isinstance(cash, int | float)
+        or not math.isfinite(cash)
+        or not cash > 0
+    ):
         raise InvalidArgument(f"cash must be a positive number, got {cash!r}")
     try:
         match_rule = Matching(matching)

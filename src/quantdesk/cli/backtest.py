@@ -120,6 +120,8 @@ def backtest(
     """Run a backtest of FILE on the catalog's daily bars and print the summary."""
     with reported_errors():
         params = _parse_params(param or [])
+        if output is not None and output.exists() and not output.is_dir():
+            raise InvalidArgument(f"--output {output} exists and is not a directory")
         catalog = Catalog(data_dir or Settings().data_dir)
         show_progress = stderr.is_terminal and not json_out
         progress = Progress(
@@ -152,7 +154,10 @@ def backtest(
                 progress=on_progress, log_sink=on_log,
             )  # fmt: skip
         if output is not None:
-            paths = result.write(output)
+            try:
+                paths = result.write(output)
+            except OSError as exc:
+                raise InvalidArgument(f"cannot write the result to {output}: {exc}") from None
             stderr.print(f"wrote {len(paths)} files to {output}")
         if json_out:
             sys.stdout.write(json.dumps(result.to_dict()["summary"], ensure_ascii=False) + "\n")

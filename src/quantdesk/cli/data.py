@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 from typing import Annotated
 
@@ -12,7 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from quantdesk.cli.errors import reported_errors, stderr
-from quantdesk.core.errors import InvalidArgument
+from quantdesk.core.errors import DataValidationError, InvalidArgument
 from quantdesk.core.instruments import Instrument, InstrumentType, Market
 from quantdesk.core.settings import Settings
 from quantdesk.data import Adjust, Catalog
@@ -90,10 +91,15 @@ def import_cmd(
             raise InvalidArgument(str(exc)) from None
         if not file.is_file():
             raise InvalidArgument(f"{file} does not exist")
-        frame = pd.read_csv(file)
+        try:
+            frame = pd.read_csv(file)
+        except (ValueError, UnicodeDecodeError) as exc:  # pandas' EmptyDataError/ParserError
+            raise DataValidationError(f"{file} is not a readable CSV file: {exc}") from None
         frame.columns = [str(c).strip().lower().replace(" ", "_") for c in frame.columns]
-        first = str(frame["date"].iloc[0]) if "date" in frame.columns and len(frame) else None
-        listed = pd.Timestamp(first).date() if first else pd.Timestamp.today().date()
+        if "date" not in frame.columns:
+            raise DataValidationError(f"{file} has no 'date' column")
+        first = pd.to_datetime(frame["date"], errors="coerce").min()
+        listed = first.date() if isinstance(first, pd.Timestamp) else dt.date.today()
         lot = lot_size or (100 if mkt is Market.CN and kind is not InstrumentType.INDEX else 1)
         instrument = Instrument(
             order_book_id, order_book_id.split(".")[0], name or order_book_id, mkt, kind,

@@ -165,6 +165,9 @@ class Catalog:
             DataValidationError: missing columns, no valid row, or (``strict``) any invalid
                 row; nothing is written then.
         """
+        if instrument.lot_size < 1:
+            raise InvalidArgument(f"lot size must be >= 1, got {instrument.lot_size}")
+        self._bars_path(instrument.order_book_id)  # validates the id before any work
         clean, report = validate_bars(frame, instrument.order_book_id, instrument.calendar)
         if strict and report.rejected:
             raise DataValidationError(
@@ -242,12 +245,14 @@ class Catalog:
 
 
 def _pre_adjust(df: pd.DataFrame) -> pd.DataFrame:
+    """Forward-adjusted OHLCV plus the ``factor`` column (adjusted = traded * factor)."""
     ratio = (df["adj_close"] / df["close"]).to_numpy()
     if len(ratio) == 0 or np.isnan(ratio).all():
-        return df
+        return df.assign(factor=1.0)
     ratio = pd.Series(ratio).ffill().bfill().to_numpy()
     factor = ratio / ratio[-1]
     out = df.copy()
+    out["factor"] = factor
     for col in ("open", "high", "low", "close"):
         out[col] = df[col].to_numpy() * factor
     out["volume"] = df["volume"].to_numpy() / factor
@@ -277,6 +282,9 @@ class CatalogBarSource:
             low=df["low"].to_numpy(dtype=np.float64, copy=True),
             close=df["close"].to_numpy(dtype=np.float64, copy=True),
             volume=df["volume"].to_numpy(dtype=np.float64, copy=True),
+            factor=(
+                df["factor"].to_numpy(dtype=np.float64, copy=True) if "factor" in df else None
+            ),
         )
 
 

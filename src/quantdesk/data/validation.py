@@ -109,18 +109,22 @@ def validate_bars(
     prices = df[["open", "high", "low", "close"]]
     flag(df["date"].isna(), "unparseable date")
     flag(prices.isna().any(axis=1), "missing price")
+    flag(prices.isin([np.inf, -np.inf]).any(axis=1), "infinite price")
     flag((prices <= 0).any(axis=1), "non-positive price")
     flag(df["high"] < df[["open", "close"]].max(axis=1), "high below max(open, close)")
     flag(df["low"] > df[["open", "close"]].min(axis=1), "low above min(open, close)")
     flag(df["volume"].isna() | (df["volume"] < 0), "negative or missing volume")
-    flag((df["adj_close"] <= 0).fillna(False), "non-positive adj_close")
+    flag(df["volume"].isin([np.inf]), "infinite volume")
+    flag((df["adj_close"] <= 0) | df["adj_close"].isin([np.inf]), "bad adj_close")
     dates = df["date"].dt.normalize()
     valid_dates = dates[dates.notna()]
     if len(valid_dates):
         days = calendar_sessions(calendar, valid_dates.min().date(), valid_dates.max().date())
         session_set = pd.DatetimeIndex(days)
         flag(dates.notna() & ~dates.isin(session_set), f"not a {calendar} trading session")
-    dup = dates.duplicated(keep="first") & dates.notna()
+    # Only rows still valid compete for a session, so a bad row cannot evict a good one.
+    still_valid = dates.notna() & (reasons == "")
+    dup = still_valid & dates.where(still_valid).duplicated(keep="first")
     flag(dup, "duplicate session")
     raw_dates = df["raw_date"].tolist()
     reason_list = reasons.tolist()

@@ -21,6 +21,7 @@ import numpy.typing as npt
 
 from quantdesk.core.errors import InvalidArgument
 from quantdesk.core.instruments import Instrument
+from quantdesk.engine.config import PRE_OPEN_PHASES
 from quantdesk.engine.costs import commission
 from quantdesk.engine.records import Order, OrderStatus, RejectReason, Side
 
@@ -190,7 +191,7 @@ class StrategyAPI:
             feed = engine.feed(self._oid(order_book_id))
         t = engine.t
         end = feed.known[t]
-        if engine.phase == "before_trading" and feed.has_bar[t]:
+        if engine.phase in PRE_OPEN_PHASES and feed.has_bar[t]:
             end -= 1
         if fields is None:
             fields = ["datetime", "open", "high", "low", "close", "volume"]

@@ -180,12 +180,18 @@ class Broker:
         if profile.price_limit is not None and feed.instrument.type is not InstrumentType.INDEX:
             prev = feed.prev_close(t)
             if prev is not None:
-                down, up = limit_prices(prev, profile.price_limit)
-                if buy and base >= up:
-                    self._reject(order, RejectReason.LIMIT_UP, f"{base} is at limit_up {up}")
+                # Limits are tick-rounded on traded prices; the reference is the previous
+                # close expressed in today's units (ex-rights), i.e. prev_adjusted / factor.
+                f = feed.factor_l[k] if feed.factor_l is not None else 1.0
+                down, up = limit_prices(prev / f, profile.price_limit)
+                traded = base / f
+                if buy and traded >= up - 1e-6:
+                    self._reject(order, RejectReason.LIMIT_UP, f"{traded:g} is at limit_up {up}")
                     return
-                if not buy and base <= down:
-                    self._reject(order, RejectReason.LIMIT_DOWN, f"{base} at limit_down {down}")
+                if not buy and traded <= down + 1e-6:
+                    self._reject(
+                        order, RejectReason.LIMIT_DOWN, f"{traded:g} is at limit_down {down}"
+                    )
                     return
         price = base
         if order.limit_price is not None:
@@ -230,8 +236,13 @@ class Broker:
             pnl = 0.0
         else:
             pos = portfolio.positions[order.order_book_id]
+            if quantity > pos.quantity:
+                self._reject(
+                    order, RejectReason.POSITION, f"only {pos.quantity} shares are held now"
+                )
+                return
             if quantity > pos.sellable:
-                self._reject(order, RejectReason.T_PLUS_1, "shares are no longer sellable")
+                self._reject(order, RejectReason.T_PLUS_1, "shares bought today are not sellable")
                 return
             if feed.instrument.type is InstrumentType.STOCK:
                 tax = sell_tax(value, profile.tax_rate(engine.today))

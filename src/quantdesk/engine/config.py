@@ -10,6 +10,9 @@ from typing import Any
 
 from quantdesk.engine.profiles import MarketProfile
 
+#: Engine phases in which the current session's bar is not known yet.
+PRE_OPEN_PHASES = frozenset({"init", "before_trading", "open"})
+
 
 class Matching(StrEnum):
     """When and at which price a market order fills.

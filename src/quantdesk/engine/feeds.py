@@ -34,6 +34,7 @@ class Feed:
         "_struct",
         "close",
         "close_l",
+        "factor_l",
         "has_bar",
         "high_l",
         "instrument",
@@ -60,6 +61,9 @@ class Feed:
         self.low_l: list[float] = series.low.tolist()
         self.close_l: list[float] = series.close.tolist()
         self.volume_l: list[float] = series.volume.tolist()
+        self.factor_l: list[float] | None = (
+            None if series.factor is None else series.factor.tolist()
+        )
         self._struct: npt.NDArray[Any] | None = None
         self._columns: dict[str, npt.NDArray[np.float64]] = {
             "open": series.open,

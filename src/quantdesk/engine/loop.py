@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import io
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -12,7 +15,7 @@ from quantdesk.core.errors import DataUnavailable, InvalidArgument
 from quantdesk.core.instruments import MARKET_CALENDAR
 from quantdesk.engine.api import StrategyAPI
 from quantdesk.engine.broker import Broker
-from quantdesk.engine.config import EngineConfig, Matching
+from quantdesk.engine.config import PRE_OPEN_PHASES, EngineConfig, Matching
 from quantdesk.engine.feeds import BarMap, Feed
 from quantdesk.engine.portfolio import Portfolio
 from quantdesk.engine.ports import BarSource
@@ -70,7 +73,7 @@ class Engine:
         progress: ProgressCallback | None = None,
         log_sink: LogSink | None = None,
     ) -> None:
-        if not config.cash > 0:
+        if not (math.isfinite(config.cash) and config.cash > 0):
             raise InvalidArgument(f"cash must be > 0, got {config.cash}")
         if config.start > config.end:
             raise InvalidArgument(f"start {config.start} is after end {config.end}")
@@ -131,7 +134,7 @@ class Engine:
         """The latest close known now (today's close from handle_bar on)."""
         feed = self.feed(order_book_id)
         t = self.t
-        if self.phase in {"before_trading", "open"}:
+        if self.phase in PRE_OPEN_PHASES:
             return feed.prev_close(t) if feed.has_bar[t] else feed.last_close(t)
         return feed.last_close(t)
 
@@ -159,13 +162,15 @@ class Engine:
             InvalidArgument: bad parameters or strategy shape.
         """
         api = StrategyAPI(self).namespace()
-        with shim_rqalpha(api):
+        printed = _PrintToLog(self)
+        with shim_rqalpha(api), contextlib.redirect_stdout(printed):
             strategy = compile_strategy(strategy_source, filename, api)
             params = resolve_params(strategy.param_defaults, self.config.params)
             context = Context(self, params)
             self.phase = "init"
             strategy.call("init", context)
             self._loop(strategy, context)
+        printed.flush()
         self.broker.end_run()
         result = self._result
         result.fills = self.broker.fills
@@ -208,10 +213,34 @@ class Engine:
             self.phase = "after_trading"
             strategy.call("after_trading", context)
             broker.end_session()
+            portfolio.settle()
             rec.record(t, day)
             if self._progress is not None:
                 self._progress(t + 1, total)
         rec.finish()
+
+
+class _PrintToLog(io.TextIOBase):
+    """``print()`` in a strategy becomes an ``INFO`` log line (stdout stays clean)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._partial = ""
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        lines = (self._partial + text).split("\n")
+        self._partial = lines.pop()
+        for line in lines:
+            self._engine.log("INFO", line)
+        return len(text)
+
+    def flush(self) -> None:
+        if self._partial:
+            self._engine.log("INFO", self._partial)
+            self._partial = ""
 
 
 class _DailyRecorder:

@@ -141,7 +141,8 @@ class Portfolio:
         self.cash += quantity * price - costs
         self._market_value -= quantity * pos.last_price
         if pos.quantity == 0:
-            del self.positions[pos.order_book_id]
+            # Kept (at zero) until ``settle`` so a strategy looping over ``positions`` while
+            # closing them does not change the dict under its feet.
             pos.avg_price = 0.0
             pos.cost_basis = 0.0
         return quantity * price - costs - basis
@@ -155,6 +156,12 @@ class Portfolio:
                 pos.last_price = price
             total += pos.quantity * pos.last_price
         self._market_value = total
+
+    def settle(self) -> None:
+        """End a session: drop positions that were closed during it."""
+        closed = [oid for oid, pos in self.positions.items() if pos.quantity == 0]
+        for oid in closed:
+            del self.positions[oid]
 
     def new_session(self) -> None:
         """Start a session: yesterday's buys become sellable."""

@@ -31,6 +31,9 @@ class BarSeries:
         low: Lows, shape ``(n,)``.
         close: Closes, shape ``(n,)``.
         volume: Traded volume in shares (index units for indices), shape ``(n,)``.
+        factor: Price adjustment factor per bar (adjusted = traded * factor), shape
+            ``(n,)``; ``None`` when prices are as traded. Rules defined on traded prices
+            (tick-rounded price limits) divide by it.
     """
 
     order_book_id: str
@@ -40,6 +43,7 @@ class BarSeries:
     low: FloatArray
     close: FloatArray
     volume: FloatArray
+    factor: FloatArray | None = None
 
     def __len__(self) -> int:
         return int(self.dates.shape[0])

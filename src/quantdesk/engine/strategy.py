@@ -51,7 +51,8 @@ class Strategy:
             fn(*args)
         except StrategyError:
             raise
-        except Exception as exc:
+        except (Exception, SystemExit) as exc:
+            # SystemExit too: a strategy calling exit() must fail the run, not end the process.
             raise user_error(exc, self.filename, f"in {hook}") from exc
 
 
@@ -80,7 +81,7 @@ def compile_strategy(source: str, filename: str, api: Mapping[str, Any]) -> Stra
     namespace.update(api)
     try:
         exec(code, namespace)
-    except Exception as exc:
+    except (Exception, SystemExit) as exc:
         raise user_error(exc, filename, "while loading the strategy") from exc
     return Strategy(namespace, filename)
 
