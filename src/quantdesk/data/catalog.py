@@ -282,9 +282,7 @@ class CatalogBarSource:
             low=df["low"].to_numpy(dtype=np.float64, copy=True),
             close=df["close"].to_numpy(dtype=np.float64, copy=True),
             volume=df["volume"].to_numpy(dtype=np.float64, copy=True),
-            factor=(
-                df["factor"].to_numpy(dtype=np.float64, copy=True) if "factor" in df else None
-            ),
+            factor=(df["factor"].to_numpy(dtype=np.float64, copy=True) if "factor" in df else None),
         )
 
 
