@@ -32,7 +32,6 @@ class Feed:
     __slots__ = (
         "_columns",
         "_struct",
-        "close",
         "close_l",
         "factor_l",
         "has_bar",
@@ -55,7 +54,6 @@ class Feed:
         self.has_bar: list[bool] = has.tolist()
         for arr in (series.open, series.high, series.low, series.close, series.volume):
             arr.setflags(write=False)
-        self.close = series.close
         self.open_l: list[float] = series.open.tolist()
         self.high_l: list[float] = series.high.tolist()
         self.low_l: list[float] = series.low.tolist()
