@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,20 @@ from quantdesk.core.settings import Settings
 from quantdesk.data.catalog import Adjust, Catalog
 from quantdesk.data.demo import import_demo
 from quantdesk.engine import Engine, EngineConfig, Matching, market_profile
+
+
+@dataclass(frozen=True)
+class PreparedBacktest:
+    """A validated request: the strategy text, the catalog and the engine configuration."""
+
+    source: str
+    filename: str
+    name: str
+    catalog: Catalog
+    config: EngineConfig
+    adjust: Adjust
+    frequency: str
+
 
 #: Default benchmark per market profile.
 DEFAULT_BENCHMARK = {"us_stock": "SPX", "cn_stock": "000300.XSHG"}
@@ -44,6 +59,7 @@ def run_backtest(
     settings: Settings | None = None,
     progress: Callable[[int, int], None] | None = None,
     log_sink: Callable[[str], None] | None = None,
+    strategy_name: str | None = None,
 ) -> BacktestResult:
     """Run one backtest of ``strategy`` on the catalog's daily bars.
 
@@ -74,6 +90,7 @@ def run_backtest(
         settings: Settings used when ``catalog`` is not given.
         progress: Called with ``(sessions_done, sessions_total)`` after each session.
         log_sink: Called with each strategy log line as it is produced.
+        strategy_name: Name recorded in the summary (default: the file's stem).
 
     Returns:
         The result: ``.summary`` (dict), ``.portfolio``, ``.trades``, ``.positions``,
@@ -85,7 +102,52 @@ def run_backtest(
         DataUnavailable: the window lies outside the data.
         StrategySyntaxError / StrategyError: the strategy does not parse or raised.
     """
+    prepared = prepare_backtest(
+        strategy,
+        start=start, end=end, cash=cash, universe=universe, benchmark=benchmark,
+        frequency=frequency, market=market, matching=matching, adjust=adjust,
+        commission=commission, min_commission=min_commission, tax=tax, slippage=slippage,
+        params=params, risk_free_rate=risk_free_rate, catalog=catalog, settings=settings,
+        log_sink=log_sink, strategy_name=strategy_name,
+    )  # fmt: skip
+    return execute_backtest(prepared, progress=progress, log_sink=log_sink)
+
+
+def prepare_backtest(
+    strategy: str | Path,
+    *,
+    start: str | dt.date,
+    end: str | dt.date,
+    cash: float = 100_000.0,
+    universe: Sequence[str] | str | None = None,
+    benchmark: str | None = None,
+    frequency: str = "1d",
+    market: str = "us_stock",
+    matching: str = "current_bar",
+    adjust: str = "pre",
+    commission: float | None = None,
+    min_commission: float | None = None,
+    tax: float | None = None,
+    slippage: float | None = None,
+    params: Mapping[str, Any] | None = None,
+    risk_free_rate: float = 0.0,
+    catalog: Catalog | None = None,
+    settings: Settings | None = None,
+    log_sink: Callable[[str], None] | None = None,
+    strategy_name: str | None = None,
+) -> PreparedBacktest:
+    """Validate a backtest request against the catalog without running it.
+
+    Takes ``run_backtest``'s arguments (see there) except ``progress``. An empty catalog is
+    filled with the bundled demo data first (reported through ``log_sink``).
+
+    Raises:
+        The same errors as ``run_backtest`` before the strategy runs.
+    """
     source, filename, name = _load_strategy(strategy)
+    name = strategy_name or name
+    if params is not None and not isinstance(params, Mapping):
+        raise InvalidArgument(f"params must be a mapping of names to values, got {params!r}")
     start_d, end_d = _date(start, "start"), _date(end, "end")
     if start_d > end_d:
         raise InvalidArgument(f"start {start_d} is after end {end_d}")
@@ -139,7 +201,7 @@ def run_backtest(
         if instrument.market is not profile.market:
             raise InvalidArgument(
                 f"{oid} is a {instrument.market} instrument but the market is {market}; "
-                f"use --market {instrument.market}_stock"
+                f"use market {instrument.market}_stock"
             )
         _check_window(oid, stats[oid], start_d, end_d, is_benchmark=oid == bench_id)
 
@@ -154,14 +216,45 @@ def run_backtest(
         params=dict(params or {}),
         risk_free_rate=float(risk_free_rate),
     )
-    warnings = _split_warnings(catalog, ids, start_d, end_d) if adjust_mode is Adjust.NONE else []
+    return PreparedBacktest(
+        source=source,
+        filename=filename,
+        name=name,
+        catalog=catalog,
+        config=config,
+        adjust=adjust_mode,
+        frequency=frequency,
+    )
+
+
+def execute_backtest(
+    prepared: PreparedBacktest,
+    *,
+    progress: Callable[[int, int], None] | None = None,
+    log_sink: Callable[[str], None] | None = None,
+) -> BacktestResult:
+    """Run a prepared backtest (see ``run_backtest`` for the callbacks and errors)."""
+    config = prepared.config
+    warnings: list[str] = []
+    if prepared.adjust is Adjust.NONE:
+        warnings = _split_warnings(
+            prepared.catalog, list(config.universe), config.start, config.end
+        )
     for line in warnings:
         if log_sink is not None:
             log_sink(line)
-    engine = Engine(catalog.bar_source(adjust_mode), config, progress=progress, log_sink=log_sink)
-    raw = engine.run(source, filename)
+    engine = Engine(
+        prepared.catalog.bar_source(prepared.adjust), config, progress=progress, log_sink=log_sink
+    )
+    raw = engine.run(prepared.source, prepared.filename)
     raw.logs[:0] = warnings
-    return build_result(raw, config, strategy_name=name, adjust=adjust_mode, frequency=frequency)
+    return build_result(
+        raw,
+        config,
+        strategy_name=prepared.name,
+        adjust=prepared.adjust,
+        frequency=prepared.frequency,
+    )
 
 
 def _split_warnings(catalog: Catalog, ids: list[str], start: dt.date, end: dt.date) -> list[str]:

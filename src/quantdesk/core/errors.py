@@ -69,3 +69,47 @@ class StrategySyntaxError(StrategyError):
         super().__init__(message)
         self.lineno = lineno
         self.offset = offset
+
+
+class Unauthorized(QuantdeskError):
+    """Missing, invalid or expired credentials (HTTP 401)."""
+
+    code = "UNAUTHORIZED"
+
+
+class Forbidden(QuantdeskError):
+    """Authenticated but not allowed (HTTP 403)."""
+
+    code = "FORBIDDEN"
+
+
+class Conflict(QuantdeskError):
+    """The request conflicts with the current state (HTTP 409).
+
+    Attributes:
+        data: Optional details returned with the error (e.g. blocking job ids).
+    """
+
+    code = "CONFLICT"
+
+    def __init__(self, message: str, data: dict[str, object] | None = None) -> None:
+        super().__init__(message)
+        self.data = data
+
+
+class ResultNotReady(Conflict):
+    """A job's result was asked for before the job FINISHED (HTTP 409)."""
+
+    code = "RESULT_NOT_READY"
+
+
+class Unprocessable(QuantdeskError):
+    """Well-formed but semantically invalid input (HTTP 422)."""
+
+    code = "UNPROCESSABLE_ENTITY"
+
+
+class InternalError(QuantdeskError):
+    """Something on the server side is broken (HTTP 500), e.g. a corrupt result file."""
+
+    code = "INTERNAL_ERROR"

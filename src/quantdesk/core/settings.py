@@ -1,19 +1,81 @@
-"""Settings from the environment / ``.env`` (read only where an entry point builds them)."""
+"""Settings from the environment / ``.env`` (read only where an entry point builds them).
+
+Names follow the BackQuant contract (``BACKTEST_*``, ``LOCAL_AUTH_*``, ``JWT_EXPIRES_HOURS``,
+``SECRET_KEY``) with paths defaulting under ``./var`` so a fresh checkout runs without root;
+quantdesk's own: ``DATA_DIR``, ``DATABASE_URL``, ``WORKERS``, ``JOB_LEASE_SECONDS``.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+#: The development defaults that must never guard a real deployment.
+DEVELOPMENT_PASSWORD = "pass123456"
 
 
 class Settings(BaseSettings):
     """Process settings. Environment variable names are the field names in upper case.
 
     Attributes:
-        data_dir: Market-data catalog root (``DATA_DIR``), default ``./var/data``.
+        config_env: ``development`` (default) or anything else (``production``): outside
+            development a real ``SECRET_KEY`` and admin password are required.
+        data_dir: Market-data catalog root (``DATA_DIR``).
+        database_url: SQLAlchemy URL; default SQLite file ``./var/quantdesk.db``.
+        backtest_base_dir: Strategies and job folders (``BACKTEST_BASE_DIR``).
+        backtest_timeout: Seconds one backtest may run before it fails with
+            ``BACKTEST_TIMEOUT``.
+        backtest_compile_timeout: Seconds of the compile check.
+        backtest_keep_days: Date buckets of ``runs/`` older than this are removed.
+        backtest_idempotency_window_seconds: Dedup window of identical submissions.
+        backtest_allowed_frequencies: Comma-separated whitelist of bar frequencies.
+        local_auth_mobile: Login of the local admin.
+        local_auth_password: Its password (development default ``pass123456``).
+        local_auth_password_hash: Or its argon2 hash.
+        local_auth_user_id: Its user id.
+        local_auth_is_admin: Whether it is an admin.
+        jwt_expires_hours: Token lifetime.
+        secret_key: JWT signing key; generated and kept in ``./var/secret_key`` in development.
+        workers: Local worker processes started by ``quantdesk serve``.
+        job_lease_seconds: Lease of a claimed job; a worker heartbeats at a third of it.
+        job_max_attempts: Attempts before a job whose worker keeps dying fails (WORKER_LOST).
     """
 
     model_config = SettingsConfigDict(env_file=".env", extra="ignore")
 
+    config_env: str = "development"
     data_dir: Path = Path("var/data")
+    database_url: str = "sqlite:///var/quantdesk.db"
+    backtest_base_dir: Path = Path("var/backtest")
+    backtest_timeout: float = Field(900.0, gt=0)
+    backtest_compile_timeout: float = Field(10.0, gt=0)
+    backtest_keep_days: int = Field(30, ge=1)
+    backtest_idempotency_window_seconds: float = Field(30.0, ge=0)
+    backtest_allowed_frequencies: str = "1d"
+    local_auth_mobile: str = "13800138000"
+    local_auth_password: str | None = None
+    local_auth_password_hash: str | None = None
+    local_auth_user_id: int = 1
+    local_auth_is_admin: bool = True
+    jwt_expires_hours: float = Field(24.0, gt=0)
+    secret_key: str | None = None
+    workers: int = Field(2, ge=0)
+    job_lease_seconds: float = Field(30.0, gt=0)
+    job_max_attempts: int = Field(3, ge=1)
+
+    @property
+    def is_development(self) -> bool:
+        """True for the embedded development default."""
+        return self.config_env.strip().lower() in ("development", "dev", "")
+
+    @property
+    def allowed_frequencies(self) -> tuple[str, ...]:
+        """``BACKTEST_ALLOWED_FREQUENCIES`` as a tuple."""
+        return tuple(f.strip() for f in self.backtest_allowed_frequencies.split(",") if f.strip())
+
+    @property
+    def secret_key_path(self) -> Path:
+        """Where the generated development ``SECRET_KEY`` is kept (``./var/secret_key``)."""
+        return self.backtest_base_dir.parent / "secret_key"

@@ -1,0 +1,29 @@
+"""Job states and the error codes a failed job carries (the contract's names)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class JobStatus(StrEnum):
+    """The contract's job states."""
+
+    QUEUED = "QUEUED"
+    RUNNING = "RUNNING"
+    FAILED = "FAILED"
+    CANCELLED = "CANCELLED"
+    FINISHED = "FINISHED"
+
+    @property
+    def is_final(self) -> bool:
+        """True for FAILED, CANCELLED and FINISHED."""
+        return self in (JobStatus.FAILED, JobStatus.CANCELLED, JobStatus.FINISHED)
+
+
+class JobErrorCode(StrEnum):
+    """``error.code`` of a FAILED job (besides the ``QuantdeskError`` codes of the run)."""
+
+    BACKTEST_TIMEOUT = "BACKTEST_TIMEOUT"
+    STRATEGY_ERROR = "STRATEGY_ERROR"
+    WORKER_LOST = "WORKER_LOST"
+    INTERNAL_ERROR = "INTERNAL_ERROR"

@@ -1,0 +1,112 @@
+"""Tables (SQLAlchemy 2 ``Mapped`` classes), kept apart from the API schemas."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    TypeDecorator,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class UTCDateTime(TypeDecorator[dt.datetime]):
+    """Timezone-aware UTC datetimes on every backend (SQLite stores them naive)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        value = value.astimezone(dt.UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=dt.UTC)  # type: ignore[no-any-return]
+        return value.astimezone(dt.UTC)  # type: ignore[no-any-return]
+
+
+class Base(DeclarativeBase):
+    """Declarative base of every table."""
+
+
+class UserRow(Base):
+    """A login."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    mobile: Mapped[str] = mapped_column(String(64), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(16), default="researcher")
+    is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+
+class StrategyRow(Base):
+    """Metadata of a strategy; its code lives in a file (the contract's layout)."""
+
+    __tablename__ = "strategies"
+
+    owner_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    created_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    size: Mapped[int] = mapped_column(Integer)
+    code_sha256: Mapped[str] = mapped_column(String(64))
+
+
+class JobRow(Base):
+    """A backtest job; this row is the source of truth of its state.
+
+    Leases: a worker owns a RUNNING job while ``lease_expires_at`` is in the future and its
+    ``fence`` matches the value it claimed with; every claim increments ``fence``, so a worker
+    that lost its lease can no longer commit.
+    """
+
+    __tablename__ = "jobs"
+    __table_args__ = (
+        Index("ix_jobs_status_created", "status", "created_at"),
+        Index("ix_jobs_owner_strategy", "owner_id", "strategy_id", "created_at"),
+        Index("ix_jobs_owner_hash", "owner_id", "request_hash", "created_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    owner_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    strategy_id: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16))
+    request: Mapped[dict[str, Any]] = mapped_column(JSON)
+    request_hash: Mapped[str] = mapped_column(String(64))
+    run_dir: Mapped[str] = mapped_column(Text)
+    error_code: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    error_message: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    started_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    max_attempts: Mapped[int] = mapped_column(Integer, default=3)
+    fence: Mapped[int] = mapped_column(Integer, default=0)
+    lease_owner: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    lease_expires_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    progress: Mapped[float] = mapped_column(Float, default=0.0)
+    current_bar: Mapped[int] = mapped_column(Integer, default=0)
+    total_bars: Mapped[int] = mapped_column(Integer, default=0)
