@@ -99,8 +99,9 @@ class BacktestResult:
         """``to_dict()`` as deterministic JSON text (same inputs, same bytes)."""
         return json.dumps(self.to_dict(), ensure_ascii=False, allow_nan=False, indent=indent)
 
-    def write(self, directory: Path | str) -> list[Path]:
-        """Write ``result.json``, ``summary.json``, CSVs and ``run.log`` to ``directory``.
+    def write(self, directory: Path | str, *, log: bool = True) -> list[Path]:
+        """Write ``result.json``, ``summary.json``, CSVs and (``log``) ``run.log`` to
+        ``directory``.
 
         Every file is written atomically. Returns the written paths.
         """
@@ -112,8 +113,9 @@ class BacktestResult:
             "trades.csv": self.trades.to_csv(index=False).encode(),
             "positions.csv": self.positions.to_csv(index=False).encode(),
             "orders.csv": self.orders.to_csv(index=False).encode(),
-            "run.log": "".join(f"{line}\n" for line in self.logs).encode(),
         }
+        if log:
+            files["run.log"] = "".join(f"{line}\n" for line in self.logs).encode()
         paths = []
         for name, data in files.items():
             atomic_write_bytes(out / name, data)

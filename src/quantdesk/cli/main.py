@@ -6,6 +6,7 @@ import typer
 
 from quantdesk.cli.backtest import backtest
 from quantdesk.cli.data import data_app
+from quantdesk.cli.serve import serve
 
 app = typer.Typer(
     name="quantdesk",
@@ -15,6 +16,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.command("backtest")(backtest)
+app.command("serve")(serve)
 app.add_typer(data_app, name="data")
 
 

@@ -30,7 +30,7 @@ class Database:
 
     def __init__(self, url: str, *, connect_args: dict[str, Any] | None = None) -> None:
         parsed = make_url(url)
-        if parsed.drivername == "postgresql" or parsed.drivername == "postgres":
+        if parsed.drivername in {"postgresql", "postgres"}:
             parsed = parsed.set(drivername="postgresql+psycopg")
         self.url = parsed
         self.is_sqlite = parsed.get_backend_name() == "sqlite"
@@ -65,13 +65,12 @@ class Database:
 
     @contextmanager
     def read(self) -> Iterator[Session]:
-        """A session for reads only (rolled back at the end)."""
+        """A session for reads only; loaded objects stay readable after it closes."""
         session = self._sessions()
         try:
             yield session
         finally:
-            session.rollback()
-            session.close()
+            session.close()  # ends the transaction without expiring what was loaded
 
     def dispose(self) -> None:
         """Close every pooled connection."""

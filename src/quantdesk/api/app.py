@@ -1,0 +1,42 @@
+"""``create_app(settings)``: the FastAPI application."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from quantdesk.api import errors
+from quantdesk.api.routes import router
+from quantdesk.core.settings import Settings
+from quantdesk.services.platform import Platform, bootstrap
+
+
+def create_app(settings: Settings | None = None, platform: Platform | None = None) -> FastAPI:
+    """Build the app: checks settings, migrates the database, ensures the admin and data.
+
+    Args:
+        settings: Defaults to ``Settings()`` (environment / ``.env``).
+        platform: An already bootstrapped platform (tests share one).
+
+    Raises:
+        ConfigurationError: unsafe settings outside development.
+    """
+    platform = platform or bootstrap(settings or Settings())
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        platform.close()
+
+    app = FastAPI(
+        title="quantdesk",
+        summary="Self-hosted backtests on real market data (BackQuant-compatible API).",
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    app.state.platform = platform
+    errors.install(app)
+    app.include_router(router)
+    return app

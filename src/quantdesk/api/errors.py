@@ -1,0 +1,115 @@
+"""Every error as the contract's body ``{"ok": false, "error": {"code", "message"}}``.
+
+Status codes: 400 bad input, 401 unauthenticated, 403 forbidden, 404 not found (unknown routes
+too), 405 wrong method, 409 conflict / result not ready, 422 unprocessable, 500 internal.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from quantdesk.core.errors import (
+    Conflict,
+    DataUnavailable,
+    DataValidationError,
+    Forbidden,
+    InternalError,
+    InvalidArgument,
+    NotFound,
+    QuantdeskError,
+    StrategyError,
+    Unauthorized,
+    Unprocessable,
+)
+
+log = logging.getLogger("quantdesk.api")
+
+#: HTTP status of each error class (the most specific class in an error's MRO wins).
+STATUS: dict[type[QuantdeskError], int] = {
+    InvalidArgument: 400,
+    DataUnavailable: 400,
+    DataValidationError: 400,
+    StrategyError: 400,
+    Unauthorized: 401,
+    Forbidden: 403,
+    NotFound: 404,
+    Conflict: 409,
+    Unprocessable: 422,
+    InternalError: 500,
+}
+
+_HTTP_CODES = {
+    400: "INVALID_ARGUMENT",
+    401: "UNAUTHORIZED",
+    403: "FORBIDDEN",
+    404: "NOT_FOUND",
+    405: "METHOD_NOT_ALLOWED",
+    409: "CONFLICT",
+    413: "PAYLOAD_TOO_LARGE",
+    415: "UNSUPPORTED_MEDIA_TYPE",
+    422: "UNPROCESSABLE_ENTITY",
+    500: "INTERNAL_ERROR",
+}
+
+
+def error_body(code: str, message: str, data: Any = None) -> dict[str, Any]:
+    """The contract's error body."""
+    body: dict[str, Any] = {"ok": False, "error": {"code": code, "message": message}}
+    if data is not None:
+        body["data"] = data
+    return body
+
+
+def error_response(status: int, code: str, message: str, data: Any = None) -> JSONResponse:
+    """A JSON error response."""
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return JSONResponse(error_body(code, message, data), status_code=status, headers=headers)
+
+
+def status_of(exc: QuantdeskError) -> int:
+    """The HTTP status of a ``QuantdeskError``."""
+    for cls in type(exc).__mro__:
+        if cls in STATUS:
+            return STATUS[cls]
+    return 500
+
+
+def install(app: FastAPI) -> None:
+    """Register the handlers that turn every failure into the contract's error body."""
+
+    @app.exception_handler(QuantdeskError)
+    async def _quantdesk(_request: Request, exc: QuantdeskError) -> JSONResponse:
+        return error_response(status_of(exc), exc.code, exc.message, getattr(exc, "data", None))
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        messages = []
+        for err in exc.errors():
+            if err.get("type") == "json_invalid":
+                messages.append("the body is not valid JSON")
+                continue
+            loc = ".".join(str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path"))
+            messages.append(f"{loc}: {err.get('msg', 'invalid')}" if loc else err.get("msg", ""))
+        return error_response(400, "INVALID_ARGUMENT", "; ".join(messages) or "invalid request")
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        status = exc.status_code
+        if status == 404:
+            message = f"no route {request.method} {request.url.path}"
+        elif status == 405:
+            message = f"method {request.method} is not allowed on {request.url.path}"
+        else:
+            message = str(exc.detail)
+        return error_response(status, _HTTP_CODES.get(status, f"HTTP_{status}"), message)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return error_response(500, "INTERNAL_ERROR", "internal server error")

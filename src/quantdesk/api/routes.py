@@ -1,0 +1,134 @@
+"""The contract's routes: login, strategies, run, job status, result and log."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import anyio
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
+
+from quantdesk.api.deps import PlatformDep, PrincipalDep
+from quantdesk.api.schemas import (
+    JobStatusView,
+    LoginResponse,
+    LogSlice,
+    ResultView,
+    RunBody,
+    RunResponse,
+    SavedStrategy,
+    SaveStrategy,
+    Strategy,
+    StrategyList,
+)
+from quantdesk.core.errors import InvalidArgument
+from quantdesk.services.backtests import RunRequest
+
+router = APIRouter(prefix="/api")
+
+#: Listing limits (the contract's).
+STRATEGY_LIMIT_DEFAULT, STRATEGY_LIMIT_MAX = 100, 500
+
+
+@router.post("/login", response_model=LoginResponse, tags=["auth"])
+async def login(request: Request, platform: PlatformDep) -> LoginResponse:
+    """Log in with form fields ``mobile`` and ``password`` (JSON is accepted too)."""
+    if request.headers.get("content-type", "").startswith("application/json"):
+        try:
+            body: Any = await request.json()
+        except ValueError:
+            raise InvalidArgument("the body is not valid JSON") from None
+        fields = body if isinstance(body, dict) else {}
+    else:
+        fields = dict(await request.form())
+    mobile, password = fields.get("mobile"), fields.get("password")
+    if not isinstance(mobile, str) or not mobile or not isinstance(password, str) or not password:
+        raise InvalidArgument("mobile and password are required")
+    # argon2 verification is CPU-bound: keep it off the event loop.
+    result = await anyio.to_thread.run_sync(platform.auth.login, mobile, password)
+    return LoginResponse(
+        token=result.token,
+        userid=result.userid,
+        is_admin=result.is_admin,
+        expires_at=result.expires_at.isoformat(),
+    )
+
+
+@router.get("/backtest/strategies", response_model=StrategyList, tags=["strategies"])
+def list_strategies(
+    platform: PlatformDep,
+    principal: PrincipalDep,
+    q: Annotated[str | None, Query(description="substring of the strategy id")] = None,
+    limit: Annotated[int, Query(ge=1, description="default 100, at most 500")] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> dict[str, Any]:
+    """The caller's strategies, most recently updated first."""
+    return platform.strategies.list(principal, q, min(limit, STRATEGY_LIMIT_MAX), offset)
+
+
+@router.get("/backtest/strategies/{strategy_id}", response_model=Strategy, tags=["strategies"])
+def get_strategy(strategy_id: str, platform: PlatformDep, principal: PrincipalDep) -> Any:
+    """One strategy with its ``code``."""
+    return platform.strategies.get(principal, strategy_id)
+
+
+@router.post(
+    "/backtest/strategies/{strategy_id}", response_model=SavedStrategy, tags=["strategies"]
+)
+def save_strategy(
+    strategy_id: str, body: SaveStrategy, platform: PlatformDep, principal: PrincipalDep
+) -> Any:
+    """Create or update a strategy's code."""
+    return {"ok": True, "data": platform.strategies.save(principal, strategy_id, body.code)}
+
+
+@router.post("/backtest/run", response_model=RunResponse, tags=["jobs"])
+def run(body: RunBody, platform: PlatformDep, principal: PrincipalDep) -> RunResponse:
+    """Validate and enqueue a backtest; identical requests within the dedup window return the
+    same ``job_id``."""
+    job_id = platform.backtests.submit(principal, RunRequest(**body.model_dump()))
+    return RunResponse(job_id=job_id)
+
+
+@router.get("/backtest/jobs/{job_id}", response_model=JobStatusView, tags=["jobs"])
+def job_status(job_id: str, platform: PlatformDep, principal: PrincipalDep) -> Any:
+    """A job's state and, when FAILED, its ``error``."""
+    return platform.backtests.status(principal, job_id)
+
+
+@router.get("/backtest/jobs/{job_id}/result", response_model=ResultView, tags=["jobs"])
+def job_result(
+    job_id: str,
+    platform: PlatformDep,
+    principal: PrincipalDep,
+    page: Annotated[int | None, Query(ge=1)] = None,
+    page_size: Annotated[int | None, Query(ge=1, le=1000)] = None,
+) -> Any:
+    """The result (409 ``RESULT_NOT_READY`` until FINISHED); ``page``/``page_size`` page trades."""
+    return platform.backtests.result(principal, job_id, page, page_size)
+
+
+@router.get(
+    "/backtest/jobs/{job_id}/log",
+    tags=["jobs"],
+    responses={200: {"content": {"text/plain": {}, "application/json": {}}}},
+)
+def job_log(
+    job_id: str,
+    platform: PlatformDep,
+    principal: PrincipalDep,
+    offset: Annotated[int | None, Query(ge=0, description="byte offset to read from")] = None,
+    tail: Annotated[int | None, Query(ge=0, description="last N bytes")] = None,
+) -> Response:
+    """The run log: plain text, or JSON ``{content, offset, next_offset, size}`` with
+    ``offset`` or ``tail``."""
+    out = platform.backtests.log(principal, job_id, offset, tail)
+    if isinstance(out, str):
+        return PlainTextResponse(out)
+    return JSONResponse(LogSlice(**out).model_dump())
+
+
+@router.get("/health", tags=["system"])
+def health(platform: PlatformDep) -> dict[str, Any]:
+    """Liveness plus job counts per status (no authentication)."""
+    return {"ok": True, "data": {"status": "ok", "jobs": platform.backtests.counts()}}

@@ -1,0 +1,138 @@
+"""Request and response bodies (kept apart from the SQL tables)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class LoginResponse(BaseModel):
+    """``POST /api/login``."""
+
+    token: str
+    userid: int
+    is_admin: bool
+    expires_at: str = Field(description="ISO 8601 UTC expiry of the token")
+
+
+class StrategyMeta(BaseModel):
+    """One strategy in a listing."""
+
+    id: str
+    created_at: str | None = Field(description="ISO 8601 UTC; null for legacy files")
+    updated_at: str | None
+    size: int = Field(description="bytes of code")
+
+
+class StrategyList(BaseModel):
+    """``GET /api/backtest/strategies``."""
+
+    strategies: list[StrategyMeta]
+    total: int
+
+
+class Strategy(StrategyMeta):
+    """``GET /api/backtest/strategies/{id}``."""
+
+    code: str
+
+
+class SaveStrategy(BaseModel):
+    """``POST /api/backtest/strategies/{id}``."""
+
+    model_config = ConfigDict(extra="forbid")
+    code: str
+
+
+class SavedStrategy(BaseModel):
+    """Answer of a save."""
+
+    ok: bool = True
+    data: StrategyMeta
+
+
+class RunBody(BaseModel):
+    """``POST /api/backtest/run``: the contract's fields plus ``run_backtest``'s options."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    strategy_id: str = Field(description="1-64 chars: CJK, letters, digits, _ or -")
+    start_date: str = Field(description="YYYY-MM-DD", examples=["2005-01-03"])
+    end_date: str = Field(description="YYYY-MM-DD, >= start_date", examples=["2012-12-31"])
+    cash: float = Field(100_000.0, description="starting cash, > 0")
+    benchmark: str | None = Field(None, description="benchmark id; default per market")
+    frequency: str = Field("1d", description="one of BACKTEST_ALLOWED_FREQUENCIES")
+    universe: list[str] | None = Field(None, description="order_book_ids for handle_bar")
+    market: str = Field("us_stock", description="us_stock or cn_stock")
+    matching: str = Field("current_bar", description="current_bar or next_bar")
+    adjust: str = Field("pre", description="pre or none")
+    commission: float | None = Field(None, description="commission rate per side")
+    min_commission: float | None = Field(None, description="minimum commission per order")
+    tax: float | None = Field(None, description="sell-side tax rate")
+    slippage: float | None = Field(None, description="slippage price ratio")
+    params: dict[str, Any] = Field(default_factory=dict, description="strategy parameters")
+    engine: str = Field("native", description="backtest engine")
+
+
+class RunResponse(BaseModel):
+    """Answer of ``POST /api/backtest/run``."""
+
+    job_id: str
+
+
+class JobError(BaseModel):
+    """``error`` of a FAILED job."""
+
+    code: str
+    message: str | None
+
+
+class JobStatusView(BaseModel):
+    """``GET /api/backtest/jobs/{job_id}``."""
+
+    job_id: str
+    status: str = Field(description="QUEUED | RUNNING | FAILED | CANCELLED | FINISHED")
+    error: JobError | None
+    error_message: str | None
+    strategy_id: str
+    created_at: str | None
+    updated_at: str | None
+    started_at: str | None
+    finished_at: str | None
+    attempts: int
+    progress: float = Field(description="0-100")
+    current_bar: int
+    total_bars: int
+
+
+class Equity(BaseModel):
+    """Daily equity arrays."""
+
+    dates: list[str]
+    nav: list[float | None]
+    returns: list[float | None]
+    benchmark_nav: list[float | None]
+
+
+class ResultView(BaseModel):
+    """``GET /api/backtest/jobs/{job_id}/result``."""
+
+    job_id: str
+    summary: dict[str, Any]
+    equity: Equity
+    trades: list[dict[str, Any]]
+    trade_columns: list[str]
+    trades_total: int
+    raw_keys: list[str]
+    page: int | None = None
+    page_size: int | None = None
+
+
+class LogSlice(BaseModel):
+    """``GET .../log?offset=`` or ``?tail=``."""
+
+    content: str
+    offset: int
+    next_offset: int
+    size: int

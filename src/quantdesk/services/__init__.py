@@ -1,0 +1,1 @@
+"""Use cases: authentication, strategies and backtest jobs, with ownership checks."""

@@ -1,0 +1,293 @@
+"""Backtest jobs: submit (validate, dedup, enqueue), status, result and log.
+
+Life of a job: ``submit`` validates the request against the catalog (dates, frequency
+whitelist, cash, instruments, market...), dedups it, then inserts the QUEUED row and writes the
+job folder in one unit and answers with the id only after the commit. A worker claims it
+(``quantdesk.jobs``), and the result is read back from ``extracted.json``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import shutil
+import uuid
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from quantdesk.backtest.run import PreparedBacktest, prepare_backtest
+from quantdesk.core.errors import (
+    InternalError,
+    InvalidArgument,
+    NotFound,
+    QuantdeskError,
+    ResultNotReady,
+)
+from quantdesk.core.jobs import JobStatus
+from quantdesk.core.settings import Settings
+from quantdesk.data import Catalog
+from quantdesk.jobs.artifacts import EXTRACTED, RUN_LOG, RunFolder, run_dir_for
+from quantdesk.services.auth import Principal
+from quantdesk.services.strategies import StrategyService, check_strategy_id
+from quantdesk.storage import Database
+from quantdesk.storage import jobs as job_store
+from quantdesk.storage.models import JobRow
+
+ENGINES = ("native",)
+MAX_PAGE_SIZE = 1000
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    """A backtest request (``POST /api/backtest/run``); optional fields ``None`` = default."""
+
+    strategy_id: str
+    start_date: str
+    end_date: str
+    cash: float = 100_000.0
+    benchmark: str | None = None
+    frequency: str = "1d"
+    universe: list[str] | None = None
+    market: str = "us_stock"
+    matching: str = "current_bar"
+    adjust: str = "pre"
+    commission: float | None = None
+    min_commission: float | None = None
+    tax: float | None = None
+    slippage: float | None = None
+    params: dict[str, Any] = field(default_factory=dict)
+    engine: str = "native"
+
+
+def _iso(value: dt.datetime | None) -> str | None:
+    return None if value is None else value.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
+
+
+def job_view(row: JobRow) -> dict[str, Any]:
+    """The job status object (the contract's fields first)."""
+    error = {"code": row.error_code, "message": row.error_message} if row.error_code else None
+    return {
+        "job_id": row.id,
+        "status": row.status,
+        "error": error,
+        "error_message": row.error_message if row.error_code else None,
+        "strategy_id": row.strategy_id,
+        "created_at": _iso(row.created_at),
+        "updated_at": _iso(row.updated_at),
+        "started_at": _iso(row.started_at),
+        "finished_at": _iso(row.finished_at),
+        "attempts": row.attempts,
+        "progress": row.progress,
+        "current_bar": row.current_bar,
+        "total_bars": row.total_bars,
+    }
+
+
+class BacktestService:
+    """Submit and read backtest jobs of the calling user."""
+
+    def __init__(
+        self, db: Database, settings: Settings, catalog: Catalog, strategies: StrategyService
+    ) -> None:
+        self._db = db
+        self._settings = settings
+        self._catalog = catalog
+        self._strategies = strategies
+        self._base = settings.backtest_base_dir.resolve()
+
+    # -- submit --------------------------------------------------------------------------------
+
+    def submit(self, principal: Principal, request: RunRequest) -> str:
+        """Validate, dedup and enqueue ``request``; returns the job id.
+
+        Raises:
+            InvalidArgument: a field breaks a rule (the message names it).
+            NotFound: the strategy does not exist (for this user).
+            DataUnavailable: the dates or instruments are outside the catalog.
+        """
+        check_strategy_id(request.strategy_id)
+        for name in ("start_date", "end_date"):
+            value = getattr(request, name)
+            try:
+                dt.date.fromisoformat(value)
+            except (TypeError, ValueError):
+                raise InvalidArgument(f"{name} must be a date as YYYY-MM-DD") from None
+            if len(value) != 10:
+                raise InvalidArgument(f"{name} must be a date as YYYY-MM-DD")
+        if request.end_date < request.start_date:
+            raise InvalidArgument("end_date must be on or after start_date")
+        allowed = self._settings.allowed_frequencies
+        if request.frequency not in allowed:
+            raise InvalidArgument(f"frequency must be one of {', '.join(allowed)}")
+        if not request.cash > 0:
+            raise InvalidArgument("cash must be > 0")
+        if request.benchmark is not None and not request.benchmark.strip():
+            raise InvalidArgument("benchmark must be a non-empty string")
+        if request.engine not in ENGINES:
+            raise InvalidArgument(
+                f"engine {request.engine!r} is not available; available: {', '.join(ENGINES)}"
+            )
+        code = self._strategies.read_code(principal, request.strategy_id)
+        try:
+            prepared = self._prepare(code, request)
+        except NotFound as exc:  # an unknown instrument is a bad field, not a missing resource
+            raise InvalidArgument(exc.message) from None
+        normalized = asdict(request)
+        normalized["universe"] = list(prepared.config.universe)
+        normalized["benchmark"] = prepared.config.benchmark
+        digest = hashlib.sha256(
+            json.dumps({"code": code, "request": normalized}, sort_keys=True).encode()
+        ).hexdigest()
+        now = job_store.utcnow()
+        window = dt.timedelta(seconds=self._settings.backtest_idempotency_window_seconds)
+        job_id = uuid.uuid4().hex
+        folder = RunFolder(self._base, run_dir_for(job_id, now))
+        with self._db.write() as session:
+            if window.total_seconds() > 0:
+                existing = job_store.recent_duplicate(
+                    session, principal.user_id, digest, now - window
+                )
+                if existing is not None:
+                    return existing.id
+            session.add(
+                JobRow(
+                    id=job_id, owner_id=principal.user_id, strategy_id=request.strategy_id,
+                    status=JobStatus.QUEUED, request=normalized, request_hash=digest,
+                    run_dir=folder.relative, created_at=now, updated_at=now, attempts=0,
+                    max_attempts=self._settings.job_max_attempts, fence=0, progress=0.0,
+                    current_bar=0, total_bars=0,
+                )
+            )  # fmt: skip
+            try:
+                folder.create(
+                    code=code,
+                    config={
+                        "job_id": job_id,
+                        "strategy_id": request.strategy_id,
+                        "data_dir": str(self._catalog.root.resolve()),
+                        **normalized,
+                    },
+                    meta={
+                        "job_id": job_id,
+                        "strategy_id": request.strategy_id,
+                        "owner_id": principal.user_id,
+                        "created_at": _iso(now),
+                        "request": normalized,
+                        "request_hash": digest,
+                    },
+                    status={"job_id": job_id, "status": JobStatus.QUEUED, "error": None},
+                )
+                session.flush()
+            except BaseException:
+                shutil.rmtree(folder.path, ignore_errors=True)
+                raise
+        return job_id
+
+    def _prepare(self, code: str, request: RunRequest) -> PreparedBacktest:
+        return prepare_backtest(
+            code,
+            start=request.start_date, end=request.end_date, cash=request.cash,
+            universe=request.universe, benchmark=request.benchmark,
+            frequency=request.frequency, market=request.market, matching=request.matching,
+            adjust=request.adjust, commission=request.commission,
+            min_commission=request.min_commission, tax=request.tax,
+            slippage=request.slippage, params=request.params, catalog=self._catalog,
+            strategy_name=request.strategy_id,
+        )  # fmt: skip
+
+    # -- reads ---------------------------------------------------------------------------------
+
+    def counts(self) -> dict[str, int]:
+        """Jobs per status, across users (for health checks)."""
+        with self._db.read() as session:
+            return job_store.count_by_status(session)
+
+    def _job(self, principal: Principal, job_id: str) -> JobRow:
+        with self._db.read() as session:
+            row = job_store.get(session, job_id, principal.user_id)
+        if row is None:
+            raise NotFound(f"job {job_id!r} not found")
+        return row
+
+    def status(self, principal: Principal, job_id: str) -> dict[str, Any]:
+        """The job status object.
+
+        Raises:
+            NotFound: no such job of the caller.
+        """
+        return job_view(self._job(principal, job_id))
+
+    def result(
+        self, principal: Principal, job_id: str, page: int | None, page_size: int | None
+    ) -> dict[str, Any]:
+        """The contract's result object, with ``trades`` paginated when asked.
+
+        Raises:
+            NotFound: no such job. ResultNotReady: not FINISHED. InternalError: the result
+            file is missing or corrupt.
+        """
+        row = self._job(principal, job_id)
+        if row.status != JobStatus.FINISHED:
+            raise ResultNotReady(f"job {job_id} is {row.status}; the result exists once FINISHED")
+        folder = RunFolder(self._base, row.run_dir)
+        try:
+            payload = folder.read_json(EXTRACTED)
+        except ValueError:
+            payload = None
+        if not isinstance(payload, dict) or not isinstance(payload.get("trades"), list):
+            raise InternalError(f"the result file of job {job_id} is missing or corrupt")
+        equity = payload.get("equity") or {}
+        trades: list[Any] = payload["trades"]
+        out: dict[str, Any] = {
+            "job_id": job_id,
+            "summary": payload.get("summary") or {},
+            "equity": {
+                k: equity.get(k) or [] for k in ("dates", "nav", "returns", "benchmark_nav")
+            },
+            "trades": trades,
+            "trade_columns": payload.get("trade_columns") or [],
+            "trades_total": len(trades),
+            "raw_keys": payload.get("raw_keys") or [],
+        }
+        if page is not None or page_size is not None:
+            p = page or 1
+            size = page_size or 100
+            if p < 1 or not 1 <= size <= MAX_PAGE_SIZE:
+                raise InvalidArgument(f"page must be >= 1 and page_size in 1..{MAX_PAGE_SIZE}")
+            out["trades"] = trades[(p - 1) * size : p * size]
+            out["page"] = p
+            out["page_size"] = size
+        return out
+
+    def log(
+        self, principal: Principal, job_id: str, offset: int | None, tail: int | None
+    ) -> str | dict[str, Any]:
+        """The run log: all of it as text, or a JSON slice from ``offset`` / the last ``tail``
+        bytes (``content``, ``offset``, ``next_offset``, ``size``).
+
+        Raises:
+            NotFound: no such job. InvalidArgument: negative offset or tail.
+        """
+        row = self._job(principal, job_id)
+        path = RunFolder(self._base, row.run_dir).path / RUN_LOG
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            data = b""
+        if offset is None and tail is None:
+            return data.decode("utf-8", errors="replace")
+        if (offset is not None and offset < 0) or (tail is not None and tail < 0):
+            raise InvalidArgument("offset and tail must be >= 0")
+        size = len(data)
+        start = max(0, size - tail) if tail is not None else min(offset or 0, size)
+        chunk = data[start:]
+        return {
+            "content": chunk.decode("utf-8", errors="ignore"),
+            "offset": start,
+            "next_offset": size,
+            "size": size,
+        }
+
+
+__all__ = ["BacktestService", "QuantdeskError", "RunRequest", "job_view"]

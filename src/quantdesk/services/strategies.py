@@ -1,0 +1,170 @@
+"""Strategies: code files in the contract's layout, metadata in the database.
+
+The local admin's strategies live at ``<BACKTEST_BASE_DIR>/strategies/<id>.py`` exactly as the
+contract lays them out (files found there without metadata are adopted as legacy strategies,
+``created_at`` null); every other user's at ``strategies/users/<userid>/<id>.py``, so ids are
+per user and one user never sees another's.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import re
+from pathlib import Path
+from typing import Any
+
+from quantdesk.core.errors import InvalidArgument, NotFound
+from quantdesk.core.files import atomic_write_bytes
+from quantdesk.core.settings import Settings
+from quantdesk.services.auth import Principal
+from quantdesk.storage import Database
+from quantdesk.storage import strategies as strategy_store
+from quantdesk.storage.jobs import utcnow
+
+#: 1-64 characters: CJK ideographs, ASCII letters, digits, ``_`` and ``-`` (the contract's rule).
+STRATEGY_ID = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaffA-Za-z0-9_-]{1,64}")
+MAX_CODE_BYTES = 1_000_000
+
+
+def check_strategy_id(value: object, field: str = "strategy_id") -> str:
+    """Return ``value`` if it is a valid strategy id.
+
+    Raises:
+        InvalidArgument: names ``field`` and what is wrong.
+    """
+    if not isinstance(value, str) or not value:
+        raise InvalidArgument(f"{field} is required")
+    if len(value) > 64:
+        raise InvalidArgument(f"{field} must be at most 64 characters")
+    if not STRATEGY_ID.fullmatch(value):
+        raise InvalidArgument(
+            f"{field} contains invalid characters (allowed: CJK, letters, digits, _ and -)"
+        )
+    return value
+
+
+def _iso(value: dt.datetime | None) -> str | None:
+    return None if value is None else value.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
+
+
+class StrategyService:
+    """List, read and save strategies of the calling user."""
+
+    def __init__(self, db: Database, settings: Settings) -> None:
+        self._db = db
+        self._settings = settings
+        self._root = settings.backtest_base_dir / "strategies"
+
+    def code_path(self, owner_id: int, strategy_id: str) -> Path:
+        """Where the code of ``strategy_id`` of ``owner_id`` is stored."""
+        if owner_id == self._settings.local_auth_user_id:
+            return self._root / f"{strategy_id}.py"
+        return self._root / "users" / str(owner_id) / f"{strategy_id}.py"
+
+    def _adopt_legacy(self, principal: Principal) -> None:
+        """Give the local admin metadata rows for code files that have none."""
+        if principal.user_id != self._settings.local_auth_user_id or not self._root.is_dir():
+            return
+        files = {
+            p.stem: p
+            for p in self._root.glob("*.py")
+            if p.is_file() and STRATEGY_ID.fullmatch(p.stem)
+        }
+        if not files:
+            return
+        with self._db.read() as session:
+            known = strategy_store.ids(session, principal.user_id)
+        missing = {sid: p for sid, p in files.items() if sid not in known}
+        if not missing:
+            return
+        with self._db.write() as session:
+            for sid, path in missing.items():
+                data = path.read_bytes()
+                mtime = dt.datetime.fromtimestamp(path.stat().st_mtime, dt.UTC)
+                if strategy_store.get(session, principal.user_id, sid) is None:
+                    strategy_store.save(
+                        session, owner_id=principal.user_id, strategy_id=sid, size=len(data),
+                        code_sha256=hashlib.sha256(data).hexdigest(), now=mtime, created_at=None,
+                    )  # fmt: skip
+
+    def list(self, principal: Principal, q: str | None, limit: int, offset: int) -> dict[str, Any]:
+        """``{"strategies": [{id, created_at, updated_at, size}], "total": n}``."""
+        self._adopt_legacy(principal)
+        with self._db.read() as session:
+            rows, total = strategy_store.search(session, principal.user_id, q, limit, offset)
+            items = [
+                {
+                    "id": r.id,
+                    "created_at": _iso(r.created_at),
+                    "updated_at": _iso(r.updated_at),
+                    "size": r.size,
+                }
+                for r in rows
+            ]
+        return {"strategies": items, "total": total}
+
+    def get(self, principal: Principal, strategy_id: str) -> dict[str, Any]:
+        """``{"id", "code", "created_at", "updated_at", "size"}``.
+
+        Raises:
+            InvalidArgument: malformed id.
+            NotFound: no such strategy of the caller.
+        """
+        check_strategy_id(strategy_id)
+        self._adopt_legacy(principal)
+        with self._db.read() as session:
+            row = strategy_store.get(session, principal.user_id, strategy_id)
+            meta = (row.created_at, row.updated_at, row.size) if row else None
+        if meta is None:
+            raise NotFound(f"strategy {strategy_id!r} not found")
+        code = self.read_code(principal, strategy_id)
+        return {
+            "id": strategy_id,
+            "code": code,
+            "created_at": _iso(meta[0]),
+            "updated_at": _iso(meta[1]),
+            "size": meta[2],
+        }
+
+    def read_code(self, principal: Principal, strategy_id: str) -> str:
+        """The code of a strategy of the caller.
+
+        Raises:
+            NotFound: no such strategy (or its file is gone).
+        """
+        with self._db.read() as session:
+            exists = strategy_store.get(session, principal.user_id, strategy_id) is not None
+        path = self.code_path(principal.user_id, strategy_id)
+        if not exists or not path.is_file():
+            raise NotFound(f"strategy {strategy_id!r} not found")
+        return path.read_text(encoding="utf-8")
+
+    def save(self, principal: Principal, strategy_id: str, code: object) -> dict[str, Any]:
+        """Create or replace the code of ``strategy_id``; returns its metadata.
+
+        Raises:
+            InvalidArgument: malformed id, code not a string, or larger than 1 MB.
+        """
+        check_strategy_id(strategy_id)
+        if not isinstance(code, str):
+            raise InvalidArgument("code must be a string")
+        data = code.encode("utf-8")
+        if len(data) > MAX_CODE_BYTES:
+            raise InvalidArgument(f"code is larger than {MAX_CODE_BYTES} bytes")
+        now = utcnow()
+        with self._db.write() as session:
+            row = strategy_store.get(session, principal.user_id, strategy_id)
+            created = row.created_at if row is not None else now
+            atomic_write_bytes(self.code_path(principal.user_id, strategy_id), data)
+            row = strategy_store.save(
+                session, owner_id=principal.user_id, strategy_id=strategy_id, size=len(data),
+                code_sha256=hashlib.sha256(data).hexdigest(), now=now,
+                created_at=created if row is None else row.created_at,
+            )  # fmt: skip
+            return {
+                "id": strategy_id,
+                "created_at": _iso(row.created_at),
+                "updated_at": _iso(row.updated_at),
+                "size": row.size,
+            }

@@ -1,0 +1,199 @@
+"""Job rows: insert, read, and the lease protocol (claim, heartbeat, finish, sweep).
+
+Claiming is atomic on both backends: ``SELECT ... FOR UPDATE SKIP LOCKED`` on PostgreSQL
+(concurrent workers skip each other's rows) and a ``BEGIN IMMEDIATE`` write transaction on
+SQLite (one writer at a time). Each claim increments ``fence``; heartbeats and the final
+commit only apply while the row is still RUNNING with the claimer's fence.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import and_, func, select, update
+from sqlalchemy.orm import Session
+
+from quantdesk.core.jobs import JobErrorCode, JobStatus
+from quantdesk.storage.db import Database
+from quantdesk.storage.models import JobRow
+
+
+@dataclass(frozen=True)
+class ClaimedJob:
+    """What a worker needs to run a job it claimed."""
+
+    id: str
+    fence: int
+    attempts: int
+    run_dir: str
+    request: dict[str, Any]
+
+
+def utcnow() -> dt.datetime:
+    """The current time, tz-aware UTC."""
+    return dt.datetime.now(dt.UTC)
+
+
+def get(session: Session, job_id: str, owner_id: int | None = None) -> JobRow | None:
+    """The job ``job_id`` (only if owned by ``owner_id`` when given)."""
+    row = session.get(JobRow, job_id)
+    if row is None or (owner_id is not None and row.owner_id != owner_id):
+        return None
+    return row
+
+
+def recent_duplicate(
+    session: Session, owner_id: int, request_hash: str, since: dt.datetime
+) -> JobRow | None:
+    """The newest reusable job (not FAILED/CANCELLED) with the same request since ``since``."""
+    return session.scalars(
+        select(JobRow)
+        .where(
+            JobRow.owner_id == owner_id,
+            JobRow.request_hash == request_hash,
+            JobRow.created_at >= since,
+            JobRow.status.not_in([JobStatus.FAILED, JobStatus.CANCELLED]),
+        )
+        .order_by(JobRow.created_at.desc())
+        .limit(1)
+    ).first()
+
+
+def count_by_status(session: Session) -> dict[str, int]:
+    """Number of jobs per status."""
+    rows = session.execute(select(JobRow.status, func.count()).group_by(JobRow.status)).all()
+    return {str(status): int(n) for status, n in rows}
+
+
+def claim(db: Database, worker_id: str, lease_seconds: float) -> ClaimedJob | None:
+    """Atomically take the oldest QUEUED job for ``worker_id``; ``None`` when none is queued."""
+    with db.write() as session:
+        row = session.scalars(
+            select(JobRow)
+            .where(JobRow.status == JobStatus.QUEUED)
+            .order_by(JobRow.created_at, JobRow.id)
+            .limit(1)
+            .with_for_update(skip_locked=True)
+        ).first()
+        if row is None:
+            return None
+        now = utcnow()
+        row.status = JobStatus.RUNNING
+        row.attempts += 1
+        row.fence += 1
+        row.lease_owner = worker_id
+        row.lease_expires_at = now + dt.timedelta(seconds=lease_seconds)
+        row.started_at = row.started_at or now
+        row.updated_at = now
+        return ClaimedJob(row.id, row.fence, row.attempts, row.run_dir, dict(row.request))
+
+
+def heartbeat(
+    db: Database,
+    job_id: str,
+    fence: int,
+    lease_seconds: float,
+    progress: dict[str, Any] | None = None,
+) -> bool:
+    """Extend the lease (and record progress); False when the fence no longer holds."""
+    now = utcnow()
+    values: dict[str, Any] = {
+        "lease_expires_at": now + dt.timedelta(seconds=lease_seconds),
+        "updated_at": now,
+    }
+    if progress:
+        values.update(
+            {k: progress[k] for k in ("progress", "current_bar", "total_bars") if k in progress}
+        )
+    with db.write() as session:
+        result = session.execute(
+            update(JobRow)
+            .where(JobRow.id == job_id, JobRow.fence == fence, JobRow.status == JobStatus.RUNNING)
+            .values(**values)
+        )
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+def finish(
+    db: Database,
+    job_id: str,
+    fence: int,
+    status: JobStatus,
+    error_code: str | None = None,
+    error_message: str | None = None,
+    progress: dict[str, Any] | None = None,
+) -> bool:
+    """Commit a final state if the fence still holds; False otherwise (nothing changes)."""
+    now = utcnow()
+    values: dict[str, Any] = {
+        "status": status,
+        "error_code": error_code,
+        "error_message": error_message,
+        "finished_at": now,
+        "updated_at": now,
+        "lease_owner": None,
+        "lease_expires_at": None,
+    }
+    if progress:
+        values.update(
+            {k: progress[k] for k in ("progress", "current_bar", "total_bars") if k in progress}
+        )
+    with db.write() as session:
+        result = session.execute(
+            update(JobRow)
+            .where(JobRow.id == job_id, JobRow.fence == fence, JobRow.status == JobStatus.RUNNING)
+            .values(**values)
+        )
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+def release(db: Database, job_id: str, fence: int) -> bool:
+    """Give a RUNNING job back to the queue (its worker is shutting down)."""
+    with db.write() as session:
+        result = session.execute(
+            update(JobRow)
+            .where(JobRow.id == job_id, JobRow.fence == fence, JobRow.status == JobStatus.RUNNING)
+            .values(
+                status=JobStatus.QUEUED,
+                lease_owner=None,
+                lease_expires_at=None,
+                attempts=JobRow.attempts - 1,
+                updated_at=utcnow(),
+            )
+        )
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+def sweep_expired(db: Database, now: dt.datetime | None = None) -> list[tuple[str, JobStatus]]:
+    """Requeue RUNNING jobs whose lease expired (their worker died).
+
+    A job that has used all its attempts fails with ``WORKER_LOST`` instead.
+
+    Returns:
+        ``(job_id, new_status)`` for each job changed.
+    """
+    now = now or utcnow()
+    changed: list[tuple[str, JobStatus]] = []
+    with db.write() as session:
+        rows = session.scalars(
+            select(JobRow)
+            .where(and_(JobRow.status == JobStatus.RUNNING, JobRow.lease_expires_at < now))
+            .with_for_update(skip_locked=True)
+        ).all()
+        for row in rows:
+            row.lease_owner = None
+            row.lease_expires_at = None
+            row.updated_at = now
+            if row.attempts >= row.max_attempts:
+                row.status = JobStatus.FAILED
+                row.error_code = JobErrorCode.WORKER_LOST
+                row.error_message = (
+                    f"the worker running this job stopped responding {row.attempts} times"
+                )
+                row.finished_at = now
+            else:
+                row.status = JobStatus.QUEUED
+            changed.append((row.id, JobStatus(row.status)))
+    return changed

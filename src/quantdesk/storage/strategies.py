@@ -1,0 +1,60 @@
+"""Strategy metadata rows (the code itself is a file, see ``services.strategies``)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from quantdesk.storage.models import StrategyRow
+
+
+def get(session: Session, owner_id: int, strategy_id: str) -> StrategyRow | None:
+    """One strategy of ``owner_id``."""
+    return session.get(StrategyRow, (owner_id, strategy_id))
+
+
+def save(
+    session: Session,
+    *,
+    owner_id: int,
+    strategy_id: str,
+    size: int,
+    code_sha256: str,
+    now: dt.datetime,
+    created_at: dt.datetime | None,
+) -> StrategyRow:
+    """Insert or update a strategy's metadata; ``created_at`` is kept once set."""
+    row = session.get(StrategyRow, (owner_id, strategy_id))
+    if row is None:
+        row = StrategyRow(owner_id=owner_id, id=strategy_id, created_at=created_at)
+        session.add(row)
+    row.updated_at = now
+    row.size = size
+    row.code_sha256 = code_sha256
+    return row
+
+
+def search(
+    session: Session, owner_id: int, q: str | None, limit: int, offset: int
+) -> tuple[list[StrategyRow], int]:
+    """Strategies of ``owner_id`` whose id contains ``q``, newest update first, and the total."""
+    where = [StrategyRow.owner_id == owner_id]
+    if q:
+        escaped = q.replace("!", "!!").replace("%", "!%").replace("_", "!_")
+        where.append(StrategyRow.id.like(f"%{escaped}%", escape="!"))
+    total = session.scalar(select(func.count()).select_from(StrategyRow).where(*where)) or 0
+    rows = session.scalars(
+        select(StrategyRow)
+        .where(*where)
+        .order_by(StrategyRow.updated_at.desc(), StrategyRow.id)
+        .limit(limit)
+        .offset(offset)
+    ).all()
+    return list(rows), int(total)
+
+
+def ids(session: Session, owner_id: int) -> set[str]:
+    """Every strategy id of ``owner_id``."""
+    return set(session.scalars(select(StrategyRow.id).where(StrategyRow.owner_id == owner_id)))

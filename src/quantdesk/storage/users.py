@@ -1,0 +1,42 @@
+"""User rows."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from quantdesk.storage.models import UserRow
+
+
+def get_by_mobile(session: Session, mobile: str) -> UserRow | None:
+    """The user with login ``mobile``."""
+    return session.scalars(select(UserRow).where(UserRow.mobile == mobile)).first()
+
+
+def get(session: Session, user_id: int) -> UserRow | None:
+    """The user with id ``user_id``."""
+    return session.get(UserRow, user_id)
+
+
+def upsert(
+    session: Session,
+    *,
+    user_id: int,
+    mobile: str,
+    password_hash: str,
+    is_admin: bool,
+    role: str,
+    now: dt.datetime,
+) -> UserRow:
+    """Create or update the user ``user_id`` (used for the local admin at start-up)."""
+    row = session.get(UserRow, user_id)
+    if row is None:
+        row = UserRow(id=user_id, mobile=mobile, created_at=now, disabled=False)
+        session.add(row)
+    row.mobile = mobile
+    row.password_hash = password_hash
+    row.is_admin = is_admin
+    row.role = role
+    return row
