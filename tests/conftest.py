@@ -9,6 +9,8 @@ import pytest
 from quantdesk.data import Catalog
 from quantdesk.data.demo import import_demo
 
+pytest_plugins = ["tests.fixtures.platform"]
+
 
 @pytest.fixture(scope="session")
 def demo_catalog(tmp_path_factory: pytest.TempPathFactory) -> Catalog:
