@@ -1,0 +1,181 @@
+"""The real platform end to end: ``quantdesk serve`` (uvicorn + worker processes) over HTTP,
+and a worker killed with SIGKILL in the middle of a job."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from quantdesk.backtest import run_backtest
+from quantdesk.core.jobs import JobStatus
+from quantdesk.data import Catalog
+from quantdesk.jobs.local import settings_env
+from quantdesk.services.auth import Principal
+from quantdesk.services.backtests import RunRequest
+from quantdesk.services.platform import bootstrap
+from quantdesk.storage import jobs as job_store
+from tests.fixtures.platform import TEST_SECRET, make_settings
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def children(pid: int) -> list[int]:
+    out = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True, check=False)
+    return [int(p) for p in out.stdout.split()]
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return (
+        Path(f"/proc/{pid}").exists()
+        and "zombie" not in Path(f"/proc/{pid}/status").read_text().lower()
+    )
+
+
+@pytest.fixture
+def server(tmp_path: Path, demo_data_dir: Path) -> Iterator[str]:
+    port = free_port()
+    env = {
+        **os.environ,
+        "DATA_DIR": str(demo_data_dir),
+        "BACKTEST_BASE_DIR": str(tmp_path / "backtest"),
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'quantdesk.db'}",
+        "SECRET_KEY": TEST_SECRET,
+    }
+    log = (tmp_path / "serve.log").open("wb")
+    cmd = [sys.executable, "-m", "quantdesk.cli.main", "serve", "--port", str(port)]
+    proc = subprocess.Popen(
+        [*cmd, "--workers", "2"], env=env, stdout=log, stderr=subprocess.STDOUT, cwd=tmp_path
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            if httpx.get(f"{base}/api/health", timeout=1).status_code == 200:
+                break
+        except httpx.HTTPError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            raise AssertionError((tmp_path / "serve.log").read_text())
+        time.sleep(0.2)
+    workers = children(proc.pid)
+    assert len(workers) == 2, (tmp_path / "serve.log").read_text()
+    yield base
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(timeout=30) == 0
+    log.close()
+    time.sleep(0.2)
+    assert not [w for w in workers if alive(w)], "worker processes outlived the server"
+    assert (
+        "log in with mobile=13800138000 password=pass123456" in (tmp_path / "serve.log").read_text()
+    )
+
+
+def test_login_save_run_poll_and_read_the_result(server: str, demo_catalog: Catalog) -> None:
+    with httpx.Client(base_url=server, timeout=30) as http:
+        res = http.post("/api/login", data={"mobile": "13800138000", "password": "pass123456"})
+        headers = {"Authorization": res.json()["token"]}
+        code = (EXAMPLES / "sma_crossover.py").read_text()
+        assert (
+            http.post(
+                "/api/backtest/strategies/sma", headers=headers, json={"code": code}
+            ).status_code
+            == 200
+        )
+        request = {
+            "strategy_id": "sma", "start_date": "2005-01-03", "end_date": "2012-12-31",
+            "universe": ["AAPL"], "benchmark": "SPX", "params": {"fast": 10, "slow": 30},
+        }  # fmt: skip
+        job_id = http.post("/api/backtest/run", headers=headers, json=request).json()["job_id"]
+        deadline = time.monotonic() + 90
+        seen = set()
+        while True:
+            status = http.get(f"/api/backtest/jobs/{job_id}", headers=headers).json()
+            seen.add(status["status"])
+            if status["status"] in ("FINISHED", "FAILED") or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
+        assert status["status"] == "FINISHED", status
+        result = http.get(f"/api/backtest/jobs/{job_id}/result", headers=headers).json()
+    local = run_backtest(
+        EXAMPLES / "sma_crossover.py", start="2005-01-03", end="2012-12-31", universe=["AAPL"],
+        benchmark="SPX", params={"fast": 10, "slow": 30}, catalog=demo_catalog,
+        strategy_name="sma",
+    ).to_dict()  # fmt: skip
+    assert result["summary"] == local["summary"]  # the CLI's figures, to the last bit
+    assert result["summary"]["total_value"] == pytest.approx(821_316.8956, rel=1e-9)
+    assert result["equity"] == local["equity"]
+    assert result["trades"] == local["trades"]
+
+
+def _wait(predicate: Any, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.05)
+
+
+def test_a_worker_killed_mid_job_is_replaced_and_the_job_finishes_once(
+    tmp_path: Path, database_url: str, demo_data_dir: Path
+) -> None:
+    settings = make_settings(tmp_path, database_url, demo_data_dir, job_lease_seconds=1.5)
+    platform = bootstrap(settings)
+    admin = Principal(settings.local_auth_user_id, True, "admin")
+    slow = "import time\n\ndef handle_bar(context, bar_dict):\n    time.sleep(0.01)\n"
+    platform.strategies.save(admin, "slow", slow)
+    job_id = platform.backtests.submit(
+        admin, RunRequest("slow", "2010-01-04", "2010-12-31", universe=["IBM"])
+    )
+
+    def job() -> Any:
+        with platform.db.read() as session:
+            return job_store.get(session, job_id)
+
+    env = settings_env(settings)
+    cmd = [sys.executable, "-m", "quantdesk.jobs.worker", "--id"]
+    first = subprocess.Popen([*cmd, "doomed"], env=env)
+    _wait(lambda: job().status == JobStatus.RUNNING and job().current_bar > 10, 30, "progress")
+    first.send_signal(signal.SIGKILL)
+    first.wait()
+    second = subprocess.Popen([*cmd, "survivor"], env=env)
+    try:
+        _wait(lambda: JobStatus(job().status).is_final, 60, "the job to finish")
+    finally:
+        second.send_signal(signal.SIGTERM)
+        second.wait(timeout=30)
+    row = job()
+    assert (row.status, row.attempts, row.error_code) == (JobStatus.FINISHED, 2, None)
+    folder = settings.backtest_base_dir / row.run_dir
+    log = (folder / "run.log").read_text()
+    assert "attempt 1 on doomed" in log and "attempt 2 on survivor" in log
+    assert log.count("finished: total_returns=") == 1  # the killed attempt never completed
+    result = json.loads((folder / "extracted.json").read_text())
+    assert len(result["equity"]["dates"]) == 252
+    orphans = subprocess.run(
+        ["pgrep", "-f", f"quantdesk.jobs.child {folder}"], capture_output=True, check=False
+    )
+    assert orphans.stdout == b"", "the killed worker's backtest process kept running"
+    with platform.db.read() as session:
+        assert job_store.count_by_status(session) == {"FINISHED": 1}
+    platform.close()
