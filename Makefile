@@ -6,7 +6,7 @@ SHELL := /bin/bash
 UV ?= $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 RUN := $(UV) run --frozen
 
-.PHONY: help install demo test check lint format typecheck arch bench
+.PHONY: help install run demo test check lint format typecheck arch bench
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-10s %s\n", $$1, $$2}'
@@ -14,6 +14,9 @@ help: ## List the targets
 install: ## Install uv if missing, then the package and dev tools into .venv (uv.lock)
 	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
 	$(UV) sync --frozen
+
+run: install ## Start the platform on http://127.0.0.1:54321 with 2 workers and the demo data
+	$(RUN) quantdesk serve
 
 demo: install ## Import the demo data and backtest the SMA crossover on AAPL vs the S&P 500
 	$(RUN) quantdesk data import-demo
