@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import signal
 from typing import Annotated
 
 import typer
@@ -44,7 +45,21 @@ def serve(
             markup=False,
         )
         logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+        server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="info"))
+        # uvicorn shuts down gracefully on SIGTERM and then re-raises it; with the default
+        # handler that would end the process before the workers are stopped.
+        signal.signal(signal.SIGTERM, _terminate)
         try:
-            uvicorn.run(app, host=host, port=port, log_level="info")
+            server.run()
+        except _Terminated:
+            pass
         finally:
             pool.stop()
+
+
+class _Terminated(Exception):
+    """SIGTERM arrived (after uvicorn's graceful shutdown)."""
+
+
+def _terminate(_signum: int, _frame: object) -> None:
+    raise _Terminated

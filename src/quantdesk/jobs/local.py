@@ -38,7 +38,14 @@ class LocalWorkerPool:
 
     def _spawn(self, index: int) -> None:
         self._procs[index] = subprocess.Popen(
-            [sys.executable, "-m", "quantdesk.jobs.worker", "--id", f"local-{index}-{os.getpid()}"],
+            [
+                sys.executable,
+                "-m",
+                "quantdesk.jobs.worker",
+                "--id",
+                f"local-{index}-{os.getpid()}",
+                "--exit-with-parent",
+            ],
             env=self._env,
             stdin=subprocess.DEVNULL,
         )

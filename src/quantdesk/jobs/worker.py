@@ -23,13 +23,17 @@ POLL_SECONDS = 0.2
 SWEEP_SECONDS = 1.0
 
 
-def work(settings: Settings, worker_id: str, stop: threading.Event) -> None:
-    """Claim and run jobs until ``stop`` is set."""
+def work(
+    settings: Settings, worker_id: str, stop: threading.Event, parent: int | None = None
+) -> None:
+    """Claim and run jobs until ``stop`` is set (or, with ``parent``, that process is gone)."""
     db = Database(settings.database_url)
     runner = JobRunner(db, settings, worker_id, stop)
     next_sweep = 0.0
     try:
         while not stop.is_set():
+            if parent is not None and os.getppid() != parent:
+                break  # the server that started us died without stopping us
             now = time.monotonic()
             if now >= next_sweep:
                 job_store.sweep_expired(db)
@@ -46,6 +50,9 @@ def work(settings: Settings, worker_id: str, stop: threading.Event) -> None:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="quantdesk job worker")
     parser.add_argument("--id", default=f"{socket.gethostname()}:{os.getpid()}")
+    parser.add_argument(
+        "--exit-with-parent", action="store_true", help="stop when the parent process dies"
+    )
     args = parser.parse_args(argv)
     stop = threading.Event()
 
@@ -54,7 +61,7 @@ def main(argv: list[str] | None = None) -> None:
 
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
-    work(Settings(), args.id, stop)
+    work(Settings(), args.id, stop, os.getppid() if args.exit_with_parent else None)
 
 
 if __name__ == "__main__":
