@@ -125,7 +125,13 @@ def finish(
     error_message: str | None = None,
     progress: dict[str, Any] | None = None,
 ) -> bool:
-    """Commit a final state if the fence still holds; False otherwise (nothing changes)."""
+    """Commit a final state if the fence still holds; False otherwise (nothing changes).
+
+    Raises:
+        ValueError: ``status`` is not final (FINISHED, FAILED, CANCELLED).
+    """
+    if not JobStatus(status).is_final:
+        raise ValueError(f"finish() needs a final status, got {status}")
     now = utcnow()
     values: dict[str, Any] = {
         "status": status,
