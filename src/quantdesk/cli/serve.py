@@ -9,7 +9,6 @@ from typing import Annotated
 import typer
 import uvicorn
 
-from quantdesk.api import create_app
 from quantdesk.cli.errors import reported_errors, stderr
 from quantdesk.core.settings import DEVELOPMENT_PASSWORD, Settings
 from quantdesk.services.platform import bootstrap, start_local_workers
@@ -29,8 +28,8 @@ def serve(
             if workers < 0:
                 raise typer.BadParameter("--workers must be >= 0")
             settings = settings.model_copy(update={"workers": workers})
-        platform = bootstrap(settings)
-        app = create_app(settings, platform)
+        platform = bootstrap(settings)  # migrations and the admin before any worker starts
+        platform.close()
         pool = start_local_workers(settings, settings.workers)
         password = settings.local_auth_password or (
             DEVELOPMENT_PASSWORD
@@ -45,7 +44,12 @@ def serve(
             markup=False,
         )
         logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-        server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="info"))
+        # The API is imported by name: cli and api are sibling layers (DESIGN §3). The factory
+        # builds the app from the same environment settings.
+        config = uvicorn.Config(
+            "quantdesk.api.app:create_app", factory=True, host=host, port=port, log_level="info"
+        )
+        server = uvicorn.Server(config)
         # uvicorn shuts down gracefully on SIGTERM and then re-raises it; with the default
         # handler that would end the process before the workers are stopped.
         signal.signal(signal.SIGTERM, _terminate)
