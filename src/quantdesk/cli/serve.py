@@ -53,6 +53,7 @@ def serve(
         # uvicorn shuts down gracefully on SIGTERM and then re-raises it; with the default
         # handler that would end the process before the workers are stopped.
         signal.signal(signal.SIGTERM, _terminate)
+        signal.signal(signal.SIGINT, _terminate)
         try:
             server.run()
         except _Terminated:
@@ -62,7 +63,7 @@ def serve(
 
 
 class _Terminated(Exception):
-    """SIGTERM arrived (after uvicorn's graceful shutdown)."""
+    """SIGTERM or SIGINT arrived (after uvicorn's graceful shutdown)."""
 
 
 def _terminate(_signum: int, _frame: object) -> None:
