@@ -318,3 +318,21 @@ def test_failing_strategy_and_timeout(
                                "message": "backtest timeout after 1.5s; see run.log"}  # fmt: skip
     folder = next((platform.settings.backtest_base_dir / "runs").glob(f"*/{job_id}"))
     assert json.loads((folder / "status.json").read_text())["status"] == "FAILED"
+
+
+def test_concurrent_identical_submissions_make_one_job(platform: Platform) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from quantdesk.services.auth import Principal
+    from quantdesk.services.backtests import RunRequest
+
+    admin = Principal(1, True, "admin")
+    platform.strategies.save(admin, "sma", SMA)
+    request = RunRequest("sma", "2010-01-04", "2010-12-31", universe=["AAPL"], benchmark="SPX")
+    with ThreadPoolExecutor(max_workers=50) as pool:
+        ids = list(pool.map(lambda _: platform.backtests.submit(admin, request), range(50)))
+    assert len(set(ids)) == 1
+    assert platform.backtests.counts() == {"QUEUED": 1}
+    runs = list((platform.settings.backtest_base_dir / "runs").glob("*/*"))
+    index = list((platform.settings.backtest_base_dir / "runs_index").glob("*.json"))
+    assert [p.name for p in runs] == [p.stem for p in index] == ids[:1]  # no stray folders

@@ -270,7 +270,7 @@ class CatalogBarSource:
         return self.catalog.instrument(order_book_id)
 
     def sessions(self, calendar: str, start: dt.date, end: dt.date) -> DateArray:
-        return calendar_sessions(calendar, start, end)
+        return calendar_sessions(calendar, start, end, self.catalog.root / "calendars")
 
     def bars(self, order_book_id: str, end: dt.date) -> BarSeries:
         df = self.catalog.bars_frame(order_book_id, end=end, adjust=self.adjust)

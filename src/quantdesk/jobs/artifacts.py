@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -79,6 +80,11 @@ class RunFolder:
             self.base_dir / "runs_index" / f"{self.job_id}.json",
             {"job_id": self.job_id, "run_dir": self.relative, "created_at": meta["created_at"]},
         )
+
+    def remove(self) -> None:
+        """Delete the folder and its runs index entry."""
+        shutil.rmtree(self.path, ignore_errors=True)
+        (self.base_dir / "runs_index" / f"{self.job_id}.json").unlink(missing_ok=True)
 
     def write_status(self, status: dict[str, Any]) -> None:
         """Replace ``status.json``."""

@@ -51,11 +51,19 @@ class JobRunner:
         settings: Timeouts, lease length and the base dir.
         worker_id: Recorded as the lease owner.
         stop: Set to ask a running job to stop (the job is released back to the queue).
+        exit_with_parent: Also stop (and release the job) when the parent process dies.
     """
 
     def __init__(
-        self, db: Database, settings: Settings, worker_id: str, stop: threading.Event
+        self,
+        db: Database,
+        settings: Settings,
+        worker_id: str,
+        stop: threading.Event,
+        *,
+        exit_with_parent: bool = False,
     ) -> None:
+        self.exit_with_parent = exit_with_parent
         self.db = db
         self.settings = settings
         self.worker_id = worker_id
@@ -83,6 +91,7 @@ class JobRunner:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
+        parent = os.getppid()
         deadline = time.monotonic() + settings.backtest_timeout
         next_beat = time.monotonic() + beat_every
         while True:
@@ -92,7 +101,7 @@ class JobRunner:
             except subprocess.TimeoutExpired:
                 pass
             now = time.monotonic()
-            if self.stop.is_set():
+            if self.stop.is_set() or (self.exit_with_parent and os.getppid() != parent):
                 kill_group(proc)
                 folder.append_log("worker stopping: job released back to the queue")
                 job_store.release(self.db, job.id, job.fence)

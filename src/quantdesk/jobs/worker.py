@@ -28,7 +28,7 @@ def work(
 ) -> None:
     """Claim and run jobs until ``stop`` is set (or, with ``parent``, that process is gone)."""
     db = Database(settings.database_url)
-    runner = JobRunner(db, settings, worker_id, stop)
+    runner = JobRunner(db, settings, worker_id, stop, exit_with_parent=parent is not None)
     next_sweep = 0.0
     try:
         while not stop.is_set():

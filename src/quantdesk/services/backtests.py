@@ -11,7 +11,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-import shutil
 import uuid
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -143,45 +142,60 @@ class BacktestService:
         window = dt.timedelta(seconds=self._settings.backtest_idempotency_window_seconds)
         job_id = uuid.uuid4().hex
         folder = RunFolder(self._base, run_dir_for(job_id, now))
-        with self._db.write() as session:
-            if window.total_seconds() > 0:
+        dedup = window.total_seconds() > 0
+        if dedup:
+            with self._db.read() as session:
                 existing = job_store.recent_duplicate(
                     session, principal.user_id, digest, now - window
                 )
-                if existing is not None:
-                    return existing.id
-            session.add(
-                JobRow(
-                    id=job_id, owner_id=principal.user_id, strategy_id=request.strategy_id,
-                    status=JobStatus.QUEUED, request=normalized, request_hash=digest,
-                    run_dir=folder.relative, created_at=now, updated_at=now, attempts=0,
-                    max_attempts=self._settings.job_max_attempts, fence=0, progress=0.0,
-                    current_bar=0, total_bars=0,
-                )
-            )  # fmt: skip
-            try:
-                folder.create(
-                    code=code,
-                    config={
-                        "job_id": job_id,
-                        "strategy_id": request.strategy_id,
-                        "data_dir": str(self._catalog.root.resolve()),
-                        **normalized,
-                    },
-                    meta={
-                        "job_id": job_id,
-                        "strategy_id": request.strategy_id,
-                        "owner_id": principal.user_id,
-                        "created_at": _iso(now),
-                        "request": normalized,
-                        "request_hash": digest,
-                    },
-                    status={"job_id": job_id, "status": JobStatus.QUEUED, "error": None},
-                )
-                session.flush()
-            except BaseException:
-                shutil.rmtree(folder.path, ignore_errors=True)
-                raise
+            if existing is not None:
+                return existing.id
+        # Files first, then a short transaction: the write lock is never held across fsyncs.
+        folder.create(
+            code=code,
+            config={
+                "job_id": job_id,
+                "strategy_id": request.strategy_id,
+                "data_dir": str(self._catalog.root.resolve()),
+                **normalized,
+            },
+            meta={
+                "job_id": job_id,
+                "strategy_id": request.strategy_id,
+                "owner_id": principal.user_id,
+                "created_at": _iso(now),
+                "request": normalized,
+                "request_hash": digest,
+            },
+            status={"job_id": job_id, "status": JobStatus.QUEUED, "error": None},
+        )
+        duplicate: str | None = None
+        try:
+            with self._db.write() as session:
+                # Serializes identical submissions so exactly one job is created.
+                job_store.lock_request(session, principal.user_id, digest)
+                if dedup:
+                    existing = job_store.recent_duplicate(
+                        session, principal.user_id, digest, now - window
+                    )
+                    duplicate = existing.id if existing is not None else None
+                if duplicate is None:
+                    session.add(
+                        JobRow(
+                            id=job_id, owner_id=principal.user_id,
+                            strategy_id=request.strategy_id, status=JobStatus.QUEUED,
+                            request=normalized, request_hash=digest, run_dir=folder.relative,
+                            created_at=now, updated_at=now, attempts=0,
+                            max_attempts=self._settings.job_max_attempts, fence=0,
+                            progress=0.0, current_bar=0, total_bars=0,
+                        )
+                    )  # fmt: skip
+        except BaseException:
+            folder.remove()
+            raise
+        if duplicate is not None:
+            folder.remove()
+            return duplicate
         return job_id
 
     def _prepare(self, code: str, request: RunRequest) -> PreparedBacktest:

@@ -12,7 +12,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, func, select, update
+from sqlalchemy import and_, func, select, text, update
 from sqlalchemy.orm import Session
 
 from quantdesk.core.jobs import JobErrorCode, JobStatus
@@ -59,6 +59,17 @@ def recent_duplicate(
         .order_by(JobRow.created_at.desc())
         .limit(1)
     ).first()
+
+
+def lock_request(session: Session, owner_id: int, request_hash: str) -> None:
+    """Serialize transactions submitting the same request until they end.
+
+    PostgreSQL: a transaction-scoped advisory lock on (owner, hash). SQLite: nothing to do,
+    write transactions already run one at a time (BEGIN IMMEDIATE).
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        key = int.from_bytes(bytes.fromhex(request_hash[:16]), "big", signed=True)
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key ^ owner_id})
 
 
 def count_by_status(session: Session) -> dict[str, int]:
