@@ -18,6 +18,9 @@ from quantdesk.jobs.artifacts import EXTRACTED, RUN_LOG, RunFolder
 from quantdesk.storage import Database
 from quantdesk.storage import jobs as job_store
 
+#: How often a running job checks whether it was cancelled (cancel must land within 2 s).
+CANCEL_POLL_SECONDS = 0.25
+
 
 def child_command(run_dir: Path) -> list[str]:
     """The backtest subprocess: an isolated interpreter (``-I``: no env vars, no user site)."""
@@ -94,6 +97,7 @@ class JobRunner:
         parent = os.getppid()
         deadline = time.monotonic() + settings.backtest_timeout
         next_beat = time.monotonic() + beat_every
+        next_cancel_check = time.monotonic() + CANCEL_POLL_SECONDS
         while True:
             try:
                 rc = proc.wait(timeout=0.05)
@@ -106,6 +110,12 @@ class JobRunner:
                 folder.append_log("worker stopping: job released back to the queue")
                 job_store.release(self.db, job.id, job.fence)
                 return None
+            if now >= next_cancel_check:
+                next_cancel_check = now + CANCEL_POLL_SECONDS
+                if job_store.cancel_requested(self.db, job.id):
+                    kill_group(proc)
+                    folder.append_log("CANCELLED: stopped at the user's request")
+                    return self._finish(folder, job, JobStatus.CANCELLED, None, None)
             if now >= deadline:
                 kill_group(proc)
                 message = f"backtest timeout after {settings.backtest_timeout:g}s; see run.log"

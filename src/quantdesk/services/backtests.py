@@ -138,11 +138,32 @@ class BacktestService:
         digest = hashlib.sha256(
             json.dumps({"code": code, "request": normalized}, sort_keys=True).encode()
         ).hexdigest()
+        window = self._settings.backtest_idempotency_window_seconds
+        return self.enqueue(
+            principal, request.strategy_id, code, normalized, digest, dedup_seconds=window
+        )
+
+    def enqueue(
+        self,
+        principal: Principal,
+        strategy_id: str,
+        code: str,
+        normalized: dict[str, Any],
+        digest: str,
+        *,
+        dedup_seconds: float = 0.0,
+        retry_of: str | None = None,
+    ) -> str:
+        """Write the job folder and insert the QUEUED row; returns the job id.
+
+        With ``dedup_seconds > 0`` an identical request (same ``digest``) submitted within that
+        many seconds returns the existing job instead (never a FAILED/CANCELLED one).
+        """
         now = job_store.utcnow()
-        window = dt.timedelta(seconds=self._settings.backtest_idempotency_window_seconds)
+        window = dt.timedelta(seconds=dedup_seconds)
         job_id = uuid.uuid4().hex
         folder = RunFolder(self._base, run_dir_for(job_id, now))
-        dedup = window.total_seconds() > 0
+        dedup = dedup_seconds > 0
         if dedup:
             with self._db.read() as session:
                 existing = job_store.recent_duplicate(
@@ -155,17 +176,18 @@ class BacktestService:
             code=code,
             config={
                 "job_id": job_id,
-                "strategy_id": request.strategy_id,
+                "strategy_id": strategy_id,
                 "data_dir": str(self._catalog.root.resolve()),
                 **normalized,
             },
             meta={
                 "job_id": job_id,
-                "strategy_id": request.strategy_id,
+                "strategy_id": strategy_id,
                 "owner_id": principal.user_id,
                 "created_at": _iso(now),
                 "request": normalized,
                 "request_hash": digest,
+                "retry_of": retry_of,
             },
             status={"job_id": job_id, "status": JobStatus.QUEUED, "error": None},
         )
@@ -182,12 +204,11 @@ class BacktestService:
                 if duplicate is None:
                     session.add(
                         JobRow(
-                            id=job_id, owner_id=principal.user_id,
-                            strategy_id=request.strategy_id, status=JobStatus.QUEUED,
-                            request=normalized, request_hash=digest, run_dir=folder.relative,
-                            created_at=now, updated_at=now, attempts=0,
-                            max_attempts=self._settings.job_max_attempts, fence=0,
-                            progress=0.0, current_bar=0, total_bars=0,
+                            id=job_id, owner_id=principal.user_id, strategy_id=strategy_id,
+                            status=JobStatus.QUEUED, request=normalized, request_hash=digest,
+                            run_dir=folder.relative, created_at=now, updated_at=now,
+                            attempts=0, max_attempts=self._settings.job_max_attempts, fence=0,
+                            progress=0.0, current_bar=0, total_bars=0, retry_of=retry_of,
                         )
                     )  # fmt: skip
         except BaseException:

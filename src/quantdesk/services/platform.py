@@ -10,6 +10,7 @@ from quantdesk.data.demo import import_demo
 from quantdesk.jobs.local import LocalWorkerPool
 from quantdesk.services.auth import AuthService, resolve_secret_key
 from quantdesk.services.backtests import BacktestService
+from quantdesk.services.jobs import JobService
 from quantdesk.services.strategies import StrategyService
 from quantdesk.storage import Database
 from quantdesk.storage.migrate import migrate
@@ -25,6 +26,7 @@ class Platform:
     auth: AuthService
     strategies: StrategyService
     backtests: BacktestService
+    jobs: JobService
 
     def close(self) -> None:
         """Release database connections."""
@@ -49,7 +51,8 @@ def bootstrap(settings: Settings) -> Platform:
         import_demo(catalog)
     strategies = StrategyService(db, settings)
     backtests = BacktestService(db, settings, catalog, strategies)
-    return Platform(settings, db, catalog, auth, strategies, backtests)
+    jobs = JobService(db, settings, strategies, backtests)
+    return Platform(settings, db, catalog, auth, strategies, backtests, jobs)
 
 
 def start_local_workers(settings: Settings, count: int) -> LocalWorkerPool:

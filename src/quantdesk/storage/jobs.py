@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import and_, func, select, text, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import InstrumentedAttribute, Session
+from sqlalchemy.sql.elements import ColumnElement
 
 from quantdesk.core.jobs import JobErrorCode, JobStatus
 from quantdesk.storage.db import Database
@@ -203,7 +204,10 @@ def sweep_expired(db: Database, now: dt.datetime | None = None) -> list[tuple[st
             row.lease_owner = None
             row.lease_expires_at = None
             row.updated_at = now
-            if row.attempts >= row.max_attempts:
+            if row.cancel_requested:
+                row.status = JobStatus.CANCELLED
+                row.finished_at = now
+            elif row.attempts >= row.max_attempts:
                 row.status = JobStatus.FAILED
                 row.error_code = JobErrorCode.WORKER_LOST
                 row.error_message = (
@@ -214,3 +218,83 @@ def sweep_expired(db: Database, now: dt.datetime | None = None) -> list[tuple[st
                 row.status = JobStatus.QUEUED
             changed.append((row.id, JobStatus(row.status)))
     return changed
+
+
+def request_cancel(db: Database, job_id: str, owner_id: int) -> JobStatus | None:
+    """Cancel a job: a QUEUED one at once, a RUNNING one by flagging it for its worker.
+
+    Returns:
+        The job's status after the call (final states are left as they are), ``None`` when
+        the job does not exist for ``owner_id``.
+    """
+    with db.write() as session:
+        row = get(session, job_id, owner_id)
+        if row is None:
+            return None
+        now = utcnow()
+        if row.status == JobStatus.QUEUED:
+            row.status = JobStatus.CANCELLED
+            row.finished_at = now
+            row.updated_at = now
+        elif row.status == JobStatus.RUNNING and not row.cancel_requested:
+            row.cancel_requested = True
+            row.updated_at = now
+        return JobStatus(row.status)
+
+
+def cancel_requested(db: Database, job_id: str) -> bool:
+    """Whether a cancel was requested for ``job_id``."""
+    with db.read() as session:
+        return bool(
+            session.scalar(select(JobRow.cancel_requested).where(JobRow.id == job_id)) or False
+        )
+
+
+#: Columns ``list_jobs`` can sort by.
+SORTABLE: dict[str, InstrumentedAttribute[Any]] = {
+    "id": JobRow.id,
+    "strategy_id": JobRow.strategy_id,
+    "status": JobRow.status,
+    "created_at": JobRow.created_at,
+    "updated_at": JobRow.updated_at,
+}
+
+
+def list_jobs(
+    session: Session,
+    owner_id: int,
+    *,
+    status: str | None = None,
+    strategy_ids: list[str] | None = None,
+    created_from: dt.datetime | None = None,
+    created_to: dt.datetime | None = None,
+    order_by: str = "created_at",
+    descending: bool = True,
+    limit: int = 100,
+    offset: int = 0,
+) -> tuple[list[JobRow], int]:
+    """A page of the owner's jobs and the total matching count.
+
+    ``order_by`` outside ``SORTABLE`` falls back to ``created_at`` descending.
+    """
+    where = [JobRow.owner_id == owner_id]
+    if status:
+        where.append(JobRow.status == status)
+    if strategy_ids is not None:
+        where.append(JobRow.strategy_id.in_(strategy_ids))
+    if created_from is not None:
+        where.append(JobRow.created_at >= created_from)
+    if created_to is not None:
+        where.append(JobRow.created_at < created_to)
+    if order_by not in SORTABLE:
+        order_by, descending = "created_at", True
+    column = SORTABLE[order_by]
+    order: list[ColumnElement[Any]] = [
+        column.desc() if descending else column.asc(),
+        JobRow.id.desc(),
+    ]
+    total = session.scalar(select(func.count()).select_from(JobRow).where(*where)) or 0
+    rows = session.scalars(
+        select(JobRow).where(*where).order_by(*order).limit(limit).offset(offset)
+    ).all()
+    return list(rows), int(total)

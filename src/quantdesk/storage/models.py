@@ -16,6 +16,7 @@ from sqlalchemy import (
     String,
     Text,
     TypeDecorator,
+    false,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -110,3 +111,5 @@ class JobRow(Base):
     progress: Mapped[float] = mapped_column(Float, default=0.0)
     current_bar: Mapped[int] = mapped_column(Integer, default=0)
     total_bars: Mapped[int] = mapped_column(Integer, default=0)
+    cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    retry_of: Mapped[str | None] = mapped_column(String(32), nullable=True)

@@ -1,0 +1,80 @@
+"""Task management routes: job listing, cancel, retry, delete; strategy history and delete."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+
+from quantdesk.api.deps import PlatformDep, PrincipalDep
+from quantdesk.api.schemas import JobStatusView, RunResponse
+
+router = APIRouter(prefix="/api/backtest", tags=["jobs"])
+
+
+@router.get("/jobs")
+def list_jobs(
+    platform: PlatformDep,
+    principal: PrincipalDep,
+    status: Annotated[str | None, Query(description="QUEUED | RUNNING | ... ")] = None,
+    strategy_id: Annotated[str | None, Query()] = None,
+    date_from: Annotated[str | None, Query(description="created on/after, YYYY-MM-DD")] = None,
+    date_to: Annotated[str | None, Query(description="created on/before, YYYY-MM-DD")] = None,
+    order_by: Annotated[
+        str, Query(description="id, strategy_id, status, created_at or updated_at")
+    ] = "created_at",
+    order: Annotated[str, Query(description="asc or desc")] = "desc",
+    limit: Annotated[int, Query(ge=1, description="default 100, at most 1000")] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> dict[str, Any]:
+    """The caller's jobs across strategies: ``{"ok": true, "data": {"jobs", "total"}}``."""
+    data = platform.jobs.list(
+        principal, status=status, strategy_id=strategy_id, date_from=date_from,
+        date_to=date_to, order_by=order_by, order=order, limit=limit, offset=offset,
+    )  # fmt: skip
+    return {"ok": True, "data": data}
+
+
+@router.post("/jobs/{job_id}/cancel", response_model=JobStatusView)
+def cancel_job(job_id: str, platform: PlatformDep, principal: PrincipalDep) -> Any:
+    """Cancel: a queued job at once, a running one within about a second (idempotent)."""
+    return platform.jobs.cancel(principal, job_id)
+
+
+@router.post("/jobs/{job_id}/retry", response_model=RunResponse)
+def retry_job(job_id: str, platform: PlatformDep, principal: PrincipalDep) -> RunResponse:
+    """A new job with the same code snapshot and inputs."""
+    return RunResponse(job_id=platform.jobs.retry(principal, job_id))
+
+
+@router.delete("/jobs/{job_id}")
+def delete_job(job_id: str, platform: PlatformDep, principal: PrincipalDep) -> dict[str, Any]:
+    """Delete a job (§4.1): ``{"ok": true, "data": {"job_id", "deleted": true}}``."""
+    return {"ok": True, "data": platform.jobs.delete(principal, job_id)}
+
+
+@router.get("/strategies/{strategy_id}/jobs", tags=["strategies"])
+def strategy_jobs(
+    strategy_id: str,
+    platform: PlatformDep,
+    principal: PrincipalDep,
+    status: Annotated[str | None, Query()] = None,
+    limit: Annotated[int, Query(ge=1, description="default 100, at most 1000")] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> dict[str, Any]:
+    """A strategy's job history (§4)."""
+    return {
+        "ok": True,
+        "data": platform.jobs.history(principal, strategy_id, status, limit, offset),
+    }
+
+
+@router.delete("/strategies/{strategy_id}", tags=["strategies"])
+def delete_strategy(
+    strategy_id: str,
+    platform: PlatformDep,
+    principal: PrincipalDep,
+    cascade: Annotated[bool, Query(description="also delete the strategy's jobs")] = False,
+) -> dict[str, Any]:
+    """Delete a strategy (§4.2); 409 with ``data.job_ids`` while it has jobs, unless cascade."""
+    return {"ok": True, "data": platform.jobs.delete_strategy(principal, strategy_id, cascade)}

@@ -1,0 +1,211 @@
+"""Task management: job listing and history, cancel, retry, delete; strategy deletion."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from quantdesk.core.errors import Conflict, InvalidArgument, NotFound
+from quantdesk.core.jobs import JobStatus
+from quantdesk.core.settings import Settings
+from quantdesk.jobs.artifacts import RunFolder
+from quantdesk.services.auth import Principal
+from quantdesk.services.backtests import BacktestService, job_view
+from quantdesk.services.strategies import StrategyService, check_strategy_id
+from quantdesk.storage import Database
+from quantdesk.storage import jobs as job_store
+from quantdesk.storage import strategies as strategy_store
+from quantdesk.storage.models import JobRow
+
+#: The contract's history fields of a job's request (``params`` in the history listing).
+HISTORY_PARAMS = ("start_date", "end_date", "cash", "benchmark", "frequency")
+MAX_LIMIT = 1000
+
+
+def _date(value: str | None, name: str) -> dt.datetime | None:
+    if value is None or value == "":
+        return None
+    try:
+        day = dt.date.fromisoformat(value)
+    except ValueError:
+        raise InvalidArgument(f"{name} must be a date as YYYY-MM-DD") from None
+    return dt.datetime.combine(day, dt.time(), dt.UTC)
+
+
+def _status(value: str | None) -> str | None:
+    if value is None or value == "":
+        return None
+    try:
+        return str(JobStatus(value))
+    except ValueError:
+        allowed = " | ".join(s.value for s in JobStatus)
+        raise InvalidArgument(f"status must be one of {allowed}") from None
+
+
+class JobService:
+    """Job management for the calling user."""
+
+    def __init__(
+        self,
+        db: Database,
+        settings: Settings,
+        strategies: StrategyService,
+        backtests: BacktestService,
+    ) -> None:
+        self._db = db
+        self._settings = settings
+        self._strategies = strategies
+        self._backtests = backtests
+        self._base = settings.backtest_base_dir.resolve()
+
+    def list(
+        self,
+        principal: Principal,
+        *,
+        status: str | None,
+        strategy_id: str | None,
+        date_from: str | None,
+        date_to: str | None,
+        order_by: str,
+        order: str,
+        limit: int,
+        offset: int,
+    ) -> dict[str, Any]:
+        """Jobs across strategies, filtered, sorted (unknown ``order_by`` → created_at desc)."""
+        start, end = _date(date_from, "date_from"), _date(date_to, "date_to")
+        with self._db.read() as session:
+            rows, total = job_store.list_jobs(
+                session,
+                principal.user_id,
+                status=_status(status),
+                strategy_ids=[strategy_id] if strategy_id else None,
+                created_from=start,
+                created_to=end + dt.timedelta(days=1) if end else None,
+                order_by=order_by,
+                descending=order.lower() != "asc",
+                limit=min(limit, MAX_LIMIT),
+                offset=offset,
+            )
+        return {"jobs": [job_view(r) for r in rows], "total": total}
+
+    def history(
+        self, principal: Principal, strategy_id: str, status: str | None, limit: int, offset: int
+    ) -> dict[str, Any]:
+        """The contract's strategy job history (§4)."""
+        check_strategy_id(strategy_id)
+        with self._db.read() as session:
+            rows, total = job_store.list_jobs(
+                session,
+                principal.user_id,
+                status=_status(status),
+                strategy_ids=[strategy_id],
+                limit=min(limit, MAX_LIMIT),
+                offset=offset,
+            )
+        jobs = []
+        for row in rows:
+            view = job_view(row)
+            jobs.append(
+                {
+                    "job_id": view["job_id"],
+                    "strategy_id": view["strategy_id"],
+                    "status": view["status"],
+                    "error": view["error"],
+                    "created_at": view["created_at"],
+                    "updated_at": view["updated_at"],
+                    "params": {k: row.request.get(k) for k in HISTORY_PARAMS},
+                }
+            )
+        return {"strategy_id": strategy_id, "jobs": jobs, "total": total}
+
+    def cancel(self, principal: Principal, job_id: str) -> dict[str, Any]:
+        """Cancel a job (idempotent): QUEUED at once, RUNNING within ~1 s by its worker.
+
+        Raises:
+            NotFound: no such job of the caller.
+        """
+        if job_store.request_cancel(self._db, job_id, principal.user_id) is None:
+            raise NotFound(f"job {job_id!r} not found")
+        return self._backtests.status(principal, job_id)
+
+    def retry(self, principal: Principal, job_id: str) -> str:
+        """A new job with the same inputs (the same code snapshot and request).
+
+        Raises:
+            NotFound: no such job. Conflict: it is still QUEUED or RUNNING.
+        """
+        row = self._row(principal, job_id)
+        if not JobStatus(row.status).is_final:
+            raise Conflict(f"job {job_id} is {row.status}; retry it once it has ended")
+        folder = RunFolder(self._base, row.run_dir)
+        try:
+            code = (folder.path / "strategy.py").read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise Conflict(f"job {job_id} has no code snapshot left to retry") from None
+        return self._backtests.enqueue(
+            principal, row.strategy_id, code, dict(row.request), row.request_hash,
+            retry_of=job_id,
+        )  # fmt: skip
+
+    def delete(self, principal: Principal, job_id: str) -> dict[str, Any]:
+        """Delete a job and its folder.
+
+        Raises:
+            NotFound: no such job. Conflict: it is RUNNING (cancel it first).
+        """
+        with self._db.write() as session:
+            row = job_store.get(session, job_id, principal.user_id)
+            if row is None:
+                raise NotFound(f"job {job_id!r} not found")
+            if row.status == JobStatus.RUNNING:
+                raise Conflict(f"job {job_id} is RUNNING; cancel it before deleting it")
+            run_dir = row.run_dir
+            session.delete(row)
+        RunFolder(self._base, run_dir).remove()
+        return {"job_id": job_id, "deleted": True}
+
+    def delete_strategy(
+        self, principal: Principal, strategy_id: str, cascade: bool
+    ) -> dict[str, Any]:
+        """Delete a strategy; with jobs, 409 listing them unless ``cascade``.
+
+        Raises:
+            NotFound: no such strategy. Conflict: jobs exist (``data.job_ids``) or one runs.
+        """
+        check_strategy_id(strategy_id)
+        ids = [strategy_id]
+        with self._db.write() as session:
+            if strategy_store.get(session, principal.user_id, strategy_id) is None:
+                raise NotFound(f"strategy {strategy_id!r} not found")
+            rows, _ = job_store.list_jobs(
+                session, principal.user_id, strategy_ids=ids, limit=1_000_000, order_by="id"
+            )
+            if rows and not cascade:
+                raise Conflict(
+                    f"strategy {strategy_id!r} has {len(rows)} jobs; delete them or use "
+                    "?cascade=true",
+                    data={"job_ids": [r.id for r in rows]},
+                )
+            running = [r.id for r in rows if r.status == JobStatus.RUNNING]
+            if running:
+                raise Conflict(
+                    f"jobs of {strategy_id!r} are running; cancel them first",
+                    data={"job_ids": running},
+                )
+            folders = [r.run_dir for r in rows]
+            for row in rows:
+                session.delete(row)
+            meta = strategy_store.get(session, principal.user_id, strategy_id)
+            if meta is not None:
+                session.delete(meta)
+        for run_dir in folders:
+            RunFolder(self._base, run_dir).remove()
+        self._strategies.code_path(principal.user_id, strategy_id).unlink(missing_ok=True)
+        return {"strategy_id": strategy_id, "deleted_jobs": len(folders)}
+
+    def _row(self, principal: Principal, job_id: str) -> JobRow:
+        with self._db.read() as session:
+            row = job_store.get(session, job_id, principal.user_id)
+        if row is None:
+            raise NotFound(f"job {job_id!r} not found")
+        return row

@@ -1,0 +1,157 @@
+"""Task management over HTTP: listing, history, cancel (queued and running), retry, delete."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from quantdesk.api import create_app
+from quantdesk.jobs.runner import JobRunner
+from quantdesk.services.platform import Platform, bootstrap
+from quantdesk.storage import jobs as job_store
+from tests.fixtures.platform import drain, make_settings
+
+SMA = (Path(__file__).resolve().parents[2] / "examples" / "sma_crossover.py").read_text()
+SLOW = "import time\n\ndef handle_bar(context, bar_dict):\n    time.sleep(0.05)\n"
+RUN = {"strategy_id": "sma", "start_date": "2010-01-04", "end_date": "2010-03-31",
+       "universe": ["AAPL"], "benchmark": "SPX"}  # fmt: skip
+
+
+@pytest.fixture
+def platform(tmp_path: Path, database_url: str, demo_data_dir: Path) -> Iterator[Platform]:
+    p = bootstrap(make_settings(tmp_path, database_url, demo_data_dir,
+                                backtest_idempotency_window_seconds=0))  # fmt: skip
+    yield p
+    p.close()
+
+
+@pytest.fixture
+def client(platform: Platform) -> Iterator[TestClient]:
+    app = create_app(platform.settings, platform)
+    with TestClient(app, raise_server_exceptions=False) as c:
+        token = c.post("/api/login", data={"mobile": "13800138000", "password": "pass123456"})
+        c.headers["Authorization"] = token.json()["token"]
+        for sid, code in (("sma", SMA), ("slow", SLOW)):
+            c.post(f"/api/backtest/strategies/{sid}", json={"code": code})
+        yield c
+
+
+def submit(client: TestClient, **change: object) -> str:
+    res = client.post("/api/backtest/run", json={**RUN, **change})
+    assert res.status_code == 200, res.text
+    return str(res.json()["job_id"])
+
+
+def test_listing_filters_sorts_and_pages(client: TestClient, platform: Platform) -> None:
+    ids = [submit(client, cash=c) for c in (1e5, 2e5, 3e5)]
+    slow = submit(client, strategy_id="slow")
+    data = client.get("/api/backtest/jobs").json()["data"]
+    assert data["total"] == 4 and [j["job_id"] for j in data["jobs"]] == [slow, *ids[::-1]]
+    asc = client.get("/api/backtest/jobs?order_by=created_at&order=asc&limit=2&offset=1").json()
+    assert [j["job_id"] for j in asc["data"]["jobs"]] == ids[1:3]
+    weird = client.get("/api/backtest/jobs?order_by=drop table&order=asc").json()["data"]
+    assert [j["job_id"] for j in weird["jobs"]] == [slow, *ids[::-1]]  # created_at desc
+    by_strategy = client.get("/api/backtest/jobs?strategy_id=slow").json()["data"]
+    assert [j["job_id"] for j in by_strategy["jobs"]] == [slow]
+    assert client.get("/api/backtest/jobs?status=FINISHED").json()["data"]["total"] == 0
+    today = time.strftime("%Y-%m-%d", time.gmtime())
+    assert (
+        client.get(f"/api/backtest/jobs?date_from={today}&date_to={today}").json()["data"]["total"]
+        == 4
+    )
+    assert client.get("/api/backtest/jobs?date_to=2000-01-01").json()["data"]["total"] == 0
+    bad = client.get("/api/backtest/jobs?status=DONE")
+    assert bad.status_code == 400 and bad.json()["error"]["code"] == "INVALID_ARGUMENT"
+    history = client.get("/api/backtest/strategies/sma/jobs?limit=2").json()
+    assert history["ok"] is True and history["data"]["strategy_id"] == "sma"
+    assert history["data"]["total"] == 3 and len(history["data"]["jobs"]) == 2
+    first = history["data"]["jobs"][0]
+    assert set(first) == {
+        "job_id",
+        "strategy_id",
+        "status",
+        "error",
+        "created_at",
+        "updated_at",
+        "params",
+    }
+    assert first["params"] == {"start_date": "2010-01-04", "end_date": "2010-03-31",
+                               "cash": 3e5, "benchmark": "SPX", "frequency": "1d"}  # fmt: skip
+
+
+def test_cancel_a_queued_job_at_once_and_idempotently(client: TestClient) -> None:
+    job_id = submit(client)
+    for _ in range(2):
+        res = client.post(f"/api/backtest/jobs/{job_id}/cancel")
+        assert res.status_code == 200 and res.json()["status"] == "CANCELLED"
+    assert client.post("/api/backtest/jobs/nope/cancel").status_code == 404
+
+
+def test_cancel_a_running_job_kills_it_within_two_seconds(
+    client: TestClient, platform: Platform
+) -> None:
+    job_id = submit(client, strategy_id="slow", end_date="2010-12-31")
+    claimed = job_store.claim(platform.db, "t", platform.settings.job_lease_seconds)
+    assert claimed is not None
+    runner = JobRunner(platform.db, platform.settings, "t", threading.Event())
+    outcome: list[object] = []
+    thread = threading.Thread(target=lambda: outcome.append(runner.run(claimed)))
+    thread.start()
+    deadline = time.monotonic() + 30
+    while client.get(f"/api/backtest/jobs/{job_id}").json()["current_bar"] < 3:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    asked = time.monotonic()
+    assert client.post(f"/api/backtest/jobs/{job_id}/cancel").status_code == 200
+    while client.get(f"/api/backtest/jobs/{job_id}").json()["status"] != "CANCELLED":
+        assert time.monotonic() - asked < 2.0, "not cancelled within 2 s"
+        time.sleep(0.02)
+    thread.join(timeout=10)
+    status = client.get(f"/api/backtest/jobs/{job_id}").json()
+    assert status["error"] is None and status["finished_at"]
+    assert "CANCELLED" in client.get(f"/api/backtest/jobs/{job_id}/log").text
+    again = client.post(f"/api/backtest/jobs/{job_id}/cancel").json()
+    assert again["status"] == "CANCELLED"
+
+
+def test_retry_makes_a_new_job_with_the_same_inputs(client: TestClient, platform: Platform) -> None:
+    job_id = submit(client)
+    res = client.post(f"/api/backtest/jobs/{job_id}/retry")
+    assert res.status_code == 409 and res.json()["error"]["code"] == "CONFLICT"
+    drain(platform)
+    client.post("/api/backtest/strategies/sma", json={"code": "# changed later\n"})
+    retried = client.post(f"/api/backtest/jobs/{job_id}/retry").json()["job_id"]
+    assert retried != job_id
+    drain(platform)
+    first = client.get(f"/api/backtest/jobs/{job_id}/result").json()
+    second = client.get(f"/api/backtest/jobs/{retried}/result").json()
+    assert second["summary"] == first["summary"]  # the code snapshot, not today's code
+
+
+def test_delete_job_and_strategy_with_cascade(client: TestClient, platform: Platform) -> None:
+    done = submit(client)
+    drain(platform)
+    queued = submit(client, cash=5e4)
+    res = client.delete(f"/api/backtest/jobs/{done}")
+    assert res.json() == {"ok": True, "data": {"job_id": done, "deleted": True}}
+    assert client.delete(f"/api/backtest/jobs/{done}").status_code == 404
+    assert client.get(f"/api/backtest/jobs/{done}").status_code == 404
+    blocked = client.delete("/api/backtest/strategies/sma")
+    assert blocked.status_code == 409
+    assert blocked.json()["data"]["job_ids"] == [queued]
+    assert blocked.json()["error"]["code"] == "CONFLICT"
+    gone = client.delete("/api/backtest/strategies/sma?cascade=true").json()
+    assert gone == {"ok": True, "data": {"strategy_id": "sma", "deleted_jobs": 1}}
+    assert client.get("/api/backtest/strategies/sma").status_code == 404
+    assert client.get(f"/api/backtest/jobs/{queued}").status_code == 404
+    base = platform.settings.backtest_base_dir
+    assert (
+        not list((base / "runs").glob(f"*/{queued}"))
+        and not (base / "strategies" / "sma.py").exists()
+    )
+    assert client.delete("/api/backtest/strategies/sma").status_code == 404
