@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from quantdesk.api import errors
 from quantdesk.api.routes import router
 from quantdesk.api.routes_jobs import router as jobs_router
+from quantdesk.api.routes_users import router as users_router
 from quantdesk.core.settings import Settings
 from quantdesk.services.platform import Platform, bootstrap
 
@@ -41,4 +42,5 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
     errors.install(app)
     app.include_router(router)
     app.include_router(jobs_router)
+    app.include_router(users_router)
     return app

@@ -6,9 +6,12 @@ from typing import Annotated
 
 from fastapi import Depends, Header, Request
 
-from quantdesk.core.errors import Unauthorized
+from quantdesk.core.errors import Forbidden, Unauthorized
 from quantdesk.services.auth import Principal
 from quantdesk.services.platform import Platform
+
+#: Paths a viewer may write to (its own API keys).
+VIEWER_WRITABLE = ("/api/keys",)
 
 
 def platform(request: Request) -> Platform:
@@ -21,12 +24,33 @@ def principal(
     authorization: Annotated[
         str | None, Header(description="`<token>` or `Bearer <token>`")
     ] = None,
+    x_api_key: Annotated[str | None, Header(description="API key (with X-API-Secret)")] = None,
+    x_api_secret: Annotated[str | None, Header(description="API key secret")] = None,
 ) -> Principal:
-    """The caller of ``Authorization: <token>`` or ``Authorization: Bearer <token>``.
+    """The caller, from ``Authorization: [Bearer] <token>`` or ``X-API-Key`` + ``X-API-Secret``.
+
+    Viewers are refused (403) on every write except their own API keys.
 
     Raises:
-        Unauthorized: missing header, bad or expired token.
+        Unauthorized: missing or bad credentials. Forbidden: a viewer writing.
     """
+    caller = _authenticate(request, authorization, x_api_key, x_api_secret)
+    if (
+        caller.role == "viewer"
+        and request.method not in ("GET", "HEAD", "OPTIONS")
+        and not request.url.path.startswith(VIEWER_WRITABLE)
+    ):
+        raise Forbidden("viewers have read-only access")
+    return caller
+
+
+def _authenticate(
+    request: Request, authorization: str | None, key: str | None, secret: str | None
+) -> Principal:
+    if key:
+        if not secret:
+            raise Unauthorized("X-API-Secret is required with X-API-Key")
+        return platform(request).users.authenticate_key(key.strip(), secret.strip())
     if not authorization or not authorization.strip():
         raise Unauthorized("missing Authorization header; log in with POST /api/login")
     token = authorization.strip()
@@ -36,5 +60,13 @@ def principal(
     return platform(request).auth.authenticate(token)
 
 
+def admin(caller: Annotated[Principal, Depends(principal)]) -> Principal:
+    """The caller, who must be an admin (403 otherwise)."""
+    if not caller.is_admin:
+        raise Forbidden("this endpoint is for admins")
+    return caller
+
+
 PlatformDep = Annotated[Platform, Depends(platform)]
 PrincipalDep = Annotated[Principal, Depends(principal)]
+AdminDep = Annotated[Principal, Depends(admin)]

@@ -1,7 +1,8 @@
 """Every error as the contract's body ``{"ok": false, "error": {"code", "message"}}``.
 
 Status codes: 400 bad input, 401 unauthenticated, 403 forbidden, 404 not found (unknown routes
-too), 405 wrong method, 409 conflict / result not ready, 422 unprocessable, 500 internal.
+too), 405 wrong method, 409 conflict / result not ready, 422 unprocessable, 429 rate limited,
+500 internal.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from quantdesk.core.errors import (
     NotFound,
     QuantdeskError,
     StrategyError,
+    TooManyRequests,
     Unauthorized,
     Unprocessable,
 )
@@ -41,6 +43,7 @@ STATUS: dict[type[QuantdeskError], int] = {
     NotFound: 404,
     Conflict: 409,
     Unprocessable: 422,
+    TooManyRequests: 429,
     InternalError: 500,
 }
 
@@ -54,6 +57,7 @@ _HTTP_CODES = {
     413: "PAYLOAD_TOO_LARGE",
     415: "UNSUPPORTED_MEDIA_TYPE",
     422: "UNPROCESSABLE_ENTITY",
+    429: "TOO_MANY_REQUESTS",
     500: "INTERNAL_ERROR",
 }
 
@@ -66,9 +70,12 @@ def error_body(code: str, message: str, data: Any = None) -> dict[str, Any]:
     return body
 
 
-def error_response(status: int, code: str, message: str, data: Any = None) -> JSONResponse:
+def error_response(
+    status: int, code: str, message: str, data: Any = None, headers: dict[str, str] | None = None
+) -> JSONResponse:
     """A JSON error response."""
-    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    if status == 401:
+        headers = {**(headers or {}), "WWW-Authenticate": "Bearer"}
     return JSONResponse(error_body(code, message, data), status_code=status, headers=headers)
 
 
@@ -85,7 +92,12 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(QuantdeskError)
     async def _quantdesk(_request: Request, exc: QuantdeskError) -> JSONResponse:
-        return error_response(status_of(exc), exc.code, exc.message, getattr(exc, "data", None))
+        headers = (
+            {"Retry-After": str(exc.retry_after)} if isinstance(exc, TooManyRequests) else None
+        )
+        return error_response(
+            status_of(exc), exc.code, exc.message, getattr(exc, "data", None), headers
+        )
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:

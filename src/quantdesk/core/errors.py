@@ -113,3 +113,17 @@ class InternalError(QuantdeskError):
     """Something on the server side is broken (HTTP 500), e.g. a corrupt result file."""
 
     code = "INTERNAL_ERROR"
+
+
+class TooManyRequests(QuantdeskError):
+    """Rate limited (HTTP 429).
+
+    Attributes:
+        retry_after: Seconds until the next attempt may succeed.
+    """
+
+    code = "TOO_MANY_REQUESTS"
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after

@@ -8,15 +8,19 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import math
 import os
 import secrets
+import threading
+import time
+from collections import deque
 from dataclasses import dataclass
 
 import jwt
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from quantdesk.core.errors import QuantdeskError, Unauthorized
+from quantdesk.core.errors import QuantdeskError, TooManyRequests, Unauthorized
 from quantdesk.core.files import atomic_write_bytes
 from quantdesk.core.settings import DEVELOPMENT_PASSWORD, Settings
 from quantdesk.storage import Database
@@ -26,6 +30,8 @@ from quantdesk.storage.jobs import utcnow
 #: Values of SECRET_KEY that are placeholders, never secrets.
 PLACEHOLDER_SECRETS = frozenset({"", "change-me", "changeme", "secret", "dev", "development"})
 _ALGORITHM = "HS256"
+LOGIN_MAX_FAILURES = 5
+LOGIN_WINDOW_SECONDS = 60.0
 _hasher = PasswordHasher()
 
 
@@ -102,6 +108,8 @@ class AuthService:
         self._db = db
         self._settings = settings
         self._secret = secret_key
+        self._failures: dict[str, deque[float]] = {}
+        self._lock = threading.Lock()
 
     def bootstrap_admin(self) -> None:
         """Create or update the local admin from ``LOCAL_AUTH_*``.
@@ -142,9 +150,34 @@ class AuthService:
     def login(self, mobile: str, password: str) -> LoginResult:
         """Check credentials and issue a token.
 
+        After ``LOGIN_MAX_FAILURES`` wrong passwords for one mobile within
+        ``LOGIN_WINDOW_SECONDS``, that mobile is refused until the oldest failure ages out
+        (other accounts are unaffected). Counted per API process.
+
         Raises:
             Unauthorized: unknown mobile, wrong password or disabled user (one message for all).
+            TooManyRequests: too many recent failures for this mobile.
         """
+        self._check_rate(mobile)
+        try:
+            return self._login(mobile, password)
+        except Unauthorized:
+            self._failures.setdefault(mobile, deque()).append(time.monotonic())
+            raise
+
+    def _check_rate(self, mobile: str) -> None:
+        with self._lock:
+            now = time.monotonic()
+            recent = self._failures.get(mobile)
+            while recent and now - recent[0] > LOGIN_WINDOW_SECONDS:
+                recent.popleft()
+            if recent is not None and len(recent) >= LOGIN_MAX_FAILURES:
+                wait = max(1, math.ceil(LOGIN_WINDOW_SECONDS - (now - recent[0])))
+                raise TooManyRequests(
+                    f"too many failed logins for this account; try again in {wait} s", wait
+                )
+
+    def _login(self, mobile: str, password: str) -> LoginResult:
         with self._db.read() as session:
             user = user_store.get_by_mobile(session, mobile)
             found = (user.id, user.password_hash, user.is_admin, user.disabled) if user else None

@@ -91,9 +91,15 @@ class JobService:
     def history(
         self, principal: Principal, strategy_id: str, status: str | None, limit: int, offset: int
     ) -> dict[str, Any]:
-        """The contract's strategy job history (§4)."""
+        """The contract's strategy job history (§4).
+
+        Raises:
+            NotFound: the caller has no such strategy.
+        """
         check_strategy_id(strategy_id)
         with self._db.read() as session:
+            if strategy_store.get(session, principal.user_id, strategy_id) is None:
+                raise NotFound(f"strategy {strategy_id!r} not found")
             rows, total = job_store.list_jobs(
                 session,
                 principal.user_id,

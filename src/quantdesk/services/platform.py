@@ -12,6 +12,7 @@ from quantdesk.services.auth import AuthService, resolve_secret_key
 from quantdesk.services.backtests import BacktestService
 from quantdesk.services.jobs import JobService
 from quantdesk.services.strategies import StrategyService
+from quantdesk.services.users import UserService
 from quantdesk.storage import Database
 from quantdesk.storage.migrate import migrate
 
@@ -27,6 +28,7 @@ class Platform:
     strategies: StrategyService
     backtests: BacktestService
     jobs: JobService
+    users: UserService
 
     def close(self) -> None:
         """Release database connections."""
@@ -52,7 +54,7 @@ def bootstrap(settings: Settings) -> Platform:
     strategies = StrategyService(db, settings)
     backtests = BacktestService(db, settings, catalog, strategies)
     jobs = JobService(db, settings, strategies, backtests)
-    return Platform(settings, db, catalog, auth, strategies, backtests, jobs)
+    return Platform(settings, db, catalog, auth, strategies, backtests, jobs, UserService(db))
 
 
 def start_local_workers(settings: Settings, count: int) -> LocalWorkerPool:

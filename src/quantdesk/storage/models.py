@@ -113,3 +113,16 @@ class JobRow(Base):
     total_bars: Mapped[int] = mapped_column(Integer, default=0)
     cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     retry_of: Mapped[str | None] = mapped_column(String(32), nullable=True)
+
+
+class ApiKeyRow(Base):
+    """An API key: a public ``id`` (``X-API-Key``) and an argon2 hash of its secret."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    owner_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    name: Mapped[str] = mapped_column(String(128), default="")
+    secret_hash: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    last_used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)

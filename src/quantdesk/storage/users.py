@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from quantdesk.storage.models import UserRow
@@ -39,4 +39,13 @@ def upsert(
     row.password_hash = password_hash
     row.is_admin = is_admin
     row.role = role
+    session.flush()
+    if session.get_bind().dialect.name == "postgresql":
+        # An explicit id does not advance the serial sequence; keep new users from reusing it.
+        session.execute(
+            text(
+                "SELECT setval(pg_get_serial_sequence('users', 'id'), "
+                "GREATEST((SELECT MAX(id) FROM users), 1))"
+            )
+        )
     return row

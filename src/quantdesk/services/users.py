@@ -1,0 +1,205 @@
+"""Users (admin management, ``/api/me``) and API keys.
+
+Roles: ``admin`` (everything, user management), ``researcher`` (own strategies and jobs),
+``viewer`` (read only). API keys authenticate with ``X-API-Key`` + ``X-API-Secret`` and carry
+their owner's role; the secret is shown once and stored as an argon2 hash.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import secrets
+import time
+from typing import Any
+
+from sqlalchemy import select
+
+from quantdesk.core.errors import Conflict, InvalidArgument, NotFound, Unauthorized
+from quantdesk.services.auth import Principal, hash_password, verify_password
+from quantdesk.storage import Database
+from quantdesk.storage import users as user_store
+from quantdesk.storage.jobs import utcnow
+from quantdesk.storage.models import ApiKeyRow, UserRow
+
+ROLES = ("admin", "researcher", "viewer")
+KEY_CACHE_SECONDS = 60.0
+MIN_PASSWORD = 8
+
+
+def _iso(value: dt.datetime | None) -> str | None:
+    return None if value is None else value.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
+
+
+def user_view(row: UserRow) -> dict[str, Any]:
+    """A user as the API shows it (never the password hash)."""
+    return {
+        "userid": row.id,
+        "mobile": row.mobile,
+        "role": row.role,
+        "is_admin": row.is_admin,
+        "disabled": row.disabled,
+        "created_at": _iso(row.created_at),
+    }
+
+
+def _role(value: object) -> str:
+    if value not in ROLES:
+        raise InvalidArgument(f"role must be one of {', '.join(ROLES)}")
+    return str(value)
+
+
+def _password(value: object) -> str:
+    if not isinstance(value, str) or len(value) < MIN_PASSWORD:
+        raise InvalidArgument(f"password must be a string of at least {MIN_PASSWORD} characters")
+    return value
+
+
+class UserService:
+    """Accounts and API keys."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+        self._key_cache: dict[str, tuple[float, int, str]] = {}
+
+    def me(self, principal: Principal) -> dict[str, Any]:
+        """The caller's account."""
+        with self._db.read() as session:
+            row = user_store.get(session, principal.user_id)
+            if row is None:
+                raise NotFound("user not found")
+            return user_view(row)
+
+    def list(self) -> dict[str, Any]:
+        """Every user (admin only)."""
+        with self._db.read() as session:
+            rows = session.scalars(select(UserRow).order_by(UserRow.id)).all()
+            return {"users": [user_view(r) for r in rows], "total": len(rows)}
+
+    def create(self, mobile: object, password: object, role: object) -> dict[str, Any]:
+        """Create a user (admin only).
+
+        Raises:
+            InvalidArgument: bad mobile, short password or unknown role. Conflict: mobile taken.
+        """
+        if not isinstance(mobile, str) or not mobile.strip() or len(mobile) > 64:
+            raise InvalidArgument("mobile is required (at most 64 characters)")
+        chosen = _role(role or "researcher")
+        hashed = hash_password(_password(password))
+        with self._db.write() as session:
+            if user_store.get_by_mobile(session, mobile.strip()) is not None:
+                raise Conflict(f"a user with mobile {mobile.strip()!r} exists")
+            row = UserRow(
+                mobile=mobile.strip(), password_hash=hashed, role=chosen,
+                is_admin=chosen == "admin", disabled=False, created_at=utcnow(),
+            )  # fmt: skip
+            session.add(row)
+            session.flush()
+            return user_view(row)
+
+    def update(self, user_id: int, changes: dict[str, Any]) -> dict[str, Any]:
+        """Disable/enable, change role, or reset the password of a user (admin only).
+
+        Raises:
+            NotFound: no such user. InvalidArgument: unknown field or bad value.
+        """
+        allowed = {"disabled", "role", "password"}
+        unknown = set(changes) - allowed
+        if unknown:
+            raise InvalidArgument(f"unknown field(s): {', '.join(sorted(unknown))}")
+        hashed = hash_password(_password(changes["password"])) if "password" in changes else None
+        with self._db.write() as session:
+            row = user_store.get(session, user_id)
+            if row is None:
+                raise NotFound(f"user {user_id} not found")
+            if "disabled" in changes:
+                if not isinstance(changes["disabled"], bool):
+                    raise InvalidArgument("disabled must be true or false")
+                row.disabled = changes["disabled"]
+            if "role" in changes:
+                row.role = _role(changes["role"])
+                row.is_admin = row.role == "admin"
+            if hashed is not None:
+                row.password_hash = hashed
+            return user_view(row)
+
+    # -- API keys ------------------------------------------------------------------------------
+
+    def create_key(self, principal: Principal, name: object) -> dict[str, Any]:
+        """A new key for the caller: ``key`` and ``secret`` (the secret is never shown again)."""
+        label = name if isinstance(name, str) else ""
+        key = "qdk_" + secrets.token_hex(16)
+        secret = secrets.token_urlsafe(32)
+        now = utcnow()
+        with self._db.write() as session:
+            session.add(
+                ApiKeyRow(
+                    id=key, owner_id=principal.user_id, name=label[:128],
+                    secret_hash=hash_password(secret), created_at=now,
+                )
+            )  # fmt: skip
+        return {"key": key, "secret": secret, "name": label[:128], "created_at": _iso(now)}
+
+    def list_keys(self, principal: Principal) -> dict[str, Any]:
+        """The caller's keys (without secrets)."""
+        with self._db.read() as session:
+            rows = session.scalars(
+                select(ApiKeyRow)
+                .where(ApiKeyRow.owner_id == principal.user_id)
+                .order_by(ApiKeyRow.created_at)
+            ).all()
+            keys = [
+                {
+                    "key": r.id,
+                    "name": r.name,
+                    "created_at": _iso(r.created_at),
+                    "last_used_at": _iso(r.last_used_at),
+                }
+                for r in rows
+            ]
+        return {"keys": keys, "total": len(keys)}
+
+    def delete_key(self, principal: Principal, key: str) -> dict[str, Any]:
+        """Revoke one of the caller's keys.
+
+        Raises:
+            NotFound: no such key of the caller.
+        """
+        with self._db.write() as session:
+            row = session.get(ApiKeyRow, key)
+            if row is None or row.owner_id != principal.user_id:
+                raise NotFound("API key not found")
+            session.delete(row)
+        self._key_cache = {d: v for d, v in self._key_cache.items() if v[2] != key}
+        return {"key": key, "deleted": True}
+
+    def authenticate_key(self, key: str, secret: str) -> Principal:
+        """The owner of an API key.
+
+        A verified (key, secret) pair is remembered for ``KEY_CACHE_SECONDS`` so that API
+        clients do not pay an argon2 verification (~50 ms of CPU) on every request; revoking a
+        key drops it from this process's cache at once (other processes within that time).
+
+        Raises:
+            Unauthorized: unknown key, wrong secret, or a disabled owner.
+        """
+        digest = hashlib.sha256(f"{key}\0{secret}".encode()).hexdigest()
+        now = time.monotonic()
+        cached = self._key_cache.get(digest)
+        if cached is None or cached[0] < now:
+            with self._db.read() as session:
+                row = session.get(ApiKeyRow, key)
+                found = (row.owner_id, row.secret_hash) if row is not None else None
+            if found is None or not verify_password(found[1], secret):
+                raise Unauthorized("invalid API key or secret")
+            cached = (now + KEY_CACHE_SECONDS, found[0], key)
+            self._key_cache[digest] = cached
+            with self._db.write() as session:
+                key_row = session.get(ApiKeyRow, key)
+                if key_row is not None:
+                    key_row.last_used_at = utcnow()
+        with self._db.read() as session:
+            user = user_store.get(session, cached[1])
+            if user is None or user.disabled:
+                raise Unauthorized("invalid API key or secret")
+            return Principal(user.id, user.is_admin, user.role)
