@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import anyio
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Body, Query, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
 from quantdesk.api.deps import PlatformDep, PrincipalDep
@@ -80,6 +80,35 @@ def save_strategy(
 ) -> Any:
     """Create or update a strategy's code."""
     return {"ok": True, "data": platform.strategies.save(principal, strategy_id, body.code)}
+
+
+@router.post("/backtest/strategies/{from_id}/rename", tags=["strategies"])
+def rename_strategy(
+    from_id: str,
+    platform: PlatformDep,
+    principal: PrincipalDep,
+    body: Annotated[dict[str, Any], Body(examples=[{"to_id": "alpha"}])],
+) -> dict[str, Any]:
+    """Rename (§2.1): ``{"to_id", "code"?}`` → ``{from_id, to_id, deleted_old, warning}``."""
+    data = platform.strategies.rename(principal, from_id, body.get("to_id"), body.get("code"))
+    return {"ok": True, "data": data}
+
+
+@router.get("/backtest/strategy-renames", tags=["strategies"])
+def get_renames(platform: PlatformDep, principal: PrincipalDep) -> dict[str, Any]:
+    """The rename map (§2.2): ``{"ok": true, "data": {"map": {old: current}}}``."""
+    return {"ok": True, "data": platform.strategies.rename_map(principal)}
+
+
+@router.post("/backtest/strategy-renames", tags=["strategies"])
+def add_rename(
+    platform: PlatformDep,
+    principal: PrincipalDep,
+    body: Annotated[dict[str, Any], Body(examples=[{"from_id": "legacy", "to_id": "current"}])],
+) -> dict[str, Any]:
+    """Add a rename map entry (§2.2); answers with the whole map."""
+    data = platform.strategies.add_rename(principal, body.get("from_id"), body.get("to_id"))
+    return {"ok": True, "data": data}
 
 
 @router.post("/backtest/run", response_model=RunResponse, tags=["jobs"])

@@ -12,7 +12,7 @@ import datetime as dt
 import hashlib
 import json
 import uuid
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from quantdesk.backtest.run import PreparedBacktest, prepare_backtest
@@ -127,6 +127,9 @@ class BacktestService:
             raise InvalidArgument(
                 f"engine {request.engine!r} is not available; available: {', '.join(ENGINES)}"
             )
+        canonical = self._strategies.resolve(principal, request.strategy_id)
+        if canonical != request.strategy_id:
+            request = replace(request, strategy_id=canonical)  # an old id runs the renamed one
         code = self._strategies.read_code(principal, request.strategy_id)
         try:
             prepared = self._prepare(code, request)

@@ -14,6 +14,7 @@ from quantdesk.services.backtests import BacktestService, job_view
 from quantdesk.services.strategies import StrategyService, check_strategy_id
 from quantdesk.storage import Database
 from quantdesk.storage import jobs as job_store
+from quantdesk.storage import renames as rename_store
 from quantdesk.storage import strategies as strategy_store
 from quantdesk.storage.models import JobRow
 
@@ -97,6 +98,7 @@ class JobService:
             NotFound: the caller has no such strategy.
         """
         check_strategy_id(strategy_id)
+        strategy_id = self._strategies.resolve(principal, strategy_id)
         with self._db.read() as session:
             if strategy_store.get(session, principal.user_id, strategy_id) is None:
                 raise NotFound(f"strategy {strategy_id!r} not found")
@@ -204,6 +206,7 @@ class JobService:
             meta = strategy_store.get(session, principal.user_id, strategy_id)
             if meta is not None:
                 session.delete(meta)
+            rename_store.forget(session, principal.user_id, strategy_id)
         for run_dir in folders:
             RunFolder(self._base, run_dir).remove()
         self._strategies.code_path(principal.user_id, strategy_id).unlink(missing_ok=True)

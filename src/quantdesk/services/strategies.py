@@ -14,11 +14,13 @@ import re
 from pathlib import Path
 from typing import Any
 
-from quantdesk.core.errors import InvalidArgument, NotFound
+from quantdesk.core.errors import Conflict, InvalidArgument, NotFound, Unprocessable
 from quantdesk.core.files import atomic_write_bytes
 from quantdesk.core.settings import Settings
 from quantdesk.services.auth import Principal
 from quantdesk.storage import Database
+from quantdesk.storage import jobs as job_store
+from quantdesk.storage import renames as rename_store
 from quantdesk.storage import strategies as strategy_store
 from quantdesk.storage.jobs import utcnow
 
@@ -42,6 +44,14 @@ def check_strategy_id(value: object, field: str = "strategy_id") -> str:
             f"{field} contains invalid characters (allowed: CJK, letters, digits, _ and -)"
         )
     return value
+
+
+def _rename_id(value: object, field: str) -> str:
+    """A valid strategy id for the rename endpoints, which answer 422 otherwise."""
+    try:
+        return check_strategy_id(value, field)
+    except InvalidArgument as exc:
+        raise Unprocessable(exc.message) from None
 
 
 def _iso(value: dt.datetime | None) -> str | None:
@@ -113,6 +123,7 @@ class StrategyService:
         """
         check_strategy_id(strategy_id)
         self._adopt_legacy(principal)
+        strategy_id = self.resolve(principal, strategy_id)
         with self._db.read() as session:
             row = strategy_store.get(session, principal.user_id, strategy_id)
             meta = (row.created_at, row.updated_at, row.size) if row else None
@@ -127,12 +138,86 @@ class StrategyService:
             "size": meta[2],
         }
 
+    def resolve(self, principal: Principal, strategy_id: str) -> str:
+        """The current id of ``strategy_id`` (itself unless it was renamed away)."""
+        with self._db.read() as session:
+            if strategy_store.get(session, principal.user_id, strategy_id) is not None:
+                return strategy_id
+            return rename_store.resolve(session, principal.user_id, strategy_id) or strategy_id
+
+    def rename_map(self, principal: Principal) -> dict[str, Any]:
+        """``{"map": {old_id: current_id}}`` of the caller (§2.2)."""
+        with self._db.read() as session:
+            return {"map": rename_store.mapping(session, principal.user_id)}
+
+    def add_rename(self, principal: Principal, from_id: object, to_id: object) -> dict[str, Any]:
+        """Record a rename map entry by hand (§2.2); chains are compressed.
+
+        Raises:
+            Unprocessable: an id is missing or invalid (the message names it).
+        """
+        src, dst = _rename_id(from_id, "from_id"), _rename_id(to_id, "to_id")
+        with self._db.write() as session:
+            live = strategy_store.get(session, principal.user_id, dst) is not None
+            rename_store.add(session, principal.user_id, src, dst, utcnow(), target_is_live=live)
+        return self.rename_map(principal)
+
+    def rename(
+        self, principal: Principal, from_id: object, to_id: object, code: object = None
+    ) -> dict[str, Any]:
+        """Rename a strategy (§2.1) in one transaction; idempotent.
+
+        The code file moves (or ``code`` overwrites the target), metadata and jobs move to the
+        new id, and the rename map gets ``from_id -> to_id`` (chains compressed), so the old id
+        keeps resolving for reads, history and runs.
+
+        Raises:
+            Unprocessable: invalid ids. NotFound: no source. Conflict: the target exists.
+            InvalidArgument: ``code`` given but not a string.
+        """
+        src, dst = _rename_id(from_id, "from_id"), _rename_id(to_id, "to_id")
+        if code is not None and not isinstance(code, str):
+            raise InvalidArgument("code must be a string")
+        result = {"from_id": src, "to_id": dst, "deleted_old": False, "warning": ""}
+        if src == dst:
+            return {**result, "warning": "noop: from_id equals to_id"}
+        owner = principal.user_id
+        old_path, new_path = self.code_path(owner, src), self.code_path(owner, dst)
+        with self._db.write() as session:
+            source = strategy_store.get(session, owner, src)
+            target = strategy_store.get(session, owner, dst)
+            if source is None:
+                if target is not None and rename_store.resolve(session, owner, src) == dst:
+                    return {**result, "deleted_old": True, "warning": "noop: already renamed"}
+                raise NotFound(f"strategy {src!r} not found")
+            if target is not None:
+                raise Conflict(f"strategy {dst!r} already exists")
+            data = code.encode() if isinstance(code, str) else old_path.read_bytes()
+            atomic_write_bytes(new_path, data)
+            try:
+                now = utcnow()
+                strategy_store.save(
+                    session, owner_id=owner, strategy_id=dst, size=len(data),
+                    code_sha256=hashlib.sha256(data).hexdigest(), now=now,
+                    created_at=source.created_at,
+                )  # fmt: skip
+                session.delete(source)
+                job_store.rename_strategy(session, owner, src, dst)
+                rename_store.add(session, owner, src, dst, now, target_is_live=True)
+                session.flush()
+            except BaseException:
+                new_path.unlink(missing_ok=True)
+                raise
+        old_path.unlink(missing_ok=True)
+        return {**result, "deleted_old": True}
+
     def read_code(self, principal: Principal, strategy_id: str) -> str:
         """The code of a strategy of the caller.
 
         Raises:
             NotFound: no such strategy (or its file is gone).
         """
+        strategy_id = self.resolve(principal, strategy_id)
         with self._db.read() as session:
             exists = strategy_store.get(session, principal.user_id, strategy_id) is not None
         path = self.code_path(principal.user_id, strategy_id)

@@ -298,3 +298,13 @@ def list_jobs(
         select(JobRow).where(*where).order_by(*order).limit(limit).offset(offset)
     ).all()
     return list(rows), int(total)
+
+
+def rename_strategy(session: Session, owner_id: int, from_id: str, to_id: str) -> int:
+    """Move every job of strategy ``from_id`` to ``to_id``; returns how many moved."""
+    result = session.execute(
+        update(JobRow)
+        .where(JobRow.owner_id == owner_id, JobRow.strategy_id == from_id)
+        .values(strategy_id=to_id)
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]

@@ -126,3 +126,14 @@ class ApiKeyRow(Base):
     secret_hash: Mapped[str] = mapped_column(String(255))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     last_used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class StrategyRenameRow(Base):
+    """An old strategy id that now resolves to another (the contract's rename map)."""
+
+    __tablename__ = "strategy_renames"
+
+    owner_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    from_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    to_id: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())

@@ -1,0 +1,34 @@
+"""strategy renames
+
+Revision ID: 0004
+Revises: 0003
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0004"
+down_revision = "0003"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "strategy_renames",
+        sa.Column("owner_id", sa.Integer(), nullable=False),
+        sa.Column("from_id", sa.String(length=64), nullable=False),
+        sa.Column("to_id", sa.String(length=64), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["owner_id"],
+            ["users.id"],
+        ),
+        sa.PrimaryKeyConstraint("owner_id", "from_id"),
+    )
+
+
+def downgrade() -> None:
+    op.drop_table("strategy_renames")
