@@ -94,6 +94,18 @@ def rename_strategy(
     return {"ok": True, "data": data}
 
 
+@router.post("/backtest/strategies/{strategy_id}/compile", tags=["strategies"])
+def compile_strategy(
+    strategy_id: str,
+    platform: PlatformDep,
+    principal: PrincipalDep,
+    body: Annotated[dict[str, Any] | None, Body()] = None,
+) -> JSONResponse:
+    """Compile check (§3, admins): ``{"code"?}``; blank code checks the saved code."""
+    status, payload = platform.compiler.check(principal, strategy_id, (body or {}).get("code"))
+    return JSONResponse(payload, status_code=status)
+
+
 @router.get("/backtest/strategy-renames", tags=["strategies"])
 def get_renames(platform: PlatformDep, principal: PrincipalDep) -> dict[str, Any]:
     """The rename map (§2.2): ``{"ok": true, "data": {"map": {old: current}}}``."""

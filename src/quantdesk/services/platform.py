@@ -10,6 +10,7 @@ from quantdesk.data.demo import import_demo
 from quantdesk.jobs.local import LocalWorkerPool
 from quantdesk.services.auth import AuthService, resolve_secret_key
 from quantdesk.services.backtests import BacktestService
+from quantdesk.services.compile import CompileService
 from quantdesk.services.jobs import JobService
 from quantdesk.services.strategies import StrategyService
 from quantdesk.services.users import UserService
@@ -29,6 +30,7 @@ class Platform:
     backtests: BacktestService
     jobs: JobService
     users: UserService
+    compiler: CompileService
 
     def close(self) -> None:
         """Release database connections."""
@@ -54,7 +56,10 @@ def bootstrap(settings: Settings) -> Platform:
     strategies = StrategyService(db, settings)
     backtests = BacktestService(db, settings, catalog, strategies)
     jobs = JobService(db, settings, strategies, backtests)
-    return Platform(settings, db, catalog, auth, strategies, backtests, jobs, UserService(db))
+    return Platform(
+        settings, db, catalog, auth, strategies, backtests, jobs, UserService(db),
+        CompileService(settings, strategies),
+    )  # fmt: skip
 
 
 def start_local_workers(settings: Settings, count: int) -> LocalWorkerPool:
