@@ -155,3 +155,56 @@ def test_delete_job_and_strategy_with_cascade(client: TestClient, platform: Plat
         and not (base / "strategies" / "sma.py").exists()
     )
     assert client.delete("/api/backtest/strategies/sma").status_code == 404
+
+
+def test_idempotency_key(client: TestClient) -> None:
+    first = client.post("/api/backtest/run", json=RUN, headers={"Idempotency-Key": "k-1"})
+    assert first.status_code == 200 and first.json()["jobId"] == first.json()["job_id"]
+    again = client.post("/api/backtest/run", json=RUN, headers={"Idempotency-Key": "k-1"})
+    assert again.json()["job_id"] == first.json()["job_id"]  # even with the window at 0
+    other = client.post(
+        "/api/backtest/run", json={**RUN, "cash": 1.0}, headers={"Idempotency-Key": "k-1"}
+    )
+    assert other.status_code == 422 and "Idempotency-Key" in other.json()["error"]["message"]
+    fresh = client.post("/api/backtest/run", json=RUN, headers={"Idempotency-Key": "k-2"})
+    assert fresh.json()["job_id"] != first.json()["job_id"]
+
+
+def test_performance_report(client: TestClient, platform: Platform) -> None:
+    job_id = submit(client)
+    assert client.get(f"/api/backtest/jobs/{job_id}/performance").status_code == 409
+    drain(platform)
+    report = client.get(f"/api/backtest/jobs/{job_id}/performance").json()
+    assert set(report["metrics"]) == {"total_return", "annual_return", "max_drawdown",
+                                      "sharpe_ratio", "win_rate", "profit_loss_ratio",
+                                      "alpha", "beta"}  # fmt: skip
+    assert report["metrics"]["total_return"] == report["summary"]["total_returns"]
+    assert len(report["trades"]) == report["summary"]["trade_count"]
+    assert report["portfolio"] and {"date", "order_book_id", "quantity"} <= set(
+        report["portfolio"][0]
+    )
+
+
+def test_cleanup_removes_old_buckets_but_not_live_jobs(
+    client: TestClient, platform: Platform
+) -> None:
+    import datetime as dt
+
+    old_done = submit(client)
+    drain(platform)
+    old_queued = submit(client, cash=7e4)
+    base = platform.settings.backtest_base_dir
+    with platform.db.write() as session:  # pretend both were made 40 days ago
+        for job_id in (old_done, old_queued):
+            row = job_store.get(session, job_id)
+            assert row is not None
+            old_dir = base / row.run_dir
+            row.run_dir = f"runs/2000-01-01/{job_id}"
+            (base / "runs" / "2000-01-01").mkdir(parents=True, exist_ok=True)
+            old_dir.rename(base / row.run_dir)
+    touched = platform.backtests.cleanup(dt.datetime.now(dt.UTC), force=True)
+    assert touched == ["2000-01-01"]
+    assert client.get(f"/api/backtest/jobs/{old_done}").status_code == 404
+    assert client.get(f"/api/backtest/jobs/{old_queued}").json()["status"] == "QUEUED"
+    assert (base / "runs" / "2000-01-01" / old_queued / "strategy.py").is_file()
+    assert not (base / "runs" / "2000-01-01" / old_done).exists()

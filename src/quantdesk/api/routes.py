@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import anyio
-from fastapi import APIRouter, Body, Query, Request
+from fastapi import APIRouter, Body, Header, Query, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
 from quantdesk.api.deps import PlatformDep, PrincipalDep
@@ -124,11 +124,18 @@ def add_rename(
 
 
 @router.post("/backtest/run", response_model=RunResponse, tags=["jobs"])
-def run(body: RunBody, platform: PlatformDep, principal: PrincipalDep) -> RunResponse:
+def run(
+    body: RunBody,
+    platform: PlatformDep,
+    principal: PrincipalDep,
+    idempotency_key: Annotated[
+        str | None, Header(description="same key + same body = same job; else 422")
+    ] = None,
+) -> RunResponse:
     """Validate and enqueue a backtest; identical requests within the dedup window return the
     same ``job_id``."""
-    job_id = platform.backtests.submit(principal, RunRequest(**body.model_dump()))
-    return RunResponse(job_id=job_id)
+    job_id = platform.backtests.submit(principal, RunRequest(**body.model_dump()), idempotency_key)
+    return RunResponse(job_id=job_id, jobId=job_id)
 
 
 @router.get("/backtest/jobs/{job_id}", response_model=JobStatusView, tags=["jobs"])
@@ -147,6 +154,12 @@ def job_result(
 ) -> Any:
     """The result (409 ``RESULT_NOT_READY`` until FINISHED); ``page``/``page_size`` page trades."""
     return platform.backtests.result(principal, job_id, page, page_size)
+
+
+@router.get("/backtest/jobs/{job_id}/performance", tags=["jobs"])
+def job_performance(job_id: str, platform: PlatformDep, principal: PrincipalDep) -> Any:
+    """Performance report: ``metrics``, ``trades``, ``portfolio`` (daily positions)."""
+    return platform.backtests.performance(principal, job_id)
 
 
 @router.get(

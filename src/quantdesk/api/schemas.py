@@ -76,9 +76,10 @@ class RunBody(BaseModel):
 
 
 class RunResponse(BaseModel):
-    """Answer of ``POST /api/backtest/run``."""
+    """Answer of ``POST /api/backtest/run`` (``jobId``: the contract's legacy alias)."""
 
     job_id: str
+    jobId: str | None = None  # noqa: N815 - the contract's legacy spelling
 
 
 class JobError(BaseModel):

@@ -34,6 +34,7 @@ from quantdesk.storage import jobs as job_store
 from quantdesk.storage.models import JobRow
 
 ENGINES = ("native",)
+CLEANUP_EVERY_SECONDS = 600.0
 MAX_PAGE_SIZE = 1000
 
 
@@ -94,17 +95,26 @@ class BacktestService:
         self._catalog = catalog
         self._strategies = strategies
         self._base = settings.backtest_base_dir.resolve()
+        self._last_cleanup = 0.0
 
     # -- submit --------------------------------------------------------------------------------
 
-    def submit(self, principal: Principal, request: RunRequest) -> str:
+    def submit(
+        self, principal: Principal, request: RunRequest, idempotency_key: str | None = None
+    ) -> str:
         """Validate, dedup and enqueue ``request``; returns the job id.
+
+        With an ``Idempotency-Key``, the same key and the same request return the same job
+        (whenever sent); the same key with a different request is refused (422).
 
         Raises:
             InvalidArgument: a field breaks a rule (the message names it).
             NotFound: the strategy does not exist (for this user).
             DataUnavailable: the dates or instruments are outside the catalog.
+            Unprocessable: the Idempotency-Key was used for another request.
         """
+        if idempotency_key is not None and not 1 <= len(idempotency_key) <= 128:
+            raise InvalidArgument("Idempotency-Key must be 1-128 characters")
         check_strategy_id(request.strategy_id)
         for name in ("start_date", "end_date"):
             value = getattr(request, name)
@@ -143,8 +153,9 @@ class BacktestService:
         ).hexdigest()
         window = self._settings.backtest_idempotency_window_seconds
         return self.enqueue(
-            principal, request.strategy_id, code, normalized, digest, dedup_seconds=window
-        )
+            principal, request.strategy_id, code, normalized, digest, dedup_seconds=window,
+            idempotency_key=idempotency_key,
+        )  # fmt: skip
 
     def enqueue(
         self,
@@ -156,6 +167,7 @@ class BacktestService:
         *,
         dedup_seconds: float = 0.0,
         retry_of: str | None = None,
+        idempotency_key: str | None = None,
     ) -> str:
         """Write the job folder and insert the QUEUED row; returns the job id.
 
@@ -163,17 +175,17 @@ class BacktestService:
         many seconds returns the existing job instead (never a FAILED/CANCELLED one).
         """
         now = job_store.utcnow()
+        self.cleanup(now)
         window = dt.timedelta(seconds=dedup_seconds)
         job_id = uuid.uuid4().hex
         folder = RunFolder(self._base, run_dir_for(job_id, now))
         dedup = dedup_seconds > 0
-        if dedup:
-            with self._db.read() as session:
-                existing = job_store.recent_duplicate(
-                    session, principal.user_id, digest, now - window
-                )
-            if existing is not None:
-                return existing.id
+        with self._db.read() as session:
+            existing = job_store.reusable(
+                session, principal.user_id, digest, now - window, dedup, idempotency_key
+            )
+        if existing is not None:
+            return existing
         # Files first, then a short transaction: the write lock is never held across fsyncs.
         folder.create(
             code=code,
@@ -198,12 +210,10 @@ class BacktestService:
         try:
             with self._db.write() as session:
                 # Serializes identical submissions so exactly one job is created.
-                job_store.lock_request(session, principal.user_id, digest)
-                if dedup:
-                    existing = job_store.recent_duplicate(
-                        session, principal.user_id, digest, now - window
-                    )
-                    duplicate = existing.id if existing is not None else None
+                job_store.lock_request(session, principal.user_id, idempotency_key or digest)
+                duplicate = job_store.reusable(
+                    session, principal.user_id, digest, now - window, dedup, idempotency_key
+                )
                 if duplicate is None:
                     session.add(
                         JobRow(
@@ -212,6 +222,7 @@ class BacktestService:
                             run_dir=folder.relative, created_at=now, updated_at=now,
                             attempts=0, max_attempts=self._settings.job_max_attempts, fence=0,
                             progress=0.0, current_bar=0, total_bars=0, retry_of=retry_of,
+                            idempotency_key=idempotency_key,
                         )
                     )  # fmt: skip
         except BaseException:
@@ -221,6 +232,34 @@ class BacktestService:
             folder.remove()
             return duplicate
         return job_id
+
+    def cleanup(self, now: dt.datetime, *, force: bool = False) -> list[str]:
+        """Remove date buckets of ``runs/`` older than ``BACKTEST_KEEP_DAYS`` (at most every
+        ``CLEANUP_EVERY_SECONDS`` per process unless ``force``), with their finished jobs;
+        folders of QUEUED/RUNNING jobs are kept. Returns the buckets touched."""
+        if not force and now.timestamp() - self._last_cleanup < CLEANUP_EVERY_SECONDS:
+            return []
+        self._last_cleanup = now.timestamp()
+        cutoff = (now - dt.timedelta(days=self._settings.backtest_keep_days)).date()
+        runs = self._base / "runs"
+        touched = []
+        for bucket in sorted(runs.glob("????-??-??")) if runs.is_dir() else []:
+            try:
+                day = dt.date.fromisoformat(bucket.name)
+            except ValueError:
+                continue
+            if day >= cutoff:
+                continue
+            with self._db.write() as session:
+                kept = job_store.purge_bucket(session, bucket.name)
+            for folder in bucket.iterdir():
+                relative = f"runs/{bucket.name}/{folder.name}"
+                if relative not in kept:
+                    RunFolder(self._base, relative).remove()
+            if not any(bucket.iterdir()):
+                bucket.rmdir()
+            touched.append(bucket.name)
+        return touched
 
     def _prepare(self, code: str, request: RunRequest) -> PreparedBacktest:
         return prepare_backtest(
@@ -297,6 +336,41 @@ class BacktestService:
             out["page"] = p
             out["page_size"] = size
         return out
+
+    def performance(self, principal: Principal, job_id: str) -> dict[str, Any]:
+        """The task-management performance report: ``metrics`` (total_return, annual_return,
+        max_drawdown, sharpe_ratio, win_rate, profit_loss_ratio, alpha, beta, plus the full
+        summary under ``summary``), ``trades`` and ``portfolio`` (daily positions).
+
+        Raises:
+            NotFound, ResultNotReady, InternalError: as ``result``.
+        """
+        row = self._job(principal, job_id)
+        if row.status != JobStatus.FINISHED:
+            raise ResultNotReady(f"job {job_id} is {row.status}; the report exists once FINISHED")
+        try:
+            full = RunFolder(self._base, row.run_dir).read_json("result.json")
+        except ValueError:
+            full = None
+        if not isinstance(full, dict) or "summary" not in full:
+            raise InternalError(f"the result file of job {job_id} is missing or corrupt")
+        summary = full["summary"]
+        names = {
+            "total_return": "total_returns", "annual_return": "annualized_returns",
+            "max_drawdown": "max_drawdown", "sharpe_ratio": "sharpe", "win_rate": "win_rate",
+            "profit_loss_ratio": "profit_loss_ratio", "alpha": "alpha", "beta": "beta",
+        }  # fmt: skip
+        positions = full.get("positions") or {}
+        columns = list(positions)
+        rows = zip(*(positions[c] for c in columns), strict=True) if columns else iter(())
+        return {
+            "job_id": job_id,
+            "metrics": {k: summary.get(v) for k, v in names.items()},
+            "summary": summary,
+            "trades": full.get("trades") or [],
+            "portfolio": [dict(zip(columns, r, strict=True)) for r in rows],
+            "daily": full.get("portfolio") or {},
+        }
 
     def log(
         self, principal: Principal, job_id: str, offset: int | None, tail: int | None

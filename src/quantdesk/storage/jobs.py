@@ -9,6 +9,7 @@ commit only apply while the row is still RUNNING with the claimer's fence.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,6 +17,7 @@ from sqlalchemy import and_, func, select, text, update
 from sqlalchemy.orm import InstrumentedAttribute, Session
 from sqlalchemy.sql.elements import ColumnElement
 
+from quantdesk.core.errors import Unprocessable
 from quantdesk.core.jobs import JobErrorCode, JobStatus
 from quantdesk.storage.db import Database
 from quantdesk.storage.models import JobRow
@@ -62,15 +64,48 @@ def recent_duplicate(
     ).first()
 
 
-def lock_request(session: Session, owner_id: int, request_hash: str) -> None:
-    """Serialize transactions submitting the same request until they end.
+def by_idempotency_key(session: Session, owner_id: int, key: str) -> JobRow | None:
+    """The job ``owner_id`` created with ``Idempotency-Key: key``."""
+    return session.scalars(
+        select(JobRow).where(JobRow.owner_id == owner_id, JobRow.idempotency_key == key).limit(1)
+    ).first()
 
-    PostgreSQL: a transaction-scoped advisory lock on (owner, hash). SQLite: nothing to do,
+
+def reusable(
+    session: Session,
+    owner_id: int,
+    digest: str,
+    since: dt.datetime,
+    dedup: bool,
+    idempotency_key: str | None,
+) -> str | None:
+    """The job an identical submission should return instead of a new one, if any.
+
+    Raises:
+        Unprocessable: ``idempotency_key`` was used with another request.
+    """
+    if idempotency_key is not None:
+        keyed = by_idempotency_key(session, owner_id, idempotency_key)
+        if keyed is not None:
+            if keyed.request_hash != digest:
+                raise Unprocessable("Idempotency-Key was already used with a different request")
+            return keyed.id
+    if dedup:
+        found = recent_duplicate(session, owner_id, digest, since)
+        return found.id if found is not None else None
+    return None
+
+
+def lock_request(session: Session, owner_id: int, name: str) -> None:
+    """Serialize transactions submitting the same request (or key) until they end.
+
+    PostgreSQL: a transaction-scoped advisory lock on (owner, name). SQLite: nothing to do,
     write transactions already run one at a time (BEGIN IMMEDIATE).
     """
     if session.get_bind().dialect.name == "postgresql":
-        key = int.from_bytes(bytes.fromhex(request_hash[:16]), "big", signed=True)
-        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key ^ owner_id})
+        digest = hashlib.sha256(f"{owner_id}:{name}".encode()).digest()
+        key = int.from_bytes(digest[:8], "big", signed=True)
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
 
 
 def count_by_status(session: Session) -> dict[str, int]:
@@ -308,3 +343,19 @@ def rename_strategy(session: Session, owner_id: int, from_id: str, to_id: str) -
         .values(strategy_id=to_id)
     )
     return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+def purge_bucket(session: Session, bucket: str) -> set[str]:
+    """Delete the final jobs whose folder is in ``runs/<bucket>/``.
+
+    Returns:
+        The run dirs of jobs still QUEUED/RUNNING there, whose folders must be kept.
+    """
+    rows = session.scalars(select(JobRow).where(JobRow.run_dir.like(f"runs/{bucket}/%"))).all()
+    kept = set()
+    for row in rows:
+        if JobStatus(row.status).is_final:
+            session.delete(row)
+        else:
+            kept.add(row.run_dir)
+    return kept

@@ -88,6 +88,7 @@ class JobRow(Base):
         Index("ix_jobs_status_created", "status", "created_at"),
         Index("ix_jobs_owner_strategy", "owner_id", "strategy_id", "created_at"),
         Index("ix_jobs_owner_hash", "owner_id", "request_hash", "created_at"),
+        Index("ix_jobs_owner_idempotency_key", "owner_id", "idempotency_key"),
     )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
@@ -113,6 +114,7 @@ class JobRow(Base):
     total_bars: Mapped[int] = mapped_column(Integer, default=0)
     cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     retry_of: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    idempotency_key: Mapped[str | None] = mapped_column(String(128), nullable=True)
 
 
 class ApiKeyRow(Base):
