@@ -162,13 +162,15 @@ def test_authorization_matrix_over_every_route(
     job_id = client.post("/api/backtest/run", headers=admin, json=RUN).json()["job_id"]
     key = client.post("/api/keys", headers=admin, json={}).json()["data"]["key"]
     admin_id = client.get("/api/me", headers=admin).json()["data"]["userid"]
-    ids = {"strategy_id": "sma", "job_id": job_id, "key": key, "userid": admin_id}
+    ids = {"strategy_id": "sma", "job_id": job_id, "key": key, "userid": admin_id, "version": 1}
     bodies: dict[tuple[str, str], Any] = {
         ("POST", "/api/backtest/strategies/{strategy_id}"): {"code": "# x\n"},
         ("POST", "/api/backtest/run"): RUN,
         ("POST", "/api/admin/users"): {"mobile": "x", "password": "password-9"},
         ("PATCH", "/api/admin/users/{userid}"): {"disabled": False},
         ("POST", "/api/keys"): {},
+        ("POST", "/api/backtest/strategies/{strategy_id}/rename"): {"to_id": "zz"},
+        ("POST", "/api/backtest/strategies/{strategy_id}/from-template"): {"template": "x"},
     }
     routes = [
         (method.upper(), path)
@@ -197,8 +199,11 @@ def test_authorization_matrix_over_every_route(
             assert res.status_code == 403, ("viewer", method, path, res.text)
             checked["403-viewer"] += 1
         owned = any("{" + name + "}" in path for name in ("strategy_id", "job_id", "key"))
-        saves = (method, path) == ("POST", "/api/backtest/strategies/{strategy_id}")
-        if owned and not saves:  # a save creates the caller's own strategy of that name
+        creates = {
+            ("POST", "/api/backtest/strategies/{strategy_id}"),
+            ("POST", "/api/backtest/strategies/{strategy_id}/from-template"),
+        }
+        if owned and (method, path) not in creates:  # these create the caller's own strategy
             res = client.request(method, url, headers=people["researcher"], json=body)
             assert res.status_code == 404, ("researcher", method, path, res.text)
             assert res.json()["error"]["code"] == "NOT_FOUND"

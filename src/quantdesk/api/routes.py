@@ -79,7 +79,43 @@ def save_strategy(
     strategy_id: str, body: SaveStrategy, platform: PlatformDep, principal: PrincipalDep
 ) -> Any:
     """Create or update a strategy's code."""
-    return {"ok": True, "data": platform.strategies.save(principal, strategy_id, body.code)}
+    data = platform.strategies.save(
+        principal, strategy_id, body.code, name=body.name, description=body.description,
+        tags=body.tags,
+    )  # fmt: skip
+    return {"ok": True, "data": data}
+
+
+@router.get("/backtest/strategies/{strategy_id}/versions", tags=["strategies"])
+def strategy_versions(strategy_id: str, platform: PlatformDep, principal: PrincipalDep) -> Any:
+    """Every saved version, newest first."""
+    return {"ok": True, "data": platform.strategies.versions(principal, strategy_id)}
+
+
+@router.get("/backtest/strategies/{strategy_id}/versions/{version}", tags=["strategies"])
+def strategy_version(
+    strategy_id: str, version: int, platform: PlatformDep, principal: PrincipalDep
+) -> Any:
+    """One old version with its code."""
+    return {"ok": True, "data": platform.strategies.version(principal, strategy_id, version)}
+
+
+@router.get("/backtest/templates", tags=["strategies"])
+def templates(platform: PlatformDep, principal: PrincipalDep) -> Any:
+    """The template library (the bundled examples) with their parameter schemas."""
+    return {"ok": True, "data": {"templates": platform.strategies.templates()}}
+
+
+@router.post("/backtest/strategies/{strategy_id}/from-template", tags=["strategies"])
+def from_template(
+    strategy_id: str,
+    platform: PlatformDep,
+    principal: PrincipalDep,
+    body: Annotated[dict[str, Any], Body(examples=[{"template": "sma_crossover"}])],
+) -> Any:
+    """Create a strategy from a template (409 if the id exists)."""
+    data = platform.strategies.from_template(principal, strategy_id, body.get("template"))
+    return {"ok": True, "data": data}
 
 
 @router.post("/backtest/strategies/{from_id}/rename", tags=["strategies"])

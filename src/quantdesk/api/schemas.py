@@ -20,6 +20,10 @@ class StrategyMeta(BaseModel):
     """One strategy in a listing."""
 
     id: str
+    name: str = ""
+    description: str = ""
+    tags: list[str] = Field(default_factory=list)
+    version: int = Field(0, description="number of the latest saved version")
     created_at: str | None = Field(description="ISO 8601 UTC; null for legacy files")
     updated_at: str | None
     size: int = Field(description="bytes of code")
@@ -32,10 +36,19 @@ class StrategyList(BaseModel):
     total: int
 
 
+class ParamSpec(BaseModel):
+    """One entry of a strategy's parameter schema (read statically from ``PARAMS``)."""
+
+    name: str
+    type: str = Field(description="int, float, bool, str, list or any")
+    default: Any = None
+
+
 class Strategy(StrategyMeta):
     """``GET /api/backtest/strategies/{id}``."""
 
     code: str
+    params_schema: list[ParamSpec] = Field(default_factory=list)
 
 
 class SaveStrategy(BaseModel):
@@ -43,6 +56,9 @@ class SaveStrategy(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     code: str
+    name: str | None = None
+    description: str | None = None
+    tags: list[str] | None = None
 
 
 class SavedStrategy(BaseModel):
@@ -73,6 +89,7 @@ class RunBody(BaseModel):
     slippage: float | None = Field(None, description="slippage price ratio")
     params: dict[str, Any] = Field(default_factory=dict, description="strategy parameters")
     engine: str = Field("native", description="backtest engine")
+    version: int | None = Field(None, ge=1, description="run this saved version of the code")
 
 
 class RunResponse(BaseModel):

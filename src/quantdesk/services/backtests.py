@@ -58,6 +58,7 @@ class RunRequest:
     slippage: float | None = None
     params: dict[str, Any] = field(default_factory=dict)
     engine: str = "native"
+    version: int | None = None
 
 
 def _iso(value: dt.datetime | None) -> str | None:
@@ -140,7 +141,11 @@ class BacktestService:
         canonical = self._strategies.resolve(principal, request.strategy_id)
         if canonical != request.strategy_id:
             request = replace(request, strategy_id=canonical)  # an old id runs the renamed one
-        code = self._strategies.read_code(principal, request.strategy_id)
+        code = (
+            self._strategies.version(principal, request.strategy_id, request.version)["code"]
+            if request.version is not None
+            else self._strategies.read_code(principal, request.strategy_id)
+        )
         try:
             prepared = self._prepare(code, request)
         except NotFound as exc:  # an unknown instrument is a bad field, not a missing resource

@@ -207,6 +207,7 @@ class JobService:
             if meta is not None:
                 session.delete(meta)
             rename_store.forget(session, principal.user_id, strategy_id)
+            strategy_store.delete_versions(session, principal.user_id, strategy_id)
         for run_dir in folders:
             RunFolder(self._base, run_dir).remove()
         self._strategies.code_path(principal.user_id, strategy_id).unlink(missing_ok=True)

@@ -8,6 +8,8 @@ per user and one user never sees another's.
 
 from __future__ import annotations
 
+import ast
+import builtins
 import datetime as dt
 import hashlib
 import re
@@ -17,6 +19,7 @@ from typing import Any
 from quantdesk.core.errors import Conflict, InvalidArgument, NotFound, Unprocessable
 from quantdesk.core.files import atomic_write_bytes
 from quantdesk.core.settings import Settings
+from quantdesk.engine.params_schema import params_schema
 from quantdesk.services.auth import Principal
 from quantdesk.storage import Database
 from quantdesk.storage import jobs as job_store
@@ -44,6 +47,45 @@ def check_strategy_id(value: object, field: str = "strategy_id") -> str:
             f"{field} contains invalid characters (allowed: CJK, letters, digits, _ and -)"
         )
     return value
+
+
+def _template_files() -> list[Path]:
+    """The bundled example strategies: ``quantdesk/templates`` in a wheel, else ``examples/``
+    of the source checkout."""
+    packaged = Path(__file__).resolve().parents[1] / "templates"
+    source = Path(__file__).resolve().parents[3] / "examples"
+    folder = packaged if packaged.is_dir() else source
+    return sorted(folder.glob("*.py")) if folder.is_dir() else []
+
+
+def _metadata(name: object, description: object, tags: object) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if name is not None:
+        if not isinstance(name, str) or len(name) > 200:
+            raise InvalidArgument("name must be a string of at most 200 characters")
+        out["name"] = name
+    if description is not None:
+        if not isinstance(description, str) or len(description) > 10_000:
+            raise InvalidArgument("description must be a string of at most 10000 characters")
+        out["description"] = description
+    if tags is not None:
+        if not isinstance(tags, list) or not all(isinstance(t, str) and t for t in tags):
+            raise InvalidArgument("tags must be a list of non-empty strings")
+        out["tags"] = sorted(set(tags))
+    return out
+
+
+def _meta_view(row: Any) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "name": row.name,
+        "description": row.description,
+        "tags": list(row.tags or []),
+        "version": row.version,
+        "created_at": _iso(row.created_at),
+        "updated_at": _iso(row.updated_at),
+        "size": row.size,
+    }
 
 
 def _rename_id(value: object, field: str) -> str:
@@ -103,15 +145,7 @@ class StrategyService:
         self._adopt_legacy(principal)
         with self._db.read() as session:
             rows, total = strategy_store.search(session, principal.user_id, q, limit, offset)
-            items = [
-                {
-                    "id": r.id,
-                    "created_at": _iso(r.created_at),
-                    "updated_at": _iso(r.updated_at),
-                    "size": r.size,
-                }
-                for r in rows
-            ]
+            items = [_meta_view(r) for r in rows]
         return {"strategies": items, "total": total}
 
     def get(self, principal: Principal, strategy_id: str) -> dict[str, Any]:
@@ -126,17 +160,11 @@ class StrategyService:
         strategy_id = self.resolve(principal, strategy_id)
         with self._db.read() as session:
             row = strategy_store.get(session, principal.user_id, strategy_id)
-            meta = (row.created_at, row.updated_at, row.size) if row else None
-        if meta is None:
+            view = _meta_view(row) if row else None
+        if view is None:
             raise NotFound(f"strategy {strategy_id!r} not found")
         code = self.read_code(principal, strategy_id)
-        return {
-            "id": strategy_id,
-            "code": code,
-            "created_at": _iso(meta[0]),
-            "updated_at": _iso(meta[1]),
-            "size": meta[2],
-        }
+        return {**view, "code": code, "params_schema": params_schema(code)}
 
     def resolve(self, principal: Principal, strategy_id: str) -> str:
         """The current id of ``strategy_id`` (itself unless it was renamed away)."""
@@ -201,7 +229,15 @@ class StrategyService:
                     code_sha256=hashlib.sha256(data).hexdigest(), now=now,
                     created_at=source.created_at,
                 )  # fmt: skip
+                moved = strategy_store.get(session, owner, dst)
+                if moved is not None:
+                    moved.name, moved.description = source.name, source.description
+                    moved.tags, moved.version = list(source.tags or []), source.version
                 session.delete(source)
+                session.flush()
+                strategy_store.move_versions(session, owner, src, dst)
+                if code is not None and moved is not None:
+                    strategy_store.add_version(session, moved, code, moved.code_sha256, now)
                 job_store.rename_strategy(session, owner, src, dst)
                 rename_store.add(session, owner, src, dst, now, target_is_live=True)
                 session.flush()
@@ -225,11 +261,21 @@ class StrategyService:
             raise NotFound(f"strategy {strategy_id!r} not found")
         return path.read_text(encoding="utf-8")
 
-    def save(self, principal: Principal, strategy_id: str, code: object) -> dict[str, Any]:
-        """Create or replace the code of ``strategy_id``; returns its metadata.
+    def save(
+        self,
+        principal: Principal,
+        strategy_id: str,
+        code: object,
+        *,
+        name: object = None,
+        description: object = None,
+        tags: object = None,
+    ) -> dict[str, Any]:
+        """Create or replace the code of ``strategy_id`` (keeping a version); returns its
+        metadata. ``name``, ``description`` and ``tags`` are updated when given.
 
         Raises:
-            InvalidArgument: malformed id, code not a string, or larger than 1 MB.
+            InvalidArgument: malformed id, code not a string or larger than 1 MB, bad metadata.
         """
         check_strategy_id(strategy_id)
         if not isinstance(code, str):
@@ -237,6 +283,8 @@ class StrategyService:
         data = code.encode("utf-8")
         if len(data) > MAX_CODE_BYTES:
             raise InvalidArgument(f"code is larger than {MAX_CODE_BYTES} bytes")
+        meta = _metadata(name, description, tags)
+        digest = hashlib.sha256(data).hexdigest()
         now = utcnow()
         with self._db.write() as session:
             row = strategy_store.get(session, principal.user_id, strategy_id)
@@ -244,12 +292,90 @@ class StrategyService:
             atomic_write_bytes(self.code_path(principal.user_id, strategy_id), data)
             row = strategy_store.save(
                 session, owner_id=principal.user_id, strategy_id=strategy_id, size=len(data),
-                code_sha256=hashlib.sha256(data).hexdigest(), now=now,
-                created_at=created if row is None else row.created_at,
+                code_sha256=digest, now=now, created_at=created,
             )  # fmt: skip
+            for key, value in meta.items():
+                setattr(row, key, value)
+            strategy_store.add_version(session, row, code, digest, now)
+            return _meta_view(row)
+
+    def versions(self, principal: Principal, strategy_id: str) -> dict[str, Any]:
+        """``{"strategy_id", "versions": [{version, created_at, size, sha256}]}``, newest first.
+
+        Raises:
+            NotFound: no such strategy.
+        """
+        strategy_id = self._existing(principal, strategy_id)
+        with self._db.read() as session:
+            rows = strategy_store.versions(session, principal.user_id, strategy_id)
+            items = [
+                {"version": r.version, "created_at": _iso(r.created_at), "size": r.size,
+                 "sha256": r.code_sha256}
+                for r in rows
+            ]  # fmt: skip
+        return {"strategy_id": strategy_id, "versions": items}
+
+    def version(self, principal: Principal, strategy_id: str, number: int) -> dict[str, Any]:
+        """One old version with its ``code`` and parameter schema.
+
+        Raises:
+            NotFound: no such strategy or version.
+        """
+        strategy_id = self._existing(principal, strategy_id)
+        with self._db.read() as session:
+            row = strategy_store.version(session, principal.user_id, strategy_id, number)
+            if row is None:
+                raise NotFound(f"strategy {strategy_id!r} has no version {number}")
             return {
-                "id": strategy_id,
+                "strategy_id": strategy_id,
+                "version": row.version,
+                "code": row.code,
                 "created_at": _iso(row.created_at),
-                "updated_at": _iso(row.updated_at),
                 "size": row.size,
+                "params_schema": params_schema(row.code),
             }
+
+    def templates(self) -> builtins.list[dict[str, Any]]:
+        """The template library: ``[{id, description, params_schema, code}]``."""
+        out = []
+        for path in _template_files():
+            code = path.read_text(encoding="utf-8")
+            doc = ast.get_docstring(ast.parse(code)) or ""
+            out.append(
+                {
+                    "id": path.stem,
+                    "description": doc.split("\n\n")[0].replace("\n", " "),
+                    "params_schema": params_schema(code),
+                    "code": code,
+                }
+            )
+        return out
+
+    def from_template(
+        self, principal: Principal, strategy_id: str, template: object
+    ) -> dict[str, Any]:
+        """Create ``strategy_id`` with a template's code.
+
+        Raises:
+            InvalidArgument: unknown template. Conflict: the strategy exists.
+        """
+        check_strategy_id(strategy_id)
+        found = {t["id"]: t for t in self.templates()}.get(str(template))
+        if found is None:
+            known = ", ".join(sorted(p.stem for p in _template_files()))
+            raise InvalidArgument(f"unknown template {template!r}; templates: {known}")
+        with self._db.read() as session:
+            if strategy_store.get(session, principal.user_id, strategy_id) is not None:
+                raise Conflict(f"strategy {strategy_id!r} already exists")
+        return self.save(
+            principal, strategy_id, found["code"], name=found["id"],
+            description=found["description"], tags=["template"],
+        )  # fmt: skip
+
+    def _existing(self, principal: Principal, strategy_id: str) -> str:
+        check_strategy_id(strategy_id)
+        strategy_id = self.resolve(principal, strategy_id)
+        with self._db.read() as session:
+            if strategy_store.get(session, principal.user_id, strategy_id) is None:
+                raise NotFound(f"strategy {strategy_id!r} not found")
+        return strategy_id

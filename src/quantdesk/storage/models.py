@@ -73,6 +73,24 @@ class StrategyRow(Base):
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     size: Mapped[int] = mapped_column(Integer)
     code_sha256: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    description: Mapped[str] = mapped_column(Text, default="", server_default="")
+    tags: Mapped[list[str]] = mapped_column(JSON, default=list)
+    version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+
+class StrategyVersionRow(Base):
+    """One saved version of a strategy's code (every save keeps one)."""
+
+    __tablename__ = "strategy_versions"
+
+    owner_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    strategy_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(Text)
+    code_sha256: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
 
 
 class JobRow(Base):

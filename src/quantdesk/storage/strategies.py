@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
-from quantdesk.storage.models import StrategyRow
+from quantdesk.storage.models import StrategyRow, StrategyVersionRow
 
 
 def get(session: Session, owner_id: int, strategy_id: str) -> StrategyRow | None:
@@ -28,12 +28,68 @@ def save(
     """Insert or update a strategy's metadata; ``created_at`` is kept once set."""
     row = session.get(StrategyRow, (owner_id, strategy_id))
     if row is None:
-        row = StrategyRow(owner_id=owner_id, id=strategy_id, created_at=created_at)
+        row = StrategyRow(
+            owner_id=owner_id, id=strategy_id, created_at=created_at, name="", description="",
+            tags=[], version=0,
+        )  # fmt: skip
         session.add(row)
     row.updated_at = now
     row.size = size
     row.code_sha256 = code_sha256
     return row
+
+
+def add_version(
+    session: Session, row: StrategyRow, code: str, code_sha256: str, now: dt.datetime
+) -> int:
+    """Keep ``code`` as the next version of ``row``; returns its number (1, 2, ...)."""
+    row.version = (row.version or 0) + 1
+    session.add(
+        StrategyVersionRow(
+            owner_id=row.owner_id, strategy_id=row.id, version=row.version, code=code,
+            code_sha256=code_sha256, size=len(code.encode()), created_at=now,
+        )
+    )  # fmt: skip
+    return row.version
+
+
+def versions(session: Session, owner_id: int, strategy_id: str) -> list[StrategyVersionRow]:
+    """Every version of a strategy, newest first."""
+    return list(
+        session.scalars(
+            select(StrategyVersionRow)
+            .where(
+                StrategyVersionRow.owner_id == owner_id,
+                StrategyVersionRow.strategy_id == strategy_id,
+            )
+            .order_by(StrategyVersionRow.version.desc())
+        )
+    )
+
+
+def version(
+    session: Session, owner_id: int, strategy_id: str, number: int
+) -> StrategyVersionRow | None:
+    """One version of a strategy."""
+    return session.get(StrategyVersionRow, (owner_id, strategy_id, number))
+
+
+def move_versions(session: Session, owner_id: int, from_id: str, to_id: str) -> None:
+    """Give a renamed strategy its history."""
+    session.execute(
+        update(StrategyVersionRow)
+        .where(StrategyVersionRow.owner_id == owner_id, StrategyVersionRow.strategy_id == from_id)
+        .values(strategy_id=to_id)
+    )
+
+
+def delete_versions(session: Session, owner_id: int, strategy_id: str) -> None:
+    """Drop a strategy's history."""
+    session.execute(
+        delete(StrategyVersionRow).where(
+            StrategyVersionRow.owner_id == owner_id, StrategyVersionRow.strategy_id == strategy_id
+        )
+    )
 
 
 def search(
