@@ -93,3 +93,16 @@ def test_bad_requests_and_non_admins(client: TestClient) -> None:
     client.headers.update({k: v for k, v in admin.items() if k.lower() != "authorization"})
     res = client.post("/api/backtest/strategies/demo/compile", json={})
     assert res.status_code == 401 and res.json()["error"]["code"] == "UNAUTHORIZED"
+
+
+def test_a_compile_timeout_is_500(tmp_path: Path, demo_data_dir: Path) -> None:
+    settings = make_settings(tmp_path, f"sqlite:///{tmp_path / 't.db'}", demo_data_dir,
+                             backtest_compile_timeout=0.001)  # fmt: skip
+    platform = bootstrap(settings)
+    with TestClient(create_app(settings, platform), raise_server_exceptions=False) as c:
+        res = c.post("/api/login", data={"mobile": "13800138000", "password": "pass123456"})
+        c.headers["Authorization"] = res.json()["token"]
+        status, payload = compile_(c, {"code": "x = 1\n"})
+    platform.close()
+    assert status == 500 and set(payload) >= SHAPE
+    assert payload["error"]["code"] == "INTERNAL_ERROR" and "timed out" in payload["stderr"]
