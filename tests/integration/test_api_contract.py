@@ -6,7 +6,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,31 +13,17 @@ import jwt
 import pytest
 from fastapi.testclient import TestClient
 
-from quantdesk.api import create_app
 from quantdesk.services.auth import hash_password
-from quantdesk.services.platform import Platform, bootstrap
+from quantdesk.services.platform import Platform
 from quantdesk.storage import users as user_store
 from quantdesk.storage.jobs import utcnow
-from tests.fixtures.platform import TEST_SECRET, drain, make_settings
+from tests.fixtures.platform import TEST_SECRET, drain
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 SMA = (EXAMPLES / "sma_crossover.py").read_text()
 ADMIN = {"mobile": "13800138000", "password": "pass123456"}
 RUN = {"strategy_id": "sma", "start_date": "2010-01-04", "end_date": "2010-12-31",
        "universe": ["AAPL"], "benchmark": "SPX"}  # fmt: skip
-
-
-@pytest.fixture
-def platform(tmp_path: Path, database_url: str, demo_data_dir: Path) -> Iterator[Platform]:
-    p = bootstrap(make_settings(tmp_path, database_url, demo_data_dir))
-    yield p
-    p.close()
-
-
-@pytest.fixture
-def client(platform: Platform) -> Iterator[TestClient]:
-    with TestClient(create_app(platform.settings, platform), raise_server_exceptions=False) as c:
-        yield c
 
 
 def login(

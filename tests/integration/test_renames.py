@@ -2,33 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 
-from quantdesk.api import create_app
-from quantdesk.services.platform import Platform, bootstrap
-from tests.fixtures.platform import drain, make_settings
+from quantdesk.services.platform import Platform
+from tests.fixtures.platform import drain
 
 SMA = (Path(__file__).resolve().parents[2] / "examples" / "sma_crossover.py").read_text()
 RUN = {"start_date": "2010-01-04", "end_date": "2010-02-26", "universe": ["AAPL"]}
 
 
 @pytest.fixture
-def platform(tmp_path: Path, database_url: str, demo_data_dir: Path) -> Iterator[Platform]:
-    p = bootstrap(make_settings(tmp_path, database_url, demo_data_dir))
-    yield p
-    p.close()
-
-
-@pytest.fixture
-def client(platform: Platform) -> Iterator[TestClient]:
-    with TestClient(create_app(platform.settings, platform), raise_server_exceptions=False) as c:
-        res = c.post("/api/login", data={"mobile": "13800138000", "password": "pass123456"})
-        c.headers["Authorization"] = res.json()["token"]
-        yield c
+def client(admin_client: TestClient) -> TestClient:
+    """Every test here acts as the local admin."""
+    return admin_client
 
 
 def rename(client: TestClient, src: str, body: dict[str, object]) -> tuple[int, dict[str, object]]:

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
-from quantdesk.api import create_app
-from quantdesk.services.platform import Platform, bootstrap
-from tests.fixtures.platform import make_settings
+from quantdesk.services.platform import Platform
 
 SMA = (Path(__file__).resolve().parents[2] / "examples" / "sma_crossover.py").read_text()
 RUN = {"strategy_id": "sma", "start_date": "2010-01-04", "end_date": "2010-03-31",
@@ -19,19 +16,6 @@ RUN = {"strategy_id": "sma", "start_date": "2010-01-04", "end_date": "2010-03-31
 PUBLIC = {("POST", "/api/login"), ("GET", "/api/health")}
 #: Admin-only routes outside /api/admin (the contract's compile check).
 ADMIN_ONLY = {("POST", "/api/backtest/strategies/{strategy_id}/compile")}
-
-
-@pytest.fixture
-def platform(tmp_path: Path, database_url: str, demo_data_dir: Path) -> Iterator[Platform]:
-    p = bootstrap(make_settings(tmp_path, database_url, demo_data_dir))
-    yield p
-    p.close()
-
-
-@pytest.fixture
-def client(platform: Platform) -> Iterator[TestClient]:
-    with TestClient(create_app(platform.settings, platform), raise_server_exceptions=False) as c:
-        yield c
 
 
 def token(client: TestClient, mobile: str, password: str) -> dict[str, str]:

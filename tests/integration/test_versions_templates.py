@@ -2,32 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 from fastapi.testclient import TestClient
 
-from quantdesk.api import create_app
-from quantdesk.services.platform import Platform, bootstrap
-from tests.fixtures.platform import drain, make_settings
+from quantdesk.services.platform import Platform
+from tests.fixtures.platform import drain
 
 RUN = {"start_date": "2010-01-04", "end_date": "2010-06-30", "universe": ["AAPL"]}
 
 
 @pytest.fixture
-def platform(tmp_path: Path, database_url: str, demo_data_dir: Path) -> Iterator[Platform]:
-    p = bootstrap(make_settings(tmp_path, database_url, demo_data_dir))
-    yield p
-    p.close()
-
-
-@pytest.fixture
-def client(platform: Platform) -> Iterator[TestClient]:
-    with TestClient(create_app(platform.settings, platform), raise_server_exceptions=False) as c:
-        res = c.post("/api/login", data={"mobile": "13800138000", "password": "pass123456"})
-        c.headers["Authorization"] = res.json()["token"]
-        yield c
+def client(admin_client: TestClient) -> TestClient:
+    """Every test here acts as the local admin."""
+    return admin_client
 
 
 def test_templates_metadata_versions_and_pinned_runs(
