@@ -154,6 +154,11 @@ def heartbeat(
         values.update(
             {k: progress[k] for k in ("progress", "current_bar", "total_bars") if k in progress}
         )
+    return _fenced_update(db, job_id, fence, values)
+
+
+def _fenced_update(db: Database, job_id: str, fence: int, values: dict[str, Any]) -> bool:
+    """Apply ``values`` only while the job is RUNNING under ``fence``; True if it was."""
     with db.write() as session:
         result = session.execute(
             update(JobRow)
@@ -193,30 +198,19 @@ def finish(
         values.update(
             {k: progress[k] for k in ("progress", "current_bar", "total_bars") if k in progress}
         )
-    with db.write() as session:
-        result = session.execute(
-            update(JobRow)
-            .where(JobRow.id == job_id, JobRow.fence == fence, JobRow.status == JobStatus.RUNNING)
-            .values(**values)
-        )
-        return bool(result.rowcount)  # type: ignore[attr-defined]
+    return _fenced_update(db, job_id, fence, values)
 
 
 def release(db: Database, job_id: str, fence: int) -> bool:
     """Give a RUNNING job back to the queue (its worker is shutting down)."""
-    with db.write() as session:
-        result = session.execute(
-            update(JobRow)
-            .where(JobRow.id == job_id, JobRow.fence == fence, JobRow.status == JobStatus.RUNNING)
-            .values(
-                status=JobStatus.QUEUED,
-                lease_owner=None,
-                lease_expires_at=None,
-                attempts=JobRow.attempts - 1,
-                updated_at=utcnow(),
-            )
-        )
-        return bool(result.rowcount)  # type: ignore[attr-defined]
+    values = {
+        "status": JobStatus.QUEUED,
+        "lease_owner": None,
+        "lease_expires_at": None,
+        "attempts": JobRow.attempts - 1,
+        "updated_at": utcnow(),
+    }
+    return _fenced_update(db, job_id, fence, values)
 
 
 def sweep_expired(db: Database, now: dt.datetime | None = None) -> list[tuple[str, JobStatus]]:
