@@ -13,10 +13,10 @@ import jwt
 import pytest
 from fastapi.testclient import TestClient
 
+from quantdesk.core.clock import utcnow
 from quantdesk.services.auth import hash_password
 from quantdesk.services.platform import Platform
 from quantdesk.storage import users as user_store
-from quantdesk.storage.jobs import utcnow
 from tests.fixtures.platform import TEST_SECRET, drain
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 from sqlalchemy import inspect, select, text, update
 
+from quantdesk.core.clock import utcnow
 from quantdesk.core.jobs import JobErrorCode, JobStatus
 from quantdesk.storage import jobs as job_store
 from quantdesk.storage.db import Database
@@ -60,7 +61,7 @@ def owner(db: Database) -> int:
 
 def _add_user(db: Database, mobile: str) -> int:
     with db.write() as session:
-        user = UserRow(mobile=mobile, password_hash="x", created_at=job_store.utcnow())
+        user = UserRow(mobile=mobile, password_hash="x", created_at=utcnow())
         session.add(user)
         session.flush()
         return user.id
@@ -146,9 +147,9 @@ def test_claim_takes_the_oldest_queued_job_and_leases_it(db: Database, owner: in
     _add_job(db, owner, "c-oldest", T0)
     _add_job(db, owner, "0-older-but-running", T0 - dt.timedelta(hours=1), status=JobStatus.RUNNING)
 
-    before = job_store.utcnow()
+    before = utcnow()
     claimed = job_store.claim(db, "worker-1", LEASE)
-    after = job_store.utcnow()
+    after = utcnow()
 
     assert claimed is not None
     assert claimed.id == "c-oldest"
@@ -387,7 +388,7 @@ def test_finish_with_a_stale_fence_keeps_the_new_owners_state(db: Database, owne
     old = job_store.claim(db, "old-worker", LEASE)
     assert old is not None
     # The old worker stalls; its lease runs out, the sweeper requeues, another worker claims.
-    later = job_store.utcnow() + dt.timedelta(seconds=LEASE + 1)
+    later = utcnow() + dt.timedelta(seconds=LEASE + 1)
     assert job_store.sweep_expired(db, now=later) == [("j1", JobStatus.QUEUED)]
     new = job_store.claim(db, "new-worker", LEASE)
     assert new is not None
@@ -421,10 +422,10 @@ def test_sweep_requeues_then_fails_with_worker_lost_after_max_attempts(
         assert claimed is not None
         assert (claimed.id, claimed.attempts, claimed.fence) == ("j1", attempt, attempt)
         # Still inside the lease: nothing to sweep.
-        assert job_store.sweep_expired(db, now=job_store.utcnow()) == []
+        assert job_store.sweep_expired(db, now=utcnow()) == []
         assert _job(db, "j1").status == JobStatus.RUNNING
         # The worker died; its lease runs out.
-        now = job_store.utcnow() + dt.timedelta(seconds=LEASE + 5)
+        now = utcnow() + dt.timedelta(seconds=LEASE + 5)
         changed = job_store.sweep_expired(db, now=now)
         row = _job(db, "j1")
         assert (row.lease_owner, row.lease_expires_at) == (None, None)
@@ -450,7 +451,7 @@ def test_sweep_only_touches_expired_running_jobs(db: Database, owner: int) -> No
         _add_job(db, owner, job_id)
     for _ in range(3):
         assert job_store.claim(db, "w", LEASE) is not None
-    past = job_store.utcnow() - dt.timedelta(minutes=5)
+    past = utcnow() - dt.timedelta(minutes=5)
     _set(db, "expired", lease_expires_at=past)
     _set(db, "exhausted", lease_expires_at=past, attempts=3)
     _set(db, "queued", lease_expires_at=past)  # not RUNNING: never swept

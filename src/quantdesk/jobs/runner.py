@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from quantdesk.core.clock import utcnow
 from quantdesk.core.jobs import JobErrorCode, JobStatus
 from quantdesk.core.settings import Settings
 from quantdesk.jobs.artifacts import EXTRACTED, RUN_LOG, RunFolder
@@ -77,7 +78,7 @@ class JobRunner:
         settings = self.settings
         folder = RunFolder(settings.backtest_base_dir.resolve(), job.run_dir)
         folder.clear_outputs()
-        started = job_store.utcnow()
+        started = utcnow()
         folder.append_log(
             f"=== attempt {job.attempts} on {self.worker_id} at {started.isoformat()} ==="
         )
@@ -184,6 +185,6 @@ class JobRunner:
                 "error": {"code": code, "message": message} if code else None,
                 "attempt": job.attempts,
                 "worker": self.worker_id,
-                "updated_at": job_store.utcnow().isoformat(),
+                "updated_at": utcnow().isoformat(),
             }
         )

@@ -20,12 +20,12 @@ import jwt
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from quantdesk.core.clock import utcnow
 from quantdesk.core.errors import QuantdeskError, TooManyRequests, Unauthorized
 from quantdesk.core.files import atomic_write_bytes
 from quantdesk.core.settings import DEVELOPMENT_PASSWORD, Settings
 from quantdesk.storage import Database
 from quantdesk.storage import users as user_store
-from quantdesk.storage.jobs import utcnow
 
 #: Values of SECRET_KEY that are placeholders, never secrets.
 PLACEHOLDER_SECRETS = frozenset({"", "change-me", "changeme", "secret", "dev", "development"})

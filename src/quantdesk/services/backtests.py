@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from quantdesk.backtest.run import PreparedBacktest, prepare_backtest
+from quantdesk.core.clock import iso_utc, utcnow
 from quantdesk.core.errors import (
     InternalError,
     InvalidArgument,
@@ -61,10 +62,6 @@ class RunRequest:
     version: int | None = None
 
 
-def _iso(value: dt.datetime | None) -> str | None:
-    return None if value is None else value.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
-
-
 def job_view(row: JobRow) -> dict[str, Any]:
     """The job status object (the contract's fields first)."""
     error = {"code": row.error_code, "message": row.error_message} if row.error_code else None
@@ -74,10 +71,10 @@ def job_view(row: JobRow) -> dict[str, Any]:
         "error": error,
         "error_message": row.error_message if row.error_code else None,
         "strategy_id": row.strategy_id,
-        "created_at": _iso(row.created_at),
-        "updated_at": _iso(row.updated_at),
-        "started_at": _iso(row.started_at),
-        "finished_at": _iso(row.finished_at),
+        "created_at": iso_utc(row.created_at),
+        "updated_at": iso_utc(row.updated_at),
+        "started_at": iso_utc(row.started_at),
+        "finished_at": iso_utc(row.finished_at),
         "attempts": row.attempts,
         "progress": row.progress,
         "current_bar": row.current_bar,
@@ -179,7 +176,7 @@ class BacktestService:
         With ``dedup_seconds > 0`` an identical request (same ``digest``) submitted within that
         many seconds returns the existing job instead (never a FAILED/CANCELLED one).
         """
-        now = job_store.utcnow()
+        now = utcnow()
         self.cleanup(now)
         window = dt.timedelta(seconds=dedup_seconds)
         job_id = uuid.uuid4().hex
@@ -204,7 +201,7 @@ class BacktestService:
                 "job_id": job_id,
                 "strategy_id": strategy_id,
                 "owner_id": principal.user_id,
-                "created_at": _iso(now),
+                "created_at": iso_utc(now),
                 "request": normalized,
                 "request_hash": digest,
                 "retry_of": retry_of,

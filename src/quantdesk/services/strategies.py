@@ -16,6 +16,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from quantdesk.core.clock import iso_utc, utcnow
 from quantdesk.core.errors import Conflict, InvalidArgument, NotFound, Unprocessable
 from quantdesk.core.files import atomic_write_bytes
 from quantdesk.core.settings import Settings
@@ -25,7 +26,6 @@ from quantdesk.storage import Database
 from quantdesk.storage import jobs as job_store
 from quantdesk.storage import renames as rename_store
 from quantdesk.storage import strategies as strategy_store
-from quantdesk.storage.jobs import utcnow
 
 #: 1-64 characters: CJK ideographs, ASCII letters, digits, ``_`` and ``-`` (the contract's rule).
 STRATEGY_ID = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaffA-Za-z0-9_-]{1,64}")
@@ -82,8 +82,8 @@ def _meta_view(row: Any) -> dict[str, Any]:
         "description": row.description,
         "tags": list(row.tags or []),
         "version": row.version,
-        "created_at": _iso(row.created_at),
-        "updated_at": _iso(row.updated_at),
+        "created_at": iso_utc(row.created_at),
+        "updated_at": iso_utc(row.updated_at),
         "size": row.size,
     }
 
@@ -94,10 +94,6 @@ def _rename_id(value: object, field: str) -> str:
         return check_strategy_id(value, field)
     except InvalidArgument as exc:
         raise Unprocessable(exc.message) from None
-
-
-def _iso(value: dt.datetime | None) -> str | None:
-    return None if value is None else value.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
 
 
 class StrategyService:
@@ -309,7 +305,7 @@ class StrategyService:
         with self._db.read() as session:
             rows = strategy_store.versions(session, principal.user_id, strategy_id)
             items = [
-                {"version": r.version, "created_at": _iso(r.created_at), "size": r.size,
+                {"version": r.version, "created_at": iso_utc(r.created_at), "size": r.size,
                  "sha256": r.code_sha256}
                 for r in rows
             ]  # fmt: skip
@@ -330,7 +326,7 @@ class StrategyService:
                 "strategy_id": strategy_id,
                 "version": row.version,
                 "code": row.code,
-                "created_at": _iso(row.created_at),
+                "created_at": iso_utc(row.created_at),
                 "size": row.size,
                 "params_schema": params_schema(row.code),
             }

@@ -7,7 +7,6 @@ their owner's role; the secret is shown once and stored as an argon2 hash.
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import secrets
 import time
@@ -15,20 +14,16 @@ from typing import Any
 
 from sqlalchemy import select
 
+from quantdesk.core.clock import iso_utc, utcnow
 from quantdesk.core.errors import Conflict, InvalidArgument, NotFound, Unauthorized
 from quantdesk.services.auth import Principal, hash_password, verify_password
 from quantdesk.storage import Database
 from quantdesk.storage import users as user_store
-from quantdesk.storage.jobs import utcnow
 from quantdesk.storage.models import ApiKeyRow, UserRow
 
 ROLES = ("admin", "researcher", "viewer")
 KEY_CACHE_SECONDS = 60.0
 MIN_PASSWORD = 8
-
-
-def _iso(value: dt.datetime | None) -> str | None:
-    return None if value is None else value.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
 
 
 def user_view(row: UserRow) -> dict[str, Any]:
@@ -39,7 +34,7 @@ def user_view(row: UserRow) -> dict[str, Any]:
         "role": row.role,
         "is_admin": row.is_admin,
         "disabled": row.disabled,
-        "created_at": _iso(row.created_at),
+        "created_at": iso_utc(row.created_at),
     }
 
 
@@ -138,7 +133,7 @@ class UserService:
                     secret_hash=hash_password(secret), created_at=now,
                 )
             )  # fmt: skip
-        return {"key": key, "secret": secret, "name": label[:128], "created_at": _iso(now)}
+        return {"key": key, "secret": secret, "name": label[:128], "created_at": iso_utc(now)}
 
     def list_keys(self, principal: Principal) -> dict[str, Any]:
         """The caller's keys (without secrets)."""
@@ -152,8 +147,8 @@ class UserService:
                 {
                     "key": r.id,
                     "name": r.name,
-                    "created_at": _iso(r.created_at),
-                    "last_used_at": _iso(r.last_used_at),
+                    "created_at": iso_utc(r.created_at),
+                    "last_used_at": iso_utc(r.last_used_at),
                 }
                 for r in rows
             ]

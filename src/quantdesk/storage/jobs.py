@@ -17,6 +17,7 @@ from sqlalchemy import and_, func, select, text, update
 from sqlalchemy.orm import InstrumentedAttribute, Session
 from sqlalchemy.sql.elements import ColumnElement
 
+from quantdesk.core.clock import utcnow
 from quantdesk.core.errors import Unprocessable
 from quantdesk.core.jobs import JobErrorCode, JobStatus
 from quantdesk.storage.db import Database
@@ -32,11 +33,6 @@ class ClaimedJob:
     attempts: int
     run_dir: str
     request: dict[str, Any]
-
-
-def utcnow() -> dt.datetime:
-    """The current time, tz-aware UTC."""
-    return dt.datetime.now(dt.UTC)
 
 
 def get(session: Session, job_id: str, owner_id: int | None = None) -> JobRow | None:
