@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass, field
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from quantdesk.core.files import atomic_write_bytes
+from quantdesk.core.version import package_version
 from quantdesk.data.catalog import Adjust
 from quantdesk.engine import EngineConfig, EngineResult
 from quantdesk.engine.metrics import CONVENTIONS, max_drawdown, summarize, trade_stats
@@ -26,13 +26,6 @@ ORDER_COLUMNS = [
     "order_id", "datetime", "order_book_id", "side", "quantity", "filled_quantity",
     "avg_price", "limit_price", "status", "reject_reason", "message",
 ]  # fmt: skip
-
-
-def _engine_version() -> str:
-    try:
-        return version("quantdesk")
-    except PackageNotFoundError:  # running from a source tree without metadata
-        return "0+unknown"
 
 
 @dataclass
@@ -50,6 +43,7 @@ class BacktestResult:
         orders: Every order with its final status and reject reason.
         plots: ``plot()`` series as ``date, name, value`` rows.
         logs: Strategy log lines.
+        reference: The engine's own summary when it has one (RQAlpha), else ``None``.
     """
 
     summary: dict[str, Any]
@@ -61,6 +55,7 @@ class BacktestResult:
     orders: pd.DataFrame
     plots: pd.DataFrame
     logs: list[str] = field(default_factory=list)
+    reference: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict (NaN as ``None``, dates as ISO strings).
@@ -91,6 +86,7 @@ class BacktestResult:
                 "orders": _records(self.orders),
                 "plots": {c: self.plots[c].tolist() for c in self.plots.columns},
                 "logs": list(self.logs),
+                "engine_summary": self.reference,
             }
         )
         return out
@@ -130,8 +126,12 @@ def build_result(
     strategy_name: str,
     adjust: Adjust,
     frequency: str,
+    engine: str = "native",
+    engine_version: str | None = None,
+    reference: dict[str, Any] | None = None,
 ) -> BacktestResult:
-    """Turn the engine's columns into DataFrames and compute the summary."""
+    """Turn an engine's columns into DataFrames and compute the summary (the same for
+    every engine: ``engine`` and ``engine_version`` say which one produced them)."""
     portfolio = pd.DataFrame(raw.portfolio).set_index("date")
     trades = pd.DataFrame(
         [
@@ -173,8 +173,11 @@ def build_result(
         "params": dict(config.params),
         "risk_free_rate": config.risk_free_rate,
         "trading_days_per_year": config.trading_days_per_year,
+        "engine": engine,
     }
     summary = _summary(portfolio, trades, orders, config, strategy_name)
+    summary["engine"] = engine
+    summary["engine_version"] = engine_version or package_version("quantdesk")
     conventions = dict(CONVENTIONS, trading_days_per_year=config.trading_days_per_year)
     conventions["risk_free_rate_value"] = config.risk_free_rate
     return BacktestResult(
@@ -187,6 +190,7 @@ def build_result(
         orders=orders,
         plots=plots,
         logs=list(raw.logs),
+        reference=reference,
     )
 
 
@@ -216,8 +220,8 @@ def _summary(
     last = portfolio.iloc[-1]
     return {
         "strategy_name": strategy_name,
-        "engine": "native",
-        "engine_version": _engine_version(),
+        "engine": "native",  # set by build_result
+        "engine_version": None,
         "start_date": config.start.isoformat(),
         "end_date": config.end.isoformat(),
         "trading_days": len(dates),

@@ -9,13 +9,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from quantdesk.backtest.engines import resolve_engine, run_engine
 from quantdesk.backtest.result import BacktestResult, build_result
 from quantdesk.core.errors import DataUnavailable, InvalidArgument, NotFound
 from quantdesk.core.instruments import InstrumentType
 from quantdesk.core.settings import Settings
 from quantdesk.data.catalog import Adjust, Catalog
 from quantdesk.data.demo import import_demo
-from quantdesk.engine import Engine, EngineConfig, Matching, market_profile
+from quantdesk.engine import BarSource, EngineConfig, Matching, market_profile
 
 
 @dataclass(frozen=True)
@@ -29,12 +30,19 @@ class PreparedBacktest:
     config: EngineConfig
     adjust: Adjust
     frequency: str
+    engine: str = "native"
+    rqalpha_command: str | None = None
+    bars: BarSource | None = None
+
+    def bar_source(self) -> BarSource:
+        """The bars every engine reads: ``bars`` if set (tests), else the catalog's
+        ``adjust`` view."""
+        return self.bars if self.bars is not None else self.catalog.bar_source(self.adjust)
 
 
 #: Default benchmark per market profile.
 DEFAULT_BENCHMARK = {"us_stock": "SPX", "cn_stock": "000300.XSHG"}
 FREQUENCIES = ("1d",)
-ENGINE_NAME = "native"
 
 
 def run_backtest(
@@ -60,6 +68,8 @@ def run_backtest(
     progress: Callable[[int, int], None] | None = None,
     log_sink: Callable[[str], None] | None = None,
     strategy_name: str | None = None,
+    engine: str | None = None,
+    work_dir: Path | None = None,
 ) -> BacktestResult:
     """Run one backtest of ``strategy`` on the catalog's daily bars.
 
@@ -91,6 +101,11 @@ def run_backtest(
         progress: Called with ``(sessions_done, sessions_total)`` after each session.
         log_sink: Called with each strategy log line as it is produced.
         strategy_name: Name recorded in the summary (default: the file's stem).
+        engine: ``native``, ``rqalpha`` or ``backtrader``; ``None``/``auto`` picks
+            ``backtrader`` for code that defines a ``bt.Strategy`` subclass, else ``native``.
+            ``rqalpha`` runs the external command ``RQALPHA_COMMAND`` (settings).
+        work_dir: Folder for an external engine's files (RQAlpha's bundle, ``config.yml``,
+            ``result.pkl``); a temporary folder by default.
 
     Returns:
         The result: ``.summary`` (dict), ``.portfolio``, ``.trades``, ``.positions``,
@@ -101,6 +116,7 @@ def run_backtest(
         NotFound: unknown instrument or strategy file.
         DataUnavailable: the window lies outside the data.
         StrategySyntaxError / StrategyError: the strategy does not parse or raised.
+        EngineUnavailable: the engine is not installed or configured.
     """
     prepared = prepare_backtest(
         strategy,
@@ -108,9 +124,9 @@ def run_backtest(
         frequency=frequency, market=market, matching=matching, adjust=adjust,
         commission=commission, min_commission=min_commission, tax=tax, slippage=slippage,
         params=params, risk_free_rate=risk_free_rate, catalog=catalog, settings=settings,
-        log_sink=log_sink, strategy_name=strategy_name,
+        log_sink=log_sink, strategy_name=strategy_name, engine=engine,
     )  # fmt: skip
-    return execute_backtest(prepared, progress=progress, log_sink=log_sink)
+    return execute_backtest(prepared, progress=progress, log_sink=log_sink, work_dir=work_dir)
 
 
 def prepare_backtest(
@@ -135,6 +151,7 @@ def prepare_backtest(
     settings: Settings | None = None,
     log_sink: Callable[[str], None] | None = None,
     strategy_name: str | None = None,
+    engine: str | None = None,
 ) -> PreparedBacktest:
     """Validate a backtest request against the catalog without running it.
 
@@ -146,6 +163,7 @@ def prepare_backtest(
     """
     source, filename, name = _load_strategy(strategy)
     name = strategy_name or name
+    engine_name = resolve_engine(engine, source)
     if params is not None and not isinstance(params, Mapping):
         raise InvalidArgument(f"params must be a mapping of names to values, got {params!r}")
     start_d, end_d = _date(start, "start"), _date(end, "end")
@@ -173,8 +191,11 @@ def prepare_backtest(
     profile = market_profile(market).with_costs(
         commission=commission, min_commission=min_commission, tax=tax, slippage=slippage
     )
+    if catalog is None or engine_name == "rqalpha":
+        settings = settings or Settings()
     if catalog is None:
-        catalog = Catalog((settings or Settings()).data_dir)
+        assert settings is not None
+        catalog = Catalog(settings.data_dir)
     if catalog.is_empty():
         if log_sink is not None:
             log_sink(f"catalog at {catalog.root} is empty: importing the bundled demo data")
@@ -224,6 +245,8 @@ def prepare_backtest(
         config=config,
         adjust=adjust_mode,
         frequency=frequency,
+        engine=engine_name,
+        rqalpha_command=settings.rqalpha_command if settings is not None else None,
     )
 
 
@@ -232,6 +255,7 @@ def execute_backtest(
     *,
     progress: Callable[[int, int], None] | None = None,
     log_sink: Callable[[str], None] | None = None,
+    work_dir: Path | None = None,
 ) -> BacktestResult:
     """Run a prepared backtest (see ``run_backtest`` for the callbacks and errors)."""
     config = prepared.config
@@ -243,17 +267,17 @@ def execute_backtest(
     for line in warnings:
         if log_sink is not None:
             log_sink(line)
-    engine = Engine(
-        prepared.catalog.bar_source(prepared.adjust), config, progress=progress, log_sink=log_sink
-    )
-    raw = engine.run(prepared.source, prepared.filename)
-    raw.logs[:0] = warnings
+    run = run_engine(prepared, work_dir=work_dir, progress=progress, log_sink=log_sink)
+    run.raw.logs[:0] = warnings
     return build_result(
-        raw,
+        run.raw,
         config,
         strategy_name=prepared.name,
         adjust=prepared.adjust,
         frequency=prepared.frequency,
+        engine=run.engine,
+        engine_version=run.engine_version,
+        reference=run.reference,
     )
 
 

@@ -71,6 +71,19 @@ class StrategySyntaxError(StrategyError):
         self.offset = offset
 
 
+class EngineUnavailable(QuantdeskError):
+    """The requested backtest engine is not installed or not configured (e.g. no
+    ``RQALPHA_COMMAND``, or ``backtrader`` missing)."""
+
+    code = "ENGINE_UNAVAILABLE"
+
+
+class EngineFailed(QuantdeskError):
+    """An external engine (RQAlpha) exited with an error that is not the strategy's."""
+
+    code = "ENGINE_FAILED"
+
+
 class Unauthorized(QuantdeskError):
     """Missing, invalid or expired credentials (HTTP 401)."""
 

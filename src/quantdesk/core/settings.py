@@ -41,6 +41,9 @@ class Settings(BaseSettings):
         workers: Local worker processes started by ``quantdesk serve``.
         job_lease_seconds: Lease of a claimed job; a worker heartbeats at a third of it.
         job_max_attempts: Attempts before a job whose worker keeps dying fails (WORKER_LOST).
+        rqalpha_command: How to start RQAlpha for ``engine: rqalpha`` (``RQALPHA_COMMAND``,
+            the contract's name): a path such as ``.venv-rqalpha/bin/rqalpha`` or a command
+            line such as ``python -m rqalpha``; unset = the rqalpha engine is unavailable.
     """
 
     model_config = SettingsConfigDict(env_file=".env", extra="ignore")
@@ -64,6 +67,7 @@ class Settings(BaseSettings):
     workers: int = Field(2, ge=0)
     job_lease_seconds: float = Field(30.0, gt=0)
     job_max_attempts: int = Field(3, ge=1)
+    rqalpha_command: str | None = None
 
     @property
     def is_development(self) -> bool:

@@ -1,0 +1,150 @@
+"""Backtest engines behind one interface: ``native`` (ours), ``backtrader`` and ``rqalpha``.
+
+Every engine turns a ``PreparedBacktest`` into an ``EngineRun``: the engine-neutral
+``EngineResult`` columns (daily portfolio, positions, fills, orders, logs) plus the engine's
+name and version, so ``build_result`` computes one summary shape for all of them.
+
+* ``native``: ``quantdesk.engine`` in this process (RQAlpha-style ``init``/``handle_bar``).
+* ``backtrader``: a ``bt.Strategy`` subclass on real backtrader, in this process (optional
+  extra ``quantdesk[backtrader]``).
+* ``rqalpha``: the same RQAlpha-style code on real RQAlpha, run as the external command
+  ``RQALPHA_COMMAND`` over a data bundle built from our catalog (RQAlpha pins numpy < 2, so it
+  never runs in our interpreter).
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from quantdesk.core.errors import InvalidArgument
+from quantdesk.engine import EngineResult
+
+if TYPE_CHECKING:
+    from quantdesk.backtest.run import PreparedBacktest
+
+#: Engines a run can name; ``auto`` (or ``None``) picks one from the code.
+ENGINE_NAMES = ("native", "rqalpha", "backtrader")
+
+ProgressCallback = Callable[[int, int], None]
+LogSink = Callable[[str], None]
+
+
+@dataclass
+class EngineRun:
+    """What one engine produced.
+
+    Attributes:
+        raw: The engine-neutral columns (see ``quantdesk.engine.EngineResult``).
+        engine: ``native``, ``rqalpha`` or ``backtrader``.
+        engine_version: The engine's package version, e.g. ``"6.4.2"``.
+        reference: The engine's own summary where it computes one (RQAlpha's ``summary``),
+            kept beside ours for cross-checks; ``None`` otherwise.
+        artifacts: Extra files the engine wrote into the work directory (names).
+    """
+
+    raw: EngineResult
+    engine: str
+    engine_version: str
+    reference: dict[str, Any] | None = None
+    artifacts: list[str] = field(default_factory=list)
+
+
+def detect_engine(source: str) -> str:
+    """The engine that can run ``source``: ``backtrader`` if it defines a subclass of
+    ``backtrader.Strategy`` (``bt.Strategy``, ``bt.SignalStrategy``...), else ``native``.
+
+    Static (``ast``); code that does not parse is ``native`` (its run reports the syntax
+    error).
+    """
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return "native"
+    aliases: set[str] = set()  # names bound to the backtrader module
+    classes: set[str] = set()  # names bound to backtrader strategy classes
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.name == "backtrader":
+                    aliases.add(alias.asname or "backtrader")
+        elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("backtrader"):
+            classes.update(a.asname or a.name for a in node.names if a.name.endswith("Strategy"))
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.ClassDef):
+            continue
+        for base in node.bases:
+            if isinstance(base, ast.Name) and base.id in classes:
+                return "backtrader"
+            if (
+                isinstance(base, ast.Attribute)
+                and base.attr.endswith("Strategy")
+                and isinstance(base.value, ast.Name)
+                and base.value.id in aliases
+            ):
+                return "backtrader"
+    return "native"
+
+
+def resolve_engine(requested: str | None, source: str) -> str:
+    """``requested`` checked against ``ENGINE_NAMES``; ``None``/``""``/``auto`` detects it.
+
+    Raises:
+        InvalidArgument: an unknown engine name, or a backtrader strategy on another engine.
+    """
+    name = (requested or "auto").strip().lower()
+    detected = detect_engine(source)
+    if name == "auto":
+        return detected
+    if name not in ENGINE_NAMES:
+        raise InvalidArgument(
+            f"unknown engine {requested!r}; choose one of auto, {', '.join(ENGINE_NAMES)}"
+        )
+    if detected == "backtrader" and name != "backtrader":
+        raise InvalidArgument(
+            f"the strategy defines a backtrader Strategy class; it runs on engine backtrader, "
+            f"not {name}"
+        )
+    if name == "backtrader" and detected != "backtrader":
+        raise InvalidArgument(
+            "engine backtrader needs a strategy that defines a backtrader.Strategy subclass; "
+            "this code uses init/handle_bar (engines native or rqalpha)"
+        )
+    return name
+
+
+def run_engine(
+    prepared: PreparedBacktest,
+    *,
+    work_dir: Path | None = None,
+    progress: ProgressCallback | None = None,
+    log_sink: LogSink | None = None,
+) -> EngineRun:
+    """Run ``prepared`` on ``prepared.engine``.
+
+    Args:
+        prepared: The validated request.
+        work_dir: Folder for engine files (RQAlpha's bundle, ``config.yml``,
+            ``result.pkl``); a temporary folder when ``None``.
+        progress: ``(sessions_done, sessions_total)`` callback (native engine per session;
+            others at start and end).
+        log_sink: Receives log lines as they are produced.
+
+    Raises:
+        EngineUnavailable: the engine is not installed / configured.
+        StrategyError, InvalidArgument, DataUnavailable: as for the native engine.
+    """
+    if prepared.engine == "backtrader":
+        from quantdesk.backtest.engines.backtrader import run_backtrader
+
+        return run_backtrader(prepared, progress=progress, log_sink=log_sink)
+    if prepared.engine == "rqalpha":
+        from quantdesk.backtest.engines.rqalpha import run_rqalpha
+
+        return run_rqalpha(prepared, work_dir=work_dir, progress=progress, log_sink=log_sink)
+    from quantdesk.backtest.engines.native import run_native
+
+    return run_native(prepared, progress=progress, log_sink=log_sink)
