@@ -7,8 +7,9 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from quantdesk.api import errors
+from quantdesk.api import errors, web
 from quantdesk.api.routes import router
+from quantdesk.api.routes_data import router as data_router
 from quantdesk.api.routes_jobs import router as jobs_router
 from quantdesk.api.routes_users import router as users_router
 from quantdesk.core.settings import Settings
@@ -43,4 +44,6 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
     app.include_router(router)
     app.include_router(jobs_router)
     app.include_router(users_router)
+    app.include_router(data_router)
+    web.install(app)
     return app

@@ -1,0 +1,267 @@
+"""Reads for the web UI: the catalog (instruments, bars), run options, the last run of each
+strategy, and a finished job's positions, trades, inputs and downloadable files.
+
+Everything is per user like the rest of the API: a job of another user is "not found".
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import json
+import math
+from typing import Any
+
+from sqlalchemy import func, select
+
+from quantdesk.backtest.engines import ENGINE_NAMES
+from quantdesk.backtest.run import DEFAULT_BENCHMARK
+from quantdesk.core.clock import iso_utc
+from quantdesk.core.errors import InternalError, InvalidArgument, NotFound, ResultNotReady
+from quantdesk.core.jobs import JobStatus
+from quantdesk.core.settings import Settings
+from quantdesk.data import Catalog
+from quantdesk.data.catalog import Adjust
+from quantdesk.engine.profiles import PROFILE_NAMES, market_profile
+from quantdesk.jobs.artifacts import EXTRACTED, RunFolder
+from quantdesk.services.auth import Principal
+from quantdesk.storage import Database
+from quantdesk.storage import jobs as job_store
+from quantdesk.storage.models import JobRow
+
+#: Most rows one page of positions or trades may hold.
+MAX_PAGE_SIZE = 10_000
+MATCHINGS = ("current_bar", "next_bar")
+
+
+def _iso(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, dt.date) else value
+
+
+def _number(value: Any) -> Any:
+    """JSON-safe: NaN/inf become ``None``."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def _date(value: str | None, name: str) -> dt.date | None:
+    if value is None or value == "":
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise InvalidArgument(f"{name} must be a date as YYYY-MM-DD") from None
+
+
+def _page(page: int, page_size: int) -> tuple[int, int]:
+    if page < 1 or not 1 <= page_size <= MAX_PAGE_SIZE:
+        raise InvalidArgument(f"page must be >= 1 and page_size in 1..{MAX_PAGE_SIZE}")
+    return (page - 1) * page_size, page * page_size
+
+
+class DataService:
+    """Catalog and result reads of the calling user."""
+
+    def __init__(self, db: Database, settings: Settings, catalog: Catalog) -> None:
+        self._db = db
+        self._settings = settings
+        self._catalog = catalog
+        self._base = settings.backtest_base_dir.resolve()
+
+    # -- catalog -------------------------------------------------------------------------------
+
+    def instruments(self) -> dict[str, Any]:
+        """``{"instruments": [{order_book_id, symbol, name, market, type, exchange, lot_size,
+        listed_date, delisted_date, currency, first_bar, last_bar, bar_count}], "total"}``."""
+        rows = [{k: _iso(v) for k, v in row.items()} for row in self._catalog.stats()]
+        return {"instruments": rows, "total": len(rows)}
+
+    def bars(
+        self, order_book_id: str, start: str | None, end: str | None, adjust: str
+    ) -> dict[str, Any]:
+        """Daily bars as columns ``dates, open, high, low, close, volume`` in
+        ``[start, end]`` (``adjust``: ``none`` as traded, ``pre`` forward-adjusted).
+
+        Raises:
+            InvalidArgument: bad date or adjust. NotFound: unknown instrument.
+            DataUnavailable: no bar file.
+        """
+        try:
+            mode = Adjust(adjust)
+        except ValueError:
+            raise InvalidArgument("adjust must be pre or none") from None
+        first, last = _date(start, "start"), _date(end, "end")
+        if first and last and last < first:
+            raise InvalidArgument("end must be on or after start")
+        frame = self._catalog.bars_frame(order_book_id, first, last, mode)
+        out: dict[str, Any] = {
+            "order_book_id": order_book_id,
+            "adjust": str(mode),
+            "dates": [d.date().isoformat() for d in frame.index],
+        }
+        for col in ("open", "high", "low", "close", "volume"):
+            out[col] = [_number(float(v)) for v in frame[col].tolist()]
+        return out
+
+    def run_options(self) -> dict[str, Any]:
+        """What a run may choose: frequencies, markets (with their default benchmark and
+        costs), matchings, adjust modes and engines (``auto`` first)."""
+        markets = []
+        for name in PROFILE_NAMES:
+            profile = market_profile(name)
+            markets.append(
+                {
+                    "name": name,
+                    "benchmark": DEFAULT_BENCHMARK.get(name),
+                    "currency": profile.currency,
+                    "commission": profile.commission,
+                    "min_commission": profile.min_commission,
+                    "tax": profile.tax,
+                    "slippage": profile.slippage,
+                    "t_plus": profile.t_plus,
+                }
+            )
+        return {
+            "frequencies": list(self._settings.allowed_frequencies),
+            "markets": markets,
+            "matchings": list(MATCHINGS),
+            "adjusts": [str(a) for a in Adjust],
+            "engines": ["auto", *ENGINE_NAMES],
+        }
+
+    # -- jobs ----------------------------------------------------------------------------------
+
+    def last_runs(self, principal: Principal) -> dict[str, Any]:
+        """``{"last_runs": {strategy_id: {job_id, status, created_at, updated_at}}}``: the
+        newest job of each of the caller's strategies."""
+        newest = (
+            select(JobRow.strategy_id, func.max(JobRow.created_at).label("latest"))
+            .where(JobRow.owner_id == principal.user_id)
+            .group_by(JobRow.strategy_id)
+            .subquery()
+        )
+        query = (
+            select(JobRow)
+            .join(
+                newest,
+                (JobRow.strategy_id == newest.c.strategy_id)
+                & (JobRow.created_at == newest.c.latest),
+            )
+            .where(JobRow.owner_id == principal.user_id)
+        )
+        out: dict[str, Any] = {}
+        with self._db.read() as session:
+            for row in session.scalars(query):
+                out[row.strategy_id] = {
+                    "job_id": row.id,
+                    "status": row.status,
+                    "created_at": iso_utc(row.created_at),
+                    "updated_at": iso_utc(row.updated_at),
+                }
+        return {"last_runs": out}
+
+    def _job(self, principal: Principal, job_id: str) -> JobRow:
+        with self._db.read() as session:
+            row = job_store.get(session, job_id, principal.user_id)
+        if row is None:
+            raise NotFound(f"job {job_id!r} not found")
+        return row
+
+    def _finished(self, principal: Principal, job_id: str) -> tuple[JobRow, RunFolder]:
+        row = self._job(principal, job_id)
+        if row.status != JobStatus.FINISHED:
+            raise ResultNotReady(f"job {job_id} is {row.status}; the result exists once FINISHED")
+        return row, RunFolder(self._base, row.run_dir)
+
+    def _full_result(self, principal: Principal, job_id: str) -> dict[str, Any]:
+        _, folder = self._finished(principal, job_id)
+        try:
+            full = folder.read_json("result.json")
+        except ValueError:
+            full = None
+        if not isinstance(full, dict):
+            raise InternalError(f"the result file of job {job_id} is missing or corrupt")
+        return full
+
+    def run_info(self, principal: Principal, job_id: str) -> dict[str, Any]:
+        """The job's inputs (``request``), and once FINISHED the engine's ``config``,
+        metric ``conventions`` and the ``symbols`` it traded."""
+        row = self._job(principal, job_id)
+        out: dict[str, Any] = {
+            "job_id": row.id,
+            "strategy_id": row.strategy_id,
+            "status": row.status,
+            "request": row.request,
+            "config": None,
+            "conventions": None,
+            "symbols": [],
+        }
+        if row.status == JobStatus.FINISHED:
+            full = self._full_result(principal, job_id)
+            out["config"] = full.get("config")
+            out["conventions"] = full.get("conventions")
+            trades = full.get("trades") or []
+            out["symbols"] = sorted({str(t.get("order_book_id")) for t in trades})
+        return out
+
+    def positions(
+        self, principal: Principal, job_id: str, page: int, page_size: int, date: str | None
+    ) -> dict[str, Any]:
+        """Daily positions (one row per date and held instrument), newest first when no
+        ``date`` is given; ``{"columns", "positions", "total", "page", "page_size"}``."""
+        day = _date(date, "date")
+        lo, hi = _page(page, page_size)
+        table = self._full_result(principal, job_id).get("positions") or {}
+        columns = list(table)
+        rows = (
+            [dict(zip(columns, r, strict=True)) for r in zip(*table.values(), strict=True)]
+            if columns
+            else []
+        )
+        if day is not None:
+            rows = [r for r in rows if r.get("date") == day.isoformat()]
+        rows.reverse()
+        return {
+            "columns": columns,
+            "positions": rows[lo:hi],
+            "total": len(rows),
+            "page": page,
+            "page_size": page_size,
+        }
+
+    def trades(
+        self, principal: Principal, job_id: str, symbol: str | None, page: int, page_size: int
+    ) -> dict[str, Any]:
+        """Fills, optionally of one ``symbol``: ``{"trades", "total", "page", "page_size"}``."""
+        lo, hi = _page(page, page_size)
+        _, folder = self._finished(principal, job_id)
+        try:
+            payload = folder.read_json(EXTRACTED)
+        except ValueError:
+            payload = None
+        if not isinstance(payload, dict) or not isinstance(payload.get("trades"), list):
+            raise InternalError(f"the result file of job {job_id} is missing or corrupt")
+        trades: list[dict[str, Any]] = payload["trades"]
+        if symbol:
+            trades = [t for t in trades if t.get("order_book_id") == symbol]
+        return {"trades": trades[lo:hi], "total": len(trades), "page": page, "page_size": page_size}
+
+    def result_file(self, principal: Principal, job_id: str) -> bytes:
+        """The full ``result.json`` of a FINISHED job."""
+        return json.dumps(self._full_result(principal, job_id), indent=1).encode()
+
+    def trades_csv(self, principal: Principal, job_id: str) -> bytes:
+        """The fills as CSV (the run's ``trades.csv``; rebuilt from the result if absent)."""
+        _, folder = self._finished(principal, job_id)
+        path = folder.path / "trades.csv"
+        if path.is_file():
+            return path.read_bytes()
+        full = self._full_result(principal, job_id)
+        columns = full.get("trade_columns") or []
+        buf = io.StringIO()
+        writer = csv.DictWriter(buf, fieldnames=columns, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(full.get("trades") or [])
+        return buf.getvalue().encode()
