@@ -74,6 +74,28 @@ def test_missing_dependency_is_422(client: TestClient) -> None:
     assert payload["stdout"] == "syntax check passed"
 
 
+BT_STRATEGY = """import backtrader as bt
+
+
+class Cross(bt.Strategy):
+    def next(self):
+        pass
+"""
+
+
+def test_both_strategy_styles_pass_and_code_with_neither_gets_a_warning(
+    client: TestClient,
+) -> None:
+    for code in (BT_STRATEGY, "from rqalpha.api import *\n\ndef handle_bar(c, b):\n    pass\n"):
+        status, payload = compile_(client, {"code": code})
+        assert status == 200 and payload["ok"] is True and payload["diagnostics"] == []
+    status, payload = compile_(client, {"code": "import backtrader as bt\n\nx = 1\n"})
+    assert status == 200 and payload["ok"] is True
+    (diag,) = payload["diagnostics"]
+    assert (diag["line"], diag["level"]) == (1, "warning")
+    assert "no init/handle_bar and no backtrader.Strategy subclass" in diag["message"]
+
+
 def test_bad_requests_and_non_admins(client: TestClient) -> None:
     status, payload = compile_(client, {"code": 5})
     assert (

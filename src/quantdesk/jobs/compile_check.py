@@ -2,7 +2,9 @@
 
 Static only — the strategy is never executed: ``ast.parse`` for syntax, then every absolute
 ``import`` / ``from ... import`` is resolved with ``importlib.util.find_spec`` in this
-interpreter (the job runtime). ``rqalpha`` resolves to quantdesk's own API. Prints one JSON
+interpreter (the job runtime). ``rqalpha`` resolves to quantdesk's own API. A warning when
+the code defines neither an ``init``/``handle_bar``-style hook nor a ``backtrader.Strategy``
+subclass (``detect_engine``), i.e. no engine has anything to run. Prints one JSON
 object: ``{"stdout", "stderr", "diagnostics": [{line, column, level, message}]}``.
 """
 
@@ -55,17 +57,28 @@ def diagnose(code: str) -> dict[str, Any]:
                 found = False
             if not found:
                 diagnostics.append(_diag(node, "error", f"dependency '{name}' is not installed"))
-    defined = {n.name for n in tree.body if isinstance(n, ast.FunctionDef)}
-    if not defined & set(HOOKS):
+    if not _runnable(tree, code):
         diagnostics.append(
             {"line": 1, "column": 1, "level": "warning",
-             "message": "no init/handle_bar defined: the native engine has nothing to run"}
+             "message": "no init/handle_bar and no backtrader.Strategy subclass defined: "
+                        "no engine has anything to run"}
         )  # fmt: skip
     errors = [d for d in diagnostics if d["level"] == "error"]
     if not errors:
         out.append("dependency check passed")
     stderr = "\n".join(d["message"] for d in errors)
     return {"stdout": "\n".join(out), "stderr": stderr, "diagnostics": diagnostics}
+
+
+def _runnable(tree: ast.Module, code: str) -> bool:
+    """True if ``code`` defines a hook (native/rqalpha) or a ``bt.Strategy`` subclass."""
+    defined = {n.name for n in tree.body if isinstance(n, ast.FunctionDef)}
+    if defined & set(HOOKS):
+        return True
+    # Imported only here: it loads the backtest layer (pandas...), which hooks never need.
+    from quantdesk.backtest.engines import detect_engine
+
+    return detect_engine(code) == "backtrader"
 
 
 def _diag(node: ast.AST, level: str, message: str) -> dict[str, Any]:
