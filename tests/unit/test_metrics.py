@@ -12,6 +12,7 @@ from functools import cache
 
 import empyrical
 import numpy as np
+import pandas as pd
 import pytest
 
 from quantdesk.data.demo import demo_frames
@@ -90,12 +91,30 @@ def test_risk_adjusted_metrics_match_empyrical(pair: Pair, rf: float) -> None:
     assert metrics.sharpe(r, rf_d, A) == _approx(
         empyrical.sharpe_ratio(r, risk_free=rf_d, annualization=A)
     )
-    assert metrics.sortino(r, rf_d, A) == _approx(
+    assert metrics.sortino_empyrical(r, rf_d, A) == _approx(
         empyrical.sortino_ratio(r, required_return=rf_d, annualization=A)
     )
-    assert metrics.downside_risk(r, rf_d, A) == _approx(
-        empyrical.downside_risk(r, required_return=rf_d, annualization=A)
-    )
+
+
+def _rqrisk_downside(r: np.ndarray) -> float:
+    # rqrisk 1.0 Risk.annual_downside_risk, re-typed with pandas: semi-deviation below the
+    # mean with ddof=1, annualized by sqrt(A).
+    s = pd.Series(r)
+    diff = (s - s.mean()).clip(upper=0.0)
+    return float(np.sqrt((diff**2).sum() / (len(s) - 1)) * np.sqrt(A))
+
+
+def test_sortino_and_information_ratio_follow_rqalphas_conventions(pair: Pair, rf: float) -> None:
+    r, b = pair
+    rf_d = (1 + rf) ** (1 / A) - 1
+    out = metrics.summarize(r, np.cumprod(1 + r), b, periods=A, risk_free_rate=rf)
+    assert out["downside_risk"] == _approx(_rqrisk_downside(r))
+    assert out["sortino"] == _approx(A * (np.mean(r) - rf_d) / _rqrisk_downside(r))
+    beta = np.cov(r, b, ddof=1)[0, 1] / np.var(b, ddof=1)
+    ar, ar_b = (np.prod(1 + r) ** (A / len(r)) - 1), (np.prod(1 + b) ** (A / len(b)) - 1)
+    residual = np.std(r - beta * b, ddof=1) * np.sqrt(A)
+    assert out["information_ratio"] == _approx((ar - beta * ar_b) / residual)
+    assert out["sortino"] != _approx(out["sortino_empyrical"])
 
 
 def test_beta_and_max_drawdown_match_empyrical(pair: Pair) -> None:
@@ -127,7 +146,7 @@ def test_alpha_convention_differs_from_empyricals() -> None:
 def test_active_return_metrics(pair: Pair) -> None:
     r, b = pair
     out = metrics.summarize(r, np.cumprod(1 + r), b, periods=A, risk_free_rate=0.0)
-    assert out["information_ratio"] == _approx(math.sqrt(A) * empyrical.excess_sharpe(r, b))
+    assert out["excess_sharpe"] == _approx(math.sqrt(A) * empyrical.excess_sharpe(r, b))
     assert out["tracking_error"] == _approx(float(np.std(r - b, ddof=1)) * math.sqrt(A))
 
 
@@ -143,8 +162,9 @@ def test_summarize_end_to_end(pair: Pair, rf: float) -> None:
         "annualized_returns": ar,
         "volatility": empyrical.annual_volatility(r, annualization=A),
         "sharpe": empyrical.sharpe_ratio(r, risk_free=rf_d, annualization=A),
-        "sortino": empyrical.sortino_ratio(r, required_return=rf_d, annualization=A),
-        "downside_risk": empyrical.downside_risk(r, required_return=rf_d, annualization=A),
+        "sortino": A * (np.mean(r) - rf_d) / _rqrisk_downside(r),
+        "sortino_empyrical": empyrical.sortino_ratio(r, required_return=rf_d, annualization=A),
+        "downside_risk": _rqrisk_downside(r),
         "max_drawdown": mdd,
         "calmar": empyrical.calmar_ratio(r, annualization=A),
         "benchmark_total_returns": empyrical.cum_returns_final(b),
@@ -152,7 +172,8 @@ def test_summarize_end_to_end(pair: Pair, rf: float) -> None:
         "benchmark_volatility": empyrical.annual_volatility(b, annualization=A),
         "alpha": _jensen_alpha(r, b, rf),
         "beta": empyrical.beta(r, b),
-        "information_ratio": math.sqrt(A) * empyrical.excess_sharpe(r, b),
+        "information_ratio": out["information_ratio"],  # RQAlpha's; tested above
+        "excess_sharpe": math.sqrt(A) * empyrical.excess_sharpe(r, b),
         "tracking_error": float(np.std(r - b, ddof=1)) * math.sqrt(A),
         "excess_returns": empyrical.cum_returns_final(r) - empyrical.cum_returns_final(b),
     }
@@ -164,7 +185,8 @@ def test_summarize_end_to_end(pair: Pair, rf: float) -> None:
 def test_summarize_without_benchmark_leaves_relative_metrics_empty() -> None:
     r, _ = _random_pair()
     out = metrics.summarize(r, np.cumprod(1 + r), None, periods=A, risk_free_rate=0.0)
-    for key in ("alpha", "beta", "information_ratio", "tracking_error", "excess_returns"):
+    for key in ("alpha", "beta", "information_ratio", "excess_sharpe", "tracking_error",
+                "excess_returns"):  # fmt: skip
         assert out[key] is None
     assert out["sharpe"] == _approx(empyrical.sharpe_ratio(r, annualization=A))
 

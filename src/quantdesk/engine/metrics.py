@@ -9,13 +9,20 @@ Conventions (stated in every result under ``conventions``; see ``CONVENTIONS``):
   trading days (CAGR on trading days, as RQAlpha and empyrical).
 * volatility = ``std(r, ddof=1) * sqrt(A)`` (empyrical ``annual_volatility``).
 * Sharpe = ``sqrt(A) * mean(r - rf_d) / std(r - rf_d, ddof=1)`` (empyrical / RQAlpha).
-* Sortino = ``sqrt(A) * mean(r - rf_d) / sqrt(mean(min(r - rf_d, 0) ** 2))`` (empyrical:
-  downside deviation below the MAR over all observations, Sortino & Price 1994).
+* Sortino = ``A * mean(r - rf_d) / downside_risk`` with downside_risk =
+  ``sqrt(A) * sqrt(sum(min(r - mean(r), 0) ** 2) / (n - 1))``: RQAlpha's (rqrisk 1.0
+  ``Risk.sortino`` / ``annual_downside_risk``, semi-deviation below the mean). The textbook
+  form (Sortino & Price 1994, empyrical: deviation below the MAR ``rf_d`` over all
+  observations) is ``sortino_empyrical``.
 * beta = ``cov(r, b) / var(b)``; alpha = Jensen's annual alpha
   ``AR - rf - beta * (AR_b - rf)`` with geometric annual returns (RQAlpha, LEAN).
-* tracking error = ``std(r - b, ddof=1) * sqrt(A)``; information ratio =
-  ``sqrt(A) * mean(r - b) / std(r - b, ddof=1)`` (annualized active-return ratio; RQAlpha
-  calls this ``excess_sharpe``).
+* tracking error = ``std(r - b, ddof=1) * sqrt(A)``; excess Sharpe =
+  ``sqrt(A) * mean(r - b) / std(r - b, ddof=1)`` (the active-return ratio, RQAlpha's
+  ``excess_sharpe``); information ratio = ``(AR - beta * AR_b) / (std(r - beta * b, ddof=1)
+  * sqrt(A))`` (RQAlpha's residual-return ratio, rqrisk ``Risk.information_ratio``).
+
+The names and formulas are RQAlpha's so a strategy's summary reads the same on both
+engines; ``tests/integration/test_engine_rqalpha.py`` checks them against real RQAlpha.
 * max drawdown = ``max(1 - NAV / running peak)`` with the NAV starting at 1 (a positive
   fraction); Calmar = annualized return / max drawdown.
 * win rate and profit/loss ratio are per closing (sell) fill: the share of sells with a
@@ -40,10 +47,13 @@ CONVENTIONS: dict[str, Any] = {
     "annualization": "CAGR on trading days: (1 + total) ** (A / n) - 1",
     "volatility": "std(r, ddof=1) * sqrt(A)",
     "sharpe": "sqrt(A) * mean(r - rf_d) / std(r - rf_d, ddof=1)",
-    "sortino": "sqrt(A) * mean(r - rf_d) / sqrt(mean(min(r - rf_d, 0)^2)) (empyrical)",
+    "sortino": "A * mean(r - rf_d) / downside_risk (RQAlpha / rqrisk)",
+    "downside_risk": "sqrt(A) * sqrt(sum(min(r - mean(r), 0)^2) / (n - 1)) (RQAlpha / rqrisk)",
+    "sortino_empyrical": "sqrt(A) * mean(r - rf_d) / sqrt(mean(min(r - rf_d, 0)^2))",
     "alpha": "Jensen: AR - rf - beta * (AR_b - rf), geometric annual returns",
     "beta": "cov(r, b) / var(b)",
-    "information_ratio": "sqrt(A) * mean(r - b) / std(r - b, ddof=1)",
+    "information_ratio": "(AR - beta * AR_b) / (std(r - beta * b, ddof=1) * sqrt(A)) (RQAlpha)",
+    "excess_sharpe": "sqrt(A) * mean(r - b) / std(r - b, ddof=1)",
     "tracking_error": "std(r - b, ddof=1) * sqrt(A)",
     "max_drawdown": "max(1 - NAV / running max NAV), NAV starts at 1; positive fraction",
     "calmar": "annualized_returns / max_drawdown",
@@ -92,20 +102,35 @@ def sharpe(r: Array, rf_d: float, periods: int) -> float:
     return float(np.mean(excess) / sd * math.sqrt(periods)) if sd > 0 else math.nan
 
 
-def downside_risk(r: Array, rf_d: float, periods: int) -> float:
-    """Annualized downside deviation below ``rf_d`` over all observations."""
-    if len(r) == 0:
-        return math.nan
-    below = np.minimum(r - rf_d, 0.0)
-    return float(math.sqrt(float(np.mean(below * below))) * math.sqrt(periods))
+def downside_risk(r: Array, periods: int) -> float:
+    """Annualized semi-deviation below the mean, ``sqrt(A * sum(min(r - mean, 0)^2) / (n-1))``
+    (RQAlpha's ``downside_risk``; 0 for fewer than 2 returns, as rqrisk)."""
+    if len(r) < 2:
+        return 0.0
+    below = np.minimum(r - np.mean(r), 0.0)
+    return float(math.sqrt(float(np.sum(below * below)) / (len(r) - 1)) * math.sqrt(periods))
 
 
 def sortino(r: Array, rf_d: float, periods: int) -> float:
-    """Annualized Sortino ratio (NaN without any return below the MAR)."""
-    dr = downside_risk(r, rf_d, periods)
+    """Annualized Sortino ratio, RQAlpha's: ``A * mean(r - rf_d) / downside_risk`` (NaN when
+    the downside risk is 0)."""
+    dr = downside_risk(r, periods)
     if not dr > 0:
         return math.nan
     return float(np.mean(r - rf_d) * periods / dr)
+
+
+def sortino_empyrical(r: Array, rf_d: float, periods: int) -> float:
+    """Annualized Sortino ratio with the downside deviation below the MAR ``rf_d`` over all
+    observations (Sortino & Price 1994; empyrical ``sortino_ratio``); NaN without any
+    return below the MAR."""
+    if len(r) == 0:
+        return math.nan
+    below = np.minimum(r - rf_d, 0.0)
+    dd = math.sqrt(float(np.mean(below * below))) * math.sqrt(periods)
+    if not dd > 0:
+        return math.nan
+    return float(np.mean(r - rf_d) * periods / dd)
 
 
 def beta(r: Array, b: Array) -> float:
@@ -167,13 +192,15 @@ def summarize(
         "volatility": _nan_to_none(volatility(returns, periods)),
         "sharpe": _nan_to_none(sharpe(returns, rf_d, periods)),
         "sortino": _nan_to_none(sortino(returns, rf_d, periods)),
-        "downside_risk": _nan_to_none(downside_risk(returns, rf_d, periods)),
+        "sortino_empyrical": _nan_to_none(sortino_empyrical(returns, rf_d, periods)),
+        "downside_risk": _nan_to_none(downside_risk(returns, periods)),
         "max_drawdown": mdd,
         "calmar": _nan_to_none(ar / mdd) if mdd > 0 else None,
     }
     keys = (
         "benchmark_total_returns", "benchmark_annualized_returns", "benchmark_volatility",
-        "alpha", "beta", "information_ratio", "tracking_error", "excess_returns",
+        "alpha", "beta", "information_ratio", "excess_sharpe", "tracking_error",
+        "excess_returns",
     )  # fmt: skip
     out.update(dict.fromkeys(keys))
     if benchmark_returns is not None and len(benchmark_returns) == len(returns):
@@ -182,6 +209,7 @@ def summarize(
         bt = beta(returns, b)
         active = returns - b
         te = float(np.std(active, ddof=1)) if len(active) > 1 else math.nan
+        residual = float(np.std(returns - bt * b, ddof=1)) if len(b) > 1 else math.nan
         out.update(
             benchmark_total_returns=total_return(b),
             benchmark_annualized_returns=_nan_to_none(bar_),
@@ -189,8 +217,13 @@ def summarize(
             beta=_nan_to_none(bt),
             alpha=_nan_to_none(ar - risk_free_rate - bt * (bar_ - risk_free_rate)),
             tracking_error=_nan_to_none(te * math.sqrt(periods)),
-            information_ratio=(
+            excess_sharpe=(
                 _nan_to_none(float(np.mean(active)) / te * math.sqrt(periods)) if te > 0 else None
+            ),
+            information_ratio=(
+                _nan_to_none((ar - bt * bar_) / (residual * math.sqrt(periods)))
+                if residual > 0
+                else None
             ),
             excess_returns=total_return(returns) - total_return(b),
         )

@@ -1,0 +1,102 @@
+"""quantdesk's RQAlpha mod. It runs inside RQAlpha's own interpreter, never in ours.
+
+The adapter copies this file into the run's work directory and enables it in
+``config.yml`` (``mod.quantdesk: {enabled: true, lib: quantdesk_mod, ...}``). It
+
+* sets the strategy's universe before ``init`` (RQAlpha's ``context.universe`` is otherwise
+  empty until ``update_universe``; there is no config key for it);
+* records every order the strategy places with its final status and message (RQAlpha's
+  ``result.pkl`` keeps trades only) and writes them to ``orders_file`` as JSON at the end;
+* prints ``QUANTDESK_RQALPHA_VERSION x.y.z`` at start and ``QUANTDESK_PROGRESS done total``
+  after each session's settlement, which the adapter turns into the result's engine version
+  and progress callbacks.
+
+Imports only RQAlpha and the standard library (RQAlpha's venv has no quantdesk).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from rqalpha.core.events import EVENT  # type: ignore[import-not-found]
+from rqalpha.interface import AbstractMod  # type: ignore[import-not-found]
+
+__config__ = {"universe": [], "orders_file": "orders.json", "total_sessions": 0, "priority": 1000}
+
+# The adapter (quantdesk.backtest.engines.rqalpha) parses these prefixes; keep them equal.
+PROGRESS_PREFIX = "QUANTDESK_PROGRESS"
+VERSION_PREFIX = "QUANTDESK_RQALPHA_VERSION"
+
+
+def load_mod() -> QuantdeskMod:
+    return QuantdeskMod()
+
+
+def _name(value: Any) -> Any:
+    return getattr(value, "name", value)
+
+
+class QuantdeskMod(AbstractMod):  # type: ignore[misc]
+    def __init__(self) -> None:
+        self._env: Any = None
+        self._orders: dict[int, Any] = {}
+        self._universe: list[str] = []
+        self._file = "orders.json"
+        self._total = 0
+        self._done = 0
+
+    def start_up(self, env: Any, mod_config: Any) -> None:
+        import rqalpha  # type: ignore[import-not-found]
+
+        print(f"{VERSION_PREFIX} {rqalpha.__version__}", flush=True)
+        self._env = env
+        self._universe = list(mod_config.universe or [])
+        self._file = mod_config.orders_file
+        self._total = int(mod_config.total_sessions or 0)
+        bus = env.event_bus
+        bus.add_listener(EVENT.BEFORE_STRATEGY_RUN, self._set_universe)
+        for event in (
+            EVENT.ORDER_PENDING_NEW,
+            EVENT.ORDER_CREATION_REJECT,
+            EVENT.ORDER_UNSOLICITED_UPDATE,
+            EVENT.ORDER_CANCELLATION_PASS,
+            EVENT.TRADE,
+        ):
+            bus.add_listener(event, self._order)
+        bus.add_listener(EVENT.POST_SETTLEMENT, self._progress)
+
+    def _set_universe(self, _event: Any) -> None:
+        if self._universe:
+            self._env.update_universe(self._universe)
+
+    def _order(self, event: Any) -> None:
+        order = getattr(event, "order", None)
+        if order is not None:
+            self._orders[order.order_id] = order
+
+    def _progress(self, _event: Any) -> None:
+        self._done += 1
+        print(f"{PROGRESS_PREFIX} {self._done} {self._total}", flush=True)
+
+    def tear_down(self, code: Any, exception: Any = None) -> None:
+        rows = []
+        for order in self._orders.values():
+            rows.append(
+                {
+                    "order_id": int(order.order_id),
+                    "datetime": order.datetime.isoformat(),
+                    "order_book_id": order.order_book_id,
+                    "side": _name(order.side),
+                    "quantity": float(order.quantity),
+                    "filled_quantity": float(order.filled_quantity),
+                    "avg_price": float(order.avg_price or 0.0),
+                    "price": None if _name(order.type) == "MARKET" else float(order.price),
+                    "type": _name(order.type),
+                    "status": _name(order.status),
+                    "message": str(order.message or ""),
+                    "transaction_cost": float(order.transaction_cost or 0.0),
+                }
+            )
+        with open(self._file, "w", encoding="utf-8") as fh:
+            json.dump(sorted(rows, key=lambda r: r["order_id"]), fh)
