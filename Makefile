@@ -6,7 +6,12 @@ SHELL := /bin/bash
 UV ?= $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 RUN := $(UV) run --frozen
 
-.PHONY: help install run demo test check lint format typecheck arch bench
+# RQAlpha (engine: rqalpha) lives in its own venv: it pins numpy < 2 on Python 3.11.
+RQALPHA_VENV := .venv-rqalpha
+# The server and the tests use it when RQALPHA_COMMAND is not set already.
+export RQALPHA_COMMAND ?= $(if $(wildcard $(RQALPHA_VENV)/bin/rqalpha),$(abspath $(RQALPHA_VENV)/bin/rqalpha))
+
+.PHONY: help install rqalpha run demo test check lint format typecheck arch bench
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-10s %s\n", $$1, $$2}'
@@ -23,7 +28,13 @@ demo: install ## Import the demo data and backtest the SMA crossover on AAPL vs 
 	$(RUN) quantdesk backtest examples/sma_crossover.py --start 2005-01-03 --end 2012-12-31 \
 		--universe AAPL --benchmark SPX --param fast=10 --param slow=30
 
-test: install ## Run the test suite
+rqalpha: ## Create .venv-rqalpha with RQAlpha 6.4.2 (pinned in requirements-rqalpha.txt)
+	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
+	$(UV) venv --quiet --allow-existing --python 3.11 $(RQALPHA_VENV)
+	$(UV) pip install --quiet --python $(RQALPHA_VENV)/bin/python -r requirements-rqalpha.txt
+	$(RQALPHA_VENV)/bin/rqalpha version
+
+test: install rqalpha ## Run the test suite (creates .venv-rqalpha for the RQAlpha cross-checks)
 	$(RUN) pytest -q -n 2
 
 lint: install ## ruff lint + format check
