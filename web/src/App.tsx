@@ -1,0 +1,46 @@
+import { useEffect, useState } from "react";
+import { BrowserRouter, Navigate, Route, Routes, useLocation } from "react-router-dom";
+import { getSession, onSession, type Session } from "./api/auth";
+import { Layout } from "./components/Layout";
+import { LoginPage } from "./pages/LoginPage";
+import { StrategiesPage } from "./pages/StrategiesPage";
+import { EditorPage } from "./pages/EditorPage";
+import { JobsPage } from "./pages/JobsPage";
+import { ResultPage } from "./pages/ResultPage";
+import { DataPage } from "./pages/DataPage";
+
+function useSession(): Session | null {
+  const [session, setSession] = useState(getSession);
+  useEffect(() => onSession(setSession), []);
+  return session;
+}
+
+function RequireLogin({ session }: { session: Session | null }) {
+  const location = useLocation();
+  if (!session) {
+    const next = location.pathname + location.search;
+    return <Navigate to={`/login${next && next !== "/" ? `?next=${encodeURIComponent(next)}` : ""}`} replace />;
+  }
+  return <Layout />;
+}
+
+export function App() {
+  const session = useSession();
+  return (
+    <BrowserRouter>
+      <Routes>
+        <Route path="/login" element={<LoginPage session={session} />} />
+        <Route element={<RequireLogin session={session} />}>
+          <Route path="/" element={<Navigate to="/strategies" replace />} />
+          <Route path="/strategies" element={<StrategiesPage />} />
+          <Route path="/strategies/:id" element={<EditorPage />} />
+          <Route path="/jobs" element={<JobsPage />} />
+          <Route path="/jobs/:id" element={<ResultPage />} />
+          <Route path="/data" element={<DataPage />} />
+          <Route path="/data/:id" element={<DataPage />} />
+          <Route path="*" element={<Navigate to="/strategies" replace />} />
+        </Route>
+      </Routes>
+    </BrowserRouter>
+  );
+}

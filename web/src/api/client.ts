@@ -1,0 +1,112 @@
+/**
+ * The typed API client: `openapi-fetch` over the types generated from the server's OpenAPI
+ * schema (`src/api/schema.d.ts`, `make web-client`). Every failure becomes an `ApiError`
+ * carrying the contract's `{"ok": false, "error": {"code", "message"}}`.
+ */
+import createClient, { type Middleware } from "openapi-fetch";
+import type { components, paths } from "./schema";
+import { expireSession, getSession } from "./auth";
+
+export type Schemas = components["schemas"];
+
+export class ApiError extends Error {
+  readonly status: number;
+  readonly code: string;
+  readonly data: unknown;
+
+  constructor(status: number, code: string, message: string, data?: unknown) {
+    super(message);
+    this.status = status;
+    this.code = code;
+    this.data = data;
+  }
+}
+
+const auth: Middleware = {
+  onRequest({ request }) {
+    const session = getSession();
+    if (session && !request.headers.has("Authorization")) {
+      request.headers.set("Authorization", session.token);
+    }
+    return request;
+  },
+  onResponse({ request, response }) {
+    if (response.status === 401 && !new URL(request.url).pathname.endsWith("/api/login")) {
+      expireSession();
+    }
+    return response;
+  },
+};
+
+export const api = createClient<paths>({ baseUrl: globalThis.location?.origin ?? "" });
+api.use(auth);
+
+/** The error of a failed call, from the contract's error body when there is one. */
+export function toApiError(status: number, body: unknown): ApiError {
+  if (body && typeof body === "object") {
+    const b = body as { error?: { code?: string; message?: string }; data?: unknown; message?: string };
+    if (b.error && typeof b.error === "object") {
+      return new ApiError(status, b.error.code ?? `HTTP_${status}`, b.error.message || b.error.code || `HTTP ${status}`, b.data);
+    }
+    if (typeof b.message === "string") return new ApiError(status, `HTTP_${status}`, b.message);
+  }
+  if (typeof body === "string" && body.trim()) return new ApiError(status, `HTTP_${status}`, body.trim().slice(0, 300));
+  return new ApiError(status, `HTTP_${status}`, `request failed with HTTP ${status}`);
+}
+
+interface FetchResult<T> {
+  data?: T;
+  error?: unknown;
+  response: Response;
+}
+
+/** The data of a call, or throw its `ApiError`. */
+export async function unwrap<T>(call: Promise<FetchResult<T>>): Promise<NonNullable<T>> {
+  let result: FetchResult<T>;
+  try {
+    result = await call;
+  } catch (exc) {
+    throw new ApiError(0, "NETWORK", `the server did not answer (${(exc as Error).message})`);
+  }
+  if (result.error !== undefined || !result.response.ok) {
+    throw toApiError(result.response.status, result.error);
+  }
+  return result.data as NonNullable<T>;
+}
+
+/** `{"ok": true, "data": X}` → X, for routes typed as a bare object in the schema. */
+export async function unwrapData<T>(call: Promise<FetchResult<unknown>>): Promise<T> {
+  const body = (await unwrap(call)) as { data?: unknown };
+  return body.data as T;
+}
+
+/** Download an authenticated file (the browser cannot add the header to a plain link). */
+export async function download(path: string, filename: string): Promise<void> {
+  const session = getSession();
+  const response = await fetch(path, { headers: session ? { Authorization: session.token } : {} });
+  if (!response.ok) {
+    let body: unknown = null;
+    try {
+      body = await response.json();
+    } catch {
+      /* not JSON */
+    }
+    if (response.status === 401) expireSession();
+    throw toApiError(response.status, body);
+  }
+  const blob = await response.blob();
+  const url = URL.createObjectURL(blob);
+  const a = document.createElement("a");
+  a.href = url;
+  a.download = filename;
+  document.body.appendChild(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 1000);
+}
+
+export function errorMessage(exc: unknown): string {
+  if (exc instanceof ApiError) return exc.message;
+  if (exc instanceof Error) return exc.message;
+  return String(exc);
+}

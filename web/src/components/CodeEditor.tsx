@@ -1,0 +1,107 @@
+/** CodeMirror 6 with Python highlighting and compile diagnostics as inline markers. */
+import { forwardRef, useEffect, useImperativeHandle, useRef } from "react";
+import { basicSetup } from "codemirror";
+import { EditorView, keymap } from "@codemirror/view";
+import { EditorState } from "@codemirror/state";
+import { indentWithTab } from "@codemirror/commands";
+import { python } from "@codemirror/lang-python";
+import { oneDark } from "@codemirror/theme-one-dark";
+import { lintGutter, setDiagnostics, type Diagnostic as CmDiagnostic } from "@codemirror/lint";
+import type { Diagnostic } from "../api/types";
+
+export interface CodeEditorHandle {
+  getValue(): string;
+  setValue(code: string): void;
+  showDiagnostics(diagnostics: Diagnostic[]): void;
+  goTo(line: number, column: number): void;
+}
+
+/** Contract diagnostics (1-based line and column) as CodeMirror ranges. */
+export function toCmDiagnostics(state: EditorState, diagnostics: Diagnostic[]): CmDiagnostic[] {
+  const out: CmDiagnostic[] = [];
+  for (const d of diagnostics) {
+    const lineNo = Math.min(Math.max(1, d.line || 1), state.doc.lines);
+    const line = state.doc.line(lineNo);
+    const from = Math.min(line.from + Math.max(0, (d.column || 1) - 1), line.to);
+    const to = from < line.to ? line.to : Math.min(from + 1, state.doc.length);
+    const severity = d.level === "error" ? "error" : d.level === "warning" ? "warning" : "info";
+    out.push({ from, to: Math.max(from, to), severity, message: d.message, source: "compile" });
+  }
+  return out;
+}
+
+const theme = EditorView.theme({
+  "&": { backgroundColor: "#0d1017", height: "100%" },
+  ".cm-gutters": { backgroundColor: "#0d1017", borderRight: "1px solid #1f2634" },
+  ".cm-activeLine, .cm-activeLineGutter": { backgroundColor: "#141a26" },
+});
+
+export const CodeEditor = forwardRef<
+  CodeEditorHandle,
+  { initial: string; onChange?: (code: string) => void; onSave?: () => void; readOnly?: boolean }
+>(function CodeEditor({ initial, onChange, onSave, readOnly }, ref) {
+  const host = useRef<HTMLDivElement>(null);
+  const view = useRef<EditorView | null>(null);
+  const handlers = useRef({ onChange, onSave });
+  handlers.current = { onChange, onSave };
+
+  useEffect(() => {
+    if (!host.current) return;
+    const v = new EditorView({
+      parent: host.current,
+      state: EditorState.create({
+        doc: initial,
+        extensions: [
+          basicSetup,
+          python(),
+          oneDark,
+          theme,
+          lintGutter(),
+          keymap.of([
+            indentWithTab,
+            {
+              key: "Mod-s",
+              preventDefault: true,
+              run: () => {
+                handlers.current.onSave?.();
+                return true;
+              },
+            },
+          ]),
+          EditorState.readOnly.of(Boolean(readOnly)),
+          EditorView.updateListener.of((u) => {
+            if (u.docChanged) handlers.current.onChange?.(u.state.doc.toString());
+          }),
+        ],
+      }),
+    });
+    view.current = v;
+    return () => v.destroy();
+    // The editor is created once per mount; `setValue` replaces the document.
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, []);
+
+  useImperativeHandle(ref, () => ({
+    getValue: () => view.current?.state.doc.toString() ?? "",
+    setValue: (code: string) => {
+      const v = view.current;
+      if (!v) return;
+      v.dispatch({ changes: { from: 0, to: v.state.doc.length, insert: code } });
+    },
+    showDiagnostics: (diagnostics: Diagnostic[]) => {
+      const v = view.current;
+      if (!v) return;
+      v.dispatch(setDiagnostics(v.state, toCmDiagnostics(v.state, diagnostics)));
+    },
+    goTo: (line: number, column: number) => {
+      const v = view.current;
+      if (!v) return;
+      const l = v.state.doc.line(Math.min(Math.max(1, line), v.state.doc.lines));
+      const pos = Math.min(l.from + Math.max(0, column - 1), l.to);
+      v.dispatch({ selection: { anchor: pos }, scrollIntoView: true });
+      v.focus();
+    },
+  }));
+
+  return <div ref={host} className="editor-box" data-testid="code-editor" />;
+});

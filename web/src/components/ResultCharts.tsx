@@ -1,0 +1,135 @@
+/** Equity vs benchmark, drawdown, and a K-line with buy/sell marks. */
+import { useMemo } from "react";
+import type { EChartsCoreOption } from "echarts/core";
+import type { Bars, Equity, Trade } from "../api/types";
+import { candles, equitySeries, tradeMarks } from "../lib/chartData";
+import { axisStyle, baseOption, CHART_COLORS, EChart } from "./EChart";
+
+const pctLabel = (v: number) => `${v.toFixed(0)}%`;
+
+export function EquityChart({ equity, benchmark }: { equity: Equity; benchmark: string | null }) {
+  const option = useMemo<EChartsCoreOption>(() => {
+    const s = equitySeries(equity);
+    const series: object[] = [
+      {
+        name: "Strategy",
+        type: "line",
+        data: s.strategy,
+        showSymbol: false,
+        lineStyle: { width: 1.6, color: CHART_COLORS.strategy },
+        itemStyle: { color: CHART_COLORS.strategy },
+        areaStyle: { color: { type: "linear", x: 0, y: 0, x2: 0, y2: 1, colorStops: [{ offset: 0, color: "rgba(59,130,246,.28)" }, { offset: 1, color: "rgba(59,130,246,0)" }] } },
+      },
+    ];
+    if (s.benchmark.length) {
+      series.push({
+        name: benchmark ? `Benchmark (${benchmark})` : "Benchmark",
+        type: "line",
+        data: s.benchmark,
+        showSymbol: false,
+        lineStyle: { width: 1.2, color: CHART_COLORS.benchmark },
+        itemStyle: { color: CHART_COLORS.benchmark },
+      });
+    }
+    return {
+      ...baseOption(),
+      legend: { top: 0, left: 0, textStyle: { color: CHART_COLORS.text }, icon: "roundRect", itemHeight: 4 },
+      grid: { left: 56, right: 20, top: 30, bottom: 64 },
+      xAxis: { type: "category", data: s.dates, boundaryGap: false, ...axisStyle(), splitLine: { show: false } },
+      yAxis: { type: "value", scale: true, ...axisStyle(), axisLabel: { color: CHART_COLORS.text, formatter: pctLabel } },
+      tooltip: { ...(baseOption().tooltip as object), valueFormatter: (v: unknown) => (typeof v === "number" ? `${v.toFixed(2)}%` : "—") },
+      dataZoom: [
+        { type: "inside", xAxisIndex: 0 },
+        { type: "slider", xAxisIndex: 0, height: 22, bottom: 12, borderColor: "#33405a", textStyle: { color: CHART_COLORS.text }, fillerColor: "rgba(59,130,246,.15)", dataBackground: { lineStyle: { color: "#33405a" }, areaStyle: { color: "#1d2433" } } },
+      ],
+      series,
+    };
+  }, [equity, benchmark]);
+  return <EChart option={option} height={340} group="result" testId="equity-chart" />;
+}
+
+export function DrawdownChart({ equity }: { equity: Equity }) {
+  const option = useMemo<EChartsCoreOption>(() => {
+    const s = equitySeries(equity);
+    return {
+      ...baseOption(),
+      grid: { left: 56, right: 20, top: 12, bottom: 28 },
+      xAxis: { type: "category", data: s.dates, boundaryGap: false, ...axisStyle(), splitLine: { show: false } },
+      yAxis: { type: "value", max: 0, ...axisStyle(), axisLabel: { color: CHART_COLORS.text, formatter: pctLabel } },
+      tooltip: { ...(baseOption().tooltip as object), valueFormatter: (v: unknown) => (typeof v === "number" ? `${v.toFixed(2)}%` : "—") },
+      dataZoom: [{ type: "inside", xAxisIndex: 0 }],
+      series: [
+        {
+          name: "Drawdown",
+          type: "line",
+          data: s.drawdown,
+          showSymbol: false,
+          lineStyle: { width: 1, color: CHART_COLORS.drawdown },
+          itemStyle: { color: CHART_COLORS.drawdown },
+          areaStyle: { color: "rgba(240,93,94,.25)" },
+        },
+      ],
+    };
+  }, [equity]);
+  return <EChart option={option} height={150} group="result" testId="drawdown-chart" />;
+}
+
+export function KlineChart({ bars, trades, symbol, height = 460 }: { bars: Bars; trades: Trade[]; symbol: string; height?: number }) {
+  const option = useMemo<EChartsCoreOption>(() => {
+    const k = candles(bars);
+    const marks = tradeMarks(trades, symbol, k.dates);
+    const lows = new Map(k.dates.map((d, i) => [d, bars.low[i] ?? 0]));
+    const highs = new Map(k.dates.map((d, i) => [d, bars.high[i] ?? 0]));
+    const markData = marks.map((m) => ({
+      name: m.side,
+      coord: [m.date, m.side === "BUY" ? lows.get(m.date) : highs.get(m.date)],
+      value: m.side === "BUY" ? "B" : "S",
+      symbol: "pin",
+      symbolSize: 26,
+      symbolRotate: m.side === "BUY" ? 180 : 0,
+      symbolOffset: [0, m.side === "BUY" ? 14 : -14],
+      itemStyle: { color: m.side === "BUY" ? CHART_COLORS.up : CHART_COLORS.down },
+      label: { color: "#fff", fontSize: 10, fontWeight: 600 },
+      tooltip: { formatter: `${m.side} ${m.quantity} @ ${m.price.toFixed(2)} on ${m.date}${m.count > 1 ? ` (${m.count} fills)` : ""}` },
+    }));
+    const start = k.dates.length > 260 ? Math.round((1 - 260 / k.dates.length) * 100) : 0;
+    return {
+      ...baseOption(),
+      axisPointer: { link: [{ xAxisIndex: "all" }] },
+      grid: [
+        { left: 60, right: 20, top: 16, height: "62%" },
+        { left: 60, right: 20, top: "74%", height: "12%" },
+      ],
+      xAxis: [
+        { type: "category", data: k.dates, boundaryGap: true, ...axisStyle(), splitLine: { show: false } },
+        { type: "category", gridIndex: 1, data: k.dates, axisLabel: { show: false }, axisTick: { show: false }, axisLine: { lineStyle: { color: CHART_COLORS.axis } } },
+      ],
+      yAxis: [
+        { type: "value", scale: true, ...axisStyle() },
+        { type: "value", gridIndex: 1, scale: true, axisLabel: { show: false }, splitLine: { show: false } },
+      ],
+      dataZoom: [
+        { type: "inside", xAxisIndex: [0, 1], start },
+        { type: "slider", xAxisIndex: [0, 1], height: 20, bottom: 8, start, borderColor: "#33405a", textStyle: { color: CHART_COLORS.text }, fillerColor: "rgba(59,130,246,.15)" },
+      ],
+      series: [
+        {
+          name: symbol,
+          type: "candlestick",
+          data: k.values,
+          itemStyle: { color: CHART_COLORS.up, color0: CHART_COLORS.down, borderColor: CHART_COLORS.up, borderColor0: CHART_COLORS.down },
+          markPoint: { data: markData, tooltip: { trigger: "item" } },
+        },
+        {
+          name: "Volume",
+          type: "bar",
+          xAxisIndex: 1,
+          yAxisIndex: 1,
+          data: k.volume,
+          itemStyle: { color: "#33405a" },
+        },
+      ],
+    };
+  }, [bars, trades, symbol]);
+  return <EChart option={option} height={height} testId="kline-chart" />;
+}

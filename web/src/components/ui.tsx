@@ -1,0 +1,155 @@
+/** Small shared widgets: status badges, error banners, empty states, pager, modal, tabs. */
+import { useEffect, type ReactNode } from "react";
+
+export function StatusBadge({ status }: { status: string | null | undefined }) {
+  if (!status) return <span className="badge none">never run</span>;
+  return (
+    <span className={`badge ${status}`} data-testid="status-badge">
+      {status}
+    </span>
+  );
+}
+
+export function ErrorBanner({ error, onClose }: { error: string | null | undefined; onClose?: () => void }) {
+  if (!error) return null;
+  return (
+    <div className="error-banner" role="alert">
+      <div className="grow">{error}</div>
+      {onClose && (
+        <button className="ghost small" onClick={onClose} aria-label="dismiss">
+          ✕
+        </button>
+      )}
+    </div>
+  );
+}
+
+export function Empty({ title, children }: { title: string; children?: ReactNode }) {
+  return (
+    <div className="empty">
+      <h2>{title}</h2>
+      {children}
+    </div>
+  );
+}
+
+export function Pager({
+  page,
+  pageSize,
+  total,
+  onPage,
+  onPageSize,
+  sizes = [25, 50, 100, 200],
+}: {
+  page: number;
+  pageSize: number;
+  total: number;
+  onPage: (page: number) => void;
+  onPageSize?: (size: number) => void;
+  sizes?: number[];
+}) {
+  const pages = Math.max(1, Math.ceil(total / pageSize));
+  const from = total === 0 ? 0 : (page - 1) * pageSize + 1;
+  const to = Math.min(total, page * pageSize);
+  return (
+    <div className="pager">
+      <span>
+        {from}–{to} of {total.toLocaleString("en-US")}
+      </span>
+      <span className="spacer" />
+      {onPageSize && (
+        <select value={pageSize} onChange={(e) => onPageSize(Number(e.target.value))} aria-label="rows per page">
+          {sizes.map((s) => (
+            <option key={s} value={s}>
+              {s} / page
+            </option>
+          ))}
+        </select>
+      )}
+      <button className="small" disabled={page <= 1} onClick={() => onPage(1)} aria-label="first page">
+        «
+      </button>
+      <button className="small" disabled={page <= 1} onClick={() => onPage(page - 1)} aria-label="previous page">
+        ‹ Prev
+      </button>
+      <span>
+        page {page} / {pages}
+      </span>
+      <button className="small" disabled={page >= pages} onClick={() => onPage(page + 1)} aria-label="next page">
+        Next ›
+      </button>
+      <button className="small" disabled={page >= pages} onClick={() => onPage(pages)} aria-label="last page">
+        »
+      </button>
+    </div>
+  );
+}
+
+export function Modal({
+  title,
+  children,
+  footer,
+  onClose,
+  wide,
+}: {
+  title: ReactNode;
+  children: ReactNode;
+  footer?: ReactNode;
+  onClose: () => void;
+  wide?: boolean;
+}) {
+  useEffect(() => {
+    const onKey = (e: KeyboardEvent) => e.key === "Escape" && onClose();
+    window.addEventListener("keydown", onKey);
+    return () => window.removeEventListener("keydown", onKey);
+  }, [onClose]);
+  return (
+    <div className="modal-backdrop" onMouseDown={(e) => e.target === e.currentTarget && onClose()}>
+      <div className={`modal${wide ? " wide" : ""}`} role="dialog" aria-modal="true">
+        <div className="modal-head">
+          <h2 className="grow">{title}</h2>
+          <button className="ghost small" onClick={onClose} aria-label="close">
+            ✕
+          </button>
+        </div>
+        <div className="modal-body">{children}</div>
+        {footer && <div className="modal-foot">{footer}</div>}
+      </div>
+    </div>
+  );
+}
+
+export function Tabs<T extends string>({
+  tabs,
+  value,
+  onChange,
+}: {
+  tabs: { id: T; label: ReactNode; disabled?: boolean }[];
+  value: T;
+  onChange: (id: T) => void;
+}) {
+  return (
+    <div className="tabs" role="tablist">
+      {tabs.map((t) => (
+        <button
+          key={t.id}
+          role="tab"
+          aria-selected={value === t.id}
+          className={value === t.id ? "active" : ""}
+          disabled={t.disabled}
+          onClick={() => onChange(t.id)}
+        >
+          {t.label}
+        </button>
+      ))}
+    </div>
+  );
+}
+
+export function Progress({ value }: { value: number }) {
+  return (
+    <div className="progress" title={`${value.toFixed(0)}%`}>
+      <div style={{ width: `${Math.max(0, Math.min(100, value))}%` }} />
+    </div>
+  );
+}

@@ -1,0 +1,421 @@
+/** One job: live status while it runs, then the result (metrics, charts, K-lines, trades,
+ * positions, parameters, log, downloads). */
+import { useEffect, useState } from "react";
+import { Link, useNavigate, useParams } from "react-router-dom";
+import { api, download, errorMessage, unwrap, unwrapData } from "../api/client";
+import type { Bars, JobStatusView, LogSlice, PositionPage, ResultView, RunInfo, TradePage } from "../api/types";
+import { ACTIVE } from "../api/types";
+import { DrawdownChart, EquityChart, KlineChart } from "../components/ResultCharts";
+import { Empty, ErrorBanner, Pager, Progress, StatusBadge, Tabs } from "../components/ui";
+import { cell, dateTime, duration, int, isNum, num, pct } from "../lib/format";
+import { useInterval, useLoad } from "../lib/hooks";
+
+type Tab = "overview" | "kline" | "trades" | "positions" | "params" | "log";
+
+export function ResultPage() {
+  const { id = "" } = useParams();
+  const navigate = useNavigate();
+  const [tab, setTab] = useState<Tab>("overview");
+  const [error, setError] = useState<string | null>(null);
+  const job = useLoad(() => unwrap(api.GET("/api/backtest/jobs/{job_id}", { params: { path: { job_id: id } } })) as Promise<JobStatusView>, [id]);
+  const status = job.data?.status;
+  const active = status ? ACTIVE.includes(status) : false;
+  useInterval(() => void job.reload(), 2000, active);
+  const finished = status === "FINISHED";
+  const result = useLoad(
+    async () => (finished ? ((await unwrap(api.GET("/api/backtest/jobs/{job_id}/result", { params: { path: { job_id: id }, query: { page: 1, page_size: 1 } } }))) as ResultView) : null),
+    [id, finished],
+  );
+  const info = useLoad(() => unwrapData<RunInfo>(api.GET("/api/backtest/jobs/{job_id}/run-info", { params: { path: { job_id: id } } })), [id, finished]);
+
+  useEffect(() => {
+    if (status && !finished && (tab === "kline" || tab === "trades" || tab === "positions")) setTab("overview");
+  }, [status, finished, tab]);
+
+  async function act(action: "cancel" | "retry") {
+    setError(null);
+    try {
+      const path = { params: { path: { job_id: id } } };
+      if (action === "cancel") {
+        await unwrap(api.POST("/api/backtest/jobs/{job_id}/cancel", path));
+        await job.reload();
+      } else {
+        const res = await unwrap(api.POST("/api/backtest/jobs/{job_id}/retry", path));
+        navigate(`/jobs/${res.job_id}`);
+      }
+    } catch (exc) {
+      setError(errorMessage(exc));
+    }
+  }
+
+  async function save(kind: "json" | "csv") {
+    setError(null);
+    try {
+      if (kind === "json") await download(`/api/backtest/jobs/${id}/files/result.json`, `${id}-result.json`);
+      else await download(`/api/backtest/jobs/${id}/files/trades.csv`, `${id}-trades.csv`);
+    } catch (exc) {
+      setError(errorMessage(exc));
+    }
+  }
+
+  if (job.error && !job.data) {
+    return (
+      <div className="page">
+        <ErrorBanner error={job.error} />
+        <Empty title="This job could not be opened">
+          <p>
+            <Link to="/jobs">Back to the jobs</Link>
+          </p>
+        </Empty>
+      </div>
+    );
+  }
+  const j = job.data;
+  if (!j) return <div className="page loading">Loading job…</div>;
+  const request = info.data?.request ?? {};
+  const summary = result.data?.summary ?? {};
+
+  return (
+    <div className="page">
+      <div className="page-head">
+        <Link to="/jobs" className="subtle">
+          Jobs
+        </Link>
+        <span className="subtle">/</span>
+        <h1 className="mono" style={{ fontSize: 15 }}>
+          {j.job_id}
+        </h1>
+        <StatusBadge status={j.status} />
+        <span className="subtle">
+          <Link to={`/strategies/${encodeURIComponent(j.strategy_id)}`}>{j.strategy_id}</Link>
+          {request.start_date ? ` · ${String(request.start_date)} → ${String(request.end_date)}` : ""}
+          {Array.isArray(request.universe) ? ` · ${(request.universe as string[]).join(", ")}` : ""}
+          {request.benchmark ? ` vs ${String(request.benchmark)}` : ""}
+        </span>
+        <span className="grow" />
+        {active && (
+          <button onClick={() => act("cancel")} data-testid="cancel-job">
+            Cancel
+          </button>
+        )}
+        {!active && <button onClick={() => act("retry")}>Retry</button>}
+        {finished && (
+          <>
+            <button onClick={() => save("json")} data-testid="download-json">
+              ⤓ Result JSON
+            </button>
+            <button onClick={() => save("csv")} data-testid="download-csv">
+              ⤓ Trades CSV
+            </button>
+          </>
+        )}
+      </div>
+      <ErrorBanner error={error || result.error || info.error} onClose={error ? () => setError(null) : undefined} />
+
+      {active && (
+        <div className="panel" style={{ marginBottom: 14 }}>
+          <div className="panel-body row">
+            <span>{j.status === "QUEUED" ? "Waiting for a worker…" : `Running: bar ${j.current_bar} of ${j.total_bars || "?"}`}</span>
+            <div className="grow">
+              <Progress value={j.progress} />
+            </div>
+            <span className="mono">{j.progress.toFixed(0)}%</span>
+          </div>
+        </div>
+      )}
+      {j.error && (
+        <div className="error-banner" data-testid="job-error">
+          <div>
+            <strong>{j.error.code}</strong>
+            <div>{j.error.message}</div>
+          </div>
+        </div>
+      )}
+
+      {finished && result.data && <MetricCards summary={summary} trades={result.data.trades_total} />}
+
+      <div className="panel">
+        <Tabs<Tab>
+          value={tab}
+          onChange={setTab}
+          tabs={[
+            { id: "overview", label: "Overview" },
+            { id: "kline", label: "K-line", disabled: !finished },
+            { id: "trades", label: `Trades${result.data ? ` (${result.data.trades_total})` : ""}`, disabled: !finished },
+            { id: "positions", label: "Positions", disabled: !finished },
+            { id: "params", label: "Parameters" },
+            { id: "log", label: "Log" },
+          ]}
+        />
+        <div className="panel-body">
+          {tab === "overview" &&
+            (finished && result.data ? (
+              result.data.equity.dates.length ? (
+                <>
+                  <EquityChart equity={result.data.equity} benchmark={(summary.benchmark as string) ?? null} />
+                  <h3 style={{ margin: "6px 0 0 4px" }}>Drawdown</h3>
+                  <DrawdownChart equity={result.data.equity} />
+                </>
+              ) : (
+                <Empty title="The run has no sessions" />
+              )
+            ) : finished ? (
+              <div className="loading">Loading the result…</div>
+            ) : active ? (
+              <LogView jobId={id} live />
+            ) : (
+              <Empty title={`This job is ${j.status}`}>
+                <p>It has no result. Read its log, fix the strategy or the inputs, and retry.</p>
+              </Empty>
+            ))}
+          {tab === "kline" && finished && info.data && <KlineTab jobId={id} info={info.data} />}
+          {tab === "trades" && finished && <TradesTab jobId={id} />}
+          {tab === "positions" && finished && <PositionsTab jobId={id} />}
+          {tab === "params" && <ParamsTab job={j} info={info.data} summary={summary} />}
+          {tab === "log" && <LogView jobId={id} live={active} />}
+        </div>
+      </div>
+    </div>
+  );
+}
+
+function MetricCards({ summary, trades }: { summary: Record<string, unknown>; trades: number }) {
+  const sign = (v: unknown) => (isNum(v) ? (v > 0 ? "up" : v < 0 ? "down" : "") : "");
+  const cards: [string, string, string, string?][] = [
+    ["Total return", pct(summary.total_returns), sign(summary.total_returns), `final ${num(summary.total_value, 0)}`],
+    ["Annual return", pct(summary.annualized_returns), sign(summary.annualized_returns)],
+    ["Benchmark", pct(summary.benchmark_total_returns), sign(summary.benchmark_total_returns), `annual ${pct(summary.benchmark_annualized_returns)}`],
+    ["Alpha", num(summary.alpha, 4), sign(summary.alpha)],
+    ["Beta", num(summary.beta, 3), ""],
+    ["Sharpe", num(summary.sharpe, 3), sign(summary.sharpe)],
+    ["Sortino", num(summary.sortino, 3), sign(summary.sortino)],
+    ["Max drawdown", pct(summary.max_drawdown), isNum(summary.max_drawdown) && summary.max_drawdown > 0 ? "down" : "", summary.max_drawdown_start ? `${String(summary.max_drawdown_start)} → ${String(summary.max_drawdown_end)}` : undefined],
+    ["Win rate", pct(summary.win_rate, 1), ""],
+    ["P/L ratio", num(summary.profit_loss_ratio, 2), ""],
+    ["Trades", int(summary.trade_count ?? trades), "", `volatility ${pct(summary.volatility)}`],
+  ];
+  return (
+    <div className="cards" data-testid="metric-cards">
+      {cards.map(([label, value, cls, sub]) => (
+        <div key={label} className="card">
+          <div className="label">{label}</div>
+          <div className={`value ${cls}`}>{value}</div>
+          {sub && <div className="sub">{sub}</div>}
+        </div>
+      ))}
+    </div>
+  );
+}
+
+function KlineTab({ jobId, info }: { jobId: string; info: RunInfo }) {
+  const symbols = info.symbols.length ? info.symbols : ((info.request.universe as string[] | undefined) ?? []);
+  const [symbol, setSymbol] = useState(symbols[0] ?? "");
+  const config = (info.config ?? info.request) as Record<string, unknown>;
+  const data = useLoad(async () => {
+    if (!symbol) return null;
+    const [bars, trades] = await Promise.all([
+      unwrapData<Bars>(
+        api.GET("/api/data/instruments/{order_book_id}/bars", {
+          params: { path: { order_book_id: symbol }, query: { start: String(config.start_date), end: String(config.end_date), adjust: String(config.adjust ?? "pre") } },
+        }),
+      ),
+      unwrapData<TradePage>(api.GET("/api/backtest/jobs/{job_id}/trades", { params: { path: { job_id: jobId }, query: { symbol, page_size: 10000 } } })),
+    ]);
+    return { bars, trades: trades.trades };
+  }, [symbol, jobId]);
+  if (!symbols.length) return <Empty title="No instrument was traded">The strategy placed no filled order in this run.</Empty>;
+  return (
+    <div>
+      <div className="row" style={{ marginBottom: 8 }}>
+        <label className="row subtle">
+          Symbol
+          <select value={symbol} onChange={(e) => setSymbol(e.target.value)} data-testid="kline-symbol">
+            {symbols.map((s) => (
+              <option key={s}>{s}</option>
+            ))}
+          </select>
+        </label>
+        <span className="hint">
+          {String(config.adjust ?? "pre") === "pre" ? "Forward-adjusted prices, as the run traded them." : "Prices as traded."} ▲ buy ▼ sell; scroll to zoom.
+        </span>
+        <span className="grow" />
+        {data.data && <span className="subtle">{data.data.trades.length} fills</span>}
+      </div>
+      <ErrorBanner error={data.error} />
+      {data.data ? <KlineChart bars={data.data.bars} trades={data.data.trades} symbol={symbol} /> : !data.error && <div className="loading">Loading bars…</div>}
+    </div>
+  );
+}
+
+function TradesTab({ jobId }: { jobId: string }) {
+  const [page, setPage] = useState(1);
+  const [size, setSize] = useState(50);
+  const data = useLoad(() => unwrap(api.GET("/api/backtest/jobs/{job_id}/result", { params: { path: { job_id: jobId }, query: { page, page_size: size } } })) as Promise<ResultView>, [jobId, page, size]);
+  if (data.error) return <ErrorBanner error={data.error} />;
+  if (!data.data) return <div className="loading">Loading trades…</div>;
+  const columns = data.data.trade_columns.length ? data.data.trade_columns : Object.keys(data.data.trades[0] ?? {});
+  if (data.data.trades_total === 0) return <Empty title="No trades">The strategy placed no filled order in this run.</Empty>;
+  return (
+    <div>
+      <div className="table-wrap" style={{ maxHeight: 560 }}>
+        <table className="grid" data-testid="trades-table">
+          <thead>
+            <tr>
+              {columns.map((c) => (
+                <th key={c} className={typeof data.data!.trades[0]?.[c] === "number" ? "num" : ""}>
+                  {c}
+                </th>
+              ))}
+            </tr>
+          </thead>
+          <tbody>
+            {data.data.trades.map((t, i) => (
+              <tr key={i}>
+                {columns.map((c) => {
+                  const v = t[c];
+                  const cls = c === "side" ? (v === "BUY" ? "up" : "down") : c === "realized_pnl" && isNum(v) && v !== 0 ? (v > 0 ? "num up" : "num down") : typeof v === "number" ? "num" : "";
+                  return (
+                    <td key={c} className={cls}>
+                      {c === "datetime" ? String(v).replace("T", " ") : c === "price" && isNum(v) ? num(v, 4) : cell(v)}
+                    </td>
+                  );
+                })}
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
+      <Pager page={page} pageSize={size} total={data.data.trades_total} onPage={setPage} onPageSize={(s) => { setSize(s); setPage(1); }} />
+    </div>
+  );
+}
+
+function PositionsTab({ jobId }: { jobId: string }) {
+  const [page, setPage] = useState(1);
+  const [size, setSize] = useState(50);
+  const [date, setDate] = useState("");
+  const data = useLoad(
+    () => unwrapData<PositionPage>(api.GET("/api/backtest/jobs/{job_id}/positions", { params: { path: { job_id: jobId }, query: { page, page_size: size, date: date || undefined } } })),
+    [jobId, page, size, date],
+  );
+  return (
+    <div>
+      <div className="row" style={{ marginBottom: 8 }}>
+        <label className="row subtle">
+          Date
+          <input type="date" value={date} onChange={(e) => { setDate(e.target.value); setPage(1); }} />
+        </label>
+        {date && (
+          <button className="small ghost" onClick={() => setDate("")}>
+            all dates
+          </button>
+        )}
+        <span className="hint">Daily holdings at the close, newest first.</span>
+      </div>
+      <ErrorBanner error={data.error} />
+      {data.data &&
+        (data.data.total === 0 ? (
+          <Empty title={date ? `No position held on ${date}` : "No position was ever held"} />
+        ) : (
+          <>
+            <div className="table-wrap" style={{ maxHeight: 560 }}>
+              <table className="grid" data-testid="positions-table">
+                <thead>
+                  <tr>
+                    {data.data.columns.map((c) => (
+                      <th key={c} className={c === "date" || c === "order_book_id" ? "" : "num"}>
+                        {c}
+                      </th>
+                    ))}
+                  </tr>
+                </thead>
+                <tbody>
+                  {data.data.positions.map((p, i) => (
+                    <tr key={i}>
+                      {data.data!.columns.map((c) => (
+                        <td key={c} className={typeof p[c] === "number" ? "num" : ""}>
+                          {c.includes("price") && isNum(p[c]) ? num(p[c], 4) : c === "market_value" && isNum(p[c]) ? num(p[c], 2) : cell(p[c])}
+                        </td>
+                      ))}
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+            </div>
+            <Pager page={page} pageSize={size} total={data.data.total} onPage={setPage} onPageSize={(s) => { setSize(s); setPage(1); }} />
+          </>
+        ))}
+    </div>
+  );
+}
+
+function KV({ data }: { data: Record<string, unknown> }) {
+  return (
+    <dl className="kv">
+      {Object.entries(data).map(([k, v]) => (
+        <div key={k} style={{ display: "contents" }}>
+          <dt>{k}</dt>
+          <dd>{typeof v === "object" && v !== null ? JSON.stringify(v) : v === null || v === undefined ? "—" : String(v)}</dd>
+        </div>
+      ))}
+    </dl>
+  );
+}
+
+function ParamsTab({ job, info, summary }: { job: JobStatusView; info: RunInfo | null; summary: Record<string, unknown> }) {
+  return (
+    <div className="two-col">
+      <div>
+        <h3 className="section-title">Request</h3>
+        {info ? <KV data={info.request} /> : <div className="loading">Loading…</div>}
+        <h3 className="section-title">Job</h3>
+        <KV
+          data={{
+            created: dateTime(job.created_at),
+            started: dateTime(job.started_at),
+            finished: dateTime(job.finished_at),
+            duration: duration(job.started_at, job.finished_at),
+            attempts: job.attempts,
+            engine: summary.engine ? `${String(summary.engine)} ${String(summary.engine_version ?? "")}` : undefined,
+          }}
+        />
+      </div>
+      <div>
+        <h3 className="section-title">Effective configuration</h3>
+        {info?.config ? <KV data={info.config} /> : <p className="hint">Available once the job has finished.</p>}
+        <h3 className="section-title">Metric conventions</h3>
+        {info?.conventions ? <KV data={info.conventions} /> : <p className="hint">Available once the job has finished.</p>}
+      </div>
+    </div>
+  );
+}
+
+function LogView({ jobId, live }: { jobId: string; live: boolean }) {
+  const [tail, setTail] = useState(65536);
+  const log = useLoad(async () => {
+    const res = await unwrap(api.GET("/api/backtest/jobs/{job_id}/log", { params: { path: { job_id: jobId }, query: { tail } } }));
+    return res as unknown as LogSlice;
+  }, [jobId, tail]);
+  useInterval(() => void log.reload(), 2000, live);
+  return (
+    <div>
+      <div className="row" style={{ marginBottom: 8 }}>
+        <span className="subtle">{log.data ? `${log.data.size.toLocaleString("en-US")} bytes${log.data.offset > 0 ? `, showing the last ${(log.data.size - log.data.offset).toLocaleString("en-US")}` : ""}` : ""}</span>
+        {live && <span className="badge RUNNING">following</span>}
+        <span className="grow" />
+        <select value={tail} onChange={(e) => setTail(Number(e.target.value))} aria-label="log tail">
+          <option value={16384}>last 16 KB</option>
+          <option value={65536}>last 64 KB</option>
+          <option value={1048576}>last 1 MB</option>
+        </select>
+        <button className="small" onClick={() => void log.reload()} data-testid="log-refresh">
+          Refresh
+        </button>
+      </div>
+      <ErrorBanner error={log.error} />
+      <pre className="log" data-testid="log">
+        {log.data ? log.data.content || "(the log is empty)" : "Loading…"}
+      </pre>
+    </div>
+  );
+}

@@ -1,0 +1,31 @@
+/// <reference types="vitest/config" />
+import { defineConfig } from "vite";
+import react from "@vitejs/plugin-react";
+
+// The API runs on the quantdesk server; `npm run dev` proxies /api to it.
+const api = process.env.QUANTDESK_API ?? "http://127.0.0.1:54321";
+
+export default defineConfig({
+  plugins: [react()],
+  server: { proxy: { "/api": api, "/docs": api, "/openapi.json": api } },
+  build: {
+    outDir: "dist",
+    emptyOutDir: true,
+    chunkSizeWarningLimit: 1500,
+    rollupOptions: {
+      output: {
+        manualChunks(id: string) {
+          if (id.includes("node_modules/echarts") || id.includes("node_modules/zrender")) return "echarts";
+          if (id.includes("node_modules/@codemirror") || id.includes("node_modules/@lezer")) return "codemirror";
+          if (id.includes("node_modules/")) return "vendor";
+          return undefined;
+        },
+      },
+    },
+  },
+  test: {
+    environment: "jsdom",
+    include: ["src/**/*.test.{ts,tsx}"],
+    setupFiles: ["src/test-setup.ts"],
+  },
+});
