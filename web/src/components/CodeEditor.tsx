@@ -30,11 +30,16 @@ export function toCmDiagnostics(state: EditorState, diagnostics: Diagnostic[]): 
   return out;
 }
 
-const theme = EditorView.theme({
-  "&": { backgroundColor: "#0d1017", height: "100%" },
-  ".cm-gutters": { backgroundColor: "#0d1017", borderRight: "1px solid #1f2634" },
-  ".cm-activeLine, .cm-activeLineGutter": { backgroundColor: "#141a26" },
-});
+const theme = EditorView.theme(
+  {
+    "&": { backgroundColor: "#0d1017 !important", height: "100%" },
+    ".cm-gutters": { backgroundColor: "#0d1017 !important", borderRight: "1px solid #1f2634", color: "#4b5468" },
+    ".cm-activeLine": { backgroundColor: "#141a2699 !important" },
+    ".cm-activeLineGutter": { backgroundColor: "#141a26 !important", color: "#8892a6" },
+    ".cm-lintRange-error": { backgroundColor: "rgba(240,93,94,.18)" },
+  },
+  { dark: true },
+);
 
 export const CodeEditor = forwardRef<
   CodeEditorHandle,

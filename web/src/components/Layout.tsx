@@ -58,12 +58,8 @@ export function Layout() {
         </nav>
         <div className="sidebar-foot">
           <div className="health" title="jobs on the server (all users)">
-            <span>
-              <span className="badge RUNNING">{jobs.RUNNING ?? 0}</span>
-            </span>
-            <span>
-              <span className="badge QUEUED">{jobs.QUEUED ?? 0}</span>
-            </span>
+            <span className="badge RUNNING">{jobs.RUNNING ?? 0} running</span>
+            <span className="badge QUEUED">{jobs.QUEUED ?? 0} queued</span>
           </div>
           <div className="row">
             <span className="grow" title={`user id ${session?.userid}`}>

@@ -146,7 +146,7 @@ export function RunPanel({
           <select name="matching" value={form.matching} onChange={(e) => set("matching", e.target.value)}>
             {options.matchings.map((m) => (
               <option key={m} value={m}>
-                {m === "current_bar" ? "current_bar (this close)" : m === "next_bar" ? "next_bar (next open)" : m}
+                {m === "current_bar" ? "this bar's close" : m === "next_bar" ? "next bar's open" : m}
               </option>
             ))}
           </select>
@@ -156,7 +156,7 @@ export function RunPanel({
           <select name="engine" value={form.engine} onChange={(e) => set("engine", e.target.value)}>
             {options.engines.map((m) => (
               <option key={m} value={m}>
-                {m === "auto" ? "auto (detect from code)" : m}
+                {m === "auto" ? "auto (detect)" : m}
               </option>
             ))}
           </select>
@@ -166,7 +166,7 @@ export function RunPanel({
           <select name="adjust" value={form.adjust} onChange={(e) => set("adjust", e.target.value)}>
             {options.adjusts.map((a) => (
               <option key={a} value={a}>
-                {a === "pre" ? "pre (forward-adjusted)" : a === "none" ? "none (as traded)" : a}
+                {a === "pre" ? "forward-adjusted" : a === "none" ? "as traded" : a}
               </option>
             ))}
           </select>

@@ -82,11 +82,11 @@ export function ResultPage() {
           Jobs
         </Link>
         <span className="subtle">/</span>
-        <h1 className="mono" style={{ fontSize: 15 }}>
-          {j.job_id}
+        <h1 className="mono" style={{ fontSize: 14 }} title={j.job_id}>
+          {j.job_id.slice(0, 12)}
         </h1>
         <StatusBadge status={j.status} />
-        <span className="subtle">
+        <span className="subtle result-meta">
           <Link to={`/strategies/${encodeURIComponent(j.strategy_id)}`}>{j.strategy_id}</Link>
           {request.start_date ? ` · ${String(request.start_date)} → ${String(request.end_date)}` : ""}
           {Array.isArray(request.universe) ? ` · ${(request.universe as string[]).join(", ")}` : ""}
@@ -189,7 +189,7 @@ function MetricCards({ summary, trades }: { summary: Record<string, unknown>; tr
     ["Beta", num(summary.beta, 3), ""],
     ["Sharpe", num(summary.sharpe, 3), sign(summary.sharpe)],
     ["Sortino", num(summary.sortino, 3), sign(summary.sortino)],
-    ["Max drawdown", pct(summary.max_drawdown), isNum(summary.max_drawdown) && summary.max_drawdown > 0 ? "down" : "", summary.max_drawdown_start ? `${String(summary.max_drawdown_start)} → ${String(summary.max_drawdown_end)}` : undefined],
+    ["Max drawdown", isNum(summary.max_drawdown) ? pct(-summary.max_drawdown) : "—", isNum(summary.max_drawdown) && summary.max_drawdown > 0 ? "down" : "", summary.max_drawdown_start ? `${String(summary.max_drawdown_start)} → ${String(summary.max_drawdown_end)}` : undefined],
     ["Win rate", pct(summary.win_rate, 1), ""],
     ["P/L ratio", num(summary.profit_loss_ratio, 2), ""],
     ["Trades", int(summary.trade_count ?? trades), "", `volatility ${pct(summary.volatility)}`],
