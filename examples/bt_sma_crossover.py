@@ -25,6 +25,12 @@ class SmaCrossover(bt.Strategy):
         self.crossover = bt.ind.CrossOver(fast, slow)
         self.above = False  # the last cross was upwards
 
+    def prenext(self):
+        # backtrader calls next() once every feed has a bar; a symbol listed inside the
+        # window would delay it, so trade self.data anyway (the averages are NaN, so no
+        # signal, until they exist).
+        self.next()
+
     def next(self):
         if self.crossover > 0:
             self.above = True

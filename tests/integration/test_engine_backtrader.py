@@ -152,6 +152,48 @@ def test_costs_are_charged_like_native(demo_catalog: Catalog, matching: str) -> 
     )
 
 
+BIG_BT = """import backtrader as bt
+
+
+class Big(bt.Strategy):
+    def next(self):
+        if len(self) == 2:
+            self.buy(size=40_000_000)
+"""
+BIG_NATIVE = """from rqalpha.api import *
+
+
+def init(context):
+    context.n = 0
+
+
+def handle_bar(context, bar_dict):
+    context.n += 1
+    if context.n == 2:
+        order_shares("AAPL", 40_000_000)
+"""
+
+
+def test_slippage_like_native_and_the_volume_cap_rule(demo_catalog: Catalog) -> None:
+    kw = {**SHORT, "matching": "next_bar", "catalog": demo_catalog, "cash": 1e12}
+    bt_run = run_backtest(BIG_BT, **kw, slippage=0.002)
+    native = run_backtest(BIG_NATIVE, **kw, slippage=0.002)
+    bars = demo_catalog.bar_source(Adjust.PRE).bars("AAPL", dt.date(2006, 3, 31))
+    volume = dict(zip(bars.dates.astype(dt.date), bars.volume, strict=True))
+    t, n = bt_run.trades, native.trades
+    # Both fill at the next open + 0.2% (clipped to the high), capped at 25% of the volume.
+    assert t["price"].iloc[0] == n["price"].iloc[0]
+    assert t["reason"].iloc[0] == "next_bar open + slippage 0.002"
+    caps = [int(volume[d.date()] * 0.25) for d in t["datetime"]]
+    assert list(t["quantity"])[:-1] == caps[:-1] and t["quantity"].iloc[-1] <= caps[-1]
+    # The rule that differs: backtrader's filler keeps the rest open for the next bars,
+    # the native broker cancels it after the first bar.
+    assert len(t) > 1 and t["quantity"].sum() == 40_000_000
+    assert bt_run.orders["status"].tolist() == ["FILLED"]
+    assert len(n) == 1 and n["quantity"].iloc[0] == t["quantity"].iloc[0]
+    assert native.orders[["status", "reject_reason"]].values.tolist() == [["CANCELLED", "volume"]]
+
+
 PARAMS_BT = """import backtrader as bt
 
 

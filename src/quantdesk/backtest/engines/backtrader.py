@@ -6,7 +6,8 @@ How a run maps onto backtrader (``Cerebro(stdstats=False)``, preloaded, ``runonc
   ``order_book_id`` (``self.data`` is the first), then the benchmark if it is not in the
   universe. Feeds hold the bars of ``[start, end]`` only, so indicators warm up inside the
   window (``prenext``) as with backtrader's ``fromdate``; the native engine's
-  ``history_bars`` also sees bars before ``start``.
+  ``history_bars`` also sees bars before ``start``. backtrader calls ``next`` only once every
+  feed has a bar: a symbol listed inside the window keeps the strategy in ``prenext``.
 * Broker: ``setcash(cash)``; a ``CommInfoBase`` per feed charging ``max(value * commission,
   min_commission)`` per fill plus, on sells of stocks, ``value * profile.tax_rate(day)``;
   ``set_slippage_perc(slippage)`` on market orders, clipped to the bar's high/low;
@@ -300,10 +301,7 @@ class _Step:
     __slots__ = ("cash", "closes", "date", "positions", "value")
 
     def __init__(self, date: dt.date, cash: float, value: float, closes: list[float]) -> None:
-        self.date = date
-        self.cash = cash
-        self.value = value
-        self.closes = closes
+        self.date, self.cash, self.value, self.closes = date, cash, value, closes
         self.positions: dict[int, list[float]] = {}  # feed index -> [size, avg_price]
 
     def apply(self, index: int, size: float, price: float, comm: float) -> None:
@@ -327,15 +325,11 @@ class _Book:
 
     def __init__(self, bt: Any, config: EngineConfig, ids: list[str], sessions: list[dt.date],
                  progress: ProgressCallback | None, log_sink: LogSink | None) -> None:  # fmt: skip
-        self._bt = bt
-        self.config = config
-        self.ids = ids
-        self.sessions = sessions
+        self._bt, self.config, self.ids, self.sessions = bt, config, ids, sessions
+        self._progress, self._log_sink = progress, log_sink
         self.datas: list[Any] = []
         self.steps: list[_Step] = []
         self.logs: list[str] = []
-        self._progress = progress
-        self._log_sink = log_sink
         self._coc = config.matching is Matching.CURRENT_BAR
         self._fills: list[tuple[int, Fill]] = []  # (order ref, fill with order_id 0)
         self._basis: dict[int, list[float]] = {}  # feed index -> [quantity, cost incl. costs]
@@ -460,30 +454,23 @@ class _Book:
         out.filled_quantity = round(abs(o.executed.size))
         out.avg_price = float(o.executed.price) if o.executed.size else 0.0
         out.transaction_cost = float(o.executed.comm)
-        status = o.status
-        if status == bt.Order.Completed:
-            out.status = OrderStatus.FILLED
-            return out
-        reasons = {
-            bt.Order.Margin: (OrderStatus.REJECTED, RejectReason.CASH,
-                              "not enough cash to fill (backtrader Margin)"),
-            bt.Order.Rejected: (OrderStatus.REJECTED, RejectReason.USER,
-                                "rejected by backtrader's broker"),
-            bt.Order.Canceled: (OrderStatus.CANCELLED, RejectReason.USER,
-                                "cancelled by the strategy"),
-            bt.Order.Expired: (OrderStatus.CANCELLED, RejectReason.EXPIRED,
-                               "its validity expired"),
-            bt.Order.Partial: (OrderStatus.CANCELLED, RejectReason.VOLUME,
-                               f"filled {out.filled_quantity} of {out.quantity}; the rest was "
-                               "still open when the backtest ended"),
-        }  # fmt: skip
-        out.status, out.reject_reason, out.message = reasons.get(
-            status,
-            (OrderStatus.CANCELLED, RejectReason.EXPIRED, "still open when the backtest ended"),
-        )
+        final = _FINAL.get(o.getstatusname(), _FINAL["Accepted"])
+        out.status, out.reject_reason, out.message = final
+        if out.reject_reason is RejectReason.VOLUME:
+            out.message = f"filled {out.filled_quantity} of {out.quantity}; {final[2]}"
         return out
 
 
+#: backtrader's final order status -> (status, reason, message); FILLED has no reason.
+_FINAL: dict[str, tuple[OrderStatus, RejectReason | None, str]] = {
+    "Completed": (OrderStatus.FILLED, None, ""),
+    "Margin": (OrderStatus.REJECTED, RejectReason.CASH, "not enough cash to fill (Margin)"),
+    "Rejected": (OrderStatus.REJECTED, RejectReason.USER, "rejected by backtrader's broker"),
+    "Canceled": (OrderStatus.CANCELLED, RejectReason.USER, "cancelled by the strategy"),
+    "Expired": (OrderStatus.CANCELLED, RejectReason.EXPIRED, "its validity expired"),
+    "Partial": (OrderStatus.CANCELLED, RejectReason.VOLUME, "the rest was still open at the end"),
+    "Accepted": (OrderStatus.CANCELLED, RejectReason.EXPIRED, "still open when the backtest ended"),
+}
 _PORTFOLIO = (
     "date", "cash", "market_value", "total_value", "nav", "returns",
     "benchmark_close", "benchmark_nav", "benchmark_returns",
@@ -498,18 +485,12 @@ def _bench_closes(bench: BarSeries | None, sessions: list[dt.date]) -> tuple[lis
     first session, else that session's open."""
     if bench is None:
         return [math.nan] * len(sessions), math.nan
-    days = np.array(sessions, dtype="datetime64[D]")
-    known = np.searchsorted(bench.dates, days, side="right")
-    first = int(np.searchsorted(bench.dates, days[0], side="left"))
-    if first > 0:
-        base = float(bench.close[first - 1])
-    elif known[0] > 0:
-        base = float(bench.open[0])
-    else:
-        raise DataUnavailable(f"benchmark {bench.order_book_id} has no bar on or before "
-                              f"{sessions[0]}")  # fmt: skip
-    closes = [float(bench.close[k - 1]) if k else base for k in known]
-    return closes, base
+    known = np.searchsorted(bench.dates, np.array(sessions, dtype="datetime64[D]"), "right")
+    first = int(np.searchsorted(bench.dates, np.datetime64(sessions[0], "D")))
+    if not known[0]:
+        raise DataUnavailable(f"benchmark {bench.order_book_id} has no bar by {sessions[0]}")
+    base = float(bench.close[first - 1] if first else bench.open[0])
+    return [float(bench.close[k - 1]) if k else base for k in known], base
 
 
 def _reason(bt: Any, order: Any, coc: bool, slippage: float) -> str:
