@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections.abc import Iterator, Mapping
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -26,42 +27,23 @@ class Feed:
 
     ``known[t]`` = number of the instrument's bars dated on or before session ``t``; the bar
     of session ``t`` exists iff ``has_bar[t]``. Arrays are read-only so a strategy cannot
-    corrupt them through ``history_bars``.
+    corrupt them through ``history_bars``. Scalar reads go through Python lists
+    (``close_l`` ...), built on first use so that columns a run never reads cost nothing.
     """
-
-    __slots__ = (
-        "_columns",
-        "_struct",
-        "close_l",
-        "factor_l",
-        "has_bar",
-        "high_l",
-        "instrument",
-        "known",
-        "low_l",
-        "open_l",
-        "series",
-        "volume_l",
-    )
 
     def __init__(self, instrument: Instrument, series: BarSeries, sessions: np.ndarray) -> None:
         self.instrument = instrument
         self.series = series
         known = np.searchsorted(series.dates, sessions, side="right")
         self.known: list[int] = known.tolist()
-        at = np.clip(known - 1, 0, max(len(series) - 1, 0))
-        has = (known > 0) & (series.dates[at] == sessions) if len(series) else known > 0
+        if len(series):
+            at = np.maximum(known - 1, 0)  # known <= len(series), so at < len(series)
+            has = (known > 0) & (series.dates[at] == sessions)
+        else:
+            has = known > 0
         self.has_bar: list[bool] = has.tolist()
         for arr in (series.open, series.high, series.low, series.close, series.volume):
             arr.setflags(write=False)
-        self.open_l: list[float] = series.open.tolist()
-        self.high_l: list[float] = series.high.tolist()
-        self.low_l: list[float] = series.low.tolist()
-        self.close_l: list[float] = series.close.tolist()
-        self.volume_l: list[float] = series.volume.tolist()
-        self.factor_l: list[float] | None = (
-            None if series.factor is None else series.factor.tolist()
-        )
         self._struct: npt.NDArray[Any] | None = None
         self._columns: dict[str, npt.NDArray[np.float64]] = {
             "open": series.open,
@@ -70,6 +52,50 @@ class Feed:
             "close": series.close,
             "volume": series.volume,
         }
+
+    @cached_property
+    def open_l(self) -> list[float]:
+        """Opens as a Python list (fast scalar reads)."""
+        return self.series.open.tolist()  # type: ignore[no-any-return]
+
+    @cached_property
+    def high_l(self) -> list[float]:
+        """Highs as a Python list."""
+        return self.series.high.tolist()  # type: ignore[no-any-return]
+
+    @cached_property
+    def low_l(self) -> list[float]:
+        """Lows as a Python list."""
+        return self.series.low.tolist()  # type: ignore[no-any-return]
+
+    @cached_property
+    def close_l(self) -> list[float]:
+        """Closes as a Python list."""
+        return self.series.close.tolist()  # type: ignore[no-any-return]
+
+    @cached_property
+    def volume_l(self) -> list[float]:
+        """Volumes as a Python list."""
+        return self.series.volume.tolist()  # type: ignore[no-any-return]
+
+    @cached_property
+    def factor_l(self) -> list[float] | None:
+        """Adjustment factors as a Python list, ``None`` for prices as traded."""
+        factor = self.series.factor
+        return None if factor is None else factor.tolist()
+
+    def column(self, name: str) -> npt.NDArray[np.float64]:
+        """The full read-only array of price/volume field ``name`` (all bars of the feed).
+
+        Raises:
+            InvalidArgument: ``name`` is not one of open, high, low, close, volume.
+        """
+        column = self._columns.get(name)
+        if column is None:
+            raise InvalidArgument(
+                f"unknown bar field {name!r}; fields: open, high, low, close, volume"
+            )
+        return column
 
     def last_close(self, t: int) -> float | None:
         """Close of the latest bar on or before session ``t`` (``None`` before the first)."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 
@@ -154,6 +154,20 @@ class Portfolio:
             price = price_of(oid)
             if price is not None:
                 pos.last_price = price
+            total += pos.quantity * pos.last_price
+        self._market_value = total
+
+    def remark_at(self, feeds: Mapping[str, Any], t: int) -> None:
+        """``remark`` at the closes of run session ``t``, read off the engine's feeds.
+
+        The same marking as ``remark(price_of)`` with ``price_of`` = the close of session
+        ``t``'s bar or ``None`` without one, minus a function call per position.
+        """
+        total = 0.0
+        for oid, pos in self.positions.items():
+            feed = feeds[oid]
+            if feed.has_bar[t]:
+                pos.last_price = feed.close_l[feed.known[t] - 1]
             total += pos.quantity * pos.last_price
         self._market_value = total
 

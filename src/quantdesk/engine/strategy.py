@@ -53,7 +53,11 @@ class Strategy:
             raise
         except (Exception, SystemExit) as exc:
             # SystemExit too: a strategy calling exit() must fail the run, not end the process.
-            raise user_error(exc, self.filename, f"in {hook}") from exc
+            raise self.error(exc, hook) from exc
+
+    def error(self, exc: BaseException, hook: str) -> StrategyError:
+        """The ``StrategyError`` for ``exc`` raised by ``hook`` (as ``call`` raises it)."""
+        return user_error(exc, self.filename, f"in {hook}")
 
 
 def compile_strategy(source: str, filename: str, api: Mapping[str, Any]) -> Strategy:
