@@ -23,6 +23,7 @@ from quantdesk.core.errors import InvalidArgument
 from quantdesk.core.instruments import Instrument
 from quantdesk.engine.config import PRE_OPEN_PHASES
 from quantdesk.engine.costs import commission
+from quantdesk.engine.indicators import indicator_function
 from quantdesk.engine.records import Order, OrderStatus, RejectReason, Side
 
 if TYPE_CHECKING:
@@ -85,6 +86,7 @@ class StrategyAPI:
         ns: dict[str, Any] = {name: getattr(self, name) for name in names}
         ns.update(logger=self.logger, g=self.g, Order=Order, ORDER_STATUS=OrderStatus)
         ns.update(SIDE=Side, REJECT_REASON=RejectReason)
+        ns["indicator"] = indicator_function(self._engine)
         return ns
 
     # -- orders --------------------------------------------------------------------------------
