@@ -20,6 +20,7 @@ from quantdesk.core.errors import (
     StrategyError,
     StrategySyntaxError,
 )
+from quantdesk.core.version import package_version
 from quantdesk.data import Catalog
 from quantdesk.data.catalog import Adjust
 
@@ -74,10 +75,28 @@ def test_sma_crossover_trades_and_values_equal_native(
     assert bt_run.positions.shape == native.positions.shape
 
 
+def test_warm_up_rule_when_the_window_starts_above(demo_catalog: Catalog) -> None:
+    # From AAPL's first bar neither engine has history. SMA(30) exists on session 30, where
+    # fast > slow already: the native state rule buys there, backtrader's CrossOver (one bar
+    # longer warm-up) waits for the first cross up.
+    kw = {**WINDOW, "start": "2000-03-01", "end": "2001-06-29", "catalog": demo_catalog}
+    bt_run = run_backtest(BT_SMA, **kw, matching="next_bar")
+    native = run_backtest(NATIVE_SMA, **kw, matching="next_bar")
+    bars = demo_catalog.bar_source(Adjust.PRE).bars("AAPL", dt.date(2001, 6, 29))
+    assert str(bars.dates[0]) == "2000-03-01"
+    days = bars.dates.astype(dt.date)
+    fast = np.convolve(bars.close, np.ones(10) / 10, "valid")[20:]  # fast[i]: session 30 + i
+    slow = np.convolve(bars.close, np.ones(30) / 30, "valid")
+    assert fast[0] > slow[0]
+    up = next(i for i in range(1, len(slow)) if fast[i - 1] < slow[i - 1] and fast[i] > slow[i])
+    assert native.orders["datetime"].iloc[0].date() == days[29]
+    assert bt_run.orders["datetime"].iloc[0].date() == days[29 + up]
+
+
 def test_result_shape_equals_native(next_bar_runs: tuple[BacktestResult, BacktestResult]) -> None:
     bt_run, native = next_bar_runs
     assert bt_run.summary["engine"] == "backtrader" and native.summary["engine"] == "native"
-    assert bt_run.summary["engine_version"] == "1.9.78.123"
+    assert bt_run.summary["engine_version"] == package_version("backtrader") != "0+unknown"
     assert list(bt_run.summary) == list(native.summary)
     for name in ("portfolio", "trades", "positions", "orders", "plots"):
         assert list(getattr(bt_run, name).columns) == list(getattr(native, name).columns)
@@ -235,7 +254,7 @@ def test_a_strategy_exception_is_a_strategy_error_with_the_user_line(
     err = info.value
     assert "RuntimeError: boom on bar 3 at strategy.py line 8, in next" in err.message
     assert 'raise RuntimeError("boom on bar 3")' in err.user_traceback
-    assert "backtrader" not in err.user_traceback.replace("Boom", "")
+    assert "site-packages" not in err.user_traceback
     assert lines == ["2006-01-05 INFO about to fail"]
 
 
