@@ -26,10 +26,11 @@ class SmaCrossover(bt.Strategy):
         self.above = False  # the last cross was upwards
 
     def prenext(self):
-        # backtrader calls next() once every feed has a bar; a symbol listed inside the
-        # window would delay it, so trade self.data anyway (the averages are NaN, so no
-        # signal, until they exist).
-        self.next()
+        # backtrader calls next() only once every feed has a bar; a symbol listed inside the
+        # window would delay it, so trade self.data as soon as it has bars (the averages are
+        # NaN, hence no signal, until they exist).
+        if len(self.data):
+            self.next()
 
     def next(self):
         if self.crossover > 0:

@@ -7,7 +7,8 @@ How a run maps onto backtrader (``Cerebro(stdstats=False)``, preloaded, ``runonc
   universe. Feeds hold the bars of ``[start, end]`` only, so indicators warm up inside the
   window (``prenext``) as with backtrader's ``fromdate``; the native engine's
   ``history_bars`` also sees bars before ``start``. backtrader calls ``next`` only once every
-  feed has a bar: a symbol listed inside the window keeps the strategy in ``prenext``.
+  feed has a bar: a symbol listed inside the window keeps the strategy in ``prenext`` (check
+  ``len(data)`` there: a feed without a bar yet reads stale values).
 * Broker: ``setcash(cash)``; a ``CommInfoBase`` per feed charging ``max(value * commission,
   min_commission)`` per fill plus, on sells of stocks, ``value * profile.tax_rate(day)``;
   ``set_slippage_perc(slippage)`` on market orders, clipped to the bar's high/low;
