@@ -202,3 +202,16 @@ def test_data_import_errors_are_clear(
     assert result.exit_code == 2, result.output
     assert message in result.output
     assert "Traceback" not in result.output
+
+
+def test_backtest_engine_option(demo_data_dir: Path) -> None:
+    # --engine is validated and recorded in the summary and the table's title.
+    base = ["backtest", EXAMPLES / "sma_crossover.py", "--start", "2010-01-04",
+            "--end", "2010-06-30", "--universe", "AAPL", "--data-dir", demo_data_dir]  # fmt: skip
+    bad = cli(*base, "--engine", "zipline")
+    assert bad.returncode != 0 and "unknown engine 'zipline'" in bad.stderr
+    native = cli(*base, "--engine", "native", "--json")
+    assert native.returncode == 0, native.stderr
+    assert json.loads(native.stdout)["engine"] == "native"
+    table = cli(*base)
+    assert table.returncode == 0 and "native 0." in table.stdout

@@ -88,7 +88,11 @@ class RunBody(BaseModel):
     tax: float | None = Field(None, description="sell-side tax rate")
     slippage: float | None = Field(None, description="slippage price ratio")
     params: dict[str, Any] = Field(default_factory=dict, description="strategy parameters")
-    engine: str = Field("native", description="backtest engine")
+    engine: str = Field(
+        "auto",
+        description="native | rqalpha | backtrader; auto: backtrader for code defining a "
+        "backtrader.Strategy subclass, else native",
+    )
     version: int | None = Field(None, ge=1, description="run this saved version of the code")
 
 

@@ -73,7 +73,7 @@ def _table(result: BacktestResult) -> Table:
     s = result.summary
     title = (
         f"{s['strategy_name']} · {s['start_date']}..{s['end_date']} · {s['market']} · "
-        f"benchmark {s['benchmark'] or 'none'}"
+        f"benchmark {s['benchmark'] or 'none'} · {s['engine']} {s['engine_version']}"
     )
     table = Table(title=title, show_header=False)
     table.add_column("metric")
@@ -84,7 +84,9 @@ def _table(result: BacktestResult) -> Table:
 
 
 def backtest(
-    file: Annotated[Path, typer.Argument(help="Strategy file (RQAlpha-style .py).")],
+    file: Annotated[
+        Path, typer.Argument(help="Strategy file (RQAlpha-style, or a backtrader Strategy).")
+    ],
     start: Annotated[str, typer.Option(help="First session, YYYY-MM-DD.")],
     end: Annotated[str, typer.Option(help="Last session, YYYY-MM-DD.")],
     cash: Annotated[float, typer.Option(help="Starting cash.")] = 100_000.0,
@@ -98,6 +100,13 @@ def backtest(
     market: Annotated[str, typer.Option(help="us_stock or cn_stock.")] = "us_stock",
     matching: Annotated[str, typer.Option(help="current_bar or next_bar.")] = "current_bar",
     adjust: Annotated[str, typer.Option(help="pre (split/dividend adjusted) or none.")] = "pre",
+    engine: Annotated[
+        str,
+        typer.Option(
+            help="native, rqalpha (needs RQALPHA_COMMAND) or backtrader; auto picks "
+            "backtrader for a bt.Strategy subclass, else native."
+        ),
+    ] = "auto",
     commission: Annotated[float | None, typer.Option(help="Commission rate per side.")] = None,
     min_commission: Annotated[
         float | None, typer.Option(help="Minimum commission per order.")
@@ -150,7 +159,7 @@ def backtest(
                 start=start, end=end, cash=cash, universe=universe, benchmark=benchmark,
                 frequency=frequency, market=market, matching=matching, adjust=adjust,
                 commission=commission, min_commission=min_commission, tax=tax,
-                slippage=slippage, params=params, catalog=catalog,
+                slippage=slippage, params=params, catalog=catalog, engine=engine,
                 progress=on_progress, log_sink=on_log,
             )  # fmt: skip
         if output is not None:

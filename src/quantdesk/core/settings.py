@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 #: The development defaults that must never guard a real deployment.
@@ -43,7 +43,8 @@ class Settings(BaseSettings):
         job_max_attempts: Attempts before a job whose worker keeps dying fails (WORKER_LOST).
         rqalpha_command: How to start RQAlpha for ``engine: rqalpha`` (``RQALPHA_COMMAND``,
             the contract's name): a path such as ``.venv-rqalpha/bin/rqalpha`` or a command
-            line such as ``python -m rqalpha``; unset = the rqalpha engine is unavailable.
+            line such as ``python -m rqalpha``. Unset: ``./.venv-rqalpha/bin/rqalpha`` when
+            ``make rqalpha`` created it, else the rqalpha engine is unavailable.
     """
 
     model_config = SettingsConfigDict(env_file=".env", extra="ignore")
@@ -68,6 +69,14 @@ class Settings(BaseSettings):
     job_lease_seconds: float = Field(30.0, gt=0)
     job_max_attempts: int = Field(3, ge=1)
     rqalpha_command: str | None = None
+
+    @field_validator("rqalpha_command", mode="after")
+    @classmethod
+    def _default_rqalpha(cls, value: str | None) -> str | None:
+        if value and value.strip():
+            return value
+        local = Path(".venv-rqalpha/bin/rqalpha")
+        return str(local.resolve()) if local.is_file() else None
 
     @property
     def is_development(self) -> bool:

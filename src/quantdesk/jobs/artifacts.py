@@ -115,5 +115,6 @@ class RunFolder:
 
     def clear_outputs(self) -> None:
         """Remove what a previous attempt produced (before a retry of the same job)."""
-        for name in ("error.json", "progress.json", EXTRACTED):
+        for name in ("error.json", "progress.json", EXTRACTED, "result.pkl"):
             (self.path / name).unlink(missing_ok=True)
+        shutil.rmtree(self.path / "rqalpha", ignore_errors=True)

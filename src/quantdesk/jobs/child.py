@@ -25,7 +25,7 @@ from quantdesk.jobs.artifacts import EXTRACTED, RunFolder, write_json
 #: ``config.yml`` keys passed to ``run_backtest`` as they are.
 RUN_ARGS = (
     "cash", "universe", "benchmark", "frequency", "market", "matching", "adjust",
-    "commission", "min_commission", "tax", "slippage", "params",
+    "commission", "min_commission", "tax", "slippage", "params", "engine",
 )  # fmt: skip
 
 
@@ -79,12 +79,14 @@ def main(run_dir: str) -> int:
             progress=progress,
             log_sink=log,
             strategy_name=config.get("strategy_id"),
+            work_dir=folder.path,  # RQAlpha's result.pkl lands beside extracted.json
             **{k: config[k] for k in RUN_ARGS if k in config},
         )
         result.write(folder.path, log=False)  # run.log is the job's own, streamed
         write_json(folder.path / EXTRACTED, extract(result))
         log(
-            f"finished: total_returns={result.summary['total_returns']:.6f} "
+            f"finished on {result.summary['engine']} {result.summary['engine_version']}: "
+            f"total_returns={result.summary['total_returns']:.6f} "
             f"trades={result.summary['trade_count']}"
         )
         return 0

@@ -28,9 +28,10 @@ def child_command(run_dir: Path) -> list[str]:
     return [sys.executable, "-I", "-m", "quantdesk.jobs.child", str(run_dir)]
 
 
-def child_env() -> dict[str, str]:
-    """A minimal environment: no proxies, no credentials, deterministic hashing."""
-    return {
+def child_env(settings: Settings | None = None) -> dict[str, str]:
+    """A minimal environment: no proxies, no credentials, deterministic hashing; plus
+    ``RQALPHA_COMMAND`` from ``settings`` (the external engine a job may run)."""
+    env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "LANG": "C.UTF-8",
         "LC_ALL": "C.UTF-8",
@@ -38,6 +39,9 @@ def child_env() -> dict[str, str]:
         "OMP_NUM_THREADS": "1",
         "OPENBLAS_NUM_THREADS": "1",
     }
+    if settings is not None and settings.rqalpha_command:
+        env["RQALPHA_COMMAND"] = settings.rqalpha_command
+    return env
 
 
 def kill_group(proc: subprocess.Popen[bytes]) -> None:
@@ -89,7 +93,7 @@ class JobRunner:
             proc = subprocess.Popen(
                 child_command(folder.path),
                 cwd=folder.path,
-                env=child_env(),
+                env=child_env(settings),
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,

@@ -34,7 +34,6 @@ from quantdesk.storage import Database
 from quantdesk.storage import jobs as job_store
 from quantdesk.storage.models import JobRow
 
-ENGINES = ("native",)
 CLEANUP_EVERY_SECONDS = 600.0
 MAX_PAGE_SIZE = 1000
 
@@ -58,7 +57,7 @@ class RunRequest:
     tax: float | None = None
     slippage: float | None = None
     params: dict[str, Any] = field(default_factory=dict)
-    engine: str = "native"
+    engine: str = "auto"
     version: int | None = None
 
 
@@ -131,10 +130,6 @@ class BacktestService:
             raise InvalidArgument("cash must be > 0")
         if request.benchmark is not None and not request.benchmark.strip():
             raise InvalidArgument("benchmark must be a non-empty string")
-        if request.engine not in ENGINES:
-            raise InvalidArgument(
-                f"engine {request.engine!r} is not available; available: {', '.join(ENGINES)}"
-            )
         canonical = self._strategies.resolve(principal, request.strategy_id)
         if canonical != request.strategy_id:
             request = replace(request, strategy_id=canonical)  # an old id runs the renamed one
@@ -150,6 +145,7 @@ class BacktestService:
         normalized = asdict(request)
         normalized["universe"] = list(prepared.config.universe)
         normalized["benchmark"] = prepared.config.benchmark
+        normalized["engine"] = prepared.engine
         digest = hashlib.sha256(
             json.dumps({"code": code, "request": normalized}, sort_keys=True).encode()
         ).hexdigest()
@@ -272,7 +268,7 @@ class BacktestService:
             adjust=request.adjust, commission=request.commission,
             min_commission=request.min_commission, tax=request.tax,
             slippage=request.slippage, params=request.params, catalog=self._catalog,
-            strategy_name=request.strategy_id,
+            strategy_name=request.strategy_id, engine=request.engine, settings=self._settings,
         )  # fmt: skip
 
     # -- reads ---------------------------------------------------------------------------------

@@ -142,6 +142,7 @@ def _run(
         _raise_failure(code, output)
     result = load_result(result_path)
     raw = engine_result(result, rq / "orders.json", source, config, logs=output)
+    shutil.rmtree(rq / "bundle", ignore_errors=True)  # rebuilt from the catalog on demand
     return EngineRun(
         raw=raw,
         engine="rqalpha",
