@@ -20,7 +20,7 @@ install: ## Install uv if missing, then the package and dev tools into .venv (uv
 	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
 	$(UV) sync --frozen
 
-run: install ## Start the platform on http://127.0.0.1:54321 with 2 workers and the demo data
+run: install web ## Build the web UI, start the platform on http://127.0.0.1:54321 with 2 workers and the demo data
 	$(RUN) quantdesk serve
 
 demo: install ## Import the demo data and backtest the SMA crossover on AAPL vs the S&P 500
@@ -51,8 +51,42 @@ typecheck: install ## mypy --strict on src
 arch: install ## Check the layers of DESIGN.md §3 with import-linter
 	$(RUN) lint-imports
 
-check: lint typecheck arch test ## Everything CI runs: lint, types, layers, tests
+check: lint typecheck arch web-check test ## Everything CI runs: lint, types, layers, web UI, tests
 
 bench: install ## Benchmarks vs peers (slow; prints figures and ratios)
 	$(UV) sync --frozen --group bench
 	$(UV) run --frozen --group bench python bench/engines.py
+
+# The web UI (web/, DESIGN §8): npm ci from package-lock.json, the API client generated from
+# the app's OpenAPI schema, Vitest, and the Vite build into web/dist (served at /).
+.PHONY: web web-deps web-client web-client-check web-build web-test web-check
+WEB_OPENAPI := $(RUN) python web/scripts/dump_openapi.py
+WEB_TYPES := cd web && npx --no-install openapi-typescript
+
+web/node_modules/.package-lock.json: web/package-lock.json web/package.json
+	cd web && npm ci --no-audit --no-fund
+	@touch $@
+
+web-deps: web/node_modules/.package-lock.json
+
+web-client: install web-deps ## Regenerate web/openapi.json and the API types (web/src/api/schema.d.ts)
+	$(WEB_OPENAPI) web/openapi.json
+	$(WEB_TYPES) openapi.json -o src/api/schema.d.ts
+
+web-client-check: install web-deps ## Fail if the generated API client is stale
+	@tmp=$$(mktemp -d) && $(WEB_OPENAPI) $$tmp/openapi.json \
+	  && ($(WEB_TYPES) $$tmp/openapi.json -o $$tmp/schema.d.ts >/dev/null) \
+	  && if cmp -s $$tmp/openapi.json web/openapi.json && cmp -s $$tmp/schema.d.ts web/src/api/schema.d.ts; \
+	     then echo "web client is up to date"; rm -rf $$tmp; \
+	     else diff -u web/openapi.json $$tmp/openapi.json | head -40; rm -rf $$tmp; \
+	          echo "web/openapi.json or web/src/api/schema.d.ts is stale: run make web-client and commit"; exit 1; fi
+
+web-build: web-deps ## Build the UI into web/dist (tsc + vite)
+	cd web && npm run build
+
+web-test: web-deps ## Vitest component tests of the UI
+	cd web && npx --no-install vitest run
+
+web: web-client web-build ## The web UI: npm ci, regenerate the API client, build web/dist
+
+web-check: web-client-check web-test web-build

@@ -1,12 +1,12 @@
 /// <reference types="vitest/config" />
 import { defineConfig } from "vite";
-import react from "@vitejs/plugin-react";
 
 // The API runs on the quantdesk server; `npm run dev` proxies /api to it.
 const api = process.env.QUANTDESK_API ?? "http://127.0.0.1:54321";
 
 export default defineConfig({
-  plugins: [react()],
+  // TSX through esbuild with the automatic runtime (no plugin: fewer packages to install).
+  esbuild: { jsx: "automatic" },
   server: { proxy: { "/api": api, "/docs": api, "/openapi.json": api } },
   build: {
     outDir: "dist",

@@ -13,6 +13,7 @@ the test is skipped, except under CI (``CI`` set), where it fails.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -35,6 +36,11 @@ DIST = ROOT / "web" / "dist"
 CHROMIUM = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium") or "/usr/bin/chromium"
 SHOTS = Path(os.environ.get("QUANTDESK_SCREENSHOTS", ROOT / "out" / "web-ui"))
 TIMEOUT_MS = 30_000
+#: Root needs --no-sandbox; the rest keep Chromium off the (closed) network.
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-sync",
+    "--disable-background-networking", "--disable-component-update",
+]  # fmt: skip
 
 
 def _require(condition: bool, reason: str) -> None:
@@ -47,7 +53,10 @@ def _require(condition: bool, reason: str) -> None:
 
 @pytest.fixture(scope="module")
 def chromium() -> str:
-    _require(Path(CHROMIUM).is_file(), f"headless Chromium not found at {CHROMIUM} (apt-get install chromium)")
+    _require(
+        Path(CHROMIUM).is_file(),
+        f"headless Chromium not found at {CHROMIUM} (apt-get install chromium)",
+    )
     _require((DIST / "index.html").is_file(), f"the web UI is not built ({DIST}); run `make web`")
     try:
         import playwright.sync_api  # noqa: F401
@@ -113,9 +122,7 @@ def test_a_researcher_writes_runs_and_reads_a_backtest_in_the_browser(
 
     console_errors: list[str] = []
     with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=chromium, headless=True, args=["--no-sandbox", "--disable-gpu"]
-        )
+        browser = p.chromium.launch(executable_path=chromium, headless=True, args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1280, "height": 800})
         page.set_default_timeout(TIMEOUT_MS)
         page.on("console", lambda m: m.type == "error" and console_errors.append(m.text))
@@ -173,7 +180,7 @@ def test_a_researcher_writes_runs_and_reads_a_backtest_in_the_browser(
             panel.locator("input[name=slow]").fill("30")
             _shot(page, "04-editor-run-panel")
             page.get_by_test_id("run-submit").click()
-            expect(page).to_have_url(__import__("re").compile(r".*/jobs/[0-9a-f]{32}$"))
+            expect(page).to_have_url(re.compile(r".*/jobs/[0-9a-f]{32}$"))
             expect(page.get_by_test_id("status-badge").first).to_have_text(
                 "FINISHED", timeout=90_000
             )
