@@ -32,7 +32,7 @@ from quantdesk.core.files import atomic_writer
 from quantdesk.core.instruments import MARKET_CALENDAR, Instrument, InstrumentType, Market
 from quantdesk.data.calendars import sessions as calendar_sessions
 from quantdesk.data.validation import ImportReport, validate_bars
-from quantdesk.engine.ports import BarSeries, DateArray
+from quantdesk.engine.ports import BarSeries, DateArray, FloatArray
 
 FREQUENCIES = ("1d",)
 
@@ -110,7 +110,7 @@ class Catalog:
     def _rows(self) -> dict[str, dict[str, Any]]:
         if self._instruments is None:
             if self._instruments_path.exists():
-                rows = pq.read_table(self._instruments_path).to_pylist()
+                rows = pq.ParquetFile(self._instruments_path).read().to_pylist()
                 self._instruments = {r["order_book_id"]: r for r in rows}
             else:
                 self._instruments = {}
@@ -273,17 +273,62 @@ class CatalogBarSource:
         return calendar_sessions(calendar, start, end, self.catalog.root / "calendars")
 
     def bars(self, order_book_id: str, end: dt.date) -> BarSeries:
-        df = self.catalog.bars_frame(order_book_id, end=end, adjust=self.adjust)
+        """The same bars as ``Catalog.bars_frame(order_book_id, end=end, adjust=...)``.
+
+        Read straight from Parquet into numpy (no DataFrame): this runs for every
+        instrument of every backtest.
+
+        Raises:
+            NotFound: unknown instrument.
+            DataUnavailable: the instrument has no bar file.
+        """
+        catalog = self.catalog
+        catalog.instrument(order_book_id)
+        path = catalog._bars_path(order_book_id)
+        if not path.exists():
+            raise DataUnavailable(f"no daily bars stored for {order_book_id}")
+        table = pq.ParquetFile(path).read()
+        dates = np.asarray(table.column("date").to_numpy(), dtype="datetime64[D]")
+        cols = {
+            name: np.array(table.column(name).to_numpy(zero_copy_only=False), dtype=np.float64)
+            for name in ("open", "high", "low", "close", "volume", "adj_close")
+        }
+        factor: FloatArray | None = None
+        if self.adjust is Adjust.PRE:
+            factor = _pre_factor(cols["close"], cols["adj_close"])
+            if factor is None:
+                factor = np.ones(len(dates))
+            else:
+                for name in ("open", "high", "low", "close"):
+                    cols[name] = cols[name] * factor
+                cols["volume"] = cols["volume"] / factor
+        n = int(np.searchsorted(dates, np.datetime64(end, "D"), side="right"))
         return BarSeries(
             order_book_id=order_book_id,
-            dates=df.index.to_numpy().astype("datetime64[D]"),
-            open=df["open"].to_numpy(dtype=np.float64, copy=True),
-            high=df["high"].to_numpy(dtype=np.float64, copy=True),
-            low=df["low"].to_numpy(dtype=np.float64, copy=True),
-            close=df["close"].to_numpy(dtype=np.float64, copy=True),
-            volume=df["volume"].to_numpy(dtype=np.float64, copy=True),
-            factor=(df["factor"].to_numpy(dtype=np.float64, copy=True) if "factor" in df else None),
+            dates=dates[:n],
+            open=cols["open"][:n].copy(),
+            high=cols["high"][:n].copy(),
+            low=cols["low"][:n].copy(),
+            close=cols["close"][:n].copy(),
+            volume=cols["volume"][:n].copy(),
+            factor=None if factor is None else factor[:n].copy(),
         )
+
+
+def _pre_factor(close: FloatArray, adj_close: FloatArray) -> FloatArray | None:
+    """``_pre_adjust``'s factor in numpy; ``None`` when there is no ratio to adjust by."""
+    ratio = adj_close / close
+    valid = ~np.isnan(ratio)
+    if len(ratio) == 0 or not valid.any():
+        return None
+    # forward fill, then back fill the leading gap (pandas ffill().bfill())
+    idx = np.where(valid, np.arange(len(ratio)), 0)
+    np.maximum.accumulate(idx, out=idx)
+    filled = ratio[idx]
+    first = int(np.argmax(valid))
+    filled[:first] = ratio[first]
+    result: FloatArray = filled / filled[-1]
+    return result
 
 
 def _to_instrument(row: dict[str, Any]) -> Instrument:
