@@ -22,7 +22,10 @@ def test_templates_metadata_versions_and_pinned_runs(
 ) -> None:
     templates = client.get("/api/backtest/templates").json()["data"]["templates"]
     ids = [t["id"] for t in templates]
-    assert ids == ["buy_and_hold", "csi300_timing", "momentum_rotation", "sma_crossover"]
+    assert ids == [
+        "bt_sma_crossover", "buy_and_hold", "csi300_timing", "momentum_rotation",
+        "sma_crossover", "sma_crossover_fast",
+    ]  # fmt: skip
     sma = next(t for t in templates if t["id"] == "sma_crossover")
     assert sma["params_schema"] == [{"name": "fast", "type": "int", "default": 10},
                                     {"name": "slow", "type": "int", "default": 30}]  # fmt: skip

@@ -22,8 +22,30 @@ def test_literal_params_give_types_and_defaults() -> None:
 
 def test_no_or_odd_params() -> None:
     assert params_schema("def init(c):\n    pass\n") == []
-    assert params_schema("PARAMS = dict(a=1)\n") == []
+    assert params_schema("PARAMS = dict(a=1)\n") == [{"name": "a", "type": "int", "default": 1}]
+    assert params_schema("PARAMS = make_params()\n") == []
     assert params_schema("def broken(:\n") == []
     assert params_schema("PARAMS: dict = {'n': 3}\n") == [
         {"name": "n", "type": "int", "default": 3}
     ]
+
+
+def test_backtrader_params_are_read_from_the_strategy_class() -> None:
+    code = (
+        "import backtrader as bt\n\n"
+        "class Sma(bt.Strategy):\n"
+        "    params = (('fast', 10), ('slow', 30.5), ('name', 'x'), ('f', abs))\n"
+    )
+    assert params_schema(code) == [
+        {"name": "fast", "type": "int", "default": 10},
+        {"name": "slow", "type": "float", "default": 30.5},
+        {"name": "name", "type": "str", "default": "x"},
+        {"name": "f", "type": "any", "default": None},
+    ]
+    as_dict = "class S:\n    params = dict(fast=5, on=True)\n"
+    assert params_schema(as_dict) == [
+        {"name": "fast", "type": "int", "default": 5},
+        {"name": "on", "type": "bool", "default": True},
+    ]
+    module_level_wins = "PARAMS = {'a': 1}\nclass S:\n    params = (('b', 2),)\n"
+    assert [p["name"] for p in params_schema(module_level_wins)] == ["a"]
