@@ -17,7 +17,6 @@ export default defineConfig({
         manualChunks(id: string) {
           if (id.includes("node_modules/echarts") || id.includes("node_modules/zrender")) return "echarts";
           if (id.includes("node_modules/@codemirror") || id.includes("node_modules/@lezer")) return "codemirror";
-          if (id.includes("node_modules/")) return "vendor";
           return undefined;
         },
       },
