@@ -24,6 +24,7 @@ from typing import Any, NamedTuple
 import numpy as np
 import pandas as pd
 
+from quantdesk.backtest.engines.benchmark import benchmark_closes
 from quantdesk.core.errors import EngineFailed
 from quantdesk.engine import BarSource, EngineConfig, EngineResult
 from quantdesk.engine.records import Fill, Order, OrderStatus, RejectReason, Side
@@ -143,21 +144,13 @@ def _json_value(value: Any) -> Any:
 def _benchmark_columns(
     source: BarSource, config: EngineConfig, dates: list[dt.date]
 ) -> dict[str, list[float]]:
-    n = len(dates)
-    if not config.benchmark:
-        nan = [math.nan] * n
-        return {"benchmark_close": nan, "benchmark_nav": list(nan), "benchmark_returns": list(nan)}
-    bars = source.bars(config.benchmark, config.end)
-    days = np.array(dates, dtype="datetime64[D]")
-    idx = np.searchsorted(bars.dates, days, side="right") - 1
-    closes = bars.close[np.maximum(idx, 0)]
-    first = int(np.searchsorted(bars.dates, days[0], side="left"))
-    base = float(bars.close[first - 1]) if first > 0 else float(bars.open[first])
-    prev = np.concatenate([[base], closes[:-1]])
+    bars = source.bars(config.benchmark, config.end) if config.benchmark else None
+    closes, base = benchmark_closes(bars, dates)
+    prev = [base, *closes[:-1]]
     return {
-        "benchmark_close": closes.tolist(),
-        "benchmark_nav": (closes / base).tolist(),
-        "benchmark_returns": (closes / prev - 1.0).tolist(),
+        "benchmark_close": closes,
+        "benchmark_nav": [c / base for c in closes],
+        "benchmark_returns": [c / p - 1.0 for c, p in zip(closes, prev, strict=True)],
     }
 
 
