@@ -3,6 +3,8 @@ backtrader, run by the real worker code in real job subprocesses."""
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -67,28 +69,51 @@ def test_unknown_engine_is_a_400(admin_client: Any) -> None:
     assert "zipline" in res.json()["error"]["message"]
 
 
-@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
-def test_rqalpha_unavailable_fails_the_job_clearly(
-    tmp_path: Path, database_url: str, demo_data_dir: Path
-) -> None:
+@contextlib.contextmanager
+def _admin_client(settings: Any) -> Iterator[tuple[Any, Platform]]:
+    """A logged-in client over a platform built from ``settings``."""
     from fastapi.testclient import TestClient
 
     from quantdesk.api import create_app
 
-    settings = make_settings(
-        tmp_path, database_url, demo_data_dir, rqalpha_command="/nonexistent/rqalpha"
-    )
     platform = bootstrap(settings)
     try:
         with TestClient(create_app(settings, platform), raise_server_exceptions=False) as client:
-            token = client.post(
-                "/api/login", data={"mobile": "13800138000", "password": "pass123456"}
-            ).json()["token"]
-            client.headers["Authorization"] = token
+            login = {"mobile": "13800138000", "password": "pass123456"}
+            client.headers["Authorization"] = client.post("/api/login", data=login).json()["token"]
             client.post("/api/backtest/strategies/sma", json={"code": SMA})
-            job = _run(client, platform, engine="rqalpha")
-            assert job["status"]["status"] == "FAILED"
-            assert job["status"]["error"]["code"] == "ENGINE_UNAVAILABLE"
-            assert "RQALPHA_COMMAND" in job["status"]["error"]["message"]
+            yield client, platform
     finally:
         platform.close()
+
+
+@sqlite_only
+def test_rqalpha_unavailable_fails_the_job_clearly(
+    tmp_path: Path, database_url: str, demo_data_dir: Path
+) -> None:
+    settings = make_settings(
+        tmp_path, database_url, demo_data_dir, rqalpha_command="/nonexistent/rqalpha"
+    )
+    with _admin_client(settings) as (client, platform):
+        job = _run(client, platform, engine="rqalpha")
+    assert job["status"]["status"] == "FAILED"
+    assert job["status"]["error"]["code"] == "ENGINE_UNAVAILABLE"
+    assert "RQALPHA_COMMAND" in job["status"]["error"]["message"]
+
+
+@sqlite_only
+def test_rqalpha_timeout_uses_the_contracts_code(
+    tmp_path: Path, database_url: str, demo_data_dir: Path
+) -> None:
+    command = rqalpha_command()
+    # RQAlpha alone needs seconds to import: a 1 s budget always runs out.
+    settings = make_settings(
+        tmp_path, database_url, demo_data_dir, rqalpha_command=command, backtest_timeout=1.0
+    )
+    with _admin_client(settings) as (client, platform):
+        job = _run(client, platform, engine="rqalpha")
+    assert job["status"]["status"] == "FAILED"
+    assert job["status"]["error"] == {
+        "code": "RQALPHA_TIMEOUT",
+        "message": "rqalpha timeout after 1s; see run.log",
+    }

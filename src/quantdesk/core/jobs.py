@@ -24,6 +24,7 @@ class JobErrorCode(StrEnum):
     """``error.code`` of a FAILED job (besides the ``QuantdeskError`` codes of the run)."""
 
     BACKTEST_TIMEOUT = "BACKTEST_TIMEOUT"
+    RQALPHA_TIMEOUT = "RQALPHA_TIMEOUT"  # the contract's code when the engine was RQAlpha
     STRATEGY_ERROR = "STRATEGY_ERROR"
     WORKER_LOST = "WORKER_LOST"
     INTERNAL_ERROR = "INTERNAL_ERROR"

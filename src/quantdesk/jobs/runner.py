@@ -44,6 +44,17 @@ def child_env(settings: Settings | None = None) -> dict[str, str]:
     return env
 
 
+def _timeout_error(folder: RunFolder, seconds: float) -> tuple[JobErrorCode, str]:
+    """The contract's timeout error: ``RQALPHA_TIMEOUT`` when the job ran on RQAlpha."""
+    try:
+        engine = folder.read_config().get("engine")
+    except (OSError, ValueError):
+        engine = None
+    if engine == "rqalpha":
+        return JobErrorCode.RQALPHA_TIMEOUT, f"rqalpha timeout after {seconds:g}s; see run.log"
+    return JobErrorCode.BACKTEST_TIMEOUT, f"backtest timeout after {seconds:g}s; see run.log"
+
+
 def kill_group(proc: subprocess.Popen[bytes]) -> None:
     """SIGKILL the subprocess and everything it started, then reap it."""
     with contextlib.suppress(ProcessLookupError):
@@ -123,11 +134,9 @@ class JobRunner:
                     return self._finish(folder, job, JobStatus.CANCELLED, None, None)
             if now >= deadline:
                 kill_group(proc)
-                message = f"backtest timeout after {settings.backtest_timeout:g}s; see run.log"
-                folder.append_log(f"ERROR {JobErrorCode.BACKTEST_TIMEOUT}: {message}")
-                return self._finish(
-                    folder, job, JobStatus.FAILED, JobErrorCode.BACKTEST_TIMEOUT, message
-                )
+                code, message = _timeout_error(folder, settings.backtest_timeout)
+                folder.append_log(f"ERROR {code}: {message}")
+                return self._finish(folder, job, JobStatus.FAILED, code, message)
             if now >= next_beat:
                 next_beat = now + beat_every
                 progress = self._progress(folder)
