@@ -237,6 +237,15 @@ def test_a_researcher_writes_runs_and_reads_a_backtest_in_the_browser(
             page.set_viewport_size({"width": 1920, "height": 1080})
             _shot(page, "15-data-1920")
 
+            # Deleting a strategy with jobs lists them and asks to cascade.
+            page.get_by_role("link", name="Strategies", exact=True).first.click()
+            page.get_by_role("row", name="sma_aapl").get_by_role("button", name="Delete").click()
+            page.get_by_test_id("delete-submit").click()
+            expect(page.get_by_role("dialog")).to_contain_text("These jobs belong")
+            _shot(page, "16-delete-cascade")
+            page.get_by_test_id("delete-cascade").click()
+            expect(page.get_by_text("No strategies yet")).to_be_visible()
+
             # An expired token goes back to the login page, which says so.
             page.evaluate(
                 """() => { const k = 'quantdesk.session';

@@ -45,7 +45,8 @@ export function EquityChart({ equity, benchmark }: { equity: Equity; benchmark: 
       series,
     };
   }, [equity, benchmark]);
-  return <EChart option={option} height={340} group="result" testId="equity-chart" />;
+  // Taller on big screens: 340 px at 1280×800, about 500 px at 1920×1080.
+  return <EChart option={option} height="max(340px, calc(100vh - 580px))" group="result" testId="equity-chart" />;
 }
 
 export function DrawdownChart({ equity }: { equity: Equity }) {

@@ -194,7 +194,7 @@ export function RunPanel({
       <h3 className="section-title">Parameters</h3>
       <ParamsForm schema={schema} values={form.params} errors={touched ? errors : undefined} onChange={(params) => set("params", params)} />
 
-      <div className="row" style={{ marginTop: 16 }}>
+      <div className="row run-bar">
         <button className="primary grow" style={{ justifyContent: "center" }} disabled={busy || (touched && invalid)} onClick={submit} data-testid="run-submit">
           {busy ? "Submitting…" : "▶ Run backtest"}
         </button>
