@@ -1038,8 +1038,8 @@ export interface components {
             end_date: string;
             /**
              * Engine
-             * @description backtest engine
-             * @default native
+             * @description native | rqalpha | backtrader; auto: backtrader for code defining a backtrader.Strategy subclass, else native
+             * @default auto
              */
             engine: string;
             /**
