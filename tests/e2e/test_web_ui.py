@@ -137,7 +137,7 @@ def test_a_researcher_writes_runs_and_reads_a_backtest_in_the_browser(
             _shot(page, "01-login")
             page.fill("input[name=password]", "pass123456")
             page.click("button[type=submit]")
-            expect(page.get_by_role("heading", name="Strategies")).to_be_visible()
+            expect(page.get_by_role("heading", name="Strategies", exact=True)).to_be_visible()
             expect(page.get_by_text("No strategies yet")).to_be_visible()
             _shot(page, "02-strategies-empty")
 
