@@ -164,9 +164,12 @@ export function ResultPage() {
             ) : active ? (
               <LogView jobId={id} live />
             ) : (
-              <Empty title={`This job is ${j.status}`}>
-                <p>It has no result. Read its log, fix the strategy or the inputs, and retry.</p>
-              </Empty>
+              <>
+                <p className="subtle" style={{ marginTop: 0 }}>
+                  This job is {j.status} and has no result. Its log is below: fix the strategy or the inputs, then retry.
+                </p>
+                <LogView jobId={id} live={false} />
+              </>
             ))}
           {tab === "kline" && finished && info.data && <KlineTab jobId={id} info={info.data} />}
           {tab === "trades" && finished && <TradesTab jobId={id} />}
