@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from array import array
 from collections.abc import Iterator, Mapping
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -27,21 +28,31 @@ class Feed:
 
     ``known[t]`` = number of the instrument's bars dated on or before session ``t``; the bar
     of session ``t`` exists iff ``has_bar[t]``. Arrays are read-only so a strategy cannot
-    corrupt them through ``history_bars``. Scalar reads go through Python lists
-    (``close_l`` ...), built on first use so that columns a run never reads cost nothing.
+    corrupt them through ``history_bars``.
+
+    Scalar reads (``known``, ``has_bar``, ``close_l`` ...) go through ``array.array`` /
+    ``bytes``: almost as fast to index as lists, a quarter of their memory, and invisible to
+    the cyclic garbage collector (a list of a million floats is rescanned at every full
+    collection). Price columns are converted on first use: columns a run never reads cost
+    nothing.
     """
 
     def __init__(self, instrument: Instrument, series: BarSeries, sessions: np.ndarray) -> None:
         self.instrument = instrument
         self.series = series
-        known = np.searchsorted(series.dates, sessions, side="right")
-        self.known: list[int] = known.tolist()
+        known = np.searchsorted(series.dates, sessions, side="right").astype(np.int64)
         if len(series):
             at = np.maximum(known - 1, 0)  # known <= len(series), so at < len(series)
             has = (known > 0) & (series.dates[at] == sessions)
         else:
             has = known > 0
-        self.has_bar: list[bool] = has.tolist()
+        known.setflags(write=False)
+        has.setflags(write=False)
+        #: ``known`` and ``has_bar`` as numpy arrays (vectorized readers, e.g. indicators).
+        self.known_np: npt.NDArray[np.int64] = known
+        self.has_bar_np: npt.NDArray[np.bool_] = has
+        self.known: array[int] = _array("q", known)
+        self.has_bar: bytes = has.astype(np.uint8).tobytes()  # has_bar[t] is 0 or 1
         for arr in (series.open, series.high, series.low, series.close, series.volume):
             arr.setflags(write=False)
         self._struct: npt.NDArray[Any] | None = None
@@ -54,35 +65,43 @@ class Feed:
         }
 
     @cached_property
-    def open_l(self) -> list[float]:
-        """Opens as a Python list (fast scalar reads)."""
-        return self.series.open.tolist()  # type: ignore[no-any-return]
+    def open_l(self) -> array[float]:
+        """Opens as an ``array.array`` (fast scalar reads)."""
+        return _array("d", self.series.open)
 
     @cached_property
-    def high_l(self) -> list[float]:
-        """Highs as a Python list."""
-        return self.series.high.tolist()  # type: ignore[no-any-return]
+    def high_l(self) -> array[float]:
+        """Highs as an ``array.array``."""
+        return _array("d", self.series.high)
 
     @cached_property
-    def low_l(self) -> list[float]:
-        """Lows as a Python list."""
-        return self.series.low.tolist()  # type: ignore[no-any-return]
+    def low_l(self) -> array[float]:
+        """Lows as an ``array.array``."""
+        return _array("d", self.series.low)
 
     @cached_property
-    def close_l(self) -> list[float]:
-        """Closes as a Python list."""
-        return self.series.close.tolist()  # type: ignore[no-any-return]
+    def close_l(self) -> array[float]:
+        """Closes as an ``array.array``."""
+        return _array("d", self.series.close)
 
     @cached_property
-    def volume_l(self) -> list[float]:
-        """Volumes as a Python list."""
-        return self.series.volume.tolist()  # type: ignore[no-any-return]
+    def volume_l(self) -> array[float]:
+        """Volumes as an ``array.array``."""
+        return _array("d", self.series.volume)
 
     @cached_property
-    def factor_l(self) -> list[float] | None:
-        """Adjustment factors as a Python list, ``None`` for prices as traded."""
+    def session_close(self) -> array[float]:
+        """Per run session: the close of that session's bar, NaN without one (marking)."""
+        closes = np.full(len(self.known_np), np.nan)
+        has = self.has_bar_np
+        closes[has] = self.series.close[self.known_np[has] - 1]
+        return _array("d", closes)
+
+    @cached_property
+    def factor_l(self) -> array[float] | None:
+        """Adjustment factors as an ``array.array``, ``None`` for prices as traded."""
         factor = self.series.factor
-        return None if factor is None else factor.tolist()
+        return None if factor is None else _array("d", factor)
 
     def column(self, name: str) -> npt.NDArray[np.float64]:
         """The full read-only array of price/volume field ``name`` (all bars of the feed).
@@ -153,6 +172,14 @@ class Feed:
             out.setflags(write=False)
             self._struct = out
         return self._struct
+
+
+def _array(typecode: str, values: npt.NDArray[Any]) -> array[Any]:
+    """``values`` as an ``array.array`` of ``typecode`` (``d``: float64, ``q``: int64)."""
+    out = array(typecode)
+    dtype = np.float64 if typecode == "d" else np.int64
+    out.frombytes(np.ascontiguousarray(values, dtype=dtype).tobytes())
+    return out
 
 
 class Bar:

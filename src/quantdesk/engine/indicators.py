@@ -136,7 +136,7 @@ class Indicator:
         self.__by_bar = by_bar
         rows = np.full((len(engine.sessions), len(ids)), np.nan)
         for j, (oid, values) in enumerate(zip(ids, by_bar, strict=True)):
-            known = np.asarray(engine.feed(oid).known, dtype=np.int64)
+            known = engine.feed(oid).known_np
             seen = known > 0
             rows[seen, j] = values[known[seen] - 1]
         rows.setflags(write=False)
@@ -150,7 +150,7 @@ class Indicator:
             pre = np.full((len(engine.sessions), len(self.ids)), np.nan)
             for j, (oid, values) in enumerate(zip(self.ids, self.__by_bar, strict=True)):
                 feed = engine.feed(oid)
-                k = np.asarray(feed.known, dtype=np.int64) - np.asarray(feed.has_bar)
+                k = feed.known_np - feed.has_bar_np
                 seen = k > 0
                 pre[seen, j] = values[k[seen] - 1]
             pre.setflags(write=False)

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import gc
 import io
 import math
 from collections.abc import Callable
+from itertools import repeat
+from operator import attrgetter
 from typing import Any
 
 import numpy as np
@@ -170,14 +171,7 @@ class Engine:
             context = Context(self, params)
             self.phase = "init"
             strategy.call("init", context)
-            # Objects that exist before the loop (bars, feeds, indicators, imported modules)
-            # live through it: keep the cyclic GC from rescanning them at every full
-            # collection (a large share of the run time on 1M-bar runs).
-            gc.freeze()
-            try:
-                self._loop(strategy, context)
-            finally:
-                gc.unfreeze()
+            self._loop(strategy, context)
         printed.flush()
         self.broker.end_run()
         result = self._result
@@ -281,6 +275,10 @@ class _PrintToLog(io.TextIOBase):
             self._partial = ""
 
 
+_POS_FIELDS = ("quantity", "bought_today", "avg_price", "last_price")
+_POS_GETTERS = {name: attrgetter(name) for name in _POS_FIELDS}
+
+
 class _DailyRecorder:
     """Collects the daily portfolio, benchmark and position rows."""
 
@@ -289,18 +287,16 @@ class _DailyRecorder:
         "benchmark_close", "benchmark_nav", "benchmark_returns",
     )  # fmt: skip
 
-    _POS_COLUMNS = (
-        "date", "order_book_id", "quantity", "sellable", "avg_price", "last_price",
-        "market_value",
-    )  # fmt: skip
-
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
         self._bench = engine._benchmark
         self._portfolio = engine.portfolio
         self._rows: list[tuple[Any, ...]] = []  # one per session, in _P_COLUMNS order
-        self._pos: dict[str, list[Any]] = {name: [] for name in self._POS_COLUMNS}
-        self._pos_append = tuple(self._pos[name].append for name in self._POS_COLUMNS)
+        # Position rows, one list per raw field, filled with C-level extend(map(...));
+        # sellable and market_value are derived in finish().
+        self._pos_date: list[dt.date] = []
+        self._pos_oid: list[str] = []
+        self._pos_fields: dict[str, list[Any]] = {name: [] for name in _POS_FIELDS}
         self._prev_total = engine.portfolio.starting_cash
         self._bench_base: float | None = None
         self._prev_bench: float | None = None
@@ -336,24 +332,32 @@ class _DailyRecorder:
         )
         positions = pf.positions
         if positions:
-            c_date, c_oid, c_qty, c_sellable, c_avg, c_last, c_value = self._pos_append
-            for oid, p in positions.items():
-                quantity = p.quantity
-                c_date(day)
-                c_oid(oid)
-                c_qty(quantity)
-                # == p.sellable and p.market_value, inlined: this runs for every held
-                # position of every session.
-                c_sellable(quantity - p.bought_today if p.t_plus else quantity)
-                c_avg(p.avg_price)
-                c_last(p.last_price)
-                c_value(quantity * p.last_price)
+            self._pos_date.extend(repeat(day, len(positions)))
+            self._pos_oid.extend(positions)
+            held = positions.values()
+            for name, column in self._pos_fields.items():
+                column.extend(map(_POS_GETTERS[name], held))
 
     def finish(self) -> None:
         result = self._engine._result
         result.portfolio = _columns(self._P_COLUMNS, self._rows)
         self._rows = []
-        result.positions = self._pos
+        f = self._pos_fields
+        quantity, last_price = f["quantity"], f["last_price"]
+        if self._portfolio._t_plus:  # == Position.sellable
+            sellable = [q - b for q, b in zip(quantity, f["bought_today"], strict=True)]
+        else:
+            sellable = list(quantity)
+        result.positions = {
+            "date": self._pos_date,
+            "order_book_id": self._pos_oid,
+            "quantity": quantity,
+            "sellable": sellable,
+            "avg_price": f["avg_price"],
+            "last_price": last_price,
+            # == Position.market_value
+            "market_value": [q * p for q, p in zip(quantity, last_price, strict=True)],
+        }
 
 
 def _columns(names: tuple[str, ...], rows: list[tuple[Any, ...]]) -> dict[str, list[Any]]:

@@ -88,6 +88,10 @@ class Portfolio:
         self.positions = Positions(t_plus)
         self._market_value = 0.0
         self._t_plus = t_plus
+        # Whether a buy / a sell was booked since the last new_session / settle: sessions
+        # without trades skip those loops over every position.
+        self._bought = False
+        self._sold = False
 
     @property
     def market_value(self) -> float:
@@ -129,6 +133,7 @@ class Portfolio:
         pos.avg_price = (pos.avg_price * pos.quantity + value) / new_qty
         pos.quantity = new_qty
         pos.bought_today += quantity
+        self._bought = True
         pos.cost_basis += value + costs
         self.cash -= value + costs
         self._market_value += quantity * pos.last_price
@@ -138,6 +143,7 @@ class Portfolio:
         basis = pos.cost_basis * quantity / pos.quantity
         pos.cost_basis -= basis
         pos.quantity -= quantity
+        self._sold = True
         self.cash += quantity * price - costs
         self._market_value -= quantity * pos.last_price
         if pos.quantity == 0:
@@ -166,19 +172,27 @@ class Portfolio:
         total = 0.0
         for oid, pos in self.positions.items():
             feed = feeds[oid]
-            if feed.has_bar[t]:
-                pos.last_price = feed.close_l[feed.known[t] - 1]
+            close = feed.session_close[t]
+            # NaN: no bar this session (or a NaN close, which has_bar tells apart)
+            if close == close or feed.has_bar[t]:
+                pos.last_price = close
             total += pos.quantity * pos.last_price
         self._market_value = total
 
     def settle(self) -> None:
         """End a session: drop positions that were closed during it."""
+        if not self._sold:
+            return
+        self._sold = False
         closed = [oid for oid, pos in self.positions.items() if pos.quantity == 0]
         for oid in closed:
             del self.positions[oid]
 
     def new_session(self) -> None:
         """Start a session: yesterday's buys become sellable."""
+        if not self._bought:
+            return
+        self._bought = False
         for pos in self.positions.values():
             pos.bought_today = 0
 
