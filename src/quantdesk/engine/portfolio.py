@@ -174,7 +174,7 @@ class Portfolio:
             feed = feeds[oid]
             close = feed.session_close[t]
             # NaN: no bar this session (or a NaN close, which has_bar tells apart)
-            if close == close or feed.has_bar[t]:
+            if close == close or feed.has_bar[t]:  # noqa: PLR0124 (a fast NaN test)
                 pos.last_price = close
             total += pos.quantity * pos.last_price
         self._market_value = total
