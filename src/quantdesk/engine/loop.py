@@ -212,7 +212,8 @@ class Engine:
                     bar_cache.clear()
                 if positions:
                     portfolio.new_session()
-                broker.new_session()
+                if broker._volume_used:
+                    broker.new_session()
                 self.phase = "before_trading"
                 if before is not None:
                     hook = "before_trading"
@@ -320,16 +321,18 @@ class _DailyRecorder:
         total = cash + market_value  # == pf.total_value
         returns = total / self._prev_total - 1.0
         self._prev_total = total
+        nav = total / pf.starting_cash
         if self._bench is not None and self._bench_base is not None:
             close = self._bench.last_close(t)
             assert close is not None and self._prev_bench is not None
-            bench = (close, close / self._bench_base, close / self._prev_bench - 1.0)
+            b_nav, b_returns = close / self._bench_base, close / self._prev_bench - 1.0
+            self._rows.append(
+                (day, cash, market_value, total, nav, returns, close, b_nav, b_returns)
+            )
             self._prev_bench = close
         else:
-            bench = (np.nan, np.nan, np.nan)
-        self._rows.append(
-            (day, cash, market_value, total, total / pf.starting_cash, returns, *bench)
-        )
+            nan = np.nan
+            self._rows.append((day, cash, market_value, total, nav, returns, nan, nan, nan))
         positions = pf.positions
         if positions:
             self._pos_date.extend(repeat(day, len(positions)))
