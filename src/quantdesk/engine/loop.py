@@ -281,26 +281,27 @@ _POS_GETTERS = {name: attrgetter(name) for name in _POS_FIELDS}
 
 
 class _DailyRecorder:
-    """Collects the daily portfolio, benchmark and position rows."""
+    """Collects the daily portfolio, benchmark and position rows.
 
-    _P_COLUMNS = (
-        "date", "cash", "market_value", "total_value", "nav", "returns",
-        "benchmark_close", "benchmark_nav", "benchmark_returns",
-    )  # fmt: skip
+    Per session it appends only raw values (Python floats and dates, which the cyclic GC
+    does not track: per-session tuples made it rescan the heap over and over); totals,
+    NAVs, returns and per-position values are derived in ``finish`` with the same
+    arithmetic, in the same order.
+    """
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
         self._bench = engine._benchmark
         self._portfolio = engine.portfolio
-        self._rows: list[tuple[Any, ...]] = []  # one per session, in _P_COLUMNS order
-        # Position rows, one list per raw field, filled with C-level extend(map(...));
-        # sellable and market_value are derived in finish().
+        self._date: list[dt.date] = []
+        self._cash: list[float] = []
+        self._market_value: list[float] = []
+        self._bench_close: list[float] = []
+        # Position rows, one list per raw field, filled with C-level extend(map(...)).
         self._pos_date: list[dt.date] = []
         self._pos_oid: list[str] = []
         self._pos_fields: dict[str, list[Any]] = {name: [] for name in _POS_FIELDS}
-        self._prev_total = engine.portfolio.starting_cash
         self._bench_base: float | None = None
-        self._prev_bench: float | None = None
         if self._bench is not None:
             feed = self._bench
             base = feed.prev_close(0) if feed.has_bar[0] else feed.last_close(0)
@@ -312,27 +313,16 @@ class _DailyRecorder:
                     f"benchmark {feed.instrument.order_book_id} has no bar on or before {first}"
                 )
             self._bench_base = base
-            self._prev_bench = base
 
     def record(self, t: int, day: dt.date) -> None:
         pf = self._portfolio
-        cash = pf.cash
-        market_value = pf._market_value
-        total = cash + market_value  # == pf.total_value
-        returns = total / self._prev_total - 1.0
-        self._prev_total = total
-        nav = total / pf.starting_cash
-        if self._bench is not None and self._bench_base is not None:
+        self._date.append(day)
+        self._cash.append(pf.cash)
+        self._market_value.append(pf._market_value)
+        if self._bench is not None:
             close = self._bench.last_close(t)
-            assert close is not None and self._prev_bench is not None
-            b_nav, b_returns = close / self._bench_base, close / self._prev_bench - 1.0
-            self._rows.append(
-                (day, cash, market_value, total, nav, returns, close, b_nav, b_returns)
-            )
-            self._prev_bench = close
-        else:
-            nan = np.nan
-            self._rows.append((day, cash, market_value, total, nav, returns, nan, nan, nan))
+            assert close is not None
+            self._bench_close.append(close)
         positions = pf.positions
         if positions:
             self._pos_date.extend(repeat(day, len(positions)))
@@ -343,8 +333,28 @@ class _DailyRecorder:
 
     def finish(self) -> None:
         result = self._engine._result
-        result.portfolio = _columns(self._P_COLUMNS, self._rows)
-        self._rows = []
+        start = self._portfolio.starting_cash
+        cash, market_value = self._cash, self._market_value
+        total = [c + m for c, m in zip(cash, market_value, strict=True)]  # == total_value
+        n = len(total)
+        if self._bench is not None and self._bench_base is not None:
+            closes = self._bench_close
+            base = self._bench_base
+            bench_nav = [c / base for c in closes]
+            bench_returns = _returns(closes, base)
+        else:
+            closes, bench_nav, bench_returns = ([np.nan] * n for _ in range(3))
+        result.portfolio = {
+            "date": self._date,
+            "cash": cash,
+            "market_value": market_value,
+            "total_value": total,
+            "nav": [v / start for v in total],
+            "returns": _returns(total, start),
+            "benchmark_close": closes,
+            "benchmark_nav": bench_nav,
+            "benchmark_returns": bench_returns,
+        }
         f = self._pos_fields
         quantity, last_price = f["quantity"], f["last_price"]
         if self._portfolio._t_plus:  # == Position.sellable
@@ -363,8 +373,7 @@ class _DailyRecorder:
         }
 
 
-def _columns(names: tuple[str, ...], rows: list[tuple[Any, ...]]) -> dict[str, list[Any]]:
-    """Row tuples -> one list per column (``names`` in row order)."""
-    if not rows:
-        return {name: [] for name in names}
-    return {name: list(values) for name, values in zip(names, zip(*rows, strict=True), strict=True)}
+def _returns(values: list[float], first_previous: float) -> list[float]:
+    """``values[i] / values[i - 1] - 1``, with ``first_previous`` before ``values[0]``."""
+    previous = [first_previous, *values[:-1]]
+    return [v / p - 1.0 for v, p in zip(values, previous, strict=True)]
