@@ -172,7 +172,11 @@ def handle_bar(context, bar_dict):
         assert "has no column" in str(exc)
     else:
         raise AssertionError("unknown id accepted")
-    assert not ind.now.flags.writeable
+    # Results are copies: no .base leads to the full matrix, writing to them changes nothing.
+    row, hist = ind.now, ind.history(3)
+    assert row.base is None and hist.base is None and ind.history(2, "A").base is None
+    row[:] = -1.0
+    assert not (ind.now == -1.0).any()
     context.params["sink"].append(t)
 """
     seen = _run_with_sink(code)

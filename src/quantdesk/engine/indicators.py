@@ -5,10 +5,10 @@ In ``init``::
     context.fast = indicator("SMA", 10)                 # a built-in, on closes
     context.vol = indicator(my_func, 20, field="volume")  # my_func(volume_array, 20)
 
-In ``handle_bar``: ``context.fast.now`` is a read-only float row over ``context.fast.ids``
-(the universe when the indicator was made) at the current session; ``context.fast[oid]`` one
-value; ``context.fast.history(n)`` the last ``n`` rows. Values are NaN until the function
-yields one (warm-up) and while an instrument has no bar yet.
+In ``handle_bar``: ``context.fast.now`` is a float row (a copy) over ``context.fast.ids``
+(the universe when the indicator was made) at the current session; ``context.fast[oid]``
+one value; ``context.fast.history(n)`` the last ``n`` rows. Values are NaN until the
+function yields one (warm-up) and while an instrument has no bar yet.
 
 No look-ahead: the function runs over each instrument's bars (history before the start
 included, nothing after the run's end), and the value shown at session ``t`` is the one at the
@@ -159,11 +159,17 @@ class Indicator:
 
     @property
     def now(self) -> FloatArray:
-        """Read-only row of shape ``(len(ids),)`` at the current session (NaN: no value)."""
+        """A new array of shape ``(len(ids),)``: the values at the current session (NaN:
+        no value). A copy, so nothing (not even ``.base``) leads to later sessions."""
         engine = self._engine
         rows = self._pre_open_rows() if engine.phase in PRE_OPEN_PHASES else self.__rows
-        row: FloatArray = rows[engine.t]
+        row: FloatArray = rows[engine.t].copy()
         return row
+
+    def _value(self, j: int) -> float:
+        engine = self._engine
+        rows = self._pre_open_rows() if engine.phase in PRE_OPEN_PHASES else self.__rows
+        return float(rows[engine.t, j])
 
     def __getitem__(self, order_book_id: str) -> float:
         """The current value for ``order_book_id`` (NaN when there is none yet).
@@ -171,7 +177,7 @@ class Indicator:
         Raises:
             InvalidArgument: ``order_book_id`` is not one of ``ids``.
         """
-        return float(self.now[self._index(order_book_id)])
+        return self._value(self._index(order_book_id))
 
     def current(self, order_book_id: str) -> float:
         """Same as ``indicator[order_book_id]``."""
@@ -181,7 +187,7 @@ class Indicator:
         """The values of the last ``n`` sessions of the run, the current one last.
 
         Returns:
-            Read-only array of shape ``(m, len(ids))``, or ``(m,)`` for one
+            A new array of shape ``(m, len(ids))``, or ``(m,)`` for one
             ``order_book_id``, with ``m = min(n, sessions so far)``.
 
         Raises:
@@ -193,12 +199,11 @@ class Indicator:
         if engine.phase in PRE_OPEN_PHASES:
             past = self.__rows[max(0, t + 1 - count) : t]
             out = np.vstack([past, self._pre_open_rows()[t : t + 1]])
-            out.setflags(write=False)
         else:
             out = self.__rows[max(0, t + 1 - count) : t + 1]
         if order_book_id is None:
-            return out
-        return out[:, self._index(order_book_id)]
+            return out.copy()
+        return out[:, self._index(order_book_id)].copy()
 
     def _index(self, order_book_id: str) -> int:
         j = self._col.get(order_book_id)
