@@ -9,7 +9,7 @@ import math
 from collections.abc import Callable
 from itertools import repeat
 from operator import attrgetter
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -164,7 +164,7 @@ class Engine:
             InvalidArgument: bad parameters or strategy shape.
         """
         api = StrategyAPI(self).namespace()
-        printed = _PrintToLog(self)
+        printed = PrintToLog(self)
         with shim_rqalpha(api), contextlib.redirect_stdout(printed):
             strategy = compile_strategy(strategy_source, filename, api)
             params = resolve_params(strategy.param_defaults, self.config.params)
@@ -253,11 +253,18 @@ class Engine:
         rec.finish()
 
 
-class _PrintToLog(io.TextIOBase):
-    """``print()`` in a strategy becomes an ``INFO`` log line (stdout stays clean)."""
+class LogTarget(Protocol):
+    """Anything that records a strategy log line (the engine, or another engine's book)."""
 
-    def __init__(self, engine: Engine) -> None:
-        self._engine = engine
+    def log(self, level: str, message: str) -> None: ...
+
+
+class PrintToLog(io.TextIOBase):
+    """``print()`` in a strategy becomes an ``INFO`` log line of ``target`` (stdout stays
+    clean); used with ``contextlib.redirect_stdout`` by every in-process engine."""
+
+    def __init__(self, target: LogTarget) -> None:
+        self._engine = target
         self._partial = ""
 
     def writable(self) -> bool:

@@ -49,7 +49,7 @@ import numpy as np
 import pandas as pd
 
 from quantdesk.backtest.engines import EngineRun, LogSink, ProgressCallback
-from quantdesk.backtest.engines.backtrader_book import Book, PrintToLog
+from quantdesk.backtest.engines.backtrader_book import Book
 from quantdesk.core.errors import (
     DataUnavailable,
     EngineUnavailable,
@@ -60,6 +60,7 @@ from quantdesk.core.errors import (
 from quantdesk.core.instruments import MARKET_CALENDAR, InstrumentType
 from quantdesk.core.version import package_version
 from quantdesk.engine import BarSeries, EngineConfig, Matching
+from quantdesk.engine.loop import PrintToLog
 from quantdesk.engine.strategy import resolve_params, user_error
 
 if TYPE_CHECKING:

@@ -8,7 +8,6 @@ from __future__ import annotations
 import bisect
 import dataclasses
 import datetime as dt
-import io
 import math
 from typing import Any
 
@@ -16,29 +15,6 @@ from quantdesk.backtest.engines import LogSink, ProgressCallback
 from quantdesk.backtest.engines.benchmark import benchmark_closes
 from quantdesk.engine import BarSeries, EngineConfig, EngineResult, Matching
 from quantdesk.engine.records import Fill, Order, OrderStatus, RejectReason, Side
-
-
-class PrintToLog(io.TextIOBase):
-    """``print()`` in the strategy becomes an ``INFO`` log line dated by the current bar."""
-
-    def __init__(self, book: Book) -> None:
-        self._book = book
-        self._partial = ""
-
-    def writable(self) -> bool:
-        return True
-
-    def write(self, text: str) -> int:
-        lines = (self._partial + text).split("\n")
-        self._partial = lines.pop()
-        for line in lines:
-            self._book.log("INFO", line)
-        return len(text)
-
-    def flush(self) -> None:
-        if self._partial:
-            self._book.log("INFO", self._partial)
-            self._partial = ""
 
 
 class Step:
