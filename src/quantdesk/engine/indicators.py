@@ -47,11 +47,7 @@ def sma(values: FloatArray, period: int) -> FloatArray:
     Computed window by window with numpy's ``mean`` so that it equals, bit for bit,
     ``history_bars(..., period, ...).mean()``. NaN for ``i < period - 1``.
     """
-    n = _period(period)
-    out = np.full(len(values), np.nan)
-    if len(values) >= n:
-        out[n - 1 :] = sliding_window_view(values, n).mean(axis=1)
-    return out
+    return _rolling(values, period, "mean")
 
 
 def ema(values: FloatArray, period: int) -> FloatArray:
@@ -73,28 +69,26 @@ def ema(values: FloatArray, period: int) -> FloatArray:
 
 def rolling_std(values: FloatArray, period: int) -> FloatArray:
     """Population standard deviation of the last ``period`` values (``ddof=0``)."""
-    n = _period(period)
-    out = np.full(len(values), np.nan)
-    if len(values) >= n:
-        out[n - 1 :] = sliding_window_view(values, n).std(axis=1)
-    return out
+    return _rolling(values, period, "std")
 
 
 def rolling_max(values: FloatArray, period: int) -> FloatArray:
     """Highest of the last ``period`` values."""
-    n = _period(period)
-    out = np.full(len(values), np.nan)
-    if len(values) >= n:
-        out[n - 1 :] = sliding_window_view(values, n).max(axis=1)
-    return out
+    return _rolling(values, period, "max")
 
 
 def rolling_min(values: FloatArray, period: int) -> FloatArray:
     """Lowest of the last ``period`` values."""
+    return _rolling(values, period, "min")
+
+
+def _rolling(values: FloatArray, period: int, reducer: str) -> FloatArray:
+    """``reducer`` (a numpy reduction name) over each window of the last ``period`` values;
+    NaN for the first ``period - 1``."""
     n = _period(period)
     out = np.full(len(values), np.nan)
     if len(values) >= n:
-        out[n - 1 :] = sliding_window_view(values, n).min(axis=1)
+        out[n - 1 :] = getattr(sliding_window_view(values, n), reducer)(axis=1)
     return out
 
 
