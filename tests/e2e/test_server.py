@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -25,15 +24,10 @@ from quantdesk.services.auth import Principal
 from quantdesk.services.backtests import RunRequest
 from quantdesk.services.platform import bootstrap
 from quantdesk.storage import jobs as job_store
-from tests.fixtures.platform import TEST_SECRET, make_settings
+from tests.fixtures.platform import make_settings
+from tests.fixtures.server import start_server
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def children(pid: int) -> list[int]:
@@ -54,41 +48,14 @@ def alive(pid: int) -> bool:
 
 @pytest.fixture
 def server(tmp_path: Path, demo_data_dir: Path) -> Iterator[str]:
-    port = free_port()
-    env = {
-        **os.environ,
-        "DATA_DIR": str(demo_data_dir),
-        "BACKTEST_BASE_DIR": str(tmp_path / "backtest"),
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'quantdesk.db'}",
-        "SECRET_KEY": TEST_SECRET,
-    }
-    log = (tmp_path / "serve.log").open("wb")
-    cmd = [sys.executable, "-m", "quantdesk.cli.main", "serve", "--port", str(port)]
-    proc = subprocess.Popen(
-        [*cmd, "--workers", "2"], env=env, stdout=log, stderr=subprocess.STDOUT, cwd=tmp_path
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if httpx.get(f"{base}/api/health", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            raise AssertionError((tmp_path / "serve.log").read_text())
-        time.sleep(0.2)
-    workers = children(proc.pid)
-    assert len(workers) == 2, (tmp_path / "serve.log").read_text()
-    yield base
-    proc.send_signal(signal.SIGINT)
-    assert proc.wait(timeout=30) == 0
-    log.close()
+    srv = start_server(tmp_path, demo_data_dir)
+    workers = children(srv.proc.pid)
+    assert len(workers) == 2, srv.log()
+    yield srv.base
+    assert srv.stop() == 0
     time.sleep(0.2)
     assert not [w for w in workers if alive(w)], "worker processes outlived the server"
-    assert (
-        "log in with mobile=13800138000 password=pass123456" in (tmp_path / "serve.log").read_text()
-    )
+    assert "log in with mobile=13800138000 password=pass123456" in srv.log()
 
 
 def test_login_save_run_poll_and_read_the_result(server: str, demo_catalog: Catalog) -> None:

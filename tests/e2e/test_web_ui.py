@@ -15,19 +15,13 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import signal
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
-from tests.e2e.test_server import free_port
-from tests.fixtures.platform import TEST_SECRET
+from tests.fixtures.server import start_server
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -67,35 +61,9 @@ def chromium() -> str:
 
 @pytest.fixture
 def server(tmp_path: Path, demo_data_dir: Path) -> Iterator[str]:
-    port = free_port()
-    env = {
-        **os.environ,
-        "DATA_DIR": str(demo_data_dir),
-        "BACKTEST_BASE_DIR": str(tmp_path / "backtest"),
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'quantdesk.db'}",
-        "SECRET_KEY": TEST_SECRET,
-        "QUANTDESK_WEB_DIST": str(DIST),
-    }
-    log = (tmp_path / "serve.log").open("wb")
-    cmd = [sys.executable, "-m", "quantdesk.cli.main", "serve", "--port", str(port)]
-    proc = subprocess.Popen(
-        [*cmd, "--workers", "2"], env=env, stdout=log, stderr=subprocess.STDOUT, cwd=tmp_path
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if httpx.get(f"{base}/api/health", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            raise AssertionError((tmp_path / "serve.log").read_text())
-        time.sleep(0.2)
-    yield base
-    proc.send_signal(signal.SIGINT)
-    proc.wait(timeout=30)
-    log.close()
+    srv = start_server(tmp_path, demo_data_dir, QUANTDESK_WEB_DIST=str(DIST))
+    yield srv.base
+    srv.stop()
 
 
 def _shot(page: Any, name: str) -> None:
