@@ -175,9 +175,10 @@ def build_result(
         "trading_days_per_year": config.trading_days_per_year,
         "engine": engine,
     }
-    summary = _summary(portfolio, trades, orders, config, strategy_name)
-    summary["engine"] = engine
-    summary["engine_version"] = engine_version or package_version("quantdesk")
+    summary = _summary(
+        portfolio, trades, orders, config, strategy_name,
+        engine=engine, engine_version=engine_version or package_version("quantdesk"),
+    )  # fmt: skip
     conventions = dict(CONVENTIONS, trading_days_per_year=config.trading_days_per_year)
     conventions["risk_free_rate_value"] = config.risk_free_rate
     return BacktestResult(
@@ -200,6 +201,9 @@ def _summary(
     orders: pd.DataFrame,
     config: EngineConfig,
     strategy_name: str,
+    *,
+    engine: str,
+    engine_version: str,
 ) -> dict[str, Any]:
     returns = portfolio["returns"].to_numpy(dtype=float)
     nav = portfolio["nav"].to_numpy(dtype=float)
@@ -220,8 +224,8 @@ def _summary(
     last = portfolio.iloc[-1]
     return {
         "strategy_name": strategy_name,
-        "engine": "native",  # set by build_result
-        "engine_version": None,
+        "engine": engine,
+        "engine_version": engine_version,
         "start_date": config.start.isoformat(),
         "end_date": config.end.isoformat(),
         "trading_days": len(dates),
