@@ -60,6 +60,29 @@ class Strategy:
         return user_error(exc, self.filename, f"in {hook}")
 
 
+def exec_source(source: str, filename: str, namespace: dict[str, Any]) -> None:
+    """Compile ``source`` as ``filename`` and execute it in ``namespace`` (shared by every
+    in-process engine); tracebacks show the user's lines.
+
+    Raises:
+        StrategySyntaxError: the source does not parse (message names the line).
+        StrategyError: the module body raised.
+    """
+    try:
+        code = compile(source, filename, "exec", dont_inherit=True)
+    except SyntaxError as exc:
+        detail = (exc.text or "").strip()
+        message = f"syntax error in {filename} line {exc.lineno}: {exc.msg}"
+        if detail:
+            message += f"\n    {detail}"
+        raise StrategySyntaxError(message, exc.lineno, exc.offset) from None
+    linecache.cache[filename] = (len(source), None, source.splitlines(keepends=True), filename)
+    try:
+        exec(code, namespace)
+    except (Exception, SystemExit) as exc:
+        raise user_error(exc, filename, "while loading the strategy") from exc
+
+
 def compile_strategy(source: str, filename: str, api: Mapping[str, Any]) -> Strategy:
     """Compile and execute the strategy module with ``api`` in its namespace.
 
@@ -71,22 +94,9 @@ def compile_strategy(source: str, filename: str, api: Mapping[str, Any]) -> Stra
         StrategyError: the module body raised.
         InvalidArgument: no hook defined, or ``PARAMS`` is not a dict.
     """
-    try:
-        code = compile(source, filename, "exec", dont_inherit=True)
-    except SyntaxError as exc:
-        detail = (exc.text or "").rstrip()
-        message = f"syntax error in {filename} line {exc.lineno}: {exc.msg}"
-        if detail:
-            message += f"\n    {detail.strip()}"
-        raise StrategySyntaxError(message, exc.lineno, exc.offset) from None
-    lines = source.splitlines(keepends=True)
-    linecache.cache[filename] = (len(source), None, lines, filename)
     namespace: dict[str, Any] = {"__name__": "strategy", "__file__": filename}
     namespace.update(api)
-    try:
-        exec(code, namespace)
-    except (Exception, SystemExit) as exc:
-        raise user_error(exc, filename, "while loading the strategy") from exc
+    exec_source(source, filename, namespace)
     return Strategy(namespace, filename)
 
 

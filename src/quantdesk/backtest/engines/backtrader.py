@@ -39,7 +39,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import itertools
-import linecache
 import sys
 import types
 from collections.abc import Iterator, Mapping
@@ -55,13 +54,12 @@ from quantdesk.core.errors import (
     EngineUnavailable,
     InvalidArgument,
     QuantdeskError,
-    StrategySyntaxError,
 )
 from quantdesk.core.instruments import MARKET_CALENDAR, InstrumentType
 from quantdesk.core.version import package_version
 from quantdesk.engine import BarSeries, EngineConfig, Matching
 from quantdesk.engine.loop import PrintToLog
-from quantdesk.engine.strategy import resolve_params, user_error
+from quantdesk.engine.strategy import exec_source, resolve_params, user_error
 
 if TYPE_CHECKING:
     from quantdesk.backtest.run import PreparedBacktest
@@ -179,20 +177,8 @@ def _strategy_module() -> Iterator[types.ModuleType]:
 
 
 def _exec(source: str, filename: str, module: types.ModuleType) -> None:
-    try:
-        code = compile(source, filename, "exec", dont_inherit=True)
-    except SyntaxError as exc:
-        detail = (exc.text or "").strip()
-        message = f"syntax error in {filename} line {exc.lineno}: {exc.msg}"
-        if detail:
-            message += f"\n    {detail}"
-        raise StrategySyntaxError(message, exc.lineno, exc.offset) from None
-    linecache.cache[filename] = (len(source), None, source.splitlines(keepends=True), filename)
     module.__file__ = filename
-    try:
-        exec(code, module.__dict__)
-    except (Exception, SystemExit) as exc:
-        raise user_error(exc, filename, "while loading the strategy") from exc
+    exec_source(source, filename, module.__dict__)
 
 
 def _pick_strategy(bt: Any, module: types.ModuleType, filename: str) -> Any:
