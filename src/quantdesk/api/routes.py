@@ -220,5 +220,12 @@ def job_log(
 
 @router.get("/health", tags=["system"])
 def health(platform: PlatformDep) -> dict[str, Any]:
-    """Liveness plus job counts per status (no authentication)."""
-    return {"ok": True, "data": {"status": "ok", "jobs": platform.backtests.counts()}}
+    """Liveness, job counts per status, and the sandbox (``level``: strong | standard | weak |
+    off, the working ``layers``, what is ``missing``) as this host's self-test found it (no
+    authentication)."""
+    sandbox = platform.compiler.sandbox().as_dict()
+    sandbox["mode"] = platform.settings.backtest_sandbox
+    return {
+        "ok": True,
+        "data": {"status": "ok", "jobs": platform.backtests.counts(), "sandbox": sandbox},
+    }

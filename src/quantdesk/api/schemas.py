@@ -126,6 +126,9 @@ class JobStatusView(BaseModel):
     progress: float = Field(description="0-100")
     current_bar: int
     total_bars: int
+    sandbox_level: str | None = Field(
+        None, description="strong | standard | weak | off: the sandbox the job last ran in"
+    )
 
 
 class Equity(BaseModel):

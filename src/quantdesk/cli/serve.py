@@ -1,17 +1,25 @@
-"""``quantdesk serve``: the API plus local worker processes."""
+"""``quantdesk serve``: a supervisor that runs the API process and N local workers.
+
+The supervisor binds the listening socket itself and hands it to the API process (uvicorn
+``--fd``), so a restarted API answers on the same port at once; it restarts a dead API process
+or worker with back-off (``jobs/local.py``) and stops all of them on SIGTERM/SIGINT. Workers
+get the server's settings without its secrets.
+"""
 
 from __future__ import annotations
 
 import logging
 import signal
+import socket
+import sys
+import threading
 from typing import Annotated
 
 import typer
-import uvicorn
 
 from quantdesk.cli.errors import reported_errors, stderr
 from quantdesk.core.settings import DEVELOPMENT_PASSWORD, Settings
-from quantdesk.services.platform import bootstrap, start_local_workers
+from quantdesk.services.platform import bootstrap, supervise_platform
 
 
 def serve(
@@ -22,15 +30,20 @@ def serve(
     ] = None,
 ) -> None:
     """Start the HTTP API and N local backtest workers (Ctrl-C stops both)."""
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     with reported_errors():
         settings = Settings()
         if workers is not None:
             if workers < 0:
                 raise typer.BadParameter("--workers must be >= 0")
             settings = settings.model_copy(update={"workers": workers})
-        platform = bootstrap(settings)  # migrations and the admin before any worker starts
+        platform = bootstrap(settings)  # migrations, the admin, the sandbox sweep, then workers
         platform.close()
-        pool = start_local_workers(settings, settings.workers)
+        listener = socket.create_server((host, port), reuse_port=False, backlog=2048)
+        listener.set_inheritable(True)
+        api = [sys.executable, "-m", "uvicorn", "--factory", "quantdesk.api.app:create_app",
+               "--fd", str(listener.fileno()), "--log-level", "info"]  # fmt: skip
+        supervisor = supervise_platform(settings, api, listener.fileno())
         password = settings.local_auth_password or (
             DEVELOPMENT_PASSWORD
             if settings.is_development and not settings.local_auth_password_hash
@@ -43,28 +56,16 @@ def serve(
             f"data {settings.data_dir} · jobs {settings.backtest_base_dir}",
             markup=False,
         )
-        logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-        # The API is imported by name: cli and api are sibling layers (DESIGN §3). The factory
-        # builds the app from the same environment settings.
-        config = uvicorn.Config(
-            "quantdesk.api.app:create_app", factory=True, host=host, port=port, log_level="info"
-        )
-        server = uvicorn.Server(config)
-        # uvicorn shuts down gracefully on SIGTERM and then re-raises it; with the default
-        # handler that would end the process before the workers are stopped.
+        stopping = threading.Event()
+
+        def _terminate(_signum: int, _frame: object) -> None:
+            stopping.set()
+
         signal.signal(signal.SIGTERM, _terminate)
         signal.signal(signal.SIGINT, _terminate)
         try:
-            server.run()
-        except _Terminated:
-            pass
+            while not stopping.wait(0.5):
+                pass
         finally:
-            pool.stop()
-
-
-class _Terminated(Exception):
-    """SIGTERM or SIGINT arrived (after uvicorn's graceful shutdown)."""
-
-
-def _terminate(_signum: int, _frame: object) -> None:
-    raise _Terminated
+            supervisor.stop()
+            listener.close()

@@ -140,3 +140,9 @@ class TooManyRequests(QuantdeskError):
     def __init__(self, message: str, retry_after: int) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class ConfigurationError(QuantdeskError):
+    """The server (or a worker) must not start with these settings."""
+
+    code = "CONFIGURATION_ERROR"

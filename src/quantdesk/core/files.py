@@ -11,15 +11,17 @@ from typing import BinaryIO
 
 
 @contextmanager
-def atomic_writer(path: Path) -> Iterator[BinaryIO]:
+def atomic_writer(path: Path, mode: int = 0o644) -> Iterator[BinaryIO]:
     """Yield a binary file handle whose content replaces ``path`` only on success.
 
     Readers see either the old file or the complete new one, never a partial write; on an
-    exception the temporary file is removed and ``path`` is untouched.
+    exception the temporary file is removed and ``path`` is untouched. The file gets ``mode``
+    (``mkstemp``'s 0600 would hide the catalog from the sandboxed jobs that read it).
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.fchmod(fd, mode)
         with os.fdopen(fd, "wb") as fh:
             yield fh
             fh.flush()
@@ -30,7 +32,7 @@ def atomic_writer(path: Path) -> Iterator[BinaryIO]:
         raise
 
 
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` atomically."""
-    with atomic_writer(path) as fh:
+def atomic_write_bytes(path: Path, data: bytes, mode: int = 0o644) -> None:
+    """Write ``data`` to ``path`` atomically, with permissions ``mode``."""
+    with atomic_writer(path, mode) as fh:
         fh.write(data)

@@ -27,4 +27,8 @@ class JobErrorCode(StrEnum):
     RQALPHA_TIMEOUT = "RQALPHA_TIMEOUT"  # the contract's code when the engine was RQAlpha
     STRATEGY_ERROR = "STRATEGY_ERROR"
     WORKER_LOST = "WORKER_LOST"
+    MEMORY_LIMIT = "MEMORY_LIMIT"  # BACKTEST_MEMORY_MB exceeded (never retried)
+    PROCESS_LIMIT = "PROCESS_LIMIT"  # BACKTEST_MAX_PROCS exceeded
+    DISK_LIMIT = "DISK_LIMIT"  # BACKTEST_DISK_MB (or the private /tmp) full
+    SANDBOX_UNAVAILABLE = "SANDBOX_UNAVAILABLE"  # strict mode and a core layer is missing
     INTERNAL_ERROR = "INTERNAL_ERROR"

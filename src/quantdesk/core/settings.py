@@ -41,6 +41,16 @@ class Settings(BaseSettings):
         workers: Local worker processes started by ``quantdesk serve``.
         job_lease_seconds: Lease of a claimed job; a worker heartbeats at a third of it.
         job_max_attempts: Attempts before a job whose worker keeps dying fails (WORKER_LOST).
+        backtest_sandbox: ``strict`` (default): jobs and compile checks run only when the
+            sandbox's core layers work; ``off``: no isolation (accepted only with
+            ``CONFIG_ENV=development``).
+        backtest_memory_mb: Memory limit of one job (MiB) → ``MEMORY_LIMIT``.
+        backtest_max_procs: Processes and threads one job may have → ``PROCESS_LIMIT``.
+        backtest_disk_mb: Space of a job's folder (MiB) → ``DISK_LIMIT``.
+        backtest_tmp_mb: Size of a job's private ``/tmp`` (MiB).
+        backtest_log_mb: ``run.log`` is cut at this size (MiB) with a marker line.
+        backtest_sandbox_uids: ``FIRST-LAST``: the unprivileged uid/gid of worker slot ``i``
+            is ``FIRST + i``; the compile check uses ``LAST``.
         rqalpha_command: How to start RQAlpha for ``engine: rqalpha`` (``RQALPHA_COMMAND``,
             the contract's name): a path such as ``.venv-rqalpha/bin/rqalpha`` or a command
             line such as ``python -m rqalpha``. Unset: ``./.venv-rqalpha/bin/rqalpha`` when
@@ -69,6 +79,13 @@ class Settings(BaseSettings):
     job_lease_seconds: float = Field(30.0, gt=0)
     job_max_attempts: int = Field(3, ge=1)
     rqalpha_command: str | None = None
+    backtest_sandbox: str = Field("strict", pattern="^(strict|off)$")
+    backtest_memory_mb: int = Field(2048, ge=64)
+    backtest_max_procs: int = Field(64, ge=4)
+    backtest_disk_mb: int = Field(1024, ge=1)
+    backtest_tmp_mb: int = Field(256, ge=1)
+    backtest_log_mb: int = Field(20, ge=1)
+    backtest_sandbox_uids: str = Field("60001-60064", pattern=r"^\d+-\d+$")
 
     @field_validator("rqalpha_command", mode="after")
     @classmethod
@@ -77,6 +94,12 @@ class Settings(BaseSettings):
             return value
         local = Path(".venv-rqalpha/bin/rqalpha")
         return str(local.resolve()) if local.is_file() else None
+
+    @property
+    def sandbox_uids(self) -> range:
+        """``BACKTEST_SANDBOX_UIDS`` as a range (inclusive of its last uid)."""
+        first, _, last = self.backtest_sandbox_uids.partition("-")
+        return range(int(first), int(last) + 1)
 
     @property
     def is_development(self) -> bool:

@@ -11,6 +11,7 @@ target, so a crash never leaves a half-written file.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import difflib
 from enum import StrEnum
@@ -115,6 +116,35 @@ class Catalog:
             else:
                 self._instruments = {}
         return self._instruments
+
+    def warm(self) -> None:
+        """Load the trading calendars of the catalog's markets into this process's cache (a
+        fork server does it once so that the jobs it forks skip it)."""
+        markets = {str(r.get("market")) for r in self._rows().values()}
+        for market, calendar in MARKET_CALENDAR.items():
+            if str(market) in markets or not markets:
+                with contextlib.suppress(Exception):
+                    calendar_sessions(calendar, dt.date(2000, 1, 3), dt.date(2000, 1, 4),
+                                      self.root / "calendars")  # fmt: skip
+        self._instruments = None  # re-read per job: the table may change between jobs
+
+    def make_readable(self) -> int:
+        """Give every catalog file read (and folder search) permission to all users, as the
+        sandboxed jobs that read it run under their own uid; catalogs written before that
+        had 0600 files. Returns the number of entries changed."""
+        changed = 0
+        if not self.root.is_dir():
+            return changed
+        for path in [self.root, *self.root.rglob("*")]:
+            if path.is_symlink():
+                continue
+            want = 0o755 if path.is_dir() else 0o644
+            mode = path.stat().st_mode & 0o777
+            if mode & want != want:
+                with contextlib.suppress(OSError):
+                    path.chmod(mode | want)
+                    changed += 1
+        return changed
 
     def is_empty(self) -> bool:
         """True when no instrument has been imported."""

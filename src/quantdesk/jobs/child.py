@@ -1,17 +1,23 @@
-"""The backtest subprocess: ``python -I -m quantdesk.jobs.child RUN_DIR``.
+"""The backtest in the sandbox: ``main(run_dir)``, forked from the worker's fork server (or,
+outside the platform, ``python -I -m quantdesk.jobs.child RUN_DIR``).
 
 Reads ``config.yml`` and ``strategy.py`` from the job folder, runs the backtest, streams log
-lines to stdout (the worker points stdout at ``run.log``), writes ``progress.json`` as it goes,
-and on success the result files and ``extracted.json``; on failure ``error.json``.
+lines to stdout (the worker appends them to ``run.log``), reports progress and errors as JSON
+lines on the events pipe (fd 3) when it is open (``progress.json`` otherwise), and on success
+writes the result files and ``extracted.json``; on failure ``error.json`` (best effort: the
+folder may be full).
 
-Exit status: 0 finished, 1 the run failed (``error.json`` has the code), 2 internal error,
-3 the worker that started it is gone.
+Exit status: 0 finished, 1 the run failed (the error has the code), 2 internal error.
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import json
 import os
 import sys
+import time
 import traceback
 from pathlib import Path
 from typing import Any
@@ -45,28 +51,76 @@ def extract(result: BacktestResult) -> dict[str, Any]:
     }
 
 
+#: The events pipe a sandboxed job inherits (``sandbox.enter.EVENTS_FD``).
+EVENTS_FD = 3
+#: Seconds between two progress events (the last one is always sent).
+PROGRESS_EVERY = 0.25
+_DISK_ERRNOS = (errno.ENOSPC, errno.EFBIG, errno.EDQUOT)
+
+
+def warm(data_dir: str) -> None:
+    """Load what every job on ``data_dir`` reads first (the trading calendars), so the fork
+    server's children inherit it instead of each loading it."""
+    if data_dir:
+        Catalog(data_dir).warm()
+
+
+def _events_open() -> bool:
+    try:
+        os.fstat(EVENTS_FD)
+    except OSError:
+        return False
+    return True
+
+
+def resource_error(exc: BaseException) -> tuple[str, str] | None:
+    """``(code, message)`` when ``exc`` (or what caused it) is a resource limit."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, MemoryError):
+            return JobErrorCode.MEMORY_LIMIT, "out of memory (BACKTEST_MEMORY_MB)"
+        if isinstance(current, OSError) and current.errno in _DISK_ERRNOS:
+            return JobErrorCode.DISK_LIMIT, f"no space left: {current} (BACKTEST_DISK_MB)"
+        if isinstance(current, BlockingIOError) or (
+            isinstance(current, OSError) and current.errno == errno.EAGAIN
+        ):
+            return JobErrorCode.PROCESS_LIMIT, f"{current} (BACKTEST_MAX_PROCS)"
+        current = current.__cause__ or current.__context__
+    return None
+
+
 def main(run_dir: str) -> int:
     folder = RunFolder(Path(run_dir).parent, Path(run_dir).name)
     out = sys.stdout
-    parent = os.getppid()
+    events = _events_open()
 
     def log(line: str) -> None:
         out.write(line + "\n")
         out.flush()
 
-    last_pct = -1.0
+    def emit(payload: dict[str, Any]) -> None:
+        if events:
+            os.write(EVENTS_FD, (json.dumps(payload) + "\n").encode())
+
+    def fail(code: str, message: str) -> None:
+        emit({"error": {"code": code, "message": message}})
+        with contextlib.suppress(OSError):
+            write_json(folder.path / "error.json", {"code": code, "message": message})
+
+    last = [-1.0, 0.0]
 
     def progress(done: int, total: int) -> None:
-        nonlocal last_pct
-        if os.getppid() != parent:  # the worker died: stop, the job will be requeued
-            os._exit(3)
         pct = round(100.0 * done / total, 1)
-        if pct - last_pct >= 1.0 or done == total:
-            last_pct = pct
-            write_json(
-                folder.path / "progress.json",
-                {"progress": pct, "current_bar": done, "total_bars": total},
-            )
+        now = time.monotonic()
+        if done == total or (pct > last[0] and now - last[1] >= PROGRESS_EVERY):
+            last[0], last[1] = pct, now
+            payload = {"progress": pct, "current_bar": done, "total_bars": total}
+            if events:
+                emit(payload)
+            else:
+                write_json(folder.path / "progress.json", payload)
 
     try:
         config = folder.read_config()
@@ -93,15 +147,18 @@ def main(run_dir: str) -> int:
     except QuantdeskError as exc:
         if isinstance(exc, StrategyError) and exc.user_traceback:
             log(exc.user_traceback.rstrip())
-        log(f"ERROR {exc.code}: {exc.message}")
-        write_json(folder.path / "error.json", {"code": exc.code, "message": exc.message})
+        code, message = resource_error(exc) or (exc.code, exc.message)
+        log(f"ERROR {code}: {message}")
+        fail(code, message)
         return 1
     except Exception as exc:
+        limit = resource_error(exc)
+        if limit is not None:
+            log(f"ERROR {limit[0]}: {limit[1]}")
+            fail(*limit)
+            return 1
         log(traceback.format_exc().rstrip())
-        write_json(
-            folder.path / "error.json",
-            {"code": JobErrorCode.INTERNAL_ERROR, "message": f"{type(exc).__name__}: {exc}"},
-        )
+        fail(JobErrorCode.INTERNAL_ERROR, f"{type(exc).__name__}: {exc}")
         return 2
 
 

@@ -1,4 +1,5 @@
-"""The compile check subprocess: ``python -I -m quantdesk.jobs.compile_check`` (code on stdin).
+"""The compile check, run in the sandbox (target ``compile``: ``run(code)``; or by hand as
+``python -I -m quantdesk.jobs.compile_check`` with ``{"code": ...}`` on stdin).
 
 Static only — the strategy is never executed: ``ast.parse`` for syntax, then every absolute
 ``import`` / ``from ... import`` is resolved with ``importlib.util.find_spec`` in this
@@ -13,6 +14,7 @@ from __future__ import annotations
 import ast
 import importlib.util
 import json
+import os
 import sys
 from typing import Any
 
@@ -88,6 +90,13 @@ def _diag(node: ast.AST, level: str, message: str) -> dict[str, Any]:
         "level": level,
         "message": message,
     }
+
+
+def run(code: str) -> int:
+    """The sandbox target: the diagnostics of ``code`` as one JSON line on the events pipe
+    (fd 3)."""
+    os.write(3, (json.dumps(diagnose(code)) + "\n").encode())
+    return 0
 
 
 if __name__ == "__main__":

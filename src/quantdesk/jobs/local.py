@@ -1,75 +1,154 @@
-"""The local worker pool ``quantdesk serve`` starts: N worker processes, restarted if they die."""
+"""Process supervision for ``quantdesk serve``: the API process and N workers, each restarted
+with back-off when it dies.
+
+``Supervisor`` keeps a set of ``ProcessSpec`` running. A process that exits (or is killed)
+is started again after a delay that doubles from ``BACKOFF_START`` up to ``BACKOFF_MAX``
+seconds while it keeps dying quickly, and resets once it has run for ``STABLE_SECONDS``; each
+restart is logged. ``stop`` sends SIGTERM to all, then SIGKILL to those still running.
+"""
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import subprocess
 import sys
 import threading
+import time
+from dataclasses import dataclass, field
 
 from quantdesk.core.settings import Settings
 
+log = logging.getLogger("quantdesk.supervisor")
 
-def settings_env(settings: Settings) -> dict[str, str]:
-    """``settings`` as environment variables (so workers see exactly the server's settings)."""
+BACKOFF_START = 0.5
+BACKOFF_MAX = 30.0
+STABLE_SECONDS = 30.0
+#: Settings a worker never needs (the JWT key, the admin's password): not in its environment.
+WORKER_SECRETS = frozenset({"SECRET_KEY", "LOCAL_AUTH_PASSWORD", "LOCAL_AUTH_PASSWORD_HASH"})
+
+
+def settings_env(settings: Settings, *, secrets: bool = True) -> dict[str, str]:
+    """``settings`` as environment variables over ``os.environ`` (so children see exactly the
+    server's settings); ``secrets=False`` leaves out ``WORKER_SECRETS``."""
     env = dict(os.environ)
     for name, value in settings.model_dump().items():
         if value is not None:
             env[name.upper()] = str(value)
+    if not secrets:
+        for name in WORKER_SECRETS:
+            env.pop(name, None)
     return env
 
 
-class LocalWorkerPool:
-    """Starts ``count`` ``python -m quantdesk.jobs.worker`` processes and keeps them alive."""
+@dataclass
+class ProcessSpec:
+    """One supervised process."""
 
-    def __init__(self, settings: Settings, count: int) -> None:
-        self._env = settings_env(settings)
-        self._count = count
-        self._procs: dict[int, subprocess.Popen[bytes]] = {}
+    name: str
+    argv: list[str]
+    env: dict[str, str]
+    pass_fds: tuple[int, ...] = ()
+    proc: subprocess.Popen[bytes] | None = None
+    started: float = 0.0
+    backoff: float = BACKOFF_START
+    next_start: float = 0.0
+    restarts: int = 0
+    exits: list[int] = field(default_factory=list)
+
+
+def worker_spec(settings: Settings, slot: int) -> ProcessSpec:
+    """Worker ``slot``: ``python -m quantdesk.jobs.worker --slot N --exit-with-parent``."""
+    argv = [sys.executable, "-m", "quantdesk.jobs.worker", "--slot", str(slot),
+            "--exit-with-parent"]  # fmt: skip
+    return ProcessSpec(f"worker-{slot}", argv, settings_env(settings, secrets=False))
+
+
+class Supervisor:
+    """Keeps ``specs`` running until ``stop``."""
+
+    def __init__(self, specs: list[ProcessSpec]) -> None:
+        self.specs = specs
         self._stop = threading.Event()
-        self._monitor = threading.Thread(target=self._watch, name="worker-pool", daemon=True)
+        self._lock = threading.Lock()
+        self._monitor = threading.Thread(target=self._watch, name="supervisor", daemon=True)
 
     def start(self) -> None:
-        """Start the workers and the monitor that restarts dead ones."""
-        for i in range(self._count):
-            self._spawn(i)
+        """Start every process and the monitor that restarts dead ones."""
+        for spec in self.specs:
+            self._spawn(spec)
         self._monitor.start()
 
-    def _spawn(self, index: int) -> None:
-        self._procs[index] = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "quantdesk.jobs.worker",
-                "--id",
-                f"local-{index}-{os.getpid()}",
-                "--exit-with-parent",
-            ],
-            env=self._env,
-            stdin=subprocess.DEVNULL,
+    def _spawn(self, spec: ProcessSpec) -> None:
+        spec.proc = subprocess.Popen(
+            spec.argv, env=spec.env, stdin=subprocess.DEVNULL, pass_fds=spec.pass_fds
         )
+        spec.started = time.monotonic()
 
     def _watch(self) -> None:
-        while not self._stop.wait(1.0):
-            for index, proc in list(self._procs.items()):
-                if proc.poll() is not None and not self._stop.is_set():
-                    self._spawn(index)
+        while not self._stop.wait(0.2):
+            with self._lock:
+                for spec in self.specs:
+                    self._check(spec)
 
-    @property
-    def pids(self) -> list[int]:
-        """Process ids of the current workers."""
-        return [p.pid for p in self._procs.values()]
+    def _check(self, spec: ProcessSpec) -> None:
+        now = time.monotonic()
+        if spec.proc is not None and spec.proc.poll() is not None:
+            code = spec.proc.returncode
+            spec.exits.append(code)
+            ran = now - spec.started
+            spec.backoff = BACKOFF_START if ran >= STABLE_SECONDS else spec.backoff
+            spec.next_start = now + spec.backoff
+            log.warning(
+                "%s (pid %d) exited with %s after %.1fs; restarting in %.1fs",
+                spec.name, spec.proc.pid, _describe(code), ran, spec.backoff,
+            )  # fmt: skip
+            spec.backoff = min(spec.backoff * 2, BACKOFF_MAX)
+            spec.proc = None
+        if spec.proc is None and now >= spec.next_start and not self._stop.is_set():
+            self._spawn(spec)
+            spec.restarts += 1
+            pid = spec.proc.pid if spec.proc is not None else -1
+            log.info("%s restarted (pid %d, restart %d)", spec.name, pid, spec.restarts)
+
+    def pids(self, prefix: str = "") -> list[int]:
+        """Pids of the running processes whose name starts with ``prefix``."""
+        return [
+            s.proc.pid for s in self.specs
+            if s.proc is not None and s.proc.poll() is None and s.name.startswith(prefix)
+        ]  # fmt: skip
 
     def stop(self, timeout: float = 10.0) -> None:
-        """Ask every worker to stop (SIGTERM), then kill those still running after ``timeout``."""
+        """SIGTERM every process, then SIGKILL those still running after ``timeout``."""
         self._stop.set()
-        for proc in self._procs.values():
+        with self._lock:
+            procs = [s.proc for s in self.specs if s.proc is not None]
+        for proc in procs:
             if proc.poll() is None:
                 proc.send_signal(signal.SIGTERM)
-        for proc in self._procs.values():
+        deadline = time.monotonic() + timeout
+        for proc in procs:
             try:
-                proc.wait(timeout=timeout)
+                proc.wait(timeout=max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
+
+
+def _describe(code: int) -> str:
+    if code < 0:
+        return f"signal {signal.Signals(-code).name}"
+    return f"status {code}"
+
+
+class LocalWorkerPool(Supervisor):
+    """``count`` worker processes (slots 0..count-1), restarted when they die."""
+
+    def __init__(self, settings: Settings, count: int) -> None:
+        super().__init__([worker_spec(settings, slot) for slot in range(count)])
+
+    @property
+    def pids(self) -> list[int]:  # type: ignore[override]
+        """Process ids of the current workers."""
+        return Supervisor.pids(self, "worker-")

@@ -1,43 +1,53 @@
-"""Run one claimed job in a fresh subprocess, heartbeat its lease, commit its final state."""
+"""Run one claimed job in the sandbox (forked from the worker's fork server), heartbeat its
+lease, enforce its limits, and commit its final state under its fence.
+
+Final states: FINISHED (exit 0 with ``extracted.json``); FAILED with ``MEMORY_LIMIT`` /
+``PROCESS_LIMIT`` / ``DISK_LIMIT`` (a limit was hit: never retried), ``BACKTEST_TIMEOUT`` /
+``RQALPHA_TIMEOUT``, the run's own code (``STRATEGY_ERROR``...), ``SANDBOX_UNAVAILABLE``
+(strict mode without the core layers) or ``INTERNAL_ERROR``; CANCELLED; or back to QUEUED
+when the job's process was killed from inside (a poison pill) until ``JOB_MAX_ATTEMPTS``,
+then FAILED ``WORKER_LOST``.
+"""
 
 from __future__ import annotations
 
 import contextlib
-import os
+import math
 import signal
-import subprocess
-import sys
 import threading
 import time
-from pathlib import Path
 from typing import Any
 
 from quantdesk.core.clock import utcnow
 from quantdesk.core.jobs import JobErrorCode, JobStatus
 from quantdesk.core.settings import Settings
-from quantdesk.jobs.artifacts import EXTRACTED, RUN_LOG, RunFolder
+from quantdesk.data import Catalog
+from quantdesk.jobs.artifacts import EXTRACTED, RUN_LOG, RunFolder, write_json
+from quantdesk.jobs.forkserver import ForkServer, ForkServerError
+from quantdesk.jobs.sandbox import CappedLog, Detection, Level, Outcome, Sandbox, SandboxRun
 from quantdesk.storage import Database
 from quantdesk.storage import jobs as job_store
 
 #: How often a running job checks whether it was cancelled (cancel must land within 2 s).
 CANCEL_POLL_SECONDS = 0.25
-
-
-def child_command(run_dir: Path) -> list[str]:
-    """The backtest subprocess: an isolated interpreter (``-I``: no env vars, no user site)."""
-    return [sys.executable, "-I", "-m", "quantdesk.jobs.child", str(run_dir)]
+#: Inputs copied into the job's private folder.
+INPUTS = ("strategy.py", "config.yml")
+#: Error codes a job may report about itself (anything else becomes INTERNAL_ERROR).
+_CHILD_CODES_MAX = 64
 
 
 def child_env(settings: Settings | None = None) -> dict[str, str]:
-    """A minimal environment: no proxies, no credentials, deterministic hashing; plus
-    ``RQALPHA_COMMAND`` from ``settings`` (the external engine a job may run)."""
+    """The whole environment of a job: no proxies, no credentials, deterministic hashing,
+    one thread per pool; plus ``RQALPHA_COMMAND`` from ``settings`` (the external engine a
+    job may run)."""
     env = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "PATH": "/usr/local/bin:/usr/bin:/bin",
         "LANG": "C.UTF-8",
         "LC_ALL": "C.UTF-8",
         "PYTHONHASHSEED": "0",
         "OMP_NUM_THREADS": "1",
         "OPENBLAS_NUM_THREADS": "1",
+        "MPLBACKEND": "Agg",
     }
     if settings is not None and settings.rqalpha_command:
         env["RQALPHA_COMMAND"] = settings.rqalpha_command
@@ -55,22 +65,42 @@ def _timeout_error(folder: RunFolder, seconds: float) -> tuple[JobErrorCode, str
     return JobErrorCode.BACKTEST_TIMEOUT, f"backtest timeout after {seconds:g}s; see run.log"
 
 
-def kill_group(proc: subprocess.Popen[bytes]) -> None:
-    """SIGKILL the subprocess and everything it started, then reap it."""
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait()
+def _progress_event(message: dict[str, Any]) -> dict[str, Any] | None:
+    """A validated ``{progress, current_bar, total_bars}`` from an events line (untrusted)."""
+    try:
+        pct = float(message["progress"])
+        done = int(message["current_bar"])
+        total = int(message["total_bars"])
+    except (KeyError, TypeError, ValueError, OverflowError):
+        return None
+    if not (math.isfinite(pct) and 0 <= pct <= 100 and 0 <= done <= total < 10**9):
+        return None
+    return {"progress": pct, "current_bar": done, "total_bars": total}
+
+
+def _error_event(message: dict[str, Any]) -> dict[str, str] | None:
+    error = message.get("error")
+    if not isinstance(error, dict):
+        return None
+    code, text = error.get("code"), error.get("message")
+    if not (isinstance(code, str) and code.isupper() and len(code) <= _CHILD_CODES_MAX):
+        return None
+    if code in (JobErrorCode.WORKER_LOST, JobErrorCode.SANDBOX_UNAVAILABLE):
+        return None  # only the runner decides those
+    return {"code": code, "message": str(text)[:4000]}
 
 
 class JobRunner:
-    """Runs claimed jobs for one worker.
+    """Runs claimed jobs for one worker slot.
 
     Args:
         db: The job database.
-        settings: Timeouts, lease length and the base dir.
+        settings: Timeouts, limits, lease length and the base dir.
         worker_id: Recorded as the lease owner.
         stop: Set to ask a running job to stop (the job is released back to the queue).
         exit_with_parent: Also stop (and release the job) when the parent process dies.
+        slot: The worker slot (its sandbox uid is ``BACKTEST_SANDBOX_UIDS`` first + slot).
+        forkserver: The slot's template (created on first use when not given).
     """
 
     def __init__(
@@ -81,92 +111,188 @@ class JobRunner:
         stop: threading.Event,
         *,
         exit_with_parent: bool = False,
+        slot: int = 0,
+        forkserver: ForkServer | None = None,
     ) -> None:
         self.exit_with_parent = exit_with_parent
         self.db = db
         self.settings = settings
         self.worker_id = worker_id
         self.stop = stop
+        self.slot = slot
+        self.forkserver = forkserver or ForkServer(f"forkserver[{worker_id}]")
+        self.sandbox = Sandbox(settings, self.forkserver)
+
+    def prepare(self) -> Detection:
+        """Start the template, sweep the slot's leftover control groups, and run the sandbox
+        self-test (once; ``run`` calls it when needed)."""
+        if self.sandbox.detection is None:
+            self.sandbox.sweep(prefix=f"s{self.slot}-")
+            Catalog(self.settings.data_dir).make_readable()
+            self.forkserver.warm(str(self.settings.data_dir.resolve()))
+            try:
+                self.sandbox.detect(self.slot)
+            except ForkServerError as exc:
+                self.sandbox.detection = Detection(
+                    frozenset(), Level.WEAK, (f"fork server: {exc}",)
+                )
+        assert self.sandbox.detection is not None
+        return self.sandbox.detection
+
+    def close(self) -> None:
+        """Stop the fork server."""
+        self.forkserver.close()
 
     def run(self, job: job_store.ClaimedJob) -> JobStatus | None:
-        """Run ``job`` to a final state; ``None`` when the lease was lost or it was released."""
+        """Run ``job`` to a final state; ``None`` when the lease was lost, the job was released,
+        or it went back to the queue."""
         settings = self.settings
+        detection = self.prepare()
         folder = RunFolder(settings.backtest_base_dir.resolve(), job.run_dir)
         folder.clear_outputs()
-        started = utcnow()
         folder.append_log(
-            f"=== attempt {job.attempts} on {self.worker_id} at {started.isoformat()} ==="
+            f"=== attempt {job.attempts} on {self.worker_id} at {utcnow().isoformat()} "
+            f"({detection.describe()}) ==="
         )
         self._status(folder, job, JobStatus.RUNNING)
+        job_store.record_sandbox(self.db, job.id, job.fence, str(detection.level))
+        if not detection.runnable:
+            message = (
+                "BACKTEST_SANDBOX=strict refuses to run user code: the sandbox lacks "
+                f"{', '.join(detection.missing)} on this worker (see README, Security model)"
+            )
+            folder.append_log(f"ERROR {JobErrorCode.SANDBOX_UNAVAILABLE}: {message}")
+            return self._finish(folder, job, JobStatus.FAILED,
+                                JobErrorCode.SANDBOX_UNAVAILABLE, message)  # fmt: skip
+        progress: dict[str, Any] = {}
+        reported: dict[str, str] = {}
+
+        def on_event(message: dict[str, Any]) -> None:
+            update = _progress_event(message)
+            if update is not None:
+                progress.update(update)
+            error = _error_event(message)
+            if error is not None:
+                reported.update(error)
+
+        policy = self.sandbox.policy(
+            self.slot, work_dir=folder.path, inputs=INPUTS, env=child_env(settings),
+            cgroup=f"s{self.slot}-{job.id}-{job.attempts}",
+        )  # fmt: skip
+        log = CappedLog(folder.path / RUN_LOG, settings.backtest_log_mb * 1024 * 1024)
+        try:
+            run = self.forkserver.spawn(policy, "job", {"run_dir": str(folder.path)}, log, on_event)
+        except (OSError, ForkServerError) as exc:
+            log.close()
+            message = f"the sandbox could not start the job: {exc}"
+            folder.append_log(f"ERROR {JobErrorCode.INTERNAL_ERROR}: {message}")
+            return self._finish(folder, job, JobStatus.FAILED, JobErrorCode.INTERNAL_ERROR, message)
+        try:
+            return self._supervise(folder, job, run, progress, reported)
+        finally:
+            run.close()
+            log.close()
+
+    def _supervise(
+        self,
+        folder: RunFolder,
+        job: job_store.ClaimedJob,
+        run: SandboxRun,
+        progress: dict[str, Any],
+        reported: dict[str, str],
+    ) -> JobStatus | None:
+        settings = self.settings
         lease = settings.job_lease_seconds
         beat_every = max(lease / 3, 0.05)
-        with (folder.path / RUN_LOG).open("ab") as log:
-            proc = subprocess.Popen(
-                child_command(folder.path),
-                cwd=folder.path,
-                env=child_env(settings),
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        parent = os.getppid()
+        parent = _parent()
         deadline = time.monotonic() + settings.backtest_timeout
         next_beat = time.monotonic() + beat_every
         next_cancel_check = time.monotonic() + CANCEL_POLL_SECONDS
         while True:
-            try:
-                rc = proc.wait(timeout=0.05)
-                break
-            except subprocess.TimeoutExpired:
-                pass
             now = time.monotonic()
-            if self.stop.is_set() or (self.exit_with_parent and os.getppid() != parent):
-                kill_group(proc)
+            if run.wait(max(0.0, min(next_beat, next_cancel_check, deadline, now + 0.25) - now)):
+                break
+            now = time.monotonic()
+            if self.stop.is_set() or (self.exit_with_parent and _parent() != parent):
+                run.kill()
                 folder.append_log("worker stopping: job released back to the queue")
                 job_store.release(self.db, job.id, job.fence)
                 return None
             if now >= next_cancel_check:
                 next_cancel_check = now + CANCEL_POLL_SECONDS
                 if job_store.cancel_requested(self.db, job.id):
-                    kill_group(proc)
+                    run.kill()
                     folder.append_log("CANCELLED: stopped at the user's request")
-                    return self._finish(folder, job, JobStatus.CANCELLED, None, None)
+                    return self._finish(folder, job, JobStatus.CANCELLED, None, None, progress)
             if now >= deadline:
-                kill_group(proc)
+                run.kill()
                 code, message = _timeout_error(folder, settings.backtest_timeout)
                 folder.append_log(f"ERROR {code}: {message}")
-                return self._finish(folder, job, JobStatus.FAILED, code, message)
+                return self._finish(folder, job, JobStatus.FAILED, code, message, progress)
             if now >= next_beat:
                 next_beat = now + beat_every
-                progress = self._progress(folder)
-                if not job_store.heartbeat(self.db, job.id, job.fence, lease, progress):
-                    kill_group(proc)
+                if not job_store.heartbeat(self.db, job.id, job.fence, lease, progress or None):
+                    run.kill()
                     folder.append_log("lease lost: another worker owns this job now")
                     return None
-        if rc == 0 and (folder.path / EXTRACTED).is_file():
-            return self._finish(folder, job, JobStatus.FINISHED, None, None)
-        error = self._error(folder, rc)
-        return self._finish(folder, job, JobStatus.FAILED, error["code"], error["message"])
+        return self._conclude(folder, job, run.outcome or Outcome(error="no outcome"),
+                              progress, reported)  # fmt: skip
 
-    def _progress(self, folder: RunFolder) -> dict[str, Any] | None:
-        try:
-            progress = folder.read_json("progress.json")
-        except ValueError:
+    def _conclude(
+        self,
+        folder: RunFolder,
+        job: job_store.ClaimedJob,
+        outcome: Outcome,
+        progress: dict[str, Any],
+        reported: dict[str, str],
+    ) -> JobStatus | None:
+        """The final state from what the monitor saw (trusted) and the job said (not)."""
+        s = self.settings
+        failure: tuple[str, str] | None = None
+        if outcome.error:
+            failure = (JobErrorCode.INTERNAL_ERROR, f"sandbox: {outcome.error}")
+        elif outcome.oom_kills:
+            failure = (JobErrorCode.MEMORY_LIMIT,
+                       f"the job used more than BACKTEST_MEMORY_MB={s.backtest_memory_mb} MiB "
+                       "of memory and was killed")  # fmt: skip
+        elif outcome.pids_limit_hits:
+            failure = (JobErrorCode.PROCESS_LIMIT,
+                       f"the job tried to run more than BACKTEST_MAX_PROCS={s.backtest_max_procs} "
+                       "processes/threads")  # fmt: skip
+        elif outcome.disk_full and outcome.exit_code != 0:
+            size = s.backtest_disk_mb if outcome.full == "the job folder" else s.backtest_tmp_mb
+            setting = "BACKTEST_DISK_MB" if outcome.full == "the job folder" else "BACKTEST_TMP_MB"
+            failure = (JobErrorCode.DISK_LIMIT,
+                       f"{outcome.full} is full ({setting}={size} MiB)")  # fmt: skip
+        elif outcome.exit_code == 0 and (folder.path / EXTRACTED).is_file():
+            return self._finish(folder, job, JobStatus.FINISHED, None, None, progress)
+        elif outcome.signal == signal.SIGKILL:
+            folder.append_log("the job's process was killed (SIGKILL) from inside its sandbox")
+            return self._lost(folder, job)
+        elif reported:
+            failure = (reported["code"], reported["message"])
+        else:
+            how = (f"signal {outcome.signal}" if outcome.signal is not None
+                   else f"status {outcome.exit_code}")  # fmt: skip
+            failure = (JobErrorCode.INTERNAL_ERROR, f"the backtest process exited with {how}; "
+                                                    "see run.log")  # fmt: skip
+        code, message = failure
+        if not reported or reported.get("code") != code:
+            folder.append_log(f"ERROR {code}: {message}")
+        return self._finish(folder, job, JobStatus.FAILED, code, message, progress)
+
+    def _lost(self, folder: RunFolder, job: job_store.ClaimedJob) -> JobStatus | None:
+        status = job_store.requeue_lost(self.db, job.id, job.fence)
+        if status is None:
+            folder.append_log("lease lost before commit: discarded")
             return None
-        return progress if isinstance(progress, dict) else None
-
-    def _error(self, folder: RunFolder, rc: int) -> dict[str, str]:
-        try:
-            error = folder.read_json("error.json")
-        except ValueError:
-            error = None
-        if isinstance(error, dict) and "code" in error:
-            return {"code": str(error["code"]), "message": str(error.get("message", ""))}
-        return {
-            "code": JobErrorCode.INTERNAL_ERROR,
-            "message": f"the backtest process exited with status {rc}; see run.log",
-        }
+        if status == JobStatus.FAILED:
+            row_error = "the job's process died on every attempt"
+            self._status(folder, job, status, JobErrorCode.WORKER_LOST, row_error)
+            return status
+        folder.append_log("requeued for another attempt")
+        self._status(folder, job, JobStatus.QUEUED)
+        return None
 
     def _finish(
         self,
@@ -175,11 +301,14 @@ class JobRunner:
         status: JobStatus,
         code: str | None,
         message: str | None,
+        progress: dict[str, Any] | None = None,
     ) -> JobStatus | None:
-        progress = self._progress(folder)
         if not job_store.finish(self.db, job.id, job.fence, status, code, message, progress):
             folder.append_log(f"lease lost before commit: {status} discarded")
             return None
+        if code is not None:
+            with contextlib.suppress(OSError):
+                write_json(folder.path / "error.json", {"code": code, "message": message})
         self._status(folder, job, status, code, message)
         return status
 
@@ -191,6 +320,7 @@ class JobRunner:
         code: str | None = None,
         message: str | None = None,
     ) -> None:
+        detection = self.sandbox.detection
         folder.write_status(
             {
                 "job_id": job.id,
@@ -198,6 +328,13 @@ class JobRunner:
                 "error": {"code": code, "message": message} if code else None,
                 "attempt": job.attempts,
                 "worker": self.worker_id,
+                "sandbox": detection.as_dict() if detection else None,
                 "updated_at": utcnow().isoformat(),
             }
         )
+
+
+def _parent() -> int:
+    import os
+
+    return os.getppid()

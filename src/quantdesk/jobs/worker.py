@@ -1,42 +1,99 @@
-"""A worker process: ``python -m quantdesk.jobs.worker [--id NAME]``.
+"""A worker process: ``python -m quantdesk.jobs.worker [--slot N] [--id NAME]``.
 
-Loop: requeue jobs whose lease expired, claim the oldest queued job, run it in a subprocess,
-repeat; idle polls every ``POLL_SECONDS``. SIGTERM/SIGINT stop it after releasing a running job.
-Settings come from the environment (``DATABASE_URL``, ``BACKTEST_BASE_DIR``, ...).
+At start: drop the secrets it never needs, start its fork server and run the sandbox
+self-test, sweep its slot's leftover control groups, and requeue the jobs that a dead worker
+of this host still holds (worker ids are ``host:boot_id:pid:wN``, so a previous incarnation is
+recognised at once instead of after its lease). Loop: requeue expired leases, claim the
+oldest queued job, run it in the sandbox, repeat; idle polls every ``POLL_SECONDS``.
+SIGTERM/SIGINT stop it after releasing a running job. Settings come from the environment
+(``DATABASE_URL``, ``BACKTEST_BASE_DIR``, ...).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import logging
 import os
 import signal
 import socket
 import threading
 import time
+from functools import cache
+
+import psutil
 
 from quantdesk.core.settings import Settings
 from quantdesk.jobs.runner import JobRunner
+from quantdesk.jobs.sandbox import check_mode
 from quantdesk.storage import Database
 from quantdesk.storage import jobs as job_store
 
 POLL_SECONDS = 0.2
 SWEEP_SECONDS = 1.0
+log = logging.getLogger("quantdesk.worker")
+
+
+@cache
+def boot_id() -> str:
+    """This boot of the host (``/proc/sys/kernel/random/boot_id``, first 8 characters)."""
+    with contextlib.suppress(OSError), open("/proc/sys/kernel/random/boot_id") as fh:
+        return fh.read().strip()[:8]
+    return "noboot"
+
+
+def worker_id(slot: int, pid: int | None = None) -> str:
+    """``host:boot_id:pid:wSLOT``: unique per incarnation, and parseable by ``owner_alive``."""
+    return f"{socket.gethostname()}:{boot_id()}:{pid or os.getpid()}:w{slot}"
+
+
+def owner_alive(owner: str) -> bool:
+    """Whether the worker ``owner`` (an id of this host) may still be running: same boot and
+    its pid is a live quantdesk worker process."""
+    parts = owner.split(":")
+    if len(parts) != 4 or parts[1] != boot_id():
+        return len(parts) != 4  # not our format: leave it to the lease
+    try:
+        proc = psutil.Process(int(parts[2]))
+        return proc.is_running() and any("quantdesk" in part for part in proc.cmdline())
+    except (ValueError, psutil.Error):
+        return False
+
+
+def without_secrets(settings: Settings) -> Settings:
+    """``settings`` minus what a worker never needs (the JWT key, the admin's password)."""
+    return settings.model_copy(
+        update={"secret_key": None, "local_auth_password": None, "local_auth_password_hash": None}
+    )
 
 
 def work(
-    settings: Settings, worker_id: str, stop: threading.Event, parent: int | None = None
+    settings: Settings,
+    worker_id: str,
+    stop: threading.Event,
+    parent: int | None = None,
+    slot: int = 0,
 ) -> None:
     """Claim and run jobs until ``stop`` is set (or, with ``parent``, that process is gone)."""
+    check_mode(settings)
     db = Database(settings.database_url)
-    runner = JobRunner(db, settings, worker_id, stop, exit_with_parent=parent is not None)
+    runner = JobRunner(
+        db, without_secrets(settings), worker_id, stop, exit_with_parent=parent is not None,
+        slot=slot,
+    )  # fmt: skip
+    host = worker_id.split(":", maxsplit=1)[0]
     next_sweep = 0.0
     try:
+        detection = runner.prepare()
+        log.info("worker %s (slot %d): %s", worker_id, slot, detection.describe())
         while not stop.is_set():
             if parent is not None and os.getppid() != parent:
                 break  # the server that started us died without stopping us
             now = time.monotonic()
             if now >= next_sweep:
                 job_store.sweep_expired(db)
+                for job_id, status in job_store.reclaim_orphans(db, host, owner_alive):
+                    log.warning("job %s of a dead worker of this host: now %s", job_id, status)
                 next_sweep = now + SWEEP_SECONDS
             job = job_store.claim(db, worker_id, settings.job_lease_seconds)
             if job is None:
@@ -44,16 +101,19 @@ def work(
                 continue
             runner.run(job)
     finally:
+        runner.close()
         db.dispose()
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="quantdesk job worker")
-    parser.add_argument("--id", default=f"{socket.gethostname()}:{os.getpid()}")
+    parser.add_argument("--slot", type=int, default=0, help="worker slot (its sandbox uid)")
+    parser.add_argument("--id", default=None, help="lease owner id (default host:boot:pid:wN)")
     parser.add_argument(
         "--exit-with-parent", action="store_true", help="stop when the parent process dies"
     )
     args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     stop = threading.Event()
 
     def _stop(_signum: int, _frame: object) -> None:
@@ -61,7 +121,15 @@ def main(argv: list[str] | None = None) -> None:
 
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
-    work(Settings(), args.id, stop, os.getppid() if args.exit_with_parent else None)
+    if args.exit_with_parent:
+        from quantdesk.jobs.sandbox.linux import PR_SET_PDEATHSIG, prctl
+
+        prctl(PR_SET_PDEATHSIG, signal.SIGKILL)  # a SIGKILLed server takes its workers along
+    settings = without_secrets(Settings())
+    work(
+        settings, args.id or worker_id(args.slot), stop,
+        os.getppid() if args.exit_with_parent else None, slot=args.slot,
+    )  # fmt: skip
 
 
 if __name__ == "__main__":

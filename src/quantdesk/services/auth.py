@@ -9,7 +9,6 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import math
-import os
 import secrets
 import threading
 import time
@@ -21,7 +20,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from quantdesk.core.clock import utcnow
-from quantdesk.core.errors import QuantdeskError, TooManyRequests, Unauthorized
+from quantdesk.core.errors import ConfigurationError, TooManyRequests, Unauthorized
 from quantdesk.core.files import atomic_write_bytes
 from quantdesk.core.settings import DEVELOPMENT_PASSWORD, Settings
 from quantdesk.storage import Database
@@ -33,12 +32,6 @@ _ALGORITHM = "HS256"
 LOGIN_MAX_FAILURES = 5
 LOGIN_WINDOW_SECONDS = 60.0
 _hasher = PasswordHasher()
-
-
-class ConfigurationError(QuantdeskError):
-    """The server must not start with these settings."""
-
-    code = "CONFIGURATION_ERROR"
 
 
 @dataclass(frozen=True)
@@ -96,8 +89,7 @@ def resolve_secret_key(settings: Settings) -> str:
         if stored:
             return stored
     generated = secrets.token_urlsafe(48)
-    atomic_write_bytes(path, generated.encode())
-    os.chmod(path, 0o600)
+    atomic_write_bytes(path, generated.encode(), mode=0o600)
     return generated
 
 

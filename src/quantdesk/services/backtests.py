@@ -78,6 +78,7 @@ def job_view(row: JobRow) -> dict[str, Any]:
         "progress": row.progress,
         "current_bar": row.current_bar,
         "total_bars": row.total_bars,
+        "sandbox_level": row.sandbox_level,
     }
 
 

@@ -1,25 +1,33 @@
-"""The compile check (§3): admin only; static syntax and dependency checks in a subprocess."""
+"""The compile check (§3): admin only; static syntax and dependency checks, run in the same
+sandbox as jobs (the one-shot launcher: its own uid, namespaces, seccomp, limits)."""
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
+import threading
+import uuid
 from typing import Any
 
 from quantdesk.core.errors import Forbidden, InvalidArgument, NotFound
 from quantdesk.core.settings import Settings
 from quantdesk.jobs.runner import child_env
+from quantdesk.jobs.sandbox import Detection, Sandbox
 from quantdesk.services.auth import Principal
 from quantdesk.services.strategies import StrategyService, check_strategy_id
 
 
 class CompileService:
-    """Runs ``quantdesk.jobs.compile_check`` with ``BACKTEST_COMPILE_TIMEOUT``."""
+    """Runs ``quantdesk.jobs.compile_check`` in the sandbox with ``BACKTEST_COMPILE_TIMEOUT``."""
 
-    def __init__(self, settings: Settings, strategies: StrategyService) -> None:
+    def __init__(self, settings: Settings, strategies: StrategyService, sandbox: Sandbox) -> None:
         self._settings = settings
         self._strategies = strategies
+        self._sandbox = sandbox
+        self._lock = threading.Lock()
+
+    def sandbox(self) -> Detection:
+        """This process's sandbox self-test (run once, on first use)."""
+        with self._lock:
+            return self._sandbox.detection or self._sandbox.detect()
 
     def check(
         self, principal: Principal, strategy_id: str, code: object
@@ -48,23 +56,34 @@ class CompileService:
         except (Forbidden, InvalidArgument) as exc:
             status = 403 if isinstance(exc, Forbidden) else 400
             return status, _body(False, "", exc.message, [], exc.code)
+        detection = self.sandbox()
+        if not detection.runnable:
+            missing = ", ".join(detection.missing)
+            message = f"the sandbox is unavailable ({missing}) and BACKTEST_SANDBOX=strict"
+            return 500, _body(False, "", message, [], "SANDBOX_UNAVAILABLE")
+        timeout = self._settings.backtest_compile_timeout
+        policy = self._sandbox.policy(
+            None, cgroup=f"compile-{uuid.uuid4().hex[:12]}", env=child_env()
+        )
+        reports: list[dict[str, Any]] = []
         try:
-            proc = subprocess.run(
-                [sys.executable, "-I", "-m", "quantdesk.jobs.compile_check"],
-                input=json.dumps({"code": code}),
-                capture_output=True,
-                text=True,
-                env=child_env(),  # no proxies, no credentials
-                timeout=self._settings.backtest_compile_timeout,
-                check=False,
+            run = self._sandbox.starter.spawn(
+                policy, "compile", {"code": code}, on_event=reports.append
             )
-        except subprocess.TimeoutExpired:
-            message = f"compile check timed out after {self._settings.backtest_compile_timeout:g}s"
-            return 500, _body(False, "", message, [], "INTERNAL_ERROR")
-        try:
-            result = json.loads(proc.stdout)
-        except ValueError:
-            return 500, _body(False, "", proc.stderr.strip()[-2000:], [], "INTERNAL_ERROR")
+        except (OSError, RuntimeError) as exc:
+            return 500, _body(
+                False, "", f"the sandbox could not start: {exc}", [], "INTERNAL_ERROR"
+            )
+        if not run.wait(timeout):
+            run.kill()
+            return 500, _body(
+                False, "", f"compile check timed out after {timeout:g}s", [], "INTERNAL_ERROR"
+            )
+        result = reports[0] if reports else None
+        if not isinstance(result, dict) or not isinstance(result.get("diagnostics"), list):
+            output = run.output.decode(errors="replace").strip()[-2000:]
+            reason = (run.outcome.error if run.outcome else None) or output or "no result"
+            return 500, _body(False, "", reason, [], "INTERNAL_ERROR")
         errors = [d for d in result["diagnostics"] if d["level"] == "error"]
         if errors:
             return 422, _body(

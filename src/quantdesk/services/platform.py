@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 from quantdesk.core.settings import Settings
 from quantdesk.data import Catalog
 from quantdesk.data.demo import import_demo
-from quantdesk.jobs.local import LocalWorkerPool
+from quantdesk.jobs.local import LocalWorkerPool, ProcessSpec, Supervisor, settings_env, worker_spec
+from quantdesk.jobs.sandbox import Launcher, Sandbox, check_mode
 from quantdesk.services.auth import AuthService, resolve_secret_key
 from quantdesk.services.backtests import BacktestService
 from quantdesk.services.compile import CompileService
@@ -16,6 +18,8 @@ from quantdesk.services.strategies import StrategyService
 from quantdesk.services.users import UserService
 from quantdesk.storage import Database
 from quantdesk.storage.migrate import migrate
+
+log = logging.getLogger("quantdesk.platform")
 
 
 @dataclass
@@ -45,6 +49,7 @@ def bootstrap(settings: Settings) -> Platform:
         ConfigurationError: unsafe settings outside development.
     """
     secret = resolve_secret_key(settings)
+    check_mode(settings)
     settings.backtest_base_dir.mkdir(parents=True, exist_ok=True)
     db = Database(settings.database_url)
     migrate(db)
@@ -58,7 +63,7 @@ def bootstrap(settings: Settings) -> Platform:
     jobs = JobService(db, settings, strategies, backtests)
     return Platform(
         settings, db, catalog, auth, strategies, backtests, jobs, UserService(db),
-        CompileService(settings, strategies),
+        CompileService(settings, strategies, Sandbox(settings, Launcher())),
     )  # fmt: skip
 
 
@@ -67,3 +72,16 @@ def start_local_workers(settings: Settings, count: int) -> LocalWorkerPool:
     pool = LocalWorkerPool(settings, count)
     pool.start()
     return pool
+
+
+def supervise_platform(settings: Settings, api_argv: list[str], listen_fd: int) -> Supervisor:
+    """Sweep what a crashed previous incarnation left (its jobs' control groups and
+    processes), then start and supervise the API process (``api_argv``, inheriting the
+    listening socket ``listen_fd``) and ``settings.workers`` workers (``stop()`` them)."""
+    swept = Sandbox(settings, Launcher()).sweep()
+    if swept:
+        log.warning("removed %d control groups left by a previous run: %s", len(swept), swept)
+    api = ProcessSpec("api", api_argv, settings_env(settings), pass_fds=(listen_fd,))
+    supervisor = Supervisor([api, *(worker_spec(settings, i) for i in range(settings.workers))])
+    supervisor.start()
+    return supervisor

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -197,6 +198,23 @@ def finish(
     return _fenced_update(db, job_id, fence, values)
 
 
+def record_sandbox(db: Database, job_id: str, fence: int, level: str) -> bool:
+    """Record the sandbox level the job runs under (while the fence holds)."""
+    return _fenced_update(db, job_id, fence, {"sandbox_level": level})
+
+
+def requeue_lost(db: Database, job_id: str, fence: int) -> JobStatus | None:
+    """The job's process died from inside (not a limit): back to QUEUED for another attempt,
+    or FAILED ``WORKER_LOST`` once it used ``max_attempts``. ``None`` when the fence no longer
+    holds (nothing changes)."""
+    with db.write() as session:
+        row = session.get(JobRow, job_id)
+        if row is None or row.fence != fence or row.status != JobStatus.RUNNING:
+            return None
+        _requeue_or_fail(row, utcnow(), "the job's process was killed")
+        return JobStatus(row.status)
+
+
 def release(db: Database, job_id: str, fence: int) -> bool:
     """Give a RUNNING job back to the queue (its worker is shutting down)."""
     values = {
@@ -226,23 +244,51 @@ def sweep_expired(db: Database, now: dt.datetime | None = None) -> list[tuple[st
             .with_for_update(skip_locked=True)
         ).all()
         for row in rows:
-            row.lease_owner = None
-            row.lease_expires_at = None
-            row.updated_at = now
-            if row.cancel_requested:
-                row.status = JobStatus.CANCELLED
-                row.finished_at = now
-            elif row.attempts >= row.max_attempts:
-                row.status = JobStatus.FAILED
-                row.error_code = JobErrorCode.WORKER_LOST
-                row.error_message = (
-                    f"the worker running this job stopped responding {row.attempts} times"
-                )
-                row.finished_at = now
-            else:
-                row.status = JobStatus.QUEUED
+            _requeue_or_fail(row, now, "the worker running this job stopped responding")
             changed.append((row.id, JobStatus(row.status)))
     return changed
+
+
+def reclaim_orphans(
+    db: Database, host: str, alive: Callable[[str], bool], now: dt.datetime | None = None
+) -> list[tuple[str, JobStatus]]:
+    """Requeue at once the RUNNING jobs leased by a dead worker of this host (lease owners
+    ``"{host}:..."`` for which ``alive(owner)`` is False), instead of waiting for their lease
+    to expire; as ``sweep_expired``, a job out of attempts fails with ``WORKER_LOST``.
+
+    Returns:
+        ``(job_id, new_status)`` for each job changed.
+    """
+    now = now or utcnow()
+    changed: list[tuple[str, JobStatus]] = []
+    with db.write() as session:
+        rows = session.scalars(
+            select(JobRow)
+            .where(JobRow.status == JobStatus.RUNNING, JobRow.lease_owner.like(f"{host}:%"))
+            .with_for_update(skip_locked=True)
+        ).all()
+        for row in rows:
+            if row.lease_owner is None or alive(row.lease_owner):
+                continue
+            _requeue_or_fail(row, now, "its worker died")
+            changed.append((row.id, JobStatus(row.status)))
+    return changed
+
+
+def _requeue_or_fail(row: JobRow, now: dt.datetime, why: str) -> None:
+    row.lease_owner = None
+    row.lease_expires_at = None
+    row.updated_at = now
+    if row.cancel_requested:
+        row.status = JobStatus.CANCELLED
+        row.finished_at = now
+    elif row.attempts >= row.max_attempts:
+        row.status = JobStatus.FAILED
+        row.error_code = JobErrorCode.WORKER_LOST
+        row.error_message = f"{why} on all {row.attempts} attempts"
+        row.finished_at = now
+    else:
+        row.status = JobStatus.QUEUED
 
 
 def request_cancel(db: Database, job_id: str, owner_id: int) -> JobStatus | None:

@@ -133,6 +133,8 @@ class JobRow(Base):
     cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     retry_of: Mapped[str | None] = mapped_column(String(32), nullable=True)
     idempotency_key: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    #: The sandbox level of the worker that last ran it (``strong``, ``standard``...).
+    sandbox_level: Mapped[str | None] = mapped_column(String(16), nullable=True)
 
 
 class ApiKeyRow(Base):

@@ -1,0 +1,265 @@
+"""A fork server per worker: a template process with the engine stack imported once, forked
+per job so a job starts in milliseconds instead of paying an interpreter start-up.
+
+The template is ``python -I -m quantdesk.jobs.forkserver FD``, started by ``ForkServer`` with
+an empty environment and only its end of a ``SOCK_SEQPACKET`` socket pair open: it holds no
+database connection, no secret and no other socket. It sets the thread pools to one thread,
+imports numpy, pandas, pyarrow, exchange_calendars and the engines, answers ``ready``, then
+serves requests (one JSON object per message, file descriptors attached)::
+
+    {"op": "spawn", "target": "job", "args": {...}, "policy": {...}}  + [log, events, outcome]
+        -> {"pid": <monitor pid>}        (the fork runs sandbox.enter.run_monitor)
+    {"op": "warm", "data_dir": "..."}   -> {"ok": true}   (load the catalog's calendars once)
+
+It never runs user code itself, dies with its worker (``PR_SET_PDEATHSIG``) and exits when the
+worker closes the socket. The worker restarts it if it dies.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import select
+import signal
+import socket
+import subprocess
+import sys
+import time
+from typing import Any
+
+from quantdesk.jobs.sandbox.handle import CappedLog, SandboxRun
+from quantdesk.jobs.sandbox.policy import SandboxPolicy
+
+log = logging.getLogger(__name__)
+
+#: Thread pools pinned before numpy/pyarrow are imported (a job gets one core's worth).
+THREAD_ENV = {
+    "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
+    "NUMEXPR_NUM_THREADS": "1", "ARROW_NUM_THREADS": "1",
+}  # fmt: skip
+PRELOAD = (
+    "numpy", "pandas", "pyarrow", "pyarrow.parquet", "exchange_calendars", "yaml",
+    "quantdesk.jobs.child", "quantdesk.jobs.compile_check", "quantdesk.jobs.sandbox.enter",
+    "quantdesk.jobs.sandbox.probe", "quantdesk.backtest.engines.rqalpha",
+    "quantdesk.backtest.engines.backtrader", "backtrader",
+)  # fmt: skip
+_MAX_MESSAGE = 1 << 20
+
+
+def _preload() -> None:
+    os.environ.update(THREAD_ENV)
+    import importlib
+
+    for name in PRELOAD:
+        with contextlib.suppress(ImportError):
+            importlib.import_module(name)
+    with contextlib.suppress(ImportError, AttributeError):
+        import pyarrow
+
+        pyarrow.set_cpu_count(1)
+        pyarrow.set_io_thread_count(1)
+
+
+def _serve(sock: socket.socket) -> None:
+    from quantdesk.jobs.sandbox.enter import run_monitor
+    from quantdesk.jobs.sandbox.targets import resolve
+
+    while True:
+        with contextlib.suppress(ChildProcessError):
+            while os.waitpid(-1, os.WNOHANG)[0]:
+                pass  # reap finished monitors
+        ready, _, _ = select.select([sock], [], [], 1.0)
+        if not ready:
+            continue
+        try:
+            message, fds, _flags, _addr = socket.recv_fds(sock, _MAX_MESSAGE, 8)
+        except OSError:
+            return
+        if not message:
+            return  # the worker closed its end
+        request = json.loads(message)
+        if request.get("op") == "warm":
+            _warm(request)
+            sock.send(json.dumps({"ok": True}).encode())
+            continue
+        try:
+            policy = SandboxPolicy.from_dict(request["policy"])
+            target = resolve(request["target"], request.get("args") or {})
+        except (KeyError, TypeError, ValueError) as exc:
+            for fd in fds:
+                os.close(fd)
+            sock.send(json.dumps({"error": f"bad request: {exc!r}"}).encode())
+            continue
+        pid = os.fork()
+        if pid == 0:
+            sock.close()
+            signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+            run_monitor(policy, target, fds[0], fds[1], fds[2])
+        for fd in fds:
+            os.close(fd)
+        sock.send(json.dumps({"pid": pid}).encode())
+
+
+def _warm(request: dict[str, Any]) -> None:
+    """Load what every job of this catalog reads first, so forks inherit it."""
+    with contextlib.suppress(Exception):
+        from quantdesk.jobs.child import warm
+
+        warm(str(request.get("data_dir", "")))
+
+
+def main() -> None:
+    """The template process (``python -I -m quantdesk.jobs.forkserver FD``)."""
+    from quantdesk.jobs.sandbox.linux import PR_SET_PDEATHSIG, prctl
+
+    prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    sock = socket.socket(fileno=int(sys.argv[1]))
+    _preload()
+    sock.send(json.dumps({"ready": True, "pid": os.getpid()}).encode())
+    try:
+        _serve(sock)
+    finally:
+        sock.close()
+
+
+class ForkServerError(RuntimeError):
+    """The template could not be started or did not answer."""
+
+
+class ForkServer:
+    """The worker's handle on its template process (started lazily, restarted when dead).
+
+    Args:
+        name: For log messages.
+        start_timeout: Seconds the template may take to import the stack.
+    """
+
+    def __init__(self, name: str = "forkserver", start_timeout: float = 120.0) -> None:
+        self.name = name
+        self._timeout = start_timeout
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._sock: socket.socket | None = None
+        self.starts = 0
+        self._warm: dict[str, str] = {}
+
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self._proc is not None else None
+
+    def alive(self) -> bool:
+        return self._proc is not None and self._proc.poll() is None
+
+    def start(self) -> None:
+        """Start (or restart) the template and wait for ``ready``.
+
+        Raises:
+            ForkServerError: it exited or did not answer within the start timeout.
+        """
+        self.close()
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        try:
+            self._proc = subprocess.Popen(
+                [sys.executable, "-I", "-m", "quantdesk.jobs.forkserver", str(theirs.fileno())],
+                env={},  # nothing of the worker's environment (DATABASE_URL...) gets in
+                pass_fds=[theirs.fileno()],
+                stdin=subprocess.DEVNULL,
+                cwd="/",
+            )
+        finally:
+            theirs.close()
+        self._sock = ours
+        self.starts += 1
+        reply = self._receive(self._timeout)
+        if not reply.get("ready"):
+            raise ForkServerError(f"{self.name}: unexpected first message {reply!r}")
+        if self.starts > 1:
+            log.warning("%s: template restarted (pid %s)", self.name, self.pid)
+        if self._warm:
+            self._request(self._warm)
+
+    def warm(self, data_dir: str) -> None:
+        """Have the template load ``data_dir``'s calendars (remembered across restarts)."""
+        self._warm = {"op": "warm", "data_dir": data_dir}
+        if self.alive():
+            self._request(self._warm)
+
+    def _request(self, payload: dict[str, Any], fds: list[int] | None = None) -> dict[str, Any]:
+        assert self._sock is not None
+        socket.send_fds(self._sock, [json.dumps(payload).encode()], fds or [])
+        return self._receive(30.0)
+
+    def _receive(self, timeout: float) -> dict[str, Any]:
+        assert self._sock is not None
+        deadline = time.monotonic() + timeout
+        while True:
+            ready, _, _ = select.select([self._sock], [], [], 0.1)
+            if ready:
+                data = self._sock.recv(_MAX_MESSAGE)
+                if not data:
+                    raise ForkServerError(f"{self.name}: the template closed the socket")
+                reply = json.loads(data)
+                if not isinstance(reply, dict):
+                    raise ForkServerError(f"{self.name}: bad reply {reply!r}")
+                return reply
+            if self._proc is not None and self._proc.poll() is not None:
+                raise ForkServerError(f"{self.name}: the template exited ({self._proc.returncode})")
+            if time.monotonic() > deadline:
+                raise ForkServerError(f"{self.name}: no answer within {timeout:g}s")
+
+    def spawn(
+        self,
+        policy: SandboxPolicy,
+        target: str,
+        args: dict[str, Any],
+        log: CappedLog | None = None,
+        on_event: Any = None,
+    ) -> SandboxRun:
+        """Fork a sandboxed run of ``target`` (restarting a dead template first).
+
+        Raises:
+            ForkServerError: the template could not be (re)started or refused the request.
+        """
+        if not self.alive():
+            self.start()
+        pipes = [os.pipe() for _ in range(3)]
+        try:
+            reply = self._request(
+                {
+                    "op": "spawn",
+                    "target": target,
+                    "args": args,
+                    "policy": json.loads(policy.to_json()),
+                },
+                [w for _, w in pipes],
+            )
+        except (OSError, ForkServerError):
+            for r, w in pipes:
+                os.close(r)
+                os.close(w)
+            raise
+        for _, w in pipes:
+            os.close(w)
+        if "pid" not in reply:
+            for r, _ in pipes:
+                os.close(r)
+            raise ForkServerError(f"{self.name}: {reply.get('error', reply)}")
+        return SandboxRun(int(reply["pid"]), pipes[0][0], pipes[1][0], pipes[2][0], log, on_event)
+
+    def close(self) -> None:
+        """Stop the template (closing the socket ends it; killed if it lingers)."""
+        if self._sock is not None:
+            self._sock.close()
+            self._sock = None
+        if self._proc is not None:
+            try:
+                self._proc.wait(timeout=2)
+            except subprocess.TimeoutExpired:
+                self._proc.kill()
+                self._proc.wait()
+            self._proc = None
+
+
+if __name__ == "__main__":
+    main()

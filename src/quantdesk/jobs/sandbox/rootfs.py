@@ -1,0 +1,185 @@
+"""The sandbox's private file system, built in its own mount namespace.
+
+::
+
+    /                  tmpfs (read-only once built)
+    /usr /lib* /bin /sbin   read-only binds of the host's (or the symlinks merged-/usr has)
+    /etc               ld.so cache, time zone, alternatives, nsswitch; passwd/group/hosts made up
+    /dev               null zero full random urandom tty (binds), shm (tmpfs), fd/std* links
+    /proc              the sandbox's own (mounted by its init, in its pid namespace)
+    /tmp               tmpfs of ``tmp_mb``
+    <read_only paths>  read-only binds at their host paths (runtime, venvs, catalog)
+    <work_dir>         tmpfs of ``disk_mb`` owned by the sandbox uid, holding copies of
+                       ``inputs``; copied back by ``collect`` after the run
+
+Nothing else of the host exists inside: not ``var/``, the database, ``secret_key``, other
+jobs' folders or ``strategies/``. Binds are not recursive, so a host mount below a bound
+directory stays invisible rather than writable.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import stat
+from pathlib import Path
+
+from quantdesk.core.files import atomic_write_bytes
+from quantdesk.jobs.sandbox.linux import (
+    MS_BIND,
+    MS_NODEV,
+    MS_NOSUID,
+    MS_PRIVATE,
+    MS_RDONLY,
+    MS_REC,
+    MS_REMOUNT,
+    mount,
+)  # fmt: skip
+from quantdesk.jobs.sandbox.policy import SYSTEM_DIRS, SandboxPolicy
+
+ETC_FILES = (
+    "ld.so.cache", "ld.so.conf", "ld.so.conf.d", "localtime", "timezone", "alternatives",
+    "nsswitch.conf", "mime.types",
+)  # fmt: skip
+DEVICES = ("null", "zero", "full", "random", "urandom", "tty")
+#: Names in the job folder the sandbox may not replace (the worker's, or its own inputs).
+RESERVED = frozenset({"run.log", "status.json", "job_meta.json", "strategy.py", "config.yml"})
+_MAX_COLLECT_DEPTH = 8
+
+
+def _inside(root: str, path: str) -> str:
+    return os.path.join(root, path.lstrip("/"))
+
+
+def _bind(root: str, source: str, *, read_only: bool = True, flags: int = 0) -> None:
+    target = _inside(root, source)
+    if os.path.isdir(source):
+        os.makedirs(target, mode=0o755, exist_ok=True)
+    else:
+        os.makedirs(os.path.dirname(target), mode=0o755, exist_ok=True)
+        if not os.path.exists(target):
+            Path(target).touch(mode=0o644)
+    mount(source, target, None, MS_BIND)
+    if read_only:
+        mount(None, target, None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | flags)
+
+
+def _tmpfs(target: str, options: str) -> None:
+    os.makedirs(target, mode=0o755, exist_ok=True)
+    mount("tmpfs", target, "tmpfs", MS_NOSUID | MS_NODEV, options)
+
+
+def build(policy: SandboxPolicy) -> str:
+    """Build the private root on ``policy.scratch`` (this process must already be in its own
+    mount namespace, with CAP_SYS_ADMIN there). Returns the root path."""
+    root = policy.scratch
+    mount(None, "/", None, MS_REC | MS_PRIVATE)
+    mount("tmpfs", root, "tmpfs", MS_NOSUID | MS_NODEV, "size=16m,mode=0755")
+    for top in SYSTEM_DIRS:
+        if os.path.islink(top):
+            os.symlink(os.readlink(top), _inside(root, top))
+        elif os.path.isdir(top):
+            _bind(root, top)
+    # /tmp first: a bound path or the job folder may live under the host's /tmp.
+    _tmpfs(_inside(root, "/tmp"), f"size={policy.tmp_mb}m,mode=1777")
+    for path in policy.read_only:
+        if os.path.exists(path):
+            _bind(root, path, flags=MS_NODEV)
+    _etc(root, policy)
+    _dev(root, policy)
+    os.makedirs(_inside(root, "/proc"), mode=0o555, exist_ok=True)
+    if policy.work_dir:
+        _work_dir(root, policy)
+    return root
+
+
+def _etc(root: str, policy: SandboxPolicy) -> None:
+    etc = _inside(root, "/etc")
+    os.makedirs(etc, mode=0o755, exist_ok=True)
+    for name in ETC_FILES:
+        source = os.path.join("/etc", name)
+        if os.path.islink(source):
+            os.symlink(os.readlink(source), os.path.join(etc, name))
+        elif os.path.exists(source):
+            _bind(root, source)
+    nologin = "/usr/sbin/nologin"
+    users = f"root:x:0:0:root:/:{nologin}\nsandbox:x:{policy.uid}:{policy.gid}::/tmp:{nologin}\n"
+    groups = f"root:x:0:\nsandbox:x:{policy.gid}:\n"
+    files = {
+        "passwd": users, "group": groups, "hostname": "sandbox\n",
+        "hosts": "127.0.0.1 localhost sandbox\n::1 localhost\n",
+    }  # fmt: skip
+    for name, text in files.items():
+        Path(etc, name).write_text(text)
+
+
+def _dev(root: str, policy: SandboxPolicy) -> None:
+    dev = _inside(root, "/dev")
+    os.makedirs(dev, mode=0o755, exist_ok=True)
+    for name in DEVICES:
+        source = os.path.join("/dev", name)
+        if os.path.exists(source):
+            Path(dev, name).touch(mode=0o666)
+            mount(source, os.path.join(dev, name), None, MS_BIND)
+    _tmpfs(os.path.join(dev, "shm"), f"size={min(policy.tmp_mb, 64)}m,mode=1777")
+    for name, target in (("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"),
+                         ("stdout", "/proc/self/fd/1"), ("stderr", "/proc/self/fd/2")):  # fmt: skip
+        os.symlink(target, os.path.join(dev, name))
+
+
+def _work_dir(root: str, policy: SandboxPolicy) -> None:
+    assert policy.work_dir is not None
+    inside = _inside(root, policy.work_dir)
+    _tmpfs(inside, f"size={policy.disk_mb}m,mode=0700,uid={policy.uid},gid={policy.gid}")
+    for name in policy.inputs:
+        source = os.path.join(policy.work_dir, name)
+        if os.path.isfile(source):
+            target = os.path.join(inside, name)
+            Path(target).write_bytes(Path(source).read_bytes())
+            os.chmod(target, 0o444)
+
+
+def collect(policy: SandboxPolicy, root: str) -> list[str]:
+    """Copy the regular files the code wrote in its private job folder back into the real
+    one (atomically, never following a symlink, never replacing ``RESERVED`` names or the
+    inputs). Returns the relative paths copied."""
+    assert policy.work_dir is not None
+    source_root = _inside(root, policy.work_dir)
+    skip = RESERVED | set(policy.inputs)
+    copied: list[str] = []
+
+    def walk(relative: str, depth: int) -> None:
+        with os.scandir(os.path.join(source_root, relative)) as entries:
+            for entry in entries:
+                rel = os.path.join(relative, entry.name) if relative else entry.name
+                info = entry.stat(follow_symlinks=False)
+                if stat.S_ISDIR(info.st_mode) and depth < _MAX_COLLECT_DEPTH:
+                    walk(rel, depth + 1)
+                elif stat.S_ISREG(info.st_mode) and rel not in skip:
+                    fd = os.open(entry.path, os.O_RDONLY | os.O_NOFOLLOW)
+                    with os.fdopen(fd, "rb") as fh:
+                        data = fh.read()
+                    target = Path(policy.work_dir or "", rel)
+                    if _safe_target(Path(policy.work_dir or ""), target):
+                        atomic_write_bytes(target, data)
+                        copied.append(rel)
+
+    with contextlib.suppress(FileNotFoundError):
+        walk("", 0)
+    return copied
+
+
+def _safe_target(base: Path, target: Path) -> bool:
+    """True when ``target`` stays inside ``base`` with no symlink on the way."""
+    current = base
+    for part in target.relative_to(base).parts[:-1]:
+        current = current / part
+        if current.is_symlink():
+            return False
+    return not target.is_symlink()
+
+
+def space_left(root: str, path: str) -> int:
+    """Free bytes of the file system at ``path`` inside the private root."""
+    info = os.statvfs(_inside(root, path))
+    return info.f_bavail * info.f_frsize
