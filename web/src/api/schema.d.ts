@@ -615,7 +615,9 @@ export interface paths {
         };
         /**
          * Health
-         * @description Liveness plus job counts per status (no authentication).
+         * @description Liveness, job counts per status, and the sandbox (``level``: strong | standard | weak |
+         *     off, the working ``layers``, what is ``missing``) as this host's self-test found it (no
+         *     authentication).
          */
         get: operations["health_api_health_get"];
         put?: never;
@@ -854,6 +856,11 @@ export interface components {
              * @description 0-100
              */
             progress: number;
+            /**
+             * Sandbox Level
+             * @description strong | standard | weak | off: the sandbox the job last ran in
+             */
+            sandbox_level?: string | null;
             /** Started At */
             started_at: string | null;
             /**
