@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime as dt
+import json
 import os
 import random
 import secrets
@@ -201,6 +202,18 @@ def bench(base: str, jobs: int, drain_timeout: float, poll_interval: float) -> d
             "gets": gets, "errors": errors}  # fmt: skip
 
 
+def job_startups(base_dir: Path) -> dict[str, list[float]]:
+    """``startup_ms`` of every job's ``status.json``: claim -> fork server reply
+    (``claim_to_spawned``), -> sandbox entered (``claim_to_ready``), -> strategy ``init``
+    (``claim_to_init``), in milliseconds."""
+    found: dict[str, list[float]] = {}
+    for path in base_dir.glob("runs/*/*/status.json"):
+        with contextlib.suppress(OSError, ValueError):
+            for name, value in (json.loads(path.read_text()).get("startup_ms") or {}).items():
+                found.setdefault(name, []).append(float(value))
+    return found
+
+
 def report(args: argparse.Namespace, backend: str, startup: float, out: dict[str, Any]) -> int:
     views: list[dict[str, Any]] = out["views"]
     statuses = [v["status"] for v in views]
@@ -221,7 +234,10 @@ def report(args: argparse.Namespace, backend: str, startup: float, out: dict[str
         ("drain rate", f"{len(ends) / drain:.2f} jobs/s"),
         ("per-job run (started -> finished) p50 / p99",
          f"{pct(runs, 50):.3f} / {pct(runs, 99):.3f} s" if runs else "-"),
-        ("child interpreter start-up alone (median)", f"{startup:.3f} s"),
+        *[(f"job start: {name.replace('_', ' ')} p50 / p99",
+           f"{pct(values, 50):.1f} / {pct(values, 99):.1f} ms")
+          for name, values in sorted(out.get("startups", {}).items())],
+        ("fresh interpreter start-up, for reference (median)", f"{startup:.3f} s"),
         (f"GET job status under load ({len(gets)} req) p50 / p99 / max",
          f"{pct(gets, 50):.1f} / {pct(gets, 99):.1f} / {max(gets):.1f} ms" if gets else "-"),
         ("GET errors (non-200 or transport)", str(len(out["errors"]))),
@@ -267,6 +283,7 @@ def main() -> int:
             with httpx.Client(base_url=base, timeout=5) as probe:
                 wait_healthy(probe, proc, timeout=120)
             out = bench(base, args.jobs, args.drain_timeout, args.poll_interval)
+            out["startups"] = job_startups(tmp / "backtest")
         except BaseException:
             print((tmp / "server.log").read_text(errors="replace")[-4000:], file=sys.stderr)
             raise

@@ -1,9 +1,9 @@
 """``quantdesk serve``: a supervisor that runs the API process and N local workers.
 
-The supervisor binds the listening socket itself and hands it to the API process (uvicorn
-``--fd``), so a restarted API answers on the same port at once; it restarts a dead API process
-or worker with back-off (``jobs/local.py``) and stops all of them on SIGTERM/SIGINT. Workers
-get the server's settings without its secrets.
+The supervisor binds the listening socket itself and hands it to the API process
+(``python -m quantdesk.api.process FD``), so a restarted API answers on the same port at
+once; it restarts a dead API process or worker with back-off (``jobs/local.py``) and stops
+all of them on SIGTERM/SIGINT. Workers get the server's settings without its secrets.
 """
 
 from __future__ import annotations
@@ -41,8 +41,7 @@ def serve(
         platform.close()
         listener = socket.create_server((host, port), reuse_port=False, backlog=2048)
         listener.set_inheritable(True)
-        api = [sys.executable, "-m", "uvicorn", "--factory", "quantdesk.api.app:create_app",
-               "--fd", str(listener.fileno()), "--log-level", "info"]  # fmt: skip
+        api = [sys.executable, "-m", "quantdesk.api.process", str(listener.fileno())]
         supervisor = supervise_platform(settings, api, listener.fileno())
         password = settings.local_auth_password or (
             DEVELOPMENT_PASSWORD

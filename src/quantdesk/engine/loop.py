@@ -170,6 +170,8 @@ class Engine:
             params = resolve_params(strategy.param_defaults, self.config.params)
             context = Context(self, params)
             self.phase = "init"
+            if self._progress is not None:
+                self._progress(0, len(self._dates))  # the run starts: sessions are known
             strategy.call("init", context)
             self._loop(strategy, context)
         printed.flush()

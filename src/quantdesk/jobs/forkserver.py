@@ -8,7 +8,8 @@ imports numpy, pandas, pyarrow, exchange_calendars and the engines, answers ``re
 serves requests (one JSON object per message, file descriptors attached)::
 
     {"op": "spawn", "target": "job", "args": {...}, "policy": {...}}  + [log, events, outcome]
-        -> {"pid": <monitor pid>}        (the fork runs sandbox.enter.run_monitor)
+        -> {"pid": <monitor pid>}   (a sandbox prepared by ``sandbox.enter.prepare`` takes the
+                                     job; the next one is prepared while it runs)
     {"op": "warm", "data_dir": "..."}   -> {"ok": true}   (load the catalog's calendars once)
 
 It never runs user code itself, dies with its worker (``PR_SET_PDEATHSIG``) and exits when the
@@ -31,6 +32,7 @@ from typing import Any
 
 from quantdesk.jobs.sandbox.handle import CappedLog, SandboxRun
 from quantdesk.jobs.sandbox.policy import SandboxPolicy
+from quantdesk.jobs.sandbox.targets import TARGETS
 
 log = logging.getLogger(__name__)
 
@@ -60,12 +62,23 @@ def _preload() -> None:
 
         pyarrow.set_cpu_count(1)
         pyarrow.set_io_thread_count(1)
+    _freeze()
+
+
+def _freeze() -> None:
+    """Move every object so far out of the garbage collector's sight: a collection in a forked
+    child would otherwise write to each of them and copy the template's pages (copy on
+    write), which is most of a job's start-up."""
+    import gc
+
+    gc.collect()
+    gc.freeze()
 
 
 def _serve(sock: socket.socket) -> None:
-    from quantdesk.jobs.sandbox.enter import run_monitor
-    from quantdesk.jobs.sandbox.targets import resolve
+    from quantdesk.jobs.sandbox.enter import Prepared, prepare
 
+    spare: Prepared | None = None  # the next job's sandbox, set up while the last one runs
     while True:
         with contextlib.suppress(ChildProcessError):
             while os.waitpid(-1, os.WNOHANG)[0]:
@@ -82,24 +95,27 @@ def _serve(sock: socket.socket) -> None:
         request = json.loads(message)
         if request.get("op") == "warm":
             _warm(request)
+            _freeze()
             sock.send(json.dumps({"ok": True}).encode())
             continue
         try:
             policy = SandboxPolicy.from_dict(request["policy"])
-            target = resolve(request["target"], request.get("args") or {})
+            if request["target"] not in TARGETS or len(fds) != 3:
+                raise ValueError(f"unknown target {request['target']!r} or missing pipes")
         except (KeyError, TypeError, ValueError) as exc:
             for fd in fds:
                 os.close(fd)
             sock.send(json.dumps({"error": f"bad request: {exc!r}"}).encode())
             continue
-        pid = os.fork()
-        if pid == 0:
-            sock.close()
-            signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-            run_monitor(policy, target, fds[0], fds[1], fds[2])
+        if spare is None or spare.key != policy.template_key():
+            if spare is not None:
+                spare.discard()
+            spare = prepare(policy, close_fds=(sock.fileno(),))
+        spare.activate(request, fds)
         for fd in fds:
             os.close(fd)
-        sock.send(json.dumps({"pid": pid}).encode())
+        sock.send(json.dumps({"pid": spare.pid}).encode())
+        spare = prepare(policy, close_fds=(sock.fileno(),))
 
 
 def _warm(request: dict[str, Any]) -> None:

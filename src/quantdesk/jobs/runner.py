@@ -122,6 +122,12 @@ class JobRunner:
         self.slot = slot
         self.forkserver = forkserver or ForkServer(f"forkserver[{worker_id}]")
         self.sandbox = Sandbox(settings, self.forkserver)
+        self._timings: dict[str, float] = {}
+
+    def _startup_ms(self) -> dict[str, float]:
+        """Start-up figures of the current job: claim → fork (``claim_to_spawned``) and claim
+        → the strategy's ``init`` (``claim_to_init``), in milliseconds."""
+        return _startup_ms(self._timings)
 
     def prepare(self) -> Detection:
         """Start the template, sweep the slot's leftover control groups, and run the sandbox
@@ -147,6 +153,7 @@ class JobRunner:
         """Run ``job`` to a final state; ``None`` when the lease was lost, the job was released,
         or it went back to the queue."""
         settings = self.settings
+        self._timings = {"claimed": time.time()}
         detection = self.prepare()
         folder = RunFolder(settings.backtest_base_dir.resolve(), job.run_dir)
         folder.clear_outputs()
@@ -174,19 +181,24 @@ class JobRunner:
             error = _error_event(message)
             if error is not None:
                 reported.update(error)
+            for key, name in (("sandbox_ready_at", "ready"), ("started_at", "init")):
+                value = message.get(key)
+                if isinstance(value, float) and name not in self._timings:
+                    self._timings[name] = min(value, time.time())
 
         policy = self.sandbox.policy(
             self.slot, work_dir=folder.path, inputs=INPUTS, env=child_env(settings),
-            cgroup=f"s{self.slot}-{job.id}-{job.attempts}",
+            cgroup=f"s{self.slot}-",
         )  # fmt: skip
         log = CappedLog(folder.path / RUN_LOG, settings.backtest_log_mb * 1024 * 1024)
         try:
-            run = self.forkserver.spawn(policy, "job", {"run_dir": str(folder.path)}, log, on_event)
+            run = self.forkserver.spawn(policy, "job", {}, log, on_event)
         except (OSError, ForkServerError) as exc:
             log.close()
             message = f"the sandbox could not start the job: {exc}"
             folder.append_log(f"ERROR {JobErrorCode.INTERNAL_ERROR}: {message}")
             return self._finish(folder, job, JobStatus.FAILED, JobErrorCode.INTERNAL_ERROR, message)
+        self._timings["spawned"] = time.time()
         try:
             return self._supervise(folder, job, run, progress, reported)
         finally:
@@ -329,9 +341,21 @@ class JobRunner:
                 "attempt": job.attempts,
                 "worker": self.worker_id,
                 "sandbox": detection.as_dict() if detection else None,
+                "startup_ms": self._startup_ms(),
                 "updated_at": utcnow().isoformat(),
             }
         )
+
+
+def _startup_ms(timings: dict[str, float]) -> dict[str, float]:
+    claimed = timings.get("claimed")
+    if claimed is None:
+        return {}
+    return {
+        f"claim_to_{name}": round((value - claimed) * 1000, 2)
+        for name, value in timings.items()
+        if name != "claimed"
+    }
 
 
 def _parent() -> int:

@@ -4,7 +4,6 @@ sandbox as jobs (the one-shot launcher: its own uid, namespaces, seccomp, limits
 from __future__ import annotations
 
 import threading
-import uuid
 from typing import Any
 
 from quantdesk.core.errors import Forbidden, InvalidArgument, NotFound
@@ -62,9 +61,7 @@ class CompileService:
             message = f"the sandbox is unavailable ({missing}) and BACKTEST_SANDBOX=strict"
             return 500, _body(False, "", message, [], "SANDBOX_UNAVAILABLE")
         timeout = self._settings.backtest_compile_timeout
-        policy = self._sandbox.policy(
-            None, cgroup=f"compile-{uuid.uuid4().hex[:12]}", env=child_env()
-        )
+        policy = self._sandbox.policy(None, cgroup="compile-", env=child_env())
         reports: list[dict[str, Any]] = []
         try:
             run = self._sandbox.starter.spawn(
@@ -79,7 +76,7 @@ class CompileService:
             return 500, _body(
                 False, "", f"compile check timed out after {timeout:g}s", [], "INTERNAL_ERROR"
             )
-        result = reports[0] if reports else None
+        result = next((r for r in reports if "diagnostics" in r), None)
         if not isinstance(result, dict) or not isinstance(result.get("diagnostics"), list):
             output = run.output.decode(errors="replace").strip()[-2000:]
             reason = (run.outcome.error if run.outcome else None) or output or "no result"

@@ -279,8 +279,9 @@ class Sandbox:
             ],
             "ports": [],
         }
-        name = f"probe-{os.getpid()}"
-        policy = self.policy(slot, layers=layers, cgroup=name if Layer.CGROUP in layers else None)
+        policy = self.policy(
+            slot, layers=layers, cgroup="probe-" if Layer.CGROUP in layers else None
+        )
         reports: list[dict[str, Any]] = []
         try:
             run = self.starter.spawn(policy, "probe", args, on_event=reports.append)
@@ -289,6 +290,7 @@ class Sandbox:
         if not run.wait(30.0):
             run.kill()
         outcome = run.outcome or Outcome(error="no outcome")
+        reports = [r for r in reports if "uid" in r]
         if outcome.error or outcome.exit_code != 0 or not reports:
             tail = run.output.decode(errors="replace").strip().splitlines()[-1:] or [""]
             return None, outcome.error or f"exit {outcome.exit_code} {tail[0]}"

@@ -1,17 +1,23 @@
-"""Entering the sandbox: three processes per run, all forked (never exec'd) from the caller.
+"""Entering the sandbox: three processes per run, all forked (never exec'd), prepared before
+the job is known so that starting a job costs a message instead of forks and mounts.
 
 ::
 
-    monitor (root, outside)   control group, namespaces, private root; waits; collects results
-      └─ init (pid 1 inside)   /proc, pivot_root, identity, Landlock, seccomp; reaps; when it
+    monitor (root, outside)    namespaces, private root; on activation: control group, inputs;
+      │                        waits; collects results; reports on the outcome pipe
+      └─ init (pid 1 inside)   /proc, pivot_root, identity, rlimits, seccomp; reaps; when it
            │                   exits the kernel kills everything left in the pid namespace
-           └─ code             fd 0 /dev/null, 1+2 the log pipe, 3 the events pipe
+           └─ code             waits for its job: then fds 0 /dev/null, 1+2 the log pipe,
+                               3 the events pipe; Landlock; runs the target
 
-``run_monitor`` is what a fork server child (or the one-shot launcher) calls. It never
-returns: it reports on ``outcome_fd`` one JSON line ``{"event": "started", "pid": <init's host
-pid>}`` and then one ``{"event": "exited", ...Outcome}`` (or ``{"event": "error", "message"}``)
-and exits. Every process sets ``PR_SET_PDEATHSIG`` so the chain dies with its parent: killing
-the worker, its fork server or the monitor ends the run within milliseconds.
+``prepare`` (in the fork server, or the one-shot launcher) forks a monitor that builds all of
+this for a policy's ``template_key`` (the control group is named ``policy.cgroup`` + a random
+suffix) and waits; ``Prepared.activate`` hands it the job (the
+full policy, the target, and the log/events/outcome pipes). The monitor reports on the
+outcome pipe one JSON line ``{"event": "started", "pid": <init's host pid>, "cgroup": name}``,
+then ``{"event": "exited", ...Outcome}`` (or ``{"event": "error", "message"}``) and exits.
+Every process sets ``PR_SET_PDEATHSIG``, so the chain dies with its parent: killing the
+worker, its fork server or the monitor ends the run within milliseconds.
 """
 
 from __future__ import annotations
@@ -21,10 +27,14 @@ import json
 import os
 import resource
 import signal
+import socket
 import sys
+import time
 import traceback
-from collections.abc import Callable
-from typing import NoReturn
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, NoReturn
 
 from quantdesk.jobs.sandbox import landlock, rootfs, seccomp
 from quantdesk.jobs.sandbox.cgroups import Hierarchy, JobCgroup
@@ -56,14 +66,14 @@ from quantdesk.jobs.sandbox.linux import (
     write_id_maps,
 )  # fmt: skip
 from quantdesk.jobs.sandbox.policy import Layer, Outcome, SandboxPolicy
+from quantdesk.jobs.sandbox.targets import resolve
 
 #: Exit status of init when the sandbox could not be entered (the code never ran).
 SETUP_FAILED = 125
 #: Bytes of free space under which the job folder or /tmp counts as full.
 _FULL_BYTES = 256 * 1024
 EVENTS_FD = 3
-
-Target = Callable[[], int]
+_MAX_MESSAGE = 1 << 20
 
 
 def _send(fd: int, payload: dict[str, object]) -> None:
@@ -71,67 +81,160 @@ def _send(fd: int, payload: dict[str, object]) -> None:
         os.write(fd, (json.dumps(payload) + "\n").encode())
 
 
-def run_monitor(
-    policy: SandboxPolicy, target: Target, log_fd: int, events_fd: int, outcome_fd: int
-) -> NoReturn:
-    """Run ``target`` in the sandbox ``policy`` describes; report on ``outcome_fd``; exit."""
+@dataclass
+class Prepared:
+    """A monitor waiting for its job (held by the process that forked it)."""
+
+    pid: int
+    key: str
+    control: socket.socket
+
+    def activate(self, request: dict[str, Any], fds: list[int]) -> None:
+        """Hand over the job: ``{"policy", "target", "args"}`` and the log, events and outcome
+        pipes (which the caller may close afterwards)."""
+        socket.send_fds(self.control, [json.dumps(request).encode()], fds)
+        self.control.close()
+
+    def discard(self) -> None:
+        """Drop an unused monitor (it exits when its control socket closes)."""
+        self.control.close()
+
+
+def prepare(policy: SandboxPolicy, close_fds: tuple[int, ...] = ()) -> Prepared:
+    """Fork a monitor that sets up a sandbox for ``policy.template_key()`` and waits.
+
+    Args:
+        close_fds: Descriptors of the caller the monitor must not keep (the fork server's
+            socket to its worker).
+    """
+    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    pid = os.fork()
+    if pid == 0:
+        ours.close()
+        for fd in close_fds:
+            with contextlib.suppress(OSError):
+                os.close(fd)
+        _monitor_main(policy, theirs)
+    theirs.close()
+    return Prepared(pid, policy.template_key(), ours)
+
+
+def _monitor_main(template: SandboxPolicy, control: socket.socket) -> NoReturn:
     status = 0
+    outcome_fd = -1
     try:
         os.setsid()
         prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-        _monitor(policy, target, log_fd, events_fd, outcome_fd)
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        _scheduling(0, idle=True)  # preparing must not slow down the job that is running
+        box = _Box(template)
+        message, fds, _flags, _addr = socket.recv_fds(control, _MAX_MESSAGE, 4)
+        if not message or len(fds) != 3:
+            box.abandon()
+            os._exit(0)  # discarded before use
+        outcome_fd = fds[2]
+        box.run(json.loads(message), fds[0], fds[1], outcome_fd)
     except BaseException as exc:  # report, never raise out of a forked child
-        _send(outcome_fd, {"event": "error", "message": f"{type(exc).__name__}: {exc}"})
+        if outcome_fd >= 0:
+            _send(outcome_fd, {"event": "error", "message": f"{type(exc).__name__}: {exc}"})
         status = 70
     finally:
         os._exit(status)
 
 
-def _monitor(
-    policy: SandboxPolicy, target: Target, log_fd: int, events_fd: int, outcome_fd: int
-) -> None:
-    group = _cgroup(policy)
-    flags = 0
-    if policy.has(Layer.USERNS):
-        flags |= CLONE_NEWUSER
-    if policy.has(Layer.FILESYSTEM):
-        flags |= CLONE_NEWNS
-    if policy.has(Layer.NETWORK):
-        flags |= CLONE_NEWNET
-    if policy.has(Layer.PID):
-        flags |= CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS
-    outer_uid, outer_gid = os.getuid(), os.getgid()
-    try:
+class _Box:
+    """The monitor's view of one sandbox: built at once, run when the job arrives."""
+
+    def __init__(self, template: SandboxPolicy) -> None:
+        self.template = template
+        flags = 0
+        if template.has(Layer.USERNS):
+            flags |= CLONE_NEWUSER
+        if template.has(Layer.FILESYSTEM):
+            flags |= CLONE_NEWNS
+        if template.has(Layer.NETWORK):
+            flags |= CLONE_NEWNET
+        if template.has(Layer.PID):
+            flags |= CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS
+        outer_uid, outer_gid = os.getuid(), os.getgid()
         if flags:
             unshare(flags)
-        if policy.has(Layer.USERNS):
-            write_id_maps(policy.uid, policy.gid, outer_uid, outer_gid)
-        root = rootfs.build(policy) if policy.has(Layer.FILESYSTEM) else None
+        if template.has(Layer.USERNS):
+            write_id_maps(template.uid, template.gid, outer_uid, outer_gid)
+        self.root = rootfs.build(template) if template.has(Layer.FILESYSTEM) else None
+        # Created now, not when the job arrives: moving a process into a control group waits
+        # for an RCU grace period (milliseconds), which must not delay the job's start.
+        self.group = _cgroup(template)
+        self.job, code_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         go_read, go_write = os.pipe()
-        pid = os.fork()
-        if pid == 0:
+        ready_read, ready_write = os.pipe()
+        self.init_pid = os.fork()
+        if self.init_pid == 0:
+            self.job.close()
+            os.close(ready_read)
             os.close(go_write)
-            os.close(outcome_fd)
-            _init(policy, root, go_read, log_fd, events_fd, target)
+            os.read(go_read, 1)  # wait until the monitor moved us into the control group
+            os.close(go_read)
+            _init(template, self.root, code_end, ready_write)
+        code_end.close()
+        os.close(ready_write)
         os.close(go_read)
-        if group is not None:
-            group.add(pid)
+        if self.group is not None:
+            self.group.add(self.init_pid)  # the code process, forked by init, follows
         os.write(go_write, b"1")
         os.close(go_write)
-        os.close(log_fd)
-        os.close(events_fd)
-        _send(outcome_fd, {"event": "started", "pid": pid})
-        _, wait_status = os.waitpid(pid, 0)
-        code = os.waitstatus_to_exitcode(wait_status)
+        self._ready = ready_read
+
+    def abandon(self) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(self.init_pid, signal.SIGKILL)
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(self.init_pid, 0)
+        if self.group is not None:
+            self.group.remove()
+
+    def run(self, request: dict[str, Any], log_fd: int, events_fd: int, outcome_fd: int) -> None:
+        policy = SandboxPolicy.from_dict(request["policy"])
+        if policy.template_key() != self.template.template_key():
+            raise ValueError("the job's policy does not match the prepared sandbox")
+        for pid in (os.getpid(), self.init_pid):
+            _scheduling(pid, idle=False)  # first: the preparation may still be running
+        os.read(self._ready, 1)  # init has forked the code process
+        os.close(self._ready)
+        for pid in _children(self.init_pid):
+            _scheduling(pid, idle=False)
+        group = self.group
+        try:
+            if self.root is not None and policy.work_dir is not None:
+                rootfs.stage(policy, self.root)
+            work_dir = policy.work_dir
+            if work_dir is not None and self.root is not None:
+                work_dir = rootfs.JOB_DIR
+            job = {"target": request["target"], "args": request.get("args") or {},
+                   "env": policy.env, "work_dir": work_dir}  # fmt: skip
+            socket.send_fds(self.job, [json.dumps(job).encode()], [log_fd, events_fd])
+            self.job.close()
+            os.close(log_fd)
+            os.close(events_fd)
+            name = group.name if group is not None else None
+            _send(outcome_fd, {"event": "started", "pid": self.init_pid, "cgroup": name})
+            _, wait_status = os.waitpid(self.init_pid, 0)
+            outcome = self._outcome(policy, os.waitstatus_to_exitcode(wait_status), group)
+        finally:
+            if group is not None:
+                group.remove()
+        _send(outcome_fd, {"event": "exited", **outcome.__dict__})
+
+    def _outcome(self, policy: SandboxPolicy, code: int, group: JobCgroup | None) -> Outcome:
         if code == SETUP_FAILED:
             raise RuntimeError("the sandbox could not be entered (see the log)")
         exit_code: int | None = code if 0 <= code < 128 else None
         sig = -code if code < 0 else (code - 128 if code >= 128 else None)
-        full = _full(policy, root)
+        full = _full(policy, self.root)
         collected: list[str] = []
-        if root is not None and policy.collect and exit_code == 0:
-            collected = rootfs.collect(policy, root)
-        outcome = Outcome(
+        if self.root is not None and policy.collect and exit_code == 0:
+            collected = rootfs.collect(policy, self.root)
+        return Outcome(
             exit_code=exit_code,
             signal=sig,
             oom_kills=group.oom_kills() if group else 0,
@@ -141,10 +244,29 @@ def _monitor(
             peak_memory=group.peak_memory() if group else 0,
             collected=tuple(collected),
         )
-    finally:
-        if group is not None:
-            group.remove()
-    _send(outcome_fd, {"event": "exited", **outcome.__dict__})
+
+
+def _prefault() -> None:
+    """Touch a backtest's memory before the job arrives (``jobs.child.prefault``), when the
+    fork server preloaded it."""
+    child = sys.modules.get("quantdesk.jobs.child")
+    if child is not None:
+        with contextlib.suppress(Exception):
+            child.prefault()
+
+
+def _scheduling(pid: int, *, idle: bool) -> None:
+    """``SCHED_IDLE`` while a sandbox waits for its job, normal once it has one (as root the
+    monitor may raise its unprivileged children back; elsewhere the call is a no-op)."""
+    policy = os.SCHED_IDLE if idle else os.SCHED_OTHER
+    with contextlib.suppress(OSError):
+        os.sched_setscheduler(pid, policy, os.sched_param(0))
+
+
+def _children(pid: int) -> list[int]:
+    with contextlib.suppress(OSError, ValueError):
+        return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    return []
 
 
 def _cgroup(policy: SandboxPolicy) -> JobCgroup | None:
@@ -153,7 +275,7 @@ def _cgroup(policy: SandboxPolicy) -> JobCgroup | None:
     hierarchy = Hierarchy.find()
     if hierarchy is None:
         raise RuntimeError("no writable cgroup hierarchy with memory and pids controllers")
-    group = JobCgroup(hierarchy, policy.instance, policy.cgroup)
+    group = JobCgroup(hierarchy, policy.instance, f"{policy.cgroup}{uuid.uuid4().hex[:12]}")
     group.create(policy.memory_mb, policy.max_procs)
     return group
 
@@ -161,33 +283,30 @@ def _cgroup(policy: SandboxPolicy) -> JobCgroup | None:
 def _full(policy: SandboxPolicy, root: str | None) -> str:
     if root is None:
         return ""
-    places = ["/tmp"] + ([policy.work_dir] if policy.work_dir else [])
+    places = ["/tmp"] + ([rootfs.JOB_DIR] if policy.work_dir is not None else [])
     for place in places:
         with contextlib.suppress(OSError):
             if rootfs.space_left(root, place) < _FULL_BYTES:
-                return "the job folder" if place == policy.work_dir else "/tmp"
+                return "the job folder" if place == rootfs.JOB_DIR else "/tmp"
     return ""
 
 
-def _init(
-    policy: SandboxPolicy, root: str | None, go_fd: int, log_fd: int, events_fd: int,
-    target: Target,
-) -> NoReturn:  # fmt: skip
-    """Pid 1 of the sandbox: finish entering it, start the code, reap until the code exits."""
+def _init(policy: SandboxPolicy, root: str | None, code_end: socket.socket, ready: int) -> NoReturn:
+    """Pid 1 of the sandbox: finish entering it, fork the code process, reap until it exits."""
     try:
-        os.read(go_fd, 1)  # the monitor moved us into the control group
-        os.close(go_fd)
         _enter(policy, root)
         os.setsid()
         pid = os.fork()
         if pid == 0:
-            _run_code(policy, log_fd, events_fd, target)
+            os.close(ready)
+            _code(policy, code_end)
+        code_end.close()
+        os.write(ready, b"1")
+        os.close(ready)
     except BaseException:
-        with contextlib.suppress(OSError):
-            os.write(log_fd, f"sandbox setup failed:\n{traceback.format_exc()}".encode())
+        with contextlib.suppress(Exception):
+            sys.stderr.write(f"sandbox setup failed:\n{traceback.format_exc()}")
         os._exit(SETUP_FAILED)
-    os.close(log_fd)
-    os.close(events_fd)
     while True:
         try:
             child, status = os.waitpid(-1, 0)
@@ -201,11 +320,11 @@ def _init(
 
 
 def _enter(policy: SandboxPolicy, root: str | None) -> None:
-    """Mounts, identity, limits and filters, in the order the kernel allows them."""
+    """Mounts, identity, limits and the system-call filter, in the order the kernel allows."""
     if root is not None:
         unshare(CLONE_NEWNS)  # a nested namespace: pivot_root must not move the monitor
-        if policy.has(Layer.PID):
-            mount("proc", os.path.join(root, "proc"), "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+        # Our own pid namespace's /proc (without the pid layer it would show the host's).
+        mount("proc", os.path.join(root, "proc"), "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
         mount(None, root, None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV)
         os.chdir(root)
         pivot_root(".", ".")
@@ -225,12 +344,6 @@ def _enter(policy: SandboxPolicy, root: str | None) -> None:
         prctl(PR_SET_DUMPABLE, 1)  # a uid change cleared it; /proc/self stays the job's own
     prctl(PR_SET_NO_NEW_PRIVS, 1)
     prctl(PR_SET_PDEATHSIG, signal.SIGKILL)  # after the uid change, which clears it
-    if policy.has(Layer.LANDLOCK):
-        read_write = ["/tmp", "/dev/shm", "/dev/null", "/dev/zero", "/dev/full", "/dev/tty"]
-        if policy.work_dir:
-            read_write.append(policy.work_dir)
-        read_only = ["/usr", "/bin", "/sbin", "/lib", "/lib64", "/etc", "/dev", "/proc"]
-        landlock.restrict(read_only + list(policy.read_only), read_write)
     if policy.has(Layer.SECCOMP):
         seccomp.install()
 
@@ -254,21 +367,37 @@ def _rlimits(policy: SandboxPolicy) -> None:
         resource.setrlimit(which, (value, value))
 
 
-def _run_code(policy: SandboxPolicy, log_fd: int, events_fd: int, target: Target) -> NoReturn:
-    """The code's process: standard streams, environment, working folder, then ``target``."""
+def _code(policy: SandboxPolicy, control: socket.socket) -> NoReturn:
+    """The code's process: wait for the job, then streams, environment, folder, Landlock,
+    and the target."""
     code = 1
     try:
+        prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+        if policy.work_dir is not None:
+            _prefault()
+        message, fds, _flags, _addr = socket.recv_fds(control, _MAX_MESSAGE, 2)
+        if not message or len(fds) != 2:
+            os._exit(0)  # the sandbox was discarded unused
+        job = json.loads(message)
         null = os.open("/dev/null", os.O_RDONLY)
         os.dup2(null, 0)
-        os.dup2(log_fd, 1)
-        os.dup2(log_fd, 2)
-        os.dup2(events_fd, EVENTS_FD)
+        os.dup2(fds[0], 1)
+        os.dup2(fds[0], 2)
+        os.dup2(fds[1], EVENTS_FD)
         os.closerange(EVENTS_FD + 1, 65536)
-        os.chdir(policy.work_dir or "/tmp")
+        work_dir = job.get("work_dir") or "/tmp"
+        os.chdir(work_dir)
         os.environ.clear()
-        os.environ.update(policy.env)
-        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        os.environ.update({str(k): str(v) for k, v in (job.get("env") or {}).items()})
+        os.environ.setdefault("HOME", work_dir)
+        if policy.has(Layer.LANDLOCK):
+            read_write = ["/tmp", "/dev/shm", "/dev/null", "/dev/zero", "/dev/full", "/dev/tty"]
+            read_only = ["/usr", "/bin", "/sbin", "/lib", "/lib64", "/etc", "/dev", "/proc"]
+            landlock.restrict([*read_only, *policy.read_only], [*read_write, work_dir])
+        signal.signal(signal.SIGINT, signal.default_int_handler)
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        target = resolve(str(job["target"]), job.get("args") or {})
+        os.write(EVENTS_FD, (json.dumps({"sandbox_ready_at": time.time()}) + "\n").encode())
         code = target()
     except SystemExit as exc:
         code = exc.code if isinstance(exc.code, int) else 1

@@ -79,6 +79,7 @@ class SandboxRun:
     ) -> None:
         self.monitor_pid = monitor_pid
         self.init_pid: int | None = None
+        self.cgroup: str | None = None
         self.outcome: Outcome | None = None
         self.output = bytearray()
         self._log = log
@@ -151,6 +152,8 @@ class SandboxRun:
         event = message.get("event")
         if event == "started" and isinstance(message.get("pid"), int):
             self.init_pid = message["pid"]
+            if isinstance(message.get("cgroup"), str):
+                self.cgroup = message["cgroup"]
         elif event == "exited":
             self.outcome = Outcome.from_dict(message)
         elif event == "error":

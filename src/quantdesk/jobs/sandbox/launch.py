@@ -2,25 +2,32 @@
 
 For runs that are rare enough not to need a warm template (the compile check, the API's
 self-test): reads ``{"target", "args", "policy"}`` as JSON on stdin and becomes the run's
-monitor (``sandbox.enter.run_monitor``) with the three inherited pipe descriptors.
+monitor's parent (``sandbox.enter.prepare`` + activate) with the three inherited pipe
+descriptors, and exits when the monitor does.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import signal
 import sys
 
-from quantdesk.jobs.sandbox.enter import run_monitor
+from quantdesk.jobs.sandbox.enter import prepare
+from quantdesk.jobs.sandbox.linux import PR_SET_PDEATHSIG, prctl
 from quantdesk.jobs.sandbox.policy import SandboxPolicy
-from quantdesk.jobs.sandbox.targets import resolve
 
 
 def main() -> None:
-    log_fd, events_fd, outcome_fd = (int(a) for a in sys.argv[1:4])
+    prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    fds = [int(a) for a in sys.argv[1:4]]
     request = json.loads(sys.stdin.read())
-    policy = SandboxPolicy.from_dict(request["policy"])
-    target = resolve(request["target"], request.get("args") or {})
-    run_monitor(policy, target, log_fd, events_fd, outcome_fd)
+    prepared = prepare(SandboxPolicy.from_dict(request["policy"]))
+    prepared.activate(request, fds)
+    for fd in fds:
+        os.close(fd)
+    _, status = os.waitpid(prepared.pid, 0)
+    sys.exit(os.waitstatus_to_exitcode(status))
 
 
 if __name__ == "__main__":

@@ -82,7 +82,8 @@ class SandboxPolicy:
         collect: Copy regular files the code wrote back into ``work_dir`` (exit status 0).
         memory_mb, max_procs, disk_mb, tmp_mb: Limits (MiB, processes + threads, MiB, MiB).
         cpu_seconds: CPU-time limit (RLIMIT_CPU), ``None`` for none.
-        cgroup: Name of the job's control group (under ``quantdesk/<instance>/``).
+        cgroup: Name prefix of the run's control group (under ``quantdesk/<instance>/``; the
+            sandbox adds a random suffix and reports the name when the run starts).
         instance: The deployment the group belongs to.
         scratch: An empty host directory the private root is mounted on (in the sandbox's
             own mount namespace only).
@@ -111,6 +112,14 @@ class SandboxPolicy:
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self))
+
+    def template_key(self) -> str:
+        """The policy minus what only a job decides (its folder, inputs and environment): two
+        runs with the same key can use the same prepared sandbox."""
+        generic = dataclasses.replace(
+            self, work_dir=None if self.work_dir is None else "", inputs=(), env={}
+        )
+        return json.dumps(dataclasses.asdict(generic), sort_keys=True)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> SandboxPolicy:

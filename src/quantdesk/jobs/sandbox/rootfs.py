@@ -9,8 +9,8 @@
     /proc              the sandbox's own (mounted by its init, in its pid namespace)
     /tmp               tmpfs of ``tmp_mb``
     <read_only paths>  read-only binds at their host paths (runtime, venvs, catalog)
-    <work_dir>         tmpfs of ``disk_mb`` owned by the sandbox uid, holding copies of
-                       ``inputs``; copied back by ``collect`` after the run
+    /job               the job folder: tmpfs of ``disk_mb`` owned by the sandbox uid, holding
+                       copies of ``inputs`` (``stage``); copied back by ``collect``
 
 Nothing else of the host exists inside: not ``var/``, the database, ``secret_key``, other
 jobs' folders or ``strategies/``. Binds are not recursive, so a host mount below a bound
@@ -45,6 +45,9 @@ DEVICES = ("null", "zero", "full", "random", "urandom", "tty")
 #: Names in the job folder the sandbox may not replace (the worker's, or its own inputs).
 RESERVED = frozenset({"run.log", "status.json", "job_meta.json", "strategy.py", "config.yml"})
 _MAX_COLLECT_DEPTH = 8
+#: Where the job folder is inside the sandbox (the same for every job, so a sandbox can be
+#: prepared before its job is known).
+JOB_DIR = "/job"
 
 
 def _inside(root: str, path: str) -> str:
@@ -88,8 +91,9 @@ def build(policy: SandboxPolicy) -> str:
     _etc(root, policy)
     _dev(root, policy)
     os.makedirs(_inside(root, "/proc"), mode=0o555, exist_ok=True)
-    if policy.work_dir:
-        _work_dir(root, policy)
+    if policy.work_dir is not None:
+        _tmpfs(_inside(root, JOB_DIR),
+               f"size={policy.disk_mb}m,mode=0700,uid={policy.uid},gid={policy.gid}")  # fmt: skip
     return root
 
 
@@ -127,10 +131,10 @@ def _dev(root: str, policy: SandboxPolicy) -> None:
         os.symlink(target, os.path.join(dev, name))
 
 
-def _work_dir(root: str, policy: SandboxPolicy) -> None:
+def stage(policy: SandboxPolicy, root: str) -> None:
+    """Copy ``policy.inputs`` from the real job folder into the private one (read-only)."""
     assert policy.work_dir is not None
-    inside = _inside(root, policy.work_dir)
-    _tmpfs(inside, f"size={policy.disk_mb}m,mode=0700,uid={policy.uid},gid={policy.gid}")
+    inside = _inside(root, JOB_DIR)
     for name in policy.inputs:
         source = os.path.join(policy.work_dir, name)
         if os.path.isfile(source):
@@ -144,7 +148,7 @@ def collect(policy: SandboxPolicy, root: str) -> list[str]:
     one (atomically, never following a symlink, never replacing ``RESERVED`` names or the
     inputs). Returns the relative paths copied."""
     assert policy.work_dir is not None
-    source_root = _inside(root, policy.work_dir)
+    source_root = _inside(root, JOB_DIR)
     skip = RESERVED | set(policy.inputs)
     copied: list[str] = []
 

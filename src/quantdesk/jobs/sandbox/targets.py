@@ -11,9 +11,12 @@ from typing import Any
 
 
 def _job(args: dict[str, Any]) -> int:
+    """The backtest of the job folder the sandbox put us in (its own ``/job``)."""
+    import os
+
     from quantdesk.jobs.child import main
 
-    return main(str(args["run_dir"]))
+    return main(os.getcwd())
 
 
 def _compile(args: dict[str, Any]) -> int:

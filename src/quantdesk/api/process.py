@@ -1,0 +1,27 @@
+"""The API process ``quantdesk serve`` supervises: ``python -m quantdesk.api.process FD``.
+
+Serves the app with uvicorn on the listening socket the supervisor opened and passed as file
+descriptor ``FD`` (so a restarted API answers on the same port at once). The socket is
+wrapped with its real family: uvicorn's own ``--fd`` assumes a UNIX socket, which leaves
+Nagle's algorithm on for TCP and costs every response a 40 ms delayed ACK.
+"""
+
+from __future__ import annotations
+
+import socket
+import sys
+
+import uvicorn
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = sys.argv[1:] if argv is None else argv
+    sock = socket.socket(fileno=int(args[0]))
+    config = uvicorn.Config(
+        "quantdesk.api.app:create_app", factory=True, log_level="info", backlog=2048
+    )
+    uvicorn.Server(config).run(sockets=[sock])
+
+
+if __name__ == "__main__":
+    main()
