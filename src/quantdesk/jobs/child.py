@@ -122,7 +122,22 @@ def resource_error(exc: BaseException) -> tuple[str, str] | None:
     return None
 
 
-def main(run_dir: str) -> int:
+def cap_logs(logs: list[str], limit: int) -> list[str]:
+    """The first lines of ``logs`` that fit in ``limit`` bytes, and a line saying how many
+    were cut (the result files keep no more of the log than ``run.log`` does)."""
+    kept: list[str] = []
+    used = 0
+    for line in logs:
+        used += len(line.encode(errors="replace")) + 1
+        if used > limit:
+            kept.append(f"[{len(logs) - len(kept)} more log lines cut at {limit} bytes]")
+            return kept
+        kept.append(line)
+    return kept
+
+
+def main(run_dir: str, log_bytes: int | None = None) -> int:
+    """Run the job in ``run_dir``; ``log_bytes`` caps the log lines kept in the result."""
     folder = RunFolder(Path(run_dir).parent, Path(run_dir).name)
     out = sys.stdout
     events = _events_open()
@@ -169,6 +184,8 @@ def main(run_dir: str) -> int:
             work_dir=folder.path,  # RQAlpha's result.pkl lands beside extracted.json
             **{k: config[k] for k in RUN_ARGS if k in config},
         )
+        if log_bytes is not None:
+            result.logs[:] = cap_logs(result.logs, log_bytes)
         result.write(folder.path, log=False)  # run.log is the job's own, streamed
         write_json(folder.path / EXTRACTED, extract(result))
         log(

@@ -30,6 +30,8 @@ from quantdesk.storage import jobs as job_store
 
 #: How often a running job checks whether it was cancelled (cancel must land within 2 s).
 CANCEL_POLL_SECONDS = 0.25
+#: Progress reaches the database at most this often (and with every lease heartbeat).
+PROGRESS_SECONDS = 1.0
 #: Inputs copied into the job's private folder.
 INPUTS = ("strategy.py", "config.yml")
 #: Error codes a job may report about itself (anything else becomes INTERNAL_ERROR).
@@ -192,7 +194,8 @@ class JobRunner:
         )  # fmt: skip
         log = CappedLog(folder.path / RUN_LOG, settings.backtest_log_mb * 1024 * 1024)
         try:
-            run = self.forkserver.spawn(policy, "job", {}, log, on_event)
+            args = {"log_bytes": settings.backtest_log_mb * 1024 * 1024}
+            run = self.forkserver.spawn(policy, "job", args, log, on_event)
         except (OSError, ForkServerError) as exc:
             log.close()
             message = f"the sandbox could not start the job: {exc}"
@@ -220,6 +223,7 @@ class JobRunner:
         deadline = time.monotonic() + settings.backtest_timeout
         next_beat = time.monotonic() + beat_every
         next_cancel_check = time.monotonic() + CANCEL_POLL_SECONDS
+        last_write, written = time.monotonic(), dict(progress)
         while True:
             now = time.monotonic()
             if run.wait(max(0.0, min(next_beat, next_cancel_check, deadline, now + 0.25) - now)):
@@ -241,8 +245,10 @@ class JobRunner:
                 code, message = _timeout_error(folder, settings.backtest_timeout)
                 folder.append_log(f"ERROR {code}: {message}")
                 return self._finish(folder, job, JobStatus.FAILED, code, message, progress)
-            if now >= next_beat:
+            moved = progress and progress != written and now >= last_write + PROGRESS_SECONDS
+            if now >= next_beat or moved:
                 next_beat = now + beat_every
+                last_write, written = now, dict(progress)
                 if not job_store.heartbeat(self.db, job.id, job.fence, lease, progress or None):
                     run.kill()
                     folder.append_log("lease lost: another worker owns this job now")

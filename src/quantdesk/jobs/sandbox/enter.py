@@ -7,8 +7,9 @@ the job is known so that starting a job costs a message instead of forks and mou
       │                        waits; collects results; reports on the outcome pipe
       └─ init (pid 1 inside)   /proc, pivot_root, identity, rlimits, seccomp; reaps; when it
            │                   exits the kernel kills everything left in the pid namespace
-           └─ code             waits for its job: then fds 0 /dev/null, 1+2 the log pipe,
-                               3 the events pipe; Landlock; runs the target
+           └─ shell            Landlock; the job's parent: exits with the code's status
+                └─ code        waits for its job: then fds 0 /dev/null, 1+2 the log pipe,
+                               3 the events pipe; runs the target
 
 ``prepare`` (in the fork server, or the one-shot launcher) forks a monitor that builds all of
 this for a policy's ``template_key`` (the control group is named ``policy.cgroup`` + a random
@@ -199,9 +200,9 @@ class _Box:
             raise ValueError("the job's policy does not match the prepared sandbox")
         for pid in (os.getpid(), self.init_pid):
             _scheduling(pid, idle=False)  # first: the preparation may still be running
-        os.read(self._ready, 1)  # init has forked the code process
+        os.read(self._ready, 1)  # the shell has forked the code process
         os.close(self._ready)
-        for pid in _children(self.init_pid):
+        for pid in _descendants(self.init_pid):
             _scheduling(pid, idle=False)
         group = self.group
         try:
@@ -263,9 +264,10 @@ def _scheduling(pid: int, *, idle: bool) -> None:
         os.sched_setscheduler(pid, policy, os.sched_param(0))
 
 
-def _children(pid: int) -> list[int]:
+def _descendants(pid: int) -> list[int]:
     with contextlib.suppress(OSError, ValueError):
-        return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+        children = [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+        return children + [d for c in children for d in _descendants(c)]
     return []
 
 
@@ -292,24 +294,28 @@ def _full(policy: SandboxPolicy, root: str | None) -> str:
 
 
 def _init(policy: SandboxPolicy, root: str | None, code_end: socket.socket, ready: int) -> NoReturn:
-    """Pid 1 of the sandbox: finish entering it, fork the code process, reap until it exits."""
+    """Pid 1 of the sandbox: finish entering it, fork the job's shell, reap until it exits."""
     try:
         _enter(policy, root)
         os.setsid()
         pid = os.fork()
         if pid == 0:
-            os.close(ready)
-            _code(policy, code_end)
+            _shell(policy, root, code_end, ready)
         code_end.close()
-        os.write(ready, b"1")
         os.close(ready)
     except BaseException:
         with contextlib.suppress(Exception):
             sys.stderr.write(f"sandbox setup failed:\n{traceback.format_exc()}")
         os._exit(SETUP_FAILED)
+    _wait_for(pid, reap_all=True)
+
+
+def _wait_for(pid: int, *, reap_all: bool) -> NoReturn:
+    """Wait for ``pid`` (reaping any orphan too, as pid 1 must) and exit with its status
+    (``128 + signal`` when it was killed)."""
     while True:
         try:
-            child, status = os.waitpid(-1, 0)
+            child, status = os.waitpid(-1 if reap_all else pid, 0)
         except ChildProcessError:
             os._exit(SETUP_FAILED)
         except InterruptedError:
@@ -317,6 +323,40 @@ def _init(policy: SandboxPolicy, root: str | None, code_end: socket.socket, read
         if child == pid:
             code = os.waitstatus_to_exitcode(status)
             os._exit(code if code >= 0 else 128 - code)
+
+
+def _shell(
+    policy: SandboxPolicy, root: str | None, code_end: socket.socket, ready: int
+) -> NoReturn:
+    """The job's parent inside the sandbox (what the job sees as its worker): applies
+    Landlock when the job folder is already known (``/job``), forks the code process, and
+    exits with its status. Code that kills it (``os.kill(os.getppid(), SIGKILL)``) ends its
+    own run as a lost worker would."""
+    try:
+        prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+        early = policy.has(Layer.LANDLOCK) and (root is not None or policy.work_dir is None)
+        if early:
+            work_dir = rootfs.JOB_DIR if policy.work_dir is not None else None
+            _landlock(policy, work_dir)
+        pid = os.fork()
+        if pid == 0:
+            os.close(ready)
+            _code(policy, code_end, landlocked=early)
+        code_end.close()
+        os.write(ready, b"1")
+        os.close(ready)
+    except BaseException:
+        with contextlib.suppress(Exception):
+            sys.stderr.write(f"sandbox setup failed:\n{traceback.format_exc()}")
+        os._exit(SETUP_FAILED)
+    _wait_for(pid, reap_all=False)
+
+
+def _landlock(policy: SandboxPolicy, work_dir: str | None) -> None:
+    read_write = ["/tmp", "/dev/shm", "/dev/null", "/dev/zero", "/dev/full", "/dev/tty"]
+    read_only = ["/usr", "/bin", "/sbin", "/lib", "/lib64", "/etc", "/dev", "/proc"]
+    extra = [work_dir] if work_dir else []
+    landlock.restrict([*read_only, *policy.read_only], [*read_write, *extra])
 
 
 def _enter(policy: SandboxPolicy, root: str | None) -> None:
@@ -367,7 +407,7 @@ def _rlimits(policy: SandboxPolicy) -> None:
         resource.setrlimit(which, (value, value))
 
 
-def _code(policy: SandboxPolicy, control: socket.socket) -> NoReturn:
+def _code(policy: SandboxPolicy, control: socket.socket, *, landlocked: bool) -> NoReturn:
     """The code's process: wait for the job, then streams, environment, folder, Landlock,
     and the target."""
     code = 1
@@ -390,10 +430,8 @@ def _code(policy: SandboxPolicy, control: socket.socket) -> NoReturn:
         os.environ.clear()
         os.environ.update({str(k): str(v) for k, v in (job.get("env") or {}).items()})
         os.environ.setdefault("HOME", work_dir)
-        if policy.has(Layer.LANDLOCK):
-            read_write = ["/tmp", "/dev/shm", "/dev/null", "/dev/zero", "/dev/full", "/dev/tty"]
-            read_only = ["/usr", "/bin", "/sbin", "/lib", "/lib64", "/etc", "/dev", "/proc"]
-            landlock.restrict([*read_only, *policy.read_only], [*read_write, work_dir])
+        if policy.has(Layer.LANDLOCK) and not landlocked:
+            _landlock(policy, work_dir)
         signal.signal(signal.SIGINT, signal.default_int_handler)
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         target = resolve(str(job["target"]), job.get("args") or {})

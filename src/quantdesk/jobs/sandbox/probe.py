@@ -61,6 +61,13 @@ def observe(args: dict[str, Any]) -> dict[str, Any]:
     }
     with contextlib.suppress(OSError):
         report["cgroup"] = Path("/proc/self/cgroup").read_text()
+    if args.get("exec"):
+        import subprocess
+
+        try:
+            report["exec"] = subprocess.run(["sleep", "0"], check=False).returncode
+        except OSError as exc:
+            report["exec"] = f"{type(exc).__name__}: {exc}"
     with contextlib.suppress(OSError):
         Path("/.quantdesk-probe").write_text("x")
         report["write_root"] = True

@@ -16,7 +16,7 @@ def _job(args: dict[str, Any]) -> int:
 
     from quantdesk.jobs.child import main
 
-    return main(os.getcwd())
+    return main(os.getcwd(), log_bytes=int(args.get("log_bytes") or 0) or None)
 
 
 def _compile(args: dict[str, Any]) -> int:
