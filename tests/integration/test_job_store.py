@@ -596,3 +596,29 @@ def test_naive_datetimes_are_rejected(db: Database, owner: int) -> None:
         _add_job(db, owner, "j1", dt.datetime(2024, 3, 1, 9, 30))
     with pytest.raises(Exception, match="naive datetime"):
         job_store.sweep_expired(db, now=dt.datetime(2024, 3, 1, 9, 30))
+
+
+def test_jobs_of_a_dead_worker_of_this_host_are_reclaimed_at_once(db: Database, owner: int) -> None:
+    for job_id in ("dead", "alive", "elsewhere", "spent"):
+        _add_job(db, owner, job_id)
+        assert job_store.claim(db, "tmp", LEASE) is not None
+    far = utcnow() + dt.timedelta(hours=1)  # leases far from expiring: only liveness counts
+    owners = {"dead": "host1:boot:11:w0", "alive": "host1:boot:22:w1",
+              "elsewhere": "host2:boot:33:w0", "spent": "host1:boot:44:w0"}  # fmt: skip
+    for job_id, lease_owner in owners.items():
+        _set(db, job_id, lease_owner=lease_owner, lease_expires_at=far)
+    _set(db, "spent", attempts=3, max_attempts=3)
+    seen: list[str] = []
+
+    def alive(owner_id: str) -> bool:
+        seen.append(owner_id)
+        return owner_id == "host1:boot:22:w1"
+
+    changed = dict(job_store.reclaim_orphans(db, "host1", alive))
+    assert changed == {"dead": JobStatus.QUEUED, "spent": JobStatus.FAILED}
+    assert "host2:boot:33:w0" not in seen  # another host's workers are not judged here
+    assert _job(db, "alive").status == JobStatus.RUNNING
+    assert _job(db, "elsewhere").status == JobStatus.RUNNING
+    assert _job(db, "dead").lease_owner is None
+    assert _job(db, "spent").error_code == JobErrorCode.WORKER_LOST
+    assert job_store.reclaim_orphans(db, "host1", alive) == []

@@ -1,0 +1,134 @@
+"""The job runtime below the HTTP layer: the fork server's template, the self-test's levels,
+strict and ``off`` modes, and the control-group sweep — with real processes and kernel
+features (root only, as in CI)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+from quantdesk.core.jobs import JobStatus
+from quantdesk.jobs.forkserver import ForkServer
+from quantdesk.jobs.runner import JobRunner
+from quantdesk.jobs.sandbox import Launcher, Layer, Level, Sandbox
+from quantdesk.jobs.sandbox import cgroups as cgroup_module
+from quantdesk.services.auth import Principal
+from quantdesk.services.backtests import RunRequest
+from quantdesk.services.platform import Platform, bootstrap
+from quantdesk.storage import jobs as job_store
+from tests.fixtures.platform import make_settings
+
+pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root (as CI runs)")
+ADMIN = Principal(1, True, "admin")
+sqlite_only = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+QUICK = "def handle_bar(context, bar_dict):\n    pass\n"
+
+
+def _submit(platform: Platform, end: str = "2010-02-26") -> str:
+    platform.strategies.save(ADMIN, "q", QUICK)
+    return platform.backtests.submit(ADMIN, RunRequest("q", "2010-02-01", end, universe=["IBM"]))
+
+
+def _run_all(platform: Platform, runner: JobRunner) -> None:
+    while job := job_store.claim(platform.db, runner.worker_id, 30):
+        runner.run(job)
+
+
+def _row(platform: Platform, job_id: str) -> tuple[str, str | None, str | None, str | None]:
+    with platform.db.read() as session:
+        row = job_store.get(session, job_id)
+    assert row is not None
+    return row.status, row.error_code, row.error_message, row.sandbox_level
+
+
+@sqlite_only
+def test_the_template_holds_no_secret_and_is_restarted_when_it_dies(platform: Platform) -> None:
+    server = ForkServer("test")
+    runner = JobRunner(platform.db, platform.settings, "w", threading.Event(), forkserver=server)
+    try:
+        first = _submit(platform)
+        _run_all(platform, runner)
+        assert _row(platform, first)[0] == JobStatus.FINISHED
+        template = psutil.Process(server.pid)
+        assert template.environ() == {}  # nothing of the worker's environment
+        assert template.net_connections() == []  # no database or other socket
+        assert template.uids().real == 0 and "quantdesk.jobs.forkserver" in template.cmdline()
+        os.kill(template.pid, signal.SIGKILL)
+        deadline = time.monotonic() + 5
+        while server.alive():  # (psutil's wait would reap our own child behind Popen's back)
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        second = _submit(platform, end="2010-02-25")
+        _run_all(platform, runner)
+        assert _row(platform, second)[:2] == (JobStatus.FINISHED, None)
+        assert server.starts == 2
+    finally:
+        runner.close()
+
+
+@sqlite_only
+def test_strict_mode_refuses_jobs_when_a_core_layer_is_missing(
+    platform: Platform, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(cgroup_module.Hierarchy, "find", classmethod(lambda cls: None))
+    runner = JobRunner(platform.db, platform.settings, "w", threading.Event(),
+                       forkserver=ForkServer("weak"))  # fmt: skip
+    try:
+        job_id = _submit(platform)
+        _run_all(platform, runner)
+    finally:
+        runner.close()
+    status, code, message, level = _row(platform, job_id)
+    assert (status, code, level) == (JobStatus.FAILED, "SANDBOX_UNAVAILABLE", "weak")
+    assert message is not None and "memory/pids limits (cgroup)" in message
+
+
+@sqlite_only
+def test_off_mode_runs_without_isolation_in_development(
+    tmp_path: Path, database_url: str, demo_data_dir: Path
+) -> None:
+    settings = make_settings(tmp_path, database_url, demo_data_dir, backtest_sandbox="off")
+    platform = bootstrap(settings)
+    runner = JobRunner(platform.db, settings, "w", threading.Event(), forkserver=ForkServer("off"))
+    try:
+        job_id = _submit(platform)
+        _run_all(platform, runner)
+        assert _row(platform, job_id)[0::3] == (JobStatus.FINISHED, "off")
+        assert Sandbox(settings, Launcher()).detect().level is Level.OFF
+    finally:
+        runner.close()
+        platform.close()
+
+
+def test_the_self_test_finds_every_layer_as_root(tmp_path: Path, demo_data_dir: Path) -> None:
+    settings = make_settings(tmp_path, "sqlite://", demo_data_dir)
+    detection = Sandbox(settings, Launcher()).detect()
+    assert detection.level is Level.STRONG, detection.describe()
+    assert set(Layer) - {Layer.USERNS} <= detection.layers
+    assert detection.details["uid"] == settings.sandbox_uids[-1]
+    assert detection.details["cap_eff"] == 0 and detection.details["seccomp"] == 2
+
+
+def test_the_sweep_kills_and_removes_leftover_control_groups(
+    tmp_path: Path, demo_data_dir: Path
+) -> None:
+    sandbox = Sandbox(make_settings(tmp_path, "sqlite://", demo_data_dir), Launcher())
+    group = sandbox.cgroup("s7-leftover")
+    if group is None:
+        pytest.skip("no writable cgroup hierarchy")
+    group.create(memory_mb=64, max_procs=8)
+    sleeper = subprocess.Popen(["sleep", "600"])
+    group.add(sleeper.pid)
+    assert sandbox.sweep(prefix="s8-") == []  # another slot's prefix: untouched
+    assert group.pids() == [sleeper.pid]
+    began = time.monotonic()
+    assert sandbox.sweep(prefix="s7-") == ["s7-leftover"]
+    assert sleeper.wait(2) == -signal.SIGKILL and time.monotonic() - began < 2
+    assert not any(path.exists() for path in group.paths)

@@ -1,0 +1,120 @@
+"""The sandbox's pure parts: levels, policies, the job's resource errors, worker ids."""
+
+from __future__ import annotations
+
+import errno
+import os
+
+import pytest
+
+from quantdesk.core.errors import ConfigurationError, StrategyError
+from quantdesk.core.settings import Settings
+from quantdesk.jobs.child import cap_logs, resource_error
+from quantdesk.jobs.runner import _error_event, _progress_event
+from quantdesk.jobs.sandbox import check_mode
+from quantdesk.jobs.sandbox.policy import (
+    Layer,
+    Level,
+    SandboxPolicy,
+    _dedupe,
+    level_of,
+    missing_core,
+)  # fmt: skip
+from quantdesk.jobs.worker import owner_alive, worker_id
+
+EVERYTHING = set(Layer) - {Layer.USERNS}
+
+
+def test_levels_follow_the_layers_that_work() -> None:
+    assert level_of(EVERYTHING) is Level.STRONG
+    assert level_of(EVERYTHING - {Layer.LANDLOCK}) is Level.STANDARD
+    assert level_of(EVERYTHING - {Layer.CGROUP}) is Level.WEAK  # no memory/pids limit
+    # A user namespace (server not root): rlimits stand in for the control group.
+    assert level_of((EVERYTHING - {Layer.CGROUP}) | {Layer.USERNS}) is Level.STANDARD
+    for core in (Layer.IDENTITY, Layer.FILESYSTEM, Layer.NETWORK):
+        assert level_of(EVERYTHING - {core}) is Level.WEAK
+        assert str(core) in missing_core(EVERYTHING - {core})
+    assert level_of(set(), enabled=False) is Level.OFF
+    assert missing_core(EVERYTHING) == []
+
+
+def test_a_prepared_sandbox_fits_any_job_of_the_same_template() -> None:
+    base = SandboxPolicy(uid=60001, gid=60001, layers=("pid",), work_dir="/a", cgroup="s0-")
+    other_job = SandboxPolicy(
+        uid=60001, gid=60001, layers=("pid",), work_dir="/b", inputs=("x",), cgroup="s0-",
+        env={"A": "1"},
+    )  # fmt: skip
+    assert base.template_key() == other_job.template_key()
+    for changed in ({"uid": 60002}, {"memory_mb": 1}, {"layers": ()}, {"work_dir": None}):
+        values = {**base.__dict__, **changed}
+        assert SandboxPolicy(**values).template_key() != base.template_key()
+    assert SandboxPolicy.from_dict({**base.__dict__, "unknown": 1}) == base
+
+
+def test_runtime_paths_drop_nested_and_system_paths(tmp_path: os.PathLike[str]) -> None:
+    root = os.fspath(tmp_path)
+    os.makedirs(f"{root}/venv/lib")
+    kept = _dedupe([f"{root}/venv/lib", f"{root}/venv", "/usr/lib", "/", f"{root}/missing"])
+    assert kept == (f"{root}/venv",)
+
+
+def test_a_job_reports_resource_errors_by_their_cause() -> None:
+    def caused_by(exc: BaseException) -> StrategyError:
+        try:
+            raise StrategyError("boom") from exc
+        except StrategyError as wrapped:
+            return wrapped
+
+    assert resource_error(caused_by(MemoryError()))[0] == "MEMORY_LIMIT"  # type: ignore[index]
+    disk = OSError(errno.ENOSPC, "No space left on device")
+    assert resource_error(caused_by(disk))[0] == "DISK_LIMIT"  # type: ignore[index]
+    fork = BlockingIOError(errno.EAGAIN, "Resource temporarily unavailable")
+    assert resource_error(caused_by(fork))[0] == "PROCESS_LIMIT"  # type: ignore[index]
+    assert resource_error(caused_by(ValueError("x"))) is None
+
+
+def test_events_from_the_sandbox_are_validated() -> None:
+    good = {"progress": 50.0, "current_bar": 5, "total_bars": 10}
+    assert _progress_event(good) == good
+    bad: list[dict[str, object]] = [
+        {"progress": float("nan"), "current_bar": 1, "total_bars": 2},
+        {"progress": 50, "current_bar": 11, "total_bars": 10},
+        {"progress": "x"},
+        {"progress": 10**400, "current_bar": 1, "total_bars": 1},
+    ]
+    for message in bad:
+        assert _progress_event(message) is None
+    assert _error_event({"error": {"code": "STRATEGY_ERROR", "message": "m"}}) == {
+        "code": "STRATEGY_ERROR", "message": "m",
+    }  # fmt: skip
+    # Only the runner decides that a worker was lost or the sandbox is missing.
+    assert _error_event({"error": {"code": "WORKER_LOST", "message": "forged"}}) is None
+    assert _error_event({"error": {"code": "lower", "message": "m"}}) is None
+
+
+def test_result_logs_are_cut_like_run_log() -> None:
+    lines = [f"line {i}" for i in range(100)]
+    kept = cap_logs(lines, 50)
+    assert kept[:-1] == lines[: len(kept) - 1]
+    assert sum(len(x) + 1 for x in kept[:-1]) <= 50
+    assert kept[-1] == f"[{100 - len(kept) + 1} more log lines cut at 50 bytes]"
+    assert cap_logs(lines, 10**6) == lines
+
+
+def test_the_sandbox_can_be_switched_off_only_in_development() -> None:
+    check_mode(Settings(_env_file=None, backtest_sandbox="off"))  # type: ignore[call-arg]
+    production = Settings(_env_file=None, backtest_sandbox="off", config_env="production")  # type: ignore[call-arg]
+    with pytest.raises(ConfigurationError, match="development"):
+        check_mode(production)
+    with pytest.raises(ValueError):
+        Settings(_env_file=None, backtest_sandbox="sometimes")  # type: ignore[call-arg]
+
+
+def test_worker_ids_name_their_incarnation() -> None:
+    me = worker_id(3)
+    host, boot, pid, slot = me.split(":")
+    assert (int(pid), slot) == (os.getpid(), "w3") and len(boot) == 8
+    assert not owner_alive(f"{host}:{boot}:{os.getpid()}:w0")  # pytest is not a worker
+    assert not owner_alive(f"{host}:deadbeef:{os.getpid()}:w0")  # a previous boot
+    assert not owner_alive(f"{host}:{boot}:999999999:w0")
+    assert owner_alive("legacy-worker-id")  # not ours to judge: the lease decides
