@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 from collections.abc import Iterator
@@ -36,3 +37,17 @@ def atomic_write_bytes(path: Path, data: bytes, mode: int = 0o644) -> None:
     """Write ``data`` to ``path`` atomically, with permissions ``mode``."""
     with atomic_writer(path, mode) as fh:
         fh.write(data)
+
+
+def remove_temp_files(root: Path) -> int:
+    """Delete the temporary files ``atomic_writer`` leaves under ``root`` when its process is
+    killed mid-write (``.<name>.<random>.tmp``). Only safe while nothing writes there (at
+    start-up, before the workers). Returns the number removed."""
+    removed = 0
+    for folder, _dirs, files in os.walk(root):
+        for name in files:
+            if name.startswith(".") and name.endswith(".tmp"):
+                with contextlib.suppress(OSError):
+                    os.unlink(os.path.join(folder, name))
+                    removed += 1
+    return removed

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+from quantdesk.core.files import remove_temp_files
 from quantdesk.core.settings import Settings
 from quantdesk.data import Catalog
 from quantdesk.data.demo import import_demo
@@ -76,11 +77,14 @@ def start_local_workers(settings: Settings, count: int) -> LocalWorkerPool:
 
 def supervise_platform(settings: Settings, api_argv: list[str], listen_fd: int) -> Supervisor:
     """Sweep what a crashed previous incarnation left (its jobs' control groups and
-    processes), then start and supervise the API process (``api_argv``, inheriting the
+    processes, temporary files of interrupted writes), then start and supervise the API process (``api_argv``, inheriting the
     listening socket ``listen_fd``) and ``settings.workers`` workers (``stop()`` them)."""
     swept = Sandbox(settings, Launcher()).sweep()
     if swept:
         log.warning("removed %d control groups left by a previous run: %s", len(swept), swept)
+    temp = sum(remove_temp_files(root) for root in (settings.backtest_base_dir, settings.data_dir))
+    if temp:
+        log.warning("removed %d temporary files of interrupted writes", temp)
     api = ProcessSpec("api", api_argv, settings_env(settings), pass_fds=(listen_fd,))
     supervisor = Supervisor([api, *(worker_spec(settings, i) for i in range(settings.workers))])
     supervisor.start()
