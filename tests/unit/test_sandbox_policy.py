@@ -118,3 +118,10 @@ def test_worker_ids_name_their_incarnation() -> None:
     assert not owner_alive(f"{host}:deadbeef:{os.getpid()}:w0")  # a previous boot
     assert not owner_alive(f"{host}:{boot}:999999999:w0")
     assert owner_alive("legacy-worker-id")  # not ours to judge: the lease decides
+
+
+def test_sandbox_uids_are_an_unprivileged_range() -> None:
+    assert Settings(_env_file=None).sandbox_uids == range(60001, 60065)  # type: ignore[call-arg]
+    for bad in ("0-10", "10-5", "x-y", "60001"):
+        with pytest.raises(ValueError):
+            Settings(_env_file=None, backtest_sandbox_uids=bad)  # type: ignore[call-arg]

@@ -12,15 +12,25 @@ import socket
 import sys
 
 import uvicorn
+from fastapi import FastAPI
+
+from quantdesk.api.app import create_app
 
 
 def main(argv: list[str] | None = None) -> None:
     args = sys.argv[1:] if argv is None else argv
     sock = socket.socket(fileno=int(args[0]))
     config = uvicorn.Config(
-        "quantdesk.api.app:create_app", factory=True, log_level="info", backlog=2048
+        "quantdesk.api.process:create_checked_app", factory=True, log_level="info", backlog=2048
     )
     uvicorn.Server(config).run(sockets=[sock])
+
+
+def create_checked_app() -> FastAPI:
+    """The app, after the sandbox self-test (logged at start, and shown by ``/api/health``)."""
+    app = create_app()
+    app.state.platform.compiler.sandbox()
+    return app
 
 
 if __name__ == "__main__":

@@ -87,6 +87,14 @@ class Settings(BaseSettings):
     backtest_log_mb: int = Field(20, ge=1)
     backtest_sandbox_uids: str = Field("60001-60064", pattern=r"^\d+-\d+$")
 
+    @field_validator("backtest_sandbox_uids", mode="after")
+    @classmethod
+    def _uid_range(cls, value: str) -> str:
+        low, _, high = value.partition("-")
+        if not 1 <= int(low) <= int(high) < 2**31 - 1:  # uid 0 would be root in the sandbox
+            raise ValueError("BACKTEST_SANDBOX_UIDS must be FIRST-LAST with 1 <= FIRST <= LAST")
+        return value
+
     @field_validator("rqalpha_command", mode="after")
     @classmethod
     def _default_rqalpha(cls, value: str | None) -> str | None:
