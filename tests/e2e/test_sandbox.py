@@ -4,6 +4,7 @@ contained and how the job ended. See README "Security model"."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -94,6 +95,13 @@ def platform(tmp_path_factory: pytest.TempPathFactory, demo_data_dir: Path) -> I
         BACKTEST_MEMORY_MB=str(MEMORY_MB), BACKTEST_DISK_MB=str(DISK_MB),
         BACKTEST_TIMEOUT=str(TIMEOUT_S), BACKTEST_LOG_MB=str(LOG_MB),
     )  # fmt: skip
+    try:
+        yield _setup(server, tmp)
+    finally:
+        assert server.stop() == 0
+
+
+def _setup(server: Server, tmp: Path) -> Platform:
     with httpx.Client(base_url=server.base, timeout=30) as http:
         admin = _login(http, ADMIN["mobile"], ADMIN["password"])
         assert http.post("/api/admin/users", headers=admin, json=RESEARCHER).status_code == 200
@@ -105,10 +113,9 @@ def platform(tmp_path_factory: pytest.TempPathFactory, demo_data_dir: Path) -> I
         assert health["sandbox"]["level"] == "strong", health
     base = tmp / "backtest"
     job_dir = next(base.glob(f"runs/*/{job_id}"))
-    yield Platform(
+    return Platform(
         server, tmp, admin, researcher, job_dir, base / "strategies" / "admin_private.py"
     )
-    assert server.stop() == 0
 
 
 def _lines(log: str, marker: str = "PROBE") -> list[str]:
@@ -331,6 +338,27 @@ def test_kill_9_of_the_server_group_leaves_nothing_and_the_job_resumes(
     tmp_path: Path, demo_data_dir: Path
 ) -> None:
     server = start_server(tmp_path, demo_data_dir, new_session=True)
+    try:
+        job_id = _kill_mid_job(server)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(server.proc.pid, signal.SIGKILL)
+    restarted = start_server(tmp_path, demo_data_dir)
+    try:
+        with httpx.Client(base_url=restarted.base, timeout=30) as http:
+            admin = _login(http, ADMIN["mobile"], ADMIN["password"])
+            began = time.monotonic()
+            status = _wait_final(http, admin, job_id, timeout=30)
+            assert status["status"] == "FINISHED", status
+            assert time.monotonic() - began < 10
+            assert status["attempts"] == 2
+    finally:
+        restarted.stop()
+
+
+def _kill_mid_job(server: Server) -> str:
+    """Start a slow job that also runs a child process, ``kill -9`` the server's process group
+    while it runs, and check that nothing of it is left within 2 s. Returns the job's id."""
     processes = [server.proc.pid, *_descendants(server.proc.pid)]
     code = (
         "import subprocess, time\n\n"
@@ -342,8 +370,8 @@ def test_kill_9_of_the_server_group_leaves_nothing_and_the_job_resumes(
         res = http.post("/api/backtest/strategies/slow", headers=admin, json={"code": code})
         assert res.status_code == 200, res.text
         year = {**MONTH, "start_date": "2010-01-04", "end_date": "2010-12-31"}
-        job_id = http.post("/api/backtest/run", headers=admin,
-                           json={"strategy_id": "slow", **year}).json()["job_id"]  # fmt: skip
+        job_id = str(http.post("/api/backtest/run", headers=admin,
+                               json={"strategy_id": "slow", **year}).json()["job_id"])  # fmt: skip
         deadline = time.monotonic() + 30
         while http.get(f"/api/backtest/jobs/{job_id}", headers=admin).json()["current_bar"] < 2:
             assert time.monotonic() < deadline
@@ -356,17 +384,7 @@ def test_kill_9_of_the_server_group_leaves_nothing_and_the_job_resumes(
     while _marker_alive() or [pid for pid in processes if _alive(pid)]:
         assert time.monotonic() < deadline, "processes outlived kill -9 of the server group"
         time.sleep(0.05)
-    restarted = start_server(tmp_path, demo_data_dir)
-    try:
-        with httpx.Client(base_url=restarted.base, timeout=30) as http:
-            admin = _login(http, ADMIN["mobile"], ADMIN["password"])
-            began = time.monotonic()
-            status = _wait_final(http, admin, job_id, timeout=30)
-            assert status["status"] == "FINISHED", status
-            assert time.monotonic() - began < 10
-            assert status["attempts"] == 2
-    finally:
-        restarted.stop()
+    return job_id
 
 
 def _pgrep(pattern: str) -> bool:

@@ -50,10 +50,12 @@ def alive(pid: int) -> bool:
 @pytest.fixture
 def server(tmp_path: Path, demo_data_dir: Path) -> Iterator[str]:
     srv = start_server(tmp_path, demo_data_dir)
-    workers = children(srv.proc.pid)
-    assert len(workers) == 3, srv.log()  # the API process and two workers
-    yield srv.base
-    assert srv.stop() == 0
+    try:
+        workers = children(srv.proc.pid)
+        assert len(workers) == 3, srv.log()  # the API process and two workers
+        yield srv.base
+    finally:
+        assert srv.stop() == 0
     time.sleep(0.2)
     assert not [w for w in workers if alive(w)], "worker processes outlived the server"
     assert "log in with mobile=13800138000 password=pass123456" in srv.log()

@@ -111,3 +111,24 @@ def test_a_worker_killed_mid_job_is_restarted_and_its_job_reclaimed_at_once(
     log = server.log()
     assert "worker-0 (pid" in log and "restarting in" in log
     assert f"job {job_id} of a dead worker of this host: now QUEUED" in log
+
+
+def test_the_api_and_workers_stop_when_the_supervisor_is_killed(
+    tmp_path: Path, demo_data_dir: Path
+) -> None:
+    srv = start_server(tmp_path, demo_data_dir)
+    try:
+        children = list(_children(srv.proc.pid))
+        grandchildren = [g for c in children for g in _children(c)]  # the fork servers
+        assert len(children) == 3 and len(grandchildren) == 2
+    finally:
+        os.kill(srv.proc.pid, signal.SIGKILL)  # the supervisor alone, not its group
+        srv.proc.wait()
+
+    def gone(pid: int) -> bool:
+        try:
+            return "zombie" in Path(f"/proc/{pid}/status").read_text()
+        except OSError:
+            return True
+
+    _wait(lambda: all(gone(pid) for pid in children + grandchildren), 5, "its processes to stop")

@@ -8,6 +8,8 @@ Nagle's algorithm on for TCP and costs every response a 40 ms delayed ACK.
 
 from __future__ import annotations
 
+import os
+import signal
 import socket
 import sys
 
@@ -15,10 +17,15 @@ import uvicorn
 from fastapi import FastAPI
 
 from quantdesk.api.app import create_app
+from quantdesk.jobs.sandbox.linux import PR_SET_PDEATHSIG, prctl
 
 
 def main(argv: list[str] | None = None) -> None:
     args = sys.argv[1:] if argv is None else argv
+    parent = os.getppid()
+    prctl(PR_SET_PDEATHSIG, signal.SIGTERM)  # the supervisor gone (even by SIGKILL): stop too
+    if os.getppid() != parent:
+        return
     sock = socket.socket(fileno=int(args[0]))
     config = uvicorn.Config(
         "quantdesk.api.process:create_checked_app", factory=True, log_level="info", backlog=2048

@@ -30,6 +30,7 @@ import sys
 import time
 from typing import Any
 
+from quantdesk.jobs.sandbox.enter import Prepared, prepare
 from quantdesk.jobs.sandbox.handle import CappedLog, SandboxRun
 from quantdesk.jobs.sandbox.policy import SandboxPolicy
 from quantdesk.jobs.sandbox.targets import TARGETS
@@ -75,10 +76,42 @@ def _freeze() -> None:
     gc.freeze()
 
 
-def _serve(sock: socket.socket) -> None:
-    from quantdesk.jobs.sandbox.enter import Prepared, prepare
+class _Spare:
+    """The next job's sandbox, prepared while the last one runs (at most one)."""
 
-    spare: Prepared | None = None  # the next job's sandbox, set up while the last one runs
+    def __init__(self) -> None:
+        self.prepared: Prepared | None = None
+
+    def take(self, policy: SandboxPolicy, sock: socket.socket) -> Prepared:
+        """The prepared sandbox for ``policy`` (prepared now if none fits)."""
+        spare, self.prepared = self.prepared, None
+        if spare is None or spare.key != policy.template_key():
+            if spare is not None:
+                spare.discard()
+            spare = prepare(policy, close_fds=(sock.fileno(),))
+        return spare
+
+    def refill(self, policy: SandboxPolicy, sock: socket.socket) -> None:
+        self.prepared = prepare(policy, close_fds=(sock.fileno(),))
+
+    def drop(self) -> None:
+        """Discard the spare and wait until it removed its control group."""
+        if self.prepared is not None:
+            self.prepared.discard()
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(self.prepared.pid, 0)
+            self.prepared = None
+
+
+def _serve(sock: socket.socket) -> None:
+    spare = _Spare()
+    try:
+        _loop(sock, spare)
+    finally:
+        spare.drop()
+
+
+def _loop(sock: socket.socket, spare: _Spare) -> None:
     while True:
         with contextlib.suppress(ChildProcessError):
             while os.waitpid(-1, os.WNOHANG)[0]:
@@ -107,15 +140,12 @@ def _serve(sock: socket.socket) -> None:
                 os.close(fd)
             sock.send(json.dumps({"error": f"bad request: {exc!r}"}).encode())
             continue
-        if spare is None or spare.key != policy.template_key():
-            if spare is not None:
-                spare.discard()
-            spare = prepare(policy, close_fds=(sock.fileno(),))
-        spare.activate(request, fds)
+        prepared = spare.take(policy, sock)
+        prepared.activate(request, fds)
         for fd in fds:
             os.close(fd)
-        sock.send(json.dumps({"pid": spare.pid}).encode())
-        spare = prepare(policy, close_fds=(sock.fileno(),))
+        sock.send(json.dumps({"pid": prepared.pid}).encode())
+        spare.refill(policy, sock)
 
 
 def _warm(request: dict[str, Any]) -> None:

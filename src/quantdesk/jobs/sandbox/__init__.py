@@ -279,9 +279,8 @@ class Sandbox:
             ],
             "ports": [],
         }
-        policy = self.policy(
-            slot, layers=layers, cgroup="probe-" if Layer.CGROUP in layers else None
-        )
+        prefix = "probe-" if slot is None else f"s{slot}-probe-"  # swept with the slot's groups
+        policy = self.policy(slot, layers=layers, cgroup=prefix if Layer.CGROUP in layers else None)
         reports: list[dict[str, Any]] = []
         try:
             run = self.starter.spawn(policy, "probe", args, on_event=reports.append)

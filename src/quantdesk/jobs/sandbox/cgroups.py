@@ -202,4 +202,7 @@ def sweep(hierarchy: Hierarchy, instance: str, prefix: str = "") -> list[str]:
                 group = JobCgroup(hierarchy, instance, child.name)
                 if group.remove() and child.name not in removed:
                     removed.append(child.name)
+        if not prefix:  # the whole deployment: its own folder too, once empty
+            with contextlib.suppress(OSError):
+                base.rmdir()
     return removed

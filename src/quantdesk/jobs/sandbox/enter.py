@@ -120,12 +120,24 @@ def prepare(policy: SandboxPolicy, close_fds: tuple[int, ...] = ()) -> Prepared:
     return Prepared(pid, policy.template_key(), ours)
 
 
+class _ParentGone(BaseException):
+    """The fork server (or launcher) that started this monitor died."""
+
+
+def _parent_gone(_signum: int, _frame: object) -> None:
+    raise _ParentGone
+
+
 def _monitor_main(template: SandboxPolicy, control: socket.socket) -> NoReturn:
     status = 0
     outcome_fd = -1
+    box: _Box | None = None
     try:
         os.setsid()
-        prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+        # SIGTERM, not SIGKILL: the monitor removes its control group before it goes (its
+        # init and everything below die with it through their own parent-death signals).
+        signal.signal(signal.SIGTERM, _parent_gone)
+        prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         _scheduling(0, idle=True)  # preparing must not slow down the job that is running
         box = _Box(template)
@@ -135,6 +147,10 @@ def _monitor_main(template: SandboxPolicy, control: socket.socket) -> NoReturn:
             os._exit(0)  # discarded before use
         outcome_fd = fds[2]
         box.run(json.loads(message), fds[0], fds[1], outcome_fd)
+    except _ParentGone:
+        if box is not None:
+            box.abandon()
+        status = 71
     except BaseException as exc:  # report, never raise out of a forked child
         if outcome_fd >= 0:
             _send(outcome_fd, {"event": "error", "message": f"{type(exc).__name__}: {exc}"})
@@ -166,11 +182,20 @@ class _Box:
         # Created now, not when the job arrives: moving a process into a control group waits
         # for an RCU grace period (milliseconds), which must not delay the job's start.
         self.group = _cgroup(template)
+        self.init_pid = 0
+        try:
+            self._start_init(template)
+        except BaseException:
+            self.abandon()
+            raise
+
+    def _start_init(self, template: SandboxPolicy) -> None:
         self.job, code_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         go_read, go_write = os.pipe()
         ready_read, ready_write = os.pipe()
         self.init_pid = os.fork()
         if self.init_pid == 0:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)  # the monitor's handler is its own
             self.job.close()
             os.close(ready_read)
             os.close(go_write)
@@ -187,10 +212,12 @@ class _Box:
         self._ready = ready_read
 
     def abandon(self) -> None:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(self.init_pid, signal.SIGKILL)
-        with contextlib.suppress(ChildProcessError):
-            os.waitpid(self.init_pid, 0)
+        """Kill what was started and remove the control group."""
+        if self.init_pid:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.init_pid, signal.SIGKILL)
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(self.init_pid, 0)
         if self.group is not None:
             self.group.remove()
 
