@@ -2,14 +2,16 @@
 
 Starts the server on a free loopback port with N local workers, temp dirs and SQLite (or a
 fresh schema of a PostgreSQL database), logs in, saves a buy-and-hold strategy on IBM and
-submits ``--jobs`` distinct one-month backtests of 2010. Measures the submit latency, the
-drain rate (first submit -> last ``finished_at``) and, from a thread polling random job ids
-meanwhile, the latency of ``GET /api/backtest/jobs/{id}`` under load; plus, before the server
-starts, the start-up of a bare job child (``python -I`` importing ``quantdesk.jobs.child``).
-Exits non-zero unless every job FINISHED and no worker of this server is left behind.
+submits ``--jobs`` distinct one-month backtests of 2010 (``--days 3000``: eight-year jobs
+from 2002). Measures the submit latency, the drain rate (first submit -> last
+``finished_at``), the job start-up from each job's ``status.json`` (claim -> fork server reply
+-> sandbox entered -> strategy ``init``) and, from a thread polling random job ids meanwhile,
+the latency of ``GET /api/backtest/jobs/{id}`` under load; plus, for reference, the start-up
+of a fresh interpreter importing ``quantdesk.jobs.child`` (what each job paid before the fork
+server). Exits non-zero unless every job FINISHED and no worker of this server is left behind.
 
 Run: uv run python bench/jobs_http.py [--jobs 200] [--workers 2] [--poll-interval S]
-         [--database-url postgresql+psycopg://postgres@127.0.0.1:5432/test]
+         [--days 30] [--database-url postgresql+psycopg://postgres@127.0.0.1:5432/test]
 """
 
 from __future__ import annotations
@@ -134,13 +136,20 @@ def stop_server(proc: subprocess.Popen[bytes]) -> list[str]:
     return leftovers
 
 
+#: Days each job spans (``--days``): 30 by default; 3000 (about eight years) for long jobs.
+SPAN_DAYS = [30]
+
+
 def run_request(i: int) -> dict[str, Any]:
-    """Job ``i``: one month of 2010 from a different start date, with a different weight."""
-    start = dt.date(2010, 1, 4) + dt.timedelta(days=i % 330)
+    """Job ``i``: ``SPAN_DAYS`` days from a start date in 2002-2003 (long jobs) or 2010, a
+    different one per job, with a different weight."""
+    span = SPAN_DAYS[0]
+    first = dt.date(2010, 1, 4) if span <= 300 else dt.date(2002, 1, 2)
+    start = first + dt.timedelta(days=i % 330)
     return {
         "strategy_id": STRATEGY_ID,
         "start_date": start.isoformat(),
-        "end_date": (start + dt.timedelta(days=30)).isoformat(),
+        "end_date": (start + dt.timedelta(days=span)).isoformat(),
         "universe": ["IBM"],
         "benchmark": "SPX",
         "params": {"percent": 0.5 + (i % 50) / 100},
@@ -244,7 +253,7 @@ def report(args: argparse.Namespace, backend: str, startup: float, out: dict[str
         ("FINISHED / FAILED / other", f"{n_fin} / {n_fail} / {len(views) - n_fin - n_fail}"),
     ]  # fmt: skip
     table = Table("measure", "value", title=f"quantdesk jobs over HTTP: {backend}, "
-                  f"{args.workers} workers")  # fmt: skip
+                  f"{args.workers} workers, {args.days}-day jobs")  # fmt: skip
     for row in rows:
         table.add_row(*row)
     Console(width=100).print(table)
@@ -263,7 +272,9 @@ def main() -> int:
     parser.add_argument("--database-url", help="PostgreSQL URL (a fresh schema is used)")
     parser.add_argument("--poll-interval", type=float, default=0.0, help="s between GETs")
     parser.add_argument("--drain-timeout", type=float, default=900.0, help="seconds")
+    parser.add_argument("--days", type=int, default=30, help="days per job (3000: long jobs)")
     args = parser.parse_args()
+    SPAN_DAYS[0] = args.days
     startup = child_startup()
     schema = f"qd_bench_{secrets.token_hex(4)}"
     with tempfile.TemporaryDirectory(prefix="qd-bench-") as name:
