@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import os
 import signal
 import threading
 import time
@@ -140,10 +141,8 @@ class JobRunner:
             self.forkserver.warm(str(self.settings.data_dir.resolve()))
             try:
                 self.sandbox.detect(self.slot)
-            except ForkServerError as exc:
-                self.sandbox.detection = Detection(
-                    frozenset(), Level.WEAK, (f"fork server: {exc}",)
-                )
+            except ForkServerError as exc:  # not kept: the next job tries again
+                return Detection(frozenset(), Level.WEAK, (f"the fork server failed: {exc}",))
         assert self.sandbox.detection is not None
         return self.sandbox.detection
 
@@ -365,6 +364,4 @@ def _startup_ms(timings: dict[str, float]) -> dict[str, float]:
 
 
 def _parent() -> int:
-    import os
-
     return os.getppid()
