@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, func, select, text, update
+from sqlalchemy import func, select, text, update
 from sqlalchemy.orm import InstrumentedAttribute, Session
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -236,17 +236,8 @@ def sweep_expired(db: Database, now: dt.datetime | None = None) -> list[tuple[st
         ``(job_id, new_status)`` for each job changed.
     """
     now = now or utcnow()
-    changed: list[tuple[str, JobStatus]] = []
-    with db.write() as session:
-        rows = session.scalars(
-            select(JobRow)
-            .where(and_(JobRow.status == JobStatus.RUNNING, JobRow.lease_expires_at < now))
-            .with_for_update(skip_locked=True)
-        ).all()
-        for row in rows:
-            _requeue_or_fail(row, now, "the worker running this job stopped responding")
-            changed.append((row.id, JobStatus(row.status)))
-    return changed
+    expired = JobRow.lease_expires_at < now
+    return _requeue(db, expired, lambda _row: True, now, "the worker running it stopped responding")
 
 
 def reclaim_orphans(
@@ -259,19 +250,34 @@ def reclaim_orphans(
     Returns:
         ``(job_id, new_status)`` for each job changed.
     """
-    now = now or utcnow()
+
+    def dead(row: JobRow) -> bool:
+        return row.lease_owner is not None and not alive(row.lease_owner)
+
+    mine = JobRow.lease_owner.like(f"{host}:%")
+    return _requeue(db, mine, dead, now or utcnow(), "its worker died")
+
+
+def _requeue(
+    db: Database,
+    where: ColumnElement[bool],
+    keep: Callable[[JobRow], bool],
+    now: dt.datetime,
+    why: str,
+) -> list[tuple[str, JobStatus]]:
+    """``_requeue_or_fail`` every RUNNING job matching ``where`` and ``keep`` (rows locked by
+    another transaction are skipped: their owner is busy with them)."""
     changed: list[tuple[str, JobStatus]] = []
     with db.write() as session:
         rows = session.scalars(
             select(JobRow)
-            .where(JobRow.status == JobStatus.RUNNING, JobRow.lease_owner.like(f"{host}:%"))
+            .where(JobRow.status == JobStatus.RUNNING, where)
             .with_for_update(skip_locked=True)
         ).all()
         for row in rows:
-            if row.lease_owner is None or alive(row.lease_owner):
-                continue
-            _requeue_or_fail(row, now, "its worker died")
-            changed.append((row.id, JobStatus(row.status)))
+            if keep(row):
+                _requeue_or_fail(row, now, why)
+                changed.append((row.id, JobStatus(row.status)))
     return changed
 
 

@@ -331,10 +331,15 @@ def _init(policy: SandboxPolicy, root: str | None, code_end: socket.socket, read
         code_end.close()
         os.close(ready)
     except BaseException:
-        with contextlib.suppress(Exception):
-            sys.stderr.write(f"sandbox setup failed:\n{traceback.format_exc()}")
-        os._exit(SETUP_FAILED)
+        _setup_failed()
     _wait_for(pid, reap_all=True)
+
+
+def _setup_failed() -> NoReturn:
+    """Report why entering the sandbox failed (to the log pipe) and exit ``SETUP_FAILED``."""
+    with contextlib.suppress(Exception):
+        sys.stderr.write(f"sandbox setup failed:\n{traceback.format_exc()}")
+    os._exit(SETUP_FAILED)
 
 
 def _wait_for(pid: int, *, reap_all: bool) -> NoReturn:
@@ -373,9 +378,7 @@ def _shell(
         os.write(ready, b"1")
         os.close(ready)
     except BaseException:
-        with contextlib.suppress(Exception):
-            sys.stderr.write(f"sandbox setup failed:\n{traceback.format_exc()}")
-        os._exit(SETUP_FAILED)
+        _setup_failed()
     _wait_for(pid, reap_all=False)
 
 

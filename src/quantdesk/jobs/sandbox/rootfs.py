@@ -67,6 +67,14 @@ def _bind(root: str, source: str, *, read_only: bool = True, flags: int = 0) -> 
         mount(None, target, None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | flags)
 
 
+def _mirror(root: str, source: str) -> None:
+    """Show ``source`` at the same path: a symlink as the same symlink, else read-only."""
+    if os.path.islink(source):
+        os.symlink(os.readlink(source), _inside(root, source))
+    elif os.path.exists(source):
+        _bind(root, source)
+
+
 def _tmpfs(target: str, options: str) -> None:
     os.makedirs(target, mode=0o755, exist_ok=True)
     mount("tmpfs", target, "tmpfs", MS_NOSUID | MS_NODEV, options)
@@ -79,10 +87,7 @@ def build(policy: SandboxPolicy) -> str:
     mount(None, "/", None, MS_REC | MS_PRIVATE)
     mount("tmpfs", root, "tmpfs", MS_NOSUID | MS_NODEV, "size=16m,mode=0755")
     for top in SYSTEM_DIRS:
-        if os.path.islink(top):
-            os.symlink(os.readlink(top), _inside(root, top))
-        elif os.path.isdir(top):
-            _bind(root, top)
+        _mirror(root, top)
     # /tmp first: a bound path or the job folder may live under the host's /tmp.
     _tmpfs(_inside(root, "/tmp"), f"size={policy.tmp_mb}m,mode=1777")
     for path in policy.read_only:
@@ -101,11 +106,7 @@ def _etc(root: str, policy: SandboxPolicy) -> None:
     etc = _inside(root, "/etc")
     os.makedirs(etc, mode=0o755, exist_ok=True)
     for name in ETC_FILES:
-        source = os.path.join("/etc", name)
-        if os.path.islink(source):
-            os.symlink(os.readlink(source), os.path.join(etc, name))
-        elif os.path.exists(source):
-            _bind(root, source)
+        _mirror(root, os.path.join("/etc", name))
     nologin = "/usr/sbin/nologin"
     users = f"root:x:0:0:root:/:{nologin}\nsandbox:x:{policy.uid}:{policy.gid}::/tmp:{nologin}\n"
     groups = f"root:x:0:\nsandbox:x:{policy.gid}:\n"
