@@ -132,3 +132,23 @@ def test_the_sweep_kills_and_removes_leftover_control_groups(
     assert sandbox.sweep(prefix="s7-") == ["s7-leftover"]
     assert sleeper.wait(2) == -signal.SIGKILL and time.monotonic() - began < 2
     assert not any(path.exists() for path in group.paths)
+
+
+def test_the_seccomp_filter_refuses_what_it_lists(tmp_path: Path, demo_data_dir: Path) -> None:
+    sandbox = Sandbox(make_settings(tmp_path, "sqlite://", demo_data_dir), Launcher())
+    detection = sandbox.detect()
+    seen: dict[str, dict[str, str]] = {}
+    for layers in (detection.layers, detection.layers - {Layer.SECCOMP}):
+        reports: list[dict[str, object]] = []
+        run = sandbox.starter.spawn(sandbox.policy(None, layers=layers), "probe",
+                                    {"syscalls": True}, on_event=reports.append)  # fmt: skip
+        assert run.wait(30), run.output
+        [report] = [r for r in reports if "syscalls" in r]
+        seen[str(Layer.SECCOMP in layers)] = report["syscalls"]  # type: ignore[assignment]
+    filtered, open_ = seen["True"], seen["False"]
+    for name in ("ptrace", "keyctl", "unshare", "personality"):
+        assert (filtered[name], open_[name]) == ("EPERM", "ok"), name
+    assert filtered["io_uring_setup"] == "EPERM" and open_["io_uring_setup"] != "EPERM"
+    for family in ("AF_INET", "AF_INET6", "AF_NETLINK"):
+        assert filtered[family] == "EAFNOSUPPORT" and open_[family] == "ok", family
+    assert filtered["AF_UNIX"] == "ok"

@@ -61,6 +61,8 @@ def observe(args: dict[str, Any]) -> dict[str, Any]:
     }
     with contextlib.suppress(OSError):
         report["cgroup"] = Path("/proc/self/cgroup").read_text()
+    if args.get("syscalls"):
+        report["syscalls"] = _syscalls()
     if args.get("exec"):
         import subprocess
 
@@ -72,6 +74,41 @@ def observe(args: dict[str, Any]) -> dict[str, Any]:
         Path("/.quantdesk-probe").write_text("x")
         report["write_root"] = True
     return report
+
+
+#: System calls the probe tries with harmless arguments when asked (``syscalls``), each of
+#: which an unconfined unprivileged process may make (so an error shows the filter).
+_SYSCALLS = {
+    "ptrace": (0, 0, 0, 0),  # PTRACE_TRACEME
+    "keyctl": (0, -3, 0, 0),  # KEYCTL_GET_KEYRING_ID of the session keyring
+    "io_uring_setup": (1, 0, 0, 0),  # (a NULL params pointer: EFAULT when allowed)
+    "unshare": (0, 0, 0, 0),  # no flags: a no-op when allowed
+    "personality": (0xFFFFFFFF, 0, 0, 0),  # query only
+}
+
+
+def _syscalls() -> dict[str, str]:
+    """``{name: "ok" | errno name}`` of ``_SYSCALLS`` and of sockets by family."""
+    import ctypes
+    import errno
+
+    import pyseccomp
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.syscall.restype = ctypes.c_long
+    out: dict[str, str] = {}
+    arch = pyseccomp.system_arch()
+    for name, call_args in _SYSCALLS.items():
+        number = pyseccomp.resolve_syscall(arch, name)
+        result = libc.syscall(number, *(ctypes.c_long(a) for a in call_args))
+        out[name] = "ok" if result >= 0 else errno.errorcode.get(ctypes.get_errno(), "?")
+    for family in ("AF_INET", "AF_INET6", "AF_NETLINK", "AF_UNIX"):
+        try:
+            socket.socket(getattr(socket, family), socket.SOCK_DGRAM).close()
+            out[family] = "ok"
+        except OSError as exc:
+            out[family] = errno.errorcode.get(exc.errno or 0, "?")
+    return out
 
 
 def probe(args: dict[str, Any]) -> int:
