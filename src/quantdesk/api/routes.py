@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 import anyio
 from fastapi import APIRouter, Body, Header, Query, Request
-from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from fastapi.responses import JSONResponse, Response, StreamingResponse
 
 from quantdesk.api.deps import PlatformDep, PrincipalDep
 from quantdesk.api.schemas import (
@@ -22,7 +22,7 @@ from quantdesk.api.schemas import (
     StrategyList,
 )
 from quantdesk.core.errors import InvalidArgument
-from quantdesk.services.backtests import RunRequest
+from quantdesk.services.backtests import LogStream, RunRequest
 
 router = APIRouter(prefix="/api")
 
@@ -210,12 +210,17 @@ def job_log(
     offset: Annotated[int | None, Query(ge=0, description="byte offset to read from")] = None,
     tail: Annotated[int | None, Query(ge=0, description="last N bytes")] = None,
 ) -> Response:
-    """The run log: plain text, or JSON ``{content, offset, next_offset, size}`` with
-    ``offset`` or ``tail``."""
+    """The run log: plain text (streamed), or JSON ``{content, offset, next_offset, size}``
+    with ``offset`` or ``tail`` (at most 1 MiB per answer: fetch again from ``next_offset``
+    while it is below ``size``)."""
     out = platform.backtests.log(principal, job_id, offset, tail)
-    if isinstance(out, str):
-        return PlainTextResponse(out)
-    return JSONResponse(LogSlice(**out).model_dump())
+    if isinstance(out, LogStream):
+        return StreamingResponse(out.chunks, media_type="text/plain; charset=utf-8")
+    return JSONResponse(
+        LogSlice(
+            content=out.content, offset=out.offset, next_offset=out.next_offset, size=out.size
+        ).model_dump()
+    )
 
 
 @router.get("/health", tags=["system"])

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import Response
+from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel, Field
 
 from quantdesk.api.deps import PlatformDep, PrincipalDep
@@ -239,7 +239,7 @@ def result_file(
 ) -> Response:
     """Download the full result JSON (summary, conventions, config, daily series, fills...)."""
     body = _service(request, platform).result_file(principal, job_id)
-    return Response(
+    return StreamingResponse(
         body,
         media_type="application/json",
         headers={"Content-Disposition": f'attachment; filename="{job_id}-result.json"'},
@@ -256,7 +256,7 @@ def trades_csv(
 ) -> Response:
     """Download the fills as CSV."""
     body = _service(request, platform).trades_csv(principal, job_id)
-    return Response(
+    return StreamingResponse(
         body,
         media_type="text/csv",
         headers={"Content-Disposition": f'attachment; filename="{job_id}-trades.csv"'},

@@ -16,23 +16,37 @@
 
 Every file is written atomically (temp + fsync + rename) except ``run.log``, which is only
 ever appended to.
+
+The API reads these files never whole (``jobs/logs.py``: ``run.log`` by byte ranges;
+``jobs/results.py``: the JSON results as a stream of parser events) and only as regular files
+inside the folder: ``RunFolder.file`` / ``open_regular`` never follow a symlink (a job writes
+its results from inside its sandbox).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import json
+import os
 import shutil
+import stat
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import yaml
 
 from quantdesk.core.files import atomic_write_bytes
 
 EXTRACTED = "extracted.json"
+RESULT = "result.json"
 RUN_LOG = "run.log"
+TRADES_CSV = "trades.csv"
+
+#: Bytes per chunk when a file is streamed out whole.
+STREAM_CHUNK = 64 * 1024
 
 
 def run_dir_for(job_id: str, created_at: dt.datetime) -> str:
@@ -91,30 +105,116 @@ class RunFolder:
         write_json(self.path / "status.json", status)
 
     def append_log(self, line: str) -> None:
-        """Append one line to ``run.log``."""
-        with (self.path / RUN_LOG).open("a", encoding="utf-8") as fh:
-            fh.write(line.rstrip("\n") + "\n")
+        """Append one line to ``run.log`` (never through a symlink)."""
+        with open_append(self.path / RUN_LOG) as fh:
+            fh.write((line.rstrip("\n") + "\n").encode())
 
     def read_config(self) -> dict[str, Any]:
         """The parsed ``config.yml``."""
         loaded = yaml.safe_load((self.path / "config.yml").read_text(encoding="utf-8"))
         return dict(loaded or {})
 
+    def file(self, name: str) -> Path:
+        """The path of the folder's file ``name``, checked: a regular file directly inside
+        this folder (the folder itself inside ``base_dir``), not a symlink.
+
+        Raises:
+            FileNotFoundError: it does not exist, or is anything else (a symlink, a
+                directory, a FIFO, a name with a path separator...).
+        """
+        path = self.path / name
+        if name in ("", ".", "..") or Path(name).name != name:
+            raise FileNotFoundError(errno.ENOENT, "not a file name of the job folder", name)
+        info = path.lstat()  # FileNotFoundError when missing
+        if not stat.S_ISREG(info.st_mode):
+            raise FileNotFoundError(errno.ENOENT, "not a regular file", str(path))
+        expected = Path(os.path.normpath(self.base_dir.resolve() / self.relative / name))
+        if path.resolve(strict=True) != expected:
+            raise FileNotFoundError(errno.ENOENT, "outside the job folder", str(path))
+        return path
+
     def read_json(self, name: str) -> Any:
-        """A JSON file of the folder, ``None`` when it does not exist.
+        """A JSON file of the folder (read whole), ``None`` when it is not a regular file of
+        the folder (see ``file``).
 
         Raises:
             ValueError: the file exists but is not valid JSON.
         """
-        path = self.path / name
         try:
-            text = path.read_text(encoding="utf-8")
+            with open_regular(self.file(name)) as fh:
+                data = fh.read()
         except FileNotFoundError:
             return None
-        return json.loads(text)
+        return json.loads(data.decode("utf-8"))
 
     def clear_outputs(self) -> None:
         """Remove what a previous attempt produced (before a retry of the same job)."""
         for name in ("error.json", "progress.json", EXTRACTED, "result.pkl"):
             (self.path / name).unlink(missing_ok=True)
         shutil.rmtree(self.path / "rqalpha", ignore_errors=True)
+
+
+# -- reading a job's files without loading them whole -------------------------------------------
+
+
+class CorruptFile(ValueError):
+    """A result file is not valid JSON, or not the shape its reader expects."""
+
+
+def open_regular(path: Path) -> BinaryIO:
+    """Open ``path`` for binary reading, refusing anything but a regular file: the last path
+    component is never followed as a symlink, and a FIFO or device never blocks the open.
+
+    Raises:
+        FileNotFoundError: missing, a symlink or not a regular file.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise FileNotFoundError(errno.ENOENT, "a symlink", str(path)) from None
+        raise
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise FileNotFoundError(errno.ENOENT, "not a regular file", str(path))
+        os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def open_append(path: Path) -> BinaryIO:
+    """``path`` opened to append bytes, created if missing, never following a symlink.
+
+    Raises:
+        OSError: ``ELOOP`` when ``path`` is a symlink.
+    """
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+    return os.fdopen(fd, "ab")
+
+
+def iter_file(path: Path, chunk_size: int = STREAM_CHUNK) -> Iterator[bytes]:
+    """The bytes of ``path`` in chunks of at most ``chunk_size``, up to the size it had when
+    this was called (a log may grow meanwhile; what was appended later is not sent).
+
+    The file is opened now (errors are raised here, not while iterating) and closed when the
+    iterator is exhausted or closed.
+
+    Raises:
+        FileNotFoundError: as ``open_regular``.
+    """
+    fh = open_regular(path)
+    size = os.fstat(fh.fileno()).st_size
+    return _chunks(fh, size, chunk_size)
+
+
+def _chunks(fh: BinaryIO, size: int, chunk_size: int) -> Iterator[bytes]:
+    with fh:
+        left = size
+        while left > 0:
+            data = fh.read(min(chunk_size, left))
+            if not data:
+                return
+            left -= len(data)
+            yield data

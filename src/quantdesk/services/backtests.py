@@ -12,6 +12,7 @@ import datetime as dt
 import hashlib
 import json
 import uuid
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
@@ -27,7 +28,16 @@ from quantdesk.core.errors import (
 from quantdesk.core.jobs import JobStatus
 from quantdesk.core.settings import Settings
 from quantdesk.data import Catalog
-from quantdesk.jobs.artifacts import EXTRACTED, RUN_LOG, RunFolder, run_dir_for
+from quantdesk.jobs.artifacts import (
+    EXTRACTED,
+    RUN_LOG,
+    CorruptFile,
+    RunFolder,
+    iter_file,
+    run_dir_for,
+)
+from quantdesk.jobs.logs import LogChunk, read_log_chunk
+from quantdesk.jobs.results import read_result_page
 from quantdesk.services.auth import Principal
 from quantdesk.services.strategies import StrategyService, check_strategy_id
 from quantdesk.storage import Database
@@ -59,6 +69,14 @@ class RunRequest:
     params: dict[str, Any] = field(default_factory=dict)
     engine: str = "auto"
     version: int | None = None
+
+
+@dataclass(frozen=True)
+class LogStream:
+    """The whole run log as UTF-8 bytes, in chunks (what the file held when it was asked for;
+    closing ``chunks`` closes the file)."""
+
+    chunks: Iterator[bytes]
 
 
 def job_view(row: JobRow) -> dict[str, Any]:
@@ -299,39 +317,40 @@ class BacktestService:
     ) -> dict[str, Any]:
         """The contract's result object, with ``trades`` paginated when asked.
 
+        ``extracted.json`` is read as a stream in one pass: only the asked page of trades is
+        kept (all of them without ``page``/``page_size``), the others are only counted.
+
         Raises:
-            NotFound: no such job. ResultNotReady: not FINISHED. InternalError: the result
-            file is missing or corrupt.
+            NotFound: no such job. ResultNotReady: not FINISHED. InvalidArgument: bad page or
+            page_size. InternalError: the result file is missing or corrupt.
         """
         row = self._job(principal, job_id)
         if row.status != JobStatus.FINISHED:
             raise ResultNotReady(f"job {job_id} is {row.status}; the result exists once FINISHED")
+        paged = page is not None or page_size is not None
+        p = page or 1
+        size = page_size or 100
+        if paged and (p < 1 or not 1 <= size <= MAX_PAGE_SIZE):
+            raise InvalidArgument(f"page must be >= 1 and page_size in 1..{MAX_PAGE_SIZE}")
+        start, stop = ((p - 1) * size, p * size) if paged else (0, None)
         folder = RunFolder(self._base, row.run_dir)
         try:
-            payload = folder.read_json(EXTRACTED)
-        except ValueError:
-            payload = None
-        if not isinstance(payload, dict) or not isinstance(payload.get("trades"), list):
-            raise InternalError(f"the result file of job {job_id} is missing or corrupt")
-        equity = payload.get("equity") or {}
-        trades: list[Any] = payload["trades"]
+            payload = read_result_page(folder.file(EXTRACTED), start, stop)
+        except (FileNotFoundError, CorruptFile):
+            raise InternalError(f"the result file of job {job_id} is missing or corrupt") from None
+        equity = payload["equity"] if isinstance(payload["equity"], dict) else {}
         out: dict[str, Any] = {
             "job_id": job_id,
-            "summary": payload.get("summary") or {},
+            "summary": payload["summary"] or {},
             "equity": {
                 k: equity.get(k) or [] for k in ("dates", "nav", "returns", "benchmark_nav")
             },
-            "trades": trades,
-            "trade_columns": payload.get("trade_columns") or [],
-            "trades_total": len(trades),
-            "raw_keys": payload.get("raw_keys") or [],
+            "trades": payload["trades"],
+            "trade_columns": payload["trade_columns"] or [],
+            "trades_total": payload["trades_total"],
+            "raw_keys": payload["raw_keys"] or [],
         }
-        if page is not None or page_size is not None:
-            p = page or 1
-            size = page_size or 100
-            if p < 1 or not 1 <= size <= MAX_PAGE_SIZE:
-                raise InvalidArgument(f"page must be >= 1 and page_size in 1..{MAX_PAGE_SIZE}")
-            out["trades"] = trades[(p - 1) * size : p * size]
+        if paged:
             out["page"] = p
             out["page_size"] = size
         return out
@@ -373,32 +392,31 @@ class BacktestService:
 
     def log(
         self, principal: Principal, job_id: str, offset: int | None, tail: int | None
-    ) -> str | dict[str, Any]:
-        """The run log: all of it as text, or a JSON slice from ``offset`` / the last ``tail``
-        bytes (``content``, ``offset``, ``next_offset``, ``size``).
+    ) -> LogStream | LogChunk:
+        """The run log: all of it as a stream of bytes (``LogStream``), or with ``offset`` /
+        ``tail`` a slice of at most ``LOG_CHUNK`` bytes (``LogChunk``: ``content``,
+        ``offset``, ``next_offset``, ``size``) that never splits a UTF-8 character. A missing
+        log (or anything but a regular file) reads as empty. The file is never read whole.
 
         Raises:
             NotFound: no such job. InvalidArgument: negative offset or tail.
         """
         row = self._job(principal, job_id)
-        path = RunFolder(self._base, row.run_dir).path / RUN_LOG
-        try:
-            data = path.read_bytes()
-        except FileNotFoundError:
-            data = b""
-        if offset is None and tail is None:
-            return data.decode("utf-8", errors="replace")
         if (offset is not None and offset < 0) or (tail is not None and tail < 0):
             raise InvalidArgument("offset and tail must be >= 0")
-        size = len(data)
-        start = max(0, size - tail) if tail is not None else min(offset or 0, size)
-        chunk = data[start:]
-        return {
-            "content": chunk.decode("utf-8", errors="ignore"),
-            "offset": start,
-            "next_offset": size,
-            "size": size,
-        }
+        folder = RunFolder(self._base, row.run_dir)
+        try:
+            path = folder.file(RUN_LOG)
+            if offset is None and tail is None:
+                return LogStream(iter_file(path))
+            final = JobStatus(row.status).is_final  # a final job's log no longer grows
+            return read_log_chunk(path, offset=offset, tail=tail, final=final)
+        except FileNotFoundError:
+            if offset is None and tail is None:
+                return LogStream(iter(()))
+            return LogChunk(content="", offset=0, next_offset=0, size=0)
 
 
-__all__ = ["BacktestService", "QuantdeskError", "RunRequest", "job_view"]
+__all__ = [
+    "BacktestService", "LogChunk", "LogStream", "QuantdeskError", "RunRequest", "job_view",
+]  # fmt: skip

@@ -9,9 +9,9 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
-import json
 import math
-from typing import Any
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
 
 from sqlalchemy import func, select
 
@@ -24,7 +24,22 @@ from quantdesk.core.settings import Settings
 from quantdesk.data import Catalog
 from quantdesk.data.catalog import Adjust
 from quantdesk.engine.profiles import PROFILE_NAMES, market_profile
-from quantdesk.jobs.artifacts import EXTRACTED, RunFolder
+from quantdesk.jobs.artifacts import (
+    EXTRACTED,
+    RESULT,
+    STREAM_CHUNK,
+    TRADES_CSV,
+    CorruptFile,
+    RunFolder,
+    iter_file,
+)  # fmt: skip
+from quantdesk.jobs.results import (
+    iter_json_items,
+    read_json_members,
+    read_positions_page,
+    read_run_info,
+    read_trades_page,
+)  # fmt: skip
 from quantdesk.services.auth import Principal
 from quantdesk.storage import Database
 from quantdesk.storage import jobs as job_store
@@ -33,6 +48,8 @@ from quantdesk.storage.models import JobRow
 #: Most rows one page of positions or trades may hold.
 MAX_PAGE_SIZE = 10_000
 MATCHINGS = ("current_bar", "next_bar")
+
+_T = TypeVar("_T")
 
 
 def _iso(value: Any) -> Any:
@@ -175,19 +192,17 @@ class DataService:
             raise ResultNotReady(f"job {job_id} is {row.status}; the result exists once FINISHED")
         return row, RunFolder(self._base, row.run_dir)
 
-    def _full_result(self, principal: Principal, job_id: str) -> dict[str, Any]:
-        _, folder = self._finished(principal, job_id)
+    def _read(self, job_id: str, read: Callable[[], _T]) -> _T:
+        """``read()``, with a missing, unsafe or corrupt result file as ``InternalError``."""
         try:
-            full = folder.read_json("result.json")
-        except ValueError:
-            full = None
-        if not isinstance(full, dict):
-            raise InternalError(f"the result file of job {job_id} is missing or corrupt")
-        return full
+            return read()
+        except (FileNotFoundError, CorruptFile):
+            raise InternalError(f"the result file of job {job_id} is missing or corrupt") from None
 
     def run_info(self, principal: Principal, job_id: str) -> dict[str, Any]:
         """The job's inputs (``request``), and once FINISHED the engine's ``config``,
-        metric ``conventions`` and the ``symbols`` it traded."""
+        metric ``conventions`` and the ``symbols`` it traded (read from ``result.json`` as a
+        stream)."""
         row = self._job(principal, job_id)
         out: dict[str, Any] = {
             "job_id": row.id,
@@ -199,34 +214,29 @@ class DataService:
             "symbols": [],
         }
         if row.status == JobStatus.FINISHED:
-            full = self._full_result(principal, job_id)
-            out["config"] = full.get("config")
-            out["conventions"] = full.get("conventions")
-            trades = full.get("trades") or []
-            out["symbols"] = sorted({str(t.get("order_book_id")) for t in trades})
+            folder = RunFolder(self._base, row.run_dir)
+            out.update(self._read(job_id, lambda: read_run_info(folder.file(RESULT))))
         return out
 
     def positions(
         self, principal: Principal, job_id: str, page: int, page_size: int, date: str | None
     ) -> dict[str, Any]:
-        """Daily positions (one row per date and held instrument), newest first when no
-        ``date`` is given; ``{"columns", "positions", "total", "page", "page_size"}``."""
+        """Daily positions (one row per date and held instrument), newest first, only those
+        of ``date`` when given; ``{"columns", "positions", "total", "page", "page_size"}``.
+        The table is streamed from ``result.json``; only the page's rows are kept."""
         day = _date(date, "date")
         lo, hi = _page(page, page_size)
-        table = self._full_result(principal, job_id).get("positions") or {}
-        columns = list(table)
-        rows = (
-            [dict(zip(columns, r, strict=True)) for r in zip(*table.values(), strict=True)]
-            if columns
-            else []
+        _, folder = self._finished(principal, job_id)
+        columns, rows, total = self._read(
+            job_id,
+            lambda: read_positions_page(
+                folder.file(RESULT), lo, hi, None if day is None else day.isoformat()
+            ),
         )
-        if day is not None:
-            rows = [r for r in rows if r.get("date") == day.isoformat()]
-        rows.reverse()
         return {
             "columns": columns,
-            "positions": rows[lo:hi],
-            "total": len(rows),
+            "positions": rows,
+            "total": total,
             "page": page,
             "page_size": page_size,
         }
@@ -234,34 +244,57 @@ class DataService:
     def trades(
         self, principal: Principal, job_id: str, symbol: str | None, page: int, page_size: int
     ) -> dict[str, Any]:
-        """Fills, optionally of one ``symbol``: ``{"trades", "total", "page", "page_size"}``."""
+        """Fills, optionally of one ``symbol``: ``{"trades", "total", "page", "page_size"}``
+        (streamed from ``extracted.json``; only the page is kept)."""
         lo, hi = _page(page, page_size)
         _, folder = self._finished(principal, job_id)
-        try:
-            payload = folder.read_json(EXTRACTED)
-        except ValueError:
-            payload = None
-        if not isinstance(payload, dict) or not isinstance(payload.get("trades"), list):
-            raise InternalError(f"the result file of job {job_id} is missing or corrupt")
-        trades: list[dict[str, Any]] = payload["trades"]
-        if symbol:
-            trades = [t for t in trades if t.get("order_book_id") == symbol]
-        return {"trades": trades[lo:hi], "total": len(trades), "page": page, "page_size": page_size}
+        trades, total = self._read(
+            job_id, lambda: read_trades_page(folder.file(EXTRACTED), lo, hi, symbol or None)
+        )
+        return {"trades": trades, "total": total, "page": page, "page_size": page_size}
 
-    def result_file(self, principal: Principal, job_id: str) -> bytes:
-        """The full ``result.json`` of a FINISHED job."""
-        return json.dumps(self._full_result(principal, job_id), indent=1).encode()
+    def result_file(self, principal: Principal, job_id: str) -> Iterator[bytes]:
+        """The ``result.json`` of a FINISHED job, its bytes as stored, in chunks.
 
-    def trades_csv(self, principal: Principal, job_id: str) -> bytes:
-        """The fills as CSV (the run's ``trades.csv``; rebuilt from the result if absent)."""
+        Raises:
+            NotFound, ResultNotReady. InternalError: the file is missing (or unsafe).
+        """
         _, folder = self._finished(principal, job_id)
-        path = folder.path / "trades.csv"
-        if path.is_file():
-            return path.read_bytes()
-        full = self._full_result(principal, job_id)
-        columns = full.get("trade_columns") or []
-        buf = io.StringIO()
-        writer = csv.DictWriter(buf, fieldnames=columns, extrasaction="ignore")
-        writer.writeheader()
-        writer.writerows(full.get("trades") or [])
-        return buf.getvalue().encode()
+        return self._read(job_id, lambda: iter_file(folder.file(RESULT)))
+
+    def trades_csv(self, principal: Principal, job_id: str) -> Iterator[bytes]:
+        """The fills as CSV, in chunks: the run's ``trades.csv`` as stored, or, if it has
+        none, rebuilt from ``result.json`` one trade at a time.
+
+        Raises:
+            NotFound, ResultNotReady. InternalError: neither file is usable.
+        """
+        _, folder = self._finished(principal, job_id)
+        try:
+            return iter_file(folder.file(TRADES_CSV))
+        except FileNotFoundError:
+            pass
+        path = self._read(job_id, lambda: folder.file(RESULT))
+        members = self._read(job_id, lambda: read_json_members(path, ("trade_columns",)))
+        columns = members["trade_columns"]
+        if not isinstance(columns, list):
+            columns = []
+        trades = self._read(job_id, lambda: iter_json_items(path, "trades"))
+        return _csv_chunks([str(c) for c in columns], trades)
+
+
+def _csv_chunks(columns: list[str], rows: Iterator[Any]) -> Iterator[bytes]:
+    """``rows`` (dicts; other items are skipped) as CSV under a ``columns`` header, encoded,
+    about ``STREAM_CHUNK`` bytes at a time."""
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=columns, extrasaction="ignore")
+    writer.writeheader()
+    for row in rows:
+        if isinstance(row, dict):
+            writer.writerow(row)
+        if buf.tell() >= STREAM_CHUNK:
+            yield buf.getvalue().encode()
+            buf.seek(0)
+            buf.truncate()
+    if buf.tell():
+        yield buf.getvalue().encode()

@@ -147,7 +147,7 @@ class JobService:
             raise Conflict(f"job {job_id} is {row.status}; retry it once it has ended")
         folder = RunFolder(self._base, row.run_dir)
         try:
-            code = (folder.path / "strategy.py").read_text(encoding="utf-8")
+            code = folder.file("strategy.py").read_text(encoding="utf-8")
         except FileNotFoundError:
             raise Conflict(f"job {job_id} has no code snapshot left to retry") from None
         return self._backtests.enqueue(

@@ -77,8 +77,9 @@ def start_local_workers(settings: Settings, count: int) -> LocalWorkerPool:
 
 def supervise_platform(settings: Settings, api_argv: list[str], listen_fd: int) -> Supervisor:
     """Sweep what a crashed previous incarnation left (its jobs' control groups and
-    processes, temporary files of interrupted writes), then start and supervise the API process (``api_argv``, inheriting the
-    listening socket ``listen_fd``) and ``settings.workers`` workers (``stop()`` them)."""
+    processes, temporary files of interrupted writes), then start and supervise the API
+    process (``api_argv``, inheriting the listening socket ``listen_fd``) and
+    ``settings.workers`` workers (``stop()`` them)."""
     swept = Sandbox(settings, Launcher()).sweep()
     if swept:
         log.warning("removed %d control groups left by a previous run: %s", len(swept), swept)

@@ -161,8 +161,9 @@ export interface paths {
         };
         /**
          * Job Log
-         * @description The run log: plain text, or JSON ``{content, offset, next_offset, size}`` with
-         *     ``offset`` or ``tail``.
+         * @description The run log: plain text (streamed), or JSON ``{content, offset, next_offset, size}``
+         *     with ``offset`` or ``tail`` (at most 1 MiB per answer: fetch again from ``next_offset``
+         *     while it is below ``size``).
          */
         get: operations["job_log_api_backtest_jobs__job_id__log_get"];
         put?: never;

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from quantdesk.jobs.artifacts import open_append
 from quantdesk.jobs.sandbox.policy import Outcome
 
 #: Longest events line kept (longer ones are dropped whole).
@@ -30,7 +31,7 @@ class CappedLog:
     line and drops the rest (counting it)."""
 
     def __init__(self, path: Path, cap: int, setting: str = "BACKTEST_LOG_MB") -> None:
-        self._fh = path.open("ab")
+        self._fh = open_append(path)
         self._cap = cap
         self._setting = setting
         self.written = 0
