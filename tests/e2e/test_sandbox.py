@@ -165,6 +165,11 @@ def test_secrets_database_and_other_users_files_are_out_of_reach(platform: Platf
     uid = int(next(line for line in _lines(log) if "identity" in line).split()[2])
     assert 60001 <= uid <= 60064  # BACKTEST_SANDBOX_UIDS, not root
     assert p.pids() == workers  # nothing was killed on the way
+    for pid in workers:  # workers (and their fork servers) hold no secret they do not need
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        if b"quantdesk.jobs.worker" in cmdline:
+            environ = Path(f"/proc/{pid}/environ").read_bytes()
+            assert b"SECRET_KEY=" not in environ and b"LOCAL_AUTH_PASSWORD" not in environ
 
 
 def test_no_network_to_the_api_or_the_databases(platform: Platform) -> None:

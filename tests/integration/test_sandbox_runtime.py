@@ -10,6 +10,7 @@ import subprocess
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import psutil
 import pytest
@@ -17,7 +18,7 @@ import pytest
 from quantdesk.core.jobs import JobStatus
 from quantdesk.jobs.forkserver import ForkServer
 from quantdesk.jobs.runner import JobRunner
-from quantdesk.jobs.sandbox import Launcher, Layer, Level, Sandbox
+from quantdesk.jobs.sandbox import Launcher, Layer, Level, Sandbox, SandboxPolicy
 from quantdesk.jobs.sandbox import cgroups as cgroup_module
 from quantdesk.services.auth import Principal
 from quantdesk.services.backtests import RunRequest
@@ -152,3 +153,27 @@ def test_the_seccomp_filter_refuses_what_it_lists(tmp_path: Path, demo_data_dir:
     for family in ("AF_INET", "AF_INET6", "AF_NETLINK"):
         assert filtered[family] == "EAFNOSUPPORT" and open_[family] == "ok", family
     assert filtered["AF_UNIX"] == "ok"
+
+
+@sqlite_only
+def test_the_compile_check_runs_in_the_same_sandbox(
+    platform: Platform, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    started: list[tuple[SandboxPolicy, str]] = []
+    real = Launcher.spawn
+
+    def recording(self: Launcher, policy: SandboxPolicy, target: str, *args: Any, **kw: Any) -> Any:
+        started.append((policy, target))
+        return real(self, policy, target, *args, **kw)
+
+    monkeypatch.setattr(Launcher, "spawn", recording)
+    status, body = platform.compiler.check(ADMIN, "c", "import os\nimport nothing_here\n")
+    assert status == 422 and body["diagnostics"][0]["message"].startswith("dependency 'nothing")
+    compiles = [policy for policy, target in started if target == "compile"]
+    assert len(compiles) == 1
+    policy = compiles[0]
+    assert set(policy.layers) == {str(layer) for layer in set(Layer) - {Layer.USERNS}}
+    assert policy.uid == policy.gid == platform.settings.sandbox_uids[-1]
+    assert policy.env.keys() <= {"PATH", "LANG", "LC_ALL", "PYTHONHASHSEED", "OMP_NUM_THREADS",
+                                 "OPENBLAS_NUM_THREADS", "MPLBACKEND"}  # fmt: skip
+    assert str(platform.settings.backtest_base_dir.resolve()) not in policy.read_only

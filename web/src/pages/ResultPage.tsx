@@ -380,6 +380,7 @@ function ParamsTab({ job, info, summary }: { job: JobStatusView; info: RunInfo |
             duration: duration(job.started_at, job.finished_at),
             attempts: job.attempts,
             engine: summary.engine ? `${String(summary.engine)} ${String(summary.engine_version ?? "")}` : undefined,
+            sandbox: job.sandbox_level ?? undefined,
           }}
         />
       </div>
