@@ -126,6 +126,7 @@ class JobRunner:
         self.forkserver = forkserver or ForkServer(f"forkserver[{worker_id}]")
         self.sandbox = Sandbox(settings, self.forkserver)
         self._timings: dict[str, float] = {}
+        self._usage: dict[str, float] = {}
 
     def _startup_ms(self) -> dict[str, float]:
         """Start-up figures of the current job: claim → fork (``claim_to_spawned``) and claim
@@ -155,6 +156,7 @@ class JobRunner:
         or it went back to the queue."""
         settings = self.settings
         self._timings = {"claimed": time.time()}
+        self._usage = {}
         detection = self.prepare()
         folder = RunFolder(settings.backtest_base_dir.resolve(), job.run_dir)
         folder.clear_outputs()
@@ -265,6 +267,9 @@ class JobRunner:
     ) -> JobStatus | None:
         """The final state from what the monitor saw (trusted) and the job said (not)."""
         s = self.settings
+        self._usage = {"peak_memory_mb": round(outcome.peak_memory / 2**20, 1),
+                       "oom_kills": outcome.oom_kills,
+                       "pids_limit_hits": outcome.pids_limit_hits}  # fmt: skip
         failure: tuple[str, str] | None = None
         if outcome.error:
             failure = (JobErrorCode.INTERNAL_ERROR, f"sandbox: {outcome.error}")
@@ -347,6 +352,7 @@ class JobRunner:
                 "worker": self.worker_id,
                 "sandbox": detection.as_dict() if detection else None,
                 "startup_ms": self._startup_ms(),
+                "usage": self._usage,
                 "updated_at": utcnow().isoformat(),
             }
         )
