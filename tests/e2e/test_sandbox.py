@@ -413,3 +413,38 @@ def _alive(pid: int) -> bool:
     except OSError:
         return False
     return "zombie" not in status
+
+
+def test_garbage_on_the_events_pipe_does_not_upset_the_worker(platform: Platform) -> None:
+    """Regression: deeply nested JSON on fd 3 raised RecursionError in the worker."""
+    workers = platform.pids()
+    body = """
+    os.write(3, b"[" * 100000 + b"\\n")
+    os.write(3, b"\\n" * 65536)
+    os.write(3, b'{"event": "started", "pid": 1}\\n{"progress": 1e999}\\n')
+    """
+    status, log = probe(platform, "garbage", body)
+    assert status["status"] == "FINISHED", (status, log)
+    assert platform.pids() == workers
+
+
+def test_hard_links_and_sparse_files_cannot_multiply_the_disk_limit(platform: Platform) -> None:
+    """Regression: the copy back of results counted names, not the limit."""
+    for name, body in {
+        "links": """
+        with open("one.bin", "wb") as fh:
+            fh.write(b"x" * (8 * 1024 * 1024))
+        for i in range(20):
+            os.link("one.bin", f"copy{i}.bin")
+        """,
+        "sparse": """
+        for i in range(3):  # 3 x 40 MiB apparent, no block used: within RLIMIT_FSIZE each
+            with open(f"sparse{i}.bin", "wb") as fh:
+                fh.truncate(40 * 1024 * 1024)
+        """,
+    }.items():
+        status, log = probe(platform, name, body)
+        assert status["status"] == "FAILED", (status, log)
+        assert status["error"]["code"] == "DISK_LIMIT", status
+        job_dir = next((platform.tmp / "backtest").glob(f"runs/*/{status['job_id']}"))
+        assert not list(job_dir.glob("*.bin"))

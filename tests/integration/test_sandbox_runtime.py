@@ -124,7 +124,14 @@ def test_the_sweep_kills_and_removes_leftover_control_groups(
     group = sandbox.cgroup("s7-leftover")
     if group is None:
         pytest.skip("no writable cgroup hierarchy")
-    group.create(memory_mb=64, max_procs=8)
+    group.create(memory_mb=64, max_procs=8, cpus=0.5)
+    root = group.paths[0]
+    assert (root / "memory.limit_in_bytes").read_text().strip() == str(64 * 2**20)
+    cpu = group.hierarchy.cpu
+    if cpu is not None:  # half a core: 50 ms of every 100 ms
+        assert (
+            cpu / "quantdesk" / group.instance / group.name / "cpu.cfs_quota_us"
+        ).read_text().strip() == "50000"
     sleeper = subprocess.Popen(["sleep", "600"])
     group.add(sleeper.pid)
     assert sandbox.sweep(prefix="s8-") == []  # another slot's prefix: untouched
@@ -150,6 +157,7 @@ def test_the_seccomp_filter_refuses_what_it_lists(tmp_path: Path, demo_data_dir:
     for name in ("ptrace", "keyctl", "unshare", "personality"):
         assert (filtered[name], open_[name]) == ("EPERM", "ok"), name
     assert filtered["io_uring_setup"] == "EPERM" and open_["io_uring_setup"] != "EPERM"
+    assert (filtered["pidfd_getfd"], open_["pidfd_getfd"]) == ("EPERM", "EBADF")
     for family in ("AF_INET", "AF_INET6", "AF_NETLINK"):
         assert filtered[family] == "EAFNOSUPPORT" and open_[family] == "ok", family
     assert filtered["AF_UNIX"] == "ok"
@@ -177,3 +185,87 @@ def test_the_compile_check_runs_in_the_same_sandbox(
     assert policy.env.keys() <= {"PATH", "LANG", "LC_ALL", "PYTHONHASHSEED", "OMP_NUM_THREADS",
                                  "OPENBLAS_NUM_THREADS", "MPLBACKEND"}  # fmt: skip
     assert str(platform.settings.backtest_base_dir.resolve()) not in policy.read_only
+
+
+def test_a_prepared_sandbox_inherits_nothing_of_the_previous_job(
+    tmp_path: Path, demo_data_dir: Path
+) -> None:
+    """Regression: the spare sandbox was forked while the previous job's pipes were open and
+    its request was in a frame above; its init and shell held the server's stdout/stderr."""
+    settings = make_settings(tmp_path, "sqlite://", demo_data_dir)
+    server = ForkServer("inherit")
+    sandbox = Sandbox(settings, server)
+    sandbox.detect(0)
+    job_dir = tmp_path / "job"
+    job_dir.mkdir()
+    policy = sandbox.policy(0, work_dir=job_dir, cgroup="s0-")
+    try:
+        reports = []
+        for _ in range(3):  # the first run is cold; the later ones use prepared sandboxes
+            seen: list[dict[str, Any]] = []
+            run = server.spawn(policy, "probe", {"inherited": True}, on_event=seen.append)
+            assert run.wait(30), run.output
+            reports += [r for r in seen if "frames" in r]
+        for report in reports[1:]:
+            for frame in report["frames"]:
+                if frame[0] in ("_serve", "_handle", "refill", "take", "_monitor_main"):
+                    assert not {"request", "message", "fds"} & set(frame[1:]), frame
+            assert report["parent_fds"] == "PermissionError"  # the shell is not dumpable
+            targets = set(report["fds"].values())
+            assert {report["fds"]["0"]} == {"/dev/null"}
+            allowed = ("pipe:", "socket:", "/dev/null", "FileNotFoundError")  # (the listing fd)
+            assert all(t.startswith(allowed) for t in targets), targets
+        deadline = time.monotonic() + 5  # the next sandbox is prepared at idle priority
+        while (problems := _inherited(psutil.Process(server.pid))) is None or problems:
+            assert time.monotonic() < deadline, problems
+            time.sleep(0.05)
+    finally:
+        server.close()
+
+
+def _inherited(template: psutil.Process) -> list[str] | None:
+    """What the prepared sandbox's init, shell and code hold besides ``/dev/null`` on fds
+    0-2 and sockets (``None`` until all three exist)."""
+    inside = [p for p in template.children(recursive=True) if p.uids().real != 0]
+    if len(inside) < 3:
+        return None
+    problems = []
+    for process in inside:
+        try:
+            fds = {int(fd): os.readlink(f"/proc/{process.pid}/fd/{fd}")
+                   for fd in os.listdir(f"/proc/{process.pid}/fd")}  # fmt: skip
+        except OSError:
+            return None
+        if {fds.get(0), fds.get(1), fds.get(2)} != {"/dev/null"}:
+            problems.append(f"{process.pid}: standard streams {fds}")
+        problems += [f"{process.pid}: fd {fd} {t}" for fd, t in fds.items()
+                     if fd > 2 and not t.startswith("socket:")]  # fmt: skip
+    return problems
+
+
+def test_a_prepared_monitor_keeps_none_of_its_callers_descriptors(
+    tmp_path: Path, demo_data_dir: Path
+) -> None:
+    """Regression: ``prepare`` forked with the caller's descriptors (a previous job's pipes,
+    the server's stdout) open, and the sandbox below the monitor inherited them."""
+    from quantdesk.jobs.sandbox.enter import prepare
+
+    sandbox = Sandbox(make_settings(tmp_path, "sqlite://", demo_data_dir), Launcher())
+    policy = sandbox.policy(None, layers=sandbox.detect().layers)
+    read_end, write_end = os.pipe()
+    prepared = prepare(policy)
+    mine = os.readlink(f"/proc/self/fd/{write_end}")
+    try:
+        deadline = time.monotonic() + 5  # (right after the fork it still has them all)
+        while True:
+            fds = {int(fd): os.readlink(f"/proc/{prepared.pid}/fd/{fd}")
+                   for fd in os.listdir(f"/proc/{prepared.pid}/fd")}  # fmt: skip
+            if mine not in fds.values() and {fds[0], fds[1], fds[2]} == {"/dev/null"}:
+                break
+            assert time.monotonic() < deadline, fds
+            time.sleep(0.01)
+    finally:
+        prepared.discard()
+        os.waitpid(prepared.pid, 0)
+        os.close(read_end)
+        os.close(write_end)

@@ -46,6 +46,8 @@ class Settings(BaseSettings):
             ``CONFIG_ENV=development``).
         backtest_memory_mb: Memory limit of one job (MiB) → ``MEMORY_LIMIT``.
         backtest_max_procs: Processes and threads one job may have → ``PROCESS_LIMIT``.
+        backtest_cpus: CPU time one job may use, in cores (a control group quota; jobs are
+            single-threaded, so 1 is no slower and keeps a busy job off the other cores).
         backtest_disk_mb: Space of a job's folder (MiB) → ``DISK_LIMIT``.
         backtest_tmp_mb: Size of a job's private ``/tmp`` (MiB).
         backtest_log_mb: ``run.log`` is cut at this size (MiB) with a marker line.
@@ -82,6 +84,7 @@ class Settings(BaseSettings):
     backtest_sandbox: str = Field("strict", pattern="^(strict|off)$")
     backtest_memory_mb: int = Field(2048, ge=64)
     backtest_max_procs: int = Field(64, ge=4)
+    backtest_cpus: float = Field(1.0, ge=0.05, le=1024)
     backtest_disk_mb: int = Field(1024, ge=1)
     backtest_tmp_mb: int = Field(256, ge=1)
     backtest_log_mb: int = Field(20, ge=1)

@@ -19,6 +19,7 @@ worker closes the socket. The worker restarts it if it dies.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import logging
 import os
@@ -82,17 +83,17 @@ class _Spare:
     def __init__(self) -> None:
         self.prepared: Prepared | None = None
 
-    def take(self, policy: SandboxPolicy, sock: socket.socket) -> Prepared:
+    def take(self, policy: SandboxPolicy) -> Prepared:
         """The prepared sandbox for ``policy`` (prepared now if none fits)."""
         spare, self.prepared = self.prepared, None
         if spare is None or spare.key != policy.template_key():
             if spare is not None:
                 spare.discard()
-            spare = prepare(policy, close_fds=(sock.fileno(),))
+            spare = prepare(policy)
         return spare
 
-    def refill(self, policy: SandboxPolicy, sock: socket.socket) -> None:
-        self.prepared = prepare(policy, close_fds=(sock.fileno(),))
+    def refill(self, template: SandboxPolicy) -> None:
+        self.prepared = prepare(template)
 
     def drop(self) -> None:
         """Discard the spare and wait until it removed its control group."""
@@ -106,46 +107,59 @@ class _Spare:
 def _serve(sock: socket.socket) -> None:
     spare = _Spare()
     try:
-        _loop(sock, spare)
+        while True:
+            with contextlib.suppress(ChildProcessError):
+                while os.waitpid(-1, os.WNOHANG)[0]:
+                    pass  # reap finished monitors
+            ready, _, _ = select.select([sock], [], [], 1.0)
+            if not ready:
+                continue
+            try:
+                template = _handle(sock, spare)
+            except EOFError:
+                return  # the worker closed its end
+            if template is not None:
+                # Forked here, where no frame holds the job just handled: the next job's
+                # sandbox inherits nothing of it (its request, folder, environment).
+                spare.refill(template)
     finally:
         spare.drop()
 
 
-def _loop(sock: socket.socket, spare: _Spare) -> None:
-    while True:
-        with contextlib.suppress(ChildProcessError):
-            while os.waitpid(-1, os.WNOHANG)[0]:
-                pass  # reap finished monitors
-        ready, _, _ = select.select([sock], [], [], 1.0)
-        if not ready:
-            continue
-        try:
-            message, fds, _flags, _addr = socket.recv_fds(sock, _MAX_MESSAGE, 8)
-        except OSError:
-            return
-        if not message:
-            return  # the worker closed its end
-        request = json.loads(message)
-        if request.get("op") == "warm":
-            _warm(request)
-            _freeze()
-            sock.send(json.dumps({"ok": True}).encode())
-            continue
-        try:
-            policy = SandboxPolicy.from_dict(request["policy"])
-            if request["target"] not in TARGETS or len(fds) != 3:
-                raise ValueError(f"unknown target {request['target']!r} or missing pipes")
-        except (KeyError, TypeError, ValueError) as exc:
-            for fd in fds:
-                os.close(fd)
-            sock.send(json.dumps({"error": f"bad request: {exc!r}"}).encode())
-            continue
-        prepared = spare.take(policy, sock)
-        prepared.activate(request, fds)
+def _handle(sock: socket.socket, spare: _Spare) -> SandboxPolicy | None:
+    """Answer one request; for a spawn, the policy template of the next spare.
+
+    Raises:
+        EOFError: the worker closed the socket.
+    """
+    try:
+        message, fds, _flags, _addr = socket.recv_fds(sock, _MAX_MESSAGE, 8)
+    except OSError:
+        raise EOFError from None
+    if not message:
+        raise EOFError
+    request = json.loads(message)
+    if request.get("op") == "warm":
+        _warm(request)
+        _freeze()
+        sock.send(json.dumps({"ok": True}).encode())
+        return None
+    try:
+        policy = SandboxPolicy.from_dict(request["policy"])
+        if request["target"] not in TARGETS or len(fds) != 3:
+            raise ValueError(f"unknown target {request['target']!r} or missing pipes")
+    except (KeyError, TypeError, ValueError) as exc:
         for fd in fds:
             os.close(fd)
-        sock.send(json.dumps({"pid": prepared.pid}).encode())
-        spare.refill(policy, sock)
+        sock.send(json.dumps({"error": f"bad request: {exc!r}"}).encode())
+        return None
+    prepared = spare.take(policy)
+    prepared.activate(request, fds)
+    for fd in fds:
+        os.close(fd)
+    sock.send(json.dumps({"pid": prepared.pid}).encode())
+    return dataclasses.replace(policy, inputs=(), env={},
+                               work_dir=None if policy.work_dir is None else "")  # fmt: skip
 
 
 def _warm(request: dict[str, Any]) -> None:

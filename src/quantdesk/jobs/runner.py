@@ -205,9 +205,20 @@ class JobRunner:
         self._timings["spawned"] = time.time()
         try:
             return self._supervise(folder, job, run, progress, reported)
+        except BaseException:
+            self._stop(run)  # never leave a job running unsupervised
+            raise
         finally:
             run.close()
             log.close()
+
+    def _stop(self, run: SandboxRun) -> None:
+        """Kill the run, and remove its control group should its monitor not have."""
+        run.kill()
+        if run.cgroup:
+            group = self.sandbox.cgroup(run.cgroup)
+            if group is not None:
+                group.remove()
 
     def _supervise(
         self,
@@ -231,18 +242,18 @@ class JobRunner:
                 break
             now = time.monotonic()
             if self.stop.is_set() or (self.exit_with_parent and _parent() != parent):
-                run.kill()
+                self._stop(run)
                 folder.append_log("worker stopping: job released back to the queue")
                 job_store.release(self.db, job.id, job.fence)
                 return None
             if now >= next_cancel_check:
                 next_cancel_check = now + CANCEL_POLL_SECONDS
                 if job_store.cancel_requested(self.db, job.id):
-                    run.kill()
+                    self._stop(run)
                     folder.append_log("CANCELLED: stopped at the user's request")
                     return self._finish(folder, job, JobStatus.CANCELLED, None, None, progress)
             if now >= deadline:
-                run.kill()
+                self._stop(run)
                 code, message = _timeout_error(folder, settings.backtest_timeout)
                 folder.append_log(f"ERROR {code}: {message}")
                 return self._finish(folder, job, JobStatus.FAILED, code, message, progress)
@@ -251,7 +262,7 @@ class JobRunner:
                 next_beat = now + beat_every
                 last_write, written = now, dict(progress)
                 if not job_store.heartbeat(self.db, job.id, job.fence, lease, progress or None):
-                    run.kill()
+                    self._stop(run)
                     folder.append_log("lease lost: another worker owns this job now")
                     return None
         return self._conclude(folder, job, run.outcome or Outcome(error="no outcome"),
@@ -282,8 +293,9 @@ class JobRunner:
                        f"the job tried to run more than BACKTEST_MAX_PROCS={s.backtest_max_procs} "
                        "processes/threads")  # fmt: skip
         elif outcome.disk_full and outcome.exit_code != 0:
-            size = s.backtest_disk_mb if outcome.full == "the job folder" else s.backtest_tmp_mb
-            setting = "BACKTEST_DISK_MB" if outcome.full == "the job folder" else "BACKTEST_TMP_MB"
+            folder_full = outcome.full.startswith("the job folder")
+            size = s.backtest_disk_mb if folder_full else s.backtest_tmp_mb
+            setting = "BACKTEST_DISK_MB" if folder_full else "BACKTEST_TMP_MB"
             failure = (JobErrorCode.DISK_LIMIT,
                        f"{outcome.full} is full ({setting}={size} MiB)")  # fmt: skip
         elif outcome.exit_code == 0 and (folder.path / EXTRACTED).is_file():

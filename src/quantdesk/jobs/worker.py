@@ -23,6 +23,7 @@ from functools import cache
 
 import psutil
 
+from quantdesk.core.jobs import JobErrorCode, JobStatus
 from quantdesk.core.settings import Settings
 from quantdesk.jobs.runner import JobRunner
 from quantdesk.jobs.sandbox import check_mode
@@ -99,7 +100,13 @@ def work(
             if job is None:
                 stop.wait(POLL_SECONDS)
                 continue
-            runner.run(job)
+            try:
+                runner.run(job)
+            except Exception as exc:  # a bug must not take the worker (and the job) down
+                log.exception("job %s: the runner failed", job.id)
+                message = f"the worker failed running this job: {type(exc).__name__}: {exc}"
+                job_store.finish(db, job.id, job.fence, JobStatus.FAILED,
+                                 JobErrorCode.INTERNAL_ERROR, message[:2000])  # fmt: skip
     finally:
         runner.close()
         db.dispose()

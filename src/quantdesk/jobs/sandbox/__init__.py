@@ -225,7 +225,8 @@ class Sandbox:
             uid=uid, gid=uid, layers=tuple(sorted(str(x) for x in layers)),
             read_only=self._read_only, work_dir=str(work_dir) if work_dir else None,
             inputs=inputs, collect=work_dir is not None, memory_mb=s.backtest_memory_mb,
-            max_procs=s.backtest_max_procs, disk_mb=s.backtest_disk_mb, tmp_mb=s.backtest_tmp_mb,
+            max_procs=s.backtest_max_procs, cpus=s.backtest_cpus, disk_mb=s.backtest_disk_mb,
+            tmp_mb=s.backtest_tmp_mb,
             cpu_seconds=int(s.backtest_timeout) + 30, cgroup=cgroup, instance=self.instance,
             scratch=str(self.scratch), env=env or {},
         )  # fmt: skip

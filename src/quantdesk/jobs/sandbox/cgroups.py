@@ -44,11 +44,13 @@ def _mounts() -> list[tuple[str, str, set[str]]]:
 
 @dataclass(frozen=True)
 class Hierarchy:
-    """Where the memory and pids controllers are: ``version`` 1 or 2 and their roots."""
+    """Where the memory, pids and (optional) cpu controllers are: ``version`` 1 or 2 and
+    their roots."""
 
     version: int
     memory: Path
     pids: Path
+    cpu: Path | None = None
 
     @classmethod
     def find(cls) -> Hierarchy | None:
@@ -56,7 +58,10 @@ class Hierarchy:
         mounts = _mounts()
         v1 = {c: Path(p) for p, t, opts in mounts if t == "cgroup" for c in opts}
         if "memory" in v1 and "pids" in v1:
-            found = cls(1, v1["memory"], v1["pids"])
+            cpu = v1.get("cpu")
+            found = cls(
+                1, v1["memory"], v1["pids"], cpu if cpu and os.access(cpu, os.W_OK) else None
+            )
         else:
             found = None
             for point, kind, _ in mounts:
@@ -64,7 +69,8 @@ class Hierarchy:
                 with contextlib.suppress(OSError):
                     names = controllers.read_text().split()
                     if kind == "cgroup2" and {"memory", "pids"} <= set(names):
-                        found = cls(2, Path(point), Path(point))
+                        cpu = Path(point) if "cpu" in names else None
+                        found = cls(2, Path(point), Path(point), cpu)
                         break
         if found is None or not all(os.access(p, os.W_OK) for p in (found.memory, found.pids)):
             return None
@@ -72,7 +78,8 @@ class Hierarchy:
 
     def base(self, instance: str) -> list[Path]:
         """The deployment's parent groups (one per controller root, deduplicated)."""
-        return list(dict.fromkeys(r / ROOT / instance for r in (self.memory, self.pids)))
+        roots = [self.memory, self.pids, *([self.cpu] if self.cpu else [])]
+        return list(dict.fromkeys(r / ROOT / instance for r in roots))
 
 
 @dataclass(frozen=True)
@@ -88,11 +95,13 @@ class JobCgroup:
         return [b / self.name for b in self.hierarchy.base(self.instance)]
 
     def _file(self, controller: str, name: str) -> Path:
-        root = self.hierarchy.memory if controller == "memory" else self.hierarchy.pids
-        return root / ROOT / self.instance / self.name / name
+        roots = {"memory": self.hierarchy.memory, "pids": self.hierarchy.pids,
+                 "cpu": self.hierarchy.cpu or self.hierarchy.memory}  # fmt: skip
+        return roots[controller] / ROOT / self.instance / self.name / name
 
-    def create(self, memory_mb: int, max_procs: int) -> None:
-        """Create the group(s) and set the limits.
+    def create(self, memory_mb: int, max_procs: int, cpus: float | None = None) -> None:
+        """Create the group(s) and set the limits (``cpus``: CPU time as a number of cores,
+        where the cpu controller is available).
 
         Raises:
             OSError: the hierarchy is not writable.
@@ -111,6 +120,14 @@ class JobCgroup:
             with contextlib.suppress(OSError):
                 self._file("memory", "memory.swap.max").write_text("0")
         self._file("pids", "pids.max").write_text(str(max_procs))
+        if cpus and self.hierarchy.cpu is not None:
+            period = 100_000
+            quota = max(1000, int(cpus * period))
+            if self.hierarchy.version == 1:
+                self._file("cpu", "cpu.cfs_period_us").write_text(str(period))
+                self._file("cpu", "cpu.cfs_quota_us").write_text(str(quota))
+            else:
+                self._file("cpu", "cpu.max").write_text(f"{quota} {period}")
 
     def _enable_v2_controllers(self) -> None:
         root = self.hierarchy.memory
@@ -118,6 +135,8 @@ class JobCgroup:
             parent.mkdir(exist_ok=True)
             with contextlib.suppress(OSError):
                 (parent / "cgroup.subtree_control").write_text("+memory +pids")
+            with contextlib.suppress(OSError):
+                (parent / "cgroup.subtree_control").write_text("+cpu")
 
     def add(self, pid: int) -> None:
         """Move process ``pid`` into the group(s)."""

@@ -66,7 +66,7 @@ from quantdesk.jobs.sandbox.linux import (
     unshare,
     write_id_maps,
 )  # fmt: skip
-from quantdesk.jobs.sandbox.policy import Layer, Outcome, SandboxPolicy
+from quantdesk.jobs.sandbox.policy import MAX_COLLECTED, Layer, Outcome, SandboxPolicy
 from quantdesk.jobs.sandbox.targets import resolve
 
 #: Exit status of init when the sandbox could not be entered (the code never ran).
@@ -75,6 +75,11 @@ SETUP_FAILED = 125
 _FULL_BYTES = 256 * 1024
 EVENTS_FD = 3
 _MAX_MESSAGE = 1 << 20
+_MAX_FD = 1 << 20
+#: Signals the sandbox's init and shell ignore (a job cannot make them fail on purpose; they
+#: still die by SIGKILL, which a job may send to its shell to end its own run as lost).
+_IGNORED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1,
+            signal.SIGUSR2, signal.SIGALRM)  # fmt: skip
 
 
 def _send(fd: int, payload: dict[str, object]) -> None:
@@ -101,23 +106,29 @@ class Prepared:
         self.control.close()
 
 
-def prepare(policy: SandboxPolicy, close_fds: tuple[int, ...] = ()) -> Prepared:
+def prepare(policy: SandboxPolicy) -> Prepared:
     """Fork a monitor that sets up a sandbox for ``policy.template_key()`` and waits.
 
-    Args:
-        close_fds: Descriptors of the caller the monitor must not keep (the fork server's
-            socket to its worker).
+    The monitor keeps no descriptor of the caller's but its control socket: standard streams
+    go to ``/dev/null`` and everything else is closed, so nothing below it (and nothing a job
+    could reach) holds the worker's socket, another job's pipes or the server's log.
     """
     ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     pid = os.fork()
     if pid == 0:
-        ours.close()
-        for fd in close_fds:
-            with contextlib.suppress(OSError):
-                os.close(fd)
+        _only_keep(theirs.fileno())
         _monitor_main(policy, theirs)
     theirs.close()
     return Prepared(pid, policy.template_key(), ours)
+
+
+def _only_keep(keep: int) -> None:
+    """Point fds 0-2 at ``/dev/null`` and close every other descriptor but ``keep``."""
+    null = os.open("/dev/null", os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(null, fd)
+    os.closerange(3, keep)
+    os.closerange(keep + 1, _MAX_FD)
 
 
 class _ParentGone(BaseException):
@@ -227,8 +238,11 @@ class _Box:
             raise ValueError("the job's policy does not match the prepared sandbox")
         for pid in (os.getpid(), self.init_pid):
             _scheduling(pid, idle=False)  # first: the preparation may still be running
-        os.read(self._ready, 1)  # the shell has forked the code process
+        ready = os.read(self._ready, 65536)  # b"1": the shell forked the code process
         os.close(self._ready)
+        if ready != b"1":
+            detail = ready[1:].decode(errors="replace").strip().splitlines()[-1:] or ["died"]
+            raise RuntimeError(f"the sandbox could not be entered: {detail[0]}")
         for pid in _descendants(self.init_pid):
             _scheduling(pid, idle=False)
         group = self.group
@@ -247,6 +261,9 @@ class _Box:
             name = group.name if group is not None else None
             _send(outcome_fd, {"event": "started", "pid": self.init_pid, "cgroup": name})
             _, wait_status = os.waitpid(self.init_pid, 0)
+            self.init_pid = 0  # reaped: never signal that number again
+            if group is not None:
+                group.kill()  # nothing of the job may run while its files are copied out
             outcome = self._outcome(policy, os.waitstatus_to_exitcode(wait_status), group)
         finally:
             if group is not None:
@@ -254,14 +271,15 @@ class _Box:
         _send(outcome_fd, {"event": "exited", **outcome.__dict__})
 
     def _outcome(self, policy: SandboxPolicy, code: int, group: JobCgroup | None) -> Outcome:
-        if code == SETUP_FAILED:
-            raise RuntimeError("the sandbox could not be entered (see the log)")
         exit_code: int | None = code if 0 <= code < 128 else None
         sig = -code if code < 0 else (code - 128 if code >= 128 else None)
         full = _full(policy, self.root)
         collected: list[str] = []
         if self.root is not None and policy.collect and exit_code == 0:
-            collected = rootfs.collect(policy, self.root)
+            try:
+                collected = rootfs.collect(policy, self.root)
+            except rootfs.CollectLimit as exc:
+                exit_code, full = 1, f"the job folder ({exc})"
         return Outcome(
             exit_code=exit_code,
             signal=sig,
@@ -270,7 +288,7 @@ class _Box:
             disk_full=bool(full),
             full=full,
             peak_memory=group.peak_memory() if group else 0,
-            collected=tuple(collected),
+            collected=tuple(collected[:MAX_COLLECTED]),
         )
 
 
@@ -305,7 +323,7 @@ def _cgroup(policy: SandboxPolicy) -> JobCgroup | None:
     if hierarchy is None:
         raise RuntimeError("no writable cgroup hierarchy with memory and pids controllers")
     group = JobCgroup(hierarchy, policy.instance, f"{policy.cgroup}{uuid.uuid4().hex[:12]}")
-    group.create(policy.memory_mb, policy.max_procs)
+    group.create(policy.memory_mb, policy.max_procs, policy.cpus)
     return group
 
 
@@ -323,6 +341,8 @@ def _full(policy: SandboxPolicy, root: str | None) -> str:
 def _init(policy: SandboxPolicy, root: str | None, code_end: socket.socket, ready: int) -> NoReturn:
     """Pid 1 of the sandbox: finish entering it, fork the job's shell, reap until it exits."""
     try:
+        for number in _IGNORED:
+            signal.signal(number, signal.SIG_IGN)
         _enter(policy, root)
         os.setsid()
         pid = os.fork()
@@ -331,14 +351,14 @@ def _init(policy: SandboxPolicy, root: str | None, code_end: socket.socket, read
         code_end.close()
         os.close(ready)
     except BaseException:
-        _setup_failed()
+        _setup_failed(ready)
     _wait_for(pid, reap_all=True)
 
 
-def _setup_failed() -> NoReturn:
-    """Report why entering the sandbox failed (to the log pipe) and exit ``SETUP_FAILED``."""
+def _setup_failed(ready: int) -> NoReturn:
+    """Report why entering the sandbox failed (to the monitor, on the ready pipe) and exit."""
     with contextlib.suppress(Exception):
-        sys.stderr.write(f"sandbox setup failed:\n{traceback.format_exc()}")
+        os.write(ready, b"E" + traceback.format_exc().encode()[-8000:])
     os._exit(SETUP_FAILED)
 
 
@@ -378,7 +398,7 @@ def _shell(
         os.write(ready, b"1")
         os.close(ready)
     except BaseException:
-        _setup_failed()
+        _setup_failed(ready)
     _wait_for(pid, reap_all=False)
 
 
@@ -411,7 +431,9 @@ def _enter(policy: SandboxPolicy, root: str | None) -> None:
             os.setgroups([])
             os.setresgid(policy.gid, policy.gid, policy.gid)
             os.setresuid(policy.uid, policy.uid, policy.uid)
-        prctl(PR_SET_DUMPABLE, 1)  # a uid change cleared it; /proc/self stays the job's own
+    # Not dumpable: the job (same uid) cannot open init's or the shell's /proc/<pid>/fd, ptrace
+    # them or take their descriptors; only the code process becomes dumpable again.
+    prctl(PR_SET_DUMPABLE, 0)
     prctl(PR_SET_NO_NEW_PRIVS, 1)
     prctl(PR_SET_PDEATHSIG, signal.SIGKILL)  # after the uid change, which clears it
     if policy.has(Layer.SECCOMP):
@@ -443,6 +465,9 @@ def _code(policy: SandboxPolicy, control: socket.socket, *, landlocked: bool) ->
     code = 1
     try:
         prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+        prctl(PR_SET_DUMPABLE, 1)  # its own /proc/self stays readable to it
+        for number in _IGNORED:
+            signal.signal(number, signal.SIG_DFL)
         if policy.work_dir is not None:
             _prefault()
         message, fds, _flags, _addr = socket.recv_fds(control, _MAX_MESSAGE, 2)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import select
 import signal
@@ -20,6 +21,8 @@ from typing import Any
 
 from quantdesk.jobs.artifacts import open_append
 from quantdesk.jobs.sandbox.policy import Outcome
+
+log = logging.getLogger(__name__)
 
 #: Longest events line kept (longer ones are dropped whole).
 MAX_EVENT_LINE = 1024 * 1024
@@ -65,7 +68,8 @@ class SandboxRun:
         log_fd, events_fd, outcome_fd: Read ends of the three pipes (owned by this object).
         log: Where log bytes go (``None``: kept in ``output``, up to 1 MiB).
         on_event: Called with each valid JSON object from the events pipe.
-        process: The monitor when it is our child (the one-shot launcher), reaped at the end.
+        process: The one-shot launcher when it started the run (the monitor's parent, our
+            child), reaped at the end.
     """
 
     def __init__(
@@ -86,6 +90,11 @@ class SandboxRun:
         self._log = log
         self._on_event = on_event
         self._process = process
+        # A pidfd, not the number: a signal can never reach a process that reused the pid.
+        self._pidfd: int | None = None
+        if process is None:
+            with contextlib.suppress(OSError):
+                self._pidfd = os.pidfd_open(monitor_pid)
         self._buffers: dict[int, bytearray] = {events_fd: bytearray(), outcome_fd: bytearray()}
         self._open = {log_fd: "log", events_fd: "events", outcome_fd: "outcome"}
         self.started = time.monotonic()
@@ -130,53 +139,69 @@ class SandboxRun:
             return
         buffer = self._buffers[fd]
         buffer += data
-        while b"\n" in buffer:
-            line, _, rest = bytes(buffer).partition(b"\n")
-            buffer[:] = rest
-            self._line(kind, line)
-        if len(buffer) > MAX_EVENT_LINE:
-            buffer.clear()
+        if b"\n" not in data:
+            if len(buffer) > MAX_EVENT_LINE:
+                buffer.clear()  # an overlong line is dropped whole
+            return
+        *lines, rest = bytes(buffer).split(b"\n")  # one split per read: linear in the input
+        buffer[:] = rest if len(rest) <= MAX_EVENT_LINE else b""
+        for line in lines:
+            if len(line) <= MAX_EVENT_LINE:
+                self._line(kind, line)
 
     def _line(self, kind: str, line: bytes) -> None:
-        if len(line) > MAX_EVENT_LINE:
-            return
-        try:
+        try:  # untrusted on the events pipe: anything may come (deep nesting, huge numbers...)
             message = json.loads(line)
-        except ValueError:
+        except (ValueError, RecursionError):
             return
         if not isinstance(message, dict):
             return
         if kind == "events":
             if self._on_event is not None:
-                self._on_event(message)
+                try:
+                    self._on_event(message)
+                except Exception:  # a malformed event is the job's problem, not the worker's
+                    log.warning("ignored a malformed event from a sandbox", exc_info=True)
             return
         event = message.get("event")
-        if event == "started" and isinstance(message.get("pid"), int):
+        if event == "started" and self.init_pid is None and isinstance(message.get("pid"), int):
             self.init_pid = message["pid"]
             if isinstance(message.get("cgroup"), str):
                 self.cgroup = message["cgroup"]
-        elif event == "exited":
-            self.outcome = Outcome.from_dict(message)
-        elif event == "error":
-            self.outcome = Outcome(error=str(message.get("message", "sandbox error")))
+        elif event == "exited" and self.outcome is None:
+            try:
+                self.outcome = Outcome.from_dict(message)
+            except (TypeError, ValueError):
+                self.outcome = Outcome(error="the sandbox monitor sent a malformed outcome")
+        elif event == "error" and self.outcome is None:
+            self.outcome = Outcome(error=str(message.get("message", "sandbox error"))[:4000])
 
     def _finish(self) -> None:
         for fd in list(self._open):
             os.close(fd)
         self._open.clear()
+        if self._pidfd is not None:
+            os.close(self._pidfd)
+            self._pidfd = None
         if self._process is not None:
             self._process.wait()
 
+    def _signal(self, number: int) -> None:
+        with contextlib.suppress(ProcessLookupError, PermissionError, OSError):
+            if self._pidfd is not None:
+                signal.pidfd_send_signal(self._pidfd, number)
+            elif self._process is not None and self._process.poll() is None:
+                self._process.send_signal(number)
+
     def kill(self, grace: float = 2.0) -> None:
-        """Kill the sandbox's init (the kernel then kills everything in it); the monitor
-        reports and removes the control group. Falls back to killing the monitor."""
-        target = self.init_pid or self.monitor_pid
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.kill(target, signal.SIGKILL)
-        if not self.wait(grace):
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.kill(self.monitor_pid, signal.SIGKILL)
-            self.wait(grace)
+        """Stop the run: SIGTERM to its monitor, which kills everything in the sandbox and
+        removes the control group; SIGKILL if it has not ended within ``grace`` seconds (the
+        processes below it then die by their parent-death signals)."""
+        if not self.done:
+            self._signal(signal.SIGTERM)
+            if not self.wait(grace):
+                self._signal(signal.SIGKILL)
+                self.wait(grace)
         self._finish()
 
     def close(self) -> None:

@@ -81,6 +81,7 @@ class SandboxPolicy:
         inputs: File names copied from ``work_dir`` into the private copy (read-only there).
         collect: Copy regular files the code wrote back into ``work_dir`` (exit status 0).
         memory_mb, max_procs, disk_mb, tmp_mb: Limits (MiB, processes + threads, MiB, MiB).
+        cpus: CPU time the run may use, in cores (a control group quota).
         cpu_seconds: CPU-time limit (RLIMIT_CPU), ``None`` for none.
         cgroup: Name prefix of the run's control group (under ``quantdesk/<instance>/``; the
             sandbox adds a random suffix and reports the name when the run starts).
@@ -99,6 +100,7 @@ class SandboxPolicy:
     collect: bool = False
     memory_mb: int = 2048
     max_procs: int = 64
+    cpus: float = 1.0
     disk_mb: int = 1024
     tmp_mb: int = 256
     cpu_seconds: int | None = None
@@ -130,6 +132,10 @@ class SandboxPolicy:
         return cls(**values)
 
 
+#: Names of collected files an outcome lists (the rest are only counted).
+MAX_COLLECTED = 1000
+
+
 @dataclass(frozen=True)
 class Outcome:
     """How a sandboxed run ended, as its monitor saw it.
@@ -158,10 +164,31 @@ class Outcome:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Outcome:
-        known = {f.name for f in dataclasses.fields(cls)}
-        values = {k: v for k, v in data.items() if k in known}
-        values["collected"] = tuple(values.get("collected") or ())
-        return cls(**values)
+        """The outcome a monitor reported.
+
+        Raises:
+            TypeError, ValueError: a field has the wrong type.
+        """
+
+        def number(name: str) -> int | None:
+            value = data.get(name)
+            if value is None:
+                return None
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise TypeError(f"{name} must be an integer")
+            return value
+
+        collected = data.get("collected") or []
+        error = data.get("error")
+        if not isinstance(collected, list) or not all(isinstance(x, str) for x in collected):
+            raise TypeError("collected must be a list of names")
+        return cls(
+            exit_code=number("exit_code"), signal=number("signal"),
+            oom_kills=number("oom_kills") or 0, pids_limit_hits=number("pids_limit_hits") or 0,
+            disk_full=bool(data.get("disk_full")), full=str(data.get("full") or ""),
+            peak_memory=number("peak_memory") or 0, collected=tuple(collected[:MAX_COLLECTED]),
+            error=None if error is None else str(error),
+        )  # fmt: skip
 
 
 def runtime_paths(extra_commands: tuple[str, ...] = ()) -> tuple[str, ...]:
@@ -205,8 +232,10 @@ def _command_paths(command: str) -> list[str]:
         out.append(str(venv))
         for line in cfg.read_text(errors="replace").splitlines():
             key, _, value = line.partition("=")
-            if key.strip() == "home" and value.strip():
-                out.append(str(Path(value.strip()).resolve().parent))
+            prefix = Path(value.strip()).resolve().parent
+            # Only a Python installation (``<prefix>/lib/python3.*``), never e.g. a home folder.
+            if key.strip() == "home" and value.strip() and any(prefix.glob("lib/python3*")):
+                out.append(str(prefix))
     return out
 
 

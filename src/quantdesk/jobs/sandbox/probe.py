@@ -63,6 +63,13 @@ def observe(args: dict[str, Any]) -> dict[str, Any]:
         report["cgroup"] = Path("/proc/self/cgroup").read_text()
     if args.get("syscalls"):
         report["syscalls"] = _syscalls()
+    if args.get("inherited"):
+        report["frames"] = _frames()
+        report["fds"] = {fd: _fd_target(fd) for fd in sorted(map(int, os.listdir("/proc/self/fd")))}
+        try:
+            report["parent_fds"] = os.listdir(f"/proc/{os.getppid()}/fd")
+        except OSError as exc:
+            report["parent_fds"] = type(exc).__name__
     if args.get("exec"):
         import subprocess
 
@@ -84,6 +91,7 @@ _SYSCALLS = {
     "io_uring_setup": (1, 0, 0, 0),  # (a NULL params pointer: EFAULT when allowed)
     "unshare": (0, 0, 0, 0),  # no flags: a no-op when allowed
     "personality": (0xFFFFFFFF, 0, 0, 0),  # query only
+    "pidfd_getfd": (-1, 0, 0, 0),  # a bad pidfd: EBADF when allowed
 }
 
 
@@ -109,6 +117,26 @@ def _syscalls() -> dict[str, str]:
         except OSError as exc:
             out[family] = errno.errorcode.get(exc.errno or 0, "?")
     return out
+
+
+def _frames() -> list[list[str]]:
+    """``[function, local names...]`` of every frame above this one (what a job could reach
+    of the process it was forked from)."""
+    import sys
+
+    out: list[list[str]] = []
+    frame = sys._getframe(1)
+    while frame is not None:
+        out.append([frame.f_code.co_name, *sorted(frame.f_locals)])
+        frame = frame.f_back  # type: ignore[assignment]
+    return out
+
+
+def _fd_target(fd: int) -> str:
+    try:
+        return os.readlink(f"/proc/self/fd/{fd}")
+    except OSError as exc:
+        return type(exc).__name__
 
 
 def probe(args: dict[str, Any]) -> int:

@@ -19,12 +19,13 @@ directory stays invisible rather than writable.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import stat
+from collections.abc import Iterator
+from collections.abc import Set as AbstractSet
 from pathlib import Path
 
-from quantdesk.core.files import atomic_write_bytes
+from quantdesk.core.files import atomic_writer
 from quantdesk.jobs.sandbox.linux import (
     MS_BIND,
     MS_NODEV,
@@ -45,6 +46,9 @@ DEVICES = ("null", "zero", "full", "random", "urandom", "tty")
 #: Names in the job folder the sandbox may not replace (the worker's, or its own inputs).
 RESERVED = frozenset({"run.log", "status.json", "job_meta.json", "strategy.py", "config.yml"})
 _MAX_COLLECT_DEPTH = 8
+#: Most result files copied back from one job.
+MAX_COLLECT_FILES = 10_000
+_COPY_CHUNK = 1 << 20
 #: Where the job folder is inside the sandbox (the same for every job, so a sandbox can be
 #: prepared before its job is known).
 JOB_DIR = "/job"
@@ -144,34 +148,83 @@ def stage(policy: SandboxPolicy, root: str) -> None:
             os.chmod(target, 0o444)
 
 
+class CollectLimit(Exception):
+    """The job's results do not fit the limits of the copy back (size, files, links)."""
+
+
 def collect(policy: SandboxPolicy, root: str) -> list[str]:
     """Copy the regular files the code wrote in its private job folder back into the real
-    one (atomically, never following a symlink, never replacing ``RESERVED`` names or the
-    inputs). Returns the relative paths copied."""
+    one, and return their relative paths.
+
+    Called once nothing of the job runs any more. Walks with directory descriptors and opens
+    with ``O_NOFOLLOW``, so no symlink (on any component) is ever followed; skips
+    ``RESERVED`` names and the inputs; copies in chunks, atomically. Refuses (nothing is
+    copied) when the files add up to more than ``disk_mb`` (sizes, so sparse files count
+    whole), more than ``MAX_COLLECT_FILES``, or a file has several names (hard links would
+    multiply it).
+
+    Raises:
+        CollectLimit: one of those limits was passed.
+    """
     assert policy.work_dir is not None
     source_root = _inside(root, JOB_DIR)
-    skip = RESERVED | set(policy.inputs)
+    wanted = set(_plan(source_root, RESERVED | set(policy.inputs), policy.disk_mb))
+    base = Path(policy.work_dir)
     copied: list[str] = []
-
-    def walk(relative: str, depth: int) -> None:
-        with os.scandir(os.path.join(source_root, relative)) as entries:
-            for entry in entries:
-                rel = os.path.join(relative, entry.name) if relative else entry.name
-                info = entry.stat(follow_symlinks=False)
-                if stat.S_ISDIR(info.st_mode) and depth < _MAX_COLLECT_DEPTH:
-                    walk(rel, depth + 1)
-                elif stat.S_ISREG(info.st_mode) and rel not in skip:
-                    fd = os.open(entry.path, os.O_RDONLY | os.O_NOFOLLOW)
-                    with os.fdopen(fd, "rb") as fh:
-                        data = fh.read()
-                    target = Path(policy.work_dir or "", rel)
-                    if _safe_target(Path(policy.work_dir or ""), target):
-                        atomic_write_bytes(target, data)
-                        copied.append(rel)
-
-    with contextlib.suppress(FileNotFoundError):
-        walk("", 0)
+    for rel, dir_fd, name in _files(source_root):  # nothing runs in there now: same tree
+        target = base / rel
+        if rel not in wanted or not _safe_target(base, target):
+            continue
+        try:
+            fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=dir_fd)
+        except OSError:
+            continue
+        with os.fdopen(fd, "rb") as source, atomic_writer(target) as sink:
+            while chunk := source.read(_COPY_CHUNK):
+                sink.write(chunk)
+        copied.append(rel)
     return copied
+
+
+def _files(source_root: str) -> Iterator[tuple[str, int, str]]:
+    """``(relative path, directory fd, name)`` of every regular file under ``source_root``
+    (depth-limited; the fd is valid during the iteration step only)."""
+    try:
+        top = os.open(source_root, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+    except OSError:
+        return
+    try:
+        for folder, dirs, files, dir_fd in os.fwalk(dir_fd=top, follow_symlinks=False):
+            if os.path.normpath(folder).count(os.sep) >= _MAX_COLLECT_DEPTH:
+                dirs.clear()
+            for name in files:
+                try:
+                    info = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+                except OSError:
+                    continue
+                if stat.S_ISREG(info.st_mode):
+                    yield os.path.normpath(os.path.join(folder, name)), dir_fd, name
+    finally:
+        os.close(top)
+
+
+def _plan(source_root: str, skip: AbstractSet[str], disk_mb: int) -> list[str]:
+    """The relative paths to copy, after checking the limits (see ``collect``)."""
+    plan: list[str] = []
+    total = 0
+    for rel, dir_fd, name in _files(source_root):
+        if rel in skip:
+            continue
+        info = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+        if info.st_nlink > 1:
+            raise CollectLimit(f"{rel} has {info.st_nlink} names (hard links)")
+        total += info.st_size
+        if total > disk_mb * 2**20:
+            raise CollectLimit(f"the results are larger than {disk_mb} MiB")
+        if len(plan) >= MAX_COLLECT_FILES:
+            raise CollectLimit(f"more than {MAX_COLLECT_FILES} result files")
+        plan.append(rel)
+    return plan
 
 
 def _safe_target(base: Path, target: Path) -> bool:

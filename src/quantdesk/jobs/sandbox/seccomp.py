@@ -1,7 +1,8 @@
 """The seccomp deny-list every sandboxed process runs under (libseccomp through ``pyseccomp``).
 
 Default allow, and these fail with an errno instead of running (``../shared/research/
-reliability.md`` §2.4, L4): process inspection (``ptrace``, ``process_vm_*``), mounts and
+reliability.md`` §2.4, L4): process inspection (``ptrace``, ``process_vm_*``, ``kcmp``, taking
+another process's descriptors with ``pidfd_getfd``), mounts and
 namespaces (``mount``, ``umount2``, ``pivot_root``, ``chroot``, ``unshare``, ``setns``, ``clone``
 with a namespace flag, the new mount API), kernel surfaces that widen the attack area (``bpf``,
 ``keyctl``, ``perf_event_open``, ``userfaultfd``, ``io_uring_*``, ``kexec_*``, module
@@ -21,7 +22,8 @@ import pyseccomp as sc
 from quantdesk.jobs.sandbox.linux import CLONE_NAMESPACES
 
 DENIED = (
-    "ptrace", "process_vm_readv", "process_vm_writev", "kcmp",
+    "ptrace", "process_vm_readv", "process_vm_writev", "kcmp", "pidfd_getfd",
+    "process_madvise", "process_mrelease",
     "mount", "umount2", "pivot_root", "chroot", "unshare", "setns",
     "open_tree", "move_mount", "fsopen", "fsconfig", "fsmount", "fspick", "mount_setattr",
     "bpf", "keyctl", "add_key", "request_key", "perf_event_open", "userfaultfd",
