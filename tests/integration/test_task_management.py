@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 
 from quantdesk.api import create_app
 from quantdesk.jobs.runner import JobRunner
+from quantdesk.jobs.sandbox.cgroups import Hierarchy
 from quantdesk.services.platform import Platform, bootstrap
 from quantdesk.storage import jobs as job_store
 from tests.fixtures.platform import drain, make_settings
@@ -117,6 +118,15 @@ def test_cancel_a_running_job_kills_it_within_two_seconds(
     assert "CANCELLED" in client.get(f"/api/backtest/jobs/{job_id}/log").text
     again = client.post(f"/api/backtest/jobs/{job_id}/cancel").json()
     assert again["status"] == "CANCELLED"
+    # Regression: a second SIGTERM cut the monitor's clean-up and left the control group.
+    runner.close()
+    hierarchy = Hierarchy.find()
+    if hierarchy is not None:
+        folder = hierarchy.memory / "quantdesk" / runner.sandbox.instance
+        deadline = time.monotonic() + 3
+        while folder.is_dir() and [p for p in folder.iterdir() if p.is_dir()]:
+            assert time.monotonic() < deadline, list(folder.iterdir())
+            time.sleep(0.05)
 
 
 def test_retry_makes_a_new_job_with_the_same_inputs(client: TestClient, platform: Platform) -> None:

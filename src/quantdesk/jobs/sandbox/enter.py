@@ -136,6 +136,7 @@ class _ParentGone(BaseException):
 
 
 def _parent_gone(_signum: int, _frame: object) -> None:
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second one must not cut the clean-up
     raise _ParentGone
 
 
@@ -194,7 +195,9 @@ class _Box:
         # for an RCU grace period (milliseconds), which must not delay the job's start.
         self.group = _cgroup(template)
         self.init_pid = 0
-        try:
+        try:  # (a signal may land anywhere in here: whatever exists is undone)
+            if self.group is not None:
+                self.group.create(template.memory_mb, template.max_procs, template.cpus)
             self._start_init(template)
         except BaseException:
             self.abandon()
@@ -322,9 +325,7 @@ def _cgroup(policy: SandboxPolicy) -> JobCgroup | None:
     hierarchy = Hierarchy.find()
     if hierarchy is None:
         raise RuntimeError("no writable cgroup hierarchy with memory and pids controllers")
-    group = JobCgroup(hierarchy, policy.instance, f"{policy.cgroup}{uuid.uuid4().hex[:12]}")
-    group.create(policy.memory_mb, policy.max_procs, policy.cpus)
-    return group
+    return JobCgroup(hierarchy, policy.instance, f"{policy.cgroup}{uuid.uuid4().hex[:12]}")
 
 
 def _full(policy: SandboxPolicy, root: str | None) -> str:
