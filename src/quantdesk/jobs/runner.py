@@ -164,8 +164,8 @@ class JobRunner:
             f"=== attempt {job.attempts} on {self.worker_id} at {utcnow().isoformat()} "
             f"({detection.describe()}) ==="
         )
-        self._status(folder, job, JobStatus.RUNNING)
-        job_store.record_sandbox(self.db, job.id, job.fence, str(detection.level))
+        if job.sandbox_level != detection.level:  # (a worker records it with the claim)
+            job_store.record_sandbox(self.db, job.id, job.fence, str(detection.level))
         if not detection.runnable:
             message = (
                 "BACKTEST_SANDBOX=strict refuses to run user code: the sandbox lacks "
@@ -203,6 +203,7 @@ class JobRunner:
             folder.append_log(f"ERROR {JobErrorCode.INTERNAL_ERROR}: {message}")
             return self._finish(folder, job, JobStatus.FAILED, JobErrorCode.INTERNAL_ERROR, message)
         self._timings["spawned"] = time.time()
+        self._status(folder, job, JobStatus.RUNNING)  # after the fork: not on the job's clock
         try:
             return self._supervise(folder, job, run, progress, reported)
         except BaseException:

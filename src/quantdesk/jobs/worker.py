@@ -96,7 +96,9 @@ def work(
                 for job_id, status in job_store.reclaim_orphans(db, host, owner_alive):
                     log.warning("job %s of a dead worker of this host: now %s", job_id, status)
                 next_sweep = now + SWEEP_SECONDS
-            job = job_store.claim(db, worker_id, settings.job_lease_seconds)
+            known = runner.sandbox.detection
+            level = str(known.level) if known is not None else None
+            job = job_store.claim(db, worker_id, settings.job_lease_seconds, level)
             if job is None:
                 stop.wait(POLL_SECONDS)
                 continue

@@ -34,6 +34,7 @@ class ClaimedJob:
     attempts: int
     run_dir: str
     request: dict[str, Any]
+    sandbox_level: str | None = None
 
 
 def get(session: Session, job_id: str, owner_id: int | None = None) -> JobRow | None:
@@ -111,8 +112,11 @@ def count_by_status(session: Session) -> dict[str, int]:
     return {str(status): int(n) for status, n in rows}
 
 
-def claim(db: Database, worker_id: str, lease_seconds: float) -> ClaimedJob | None:
-    """Atomically take the oldest QUEUED job for ``worker_id``; ``None`` when none is queued."""
+def claim(
+    db: Database, worker_id: str, lease_seconds: float, sandbox_level: str | None = None
+) -> ClaimedJob | None:
+    """Atomically take the oldest QUEUED job for ``worker_id``, recording the sandbox level
+    it will run under when given; ``None`` when none is queued."""
     with db.write() as session:
         row = session.scalars(
             select(JobRow)
@@ -131,7 +135,11 @@ def claim(db: Database, worker_id: str, lease_seconds: float) -> ClaimedJob | No
         row.lease_expires_at = now + dt.timedelta(seconds=lease_seconds)
         row.started_at = row.started_at or now
         row.updated_at = now
-        return ClaimedJob(row.id, row.fence, row.attempts, row.run_dir, dict(row.request))
+        if sandbox_level is not None:
+            row.sandbox_level = sandbox_level
+        return ClaimedJob(
+            row.id, row.fence, row.attempts, row.run_dir, dict(row.request), sandbox_level
+        )
 
 
 def heartbeat(
