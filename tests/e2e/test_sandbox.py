@@ -320,6 +320,13 @@ def test_a_job_that_kills_its_worker_fails_worker_lost_while_others_finish(
     status, _ = probe(platform, "killer", body)
     assert status["status"] == "FAILED", status
     assert status["error"]["code"] == "WORKER_LOST" and status["attempts"] == 3, status
+    gentle = "os.kill(os.getppid(), signal.SIGTERM)\ntime.sleep(30)\n"
+    status, _ = probe(platform, "gentle_killer", gentle)
+    assert (status["status"], status["error"]["code"], status["attempts"]) == (
+        "FAILED",
+        "WORKER_LOST",
+        3,
+    ), status
     with httpx.Client(base_url=platform.server.base, timeout=30) as http:
         for job_id in others:
             assert _wait_final(http, platform.researcher, job_id)["status"] == "FINISHED"

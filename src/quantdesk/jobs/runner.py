@@ -31,6 +31,10 @@ from quantdesk.storage import jobs as job_store
 
 #: How often a running job checks whether it was cancelled (cancel must land within 2 s).
 CANCEL_POLL_SECONDS = 0.25
+#: Signals that, ending a job from inside its sandbox (not by a limit), count as a lost
+#: worker: the job is retried, then fails WORKER_LOST. Others (SIGSEGV...) are crashes.
+KILL_SIGNALS = frozenset({signal.SIGKILL, signal.SIGTERM, signal.SIGINT, signal.SIGHUP,
+                          signal.SIGQUIT})  # fmt: skip
 #: Progress reaches the database at most this often (and with every lease heartbeat).
 PROGRESS_SECONDS = 1.0
 #: Inputs copied into the job's private folder.
@@ -301,13 +305,14 @@ class JobRunner:
                        f"{outcome.full} is full ({setting}={size} MiB)")  # fmt: skip
         elif outcome.exit_code == 0 and (folder.path / EXTRACTED).is_file():
             return self._finish(folder, job, JobStatus.FINISHED, None, None, progress)
-        elif outcome.signal == signal.SIGKILL:
-            folder.append_log("the job's process was killed (SIGKILL) from inside its sandbox")
+        elif outcome.signal in KILL_SIGNALS:
+            name = signal.Signals(outcome.signal).name
+            folder.append_log(f"the job's process (or its parent) was killed ({name}) from inside")
             return self._lost(folder, job)
         elif reported:
             failure = (reported["code"], reported["message"])
         else:
-            how = (f"signal {outcome.signal}" if outcome.signal is not None
+            how = (f"signal {_signal_name(outcome.signal)}" if outcome.signal is not None
                    else f"status {outcome.exit_code}")  # fmt: skip
             failure = (JobErrorCode.INTERNAL_ERROR, f"the backtest process exited with {how}; "
                                                     "see run.log")  # fmt: skip
@@ -380,6 +385,13 @@ def _startup_ms(timings: dict[str, float]) -> dict[str, float]:
         for name, value in timings.items()
         if name != "claimed"
     }
+
+
+def _signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return str(number)
 
 
 def _parent() -> int:

@@ -76,8 +76,8 @@ _FULL_BYTES = 256 * 1024
 EVENTS_FD = 3
 _MAX_MESSAGE = 1 << 20
 _MAX_FD = 1 << 20
-#: Signals the sandbox's init and shell ignore (a job cannot make them fail on purpose; they
-#: still die by SIGKILL, which a job may send to its shell to end its own run as lost).
+#: Signals the sandbox's init ignores (as pid 1 it would anyway, but Python's own handlers
+#: would not); the shell and the code get the default actions back.
 _IGNORED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1,
             signal.SIGUSR2, signal.SIGALRM)  # fmt: skip
 
@@ -383,10 +383,12 @@ def _shell(
 ) -> NoReturn:
     """The job's parent inside the sandbox (what the job sees as its worker): applies
     Landlock when the job folder is already known (``/job``), forks the code process, and
-    exits with its status. Code that kills it (``os.kill(os.getppid(), SIGKILL)``) ends its
-    own run as a lost worker would."""
+    exits with its status. Code that kills it (``os.kill(os.getppid(), signal.SIGKILL)``, or
+    SIGTERM...) ends its own run as a lost worker would."""
     try:
         prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+        for number in _IGNORED:  # (init ignores them; the shell dies of them, as a worker would)
+            signal.signal(number, signal.SIG_DFL)
         early = policy.has(Layer.LANDLOCK) and (root is not None or policy.work_dir is None)
         if early:
             work_dir = rootfs.JOB_DIR if policy.work_dir is not None else None
