@@ -4,6 +4,7 @@ features (root only, as in CI)."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -231,11 +232,7 @@ def _inherited(template: psutil.Process) -> list[str] | None:
         return None
     problems = []
     for process in inside:
-        try:
-            fds = {int(fd): os.readlink(f"/proc/{process.pid}/fd/{fd}")
-                   for fd in os.listdir(f"/proc/{process.pid}/fd")}  # fmt: skip
-        except OSError:
-            return None
+        fds = _open_files(process.pid)
         if {fds.get(0), fds.get(1), fds.get(2)} != {"/dev/null"}:
             problems.append(f"{process.pid}: standard streams {fds}")
         problems += [f"{process.pid}: fd {fd} {t}" for fd, t in fds.items()
@@ -258,9 +255,8 @@ def test_a_prepared_monitor_keeps_none_of_its_callers_descriptors(
     try:
         deadline = time.monotonic() + 5  # (right after the fork it still has them all)
         while True:
-            fds = {int(fd): os.readlink(f"/proc/{prepared.pid}/fd/{fd}")
-                   for fd in os.listdir(f"/proc/{prepared.pid}/fd")}  # fmt: skip
-            if mine not in fds.values() and {fds[0], fds[1], fds[2]} == {"/dev/null"}:
+            fds = _open_files(prepared.pid)  # (it may be closing them while we look)
+            if mine not in fds.values() and {fds.get(0), fds.get(1), fds.get(2)} == {"/dev/null"}:
                 break
             assert time.monotonic() < deadline, fds
             time.sleep(0.01)
@@ -269,3 +265,13 @@ def test_a_prepared_monitor_keeps_none_of_its_callers_descriptors(
         os.waitpid(prepared.pid, 0)
         os.close(read_end)
         os.close(write_end)
+
+
+def _open_files(pid: int) -> dict[int, str]:
+    """``{fd: target}`` of process ``pid`` (descriptors closed while reading are left out)."""
+    found: dict[int, str] = {}
+    with contextlib.suppress(OSError):
+        for fd in os.listdir(f"/proc/{pid}/fd"):
+            with contextlib.suppress(OSError):
+                found[int(fd)] = os.readlink(f"/proc/{pid}/fd/{fd}")
+    return found

@@ -28,6 +28,7 @@ from quantdesk.core.errors import QuantdeskError, StrategyError
 from quantdesk.core.jobs import JobErrorCode
 from quantdesk.data import Catalog
 from quantdesk.jobs.artifacts import EXTRACTED, RunFolder, write_json
+from quantdesk.jobs.sandbox.inside import EVENTS_FD
 
 #: ``config.yml`` keys passed to ``run_backtest`` as they are.
 RUN_ARGS = (
@@ -52,8 +53,6 @@ def extract(result: BacktestResult) -> dict[str, Any]:
     }
 
 
-#: The events pipe a sandboxed job inherits (``sandbox.enter.EVENTS_FD``).
-EVENTS_FD = 3
 #: Seconds between two progress events (the last one is always sent).
 PROGRESS_EVERY = 0.25
 _DISK_ERRNOS = (errno.ENOSPC, errno.EFBIG, errno.EDQUOT)

@@ -29,10 +29,11 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from typing import Any
 
 from quantdesk.jobs.sandbox.enter import Prepared, prepare
-from quantdesk.jobs.sandbox.handle import CappedLog, SandboxRun
+from quantdesk.jobs.sandbox.handle import CappedLog, Pipes, SandboxRun
 from quantdesk.jobs.sandbox.policy import SandboxPolicy
 from quantdesk.jobs.sandbox.targets import TARGETS
 
@@ -274,7 +275,7 @@ class ForkServer:
         target: str,
         args: dict[str, Any],
         log: CappedLog | None = None,
-        on_event: Any = None,
+        on_event: Callable[[dict[str, Any]], None] | None = None,
     ) -> SandboxRun:
         """Fork a sandboxed run of ``target`` (restarting a dead template first).
 
@@ -283,29 +284,18 @@ class ForkServer:
         """
         if not self.alive():
             self.start()
-        pipes = [os.pipe() for _ in range(3)]
+        pipes = Pipes()
+        request = {"op": "spawn", "target": target, "args": args, "policy": policy.to_dict()}
         try:
-            reply = self._request(
-                {
-                    "op": "spawn",
-                    "target": target,
-                    "args": args,
-                    "policy": json.loads(policy.to_json()),
-                },
-                [w for _, w in pipes],
-            )
-        except (OSError, ForkServerError):
-            for r, w in pipes:
-                os.close(r)
-                os.close(w)
+            reply = self._request(request, pipes.writers)
+            if "pid" not in reply:
+                raise ForkServerError(f"{self.name}: {reply.get('error', reply)}")
+        except BaseException:
+            pipes.close_readers()
             raise
-        for _, w in pipes:
-            os.close(w)
-        if "pid" not in reply:
-            for r, _ in pipes:
-                os.close(r)
-            raise ForkServerError(f"{self.name}: {reply.get('error', reply)}")
-        return SandboxRun(int(reply["pid"]), pipes[0][0], pipes[1][0], pipes[2][0], log, on_event)
+        finally:
+            pipes.close_writers()
+        return pipes.run(int(reply["pid"]), log, on_event)
 
     def close(self) -> None:
         """Stop the template (closing the socket ends it; killed if it lingers)."""

@@ -140,15 +140,3 @@ def _describe(code: int) -> str:
     if code < 0:
         return f"signal {signal.Signals(-code).name}"
     return f"status {code}"
-
-
-class LocalWorkerPool(Supervisor):
-    """``count`` worker processes (slots 0..count-1), restarted when they die."""
-
-    def __init__(self, settings: Settings, count: int) -> None:
-        super().__init__([worker_spec(settings, slot) for slot in range(count)])
-
-    @property
-    def pids(self) -> list[int]:  # type: ignore[override]
-        """Process ids of the current workers."""
-        return Supervisor.pids(self, "worker-")

@@ -132,11 +132,6 @@ class JobRunner:
         self._timings: dict[str, float] = {}
         self._usage: dict[str, float] = {}
 
-    def _startup_ms(self) -> dict[str, float]:
-        """Start-up figures of the current job: claim → fork (``claim_to_spawned``) and claim
-        → the strategy's ``init`` (``claim_to_init``), in milliseconds."""
-        return _startup_ms(self._timings)
-
     def prepare(self) -> Detection:
         """Start the template, sweep the slot's leftover control groups, and run the sandbox
         self-test (once; ``run`` calls it when needed)."""
@@ -197,10 +192,10 @@ class JobRunner:
             self.slot, work_dir=folder.path, inputs=INPUTS, env=child_env(settings),
             cgroup=f"s{self.slot}-",
         )  # fmt: skip
-        log = CappedLog(folder.path / RUN_LOG, settings.backtest_log_mb * 1024 * 1024)
+        log_bytes = settings.backtest_log_mb * 2**20
+        log = CappedLog(folder.path / RUN_LOG, log_bytes)
         try:
-            args = {"log_bytes": settings.backtest_log_mb * 1024 * 1024}
-            run = self.forkserver.spawn(policy, "job", args, log, on_event)
+            run = self.forkserver.spawn(policy, "job", {"log_bytes": log_bytes}, log, on_event)
         except (OSError, ForkServerError) as exc:
             log.close()
             message = f"the sandbox could not start the job: {exc}"
@@ -369,7 +364,7 @@ class JobRunner:
                 "attempt": job.attempts,
                 "worker": self.worker_id,
                 "sandbox": detection.as_dict() if detection else None,
-                "startup_ms": self._startup_ms(),
+                "startup_ms": _startup_ms(self._timings),
                 "usage": self._usage,
                 "updated_at": utcnow().isoformat(),
             }
@@ -377,6 +372,9 @@ class JobRunner:
 
 
 def _startup_ms(timings: dict[str, float]) -> dict[str, float]:
+    """Milliseconds from the claim to each later moment of the job's start: the fork
+    server's reply (``claim_to_spawned``), the sandbox entered (``claim_to_ready``), the
+    strategy's ``init`` (``claim_to_init``)."""
     claimed = timings.get("claimed")
     if claimed is None:
         return {}

@@ -9,7 +9,7 @@ from quantdesk.core.files import remove_temp_files
 from quantdesk.core.settings import Settings
 from quantdesk.data import Catalog
 from quantdesk.data.demo import import_demo
-from quantdesk.jobs.local import LocalWorkerPool, ProcessSpec, Supervisor, settings_env, worker_spec
+from quantdesk.jobs.local import ProcessSpec, Supervisor, settings_env, worker_spec
 from quantdesk.jobs.sandbox import Launcher, Sandbox, check_mode
 from quantdesk.services.auth import AuthService, resolve_secret_key
 from quantdesk.services.backtests import BacktestService
@@ -66,13 +66,6 @@ def bootstrap(settings: Settings) -> Platform:
         settings, db, catalog, auth, strategies, backtests, jobs, UserService(db),
         CompileService(settings, strategies, Sandbox(settings, Launcher())),
     )  # fmt: skip
-
-
-def start_local_workers(settings: Settings, count: int) -> LocalWorkerPool:
-    """Start ``count`` worker processes for this platform's database (``stop()`` them)."""
-    pool = LocalWorkerPool(settings, count)
-    pool.start()
-    return pool
 
 
 def supervise_platform(settings: Settings, api_argv: list[str], listen_fd: int) -> Supervisor:

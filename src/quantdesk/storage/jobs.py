@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select, text, update
+from sqlalchemy import and_, func, select, text, update
 from sqlalchemy.orm import InstrumentedAttribute, Session
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -259,10 +259,16 @@ def reclaim_orphans(
         ``(job_id, new_status)`` for each job changed.
     """
 
-    def dead(row: JobRow) -> bool:
-        return row.lease_owner is not None and not alive(row.lease_owner)
+    mine = and_(JobRow.status == JobStatus.RUNNING, JobRow.lease_owner.like(f"{host}:%"))
+    with db.read() as session:  # the usual answer is "none", without taking the write lock
+        owners = set(session.scalars(select(JobRow.lease_owner).where(mine)).all())
+    dead_owners = {o for o in owners if o is not None and not alive(o)}
+    if not dead_owners:
+        return []
 
-    mine = JobRow.lease_owner.like(f"{host}:%")
+    def dead(row: JobRow) -> bool:
+        return row.lease_owner in dead_owners
+
     return _requeue(db, mine, dead, now or utcnow(), "its worker died")
 
 

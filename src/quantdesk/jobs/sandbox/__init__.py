@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import logging
 import os
 import subprocess
@@ -23,7 +24,7 @@ from typing import Any, Protocol
 from quantdesk.core.errors import ConfigurationError
 from quantdesk.core.settings import Settings
 from quantdesk.jobs.sandbox.cgroups import Hierarchy, JobCgroup, sweep
-from quantdesk.jobs.sandbox.handle import CappedLog, SandboxRun
+from quantdesk.jobs.sandbox.handle import CappedLog, Pipes, SandboxRun
 from quantdesk.jobs.sandbox.policy import (
     Layer,
     Level,
@@ -69,31 +70,23 @@ class Launcher:
         log: CappedLog | None = None,
         on_event: Callable[[dict[str, Any]], None] | None = None,
     ) -> SandboxRun:
-        pipes = [os.pipe() for _ in range(3)]
-        writers = [w for _, w in pipes]
-        import json
-
+        pipes = Pipes()
         try:
             proc = subprocess.Popen(
-                [sys.executable, "-I", "-m", "quantdesk.jobs.sandbox.launch", *map(str, writers)],
-                env={},
-                pass_fds=writers,
-                stdin=subprocess.PIPE,
-                cwd="/",
-            )
+                [sys.executable, "-I", "-m", "quantdesk.jobs.sandbox.launch",
+                 *map(str, pipes.writers)],
+                env={}, pass_fds=pipes.writers, stdin=subprocess.PIPE, cwd="/",
+            )  # fmt: skip
             assert proc.stdin is not None
             with proc.stdin:
-                proc.stdin.write(
-                    json.dumps({"target": target, "args": args, "policy": policy.__dict__}).encode()
-                )
+                request = {"target": target, "args": args, "policy": policy.to_dict()}
+                proc.stdin.write(json.dumps(request).encode())
         except BaseException:
-            for r, _ in pipes:
-                os.close(r)
+            pipes.close_readers()
             raise
         finally:
-            for w in writers:
-                os.close(w)
-        return SandboxRun(proc.pid, pipes[0][0], pipes[1][0], pipes[2][0], log, on_event, proc)
+            pipes.close_writers()
+        return pipes.run(proc.pid, log, on_event, proc)
 
 
 @dataclass(frozen=True)
@@ -177,6 +170,7 @@ class Sandbox:
         base = settings.backtest_base_dir.resolve()
         self.instance = hashlib.sha256(str(base).encode()).hexdigest()[:12]
         self.scratch = base / ".sandbox" / "root"
+        self.scratch.mkdir(parents=True, exist_ok=True)
         self.detection: Detection | None = None
         commands = (settings.rqalpha_command,) if settings.rqalpha_command else ()
         paths = (*runtime_paths(commands), str(settings.data_dir.resolve()))
@@ -220,7 +214,6 @@ class Sandbox:
         uid = self.uid_for(slot)
         if layers is None:
             layers = self.detection.layers if self.detection and self.enabled else frozenset()
-        self.scratch.mkdir(parents=True, exist_ok=True)
         return SandboxPolicy(
             uid=uid, gid=uid, layers=tuple(sorted(str(x) for x in layers)),
             read_only=self._read_only, work_dir=str(work_dir) if work_dir else None,
@@ -322,8 +315,3 @@ def _database_files(settings: Settings) -> list[Path]:
     if url.startswith("sqlite:///") and len(url) > len("sqlite:///"):
         return [Path(url[len("sqlite:///") :].split("?")[0]).resolve()]
     return []
-
-
-def detected_path(settings: Settings) -> Path:
-    """Where the worker records its detection for the API (``<base>/.sandbox/level.json``)."""
-    return settings.backtest_base_dir / ".sandbox" / "level.json"

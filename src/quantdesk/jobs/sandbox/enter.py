@@ -1,10 +1,11 @@
-"""Entering the sandbox: three processes per run, all forked (never exec'd), prepared before
-the job is known so that starting a job costs a message instead of forks and mounts.
+"""Entering the sandbox: four processes per run, all forked (never exec'd), prepared before
+the job is known so that starting a job costs a message instead of forks and mounts. This
+module is the monitor's side; ``sandbox/inside.py`` the rest.
 
 ::
 
-    monitor (root, outside)    namespaces, private root; on activation: control group, inputs;
-      │                        waits; collects results; reports on the outcome pipe
+    monitor (root, outside)    namespaces, private root, control group; on activation: the
+      │                        inputs; waits; collects results; reports on the outcome pipe
       └─ init (pid 1 inside)   /proc, pivot_root, identity, rlimits, seccomp; reaps; when it
            │                   exits the kernel kills everything left in the pid namespace
            └─ shell            Landlock; the job's parent: exits with the code's status
@@ -26,19 +27,16 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import resource
 import signal
 import socket
-import sys
-import time
-import traceback
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn
 
-from quantdesk.jobs.sandbox import landlock, rootfs, seccomp
+from quantdesk.jobs.sandbox import rootfs
 from quantdesk.jobs.sandbox.cgroups import Hierarchy, JobCgroup
+from quantdesk.jobs.sandbox.inside import MAX_MESSAGE, init_main
 from quantdesk.jobs.sandbox.linux import (
     CLONE_NEWIPC,
     CLONE_NEWNET,
@@ -46,40 +44,16 @@ from quantdesk.jobs.sandbox.linux import (
     CLONE_NEWPID,
     CLONE_NEWUSER,
     CLONE_NEWUTS,
-    MNT_DETACH,
-    MS_BIND,
-    MS_NODEV,
-    MS_NOEXEC,
-    MS_NOSUID,
-    MS_RDONLY,
-    MS_REMOUNT,
-    PR_SET_DUMPABLE,
-    PR_SET_NO_NEW_PRIVS,
     PR_SET_PDEATHSIG,
-    clear_capabilities,
-    drop_bounding_set,
-    mount,
-    pivot_root,
     prctl,
-    sethostname,
-    umount,
     unshare,
     write_id_maps,
 )  # fmt: skip
 from quantdesk.jobs.sandbox.policy import MAX_COLLECTED, Layer, Outcome, SandboxPolicy
-from quantdesk.jobs.sandbox.targets import resolve
 
-#: Exit status of init when the sandbox could not be entered (the code never ran).
-SETUP_FAILED = 125
 #: Bytes of free space under which the job folder or /tmp counts as full.
 _FULL_BYTES = 256 * 1024
-EVENTS_FD = 3
-_MAX_MESSAGE = 1 << 20
 _MAX_FD = 1 << 20
-#: Signals the sandbox's init ignores (as pid 1 it would anyway, but Python's own handlers
-#: would not); the shell and the code get the default actions back.
-_IGNORED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1,
-            signal.SIGUSR2, signal.SIGALRM)  # fmt: skip
 
 
 def _send(fd: int, payload: dict[str, object]) -> None:
@@ -153,7 +127,7 @@ def _monitor_main(template: SandboxPolicy, control: socket.socket) -> NoReturn:
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         _scheduling(0, idle=True)  # preparing must not slow down the job that is running
         box = _Box(template)
-        message, fds, _flags, _addr = socket.recv_fds(control, _MAX_MESSAGE, 4)
+        message, fds, _flags, _addr = socket.recv_fds(control, MAX_MESSAGE, 4)
         if not message or len(fds) != 3:
             box.abandon()
             os._exit(0)  # discarded before use
@@ -215,7 +189,7 @@ class _Box:
             os.close(go_write)
             os.read(go_read, 1)  # wait until the monitor moved us into the control group
             os.close(go_read)
-            _init(template, self.root, code_end, ready_write)
+            init_main(template, self.root, code_end, ready_write)
         code_end.close()
         os.close(ready_write)
         os.close(go_read)
@@ -295,15 +269,6 @@ class _Box:
         )
 
 
-def _prefault() -> None:
-    """Touch a backtest's memory before the job arrives (``jobs.child.prefault``), when the
-    fork server preloaded it."""
-    child = sys.modules.get("quantdesk.jobs.child")
-    if child is not None:
-        with contextlib.suppress(Exception):
-            child.prefault()
-
-
 def _scheduling(pid: int, *, idle: bool) -> None:
     """``SCHED_IDLE`` while a sandbox waits for its job, normal once it has one (as root the
     monitor may raise its unprivileged children back; elsewhere the call is a no-op)."""
@@ -337,172 +302,3 @@ def _full(policy: SandboxPolicy, root: str | None) -> str:
             if rootfs.space_left(root, place) < _FULL_BYTES:
                 return "the job folder" if place == rootfs.JOB_DIR else "/tmp"
     return ""
-
-
-def _init(policy: SandboxPolicy, root: str | None, code_end: socket.socket, ready: int) -> NoReturn:
-    """Pid 1 of the sandbox: finish entering it, fork the job's shell, reap until it exits."""
-    try:
-        for number in _IGNORED:
-            signal.signal(number, signal.SIG_IGN)
-        _enter(policy, root)
-        os.setsid()
-        pid = os.fork()
-        if pid == 0:
-            _shell(policy, root, code_end, ready)
-        code_end.close()
-        os.close(ready)
-    except BaseException:
-        _setup_failed(ready)
-    _wait_for(pid, reap_all=True)
-
-
-def _setup_failed(ready: int) -> NoReturn:
-    """Report why entering the sandbox failed (to the monitor, on the ready pipe) and exit."""
-    with contextlib.suppress(Exception):
-        os.write(ready, b"E" + traceback.format_exc().encode()[-8000:])
-    os._exit(SETUP_FAILED)
-
-
-def _wait_for(pid: int, *, reap_all: bool) -> NoReturn:
-    """Wait for ``pid`` (reaping any orphan too, as pid 1 must) and exit with its status
-    (``128 + signal`` when it was killed)."""
-    while True:
-        try:
-            child, status = os.waitpid(-1 if reap_all else pid, 0)
-        except ChildProcessError:
-            os._exit(SETUP_FAILED)
-        except InterruptedError:
-            continue
-        if child == pid:
-            code = os.waitstatus_to_exitcode(status)
-            os._exit(code if code >= 0 else 128 - code)
-
-
-def _shell(
-    policy: SandboxPolicy, root: str | None, code_end: socket.socket, ready: int
-) -> NoReturn:
-    """The job's parent inside the sandbox (what the job sees as its worker): applies
-    Landlock when the job folder is already known (``/job``), forks the code process, and
-    exits with its status. Code that kills it (``os.kill(os.getppid(), signal.SIGKILL)``, or
-    SIGTERM...) ends its own run as a lost worker would."""
-    try:
-        prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-        for number in _IGNORED:  # (init ignores them; the shell dies of them, as a worker would)
-            signal.signal(number, signal.SIG_DFL)
-        early = policy.has(Layer.LANDLOCK) and (root is not None or policy.work_dir is None)
-        if early:
-            work_dir = rootfs.JOB_DIR if policy.work_dir is not None else None
-            _landlock(policy, work_dir)
-        pid = os.fork()
-        if pid == 0:
-            os.close(ready)
-            _code(policy, code_end, landlocked=early)
-        code_end.close()
-        os.write(ready, b"1")
-        os.close(ready)
-    except BaseException:
-        _setup_failed(ready)
-    _wait_for(pid, reap_all=False)
-
-
-def _landlock(policy: SandboxPolicy, work_dir: str | None) -> None:
-    read_write = ["/tmp", "/dev/shm", "/dev/null", "/dev/zero", "/dev/full", "/dev/tty"]
-    read_only = ["/usr", "/bin", "/sbin", "/lib", "/lib64", "/etc", "/dev", "/proc"]
-    extra = [work_dir] if work_dir else []
-    landlock.restrict([*read_only, *policy.read_only], [*read_write, *extra])
-
-
-def _enter(policy: SandboxPolicy, root: str | None) -> None:
-    """Mounts, identity, limits and the system-call filter, in the order the kernel allows."""
-    if root is not None:
-        unshare(CLONE_NEWNS)  # a nested namespace: pivot_root must not move the monitor
-        # Our own pid namespace's /proc (without the pid layer it would show the host's).
-        mount("proc", os.path.join(root, "proc"), "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
-        mount(None, root, None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV)
-        os.chdir(root)
-        pivot_root(".", ".")
-        umount(".", MNT_DETACH)
-        os.chdir("/")
-    if policy.has(Layer.PID):
-        sethostname("sandbox")
-    _rlimits(policy)
-    if policy.has(Layer.IDENTITY):
-        drop_bounding_set()
-        if policy.has(Layer.USERNS):
-            clear_capabilities()
-        else:
-            os.setgroups([])
-            os.setresgid(policy.gid, policy.gid, policy.gid)
-            os.setresuid(policy.uid, policy.uid, policy.uid)
-    # Not dumpable: the job (same uid) cannot open init's or the shell's /proc/<pid>/fd, ptrace
-    # them or take their descriptors; only the code process becomes dumpable again.
-    prctl(PR_SET_DUMPABLE, 0)
-    prctl(PR_SET_NO_NEW_PRIVS, 1)
-    prctl(PR_SET_PDEATHSIG, signal.SIGKILL)  # after the uid change, which clears it
-    if policy.has(Layer.SECCOMP):
-        seccomp.install()
-
-
-def _rlimits(policy: SandboxPolicy) -> None:
-    mib = 1024 * 1024
-    limits = {
-        resource.RLIMIT_CORE: 0,
-        resource.RLIMIT_NOFILE: 4096,
-        resource.RLIMIT_FSIZE: policy.disk_mb * mib,
-    }
-    if policy.cpu_seconds:
-        limits[resource.RLIMIT_CPU] = policy.cpu_seconds
-    if not policy.has(Layer.CGROUP):  # weaker stand-ins for the control group
-        limits[resource.RLIMIT_AS] = max(policy.memory_mb, 256) * mib * 2
-        if policy.has(Layer.USERNS):
-            limits[resource.RLIMIT_NPROC] = policy.max_procs
-    for which, wanted in limits.items():
-        _soft, hard = resource.getrlimit(which)
-        value = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
-        resource.setrlimit(which, (value, value))
-
-
-def _code(policy: SandboxPolicy, control: socket.socket, *, landlocked: bool) -> NoReturn:
-    """The code's process: wait for the job, then streams, environment, folder, Landlock,
-    and the target."""
-    code = 1
-    try:
-        prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-        prctl(PR_SET_DUMPABLE, 1)  # its own /proc/self stays readable to it
-        for number in _IGNORED:
-            signal.signal(number, signal.SIG_DFL)
-        if policy.work_dir is not None:
-            _prefault()
-        message, fds, _flags, _addr = socket.recv_fds(control, _MAX_MESSAGE, 2)
-        if not message or len(fds) != 2:
-            os._exit(0)  # the sandbox was discarded unused
-        job = json.loads(message)
-        null = os.open("/dev/null", os.O_RDONLY)
-        os.dup2(null, 0)
-        os.dup2(fds[0], 1)
-        os.dup2(fds[0], 2)
-        os.dup2(fds[1], EVENTS_FD)
-        os.closerange(EVENTS_FD + 1, 65536)
-        work_dir = job.get("work_dir") or "/tmp"
-        os.chdir(work_dir)
-        os.environ.clear()
-        os.environ.update({str(k): str(v) for k, v in (job.get("env") or {}).items()})
-        os.environ.setdefault("HOME", work_dir)
-        if policy.has(Layer.LANDLOCK) and not landlocked:
-            _landlock(policy, work_dir)
-        signal.signal(signal.SIGINT, signal.default_int_handler)
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        target = resolve(str(job["target"]), job.get("args") or {})
-        os.write(EVENTS_FD, (json.dumps({"sandbox_ready_at": time.time()}) + "\n").encode())
-        code = target()
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else 1
-    except BaseException:
-        with contextlib.suppress(Exception):
-            traceback.print_exc()
-        code = 1
-    finally:
-        with contextlib.suppress(Exception):
-            sys.stdout.flush()
-            sys.stderr.flush()
-    os._exit(code)

@@ -60,6 +60,40 @@ class CappedLog:
         self._fh.close()
 
 
+class Pipes:
+    """The three pipes of a run (log, events, outcome): the write ends go to the sandbox,
+    the read ends become a ``SandboxRun``. Use as ``try: ... except: close_readers()
+    finally: close_writers()``."""
+
+    def __init__(self) -> None:
+        self._pairs = [os.pipe() for _ in range(3)]
+
+    @property
+    def writers(self) -> list[int]:
+        return [w for _, w in self._pairs]
+
+    def close_writers(self) -> None:
+        for _, w in self._pairs:
+            with contextlib.suppress(OSError):
+                os.close(w)
+
+    def close_readers(self) -> None:
+        for r, _ in self._pairs:
+            with contextlib.suppress(OSError):
+                os.close(r)
+
+    def run(
+        self,
+        monitor_pid: int,
+        log: CappedLog | None,
+        on_event: Callable[[dict[str, Any]], None] | None,
+        process: subprocess.Popen[bytes] | None = None,
+    ) -> SandboxRun:
+        """The started run reading these pipes (which it then owns)."""
+        (log_fd, _), (events_fd, _), (outcome_fd, _) = self._pairs
+        return SandboxRun(monitor_pid, log_fd, events_fd, outcome_fd, log, on_event, process)
+
+
 class SandboxRun:
     """A started run: pump its pipes with ``wait``, stop it with ``kill``.
 
@@ -97,7 +131,6 @@ class SandboxRun:
                 self._pidfd = os.pidfd_open(monitor_pid)
         self._buffers: dict[int, bytearray] = {events_fd: bytearray(), outcome_fd: bytearray()}
         self._open = {log_fd: "log", events_fd: "events", outcome_fd: "outcome"}
-        self.started = time.monotonic()
 
     @property
     def done(self) -> bool:

@@ -112,8 +112,9 @@ class SandboxPolicy:
     def has(self, layer: Layer) -> bool:
         return str(layer) in self.layers
 
-    def to_json(self) -> str:
-        return json.dumps(dataclasses.asdict(self))
+    def to_dict(self) -> dict[str, Any]:
+        """The policy as plain JSON-able data (``from_dict`` reads it back)."""
+        return dataclasses.asdict(self)
 
     def template_key(self) -> str:
         """The policy minus what only a job decides (its folder, inputs and environment): two
