@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import os
 from pathlib import Path
 
 import pandas as pd
@@ -78,3 +80,25 @@ def test_import_rejects_bad_rows_and_strict_refuses_the_file(tmp_path: Path) -> 
     report = catalog.import_bars(ins, frame)
     assert report.rejected == [("2021-03-02", "high below max(open, close)")]
     assert Catalog(tmp_path).stats()[0]["bar_count"] == 2  # persisted, re-read from disk
+
+
+def test_reading_bars_leaves_no_file_open_once_it_returns(demo_catalog: Catalog) -> None:
+    """Regression: Arrow's thread pool closed a bar file some time after the read returned,
+    when a forked sandbox had already reused the descriptor number (for its events pipe)."""
+    from quantdesk.data.catalog import CatalogBarSource
+
+    def open_bar_files() -> list[str]:
+        found = []
+        for fd in os.listdir("/proc/self/fd"):
+            with contextlib.suppress(OSError):
+                target = os.readlink(f"/proc/self/fd/{fd}")
+                if target.endswith(".parquet"):
+                    found.append(target)
+        return found
+
+    source = CatalogBarSource(demo_catalog, Adjust.PRE)
+    for _ in range(20):
+        demo_catalog.bars_frame("AAPL", dt.date(2005, 2, 24), dt.date(2005, 3, 1), Adjust.NONE)
+        assert open_bar_files() == []
+        source.bars("IBM", dt.date(2010, 3, 1))
+        assert open_bar_files() == []

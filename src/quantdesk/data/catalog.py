@@ -81,6 +81,22 @@ class Adjust(StrEnum):
     PRE = "pre"
 
 
+def read_parquet(path: Path) -> pa.Table:
+    """The whole Parquet file at ``path``, read on the calling thread and closed on return.
+
+    ``pq.read_table``/``ParquetFile.read`` read on Arrow's thread pool by default, and the
+    pool's threads may drop the last reference to the open file (closing its descriptor)
+    after the call returned. A forked sandbox then saw a descriptor number it had reused
+    (its events pipe) closed under it. Reading on this thread and closing the file here keeps
+    every descriptor's life inside this call; one file at a time gains nothing from threads.
+
+    Raises:
+        OSError, pyarrow.ArrowInvalid: unreadable file.
+    """
+    with pq.ParquetFile(path, pre_buffer=False) as parquet:
+        return parquet.read(use_threads=False)
+
+
 def _atomic_write_table(table: pa.Table, path: Path) -> None:
     with atomic_writer(path) as fh:
         pq.write_table(table, fh, compression="zstd")
@@ -111,7 +127,7 @@ class Catalog:
     def _rows(self) -> dict[str, dict[str, Any]]:
         if self._instruments is None:
             if self._instruments_path.exists():
-                rows = pq.ParquetFile(self._instruments_path).read().to_pylist()
+                rows = read_parquet(self._instruments_path).to_pylist()
                 self._instruments = {r["order_book_id"]: r for r in rows}
             else:
                 self._instruments = {}
@@ -238,7 +254,7 @@ class Catalog:
         path = self._bars_path(order_book_id)
         if not path.exists():
             raise DataUnavailable(f"no daily bars stored for {order_book_id}")
-        table = pq.read_table(path)
+        table = read_parquet(path)
         df = table.to_pandas()
         df["date"] = pd.to_datetime(df["date"])
         if adjust is Adjust.PRE:
@@ -317,7 +333,7 @@ class CatalogBarSource:
         path = catalog._bars_path(order_book_id)
         if not path.exists():
             raise DataUnavailable(f"no daily bars stored for {order_book_id}")
-        table = pq.ParquetFile(path).read()
+        table = read_parquet(path)
         dates = np.asarray(table.column("date").to_numpy(), dtype="datetime64[D]")
         cols = {
             name: np.array(table.column(name).to_numpy(zero_copy_only=False), dtype=np.float64)

@@ -90,6 +90,7 @@ def prepare(policy: SandboxPolicy) -> Prepared:
     ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     pid = os.fork()
     if pid == 0:
+        ours.close()  # (not just its number: no stale socket object may close a reused fd)
         _only_keep(theirs.fileno())
         _monitor_main(policy, theirs)
     theirs.close()
@@ -126,7 +127,7 @@ def _monitor_main(template: SandboxPolicy, control: socket.socket) -> NoReturn:
         prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         _scheduling(0, idle=True)  # preparing must not slow down the job that is running
-        box = _Box(template)
+        box = _Box(template, control)
         message, fds, _flags, _addr = socket.recv_fds(control, MAX_MESSAGE, 4)
         if not message or len(fds) != 3:
             box.abandon()
@@ -148,8 +149,9 @@ def _monitor_main(template: SandboxPolicy, control: socket.socket) -> NoReturn:
 class _Box:
     """The monitor's view of one sandbox: built at once, run when the job arrives."""
 
-    def __init__(self, template: SandboxPolicy) -> None:
+    def __init__(self, template: SandboxPolicy, control: socket.socket) -> None:
         self.template = template
+        self._control = control  # the monitor's: closed in init, so the sandbox never holds it
         flags = 0
         if template.has(Layer.USERNS):
             flags |= CLONE_NEWUSER
@@ -185,6 +187,7 @@ class _Box:
         if self.init_pid == 0:
             signal.signal(signal.SIGTERM, signal.SIG_DFL)  # the monitor's handler is its own
             self.job.close()
+            self._control.close()
             os.close(ready_read)
             os.close(go_write)
             os.read(go_read, 1)  # wait until the monitor moved us into the control group

@@ -149,38 +149,52 @@ class SandboxRun:
                 self._read(fd)
             if not ready:
                 return self.done
+        self._drain_events()
         self._finish()
         return True
 
-    def _read(self, fd: int) -> None:
+    def _drain_events(self) -> None:
+        """Read what the events pipe still holds once the run is over (its last lines, such
+        as the error report, may sit behind more than one read's worth), without waiting for
+        an end of file that a process left behind by an unconfined run could withhold."""
+        for fd, kind in list(self._open.items()):
+            if kind != "events":
+                continue
+            os.set_blocking(fd, False)
+            while fd in self._open and self._read(fd):
+                pass
+
+    def _read(self, fd: int) -> bool:
+        """Move one read's worth from ``fd``; False when there was nothing to read."""
         try:
             data = os.read(fd, _READ)
         except BlockingIOError:
-            return
+            return False
         kind = self._open[fd]
         if not data:
             os.close(fd)
             del self._open[fd]
             if kind == "outcome" and self.outcome is None:
                 self.outcome = Outcome(error="the sandbox monitor ended without reporting")
-            return
+            return True
         if kind == "log":
             if self._log is not None:
                 self._log.write(data)
             elif len(self.output) < 1024 * 1024:
                 self.output += data[: 1024 * 1024 - len(self.output)]
-            return
+            return True
         buffer = self._buffers[fd]
         buffer += data
         if b"\n" not in data:
             if len(buffer) > MAX_EVENT_LINE:
                 buffer.clear()  # an overlong line is dropped whole
-            return
+            return True
         *lines, rest = bytes(buffer).split(b"\n")  # one split per read: linear in the input
         buffer[:] = rest if len(rest) <= MAX_EVENT_LINE else b""
         for line in lines:
             if len(line) <= MAX_EVENT_LINE:
                 self._line(kind, line)
+        return True
 
     def _line(self, kind: str, line: bytes) -> None:
         try:  # untrusted on the events pipe: anything may come (deep nesting, huge numbers...)

@@ -194,6 +194,7 @@ def _code(policy: SandboxPolicy, control: socket.socket, *, landlocked: bool) ->
         for number in _IGNORED:
             signal.signal(number, signal.SIG_DFL)
         if policy.work_dir is not None:
+            os.dup2(0, EVENTS_FD)  # held for the events pipe: no library may take fd 3 first
             _prefault()
         message, fds, _flags, _addr = socket.recv_fds(control, MAX_MESSAGE, 2)
         if not message or len(fds) != 2:
