@@ -14,7 +14,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from quantdesk.core.clock import utcnow
-from quantdesk.services.auth import hash_password
+from quantdesk.services.auth import hash_password, key_id
 from quantdesk.services.platform import Platform
 from quantdesk.storage import users as user_store
 from tests.fixtures.platform import TEST_SECRET, drain
@@ -72,7 +72,10 @@ def test_login_and_auth_failures(client: TestClient) -> None:
     bad = client.get("/api/backtest/strategies", headers={"Authorization": "Bearer xyz"})
     assert_error(bad, 401, "UNAUTHORIZED", "invalid token")
     past = dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)
-    expired = jwt.encode({"sub": "1", "exp": past}, TEST_SECRET, algorithm="HS256")
+    claims = {"sub": "1", "iat": past - dt.timedelta(hours=1), "exp": past, "typ": "access",
+              "ver": 0}  # fmt: skip
+    expired = jwt.encode(claims, TEST_SECRET, algorithm="HS256",
+                         headers={"kid": key_id(TEST_SECRET)})  # fmt: skip
     res = client.get("/api/backtest/strategies", headers={"Authorization": expired})
     assert_error(res, 401, "UNAUTHORIZED", "expired")
 
@@ -168,7 +171,7 @@ def test_users_do_not_see_each_other(client: TestClient, platform: Platform) -> 
         ({"start_date": "2010/01/04"}, 400, "INVALID_ARGUMENT", "start_date"),
         ({"end_date": "2009-12-31"}, 400, "INVALID_ARGUMENT", "end_date must be on or after"),
         ({"frequency": "1m"}, 400, "INVALID_ARGUMENT", "frequency must be one of 1d"),
-        ({"cash": 0}, 400, "INVALID_ARGUMENT", "cash must be > 0"),
+        ({"cash": 0}, 400, "INVALID_ARGUMENT", "cash: Input should be greater than 0"),
         ({"cash": "lots"}, 400, "INVALID_ARGUMENT", "cash"),
         ({"benchmark": "  "}, 400, "INVALID_ARGUMENT", "benchmark must be a non-empty string"),
         ({"universe": ["AAPX"]}, 400, "INVALID_ARGUMENT", "unknown order_book_id 'AAPX'"),

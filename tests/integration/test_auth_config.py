@@ -49,7 +49,7 @@ def test_production_requires_an_admin_password(tmp_path: Path, demo_data_dir: Pa
     ok = make_settings(tmp_path, f"sqlite:///{tmp_path / 'q.db'}", demo_data_dir,
                        config_env="production", local_auth_password_hash=hashed)  # fmt: skip
     platform = bootstrap(ok)
-    assert platform.auth.login("13800138000", "s3cret-admin").userid == 1
+    assert platform.auth.login("13800138000", "s3cret-admin", "127.0.0.1").userid == 1
     platform.close()
 
 

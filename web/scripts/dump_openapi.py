@@ -15,11 +15,13 @@ from types import SimpleNamespace
 from typing import Any, cast
 
 from quantdesk.api import create_app
+from quantdesk.core.settings import Settings
 
 
 def main() -> None:
     out = Path(sys.argv[1])
-    app = create_app(platform=cast(Any, SimpleNamespace(close=lambda: None)))
+    stand_in = SimpleNamespace(close=lambda: None, settings=Settings())
+    app = create_app(platform=cast(Any, stand_in))
     text = json.dumps(app.openapi(), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
     out.write_text(text, encoding="utf-8")
 

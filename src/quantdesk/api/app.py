@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from quantdesk.api import errors, web
+from quantdesk.api import errors, middleware, web
 from quantdesk.api.routes import router
 from quantdesk.api.routes_data import router as data_router
 from quantdesk.api.routes_jobs import router as jobs_router
@@ -46,4 +46,5 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
     app.include_router(users_router)
     app.include_router(data_router)
     web.install(app)
+    middleware.install(app, platform.settings)  # last: outermost, the UI's answers too
     return app

@@ -10,8 +10,8 @@ from quantdesk.core.errors import Forbidden, Unauthorized
 from quantdesk.services.auth import Principal
 from quantdesk.services.platform import Platform
 
-#: Paths a viewer may write to (its own API keys).
-VIEWER_WRITABLE = ("/api/keys",)
+#: Paths a viewer may write to (its own API keys, password and sessions).
+VIEWER_WRITABLE = ("/api/keys", "/api/me/password", "/api/logout-all")
 
 
 def platform(request: Request) -> Platform:
@@ -29,10 +29,12 @@ def principal(
 ) -> Principal:
     """The caller, from ``Authorization: [Bearer] <token>`` or ``X-API-Key`` + ``X-API-Secret``.
 
-    Viewers are refused (403) on every write except their own API keys.
+    Viewers are refused (403) on every write except ``VIEWER_WRITABLE`` (their own API keys,
+    password and sessions).
 
     Raises:
-        Unauthorized: missing or bad credentials. Forbidden: a viewer writing.
+        Unauthorized: missing, bad, expired or revoked credentials. UserDisabled: the caller's
+        account is disabled (403 ``USER_DISABLED``). Forbidden: a viewer writing.
     """
     caller = _authenticate(request, authorization, x_api_key, x_api_secret)
     if (

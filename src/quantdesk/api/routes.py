@@ -8,8 +8,18 @@ import anyio
 from fastapi import APIRouter, Body, Header, Query, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
+from quantdesk.api.boundary import CheckedRoute
 from quantdesk.api.deps import PlatformDep, PrincipalDep
+from quantdesk.api.params import (
+    ByteOffset,
+    Offset,
+    OptionalPage,
+    StrategyLimit,
+    TailBytes,
+    VersionPath,
+)
 from quantdesk.api.schemas import (
+    ERROR_RESPONSES,
     JobStatusView,
     LoginResponse,
     LogSlice,
@@ -24,15 +34,36 @@ from quantdesk.api.schemas import (
 from quantdesk.core.errors import InvalidArgument
 from quantdesk.services.backtests import LogStream, RunRequest
 
-router = APIRouter(prefix="/api")
+router = APIRouter(prefix="/api", route_class=CheckedRoute, responses=ERROR_RESPONSES)
 
 #: Listing limits (the contract's).
 STRATEGY_LIMIT_DEFAULT, STRATEGY_LIMIT_MAX = 100, 500
 
 
-@router.post("/login", response_model=LoginResponse, tags=["auth"])
+_CREDENTIALS = {
+    "type": "object",
+    "required": ["mobile", "password"],
+    "properties": {"mobile": {"type": "string", "minLength": 1},
+                   "password": {"type": "string", "minLength": 1}},
+}  # fmt: skip
+
+
+@router.post(
+    "/login",
+    response_model=LoginResponse,
+    tags=["auth"],
+    openapi_extra={"requestBody": {"required": True, "content": {
+        "application/x-www-form-urlencoded": {"schema": _CREDENTIALS},
+        "application/json": {"schema": _CREDENTIALS},
+    }}},
+)  # fmt: skip
 async def login(request: Request, platform: PlatformDep) -> LoginResponse:
-    """Log in with form fields ``mobile`` and ``password`` (JSON is accepted too)."""
+    """Log in with form fields ``mobile`` and ``password`` (JSON is accepted too).
+
+    Errors: 401 unknown mobile or wrong password; 403 ``USER_DISABLED`` the right password of
+    a disabled account; 429 (with ``Retry-After``, seconds) too many failed logins from this
+    client address or for this account (an account's recent good addresses are not refused).
+    """
     if request.headers.get("content-type", "").startswith("application/json"):
         try:
             body: Any = await request.json()
@@ -45,7 +76,8 @@ async def login(request: Request, platform: PlatformDep) -> LoginResponse:
     if not isinstance(mobile, str) or not mobile or not isinstance(password, str) or not password:
         raise InvalidArgument("mobile and password are required")
     # argon2 verification is CPU-bound: keep it off the event loop.
-    result = await anyio.to_thread.run_sync(platform.auth.login, mobile, password)
+    ip = request.client.host if request.client else "unknown"  # never X-Forwarded-For
+    result = await anyio.to_thread.run_sync(platform.auth.login, mobile, password, ip)
     return LoginResponse(
         token=result.token,
         userid=result.userid,
@@ -59,8 +91,8 @@ def list_strategies(
     platform: PlatformDep,
     principal: PrincipalDep,
     q: Annotated[str | None, Query(description="substring of the strategy id")] = None,
-    limit: Annotated[int, Query(ge=1, description="default 100, at most 500")] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: StrategyLimit = 100,
+    offset: Offset = 0,
 ) -> dict[str, Any]:
     """The caller's strategies, most recently updated first."""
     return platform.strategies.list(principal, q, min(limit, STRATEGY_LIMIT_MAX), offset)
@@ -94,7 +126,7 @@ def strategy_versions(strategy_id: str, platform: PlatformDep, principal: Princi
 
 @router.get("/backtest/strategies/{strategy_id}/versions/{version}", tags=["strategies"])
 def strategy_version(
-    strategy_id: str, version: int, platform: PlatformDep, principal: PrincipalDep
+    strategy_id: str, version: VersionPath, platform: PlatformDep, principal: PrincipalDep
 ) -> Any:
     """One old version with its code."""
     return {"ok": True, "data": platform.strategies.version(principal, strategy_id, version)}
@@ -165,11 +197,17 @@ def run(
     platform: PlatformDep,
     principal: PrincipalDep,
     idempotency_key: Annotated[
-        str | None, Header(description="same key + same body = same job; else 422")
+        str | None,
+        Header(
+            max_length=128,
+            description="per user, for 24 h: the same key and body return the job it first "
+            "created; the same key with another body is refused (422)",
+        ),
     ] = None,
 ) -> RunResponse:
-    """Validate and enqueue a backtest; identical requests within the dedup window return the
-    same ``job_id``."""
+    """Validate and enqueue a backtest. With an ``Idempotency-Key`` the key decides (IETF
+    draft, Stripe's semantics); without one, identical requests within the dedup window
+    (``BACKTEST_IDEMPOTENCY_WINDOW_SECONDS``) return the same ``job_id``."""
     job_id = platform.backtests.submit(principal, RunRequest(**body.model_dump()), idempotency_key)
     return RunResponse(job_id=job_id, jobId=job_id)
 
@@ -185,7 +223,7 @@ def job_result(
     job_id: str,
     platform: PlatformDep,
     principal: PrincipalDep,
-    page: Annotated[int | None, Query(ge=1)] = None,
+    page: OptionalPage = None,
     page_size: Annotated[int | None, Query(ge=1, le=1000)] = None,
 ) -> Any:
     """The result (409 ``RESULT_NOT_READY`` until FINISHED); ``page``/``page_size`` page trades."""
@@ -207,8 +245,8 @@ def job_log(
     job_id: str,
     platform: PlatformDep,
     principal: PrincipalDep,
-    offset: Annotated[int | None, Query(ge=0, description="byte offset to read from")] = None,
-    tail: Annotated[int | None, Query(ge=0, description="last N bytes")] = None,
+    offset: ByteOffset = None,
+    tail: TailBytes = None,
 ) -> Response:
     """The run log: plain text (streamed), or JSON ``{content, offset, next_offset, size}``
     with ``offset`` or ``tail`` (at most 1 MiB per answer: fetch again from ``next_offset``

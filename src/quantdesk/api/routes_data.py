@@ -9,11 +9,14 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel, Field
 
+from quantdesk.api.boundary import CheckedRoute
 from quantdesk.api.deps import PlatformDep, PrincipalDep
+from quantdesk.api.params import Page
+from quantdesk.api.schemas import ERROR_RESPONSES
 from quantdesk.services.data import DataService
 from quantdesk.services.platform import Platform
 
-router = APIRouter(prefix="/api")
+router = APIRouter(prefix="/api", route_class=CheckedRoute, responses=ERROR_RESPONSES)
 
 
 def _service(request: Request, platform: Platform) -> DataService:
@@ -156,7 +159,7 @@ class TradesResponse(BaseModel):
     data: TradePage
 
 
-PageDep = Annotated[int, Query(ge=1)]
+PageDep = Page
 PageSizeDep = Annotated[int, Query(ge=1, le=10_000)]
 
 

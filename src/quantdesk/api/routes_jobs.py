@@ -6,10 +6,14 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
+from quantdesk.api.boundary import CheckedRoute
 from quantdesk.api.deps import PlatformDep, PrincipalDep
-from quantdesk.api.schemas import JobStatusView, RunResponse
+from quantdesk.api.params import JobLimit, Offset
+from quantdesk.api.schemas import ERROR_RESPONSES, JobStatusView, RunResponse
 
-router = APIRouter(prefix="/api/backtest", tags=["jobs"])
+router = APIRouter(
+    prefix="/api/backtest", tags=["jobs"], route_class=CheckedRoute, responses=ERROR_RESPONSES
+)
 
 
 @router.get("/jobs")
@@ -24,8 +28,8 @@ def list_jobs(
         str, Query(description="id, strategy_id, status, created_at or updated_at")
     ] = "created_at",
     order: Annotated[str, Query(description="asc or desc")] = "desc",
-    limit: Annotated[int, Query(ge=1, description="default 100, at most 1000")] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: JobLimit = 100,
+    offset: Offset = 0,
 ) -> dict[str, Any]:
     """The caller's jobs across strategies: ``{"ok": true, "data": {"jobs", "total"}}``."""
     data = platform.jobs.list(
@@ -59,8 +63,8 @@ def strategy_jobs(
     platform: PlatformDep,
     principal: PrincipalDep,
     status: Annotated[str | None, Query()] = None,
-    limit: Annotated[int, Query(ge=1, description="default 100, at most 1000")] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: JobLimit = 100,
+    offset: Offset = 0,
 ) -> dict[str, Any]:
     """A strategy's job history (§4)."""
     return {

@@ -1,20 +1,63 @@
-"""Accounts: ``/api/me``, admin user management, API keys."""
+"""Accounts: ``/api/me``, own password, "log out everywhere", admin user management, API
+keys."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body
+from fastapi import APIRouter, Body, Request
 
+from quantdesk.api.boundary import CheckedRoute
 from quantdesk.api.deps import AdminDep, PlatformDep, PrincipalDep
+from quantdesk.api.schemas import ERROR_RESPONSES
 
-router = APIRouter(prefix="/api", tags=["users"])
+router = APIRouter(
+    prefix="/api", tags=["users"], route_class=CheckedRoute, responses=ERROR_RESPONSES
+)
 
 
 @router.get("/me")
 def me(platform: PlatformDep, principal: PrincipalDep) -> dict[str, Any]:
     """The caller's account."""
     return {"ok": True, "data": platform.users.me(principal)}
+
+
+@router.post("/me/password")
+def change_password(
+    request: Request,
+    platform: PlatformDep,
+    principal: PrincipalDep,
+    body: Annotated[dict[str, Any], Body()],
+) -> dict[str, Any]:
+    """Change the caller's password: ``current_password``, ``new_password`` (8+ chars).
+
+    Every token of the caller is revoked (the one of this request too); the answer carries a
+    fresh one: ``data`` = ``{token, userid, is_admin, expires_at}``. A wrong
+    ``current_password`` answers 403 and counts as a failed login (429 past the limits).
+    """
+    result = platform.auth.change_password(
+        principal, body.get("current_password"), body.get("new_password"), _client_ip(request)
+    )
+    return {
+        "ok": True,
+        "data": {
+            "token": result.token,
+            "userid": result.userid,
+            "is_admin": result.is_admin,
+            "expires_at": result.expires_at.isoformat(),
+        },
+    }
+
+
+@router.post("/logout-all")
+def logout_all(platform: PlatformDep, principal: PrincipalDep) -> dict[str, Any]:
+    """Log out everywhere: revoke every token of the caller, this one included (API keys
+    stay). ``data`` = ``{userid, tokens_revoked: true}``."""
+    return {"ok": True, "data": platform.auth.logout_all(principal)}
+
+
+def _client_ip(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
 
 
 @router.get("/admin/users")
@@ -43,7 +86,10 @@ def update_user(
     _admin: AdminDep,
     body: Annotated[dict[str, Any], Body()],
 ) -> dict[str, Any]:
-    """Disable/enable (``disabled``), change ``role``, or reset ``password``."""
+    """Disable/enable (``disabled``), change ``role``, or reset ``password``.
+
+    A password reset, a role change and disabling revoke every token of that user; a disabled
+    user's tokens and API keys answer 403 ``USER_DISABLED``."""
     return {"ok": True, "data": platform.users.update(userid, body)}
 
 

@@ -6,6 +6,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from quantdesk.api.params import MAX_ID
+from quantdesk.engine.profiles import MAX_AMOUNT
+
 
 class LoginResponse(BaseModel):
     """``POST /api/login``."""
@@ -76,24 +79,28 @@ class RunBody(BaseModel):
     strategy_id: str = Field(description="1-64 chars: CJK, letters, digits, _ or -")
     start_date: str = Field(description="YYYY-MM-DD", examples=["2005-01-03"])
     end_date: str = Field(description="YYYY-MM-DD, >= start_date", examples=["2012-12-31"])
-    cash: float = Field(100_000.0, description="starting cash, > 0")
+    cash: float = Field(100_000.0, gt=0, le=MAX_AMOUNT, description="starting cash")
     benchmark: str | None = Field(None, description="benchmark id; default per market")
     frequency: str = Field("1d", description="one of BACKTEST_ALLOWED_FREQUENCIES")
     universe: list[str] | None = Field(None, description="order_book_ids for handle_bar")
     market: str = Field("us_stock", description="us_stock or cn_stock")
     matching: str = Field("current_bar", description="current_bar or next_bar")
     adjust: str = Field("pre", description="pre or none")
-    commission: float | None = Field(None, description="commission rate per side")
-    min_commission: float | None = Field(None, description="minimum commission per order")
-    tax: float | None = Field(None, description="sell-side tax rate")
-    slippage: float | None = Field(None, description="slippage price ratio")
+    commission: float | None = Field(None, ge=0, lt=1, description="rate per side")
+    min_commission: float | None = Field(
+        None, ge=0, le=MAX_AMOUNT, description="minimum commission per order"
+    )
+    tax: float | None = Field(None, ge=0, lt=1, description="sell-side tax rate")
+    slippage: float | None = Field(None, ge=0, lt=1, description="slippage price ratio")
     params: dict[str, Any] = Field(default_factory=dict, description="strategy parameters")
     engine: str = Field(
         "auto",
         description="native | rqalpha | backtrader; auto: backtrader for code defining a "
         "backtrader.Strategy subclass, else native",
     )
-    version: int | None = Field(None, ge=1, description="run this saved version of the code")
+    version: int | None = Field(
+        None, ge=1, le=MAX_ID, description="run this saved version of the code"
+    )
 
 
 class RunResponse(BaseModel):
@@ -161,3 +168,35 @@ class LogSlice(BaseModel):
     offset: int
     next_offset: int
     size: int
+
+
+class ErrorDetail(BaseModel):
+    """What went wrong: a stable upper-case ``code`` and a human ``message``."""
+
+    code: str = Field(examples=["INVALID_ARGUMENT"])
+    message: str
+
+
+class ErrorBody(BaseModel):
+    """The contract's error body, for every status >= 400."""
+
+    ok: bool = Field(False, description="always false")
+    error: ErrorDetail
+    data: Any | None = Field(None, description="details, for some codes")
+
+
+def _error(description: str) -> dict[str, Any]:
+    return {"model": ErrorBody, "description": description}
+
+
+#: The error answers every route may give (documented once for the whole API).
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: _error("INVALID_ARGUMENT and other bad input (the message names the field)"),
+    401: _error("UNAUTHORIZED: missing, invalid, expired or revoked credentials"),
+    403: _error("FORBIDDEN (role) or USER_DISABLED"),
+    404: _error("NOT_FOUND: no such object of the caller"),
+    409: _error("CONFLICT, or RESULT_NOT_READY before a job finished"),
+    413: _error("PAYLOAD_TOO_LARGE: the body is over MAX_REQUEST_MB"),
+    422: _error("UNPROCESSABLE_ENTITY, e.g. an Idempotency-Key reused with another body"),
+    429: _error("TOO_MANY_REQUESTS (login limits), with Retry-After"),
+}

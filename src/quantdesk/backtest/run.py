@@ -17,6 +17,7 @@ from quantdesk.core.settings import Settings
 from quantdesk.data.catalog import Adjust, Catalog
 from quantdesk.data.demo import import_demo
 from quantdesk.engine import BarSource, EngineConfig, Matching, market_profile
+from quantdesk.engine.profiles import MAX_AMOUNT
 
 
 @dataclass(frozen=True)
@@ -175,9 +176,9 @@ def prepare_backtest(
         isinstance(cash, bool)
         or not isinstance(cash, int | float)
         or not math.isfinite(cash)
-        or not cash > 0
+        or not 0 < cash <= MAX_AMOUNT
     ):
-        raise InvalidArgument(f"cash must be a positive number, got {cash!r}")
+        raise InvalidArgument(f"cash must be a number in (0, {MAX_AMOUNT:g}], got {cash!r}")
     try:
         match_rule = Matching(matching)
     except ValueError:

@@ -96,6 +96,13 @@ class Forbidden(QuantdeskError):
     code = "FORBIDDEN"
 
 
+class UserDisabled(Forbidden):
+    """The account is disabled (HTTP 403): its right password at login, and its tokens and
+    API keys afterwards, are refused with this (a wrong password still answers 401)."""
+
+    code = "USER_DISABLED"
+
+
 class Conflict(QuantdeskError):
     """The request conflicts with the current state (HTTP 409).
 

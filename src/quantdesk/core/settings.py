@@ -57,6 +57,20 @@ class Settings(BaseSettings):
             the contract's name): a path such as ``.venv-rqalpha/bin/rqalpha`` or a command
             line such as ``python -m rqalpha``. Unset: ``./.venv-rqalpha/bin/rqalpha`` when
             ``make rqalpha`` created it, else the rqalpha engine is unavailable.
+        max_request_mb: Largest request body (MiB) → 413, answered before it is read.
+        cors_origins: Comma-separated origins allowed cross-origin (empty: none, the UI is
+            served from the same origin).
+        idempotency_key_hours: How long an ``Idempotency-Key`` returns the job it created.
+        secret_key_previous: The signing key before the last rotation: its tokens stay valid
+            for one ``JWT_EXPIRES_HOURS``.
+        redis_url: Redis (``redis://host:6379/0``): login limits shared by every API process.
+        login_account_limits: Failed logins one account may have (``limits`` notation, tiers
+            separated by ``;``): past any tier it is refused (429) until that tier's oldest
+            failure ages out, except from its recent good addresses.
+        login_ip_limits: Failed logins one client address may have across all accounts (429
+            past it).
+        login_trusted_ip_days: How long (days) an address an account logged in from stays a
+            "recent good address" of it.
     """
 
     model_config = SettingsConfigDict(env_file=".env", extra="ignore")
@@ -89,6 +103,16 @@ class Settings(BaseSettings):
     backtest_tmp_mb: int = Field(256, ge=1)
     backtest_log_mb: int = Field(20, ge=1)
     backtest_sandbox_uids: str = Field("60001-60064", pattern=r"^\d+-\d+$")
+    # -- API boundary (issue 11) --
+    max_request_mb: float = Field(2.0, gt=0)
+    cors_origins: str = ""
+    idempotency_key_hours: float = Field(24.0, gt=0)
+    # -- accounts and tokens (issue 11) --
+    secret_key_previous: str | None = None
+    redis_url: str | None = None
+    login_account_limits: str = "5/minute;20/hour"
+    login_ip_limits: str = "20/minute"
+    login_trusted_ip_days: float = Field(30.0, gt=0)
 
     @field_validator("backtest_sandbox_uids", mode="after")
     @classmethod
@@ -105,6 +129,11 @@ class Settings(BaseSettings):
             return value
         local = Path(".venv-rqalpha/bin/rqalpha")
         return str(local.resolve()) if local.is_file() else None
+
+    @property
+    def allowed_origins(self) -> tuple[str, ...]:
+        """``CORS_ORIGINS`` as a tuple."""
+        return tuple(o.strip() for o in self.cors_origins.split(",") if o.strip())
 
     @property
     def sandbox_uids(self) -> range:

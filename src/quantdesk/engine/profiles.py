@@ -25,6 +25,9 @@ from quantdesk.core.instruments import Market
 
 #: The day China's stamp duty on share sales was halved from 0.1% to 0.05%.
 CN_STAMP_DUTY_CUT = dt.date(2023, 8, 28)
+#: Largest money amount accepted in a request (starting cash, minimum commission): 1e12
+#: keeps share counts and cash exact to the cent in a float64 (53-bit mantissa).
+MAX_AMOUNT = 1e12
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,7 +81,8 @@ class MarketProfile:
         """A copy with the given costs overridden (``None`` keeps the profile's value).
 
         Raises:
-            InvalidArgument: a rate is negative or not below 1.
+            InvalidArgument: a rate is negative or not below 1, or ``min_commission`` is
+                outside ``[0, MAX_AMOUNT]``.
         """
         changes: dict[str, Any] = {}
         for name, value in (
@@ -89,12 +93,13 @@ class MarketProfile:
         ):
             if value is None:
                 continue
-            if not math.isfinite(value) or value < 0 or (name != "min_commission" and value >= 1):
-                raise InvalidArgument(
-                    f"{name} must be a fraction in [0, 1)"
-                    if name != "min_commission"
-                    else "min_commission must be >= 0"
-                )
+            if name == "min_commission":
+                if not (math.isfinite(value) and 0 <= value <= MAX_AMOUNT):
+                    raise InvalidArgument(
+                        f"min_commission must be in [0, {MAX_AMOUNT:g}], got {value!r}"
+                    )
+            elif not (math.isfinite(value) and 0 <= value < 1):
+                raise InvalidArgument(f"{name} must be a fraction in [0, 1), got {value!r}")
             changes[name] = float(value)
         return dataclasses.replace(self, **changes)
 

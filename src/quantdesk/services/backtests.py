@@ -16,6 +16,8 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
+from sqlalchemy.orm import Session
+
 from quantdesk.backtest.run import PreparedBacktest, prepare_backtest
 from quantdesk.core.clock import iso_utc, utcnow
 from quantdesk.core.errors import (
@@ -120,8 +122,10 @@ class BacktestService:
     ) -> str:
         """Validate, dedup and enqueue ``request``; returns the job id.
 
-        With an ``Idempotency-Key``, the same key and the same request return the same job
-        (whenever sent); the same key with a different request is refused (422).
+        With an ``Idempotency-Key``, the same key (per user) and the same body return the job
+        it first created for ``IDEMPOTENCY_KEY_HOURS`` (24 h); the same key with another body
+        is refused (422). Without a key, an identical request within
+        ``BACKTEST_IDEMPOTENCY_WINDOW_SECONDS`` returns the job it created (the dedup window).
 
         Raises:
             InvalidArgument: a field breaks a rule (the message names it).
@@ -129,8 +133,18 @@ class BacktestService:
             DataUnavailable: the dates or instruments are outside the catalog.
             Unprocessable: the Idempotency-Key was used for another request.
         """
-        if idempotency_key is not None and not 1 <= len(idempotency_key) <= 128:
-            raise InvalidArgument("Idempotency-Key must be 1-128 characters")
+        key_use = None
+        if idempotency_key is not None:
+            if not 1 <= len(idempotency_key) <= 128 or not idempotency_key.isprintable():
+                raise InvalidArgument("Idempotency-Key must be 1-128 printable characters")
+            body = json.dumps(asdict(request), sort_keys=True, ensure_ascii=True)
+            since = utcnow() - dt.timedelta(hours=self._settings.idempotency_key_hours)
+            fingerprint = hashlib.sha256(body.encode()).hexdigest()
+            key_use = job_store.KeyUse(principal.user_id, idempotency_key, fingerprint, since)
+            with self._db.read() as session:
+                known = job_store.keyed_job(session, key_use)
+            if known is not None:
+                return known  # the same job, whatever happened to the strategy since
         check_strategy_id(request.strategy_id)
         for name in ("start_date", "end_date"):
             value = getattr(request, name)
@@ -170,8 +184,8 @@ class BacktestService:
         ).hexdigest()
         window = self._settings.backtest_idempotency_window_seconds
         return self.enqueue(
-            principal, request.strategy_id, code, normalized, digest, dedup_seconds=window,
-            idempotency_key=idempotency_key,
+            principal, request.strategy_id, code, normalized, digest,
+            dedup_seconds=0.0 if key_use else window, key_use=key_use,
         )  # fmt: skip
 
     def enqueue(
@@ -184,25 +198,34 @@ class BacktestService:
         *,
         dedup_seconds: float = 0.0,
         retry_of: str | None = None,
-        idempotency_key: str | None = None,
+        key_use: job_store.KeyUse | None = None,
     ) -> str:
         """Write the job folder and insert the QUEUED row; returns the job id.
 
-        With ``dedup_seconds > 0`` an identical request (same ``digest``) submitted within that
-        many seconds returns the existing job instead (never a FAILED/CANCELLED one).
+        With ``key_use`` (an ``Idempotency-Key``) the job that key created is returned when it
+        is remembered (422 ``Unprocessable`` for another body), else the new job is recorded
+        under it. Else, with ``dedup_seconds > 0``, an identical request (same ``digest``)
+        submitted within that many seconds returns the existing job instead (never a
+        FAILED/CANCELLED one).
         """
         now = utcnow()
         self.cleanup(now)
-        window = dt.timedelta(seconds=dedup_seconds)
+        since = now - dt.timedelta(seconds=dedup_seconds)
         job_id = uuid.uuid4().hex
         folder = RunFolder(self._base, run_dir_for(job_id, now))
-        dedup = dedup_seconds > 0
+
+        def existing(session: Session) -> str | None:
+            if key_use is not None:
+                return job_store.keyed_job(session, key_use)
+            if dedup_seconds > 0:
+                found = job_store.recent_duplicate(session, principal.user_id, digest, since)
+                return found.id if found is not None else None
+            return None
+
         with self._db.read() as session:
-            existing = job_store.reusable(
-                session, principal.user_id, digest, now - window, dedup, idempotency_key
-            )
-        if existing is not None:
-            return existing
+            known = existing(session)
+        if known is not None:
+            return known
         # Files first, then a short transaction: the write lock is never held across fsyncs.
         folder.create(
             code=code,
@@ -227,10 +250,9 @@ class BacktestService:
         try:
             with self._db.write() as session:
                 # Serializes identical submissions so exactly one job is created.
-                job_store.lock_request(session, principal.user_id, idempotency_key or digest)
-                duplicate = job_store.reusable(
-                    session, principal.user_id, digest, now - window, dedup, idempotency_key
-                )
+                lock = f"key:{key_use.key}" if key_use is not None else digest
+                job_store.lock_request(session, principal.user_id, lock)
+                duplicate = existing(session)
                 if duplicate is None:
                     session.add(
                         JobRow(
@@ -239,9 +261,12 @@ class BacktestService:
                             run_dir=folder.relative, created_at=now, updated_at=now,
                             attempts=0, max_attempts=self._settings.job_max_attempts, fence=0,
                             progress=0.0, current_bar=0, total_bars=0, retry_of=retry_of,
-                            idempotency_key=idempotency_key,
+                            idempotency_key=key_use.key if key_use is not None else None,
                         )
                     )  # fmt: skip
+                    if key_use is not None:
+                        session.flush()  # (the key's row refers to the job's)
+                        job_store.remember_key(session, key_use, job_id, now)
         except BaseException:
             folder.remove()
             raise
@@ -253,10 +278,15 @@ class BacktestService:
     def cleanup(self, now: dt.datetime, *, force: bool = False) -> list[str]:
         """Remove date buckets of ``runs/`` older than ``BACKTEST_KEEP_DAYS`` (at most every
         ``CLEANUP_EVERY_SECONDS`` per process unless ``force``), with their finished jobs;
-        folders of QUEUED/RUNNING jobs are kept. Returns the buckets touched."""
+        folders of QUEUED/RUNNING jobs are kept; forget expired Idempotency-Keys. Returns the
+        buckets touched."""
         if not force and now.timestamp() - self._last_cleanup < CLEANUP_EVERY_SECONDS:
             return []
         self._last_cleanup = now.timestamp()
+        with self._db.write() as session:
+            job_store.forget_keys(
+                session, now - dt.timedelta(hours=self._settings.idempotency_key_hours)
+            )
         cutoff = (now - dt.timedelta(days=self._settings.backtest_keep_days)).date()
         runs = self._base / "runs"
         touched = []

@@ -15,15 +15,20 @@ from typing import Any
 from sqlalchemy import select
 
 from quantdesk.core.clock import iso_utc, utcnow
-from quantdesk.core.errors import Conflict, InvalidArgument, NotFound, Unauthorized
-from quantdesk.services.auth import Principal, hash_password, verify_password
+from quantdesk.core.errors import Conflict, InvalidArgument, NotFound, Unauthorized, UserDisabled
+from quantdesk.services.auth import (
+    DISABLED_MESSAGE,
+    Principal,
+    check_new_password,
+    hash_password,
+    verify_password,
+)
 from quantdesk.storage import Database
 from quantdesk.storage import users as user_store
 from quantdesk.storage.models import ApiKeyRow, UserRow
 
 ROLES = ("admin", "researcher", "viewer")
 KEY_CACHE_SECONDS = 60.0
-MIN_PASSWORD = 8
 
 
 def user_view(row: UserRow) -> dict[str, Any]:
@@ -42,12 +47,6 @@ def _role(value: object) -> str:
     if value not in ROLES:
         raise InvalidArgument(f"role must be one of {', '.join(ROLES)}")
     return str(value)
-
-
-def _password(value: object) -> str:
-    if not isinstance(value, str) or len(value) < MIN_PASSWORD:
-        raise InvalidArgument(f"password must be a string of at least {MIN_PASSWORD} characters")
-    return value
 
 
 class UserService:
@@ -80,7 +79,7 @@ class UserService:
         if not isinstance(mobile, str) or not mobile.strip() or len(mobile) > 64:
             raise InvalidArgument("mobile is required (at most 64 characters)")
         chosen = _role(role or "researcher")
-        hashed = hash_password(_password(password))
+        hashed = hash_password(check_new_password(password))
         with self._db.write() as session:
             if user_store.get_by_mobile(session, mobile.strip()) is not None:
                 raise Conflict(f"a user with mobile {mobile.strip()!r} exists")
@@ -95,6 +94,10 @@ class UserService:
     def update(self, user_id: int, changes: dict[str, Any]) -> dict[str, Any]:
         """Disable/enable, change role, or reset the password of a user (admin only).
 
+        A password reset, a role change and disabling revoke every token of the user (its
+        ``token_version`` is bumped in the same transaction); its API keys stay, refused
+        with 403 ``USER_DISABLED`` while it is disabled.
+
         Raises:
             NotFound: no such user. InvalidArgument: unknown field or bad value.
         """
@@ -102,20 +105,31 @@ class UserService:
         unknown = set(changes) - allowed
         if unknown:
             raise InvalidArgument(f"unknown field(s): {', '.join(sorted(unknown))}")
-        hashed = hash_password(_password(changes["password"])) if "password" in changes else None
+        hashed = (
+            hash_password(check_new_password(changes["password"]))
+            if "password" in changes
+            else None
+        )
         with self._db.write() as session:
             row = user_store.get(session, user_id)
             if row is None:
                 raise NotFound(f"user {user_id} not found")
+            revoke = False
             if "disabled" in changes:
                 if not isinstance(changes["disabled"], bool):
                     raise InvalidArgument("disabled must be true or false")
+                revoke |= changes["disabled"] and not row.disabled
                 row.disabled = changes["disabled"]
             if "role" in changes:
-                row.role = _role(changes["role"])
+                role = _role(changes["role"])
+                revoke |= role != row.role
+                row.role = role
                 row.is_admin = row.role == "admin"
             if hashed is not None:
                 row.password_hash = hashed
+                revoke = True
+            if revoke:
+                user_store.bump_token_version(session, row.id)
             return user_view(row)
 
     # -- API keys ------------------------------------------------------------------------------
@@ -176,7 +190,7 @@ class UserService:
         key drops it from this process's cache at once (other processes within that time).
 
         Raises:
-            Unauthorized: unknown key, wrong secret, or a disabled owner.
+            Unauthorized: unknown key or wrong secret. UserDisabled: a disabled owner (403).
         """
         digest = hashlib.sha256(f"{key}\0{secret}".encode()).hexdigest()
         now = time.monotonic()
@@ -195,6 +209,8 @@ class UserService:
                     key_row.last_used_at = utcnow()
         with self._db.read() as session:
             user = user_store.get(session, cached[1])
-            if user is None or user.disabled:
+            if user is None:
                 raise Unauthorized("invalid API key or secret")
+            if user.disabled:
+                raise UserDisabled(DISABLED_MESSAGE)
             return Principal(user.id, user.is_admin, user.role)

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, func, select, text, update
+from sqlalchemy import and_, delete, func, select, text, update
 from sqlalchemy.orm import InstrumentedAttribute, Session
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -22,7 +22,7 @@ from quantdesk.core.clock import utcnow
 from quantdesk.core.errors import Unprocessable
 from quantdesk.core.jobs import JobErrorCode, JobStatus
 from quantdesk.storage.db import Database
-from quantdesk.storage.models import JobRow
+from quantdesk.storage.models import IdempotencyKeyRow, JobRow
 
 
 @dataclass(frozen=True)
@@ -62,36 +62,50 @@ def recent_duplicate(
     ).first()
 
 
-def by_idempotency_key(session: Session, owner_id: int, key: str) -> JobRow | None:
-    """The job ``owner_id`` created with ``Idempotency-Key: key``."""
-    return session.scalars(
-        select(JobRow).where(JobRow.owner_id == owner_id, JobRow.idempotency_key == key).limit(1)
-    ).first()
+@dataclass(frozen=True)
+class KeyUse:
+    """One use of an ``Idempotency-Key`` (``IETF draft-ietf-httpapi-idempotency-key-header``,
+    Stripe's semantics): per owner, remembered from ``since`` on."""
+
+    owner_id: int
+    key: str
+    fingerprint: str
+    since: dt.datetime
 
 
-def reusable(
-    session: Session,
-    owner_id: int,
-    digest: str,
-    since: dt.datetime,
-    dedup: bool,
-    idempotency_key: str | None,
-) -> str | None:
-    """The job an identical submission should return instead of a new one, if any.
+def keyed_job(session: Session, use: KeyUse) -> str | None:
+    """The job the key created, if it is remembered and that job still exists.
 
     Raises:
-        Unprocessable: ``idempotency_key`` was used with another request.
+        Unprocessable: the key was first used with a different request body.
     """
-    if idempotency_key is not None:
-        keyed = by_idempotency_key(session, owner_id, idempotency_key)
-        if keyed is not None:
-            if keyed.request_hash != digest:
-                raise Unprocessable("Idempotency-Key was already used with a different request")
-            return keyed.id
-    if dedup:
-        found = recent_duplicate(session, owner_id, digest, since)
-        return found.id if found is not None else None
-    return None
+    row = session.get(IdempotencyKeyRow, (use.owner_id, use.key))
+    if row is None or row.created_at < use.since or session.get(JobRow, row.job_id) is None:
+        return None
+    if row.fingerprint is not None and row.fingerprint != use.fingerprint:
+        raise Unprocessable(
+            "this Idempotency-Key was already used with a different request body; "
+            "use a new key for a new request"
+        )
+    return row.job_id
+
+
+def remember_key(session: Session, use: KeyUse, job_id: str, now: dt.datetime) -> None:
+    """Record that ``use`` created ``job_id`` (replacing an expired use of the same key)."""
+    session.execute(
+        delete(IdempotencyKeyRow).where(
+            IdempotencyKeyRow.owner_id == use.owner_id, IdempotencyKeyRow.key == use.key
+        )
+    )
+    session.add(IdempotencyKeyRow(owner_id=use.owner_id, key=use.key,
+                                  fingerprint=use.fingerprint, job_id=job_id,
+                                  created_at=now))  # fmt: skip
+
+
+def forget_keys(session: Session, before: dt.datetime) -> int:
+    """Delete key uses older than ``before``; returns how many."""
+    result = session.execute(delete(IdempotencyKeyRow).where(IdempotencyKeyRow.created_at < before))
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 def lock_request(session: Session, owner_id: int, name: str) -> None:

@@ -60,6 +60,9 @@ class UserRow(Base):
     is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
     disabled: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    #: Embedded in every token (``ver``); bumped on a password or role change, disabling and
+    #: "log out everywhere", which revokes every token issued before.
+    token_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class StrategyRow(Base):
@@ -159,3 +162,17 @@ class StrategyRenameRow(Base):
     from_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     to_id: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+
+class IdempotencyKeyRow(Base):
+    """An ``Idempotency-Key`` a user sent with ``POST /api/backtest/run``: the job it created
+    and a fingerprint of the request body, remembered for ``IDEMPOTENCY_KEY_HOURS``."""
+
+    __tablename__ = "idempotency_keys"
+
+    owner_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    key: Mapped[str] = mapped_column(String(128), primary_key=True)
+    #: SHA-256 of the canonical JSON of the request body (``None``: recorded before 0008).
+    fingerprint: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    job_id: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), index=True)

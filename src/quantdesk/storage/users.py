@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import select, text
+from sqlalchemy import select, text, update
 from sqlalchemy.orm import Session
 
 from quantdesk.storage.models import UserRow
@@ -18,6 +18,23 @@ def get_by_mobile(session: Session, mobile: str) -> UserRow | None:
 def get(session: Session, user_id: int) -> UserRow | None:
     """The user with id ``user_id``."""
     return session.get(UserRow, user_id)
+
+
+def bump_token_version(session: Session, user_id: int) -> int:
+    """Revoke every token of ``user_id`` issued so far: ``token_version += 1``, atomically in
+    the database (two concurrent bumps both count), in the caller's transaction.
+
+    Returns:
+        The new version (0 when there is no such user).
+    """
+    session.execute(
+        update(UserRow)
+        .where(UserRow.id == user_id)
+        .values(token_version=UserRow.token_version + 1)
+        .execution_options(synchronize_session="fetch")
+    )
+    version = session.scalar(select(UserRow.token_version).where(UserRow.id == user_id))
+    return int(version or 0)
 
 
 def upsert(

@@ -1,0 +1,170 @@
+"""The HTTP boundary every request crosses before a route: a body size cap (413 before the
+body is read), a last-resort 500 that keeps the connection, security headers, CORS and gzip.
+
+Order (outermost first): ``SecurityHeaders`` → ``CatchAll`` → ``BodyLimit`` → CORS → gzip →
+the web UI → the routes. Errors use the contract's body (``api/errors.py``).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from fastapi import FastAPI
+from starlette.exceptions import HTTPException
+from starlette.middleware.cors import CORSMiddleware
+from starlette.middleware.gzip import GZipMiddleware
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from quantdesk.api.errors import error_body
+from quantdesk.core.settings import Settings
+
+log = logging.getLogger("quantdesk.api")
+
+#: Responses smaller than this are sent as they are (gzip costs more than it saves).
+GZIP_MIN_BYTES = 1024
+#: The UI's policy: its own scripts only; inline styles (charts set them); API calls and the
+#: WebSocket to this origin; never framed.
+UI_CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data: blob:; font-src 'self' data:; connect-src 'self' ws: wss:; "
+    "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
+)
+#: Request headers a cross-origin client may send.
+CORS_HEADERS = ("Authorization", "Content-Type", "Idempotency-Key", "X-API-Key", "X-API-Secret")
+#: JSON and text answers are never documents to render.
+API_CSP = "default-src 'none'; frame-ancestors 'none'"
+_HEADERS = [
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"x-frame-options", b"DENY"),
+]
+
+
+async def _send_error(send: Send, status: int, code: str, message: str) -> None:
+    body = json.dumps(error_body(code, message)).encode()
+    await send({"type": "http.response.start", "status": status, "headers": [
+        (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+    ]})  # fmt: skip
+    await send({"type": "http.response.body", "body": body})
+
+
+class CatchAll:
+    """Answers an unhandled exception with the contract's 500 body and swallows it.
+
+    Starlette's own handler re-raises after answering, and the server then closes the
+    connection: a client's keep-alive connection would be dropped by one bad request.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def sending(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, sending)
+        except Exception:
+            log.exception("unhandled error on %s %s", scope.get("method"), scope.get("path"))
+            if started:
+                raise  # half an answer was sent: only closing the connection is honest
+            await _send_error(send, 500, "INTERNAL_ERROR", "internal server error")
+
+
+class BodyLimit:
+    """Refuses a request body over ``limit`` bytes with 413 ``PAYLOAD_TOO_LARGE``: at once
+    when ``Content-Length`` says so (nothing is read), else as soon as the chunks received
+    pass it (chunked bodies), so no route ever holds more than ``limit`` bytes of one."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = None
+        for name, value in scope.get("headers", ()):
+            if name == b"content-length":
+                declared = value
+        if declared is not None:
+            try:
+                length = int(declared)
+            except ValueError:
+                length = -1
+            if length < 0:
+                await _send_error(send, 400, "INVALID_ARGUMENT", "invalid Content-Length")
+                return
+            if length > self.limit:
+                await _send_error(send, 413, "PAYLOAD_TOO_LARGE", self._message())
+                return
+        received = 0
+
+        async def counting() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.limit:
+                    # Raised inside the route's body parsing: FastAPI lets HTTPException
+                    # through to the error handlers, which answer 413.
+                    raise HTTPException(413, self._message())
+            return message
+
+        await self.app(scope, counting, send)
+
+    def _message(self) -> str:
+        return (f"the request body is larger than {self.limit} bytes "
+                f"(MAX_REQUEST_MB={self.limit / 2**20:g})")  # fmt: skip
+
+
+class SecurityHeaders:
+    """``nosniff``, ``Referrer-Policy``, ``X-Frame-Options`` on every answer, and a
+    ``Content-Security-Policy``: the UI's for HTML, ``default-src 'none'`` for the rest."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def sending(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers: list[Any] = list(message.get("headers", ()))
+                present = {name.lower() for name, _ in headers}
+                kind = next((v for n, v in headers if n.lower() == b"content-type"), b"")
+                csp = UI_CSP if kind.startswith(b"text/html") else API_CSP
+                extra = [*_HEADERS, (b"content-security-policy", csp.encode())]
+                headers += [(n, v) for n, v in extra if n not in present]
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, sending)
+
+
+def install(app: FastAPI, settings: Settings) -> None:
+    """Add the boundary middleware to ``app`` (the last added runs first)."""
+    app.add_middleware(GZipMiddleware, minimum_size=GZIP_MIN_BYTES)
+    if settings.allowed_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(settings.allowed_origins),
+            allow_methods=["GET", "POST", "PATCH", "DELETE"],
+            allow_headers=list(CORS_HEADERS),
+            max_age=600,
+        )
+    app.add_middleware(BodyLimit, limit=int(settings.max_request_mb * 2**20))
+    app.add_middleware(CatchAll)
+    app.add_middleware(SecurityHeaders)
