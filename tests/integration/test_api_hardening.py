@@ -125,7 +125,9 @@ def test_cash_is_checked_by_the_engine_too() -> None:
     from quantdesk.backtest.run import prepare_backtest
     from quantdesk.core.errors import InvalidArgument
 
-    with pytest.raises(InvalidArgument, match=r"cash must be a number in \(0, 1e\+12\]"):
+    with pytest.raises(
+        InvalidArgument, match=r"cash must be a positive number up to 1e\+12, got 1e\+308"
+    ):
         prepare_backtest(CODE, start="2010-02-01", end="2010-02-26", cash=1e308)
 
 

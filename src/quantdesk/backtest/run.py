@@ -178,7 +178,7 @@ def prepare_backtest(
         or not math.isfinite(cash)
         or not 0 < cash <= MAX_AMOUNT
     ):
-        raise InvalidArgument(f"cash must be a number in (0, {MAX_AMOUNT:g}], got {cash!r}")
+        raise InvalidArgument(f"cash must be a positive number up to {MAX_AMOUNT:g}, got {cash!r}")
     try:
         match_rule = Matching(matching)
     except ValueError:
