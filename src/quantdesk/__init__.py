@@ -1,23 +1,46 @@
 """quantdesk: a self-hosted quant backtesting platform.
 
 ``quantdesk.run_backtest(strategy, start=..., end=..., ...)`` runs one backtest on the
-market-data catalog and returns a ``BacktestResult`` (see ``quantdesk.backtest.run``).
+market-data catalog and returns a ``BacktestResult`` (see ``quantdesk.backtest.run``);
+``quantdesk.Catalog`` opens a catalog (``quantdesk.data``). The engine itself is
+``quantdesk.engine``.
+
+Public names are those in ``__all__`` (``dir(quantdesk)`` lists them); they are imported on
+first use, so ``import quantdesk`` stays cheap (no pandas or pyarrow until needed).
 """
 
 from __future__ import annotations
 
+from importlib import metadata
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from quantdesk.backtest import BacktestResult, run_backtest
+    from quantdesk.data import Adjust, Catalog
 
-__all__ = ["BacktestResult", "run_backtest"]
+try:
+    __version__ = metadata.version("quantdesk")
+except metadata.PackageNotFoundError:  # (a source tree that was never installed)
+    __version__ = "0.0.0"
+
+#: Where each lazily imported public name lives.
+_LAZY = {
+    "BacktestResult": "quantdesk.backtest",
+    "run_backtest": "quantdesk.backtest",
+    "Catalog": "quantdesk.data",
+    "Adjust": "quantdesk.data",
+}
+
+__all__ = ["Adjust", "BacktestResult", "Catalog", "__version__", "run_backtest"]
 
 
 def __getattr__(name: str) -> Any:
-    # Lazy so that `import quantdesk` stays cheap (no pandas/pyarrow until needed).
-    if name in __all__:
-        from quantdesk import backtest
+    if name in _LAZY:
+        import importlib
 
-        return getattr(backtest, name)
+        return getattr(importlib.import_module(_LAZY[name]), name)
     raise AttributeError(f"module 'quantdesk' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

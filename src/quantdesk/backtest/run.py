@@ -5,41 +5,19 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from quantdesk.backtest.engines import resolve_engine, run_engine
 from quantdesk.backtest.result import BacktestResult, build_result
+from quantdesk.backtest.spec import PreparedBacktest
 from quantdesk.core.errors import DataUnavailable, InvalidArgument, NotFound
 from quantdesk.core.instruments import InstrumentType
 from quantdesk.core.settings import Settings
 from quantdesk.data.catalog import Adjust, Catalog
 from quantdesk.data.demo import import_demo
-from quantdesk.engine import BarSource, EngineConfig, Matching, market_profile
+from quantdesk.engine import EngineConfig, Matching, market_profile
 from quantdesk.engine.profiles import MAX_AMOUNT
-
-
-@dataclass(frozen=True)
-class PreparedBacktest:
-    """A validated request: the strategy text, the catalog and the engine configuration."""
-
-    source: str
-    filename: str
-    name: str
-    catalog: Catalog
-    config: EngineConfig
-    adjust: Adjust
-    frequency: str
-    engine: str = "native"
-    rqalpha_command: str | None = None
-    bars: BarSource | None = None
-
-    def bar_source(self) -> BarSource:
-        """The bars every engine reads: ``bars`` if set (tests), else the catalog's
-        ``adjust`` view."""
-        return self.bars if self.bars is not None else self.catalog.bar_source(self.adjust)
-
 
 #: Default benchmark per market profile.
 DEFAULT_BENCHMARK = {"us_stock": "SPX", "cn_stock": "000300.XSHG"}

@@ -14,26 +14,42 @@ from __future__ import annotations
 import logging
 import math
 from types import SimpleNamespace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
 
 from quantdesk.core.errors import InvalidArgument
 from quantdesk.core.instruments import Instrument
+from quantdesk.engine.broker import Broker, BrokerSession
 from quantdesk.engine.config import PRE_OPEN_PHASES
 from quantdesk.engine.costs import commission
-from quantdesk.engine.indicators import indicator_function
+from quantdesk.engine.indicators import IndicatorSession, indicator_function
 from quantdesk.engine.records import Order, OrderStatus, RejectReason, Side
 
 if TYPE_CHECKING:
-    from quantdesk.engine.loop import Engine
+    from quantdesk.engine.feeds import Feed
+
+
+class StrategySession(BrokerSession, IndicatorSession, Protocol):
+    """What the strategy-facing functions read of the running engine: the broker's and the
+    indicators' state, plus the broker itself, last prices and the plot recorder."""
+
+    broker: Broker
+
+    def loaded_feed(self, order_book_id: str) -> Feed | None: ...
+
+    def last_price(self, order_book_id: str) -> float | None: ...
+
+    def log(self, level: str, message: str) -> None: ...
+
+    def record_plot(self, name: str, value: float) -> None: ...
 
 
 class StrategyLogger:
     """``logger`` in the strategy: lines are stamped with the bar date and kept in the result."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: StrategySession) -> None:
         self._engine = engine
 
     def debug(self, msg: object, *args: object) -> None:
@@ -70,7 +86,7 @@ def _fmt(msg: object, args: tuple[object, ...]) -> str:
 class StrategyAPI:
     """Binds the strategy-facing functions to one engine run."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: StrategySession) -> None:
         self._engine = engine
         self.logger = StrategyLogger(engine)
         self.g = SimpleNamespace()

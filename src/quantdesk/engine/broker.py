@@ -16,22 +16,40 @@ Matching rules (all re-implemented from their public definitions):
 
 from __future__ import annotations
 
+import datetime as dt
 import math
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from quantdesk.core.instruments import InstrumentType
-from quantdesk.engine.config import Matching
+from quantdesk.engine.config import EngineConfig, Matching
 from quantdesk.engine.costs import commission, limit_prices, sell_tax
 from quantdesk.engine.records import Fill, Order, OrderStatus, RejectReason, Side
 
 if TYPE_CHECKING:
-    from quantdesk.engine.loop import Engine
+    from quantdesk.engine.feeds import Feed
+    from quantdesk.engine.portfolio import Portfolio
+
+
+class BrokerSession(Protocol):
+    """What the broker reads of the running engine: the session clock and phase, the
+    configuration, the portfolio, the feeds, and where warnings go."""
+
+    config: EngineConfig
+    t: int
+    now: dt.datetime
+    today: dt.date
+    phase: str
+    portfolio: Portfolio
+
+    def feed(self, order_book_id: str) -> Feed: ...
+
+    def log(self, level: str, message: str) -> None: ...
 
 
 class Broker:
     """Validates, queues and matches the strategy's orders."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: BrokerSession) -> None:
         self._engine = engine
         self._profile = engine.config.profile
         self._matching = engine.config.matching

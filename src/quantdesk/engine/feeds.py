@@ -6,7 +6,7 @@ import datetime as dt
 import math
 from collections.abc import Iterator, Mapping
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -14,9 +14,6 @@ import numpy.typing as npt
 from quantdesk.core.errors import InvalidArgument
 from quantdesk.core.instruments import Instrument
 from quantdesk.engine.ports import BarSeries
-
-if TYPE_CHECKING:
-    from quantdesk.engine.loop import Engine
 
 #: ``history_bars`` fields.
 FIELDS = ("datetime", "open", "high", "low", "close", "volume")
@@ -232,13 +229,23 @@ class Bar:
         )
 
 
+class FeedSession(Protocol):
+    """What ``BarMap`` reads of the running engine (the session clock and its feeds)."""
+
+    t: int
+    now: dt.datetime
+    universe: list[str]
+
+    def feed(self, order_book_id: str) -> Feed: ...
+
+
 class BarMap(Mapping[str, Bar]):
     """``bar_dict``: the current session's bars, keyed by ``order_book_id``.
 
     Iterates over the universe; ``bar_dict[id]`` also works for any other known instrument.
     """
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: FeedSession) -> None:
         self._engine = engine
         self._cache: dict[str, Bar] = {}
 

@@ -22,7 +22,7 @@ recomputed on prefixes of every instrument's bars and rejected when the values d
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -32,7 +32,21 @@ from quantdesk.core.errors import InvalidArgument
 from quantdesk.engine.config import PRE_OPEN_PHASES
 
 if TYPE_CHECKING:
-    from quantdesk.engine.loop import Engine
+    from quantdesk.engine.feeds import Feed
+    from quantdesk.engine.ports import DateArray
+
+
+class IndicatorSession(Protocol):
+    """What indicators read of the running engine: the sessions, the clock and phase, the
+    universe and the feeds."""
+
+    sessions: DateArray
+    t: int
+    phase: str
+    universe: list[str]
+
+    def feed(self, order_book_id: str) -> Feed: ...
+
 
 FloatArray = npt.NDArray[np.float64]
 IndicatorFunction = Callable[..., Any]
@@ -121,7 +135,7 @@ class Indicator:
     __slots__ = ("__by_bar", "__pre", "__rows", "_col", "_engine", "ids", "name")
 
     def __init__(
-        self, engine: Engine, name: str, ids: tuple[str, ...], by_bar: list[FloatArray]
+        self, engine: IndicatorSession, name: str, ids: tuple[str, ...], by_bar: list[FloatArray]
     ) -> None:
         self._engine = engine
         self.name = name
@@ -216,7 +230,7 @@ class Indicator:
 
 
 def make_indicator(
-    engine: Engine,
+    engine: IndicatorSession,
     func: str | IndicatorFunction,
     *args: Any,
     field: str | Sequence[str] = "close",
@@ -320,7 +334,7 @@ def _check_causal(
             )
 
 
-def indicator_function(engine: Engine) -> Callable[..., Indicator]:
+def indicator_function(engine: IndicatorSession) -> Callable[..., Indicator]:
     """The ``indicator`` function of the strategy API, bound to ``engine``."""
 
     def indicator(

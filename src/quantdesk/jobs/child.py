@@ -28,7 +28,7 @@ from quantdesk.core.errors import QuantdeskError, StrategyError
 from quantdesk.core.jobs import JobErrorCode
 from quantdesk.data import Catalog
 from quantdesk.jobs.artifacts import EXTRACTED, RunFolder, write_json
-from quantdesk.jobs.sandbox.inside import EVENTS_FD
+from quantdesk.jobs.events import EVENTS_FD
 
 #: ``config.yml`` keys passed to ``run_backtest`` as they are.
 RUN_ARGS = (

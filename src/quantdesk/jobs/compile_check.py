@@ -95,7 +95,7 @@ def _diag(node: ast.AST, level: str, message: str) -> dict[str, Any]:
 def run(code: str) -> int:
     """The sandbox target: the diagnostics of ``code`` as one JSON line on the events pipe
     (fd 3)."""
-    from quantdesk.jobs.sandbox.inside import EVENTS_FD
+    from quantdesk.jobs.events import EVENTS_FD
 
     os.write(EVENTS_FD, (json.dumps(diagnose(code)) + "\n").encode())
     return 0

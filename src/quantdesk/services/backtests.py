@@ -18,7 +18,8 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from quantdesk.backtest.run import PreparedBacktest, prepare_backtest
+from quantdesk.backtest.run import prepare_backtest
+from quantdesk.backtest.spec import PreparedBacktest
 from quantdesk.core.clock import iso_utc, utcnow
 from quantdesk.core.errors import (
     InternalError,

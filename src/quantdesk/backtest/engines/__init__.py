@@ -15,42 +15,16 @@ name and version, so ``build_result`` computes one summary shape for all of them
 from __future__ import annotations
 
 import ast
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
+from quantdesk.backtest.spec import EngineRun, LogSink, PreparedBacktest, ProgressCallback
 from quantdesk.core.errors import InvalidArgument
-from quantdesk.engine import EngineResult
 
-if TYPE_CHECKING:
-    from quantdesk.backtest.run import PreparedBacktest
+__all__ = ["ENGINE_NAMES", "EngineRun", "LogSink", "PreparedBacktest", "ProgressCallback",
+           "detect_engine", "resolve_engine", "run_engine"]  # fmt: skip
 
 #: Engines a run can name; ``auto`` (or ``None``) picks one from the code.
 ENGINE_NAMES = ("native", "rqalpha", "backtrader")
-
-ProgressCallback = Callable[[int, int], None]
-LogSink = Callable[[str], None]
-
-
-@dataclass
-class EngineRun:
-    """What one engine produced.
-
-    Attributes:
-        raw: The engine-neutral columns (see ``quantdesk.engine.EngineResult``).
-        engine: ``native``, ``rqalpha`` or ``backtrader``.
-        engine_version: The engine's package version, e.g. ``"6.4.2"``.
-        reference: The engine's own summary where it computes one (RQAlpha's ``summary``),
-            kept beside ours for cross-checks; ``None`` otherwise.
-        artifacts: Extra files the engine wrote into the work directory (names).
-    """
-
-    raw: EngineResult
-    engine: str
-    engine_version: str
-    reference: dict[str, Any] | None = None
-    artifacts: list[str] = field(default_factory=list)
 
 
 def detect_engine(source: str) -> str:

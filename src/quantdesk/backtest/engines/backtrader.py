@@ -47,8 +47,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from quantdesk.backtest.engines import EngineRun, LogSink, ProgressCallback
 from quantdesk.backtest.engines.backtrader_book import Book
+from quantdesk.backtest.spec import EngineRun, LogSink, ProgressCallback
 from quantdesk.core.errors import (
     DataUnavailable,
     EngineUnavailable,
@@ -57,12 +57,18 @@ from quantdesk.core.errors import (
 )
 from quantdesk.core.instruments import MARKET_CALENDAR, InstrumentType
 from quantdesk.core.version import package_version
-from quantdesk.engine import BarSeries, EngineConfig, Matching
-from quantdesk.engine.loop import PrintToLog
-from quantdesk.engine.strategy import exec_source, resolve_params, user_error
+from quantdesk.engine import (
+    BarSeries,
+    EngineConfig,
+    Matching,
+    PrintToLog,
+    exec_source,
+    resolve_params,
+    user_error,
+)
 
 if TYPE_CHECKING:
-    from quantdesk.backtest.run import PreparedBacktest
+    from quantdesk.backtest.spec import PreparedBacktest
 
 _MODULE_IDS = itertools.count(1)
 

@@ -11,10 +11,19 @@ import datetime as dt
 import math
 from typing import Any
 
-from quantdesk.backtest.engines import LogSink, ProgressCallback
 from quantdesk.backtest.engines.benchmark import benchmark_closes
-from quantdesk.engine import BarSeries, EngineConfig, EngineResult, Matching
-from quantdesk.engine.records import Fill, Order, OrderStatus, RejectReason, Side
+from quantdesk.backtest.spec import LogSink, ProgressCallback
+from quantdesk.engine import (
+    BarSeries,
+    EngineConfig,
+    EngineResult,
+    Fill,
+    Matching,
+    Order,
+    OrderStatus,
+    RejectReason,
+    Side,
+)
 
 
 class Step:

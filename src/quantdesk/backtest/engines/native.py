@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from quantdesk.backtest.engines import EngineRun, LogSink, ProgressCallback
+from quantdesk.backtest.spec import EngineRun, LogSink, ProgressCallback
 from quantdesk.core.version import package_version
 from quantdesk.engine import Engine
 
 if TYPE_CHECKING:
-    from quantdesk.backtest.run import PreparedBacktest
+    from quantdesk.backtest.spec import PreparedBacktest
 
 
 def run_native(

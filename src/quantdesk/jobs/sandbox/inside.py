@@ -22,6 +22,7 @@ import time
 import traceback
 from typing import NoReturn
 
+from quantdesk.jobs.events import EVENTS_FD
 from quantdesk.jobs.sandbox import landlock, rootfs, seccomp
 from quantdesk.jobs.sandbox.linux import (
     CLONE_NEWNS,
@@ -49,8 +50,6 @@ from quantdesk.jobs.sandbox.targets import resolve
 
 #: Exit status of init or the shell when the sandbox could not be entered.
 SETUP_FAILED = 125
-#: The events pipe of the code process.
-EVENTS_FD = 3
 #: Largest job message (JSON) the code process accepts.
 MAX_MESSAGE = 1 << 20
 #: Signals the sandbox's init ignores (as pid 1 it would anyway, but Python's own handlers

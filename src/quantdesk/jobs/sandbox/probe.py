@@ -15,7 +15,7 @@ import socket
 from pathlib import Path
 from typing import Any
 
-from quantdesk.jobs.sandbox.inside import EVENTS_FD
+from quantdesk.jobs.events import EVENTS_FD
 from quantdesk.jobs.sandbox.linux import capabilities
 
 

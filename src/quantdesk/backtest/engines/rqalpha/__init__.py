@@ -32,16 +32,16 @@ from typing import TYPE_CHECKING
 
 import yaml
 
-from quantdesk.backtest.engines import EngineRun, LogSink, ProgressCallback
 from quantdesk.backtest.engines.rqalpha.bundle import build_bundle
 from quantdesk.backtest.engines.rqalpha.config import rqalpha_config, rqalpha_flags
 from quantdesk.backtest.engines.rqalpha.convert import clean_summary, engine_result, load_result
+from quantdesk.backtest.spec import EngineRun, LogSink, ProgressCallback
 from quantdesk.core.errors import EngineFailed, EngineUnavailable, InvalidArgument, StrategyError
 from quantdesk.core.instruments import MARKET_CALENDAR
 from quantdesk.engine import Matching
 
 if TYPE_CHECKING:
-    from quantdesk.backtest.run import PreparedBacktest
+    from quantdesk.backtest.spec import PreparedBacktest
 
 #: Name of RQAlpha's pickled result in the work (job) folder, as in the contract.
 RESULT_PICKLE = "result.pkl"

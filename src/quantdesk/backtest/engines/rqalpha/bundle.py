@@ -32,8 +32,7 @@ import h5py
 import numpy as np
 
 from quantdesk.core.instruments import MARKET_CALENDAR, Instrument, InstrumentType
-from quantdesk.engine import BarSeries, BarSource, EngineConfig
-from quantdesk.engine.costs import limit_prices
+from quantdesk.engine import BarSeries, BarSource, EngineConfig, limit_prices
 
 #: RQAlpha's yield-curve tenors (``rqalpha/utils/risk_free_helper.py``).
 TENORS = (

@@ -25,9 +25,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from quantdesk.engine import EngineConfig
-from quantdesk.engine.params_schema import params_schema
-from quantdesk.engine.strategy import resolve_params
+from quantdesk.engine import EngineConfig, params_schema, resolve_params
 
 #: RQAlpha's base stock commission rate and stamp tax rate (multipliers scale these).
 RQ_COMMISSION = 0.0008

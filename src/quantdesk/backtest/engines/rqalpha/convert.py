@@ -26,8 +26,16 @@ import pandas as pd
 
 from quantdesk.backtest.engines.benchmark import benchmark_closes
 from quantdesk.core.errors import EngineFailed
-from quantdesk.engine import BarSource, EngineConfig, EngineResult
-from quantdesk.engine.records import Fill, Order, OrderStatus, RejectReason, Side
+from quantdesk.engine import (
+    BarSource,
+    EngineConfig,
+    EngineResult,
+    Fill,
+    Order,
+    OrderStatus,
+    RejectReason,
+    Side,
+)
 
 
 class IndexRange(NamedTuple):
