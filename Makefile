@@ -34,8 +34,8 @@ rqalpha: ## Create .venv-rqalpha with RQAlpha 6.4.2 (pinned in requirements-rqal
 	$(UV) pip install --quiet --python $(RQALPHA_VENV)/bin/python -r requirements-rqalpha.txt
 	$(RQALPHA_VENV)/bin/rqalpha version
 
-test: install rqalpha ## Run the test suite (creates .venv-rqalpha for the RQAlpha cross-checks)
-	$(RUN) pytest -q -n 2
+test: install rqalpha ## Run the test suite with branch coverage (creates .venv-rqalpha for the RQAlpha cross-checks)
+	$(RUN) pytest -q -n 2 --cov --cov-report=term
 
 lint: install ## ruff lint + format check
 	$(RUN) ruff check src tests examples bench
@@ -59,7 +59,7 @@ bench: install ## Benchmarks vs peers (slow; prints figures and ratios)
 
 # The web UI (web/, DESIGN §8): npm ci from package-lock.json, the API client generated from
 # the app's OpenAPI schema, Vitest, and the Vite build into web/dist (served at /).
-.PHONY: web web-deps web-client web-client-check web-build web-test web-check
+.PHONY: web web-deps web-client web-client-check web-build web-test web-lint web-check
 WEB_OPENAPI := $(RUN) python web/scripts/dump_openapi.py
 WEB_TYPES := cd web && npx --no-install openapi-typescript
 
@@ -89,4 +89,7 @@ web-test: web-deps ## Vitest component tests of the UI
 
 web: web-client web-build ## The web UI: npm ci, regenerate the API client, build web/dist
 
-web-check: web-client-check web-test web-build
+web-lint: web-deps ## Biome: the UI's lint rules and formatting (web/biome.json)
+	cd web && npx --no-install biome ci .
+
+web-check: web-client-check web-lint web-test web-build

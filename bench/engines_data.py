@@ -73,7 +73,7 @@ class MemoryBarSource:
         except KeyError:
             raise NotFound(f"unknown order_book_id {order_book_id!r}") from None
 
-    def sessions(self, calendar: str, start: dt.date, end: dt.date) -> np.ndarray:
+    def sessions(self, _calendar: str, start: dt.date, end: dt.date) -> np.ndarray:
         s = self._ds.sessions
         return s[(s >= np.datetime64(start, "D")) & (s <= np.datetime64(end, "D"))]
 

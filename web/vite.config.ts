@@ -15,8 +15,10 @@ export default defineConfig({
     rollupOptions: {
       output: {
         manualChunks(id: string) {
-          if (id.includes("node_modules/echarts") || id.includes("node_modules/zrender")) return "echarts";
-          if (id.includes("node_modules/@codemirror") || id.includes("node_modules/@lezer")) return "codemirror";
+          if (id.includes("node_modules/echarts") || id.includes("node_modules/zrender"))
+            return "echarts";
+          if (id.includes("node_modules/@codemirror") || id.includes("node_modules/@lezer"))
+            return "codemirror";
           return undefined;
         },
       },

@@ -206,8 +206,10 @@ def test_data_import_errors_are_clear(
 
 def test_backtest_engine_option(demo_data_dir: Path) -> None:
     # --engine is validated and recorded in the summary and the table's title.
-    base = ["backtest", EXAMPLES / "sma_crossover.py", "--start", "2010-01-04",
-            "--end", "2010-06-30", "--universe", "AAPL", "--data-dir", demo_data_dir]  # fmt: skip
+    base: list[str | Path] = [
+        "backtest", EXAMPLES / "sma_crossover.py", "--start", "2010-01-04", "--end", "2010-06-30",
+        "--universe", "AAPL", "--data-dir", demo_data_dir,
+    ]  # fmt: skip
     bad = cli(*base, "--engine", "zipline")
     assert bad.returncode != 0 and "unknown engine 'zipline'" in bad.stderr
     native = cli(*base, "--engine", "native", "--json")

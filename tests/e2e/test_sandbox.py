@@ -355,6 +355,7 @@ def test_kill_9_of_the_server_group_leaves_nothing_and_the_job_resumes(
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(server.proc.pid, signal.SIGKILL)
+        server.reap()
     restarted = start_server(tmp_path, demo_data_dir)
     try:
         with httpx.Client(base_url=restarted.base, timeout=30) as http:

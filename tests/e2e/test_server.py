@@ -56,8 +56,10 @@ def server(tmp_path: Path, demo_data_dir: Path) -> Iterator[str]:
         yield srv.base
     finally:
         assert srv.stop() == 0
-    time.sleep(0.2)
-    assert not [w for w in workers if alive(w)], "worker processes outlived the server"
+    deadline = time.monotonic() + 5
+    while [w for w in workers if alive(w)]:
+        assert time.monotonic() < deadline, "worker processes outlived the server"
+        time.sleep(0.02)
     assert "log in with mobile=13800138000 password=pass123456" in srv.log()
 
 

@@ -49,8 +49,7 @@ def server(tmp_path: Path, demo_data_dir: Path) -> Iterator[Server]:
     srv = start_server(tmp_path, demo_data_dir)
     yield srv
     assert srv.stop() == 0
-    time.sleep(0.2)
-    assert not _children(srv.proc.pid)
+    _wait(lambda: not _children(srv.proc.pid), 5, "the server's children to exit")
 
 
 def _login(http: httpx.Client) -> dict[str, str]:
@@ -123,7 +122,7 @@ def test_the_api_and_workers_stop_when_the_supervisor_is_killed(
         assert len(children) == 3 and len(grandchildren) == 2
     finally:
         os.kill(srv.proc.pid, signal.SIGKILL)  # the supervisor alone, not its group
-        srv.proc.wait()
+        srv.reap()
 
     def gone(pid: int) -> bool:
         try:

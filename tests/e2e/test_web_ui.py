@@ -86,14 +86,19 @@ def _painted_pixels(page: Any, selector: str) -> int:
 def test_a_researcher_writes_runs_and_reads_a_backtest_in_the_browser(
     chromium: str, server: str
 ) -> None:
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import ConsoleMessage, expect, sync_playwright
 
     console_errors: list[str] = []
+
+    def record_console_error(message: ConsoleMessage) -> None:
+        if message.type == "error":
+            console_errors.append(message.text)
+
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=chromium, headless=True, args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1280, "height": 800})
         page.set_default_timeout(TIMEOUT_MS)
-        page.on("console", lambda m: m.type == "error" and console_errors.append(m.text))
+        page.on("console", record_console_error)
         try:
             # Login (an unknown path of the app lands on the login page first).
             page.goto(f"{server}/strategies")

@@ -186,8 +186,9 @@ def test_users_do_not_see_each_other(client: TestClient, platform: Platform) -> 
         ({"colour": "red"}, 400, "INVALID_ARGUMENT", "colour"),
     ],
 )
+@pytest.mark.usefixtures("platform")
 def test_run_validates_before_enqueueing(
-    client: TestClient, platform: Platform, change: dict[str, Any], status: int, code: str,
+    client: TestClient, change: dict[str, Any], status: int, code: str,
     fragment: str,
 ) -> None:  # fmt: skip
     h = login(client)
@@ -198,7 +199,8 @@ def test_run_validates_before_enqueueing(
     assert client.get("/api/health").json()["data"]["jobs"] == {}  # nothing was enqueued
 
 
-def test_dedup_window(client: TestClient, platform: Platform) -> None:
+@pytest.mark.usefixtures("platform")
+def test_dedup_window(client: TestClient) -> None:
     h = login(client)
     client.post("/api/backtest/strategies/sma", headers=h, json={"code": SMA})
     first = client.post("/api/backtest/run", headers=h, json=RUN).json()["job_id"]
@@ -269,9 +271,7 @@ def test_job_lifecycle_result_and_log(client: TestClient, platform: Platform) ->
     assert_error(client.get("/api/backtest/jobs/0123/result", headers=h), 404, "NOT_FOUND")
 
 
-def test_failing_strategy_and_timeout(
-    client: TestClient, platform: Platform, tmp_path: Path
-) -> None:
+def test_failing_strategy_and_timeout(client: TestClient, platform: Platform) -> None:
     h = login(client)
     boom = "def handle_bar(context, bar_dict):\n    raise ValueError('bad signal')\n"
     client.post("/api/backtest/strategies/boom", headers=h, json={"code": boom})

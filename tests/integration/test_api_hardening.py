@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, MutableMapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -153,9 +153,9 @@ def test_a_declared_oversize_body_is_refused_before_it_is_read(app: FastAPI) -> 
         read.append(1)
         return {"type": "http.request", "body": b"", "more_body": False}
 
-    sent: list[dict[str, Any]] = []
+    sent: list[MutableMapping[str, Any]] = []
 
-    async def send(message: dict[str, Any]) -> None:
+    async def send(message: MutableMapping[str, Any]) -> None:
         sent.append(message)
 
     scope = {"type": "http", "method": "POST", "path": "/api/backtest/strategies/big",
@@ -219,9 +219,7 @@ def test_keys_are_never_collapsed_by_the_dedup_window_and_outlive_it(
     assert _run(client, "key-a").json()["job_id"] not in (a, b)
 
 
-def test_a_key_with_another_body_is_422_and_keys_are_per_user(
-    client: TestClient, platform: Platform
-) -> None:
+def test_a_key_with_another_body_is_422_and_keys_are_per_user(client: TestClient) -> None:
     first = _run(client, "shared").json()["job_id"]
     message = _error(_run(client, "shared", cash=50_000), 422, "UNPROCESSABLE_ENTITY")
     assert "Idempotency-Key" in message

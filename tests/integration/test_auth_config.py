@@ -10,19 +10,15 @@ from pathlib import Path
 
 import pytest
 
+from quantdesk.core.errors import ConfigurationError
 from quantdesk.core.settings import Settings
-from quantdesk.services.auth import (
-    ConfigurationError,
-    hash_password,
-    resolve_secret_key,
-    verify_password,
-)
+from quantdesk.services.auth import hash_password, resolve_secret_key, verify_password
 from quantdesk.services.platform import bootstrap
 from tests.fixtures.platform import make_settings
 
 
 def test_development_generates_and_keeps_a_secret_key(tmp_path: Path) -> None:
-    settings = Settings(_env_file=None, backtest_base_dir=tmp_path / "var" / "backtest")  # type: ignore[call-arg]
+    settings = Settings(_env_file=None, backtest_base_dir=tmp_path / "var" / "backtest")
     first = resolve_secret_key(settings)
     path = tmp_path / "var" / "secret_key"
     assert len(first) >= 48 and path.read_text() == first
@@ -34,7 +30,7 @@ def test_development_generates_and_keeps_a_secret_key(tmp_path: Path) -> None:
 def test_production_refuses_a_missing_or_placeholder_secret(
     tmp_path: Path, secret: str | None
 ) -> None:
-    settings = Settings(_env_file=None, config_env="production", secret_key=secret,  # type: ignore[call-arg]
+    settings = Settings(_env_file=None, config_env="production", secret_key=secret,
                         backtest_base_dir=tmp_path / "b")  # fmt: skip
     with pytest.raises(ConfigurationError, match="SECRET_KEY"):
         resolve_secret_key(settings)

@@ -282,9 +282,9 @@ def test_account_lockout_backs_off_to_the_longer_tier(tmp_path: Path, demo_data_
         first = attacker.post("/api/login", data=ADMIN)
         assert_error(first, 429, "TOO_MANY_REQUESTS")
         assert int(first.headers["Retry-After"]) == 1  # the short tier
-        deadline = dt.datetime.now() + dt.timedelta(seconds=3)
+        deadline = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=3)
         while (res := attacker.post("/api/login", data=wrong)).status_code == 429:
-            assert dt.datetime.now() < deadline, res.text
+            assert dt.datetime.now(dt.UTC) < deadline, res.text
             time.sleep(0.1)
         assert res.status_code == 401  # the short tier has passed: one more failure...
         second = attacker.post("/api/login", data=ADMIN)  # ...fills the hour tier

@@ -6,6 +6,7 @@ import contextlib
 import datetime as dt
 import os
 from pathlib import Path
+from typing import cast
 
 import pandas as pd
 import pytest
@@ -32,9 +33,10 @@ def test_demo_import_lists_every_instrument_with_its_range(demo_catalog: Catalog
 
 def test_bars_are_real_and_queried_by_range(demo_catalog: Catalog) -> None:
     bars = demo_catalog.bars_frame("AAPL", dt.date(2005, 2, 24), dt.date(2005, 3, 1), Adjust.NONE)
-    assert list(bars.index.date) == [dt.date(2005, 2, d) for d in (24, 25, 28)] + [
-        dt.date(2005, 3, 1)
-    ]
+    # The frame is indexed by session (a DatetimeIndex); the stubs only know a plain Index.
+    assert list(cast(pd.DatetimeIndex, bars.index).date) == [
+        dt.date(2005, 2, d) for d in (24, 25, 28)
+    ] + [dt.date(2005, 3, 1)]
     assert bars.loc["2005-02-28", "close"] == 44.86
     assert bars.loc["2005-02-25", "close"] == 88.99
 

@@ -28,7 +28,7 @@ def client(tmp_path: Path, demo_data_dir: Path) -> Iterator[TestClient]:
     platform.close()
 
 
-def compile_(client: TestClient, body: object, sid: str = "demo") -> tuple[int, dict]:  # type: ignore[type-arg]
+def compile_(client: TestClient, body: object, sid: str = "demo") -> tuple[int, dict]:
     res = client.post(f"/api/backtest/strategies/{sid}/compile", json=body)
     return res.status_code, res.json()
 

@@ -118,9 +118,8 @@ def test_a_finished_job_serves_last_runs_positions_trades_and_files(
     assert json.loads(full.content)["summary"] == result["summary"]
 
 
-def test_job_reads_are_per_user_and_wait_for_the_result(
-    admin_client: Any, client: Any, platform: Platform
-) -> None:
+@pytest.mark.usefixtures("platform")
+def test_job_reads_are_per_user_and_wait_for_the_result(admin_client: Any, client: Any) -> None:
     code = (EXAMPLES / "sma_crossover.py").read_text()
     admin_client.post("/api/backtest/strategies/sma", json={"code": code})
     job_id = admin_client.post("/api/backtest/run", json=RUN).json()["job_id"]

@@ -7,6 +7,7 @@ import dataclasses
 import datetime as dt
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -28,8 +29,18 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 BT_SMA = EXAMPLES / "bt_sma_crossover.py"
 NATIVE_SMA = EXAMPLES / "sma_crossover.py"
 #: A multi-year window on AAPL in which both engines start flat (see the cross-check test).
-WINDOW = {"start": "2006-01-31", "end": "2012-12-31", "universe": "AAPL", "benchmark": "SPX"}
-SHORT = {"start": "2006-01-03", "end": "2006-03-31", "universe": "AAPL", "benchmark": "SPX"}
+WINDOW: dict[str, Any] = {
+    "start": "2006-01-31",
+    "end": "2012-12-31",
+    "universe": "AAPL",
+    "benchmark": "SPX",
+}
+SHORT: dict[str, Any] = {
+    "start": "2006-01-03",
+    "end": "2006-03-31",
+    "universe": "AAPL",
+    "benchmark": "SPX",
+}
 
 
 def trade_keys(result: BacktestResult) -> list[tuple[dt.date, str, str, int]]:
@@ -42,7 +53,7 @@ def trade_keys(result: BacktestResult) -> list[tuple[dt.date, str, str, int]]:
 @pytest.fixture(scope="module")
 def next_bar_runs(demo_catalog: Catalog) -> tuple[BacktestResult, BacktestResult]:
     """(backtrader, native) SMA(10, 30) crossover runs with ``matching=next_bar``."""
-    kw = {**WINDOW, "matching": "next_bar", "catalog": demo_catalog}
+    kw: dict[str, Any] = {**WINDOW, "matching": "next_bar", "catalog": demo_catalog}
     return run_backtest(BT_SMA, **kw), run_backtest(NATIVE_SMA, **kw)
 
 
@@ -79,7 +90,12 @@ def test_warm_up_rule_when_the_window_starts_above(demo_catalog: Catalog) -> Non
     # From AAPL's first bar neither engine has history. SMA(30) exists on session 30, where
     # fast > slow already: the native state rule buys there, backtrader's CrossOver (one bar
     # longer warm-up) waits for the first cross up.
-    kw = {**WINDOW, "start": "2000-03-01", "end": "2001-06-29", "catalog": demo_catalog}
+    kw: dict[str, Any] = {
+        **WINDOW,
+        "start": "2000-03-01",
+        "end": "2001-06-29",
+        "catalog": demo_catalog,
+    }
     bt_run = run_backtest(BT_SMA, **kw, matching="next_bar")
     native = run_backtest(NATIVE_SMA, **kw, matching="next_bar")
     bars = demo_catalog.bar_source(Adjust.PRE).bars("AAPL", dt.date(2001, 6, 29))
@@ -106,7 +122,12 @@ def test_result_shape_equals_native(next_bar_runs: tuple[BacktestResult, Backtes
 
 
 def test_current_bar_is_cheat_on_close_like_native(demo_catalog: Catalog) -> None:
-    kw = {**WINDOW, "end": "2008-12-31", "matching": "current_bar", "catalog": demo_catalog}
+    kw: dict[str, Any] = {
+        **WINDOW,
+        "end": "2008-12-31",
+        "matching": "current_bar",
+        "catalog": demo_catalog,
+    }
     bt_run = run_backtest(BT_SMA, **kw)
     native = run_backtest(NATIVE_SMA, **kw)
     assert trade_keys(bt_run) == trade_keys(native) and len(bt_run.trades) > 10
@@ -145,8 +166,8 @@ def handle_bar(context, bar_dict):
 
 @pytest.mark.parametrize("matching", ["next_bar", "current_bar"])
 def test_costs_are_charged_like_native(demo_catalog: Catalog, matching: str) -> None:
-    kw = {**SHORT, "matching": matching, "catalog": demo_catalog,
-          "commission": 0.001, "min_commission": 5.0, "tax": 0.002}  # fmt: skip
+    kw: dict[str, Any] = {**SHORT, "matching": matching, "catalog": demo_catalog,
+                          "commission": 0.001, "min_commission": 5.0, "tax": 0.002}  # fmt: skip
     bt_run = run_backtest(COSTS_BT, **kw)
     native = run_backtest(COSTS_NATIVE, **kw)
     t = bt_run.trades
@@ -194,7 +215,7 @@ def handle_bar(context, bar_dict):
 
 
 def test_slippage_like_native_and_the_volume_cap_rule(demo_catalog: Catalog) -> None:
-    kw = {**SHORT, "matching": "next_bar", "catalog": demo_catalog, "cash": 1e12}
+    kw: dict[str, Any] = {**SHORT, "matching": "next_bar", "catalog": demo_catalog, "cash": 1e12}
     bt_run = run_backtest(BIG_BT, **kw, slippage=0.002)
     native = run_backtest(BIG_NATIVE, **kw, slippage=0.002)
     bars = demo_catalog.bar_source(Adjust.PRE).bars("AAPL", dt.date(2006, 3, 31))

@@ -16,8 +16,8 @@ max drawdown, volatility, annual return (and more) within 1e-4 of RQAlpha's own 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -121,10 +121,10 @@ CASES = {
 
 
 @pytest.fixture(scope="module", params=sorted(CASES))
-def pair(request: pytest.FixtureRequest, demo_catalog: Catalog, command: str) -> Iterator[Pair]:
+def pair(request: pytest.FixtureRequest, demo_catalog: Catalog, command: str) -> Pair:
     code, universe, start, end = CASES[request.param]
-    kw = {"universe": universe, "start": start, "end": end}
-    yield Pair(
+    kw: dict[str, Any] = {"universe": universe, "start": start, "end": end}
+    return Pair(
         native=_run(demo_catalog, code, "native", command, **kw),
         rqalpha=_run(demo_catalog, code, "rqalpha", command, **kw),
     )
@@ -226,7 +226,12 @@ def handle_bar(context, bar_dict):
 
 
 def test_rule_probe_matches(demo_catalog: Catalog, command: str) -> None:
-    kw = {"universe": "AAPL,MSFT", "start": "2005-01-04", "end": "2005-01-10", "cash": 1e10}
+    kw: dict[str, Any] = {
+        "universe": "AAPL,MSFT",
+        "start": "2005-01-04",
+        "end": "2005-01-10",
+        "cash": 1e10,
+    }
     native = _run(demo_catalog, PROBE, "native", command, **kw)
     rq = _run(demo_catalog, PROBE, "rqalpha", command, **kw)
     assert _trades(native) == _trades(rq)
@@ -237,7 +242,7 @@ def test_rule_probe_matches(demo_catalog: Catalog, command: str) -> None:
     capped = t.iloc[4]
     volume = demo_catalog.bar_source(native.config["adjust"]).bars(
         "MSFT", native.config["end_date"]
-    )  # type: ignore[arg-type]
+    )
     assert capped["quantity"] < 0.25 * volume.volume.max()
     assert native.orders["reject_reason"].tolist().count("T+1") == 1
     rejected = rq.orders[rq.orders["status"] == "REJECTED"]

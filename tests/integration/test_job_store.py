@@ -593,9 +593,9 @@ def test_datetimes_are_utc_whatever_the_session_time_zone(db: Database, owner: i
 
 def test_naive_datetimes_are_rejected(db: Database, owner: int) -> None:
     with pytest.raises(Exception, match="naive datetime"):
-        _add_job(db, owner, "j1", dt.datetime(2024, 3, 1, 9, 30))
+        _add_job(db, owner, "j1", dt.datetime(2024, 3, 1, 9, 30))  # noqa: DTZ001 (on purpose)
     with pytest.raises(Exception, match="naive datetime"):
-        job_store.sweep_expired(db, now=dt.datetime(2024, 3, 1, 9, 30))
+        job_store.sweep_expired(db, now=dt.datetime(2024, 3, 1, 9, 30))  # noqa: DTZ001 (idem)
 
 
 def test_jobs_of_a_dead_worker_of_this_host_are_reclaimed_at_once(db: Database, owner: int) -> None:

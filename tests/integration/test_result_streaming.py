@@ -118,9 +118,9 @@ def test_log_tail_starts_at_a_character_and_is_capped(tmp_path: Path) -> None:
             assert data.decode().endswith(chunk.content)
     at_end = LogChunk(content="", offset=size, next_offset=size, size=size)
     assert read_log_chunk(path, tail=0) == read_log_chunk(path, offset=10**9) == at_end
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="offset"):
         read_log_chunk(path, offset=-1)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="tail"):
         read_log_chunk(path, tail=-1)
 
 

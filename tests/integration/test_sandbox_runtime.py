@@ -79,7 +79,7 @@ def test_the_template_holds_no_secret_and_is_restarted_when_it_dies(platform: Pl
 def test_strict_mode_refuses_jobs_when_a_core_layer_is_missing(
     platform: Platform, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(cgroup_module.Hierarchy, "find", classmethod(lambda cls: None))
+    monkeypatch.setattr(cgroup_module.Hierarchy, "find", classmethod(lambda _cls: None))
     runner = JobRunner(platform.db, platform.settings, "w", threading.Event(),
                        forkserver=ForkServer("weak"))  # fmt: skip
     try:

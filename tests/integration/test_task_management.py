@@ -48,7 +48,8 @@ def submit(client: TestClient, **change: object) -> str:
     return str(res.json()["job_id"])
 
 
-def test_listing_filters_sorts_and_pages(client: TestClient, platform: Platform) -> None:
+@pytest.mark.usefixtures("platform")
+def test_listing_filters_sorts_and_pages(client: TestClient) -> None:
     ids = [submit(client, cash=c) for c in (1e5, 2e5, 3e5)]
     slow = submit(client, strategy_id="slow")
     data = client.get("/api/backtest/jobs").json()["data"]

@@ -9,7 +9,6 @@ import pytest
 from fastapi.testclient import TestClient
 
 from quantdesk.api.deps import VIEWER_WRITABLE
-from quantdesk.services.platform import Platform
 
 SMA = (Path(__file__).resolve().parents[2] / "examples" / "sma_crossover.py").read_text()
 RUN = {"strategy_id": "sma", "start_date": "2010-01-04", "end_date": "2010-03-31",
@@ -112,9 +111,8 @@ def test_api_keys_authenticate_with_the_owners_permissions(
     )
 
 
-def test_login_rate_limit_is_per_account(
-    client: TestClient, people: dict[str, dict[str, str]]
-) -> None:
+@pytest.mark.usefixtures("people")
+def test_login_rate_limit_is_per_account(client: TestClient) -> None:
     for _ in range(5):
         res = client.post("/api/login", data={"mobile": "13900000002", "password": "wrong"})
         assert res.status_code == 401
@@ -144,8 +142,9 @@ def _fill(path: str, ids: dict[str, Any]) -> str:
     return path
 
 
+@pytest.mark.usefixtures("platform")
 def test_authorization_matrix_over_every_route(
-    client: TestClient, platform: Platform, people: dict[str, dict[str, str]]
+    client: TestClient, people: dict[str, dict[str, str]]
 ) -> None:
     admin = people["admin"]
     client.post("/api/backtest/strategies/sma", headers=admin, json={"code": SMA})

@@ -13,6 +13,7 @@ import math
 import random
 from collections import defaultdict
 from dataclasses import astuple, dataclass
+from typing import Any
 
 import numpy as np
 from hypothesis import HealthCheck, given, settings
@@ -279,9 +280,9 @@ def _close(value: float, expected: float, scale: float) -> bool:
     return math.isclose(value, expected, rel_tol=REL, abs_tol=REL * scale)
 
 
-def _rows_by_day(result: EngineResult) -> dict[dt.date, list[dict[str, object]]]:
+def _rows_by_day(result: EngineResult) -> dict[dt.date, list[dict[str, Any]]]:
     pos = result.positions
-    by_day: dict[dt.date, list[dict[str, object]]] = defaultdict(list)
+    by_day: dict[dt.date, list[dict[str, Any]]] = defaultdict(list)
     for i, day in enumerate(pos["date"]):
         by_day[day].append({k: col[i] for k, col in pos.items()})
     return by_day

@@ -228,7 +228,10 @@ def test_slippage_moves_the_price_against_the_order_within_the_bar() -> None:
 
 def test_orders_on_a_suspended_day_are_rejected_and_positions_keep_their_last_price() -> None:
     dates = weekdays(D0, 3)
-    bars = {"A": {"close": [10, 12], "dates": [dates[0], dates[2]]}, "B": {"close": [1, 1, 1]}}
+    bars: dict[str, dict[str, Any]] = {
+        "A": {"close": [10, 12], "dates": [dates[0], dates[2]]},
+        "B": {"close": [1, 1, 1]},
+    }
     code = on_days({0: "order_shares('A', 10)", 1: "order_shares('A', 10)"})
     res = run(code, bars)
     assert res.orders[1].reject_reason is RejectReason.SUSPENDED
@@ -302,7 +305,10 @@ def handle_bar(context, bar_dict):
 
 
 def test_benchmark_nav_starts_from_the_close_before_the_first_session() -> None:
-    bars = {"A": {"close": [1, 1, 1]}, "B": {"close": [100.0, 110.0, 99.0]}}
+    bars: dict[str, dict[str, Any]] = {
+        "A": {"close": [1, 1, 1]},
+        "B": {"close": [100.0, 110.0, 99.0]},
+    }
     source_dates = weekdays(D0, 3)
     res = run("def handle_bar(context, bar_dict):\n    pass\n", bars, benchmark="B")
     assert res.portfolio["date"] == source_dates

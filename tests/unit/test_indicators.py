@@ -109,8 +109,9 @@ def after_trading(context):
 """
 
 
-def _run_with_sink(code: str) -> list[tuple[str, str, str, float, float]]:
-    sink: list[tuple[str, str, str, float, float]] = []
+def _run_with_sink(code: str) -> list[Any]:
+    """What the strategy ``code`` appended to ``context.params["sink"]`` (its own shapes)."""
+    sink: list[Any] = []
     holder: dict[str, Engine] = {}
     params = {"sink": sink, "t": lambda: holder["engine"].t}
     config = EngineConfig(

@@ -40,7 +40,7 @@ def test_the_top_level_package_is_typed_versioned_and_lists_its_names() -> None:
     assert quantdesk.__version__ == version
     assert (Path(quantdesk.__file__).parent / "py.typed").is_file()
     with pytest.raises(AttributeError):
-        _ = quantdesk.not_a_name  # type: ignore[attr-defined]
+        _ = quantdesk.not_a_name
 
 
 def test_engine_adapters_import_only_public_names() -> None:

@@ -102,12 +102,12 @@ def test_result_logs_are_cut_like_run_log() -> None:
 
 
 def test_the_sandbox_can_be_switched_off_only_in_development() -> None:
-    check_mode(Settings(_env_file=None, backtest_sandbox="off"))  # type: ignore[call-arg]
-    production = Settings(_env_file=None, backtest_sandbox="off", config_env="production")  # type: ignore[call-arg]
+    check_mode(Settings(_env_file=None, backtest_sandbox="off"))
+    production = Settings(_env_file=None, backtest_sandbox="off", config_env="production")
     with pytest.raises(ConfigurationError, match="development"):
         check_mode(production)
-    with pytest.raises(ValueError):
-        Settings(_env_file=None, backtest_sandbox="sometimes")  # type: ignore[call-arg]
+    with pytest.raises(ValueError, match="backtest_sandbox"):
+        Settings(_env_file=None, backtest_sandbox="sometimes")
 
 
 def test_worker_ids_name_their_incarnation() -> None:
@@ -121,7 +121,7 @@ def test_worker_ids_name_their_incarnation() -> None:
 
 
 def test_sandbox_uids_are_an_unprivileged_range() -> None:
-    assert Settings(_env_file=None).sandbox_uids == range(60001, 60065)  # type: ignore[call-arg]
+    assert Settings(_env_file=None).sandbox_uids == range(60001, 60065)
     for bad in ("0-10", "10-5", "x-y", "60001"):
-        with pytest.raises(ValueError):
-            Settings(_env_file=None, backtest_sandbox_uids=bad)  # type: ignore[call-arg]
+        with pytest.raises(ValueError, match="backtest_sandbox_uids"):
+            Settings(_env_file=None, backtest_sandbox_uids=bad)

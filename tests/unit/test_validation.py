@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 
 import pandas as pd
 import pytest
@@ -11,7 +12,7 @@ from quantdesk.core.errors import DataValidationError
 from quantdesk.data.validation import validate_bars
 
 
-def frame(rows: list[tuple[str, float, float, float, float, float]]) -> pd.DataFrame:
+def frame(rows: Sequence[tuple[str, float, float, float, float, float]]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["date", "open", "high", "low", "close", "volume"])
 
 

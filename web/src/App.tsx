@@ -2,12 +2,12 @@ import { useEffect, useState } from "react";
 import { BrowserRouter, Navigate, Route, Routes, useLocation } from "react-router-dom";
 import { getSession, onSession, type Session } from "./api/auth";
 import { Layout } from "./components/Layout";
-import { LoginPage } from "./pages/LoginPage";
-import { StrategiesPage } from "./pages/StrategiesPage";
+import { DataPage } from "./pages/DataPage";
 import { EditorPage } from "./pages/EditorPage";
 import { JobsPage } from "./pages/JobsPage";
+import { LoginPage } from "./pages/LoginPage";
 import { ResultPage } from "./pages/ResultPage";
-import { DataPage } from "./pages/DataPage";
+import { StrategiesPage } from "./pages/StrategiesPage";
 
 function useSession(): Session | null {
   const [session, setSession] = useState(getSession);
@@ -19,7 +19,12 @@ function RequireLogin({ session }: { session: Session | null }) {
   const location = useLocation();
   if (!session) {
     const next = location.pathname + location.search;
-    return <Navigate to={`/login${next && next !== "/" ? `?next=${encodeURIComponent(next)}` : ""}`} replace />;
+    return (
+      <Navigate
+        to={`/login${next && next !== "/" ? `?next=${encodeURIComponent(next)}` : ""}`}
+        replace
+      />
+    );
   }
   return <Layout />;
 }

@@ -1,7 +1,7 @@
-"""JSON request bodies checked once, for every route, before any model sees them.
+r"""JSON request bodies checked once, for every route, before any model sees them.
 
 Python's ``json`` accepts what no other layer can store or run: ``NaN``/``Infinity``,
-``1e400`` (read as infinity), integers of hundreds of digits, and ``"\\ud800"`` (a lone
+``1e400`` (read as infinity), integers of hundreds of digits, and ``"\ud800"`` (a lone
 surrogate, which no UTF-8 file or database can hold). Each is refused here with 400
 ``INVALID_ARGUMENT`` naming the field, instead of failing later as a 500 or a failed job.
 
@@ -30,9 +30,13 @@ def _refuse_constant(name: str) -> Any:
 
 
 def check_json(value: Any) -> None:
-    """Raise ``ValueError`` naming the first place in ``value`` (parsed JSON) that holds a
-    non-finite number, an integer outside ±(2**63-1), a string that is not valid Unicode
-    (lone surrogates), or nesting deeper than ``MAX_DEPTH``."""
+    """Check ``value`` (parsed JSON) for what no store or engine can hold.
+
+    Raises:
+        ValueError: naming the first place in ``value`` that holds a non-finite number, an
+            integer outside ±(2**63-1), a string that is not valid Unicode (lone surrogates),
+            or nesting deeper than ``MAX_DEPTH``.
+    """
     stack: list[tuple[Any, str, int]] = [(value, "", 0)]
     while stack:
         item, where, depth = stack.pop()
@@ -72,6 +76,12 @@ class CheckedRequest(Request):
     """A request whose ``json()`` refuses what ``check_json`` refuses (400)."""
 
     async def json(self) -> Any:
+        """The body parsed as JSON (once, then cached), ``NaN``/``Infinity`` refused.
+
+        Raises:
+            HTTPException: 400 naming the field, for what ``check_json`` refuses.
+            json.JSONDecodeError: the body is not JSON (or holds ``NaN``/``Infinity``).
+        """
         if not hasattr(self, "_json"):
             body = await self.body()
             value = json.loads(body, parse_constant=_refuse_constant)
@@ -87,6 +97,7 @@ class CheckedRoute(APIRoute):
     """Every route of the API: its handler gets a ``CheckedRequest``."""
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        """FastAPI's handler for this route, given a ``CheckedRequest`` in place of the request."""
         handler = super().get_route_handler()
 
         async def checked(request: Request) -> Response:

@@ -126,6 +126,6 @@ def install(app: FastAPI) -> None:
         return error_response(status, _HTTP_CODES.get(status, f"HTTP_{status}"), message)
 
     @app.exception_handler(Exception)
-    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    async def _unexpected(request: Request, _exc: Exception) -> JSONResponse:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         return error_response(500, "INTERNAL_ERROR", "internal server error")

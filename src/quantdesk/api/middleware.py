@@ -1,5 +1,7 @@
-"""The HTTP boundary every request crosses before a route: a body size cap (413 before the
-body is read), a last-resort 500 that keeps the connection, security headers, CORS and gzip.
+"""The HTTP boundary every request crosses before a route.
+
+A body size cap (413 before the body is read), a last-resort 500 that keeps the connection,
+security headers, CORS and gzip.
 
 Order (outermost first): ``SecurityHeaders`` → ``CatchAll`` → ``BodyLimit`` → CORS → gzip →
 the web UI → the routes. Errors use the contract's body (``api/errors.py``).
@@ -61,6 +63,11 @@ class CatchAll:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Run the app; an exception it raises is logged and answered with 500 ``INTERNAL_ERROR``.
+
+        Non-HTTP scopes pass through untouched. Once the response has started, the exception
+        is re-raised instead (the server then closes the connection).
+        """
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
@@ -81,15 +88,22 @@ class CatchAll:
 
 
 class BodyLimit:
-    """Refuses a request body over ``limit`` bytes with 413 ``PAYLOAD_TOO_LARGE``: at once
-    when ``Content-Length`` says so (nothing is read), else as soon as the chunks received
-    pass it (chunked bodies), so no route ever holds more than ``limit`` bytes of one."""
+    """Refuses a request body over ``limit`` bytes with 413 ``PAYLOAD_TOO_LARGE``.
+
+    At once when ``Content-Length`` says so (nothing is read), else as soon as the chunks
+    received pass it (chunked bodies), so no route ever holds more than ``limit`` bytes of one.
+    """
 
     def __init__(self, app: ASGIApp, limit: int) -> None:
         self.app = app
         self.limit = limit
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Run the app unless the body is too large (413) or ``Content-Length`` is invalid (400).
+
+        A chunked body is counted as the app reads it: the chunk that passes ``limit`` raises
+        ``HTTPException(413)`` inside the route's body parsing. Non-HTTP scopes pass through.
+        """
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
@@ -129,13 +143,20 @@ class BodyLimit:
 
 
 class SecurityHeaders:
-    """``nosniff``, ``Referrer-Policy``, ``X-Frame-Options`` on every answer, and a
-    ``Content-Security-Policy``: the UI's for HTML, ``default-src 'none'`` for the rest."""
+    """Security headers on every answer.
+
+    ``nosniff``, ``Referrer-Policy``, ``X-Frame-Options``, and a ``Content-Security-Policy``:
+    the UI's for HTML, ``default-src 'none'`` for the rest.
+    """
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Run the app, adding to its response start the security headers it did not set.
+
+        Non-HTTP scopes pass through untouched.
+        """
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return

@@ -1,5 +1,7 @@
-"""Query and path parameters with the ranges every store can hold: an ``offset`` of 10**32
-is a 400 naming the range, never an ``OverflowError`` from the database."""
+"""Query and path parameters with the ranges every store can hold.
+
+An ``offset`` of 10**32 is a 400 naming the range, never an ``OverflowError`` from the database.
+"""
 
 from __future__ import annotations
 

@@ -21,6 +21,11 @@ from quantdesk.jobs.sandbox.linux import PR_SET_PDEATHSIG, prctl
 
 
 def main(argv: list[str] | None = None) -> None:
+    """Serve the API on the listening socket whose descriptor is ``argv[0]`` (``sys.argv[1:]``).
+
+    Stops at once (and when the supervisor dies later, by ``SIGTERM``) if the supervisor that
+    started this process is already gone.
+    """
     args = sys.argv[1:] if argv is None else argv
     parent = os.getppid()
     prctl(PR_SET_PDEATHSIG, signal.SIGTERM)  # the supervisor gone (even by SIGKILL): stop too

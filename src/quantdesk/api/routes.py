@@ -133,7 +133,7 @@ def strategy_version(
 
 
 @router.get("/backtest/templates", tags=["strategies"])
-def templates(platform: PlatformDep, principal: PrincipalDep) -> Any:
+def templates(platform: PlatformDep, _principal: PrincipalDep) -> Any:
     """The template library (the bundled examples) with their parameter schemas."""
     return {"ok": True, "data": {"templates": platform.strategies.templates()}}
 
@@ -205,9 +205,12 @@ def run(
         ),
     ] = None,
 ) -> RunResponse:
-    """Validate and enqueue a backtest. With an ``Idempotency-Key`` the key decides (IETF
-    draft, Stripe's semantics); without one, identical requests within the dedup window
-    (``BACKTEST_IDEMPOTENCY_WINDOW_SECONDS``) return the same ``job_id``."""
+    """Validate and enqueue a backtest.
+
+    With an ``Idempotency-Key`` the key decides (IETF draft, Stripe's semantics); without one,
+    identical requests within the dedup window (``BACKTEST_IDEMPOTENCY_WINDOW_SECONDS``) return
+    the same ``job_id``.
+    """
     job_id = platform.backtests.submit(principal, RunRequest(**body.model_dump()), idempotency_key)
     return RunResponse(job_id=job_id, jobId=job_id)
 
@@ -248,9 +251,11 @@ def job_log(
     offset: ByteOffset = None,
     tail: TailBytes = None,
 ) -> Response:
-    """The run log: plain text (streamed), or JSON ``{content, offset, next_offset, size}``
-    with ``offset`` or ``tail`` (at most 1 MiB per answer: fetch again from ``next_offset``
-    while it is below ``size``)."""
+    """The run log: plain text (streamed), or JSON with ``offset`` or ``tail``.
+
+    The JSON is ``{content, offset, next_offset, size}``, at most 1 MiB per answer: fetch again
+    from ``next_offset`` while it is below ``size``.
+    """
     out = platform.backtests.log(principal, job_id, offset, tail)
     if isinstance(out, LogStream):
         return StreamingResponse(out.chunks, media_type="text/plain; charset=utf-8")
@@ -263,9 +268,11 @@ def job_log(
 
 @router.get("/health", tags=["system"])
 def health(platform: PlatformDep) -> dict[str, Any]:
-    """Liveness, job counts per status, and the sandbox (``level``: strong | standard | weak |
-    off, the working ``layers``, what is ``missing``) as this host's self-test found it (no
-    authentication)."""
+    """Liveness, job counts per status, and the sandbox as this host's self-test found it.
+
+    The sandbox: ``level`` (strong | standard | weak | off), the working ``layers``, what is
+    ``missing``. No authentication.
+    """
     sandbox = platform.compiler.sandbox().as_dict()
     sandbox["mode"] = platform.settings.backtest_sandbox
     return {

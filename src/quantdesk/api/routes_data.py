@@ -1,5 +1,8 @@
-"""Routes the web UI reads: the catalog, run options, last runs, and a job's positions,
-trades, inputs and downloadable files. Same conventions as the contract's routes."""
+"""Routes the web UI reads, with the same conventions as the contract's routes.
+
+The catalog, run options, last runs, and a job's positions, trades, inputs and downloadable
+files.
+"""
 
 from __future__ import annotations
 
@@ -53,6 +56,8 @@ class InstrumentList(BaseModel):
 
 
 class InstrumentsResponse(BaseModel):
+    """The answer of ``GET /api/data/instruments``."""
+
     ok: bool = True
     data: InstrumentList
 
@@ -71,11 +76,15 @@ class Bars(BaseModel):
 
 
 class BarsResponse(BaseModel):
+    """The answer of ``GET /api/data/instruments/{order_book_id}/bars``."""
+
     ok: bool = True
     data: Bars
 
 
 class MarketOption(BaseModel):
+    """A market a run may use, with its defaults (``tax`` null: dated schedule)."""
+
     name: str
     benchmark: str | None
     currency: str
@@ -97,11 +106,15 @@ class RunOptions(BaseModel):
 
 
 class RunOptionsResponse(BaseModel):
+    """The answer of ``GET /api/backtest/options``."""
+
     ok: bool = True
     data: RunOptions
 
 
 class LastRun(BaseModel):
+    """A strategy's newest job: its id, status and ISO timestamps (null if unknown)."""
+
     job_id: str
     status: str
     created_at: str | None
@@ -109,10 +122,14 @@ class LastRun(BaseModel):
 
 
 class LastRuns(BaseModel):
+    """``data`` of ``GET /api/backtest/last-runs``."""
+
     last_runs: dict[str, LastRun] = Field(description="strategy id → its newest job")
 
 
 class LastRunsResponse(BaseModel):
+    """The answer of ``GET /api/backtest/last-runs``."""
+
     ok: bool = True
     data: LastRuns
 
@@ -130,11 +147,15 @@ class RunInfo(BaseModel):
 
 
 class RunInfoResponse(BaseModel):
+    """The answer of ``GET /api/backtest/jobs/{job_id}/run-info``."""
+
     ok: bool = True
     data: RunInfo
 
 
 class PositionPage(BaseModel):
+    """One page of a job's daily positions (``columns`` names their fields)."""
+
     columns: list[str]
     positions: list[dict[str, Any]]
     total: int
@@ -143,11 +164,15 @@ class PositionPage(BaseModel):
 
 
 class PositionsResponse(BaseModel):
+    """The answer of ``GET /api/backtest/jobs/{job_id}/positions``."""
+
     ok: bool = True
     data: PositionPage
 
 
 class TradePage(BaseModel):
+    """One page of a job's fills; ``total`` counts them all."""
+
     trades: list[dict[str, Any]]
     total: int
     page: int
@@ -155,6 +180,8 @@ class TradePage(BaseModel):
 
 
 class TradesResponse(BaseModel):
+    """The answer of ``GET /api/backtest/jobs/{job_id}/trades``."""
+
     ok: bool = True
     data: TradePage
 

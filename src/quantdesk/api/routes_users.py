@@ -1,5 +1,7 @@
-"""Accounts: ``/api/me``, own password, "log out everywhere", admin user management, API
-keys."""
+"""Accounts.
+
+``/api/me``, own password, "log out everywhere", admin user management, API keys.
+"""
 
 from __future__ import annotations
 
@@ -51,8 +53,10 @@ def change_password(
 
 @router.post("/logout-all")
 def logout_all(platform: PlatformDep, principal: PrincipalDep) -> dict[str, Any]:
-    """Log out everywhere: revoke every token of the caller, this one included (API keys
-    stay). ``data`` = ``{userid, tokens_revoked: true}``."""
+    """Log out everywhere: revoke every token of the caller, this one included.
+
+    API keys stay. ``data`` = ``{userid, tokens_revoked: true}``.
+    """
     return {"ok": True, "data": platform.auth.logout_all(principal)}
 
 
@@ -89,7 +93,8 @@ def update_user(
     """Disable/enable (``disabled``), change ``role``, or reset ``password``.
 
     A password reset, a role change and disabling revoke every token of that user; a disabled
-    user's tokens and API keys answer 403 ``USER_DISABLED``."""
+    user's tokens and API keys answer 403 ``USER_DISABLED``.
+    """
     return {"ok": True, "data": platform.users.update(userid, body)}
 
 

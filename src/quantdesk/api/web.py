@@ -27,8 +27,11 @@ BUILD_HINT = "make web"
 
 
 def default_dist() -> Path:
-    """Where the built UI is: ``$QUANTDESK_WEB_DIST``, else ``quantdesk/web_dist`` inside an
-    installed package, else ``web/dist`` of the source checkout."""
+    """Where the built UI is.
+
+    ``$QUANTDESK_WEB_DIST``, else ``quantdesk/web_dist`` inside an installed package, else
+    ``web/dist`` of the source checkout.
+    """
     override = os.environ.get("QUANTDESK_WEB_DIST")
     if override:
         return Path(override)
@@ -71,6 +74,7 @@ class WebUI:
         self.dist = dist.resolve()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Answer a GET or HEAD outside the API's prefixes from the build; pass the rest on."""
         path = scope.get("path", "") if scope["type"] == "http" else ""
         if (
             scope["type"] != "http"

@@ -96,8 +96,7 @@ class BacktestResult:
         return json.dumps(self.to_dict(), ensure_ascii=False, allow_nan=False, indent=indent)
 
     def write(self, directory: Path | str, *, log: bool = True) -> list[Path]:
-        """Write ``result.json``, ``summary.json``, CSVs and (``log``) ``run.log`` to
-        ``directory``.
+        """Write ``result.json``, ``summary.json``, CSVs and (``log``) ``run.log`` to ``directory``.
 
         Every file is written atomically. Returns the written paths.
         """
@@ -130,8 +129,10 @@ def build_result(
     engine_version: str | None = None,
     reference: dict[str, Any] | None = None,
 ) -> BacktestResult:
-    """Turn an engine's columns into DataFrames and compute the summary (the same for
-    every engine: ``engine`` and ``engine_version`` say which one produced them)."""
+    """Turn an engine's columns into DataFrames and compute the summary.
+
+    The same for every engine: ``engine`` and ``engine_version`` say which one produced them.
+    """
     portfolio = pd.DataFrame(raw.portfolio).set_index("date")
     trades = pd.DataFrame(
         [

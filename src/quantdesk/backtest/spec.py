@@ -1,6 +1,9 @@
-"""What every engine takes and gives, below the dispatcher (``backtest/engines``) and
-``run_backtest`` (``backtest/run.py``), so neither imports the other's module to name them:
-``PreparedBacktest`` (a validated request) and ``EngineRun`` (what an engine produced)."""
+"""What every engine takes and gives.
+
+``PreparedBacktest`` (a validated request) and ``EngineRun`` (what an engine produced), below
+the dispatcher (``backtest/engines``) and ``run_backtest`` (``backtest/run.py``), so neither
+imports the other's module to name them.
+"""
 
 from __future__ import annotations
 
@@ -51,6 +54,8 @@ class PreparedBacktest:
     bars: BarSource | None = None
 
     def bar_source(self) -> BarSource:
-        """The bars every engine reads: ``bars`` if set (tests), else the catalog's
-        ``adjust`` view."""
+        """The bars every engine reads.
+
+        ``bars`` if set (tests), else the catalog's ``adjust`` view.
+        """
         return self.bars if self.bars is not None else self.catalog.bar_source(self.adjust)

@@ -99,7 +99,7 @@ def import_cmd(
         if "date" not in frame.columns:
             raise DataValidationError(f"{file} has no 'date' column")
         first = pd.to_datetime(frame["date"], errors="coerce").min()
-        listed = first.date() if isinstance(first, pd.Timestamp) else dt.date.today()
+        listed = first.date() if isinstance(first, pd.Timestamp) else dt.datetime.now(dt.UTC).date()
         lot = lot_size or (100 if mkt is Market.CN and kind is not InstrumentType.INDEX else 1)
         instrument = Instrument(
             order_book_id, order_book_id.split(".")[0], name or order_book_id, mkt, kind,

@@ -72,8 +72,10 @@ class StrategySyntaxError(StrategyError):
 
 
 class EngineUnavailable(QuantdeskError):
-    """The requested backtest engine is not installed or not configured (e.g. no
-    ``RQALPHA_COMMAND``, or ``backtrader`` missing)."""
+    """The requested backtest engine is not installed or not configured.
+
+    E.g. no ``RQALPHA_COMMAND``, or ``backtrader`` missing.
+    """
 
     code = "ENGINE_UNAVAILABLE"
 
@@ -97,8 +99,11 @@ class Forbidden(QuantdeskError):
 
 
 class UserDisabled(Forbidden):
-    """The account is disabled (HTTP 403): its right password at login, and its tokens and
-    API keys afterwards, are refused with this (a wrong password still answers 401)."""
+    """The account is disabled (HTTP 403).
+
+    Its right password at login, and its tokens and API keys afterwards, are refused with this
+    (a wrong password still answers 401).
+    """
 
     code = "USER_DISABLED"
 

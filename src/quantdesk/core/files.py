@@ -40,9 +40,11 @@ def atomic_write_bytes(path: Path, data: bytes, mode: int = 0o644) -> None:
 
 
 def remove_temp_files(root: Path) -> int:
-    """Delete the temporary files ``atomic_writer`` leaves under ``root`` when its process is
-    killed mid-write (``.<name>.<random>.tmp``). Only safe while nothing writes there (at
-    start-up, before the workers). Returns the number removed."""
+    """Delete the temporary files ``atomic_writer`` leaves under ``root``.
+
+    Those are left when its process is killed mid-write (``.<name>.<random>.tmp``). Only safe
+    while nothing writes there (at start-up, before the workers). Returns the number removed.
+    """
     removed = 0
     for folder, _dirs, files in os.walk(root):
         for name in files:

@@ -6,8 +6,10 @@ from importlib.metadata import PackageNotFoundError, version
 
 
 def package_version(distribution: str) -> str:
-    """The installed version of ``distribution``, ``"0+unknown"`` when it has no metadata
-    (e.g. a source tree that was never installed)."""
+    """The installed version of ``distribution``.
+
+    ``"0+unknown"`` when it has no metadata (e.g. a source tree that was never installed).
+    """
     try:
         return version(distribution)
     except PackageNotFoundError:

@@ -64,6 +64,9 @@ def sessions(
     """Sessions of calendar ``name`` in ``[start, end]`` as ``datetime64[D]``.
 
     Args:
+        name: The calendar's name (``exchange_calendars``), e.g. a market's calendar.
+        start: First date of the range (included).
+        end: Last date of the range (included).
         cache_dir: Optional folder for the cached session arrays.
 
     Raises:

@@ -134,8 +134,10 @@ class Catalog:
         return self._instruments
 
     def warm(self) -> None:
-        """Load the trading calendars of the catalog's markets into this process's cache (a
-        fork server does it once so that the jobs it forks skip it)."""
+        """Load the trading calendars of the catalog's markets into this process's cache.
+
+        A fork server does it once so that the jobs it forks skip it.
+        """
         markets = {str(r.get("market")) for r in self._rows().values()}
         for market, calendar in MARKET_CALENDAR.items():
             if str(market) in markets or not markets:
@@ -145,9 +147,11 @@ class Catalog:
         self._instruments = None  # re-read per job: the table may change between jobs
 
     def make_readable(self) -> int:
-        """Give every catalog file read (and folder search) permission to all users, as the
-        sandboxed jobs that read it run under their own uid; catalogs written before that
-        had 0600 files. Returns the number of entries changed."""
+        """Give every catalog file read (and folder search) permission to all users.
+
+        The sandboxed jobs that read it run under their own uid; catalogs written before that
+        had 0600 files. Returns the number of entries changed.
+        """
         changed = 0
         if not self.root.is_dir():
             return changed
@@ -313,9 +317,11 @@ class CatalogBarSource:
         self.adjust = adjust
 
     def instrument(self, order_book_id: str) -> Instrument:
+        """The catalog's instrument ``order_book_id`` (``NotFound`` if unknown)."""
         return self.catalog.instrument(order_book_id)
 
     def sessions(self, calendar: str, start: dt.date, end: dt.date) -> DateArray:
+        """Sessions of ``calendar`` in ``[start, end]`` (cached in the catalog's ``calendars``)."""
         return calendar_sessions(calendar, start, end, self.catalog.root / "calendars")
 
     def bars(self, order_book_id: str, end: dt.date) -> BarSeries:

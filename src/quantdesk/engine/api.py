@@ -32,18 +32,29 @@ if TYPE_CHECKING:
 
 
 class StrategySession(BrokerSession, IndicatorSession, Protocol):
-    """What the strategy-facing functions read of the running engine: the broker's and the
-    indicators' state, plus the broker itself, last prices and the plot recorder."""
+    """What the strategy-facing functions read of the running engine.
+
+    The broker's and the indicators' state, plus the broker itself, last prices and the plot
+    recorder.
+    """
 
     broker: Broker
 
-    def loaded_feed(self, order_book_id: str) -> Feed | None: ...
+    def loaded_feed(self, order_book_id: str) -> Feed | None:
+        """The feed of ``order_book_id`` if already loaded (no I/O, no checks), else None."""
+        ...
 
-    def last_price(self, order_book_id: str) -> float | None: ...
+    def last_price(self, order_book_id: str) -> float | None:
+        """The latest close known now (today's close from ``handle_bar`` on)."""
+        ...
 
-    def log(self, level: str, message: str) -> None: ...
+    def log(self, level: str, message: str) -> None:
+        """Append a strategy log line stamped with the current bar date."""
+        ...
 
-    def record_plot(self, name: str, value: float) -> None: ...
+    def record_plot(self, name: str, value: float) -> None:
+        """Store a ``plot()`` point of series ``name`` for today."""
+        ...
 
 
 class StrategyLogger:
@@ -53,23 +64,32 @@ class StrategyLogger:
         self._engine = engine
 
     def debug(self, msg: object, *args: object) -> None:
+        """Log ``msg % args`` at ``DEBUG`` (``msg`` and ``args`` joined by spaces if that fails)."""
         self._engine.log("DEBUG", _fmt(msg, args))
 
     def info(self, msg: object, *args: object) -> None:
+        """Log ``msg % args`` at ``INFO`` (``msg`` and ``args`` joined by spaces if that fails)."""
         self._engine.log("INFO", _fmt(msg, args))
 
     def warning(self, msg: object, *args: object) -> None:
+        """Log ``msg % args`` at ``WARNING`` (``msg`` and ``args`` joined by spaces if that fails).
+
+        Also available as ``warn``.
+        """
         self._engine.log("WARNING", _fmt(msg, args))
 
     warn = warning
 
     def error(self, msg: object, *args: object) -> None:
+        """Log ``msg % args`` at ``ERROR`` (``msg`` and ``args`` joined by spaces if that fails)."""
         self._engine.log("ERROR", _fmt(msg, args))
 
     def exception(self, msg: object, *args: object) -> None:
+        """Log ``msg % args`` at ``ERROR``, as ``error`` (no traceback is added)."""
         self._engine.log("ERROR", _fmt(msg, args))
 
     def log(self, level: int, msg: object, *args: object) -> None:
+        """Log ``msg % args`` at ``level``, a ``logging`` level number (e.g. ``logging.INFO``)."""
         self._engine.log(logging.getLevelName(level), _fmt(msg, args))
 
 
@@ -181,9 +201,9 @@ class StrategyAPI:
         bar_count: int,
         frequency: str,
         fields: str | list[str] | None = None,
-        skip_suspended: bool = True,
-        include_now: bool = False,
-        adjust_type: str = "pre",
+        skip_suspended: bool = True,  # noqa: ARG002 (RQAlpha's signature; daily bars only)
+        include_now: bool = False,  # noqa: ARG002 (idem)
+        adjust_type: str = "pre",  # noqa: ARG002 (idem: the run's adjustment applies)
         **_: Any,
     ) -> npt.NDArray[Any]:
         """The last ``bar_count`` daily bars up to now (today's bar included in handle_bar).

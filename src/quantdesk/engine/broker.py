@@ -31,8 +31,11 @@ if TYPE_CHECKING:
 
 
 class BrokerSession(Protocol):
-    """What the broker reads of the running engine: the session clock and phase, the
-    configuration, the portfolio, the feeds, and where warnings go."""
+    """What the broker reads of the running engine.
+
+    The session clock and phase, the configuration, the portfolio, the feeds, and where
+    warnings go.
+    """
 
     config: EngineConfig
     t: int
@@ -41,9 +44,18 @@ class BrokerSession(Protocol):
     phase: str
     portfolio: Portfolio
 
-    def feed(self, order_book_id: str) -> Feed: ...
+    def feed(self, order_book_id: str) -> Feed:
+        """The bar feed of ``order_book_id``, loaded on first use.
 
-    def log(self, level: str, message: str) -> None: ...
+        Raises:
+            NotFound: unknown instrument.
+            InvalidArgument: the instrument trades in another market than the run's.
+        """
+        ...
+
+    def log(self, level: str, message: str) -> None:
+        """Append a strategy log line (the broker's warnings) stamped with the current bar date."""
+        ...
 
 
 class Broker:
@@ -178,7 +190,7 @@ class Broker:
 
     # -- matching ------------------------------------------------------------------------------
 
-    def _match(self, order: Order, *, close: bool) -> None:
+    def _match(self, order: Order, *, close: bool) -> None:  # noqa: C901 (the fill rules, in order)
         engine = self._engine
         t = engine.t
         feed = engine.feed(order.order_book_id)

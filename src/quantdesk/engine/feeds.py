@@ -236,7 +236,14 @@ class FeedSession(Protocol):
     now: dt.datetime
     universe: list[str]
 
-    def feed(self, order_book_id: str) -> Feed: ...
+    def feed(self, order_book_id: str) -> Feed:
+        """The bar feed of ``order_book_id``, loaded on first use.
+
+        Raises:
+            NotFound: unknown instrument.
+            InvalidArgument: the instrument trades in another market than the run's.
+        """
+        ...
 
 
 class BarMap(Mapping[str, Bar]):

@@ -37,15 +37,24 @@ if TYPE_CHECKING:
 
 
 class IndicatorSession(Protocol):
-    """What indicators read of the running engine: the sessions, the clock and phase, the
-    universe and the feeds."""
+    """What indicators read of the running engine.
+
+    The sessions, the clock and phase, the universe and the feeds.
+    """
 
     sessions: DateArray
     t: int
     phase: str
     universe: list[str]
 
-    def feed(self, order_book_id: str) -> Feed: ...
+    def feed(self, order_book_id: str) -> Feed:
+        """The bar feed of ``order_book_id``, loaded on first use.
+
+        Raises:
+            NotFound: unknown instrument.
+            InvalidArgument: the instrument trades in another market than the run's.
+        """
+        ...
 
 
 FloatArray = npt.NDArray[np.float64]
@@ -65,8 +74,11 @@ def sma(values: FloatArray, period: int) -> FloatArray:
 
 
 def ema(values: FloatArray, period: int) -> FloatArray:
-    """Exponential moving average, ``alpha = 2 / (period + 1)``, seeded with the SMA of
-    the first ``period`` values (TA-Lib / backtrader convention). NaN before that."""
+    """Exponential moving average, ``alpha = 2 / (period + 1)``.
+
+    Seeded with the SMA of the first ``period`` values (TA-Lib / backtrader convention). NaN
+    before that.
+    """
     n = _period(period)
     out = np.full(len(values), np.nan)
     if len(values) >= n:
@@ -97,8 +109,10 @@ def rolling_min(values: FloatArray, period: int) -> FloatArray:
 
 
 def _rolling(values: FloatArray, period: int, reducer: str) -> FloatArray:
-    """``reducer`` (a numpy reduction name) over each window of the last ``period`` values;
-    NaN for the first ``period - 1``."""
+    """``reducer`` (a numpy reduction name) over each window of the last ``period`` values.
+
+    NaN for the first ``period - 1``.
+    """
     n = _period(period)
     out = np.full(len(values), np.nan)
     if len(values) >= n:
@@ -167,8 +181,10 @@ class Indicator:
 
     @property
     def now(self) -> FloatArray:
-        """A new array of shape ``(len(ids),)``: the values at the current session (NaN:
-        no value). A copy, so nothing (not even ``.base``) leads to later sessions."""
+        """A new array of shape ``(len(ids),)``: the values at the current session.
+
+        NaN: no value. A copy, so nothing (not even ``.base``) leads to later sessions.
+        """
         engine = self._engine
         rows = self._pre_open_rows() if engine.phase in PRE_OPEN_PHASES else self.__rows
         row: FloatArray = rows[engine.t].copy()
@@ -240,11 +256,15 @@ def make_indicator(
     """Compute ``func(*field_arrays, *args, **kwargs)`` once per instrument.
 
     Args:
+        engine: The running engine (its sessions, clock, universe and feeds).
         func: A built-in name (``SMA``, ``EMA``, ``STD``, ``MAX``, ``MIN``; case-insensitive)
             or a vectorized function of 1-D float arrays returning one value per bar.
+        *args: Passed to ``func`` after the field arrays (e.g. the period); they also name
+            the indicator (``SMA(20)``).
         field: The bar field(s) passed to ``func``: one of open, high, low, close, volume,
             or a list of them (passed in that order).
         ids: Instruments (columns); default the current universe.
+        **kwargs: Passed to ``func`` as keyword arguments.
 
     Returns:
         An ``Indicator``.

@@ -44,14 +44,17 @@ class Context:
 
     @property
     def portfolio(self) -> Portfolio:
+        """Cash, positions and values (see ``Portfolio``)."""
         return self._engine.portfolio
 
     @property
     def now(self) -> dt.datetime:
+        """Datetime of the current bar (session date at the market's close time)."""
         return self._engine.now
 
     @property
     def universe(self) -> list[str]:
+        """Instruments in ``bar_dict`` (a copy: changing it changes nothing)."""
         return list(self._engine.universe)
 
     @property
@@ -182,7 +185,7 @@ class Engine:
         result.plots = self._plots
         return result
 
-    def _loop(self, strategy: Strategy, context: Context) -> None:
+    def _loop(self, strategy: Strategy, context: Context) -> None:  # noqa: C901 (the hot path, inlined)
         # The hot path: per session, only the work that can change something runs (no
         # orders pending -> no matching; no positions -> no marking), and hooks are called
         # directly inside one try block (the hook name says whose exception it is).
@@ -258,21 +261,30 @@ class Engine:
 class LogTarget(Protocol):
     """Anything that records a strategy log line (the engine, or another engine's book)."""
 
-    def log(self, level: str, message: str) -> None: ...
+    def log(self, level: str, message: str) -> None:
+        """Record ``message`` at ``level`` (``INFO``, ``WARNING``...), stamped with the bar date."""
+        ...
 
 
 class PrintToLog(io.TextIOBase):
-    """``print()`` in a strategy becomes an ``INFO`` log line of ``target`` (stdout stays
-    clean); used with ``contextlib.redirect_stdout`` by every in-process engine."""
+    """``print()`` in a strategy becomes an ``INFO`` log line of ``target``.
+
+    Stdout stays clean; used with ``contextlib.redirect_stdout`` by every in-process engine.
+    """
 
     def __init__(self, target: LogTarget) -> None:
         self._engine = target
         self._partial = ""
 
     def writable(self) -> bool:
+        """Always True: this stream only writes."""
         return True
 
     def write(self, text: str) -> int:
+        """Log each complete line of ``text``; keep the rest until more text or ``flush``.
+
+        Returns ``len(text)`` (all of it is taken).
+        """
         lines = (self._partial + text).split("\n")
         self._partial = lines.pop()
         for line in lines:
@@ -280,6 +292,7 @@ class PrintToLog(io.TextIOBase):
         return len(text)
 
     def flush(self) -> None:
+        """Log the pending partial line, if any."""
         if self._partial:
             self._engine.log("INFO", self._partial)
             self._partial = ""

@@ -103,8 +103,11 @@ def sharpe(r: Array, rf_d: float, periods: int) -> float:
 
 
 def downside_risk(r: Array, periods: int) -> float:
-    """Annualized semi-deviation below the mean, ``sqrt(A * sum(min(r - mean, 0)^2) / (n-1))``
-    (RQAlpha's ``downside_risk``; 0 for fewer than 2 returns, as rqrisk)."""
+    """Annualized semi-deviation below the mean.
+
+    ``sqrt(A * sum(min(r - mean, 0)^2) / (n-1))`` (RQAlpha's ``downside_risk``; 0 for fewer
+    than 2 returns, as rqrisk).
+    """
     if len(r) < 2:
         return 0.0
     below = np.minimum(r - np.mean(r), 0.0)
@@ -112,8 +115,10 @@ def downside_risk(r: Array, periods: int) -> float:
 
 
 def sortino(r: Array, rf_d: float, periods: int) -> float:
-    """Annualized Sortino ratio, RQAlpha's: ``A * mean(r - rf_d) / downside_risk`` (NaN when
-    the downside risk is 0)."""
+    """Annualized Sortino ratio, RQAlpha's: ``A * mean(r - rf_d) / downside_risk``.
+
+    NaN when the downside risk is 0.
+    """
     dr = downside_risk(r, periods)
     if not dr > 0:
         return math.nan
@@ -121,9 +126,11 @@ def sortino(r: Array, rf_d: float, periods: int) -> float:
 
 
 def sortino_empyrical(r: Array, rf_d: float, periods: int) -> float:
-    """Annualized Sortino ratio with the downside deviation below the MAR ``rf_d`` over all
-    observations (Sortino & Price 1994; empyrical ``sortino_ratio``); NaN without any
-    return below the MAR."""
+    """Annualized Sortino ratio, empyrical's (``sortino_ratio``).
+
+    The downside deviation is taken below the MAR ``rf_d`` over all observations (Sortino &
+    Price 1994); NaN without any return below the MAR.
+    """
     if len(r) == 0:
         return math.nan
     below = np.minimum(r - rf_d, 0.0)

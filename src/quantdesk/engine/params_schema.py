@@ -18,8 +18,9 @@ _TYPES = {bool: "bool", int: "int", float: "float", str: "str", list: "list", tu
 
 
 def params_schema(source: str) -> list[dict[str, Any]]:
-    """``[{"name", "type", "default"}]`` of the strategy's parameters (empty when absent or
-    not literal).
+    """``[{"name", "type", "default"}]`` of the strategy's parameters.
+
+    Empty when absent or not literal.
 
     ``type`` is one of ``int``, ``float``, ``bool``, ``str``, ``list`` or ``any``.
     """

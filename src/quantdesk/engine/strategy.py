@@ -61,8 +61,9 @@ class Strategy:
 
 
 def exec_source(source: str, filename: str, namespace: dict[str, Any]) -> None:
-    """Compile ``source`` as ``filename`` and execute it in ``namespace`` (shared by every
-    in-process engine); tracebacks show the user's lines.
+    """Compile ``source`` as ``filename`` and execute it in ``namespace``.
+
+    Shared by every in-process engine; tracebacks show the user's lines.
 
     Raises:
         StrategySyntaxError: the source does not parse (message names the line).

@@ -74,6 +74,7 @@ class RunFolder:
 
     @property
     def job_id(self) -> str:
+        """The job's id: the folder's name."""
         return Path(self.relative).name
 
     def create(
@@ -115,8 +116,10 @@ class RunFolder:
         return dict(loaded or {})
 
     def file(self, name: str) -> Path:
-        """The path of the folder's file ``name``, checked: a regular file directly inside
-        this folder (the folder itself inside ``base_dir``), not a symlink.
+        """The path of the folder's file ``name``, checked.
+
+        It must be a regular file directly inside this folder (the folder itself inside
+        ``base_dir``), not a symlink.
 
         Raises:
             FileNotFoundError: it does not exist, or is anything else (a symlink, a
@@ -134,8 +137,9 @@ class RunFolder:
         return path
 
     def read_json(self, name: str) -> Any:
-        """A JSON file of the folder (read whole), ``None`` when it is not a regular file of
-        the folder (see ``file``).
+        """A JSON file of the folder (read whole).
+
+        ``None`` when it is not a regular file of the folder (see ``file``).
 
         Raises:
             ValueError: the file exists but is not valid JSON.
@@ -162,8 +166,10 @@ class CorruptFile(ValueError):
 
 
 def open_regular(path: Path) -> BinaryIO:
-    """Open ``path`` for binary reading, refusing anything but a regular file: the last path
-    component is never followed as a symlink, and a FIFO or device never blocks the open.
+    """Open ``path`` for binary reading, refusing anything but a regular file.
+
+    The last path component is never followed as a symlink, and a FIFO or device never blocks
+    the open.
 
     Raises:
         FileNotFoundError: missing, a symlink or not a regular file.
@@ -195,8 +201,9 @@ def open_append(path: Path) -> BinaryIO:
 
 
 def iter_file(path: Path, chunk_size: int = STREAM_CHUNK) -> Iterator[bytes]:
-    """The bytes of ``path`` in chunks of at most ``chunk_size``, up to the size it had when
-    this was called (a log may grow meanwhile; what was appended later is not sent).
+    """The bytes of ``path`` in chunks of at most ``chunk_size``, up to its size at the call.
+
+    A log may grow meanwhile; what was appended later is not sent.
 
     The file is opened now (errors are raised here, not while iterating) and closed when the
     iterator is exhausted or closed.

@@ -1,5 +1,6 @@
-"""The backtest in the sandbox: ``main(run_dir)``, forked from the worker's fork server (or,
-outside the platform, ``python -I -m quantdesk.jobs.child RUN_DIR``).
+"""The backtest in the sandbox: ``main(run_dir)``, forked from the worker's fork server.
+
+Outside the platform: ``python -I -m quantdesk.jobs.child RUN_DIR``.
 
 Reads ``config.yml`` and ``strategy.py`` from the job folder, runs the backtest, streams log
 lines to stdout (the worker appends them to ``run.log``), reports progress and errors as JSON
@@ -38,8 +39,11 @@ RUN_ARGS = (
 
 
 def extract(result: BacktestResult) -> dict[str, Any]:
-    """The contract's result shape: ``summary``, ``equity``, ``trades``, ``trade_columns``,
-    ``trades_total``, ``raw_keys`` (plus ``conventions`` and ``config``)."""
+    """The contract's result shape.
+
+    ``summary``, ``equity``, ``trades``, ``trade_columns``, ``trades_total``, ``raw_keys``
+    (plus ``conventions`` and ``config``).
+    """
     full = result.to_dict()
     return {
         "summary": full["summary"],
@@ -63,8 +67,10 @@ _PREFAULT_STRATEGY = "def handle_bar(context, bar_dict):\n    pass\n"
 
 
 def warm(data_dir: str) -> None:
-    """Load what every job on ``data_dir`` reads first (the trading calendars), so the fork
-    server's children inherit it instead of each loading it."""
+    """Load what every job on ``data_dir`` reads first (the trading calendars).
+
+    The fork server's children then inherit it instead of each loading it.
+    """
     if data_dir:
         Catalog(data_dir).warm()
         _WARM["data_dir"] = data_dir
@@ -122,8 +128,10 @@ def resource_error(exc: BaseException) -> tuple[str, str] | None:
 
 
 def cap_logs(logs: list[str], limit: int) -> list[str]:
-    """The first lines of ``logs`` that fit in ``limit`` bytes, and a line saying how many
-    were cut (the result files keep no more of the log than ``run.log`` does)."""
+    """The first lines of ``logs`` that fit in ``limit`` bytes, and a line saying how many were cut.
+
+    The result files keep no more of the log than ``run.log`` does.
+    """
     kept: list[str] = []
     used = 0
     for line in logs:

@@ -1,5 +1,6 @@
-"""The compile check, run in the sandbox (target ``compile``: ``run(code)``; or by hand as
-``python -I -m quantdesk.jobs.compile_check`` with ``{"code": ...}`` on stdin).
+"""The compile check, run in the sandbox (target ``compile``: ``run(code)``).
+
+Or by hand as ``python -I -m quantdesk.jobs.compile_check`` with ``{"code": ...}`` on stdin.
 
 Static only — the strategy is never executed: ``ast.parse`` for syntax, then every absolute
 ``import`` / ``from ... import`` is resolved with ``importlib.util.find_spec`` in this
@@ -93,8 +94,10 @@ def _diag(node: ast.AST, level: str, message: str) -> dict[str, Any]:
 
 
 def run(code: str) -> int:
-    """The sandbox target: the diagnostics of ``code`` as one JSON line on the events pipe
-    (fd 3)."""
+    """The sandbox target: the diagnostics of ``code`` as one JSON line on the events pipe.
+
+    The events pipe is fd 3 (``EVENTS_FD``). Returns the exit status, 0.
+    """
     from quantdesk.jobs.events import EVENTS_FD
 
     os.write(EVENTS_FD, (json.dumps(diagnose(code)) + "\n").encode())

@@ -1,5 +1,6 @@
-"""A fork server per worker: a template process with the engine stack imported once, forked
-per job so a job starts in milliseconds instead of paying an interpreter start-up.
+"""A fork server per worker: a template process with the engine stack imported once.
+
+It is forked per job so a job starts in milliseconds instead of paying an interpreter start-up.
 
 The template is ``python -I -m quantdesk.jobs.forkserver FD``, started by ``ForkServer`` with
 an empty environment and only its end of a ``SOCK_SEQPACKET`` socket pair open: it holds no
@@ -69,9 +70,11 @@ def _preload() -> None:
 
 
 def _freeze() -> None:
-    """Move every object so far out of the garbage collector's sight: a collection in a forked
-    child would otherwise write to each of them and copy the template's pages (copy on
-    write), which is most of a job's start-up."""
+    """Move every object so far out of the garbage collector's sight.
+
+    A collection in a forked child would otherwise write to each of them and copy the
+    template's pages (copy on write), which is most of a job's start-up.
+    """
     import gc
 
     gc.collect()
@@ -207,9 +210,11 @@ class ForkServer:
 
     @property
     def pid(self) -> int | None:
+        """The template's process id; ``None`` before the first start."""
         return self._proc.pid if self._proc is not None else None
 
     def alive(self) -> bool:
+        """Whether the template was started and has not exited."""
         return self._proc is not None and self._proc.poll() is None
 
     def start(self) -> None:

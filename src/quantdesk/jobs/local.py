@@ -1,5 +1,6 @@
-"""Process supervision for ``quantdesk serve``: the API process and N workers, each restarted
-with back-off when it dies.
+"""Process supervision for ``quantdesk serve``: the API process and N workers.
+
+Each is restarted with back-off when it dies.
 
 ``Supervisor`` keeps a set of ``ProcessSpec`` running. A process that exits (or is killed)
 is started again after a delay that doubles from ``BACKOFF_START`` up to ``BACKOFF_MAX``
@@ -30,8 +31,11 @@ WORKER_SECRETS = frozenset({"SECRET_KEY", "LOCAL_AUTH_PASSWORD", "LOCAL_AUTH_PAS
 
 
 def settings_env(settings: Settings, *, secrets: bool = True) -> dict[str, str]:
-    """``settings`` as environment variables over ``os.environ`` (so children see exactly the
-    server's settings); ``secrets=False`` leaves out ``WORKER_SECRETS``."""
+    """``settings`` as environment variables over ``os.environ``.
+
+    Children then see exactly the server's settings. ``secrets=False`` leaves out
+    ``WORKER_SECRETS``.
+    """
     env = dict(os.environ)
     for name, value in settings.model_dump().items():
         if value is not None:

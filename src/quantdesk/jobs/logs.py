@@ -1,6 +1,9 @@
-"""Reading ``run.log`` by byte ranges: a slice never splits a UTF-8 character and never holds
-more than ``LOG_CHUNK`` bytes, so the API answers ``offset`` / ``tail`` without reading the
-whole log (which may be as large as ``BACKTEST_LOG_MB``)."""
+"""Reading ``run.log`` by byte ranges.
+
+A slice never splits a UTF-8 character and never holds more than ``LOG_CHUNK`` bytes, so the
+API answers ``offset`` / ``tail`` without reading the whole log (which may be as large as
+``BACKTEST_LOG_MB``).
+"""
 
 from __future__ import annotations
 
@@ -16,8 +19,11 @@ LOG_CHUNK = 1024 * 1024
 
 @dataclass(frozen=True)
 class LogChunk:
-    """A slice of ``run.log``: ``content`` is the text of bytes ``[offset, next_offset)``;
-    ``size`` is the file size when it was read (``next_offset < size``: fetch again)."""
+    """A slice of ``run.log``.
+
+    ``content`` is the text of bytes ``[offset, next_offset)``; ``size`` is the file size when
+    it was read (``next_offset < size``: fetch again).
+    """
 
     content: str
     offset: int
@@ -57,8 +63,10 @@ def read_log_chunk(
     limit: int = LOG_CHUNK,
     final: bool = False,
 ) -> LogChunk:
-    """At most ``limit`` bytes of the log at ``path`` from byte ``offset`` (clamped to the
-    size), or its last ``tail`` bytes (at most the last ``limit``), decoded as UTF-8.
+    """At most ``limit`` bytes of the log at ``path``, decoded as UTF-8.
+
+    From byte ``offset`` (clamped to the size), or its last ``tail`` bytes (at most the last
+    ``limit``).
 
     A chunk never splits a character: it ends before an unfinished one (fetch again from
     ``next_offset`` to get it), and a ``tail`` starts after a partial one, so the contents of

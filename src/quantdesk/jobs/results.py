@@ -1,7 +1,9 @@
-"""Reading the JSON result files of a job as a stream of parser events (``ijson``): each reader
-keeps only what its answer holds (a page of trades, the positions of one page, the summary),
-so the API's memory stays O(page) whatever the size of ``extracted.json`` / ``result.json``.
-Corrupt files raise ``CorruptFile``; missing or non-regular ones ``FileNotFoundError``.
+"""Reading the JSON result files of a job as a stream of parser events (``ijson``).
+
+Each reader keeps only what its answer holds (a page of trades, the positions of one page, the
+summary), so the API's memory stays O(page) whatever the size of ``extracted.json`` /
+``result.json``. Corrupt files raise ``CorruptFile``; missing or non-regular ones
+``FileNotFoundError``.
 """
 
 from __future__ import annotations
@@ -25,8 +27,10 @@ _First = tuple[str, Any]
 
 
 class _Events:
-    """The parser events of one JSON document, read with helpers that build, skip or walk
-    the value starting at a given first event (each helper consumes that whole value)."""
+    """The parser events of one JSON document, with helpers to build, skip or walk a value.
+
+    Each helper takes the value starting at a given first event and consumes that whole value.
+    """
 
     def __init__(self, fh: BinaryIO) -> None:
         # Numbers as int/float like ``json.loads`` (not Decimal); the C backend when installed.
@@ -89,8 +93,9 @@ class _Events:
         raise CorruptFile("the JSON text ends early")
 
     def members(self, first: _First, what: str) -> Iterator[tuple[str, _First]]:
-        """``(key, first event of its value)`` of each member of the object; the caller
-        consumes each value before asking for the next member.
+        """``(key, first event of its value)`` of each member of the object.
+
+        The caller consumes each value before asking for the next member.
 
         Raises:
             CorruptFile: the value is not an object (``what`` names it).
@@ -104,8 +109,9 @@ class _Events:
             yield key, self.first()
 
     def items(self, first: _First, what: str) -> Iterator[_First]:
-        """The first event of each item of the array; the caller consumes each item before
-        asking for the next.
+        """The first event of each item of the array.
+
+        The caller consumes each item before asking for the next.
 
         Raises:
             CorruptFile: the value is not an array (``what`` names it).
@@ -124,9 +130,10 @@ _Handler = Callable[[_Events, _First], None]
 
 
 def _scan(path: Path, handlers: dict[str, _Handler]) -> set[str]:
-    """Read the top-level JSON object in ``path`` in one pass, giving the value of each key
-    of ``handlers`` to its handler and skipping every other value; stops reading as soon as
-    every handler ran. Returns the keys found (first occurrence wins).
+    """Read the top-level JSON object in ``path`` in one pass, calling ``handlers``.
+
+    Gives the value of each key of ``handlers`` to its handler and skips every other value;
+    stops reading as soon as every handler ran. Returns the keys found (first occurrence wins).
 
     Raises:
         FileNotFoundError: as ``open_regular``. CorruptFile: not JSON, not an object, or a
@@ -159,8 +166,9 @@ def _build_into(out: dict[str, Any], key: str) -> _Handler:
 
 
 def read_result_page(path: Path, start: int = 0, stop: int | None = None) -> dict[str, Any]:
-    """The contract's result parts of ``extracted.json`` with trades ``[start, stop)`` only,
-    in one pass: ``{"summary", "equity", "trade_columns", "raw_keys"}`` (each as stored,
+    """The contract's result parts of ``extracted.json`` with trades ``[start, stop)`` only.
+
+    In one pass: ``{"summary", "equity", "trade_columns", "raw_keys"}`` (each as stored,
     ``None`` when absent), ``"trades"`` (the list of those trade objects) and
     ``"trades_total"`` (how many trades the file holds, counted).
 
@@ -193,9 +201,10 @@ def read_result_page(path: Path, start: int = 0, stop: int | None = None) -> dic
 def read_trades_page(
     path: Path, start: int, stop: int, symbol: str | None = None
 ) -> tuple[list[Any], int]:
-    """Trades ``[start, stop)`` of the ``trades`` list in ``extracted.json`` (only those of
-    ``symbol`` = their ``order_book_id`` when given) and how many there are in all, in one
-    pass holding one page.
+    """Trades ``[start, stop)`` of the ``trades`` list in ``extracted.json``, and their count.
+
+    Only those of ``symbol`` (= their ``order_book_id``) when given; the count is of all of
+    them. One pass, holding one page.
 
     Raises:
         FileNotFoundError: as ``open_regular``. CorruptFile: not JSON, not an object, or
@@ -226,9 +235,11 @@ def read_trades_page(
 
 
 def read_run_info(path: Path) -> dict[str, Any]:
-    """From ``result.json``, in one pass: ``{"config", "conventions"}`` as stored (``None``
-    when absent) and ``"symbols"``, the sorted distinct ``order_book_id`` of its trades (as
-    strings; none when ``trades`` is absent or null).
+    """The run's inputs and traded symbols from ``result.json``, in one pass.
+
+    ``{"config", "conventions"}`` as stored (``None`` when absent) and ``"symbols"``, the
+    sorted distinct ``order_book_id`` of its trades (as strings; none when ``trades`` is absent
+    or null).
 
     Raises:
         FileNotFoundError: as ``open_regular``. CorruptFile: not JSON, not an object, or
@@ -259,9 +270,10 @@ def read_run_info(path: Path) -> dict[str, Any]:
 def read_positions_page(
     path: Path, start: int, stop: int, date: str | None = None
 ) -> tuple[list[str], list[dict[str, Any]], int]:
-    """Rows ``[start, stop)``, newest first, of the columnar ``positions`` table of
-    ``result.json`` (``{column: [value, ...]}``, rows in date order), only those whose
-    ``date`` equals ``date`` when given: ``(columns, rows as {column: value}, total rows)``.
+    """Rows ``[start, stop)``, newest first, of the columnar ``positions`` table of ``result.json``.
+
+    The table is ``{column: [value, ...]}``, rows in date order; only the rows whose ``date``
+    equals ``date`` when given. Returns ``(columns, rows as {column: value}, total rows)``.
 
     Two passes over the table, never holding it: one counts the rows (and notes which
     match ``date``), the next keeps the values of the page's rows. Memory is O(page) plus
@@ -319,8 +331,9 @@ def read_positions_page(
 
 
 def read_json_members(path: Path, keys: tuple[str, ...]) -> dict[str, Any]:
-    """The values of the top-level ``keys`` of the JSON object in ``path`` (``None`` when
-    absent), in one pass that stops once all were read. Meant for small members.
+    """The values of the top-level ``keys`` of the JSON object in ``path`` (``None`` when absent).
+
+    In one pass that stops once all were read. Meant for small members.
 
     Raises:
         FileNotFoundError: as ``open_regular``. CorruptFile: not JSON or not an object.
@@ -331,9 +344,10 @@ def read_json_members(path: Path, keys: tuple[str, ...]) -> dict[str, Any]:
 
 
 def iter_json_items(path: Path, key: str) -> Iterator[Any]:
-    """Each item of the top-level list ``key`` of the JSON object in ``path``, one at a time
-    (nothing when ``key`` is absent or null). The file is opened now and read as the items
-    are consumed.
+    """Each item of the top-level list ``key`` of the JSON object in ``path``, one at a time.
+
+    Nothing when ``key`` is absent or null. The file is opened now and read as the items are
+    consumed.
 
     Raises:
         FileNotFoundError: as ``open_regular`` (at once). CorruptFile: while iterating, when

@@ -1,5 +1,7 @@
-"""Run one claimed job in the sandbox (forked from the worker's fork server), heartbeat its
-lease, enforce its limits, and commit its final state under its fence.
+"""Run one claimed job in the sandbox and commit its final state under its fence.
+
+The job is forked from the worker's fork server; the runner heartbeats its lease and enforces
+its limits.
 
 Final states: FINISHED (exit 0 with ``extracted.json``); FAILED with ``MEMORY_LIMIT`` /
 ``PROCESS_LIMIT`` / ``DISK_LIMIT`` (a limit was hit: never retried), ``BACKTEST_TIMEOUT`` /
@@ -44,9 +46,11 @@ _CHILD_CODES_MAX = 64
 
 
 def child_env(settings: Settings | None = None) -> dict[str, str]:
-    """The whole environment of a job: no proxies, no credentials, deterministic hashing,
-    one thread per pool; plus ``RQALPHA_COMMAND`` from ``settings`` (the external engine a
-    job may run)."""
+    """The whole environment of a job.
+
+    No proxies, no credentials, deterministic hashing, one thread per pool; plus
+    ``RQALPHA_COMMAND`` from ``settings`` (the external engine a job may run).
+    """
     env = {
         "PATH": "/usr/local/bin:/usr/bin:/bin",
         "LANG": "C.UTF-8",
@@ -133,8 +137,10 @@ class JobRunner:
         self._usage: dict[str, float] = {}
 
     def prepare(self) -> Detection:
-        """Start the template, sweep the slot's leftover control groups, and run the sandbox
-        self-test (once; ``run`` calls it when needed)."""
+        """Start the template, sweep the slot's leftover control groups, run the sandbox self-test.
+
+        Done once; ``run`` calls it when needed.
+        """
         if self.sandbox.detection is None:
             self.sandbox.sweep(prefix=f"s{self.slot}-")
             Catalog(self.settings.data_dir).make_readable()
@@ -151,8 +157,10 @@ class JobRunner:
         self.forkserver.close()
 
     def run(self, job: job_store.ClaimedJob) -> JobStatus | None:
-        """Run ``job`` to a final state; ``None`` when the lease was lost, the job was released,
-        or it went back to the queue."""
+        """Run ``job`` to a final state.
+
+        ``None`` when the lease was lost, the job was released, or it went back to the queue.
+        """
         settings = self.settings
         self._timings = {"claimed": time.time()}
         self._usage = {}
@@ -372,9 +380,11 @@ class JobRunner:
 
 
 def _startup_ms(timings: dict[str, float]) -> dict[str, float]:
-    """Milliseconds from the claim to each later moment of the job's start: the fork
-    server's reply (``claim_to_spawned``), the sandbox entered (``claim_to_ready``), the
-    strategy's ``init`` (``claim_to_init``)."""
+    """Milliseconds from the claim to each later moment of the job's start.
+
+    The fork server's reply (``claim_to_spawned``), the sandbox entered (``claim_to_ready``),
+    the strategy's ``init`` (``claim_to_init``).
+    """
     claimed = timings.get("claimed")
     if claimed is None:
         return {}

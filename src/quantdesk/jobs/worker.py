@@ -49,8 +49,10 @@ def worker_id(slot: int, pid: int | None = None) -> str:
 
 
 def owner_alive(owner: str) -> bool:
-    """Whether the worker ``owner`` (an id of this host) may still be running: same boot and
-    its pid is a live quantdesk worker process."""
+    """Whether the worker ``owner`` (an id of this host) may still be running.
+
+    Same boot, and its pid is a live quantdesk worker process.
+    """
     parts = owner.split(":")
     if len(parts) != 4 or parts[1] != boot_id():
         return len(parts) != 4  # not our format: leave it to the lease
@@ -115,6 +117,12 @@ def work(
 
 
 def main(argv: list[str] | None = None) -> None:
+    """``python -m quantdesk.jobs.worker``: run jobs until SIGTERM or SIGINT.
+
+    Options: ``--slot`` (the worker slot, its sandbox uid), ``--id`` (the lease owner id,
+    default ``host:boot:pid:wN``) and ``--exit-with-parent`` (stop when the parent dies). The
+    settings come from the environment, minus what a worker never needs (``without_secrets``).
+    """
     parser = argparse.ArgumentParser(description="quantdesk job worker")
     parser.add_argument("--slot", type=int, default=0, help="worker slot (its sandbox uid)")
     parser.add_argument("--id", default=None, help="lease owner id (default host:boot:pid:wN)")

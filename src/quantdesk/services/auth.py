@@ -99,8 +99,10 @@ def check_new_password(value: object) -> str:
 
 
 def key_id(key: str) -> str:
-    """The ``kid`` of a signing key: the first 8 hex digits of its SHA-256 (names the key
-    without revealing it)."""
+    """The ``kid`` of a signing key: the first 8 hex digits of its SHA-256.
+
+    It names the key without revealing it.
+    """
     return hashlib.sha256(key.encode()).hexdigest()[:8]
 
 
@@ -159,7 +161,9 @@ class AuthService:
         secret_key: str,
         limiter: LoginLimiter | None = None,
     ) -> None:
-        """``secret_key`` signs new tokens (from ``resolve_secret_key``); tokens signed with
+        """Accounts, tokens and login limits over ``db``.
+
+        ``secret_key`` signs new tokens (from ``resolve_secret_key``); tokens signed with
         ``settings.secret_key_previous`` are accepted too. ``limiter`` defaults to one built
         from ``settings`` (in memory, or Redis with ``REDIS_URL``).
 
@@ -262,8 +266,10 @@ class AuthService:
         return self._issue(user_id, is_admin, version)
 
     def _issue(self, user_id: int, is_admin: bool, version: int) -> LoginResult:
-        """A token for ``user_id`` at ``token_version`` ``version``, signed with the current
-        key (never the previous one)."""
+        """A token for ``user_id`` at ``token_version`` ``version``.
+
+        Signed with the current key (never the previous one).
+        """
         now = utcnow()
         expires = now + dt.timedelta(hours=self._settings.jwt_expires_hours)
         claims = {
@@ -330,8 +336,9 @@ class AuthService:
         return claims
 
     def logout_all(self, principal: Principal) -> dict[str, Any]:
-        """Revoke every token of the caller, the one of this request included (API keys are
-        not affected: delete them with ``DELETE /api/keys/{key}``).
+        """Revoke every token of the caller, the one of this request included.
+
+        API keys are not affected: delete them with ``DELETE /api/keys/{key}``.
 
         Returns:
             ``{"userid": int, "tokens_revoked": true}``.
@@ -343,8 +350,9 @@ class AuthService:
     def change_password(
         self, principal: Principal, current_password: object, new_password: object, ip: str
     ) -> LoginResult:
-        """Change the caller's own password, revoke all their tokens, and return a fresh
-        token for this client (CPU-bound: call off the event loop).
+        """Change the caller's own password, revoke all their tokens, return a fresh token.
+
+        The token is for this client. CPU-bound: call off the event loop.
 
         A wrong ``current_password`` counts as a failed login of the account (same limits as
         ``login``, with ``ip`` the client address).

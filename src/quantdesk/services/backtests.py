@@ -76,8 +76,10 @@ class RunRequest:
 
 @dataclass(frozen=True)
 class LogStream:
-    """The whole run log as UTF-8 bytes, in chunks (what the file held when it was asked for;
-    closing ``chunks`` closes the file)."""
+    """The whole run log as UTF-8 bytes, in chunks.
+
+    What the file held when it was asked for; closing ``chunks`` closes the file.
+    """
 
     chunks: Iterator[bytes]
 
@@ -277,10 +279,12 @@ class BacktestService:
         return job_id
 
     def cleanup(self, now: dt.datetime, *, force: bool = False) -> list[str]:
-        """Remove date buckets of ``runs/`` older than ``BACKTEST_KEEP_DAYS`` (at most every
-        ``CLEANUP_EVERY_SECONDS`` per process unless ``force``), with their finished jobs;
-        folders of QUEUED/RUNNING jobs are kept; forget expired Idempotency-Keys. Returns the
-        buckets touched."""
+        """Remove date buckets of ``runs/`` older than ``BACKTEST_KEEP_DAYS``, with their jobs.
+
+        At most every ``CLEANUP_EVERY_SECONDS`` per process unless ``force``. Only finished
+        jobs go: folders of QUEUED/RUNNING jobs are kept. Also forgets expired
+        Idempotency-Keys. Returns the buckets touched.
+        """
         if not force and now.timestamp() - self._last_cleanup < CLEANUP_EVERY_SECONDS:
             return []
         self._last_cleanup = now.timestamp()
@@ -387,9 +391,11 @@ class BacktestService:
         return out
 
     def performance(self, principal: Principal, job_id: str) -> dict[str, Any]:
-        """The task-management performance report: ``metrics`` (total_return, annual_return,
-        max_drawdown, sharpe_ratio, win_rate, profit_loss_ratio, alpha, beta, plus the full
-        summary under ``summary``), ``trades`` and ``portfolio`` (daily positions).
+        """The task-management performance report: ``metrics``, ``trades`` and ``portfolio``.
+
+        ``metrics``: total_return, annual_return, max_drawdown, sharpe_ratio, win_rate,
+        profit_loss_ratio, alpha, beta, plus the full summary under ``summary``.
+        ``portfolio``: the daily positions.
 
         Raises:
             NotFound, ResultNotReady, InternalError: as ``result``.
@@ -424,10 +430,12 @@ class BacktestService:
     def log(
         self, principal: Principal, job_id: str, offset: int | None, tail: int | None
     ) -> LogStream | LogChunk:
-        """The run log: all of it as a stream of bytes (``LogStream``), or with ``offset`` /
-        ``tail`` a slice of at most ``LOG_CHUNK`` bytes (``LogChunk``: ``content``,
-        ``offset``, ``next_offset``, ``size``) that never splits a UTF-8 character. A missing
-        log (or anything but a regular file) reads as empty. The file is never read whole.
+        """The run log: all of it as a stream of bytes, or a slice with ``offset`` / ``tail``.
+
+        All of it: a ``LogStream``. With ``offset`` / ``tail``: a slice of at most ``LOG_CHUNK``
+        bytes (``LogChunk``: ``content``, ``offset``, ``next_offset``, ``size``) that never
+        splits a UTF-8 character. A missing log (or anything but a regular file) reads as
+        empty. The file is never read whole.
 
         Raises:
             NotFound: no such job. InvalidArgument: negative offset or tail.

@@ -1,5 +1,8 @@
-"""The compile check (§3): admin only; static syntax and dependency checks, run in the same
-sandbox as jobs (the one-shot launcher: its own uid, namespaces, seccomp, limits)."""
+"""The compile check (§3): admin only; static syntax and dependency checks.
+
+Run in the same sandbox as jobs (the one-shot launcher: its own uid, namespaces, seccomp,
+limits).
+"""
 
 from __future__ import annotations
 

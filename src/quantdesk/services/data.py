@@ -1,5 +1,7 @@
-"""Reads for the web UI: the catalog (instruments, bars), run options, the last run of each
-strategy, and a finished job's positions, trades, inputs and downloadable files.
+"""Reads for the web UI.
+
+The catalog (instruments, bars), run options, the last run of each strategy, and a finished
+job's positions, trades, inputs and downloadable files.
 
 Everything is per user like the rest of the API: a job of another user is "not found".
 """
@@ -90,16 +92,20 @@ class DataService:
     # -- catalog -------------------------------------------------------------------------------
 
     def instruments(self) -> dict[str, Any]:
-        """``{"instruments": [{order_book_id, symbol, name, market, type, exchange, lot_size,
-        listed_date, delisted_date, currency, first_bar, last_bar, bar_count}], "total"}``."""
+        """Every instrument of the catalog with its bar statistics, and how many there are.
+
+        ``{"instruments": [{order_book_id, symbol, name, market, type, exchange, lot_size,
+        listed_date, delisted_date, currency, first_bar, last_bar, bar_count}], "total"}``.
+        """
         rows = [{k: _iso(v) for k, v in row.items()} for row in self._catalog.stats()]
         return {"instruments": rows, "total": len(rows)}
 
     def bars(
         self, order_book_id: str, start: str | None, end: str | None, adjust: str
     ) -> dict[str, Any]:
-        """Daily bars as columns ``dates, open, high, low, close, volume`` in
-        ``[start, end]`` (``adjust``: ``none`` as traded, ``pre`` forward-adjusted).
+        """Daily bars as columns ``dates, open, high, low, close, volume`` in ``[start, end]``.
+
+        ``adjust``: ``none`` as traded, ``pre`` forward-adjusted.
 
         Raises:
             InvalidArgument: bad date or adjust. NotFound: unknown instrument.
@@ -123,8 +129,11 @@ class DataService:
         return out
 
     def run_options(self) -> dict[str, Any]:
-        """What a run may choose: frequencies, markets (with their default benchmark and
-        costs), matchings, adjust modes and engines (``auto`` first)."""
+        """What a run may choose.
+
+        Frequencies, markets (with their default benchmark and costs), matchings, adjust modes
+        and engines (``auto`` first).
+        """
         markets = []
         for name in PROFILE_NAMES:
             profile = market_profile(name)
@@ -151,8 +160,10 @@ class DataService:
     # -- jobs ----------------------------------------------------------------------------------
 
     def last_runs(self, principal: Principal) -> dict[str, Any]:
-        """``{"last_runs": {strategy_id: {job_id, status, created_at, updated_at}}}``: the
-        newest job of each of the caller's strategies."""
+        """The newest job of each of the caller's strategies.
+
+        ``{"last_runs": {strategy_id: {job_id, status, created_at, updated_at}}}``.
+        """
         newest = (
             select(JobRow.strategy_id, func.max(JobRow.created_at).label("latest"))
             .where(JobRow.owner_id == principal.user_id)
@@ -200,9 +211,11 @@ class DataService:
             raise InternalError(f"the result file of job {job_id} is missing or corrupt") from None
 
     def run_info(self, principal: Principal, job_id: str) -> dict[str, Any]:
-        """The job's inputs (``request``), and once FINISHED the engine's ``config``,
-        metric ``conventions`` and the ``symbols`` it traded (read from ``result.json`` as a
-        stream)."""
+        """The job's inputs (``request``), and once FINISHED what the run used and traded.
+
+        That is the engine's ``config``, metric ``conventions`` and the ``symbols`` it traded
+        (read from ``result.json`` as a stream).
+        """
         row = self._job(principal, job_id)
         out: dict[str, Any] = {
             "job_id": row.id,
@@ -221,9 +234,12 @@ class DataService:
     def positions(
         self, principal: Principal, job_id: str, page: int, page_size: int, date: str | None
     ) -> dict[str, Any]:
-        """Daily positions (one row per date and held instrument), newest first, only those
-        of ``date`` when given; ``{"columns", "positions", "total", "page", "page_size"}``.
-        The table is streamed from ``result.json``; only the page's rows are kept."""
+        """Daily positions (one row per date and held instrument), newest first.
+
+        Only those of ``date`` when given; ``{"columns", "positions", "total", "page",
+        "page_size"}``. The table is streamed from ``result.json``; only the page's rows are
+        kept.
+        """
         day = _date(date, "date")
         lo, hi = _page(page, page_size)
         _, folder = self._finished(principal, job_id)
@@ -244,8 +260,10 @@ class DataService:
     def trades(
         self, principal: Principal, job_id: str, symbol: str | None, page: int, page_size: int
     ) -> dict[str, Any]:
-        """Fills, optionally of one ``symbol``: ``{"trades", "total", "page", "page_size"}``
-        (streamed from ``extracted.json``; only the page is kept)."""
+        """Fills, optionally of one ``symbol``: ``{"trades", "total", "page", "page_size"}``.
+
+        Streamed from ``extracted.json``; only the page is kept.
+        """
         lo, hi = _page(page, page_size)
         _, folder = self._finished(principal, job_id)
         trades, total = self._read(
@@ -263,8 +281,10 @@ class DataService:
         return self._read(job_id, lambda: iter_file(folder.file(RESULT)))
 
     def trades_csv(self, principal: Principal, job_id: str) -> Iterator[bytes]:
-        """The fills as CSV, in chunks: the run's ``trades.csv`` as stored, or, if it has
-        none, rebuilt from ``result.json`` one trade at a time.
+        """The fills as CSV, in chunks.
+
+        The run's ``trades.csv`` as stored, or, if it has none, rebuilt from ``result.json``
+        one trade at a time.
 
         Raises:
             NotFound, ResultNotReady. InternalError: neither file is usable.
@@ -284,8 +304,10 @@ class DataService:
 
 
 def _csv_chunks(columns: list[str], rows: Iterator[Any]) -> Iterator[bytes]:
-    """``rows`` (dicts; other items are skipped) as CSV under a ``columns`` header, encoded,
-    about ``STREAM_CHUNK`` bytes at a time."""
+    """``rows`` as encoded CSV under a ``columns`` header, about ``STREAM_CHUNK`` bytes at a time.
+
+    ``rows`` are dicts; other items are skipped.
+    """
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=columns, extrasaction="ignore")
     writer.writeheader()

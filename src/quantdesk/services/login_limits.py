@@ -63,8 +63,10 @@ class LoginLimiter:
     """
 
     def __init__(self, settings: Settings) -> None:
-        """Raises:
-        ConfigurationError: a malformed ``LOGIN_*_LIMITS``, or ``REDIS_URL`` not a Redis URL.
+        """Read the limits from ``settings``; count in Redis with ``REDIS_URL``, else in memory.
+
+        Raises:
+            ConfigurationError: a malformed ``LOGIN_*_LIMITS``, or ``REDIS_URL`` not a Redis URL.
         """
         self._account_limits = _parse(settings.login_account_limits, "LOGIN_ACCOUNT_LIMITS")
         self._ip_limits = _parse(settings.login_ip_limits, "LOGIN_IP_LIMITS")
@@ -99,8 +101,9 @@ class LoginLimiter:
             )
 
     def check_account(self, mobile: str, ip: str) -> None:
-        """Refuse a login of ``mobile`` while its failures fill a tier of
-        ``LOGIN_ACCOUNT_LIMITS``, unless ``ip`` is one of its recent good addresses.
+        """Refuse a login of ``mobile`` while its failures fill a tier of ``LOGIN_ACCOUNT_LIMITS``.
+
+        A login from one of its recent good addresses (``ip``) is let through.
 
         Raises:
             TooManyRequests: with ``retry_after`` in seconds.
@@ -120,9 +123,11 @@ class LoginLimiter:
                 self._limiter.hit(item, "account", _account_id(mobile))
 
     def succeeded(self, mobile: str, ip: str) -> None:
-        """Remember ``ip`` as a good address of ``mobile`` for ``LOGIN_TRUSTED_IP_DAYS``
-        (from now: each success renews it). Earlier failures are kept, so a lock still holds
-        for other addresses."""
+        """Remember ``ip`` as a good address of ``mobile`` for ``LOGIN_TRUSTED_IP_DAYS``.
+
+        Counted from now: each success renews it. Earlier failures are kept, so a lock still
+        holds for other addresses.
+        """
         key = self._trusted_key(mobile, ip)
         with _guard():
             self._storage.clear(key)

@@ -43,8 +43,9 @@ class Platform:
 
 
 def bootstrap(settings: Settings) -> Platform:
-    """Check the configuration, migrate the database, create the local admin, and make sure
-    the catalog has data (the bundled demo data on first start).
+    """Check the configuration, migrate the database, create the local admin, seed the catalog.
+
+    An empty catalog gets the bundled demo data (on first start).
 
     Raises:
         ConfigurationError: unsafe settings outside development.
@@ -69,10 +70,12 @@ def bootstrap(settings: Settings) -> Platform:
 
 
 def supervise_platform(settings: Settings, api_argv: list[str], listen_fd: int) -> Supervisor:
-    """Sweep what a crashed previous incarnation left (its jobs' control groups and
-    processes, temporary files of interrupted writes), then start and supervise the API
-    process (``api_argv``, inheriting the listening socket ``listen_fd``) and
-    ``settings.workers`` workers (``stop()`` them)."""
+    """Sweep what a crashed previous incarnation left, then start and supervise the processes.
+
+    Left: its jobs' control groups and processes, temporary files of interrupted writes.
+    Supervised: the API process (``api_argv``, inheriting the listening socket ``listen_fd``)
+    and ``settings.workers`` workers (``stop()`` them).
+    """
     swept = Sandbox(settings, Launcher()).sweep()
     if swept:
         log.warning("removed %d control groups left by a previous run: %s", len(swept), swept)

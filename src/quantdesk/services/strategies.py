@@ -50,8 +50,10 @@ def check_strategy_id(value: object, field: str = "strategy_id") -> str:
 
 
 def _template_files() -> list[Path]:
-    """The bundled example strategies: ``quantdesk/templates`` in a wheel, else ``examples/``
-    of the source checkout."""
+    """The bundled example strategies.
+
+    ``quantdesk/templates`` in a wheel, else ``examples/`` of the source checkout.
+    """
     packaged = Path(__file__).resolve().parents[1] / "templates"
     source = Path(__file__).resolve().parents[3] / "examples"
     folder = packaged if packaged.is_dir() else source
@@ -267,8 +269,9 @@ class StrategyService:
         description: object = None,
         tags: object = None,
     ) -> dict[str, Any]:
-        """Create or replace the code of ``strategy_id`` (keeping a version); returns its
-        metadata. ``name``, ``description`` and ``tags`` are updated when given.
+        """Create or replace the code of ``strategy_id`` (keeping a version); returns its metadata.
+
+        ``name``, ``description`` and ``tags`` are updated when given.
 
         Raises:
             InvalidArgument: malformed id, code not a string or larger than 1 MB, bad metadata.

@@ -64,8 +64,10 @@ def recent_duplicate(
 
 @dataclass(frozen=True)
 class KeyUse:
-    """One use of an ``Idempotency-Key`` (``IETF draft-ietf-httpapi-idempotency-key-header``,
-    Stripe's semantics): per owner, remembered from ``since`` on."""
+    """One use of an ``Idempotency-Key``: per owner, remembered from ``since`` on.
+
+    ``IETF draft-ietf-httpapi-idempotency-key-header``, Stripe's semantics.
+    """
 
     owner_id: int
     key: str
@@ -129,8 +131,10 @@ def count_by_status(session: Session) -> dict[str, int]:
 def claim(
     db: Database, worker_id: str, lease_seconds: float, sandbox_level: str | None = None
 ) -> ClaimedJob | None:
-    """Atomically take the oldest QUEUED job for ``worker_id``, recording the sandbox level
-    it will run under when given; ``None`` when none is queued."""
+    """Atomically take the oldest QUEUED job for ``worker_id``; ``None`` when none is queued.
+
+    Records the sandbox level it will run under when given.
+    """
     with db.write() as session:
         row = session.scalars(
             select(JobRow)
@@ -226,9 +230,11 @@ def record_sandbox(db: Database, job_id: str, fence: int, level: str) -> bool:
 
 
 def requeue_lost(db: Database, job_id: str, fence: int) -> JobStatus | None:
-    """The job's process died from inside (not a limit): back to QUEUED for another attempt,
-    or FAILED ``WORKER_LOST`` once it used ``max_attempts``. ``None`` when the fence no longer
-    holds (nothing changes)."""
+    """The job's process died from inside (not a limit): requeue it, or fail it.
+
+    Back to QUEUED for another attempt, or FAILED ``WORKER_LOST`` once it used
+    ``max_attempts``. ``None`` when the fence no longer holds (nothing changes).
+    """
     with db.write() as session:
         row = session.get(JobRow, job_id)
         if row is None or row.fence != fence or row.status != JobStatus.RUNNING:
@@ -265,14 +271,15 @@ def sweep_expired(db: Database, now: dt.datetime | None = None) -> list[tuple[st
 def reclaim_orphans(
     db: Database, host: str, alive: Callable[[str], bool], now: dt.datetime | None = None
 ) -> list[tuple[str, JobStatus]]:
-    """Requeue at once the RUNNING jobs leased by a dead worker of this host (lease owners
-    ``"{host}:..."`` for which ``alive(owner)`` is False), instead of waiting for their lease
-    to expire; as ``sweep_expired``, a job out of attempts fails with ``WORKER_LOST``.
+    """Requeue at once the RUNNING jobs leased by a dead worker of this host.
+
+    A dead worker is a lease owner ``"{host}:..."`` for which ``alive(owner)`` is False; its
+    jobs do not wait for their lease to expire. As ``sweep_expired``, a job out of attempts
+    fails with ``WORKER_LOST``.
 
     Returns:
         ``(job_id, new_status)`` for each job changed.
     """
-
     mine = and_(JobRow.status == JobStatus.RUNNING, JobRow.lease_owner.like(f"{host}:%"))
     with db.read() as session:  # the usual answer is "none", without taking the write lock
         owners = set(session.scalars(select(JobRow.lease_owner).where(mine)).all())
@@ -293,8 +300,10 @@ def _requeue(
     now: dt.datetime,
     why: str,
 ) -> list[tuple[str, JobStatus]]:
-    """``_requeue_or_fail`` every RUNNING job matching ``where`` and ``keep`` (rows locked by
-    another transaction are skipped: their owner is busy with them)."""
+    """``_requeue_or_fail`` every RUNNING job matching ``where`` and ``keep``.
+
+    Rows locked by another transaction are skipped: their owner is busy with them.
+    """
     changed: list[tuple[str, JobStatus]] = []
     with db.write() as session:
         rows = session.scalars(

@@ -29,6 +29,11 @@ class UTCDateTime(TypeDecorator[dt.datetime]):
     cache_ok = True
 
     def process_bind_param(self, value: dt.datetime | None, dialect: Dialect) -> Any:
+        """``value`` in UTC for the database; naive on SQLite.
+
+        Raises:
+            ValueError: ``value`` is naive.
+        """
         if value is None:
             return None
         if value.tzinfo is None:
@@ -36,7 +41,12 @@ class UTCDateTime(TypeDecorator[dt.datetime]):
         value = value.astimezone(dt.UTC)
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
 
-    def process_result_value(self, value: Any, dialect: Dialect) -> dt.datetime | None:
+    def process_result_value(
+        self,
+        value: Any,
+        dialect: Dialect,  # noqa: ARG002 (TypeDecorator's signature)
+    ) -> dt.datetime | None:
+        """The stored value as an aware UTC datetime (a naive one is taken as UTC)."""
         if value is None:
             return None
         if value.tzinfo is None:
@@ -165,8 +175,11 @@ class StrategyRenameRow(Base):
 
 
 class IdempotencyKeyRow(Base):
-    """An ``Idempotency-Key`` a user sent with ``POST /api/backtest/run``: the job it created
-    and a fingerprint of the request body, remembered for ``IDEMPOTENCY_KEY_HOURS``."""
+    """An ``Idempotency-Key`` a user sent with ``POST /api/backtest/run``.
+
+    The job it created and a fingerprint of the request body, remembered for
+    ``IDEMPOTENCY_KEY_HOURS``.
+    """
 
     __tablename__ = "idempotency_keys"
 

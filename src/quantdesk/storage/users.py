@@ -21,8 +21,9 @@ def get(session: Session, user_id: int) -> UserRow | None:
 
 
 def bump_token_version(session: Session, user_id: int) -> int:
-    """Revoke every token of ``user_id`` issued so far: ``token_version += 1``, atomically in
-    the database (two concurrent bumps both count), in the caller's transaction.
+    """Revoke every token of ``user_id`` issued so far: ``token_version += 1``.
+
+    Atomically in the database (two concurrent bumps both count), in the caller's transaction.
 
     Returns:
         The new version (0 when there is no such user).

@@ -35,7 +35,7 @@ export function setSession(session: Session | null): void {
   } else {
     sessionStorage.removeItem(KEY);
   }
-  listeners.forEach((fn) => fn(session));
+  for (const fn of listeners) fn(session);
 }
 
 /** Called when the server answers 401: drop the token; the app shows the login page. */

@@ -3,7 +3,11 @@ import { toApiError } from "./client";
 
 describe("API errors", () => {
   it("carry the contract's code, message and data", () => {
-    const e = toApiError(409, { ok: false, error: { code: "CONFLICT", message: "strategy has jobs" }, data: { job_ids: ["a"] } });
+    const e = toApiError(409, {
+      ok: false,
+      error: { code: "CONFLICT", message: "strategy has jobs" },
+      data: { job_ids: ["a"] },
+    });
     expect([e.status, e.code, e.message]).toEqual([409, "CONFLICT", "strategy has jobs"]);
     expect(e.data).toEqual({ job_ids: ["a"] });
   });

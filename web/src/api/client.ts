@@ -4,8 +4,8 @@
  * carrying the contract's `{"ok": false, "error": {"code", "message"}}`.
  */
 import createClient, { type Middleware } from "openapi-fetch";
-import type { components, paths } from "./schema";
 import { expireSession, getSession } from "./auth";
+import type { components, paths } from "./schema";
 
 export type Schemas = components["schemas"];
 
@@ -44,13 +44,23 @@ api.use(auth);
 /** The error of a failed call, from the contract's error body when there is one. */
 export function toApiError(status: number, body: unknown): ApiError {
   if (body && typeof body === "object") {
-    const b = body as { error?: { code?: string; message?: string }; data?: unknown; message?: string };
+    const b = body as {
+      error?: { code?: string; message?: string };
+      data?: unknown;
+      message?: string;
+    };
     if (b.error && typeof b.error === "object") {
-      return new ApiError(status, b.error.code ?? `HTTP_${status}`, b.error.message || b.error.code || `HTTP ${status}`, b.data);
+      return new ApiError(
+        status,
+        b.error.code ?? `HTTP_${status}`,
+        b.error.message || b.error.code || `HTTP ${status}`,
+        b.data,
+      );
     }
     if (typeof b.message === "string") return new ApiError(status, `HTTP_${status}`, b.message);
   }
-  if (typeof body === "string" && body.trim()) return new ApiError(status, `HTTP_${status}`, body.trim().slice(0, 300));
+  if (typeof body === "string" && body.trim())
+    return new ApiError(status, `HTTP_${status}`, body.trim().slice(0, 300));
   return new ApiError(status, `HTTP_${status}`, `request failed with HTTP ${status}`);
 }
 

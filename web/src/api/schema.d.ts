@@ -164,9 +164,10 @@ export interface paths {
         };
         /**
          * Job Log
-         * @description The run log: plain text (streamed), or JSON ``{content, offset, next_offset, size}``
-         *     with ``offset`` or ``tail`` (at most 1 MiB per answer: fetch again from ``next_offset``
-         *     while it is below ``size``).
+         * @description The run log: plain text (streamed), or JSON with ``offset`` or ``tail``.
+         *
+         *     The JSON is ``{content, offset, next_offset, size}``, at most 1 MiB per answer: fetch again
+         *     from ``next_offset`` while it is below ``size``.
          */
         get: operations["job_log_api_backtest_jobs__job_id__log_get"];
         put?: never;
@@ -348,9 +349,11 @@ export interface paths {
         put?: never;
         /**
          * Run
-         * @description Validate and enqueue a backtest. With an ``Idempotency-Key`` the key decides (IETF
-         *     draft, Stripe's semantics); without one, identical requests within the dedup window
-         *     (``BACKTEST_IDEMPOTENCY_WINDOW_SECONDS``) return the same ``job_id``.
+         * @description Validate and enqueue a backtest.
+         *
+         *     With an ``Idempotency-Key`` the key decides (IETF draft, Stripe's semantics); without one,
+         *     identical requests within the dedup window (``BACKTEST_IDEMPOTENCY_WINDOW_SECONDS``) return
+         *     the same ``job_id``.
          */
         post: operations["run_api_backtest_run_post"];
         delete?: never;
@@ -620,9 +623,10 @@ export interface paths {
         };
         /**
          * Health
-         * @description Liveness, job counts per status, and the sandbox (``level``: strong | standard | weak |
-         *     off, the working ``layers``, what is ``missing``) as this host's self-test found it (no
-         *     authentication).
+         * @description Liveness, job counts per status, and the sandbox as this host's self-test found it.
+         *
+         *     The sandbox: ``level`` (strong | standard | weak | off), the working ``layers``, what is
+         *     ``missing``. No authentication.
          */
         get: operations["health_api_health_get"];
         put?: never;
@@ -712,8 +716,9 @@ export interface paths {
         put?: never;
         /**
          * Logout All
-         * @description Log out everywhere: revoke every token of the caller, this one included (API keys
-         *     stay). ``data`` = ``{userid, tokens_revoked: true}``.
+         * @description Log out everywhere: revoke every token of the caller, this one included.
+         *
+         *     API keys stay. ``data`` = ``{userid, tokens_revoked: true}``.
          */
         post: operations["logout_all_api_logout_all_post"];
         delete?: never;
@@ -795,7 +800,10 @@ export interface components {
             /** Volume */
             volume: (number | null)[];
         };
-        /** BarsResponse */
+        /**
+         * BarsResponse
+         * @description The answer of ``GET /api/data/instruments/{order_book_id}/bars``.
+         */
         BarsResponse: {
             data: components["schemas"]["Bars"];
             /**
@@ -894,7 +902,10 @@ export interface components {
             /** Type */
             type: string;
         };
-        /** InstrumentsResponse */
+        /**
+         * InstrumentsResponse
+         * @description The answer of ``GET /api/data/instruments``.
+         */
         InstrumentsResponse: {
             data: components["schemas"]["InstrumentList"];
             /**
@@ -955,7 +966,10 @@ export interface components {
             /** Updated At */
             updated_at: string | null;
         };
-        /** LastRun */
+        /**
+         * LastRun
+         * @description A strategy's newest job: its id, status and ISO timestamps (null if unknown).
+         */
         LastRun: {
             /** Created At */
             created_at: string | null;
@@ -966,7 +980,10 @@ export interface components {
             /** Updated At */
             updated_at: string | null;
         };
-        /** LastRuns */
+        /**
+         * LastRuns
+         * @description ``data`` of ``GET /api/backtest/last-runs``.
+         */
         LastRuns: {
             /**
              * Last Runs
@@ -976,7 +993,10 @@ export interface components {
                 [key: string]: components["schemas"]["LastRun"];
             };
         };
-        /** LastRunsResponse */
+        /**
+         * LastRunsResponse
+         * @description The answer of ``GET /api/backtest/last-runs``.
+         */
         LastRunsResponse: {
             data: components["schemas"]["LastRuns"];
             /**
@@ -1002,7 +1022,10 @@ export interface components {
             /** Userid */
             userid: number;
         };
-        /** MarketOption */
+        /**
+         * MarketOption
+         * @description A market a run may use, with its defaults (``tax`` null: dated schedule).
+         */
         MarketOption: {
             /** Benchmark */
             benchmark: string | null;
@@ -1039,7 +1062,10 @@ export interface components {
              */
             type: string;
         };
-        /** PositionPage */
+        /**
+         * PositionPage
+         * @description One page of a job's daily positions (``columns`` names their fields).
+         */
         PositionPage: {
             /** Columns */
             columns: string[];
@@ -1054,7 +1080,10 @@ export interface components {
             /** Total */
             total: number;
         };
-        /** PositionsResponse */
+        /**
+         * PositionsResponse
+         * @description The answer of ``GET /api/backtest/jobs/{job_id}/positions``.
+         */
         PositionsResponse: {
             data: components["schemas"]["PositionPage"];
             /**
@@ -1217,7 +1246,10 @@ export interface components {
             /** Symbols */
             symbols: string[];
         };
-        /** RunInfoResponse */
+        /**
+         * RunInfoResponse
+         * @description The answer of ``GET /api/backtest/jobs/{job_id}/run-info``.
+         */
         RunInfoResponse: {
             data: components["schemas"]["RunInfo"];
             /**
@@ -1242,7 +1274,10 @@ export interface components {
             /** Matchings */
             matchings: string[];
         };
-        /** RunOptionsResponse */
+        /**
+         * RunOptionsResponse
+         * @description The answer of ``GET /api/backtest/options``.
+         */
         RunOptionsResponse: {
             data: components["schemas"]["RunOptions"];
             /**
@@ -1377,7 +1412,10 @@ export interface components {
              */
             version: number;
         };
-        /** TradePage */
+        /**
+         * TradePage
+         * @description One page of a job's fills; ``total`` counts them all.
+         */
         TradePage: {
             /** Page */
             page: number;
@@ -1390,7 +1428,10 @@ export interface components {
                 [key: string]: unknown;
             }[];
         };
-        /** TradesResponse */
+        /**
+         * TradesResponse
+         * @description The answer of ``GET /api/backtest/jobs/{job_id}/trades``.
+         */
         TradesResponse: {
             data: components["schemas"]["TradePage"];
             /**

@@ -1,12 +1,14 @@
-import { describe, expect, it } from "vitest";
 import { EditorState } from "@codemirror/state";
+import { describe, expect, it } from "vitest";
 import { toCmDiagnostics } from "./CodeEditor";
 
 describe("compile diagnostics as editor markers", () => {
   const state = EditorState.create({ doc: "import os\n\ndef broken(:\n    pass\n" });
 
   it("places a 1-based line and column on the document, to the end of the line", () => {
-    const [d] = toCmDiagnostics(state, [{ line: 3, column: 12, level: "error", message: "invalid syntax" }]);
+    const [d] = toCmDiagnostics(state, [
+      { line: 3, column: 12, level: "error", message: "invalid syntax" },
+    ]);
     const line = state.doc.line(3);
     expect(d.from).toBe(line.from + 11);
     expect(d.to).toBe(line.to);

@@ -1,12 +1,13 @@
 /** CodeMirror 6 with Python highlighting and compile diagnostics as inline markers. */
-import { forwardRef, useEffect, useImperativeHandle, useRef } from "react";
-import { basicSetup } from "codemirror";
-import { EditorView, keymap } from "@codemirror/view";
-import { EditorState } from "@codemirror/state";
+
 import { indentWithTab } from "@codemirror/commands";
 import { python } from "@codemirror/lang-python";
+import { type Diagnostic as CmDiagnostic, lintGutter, setDiagnostics } from "@codemirror/lint";
+import { Compartment, EditorState } from "@codemirror/state";
 import { oneDark } from "@codemirror/theme-one-dark";
-import { lintGutter, setDiagnostics, type Diagnostic as CmDiagnostic } from "@codemirror/lint";
+import { EditorView, keymap } from "@codemirror/view";
+import { basicSetup } from "codemirror";
+import { forwardRef, useEffect, useImperativeHandle, useRef } from "react";
 import type { Diagnostic } from "../api/types";
 
 export interface CodeEditorHandle {
@@ -33,13 +34,20 @@ export function toCmDiagnostics(state: EditorState, diagnostics: Diagnostic[]): 
 const theme = EditorView.theme(
   {
     "&": { backgroundColor: "#0d1017 !important", height: "100%" },
-    ".cm-gutters": { backgroundColor: "#0d1017 !important", borderRight: "1px solid #1f2634", color: "#4b5468" },
+    ".cm-gutters": {
+      backgroundColor: "#0d1017 !important",
+      borderRight: "1px solid #1f2634",
+      color: "#4b5468",
+    },
     ".cm-activeLine": { backgroundColor: "#141a2699 !important" },
     ".cm-activeLineGutter": { backgroundColor: "#141a26 !important", color: "#8892a6" },
     ".cm-lintRange-error": { backgroundColor: "rgba(240,93,94,.18)" },
   },
   { dark: true },
 );
+
+/** Holds the read-only flag so a change of the `readOnly` prop reconfigures the live editor. */
+const readOnlyMode = new Compartment();
 
 export const CodeEditor = forwardRef<
   CodeEditorHandle,
@@ -49,13 +57,16 @@ export const CodeEditor = forwardRef<
   const view = useRef<EditorView | null>(null);
   const handlers = useRef({ onChange, onSave });
   handlers.current = { onChange, onSave };
+  // The editor is created once per mount from the first props: later documents come through
+  // `setValue` (a new `initial` must not recreate it), `readOnly` through the effect below.
+  const mountProps = useRef({ initial, readOnly });
 
   useEffect(() => {
     if (!host.current) return;
     const v = new EditorView({
       parent: host.current,
       state: EditorState.create({
-        doc: initial,
+        doc: mountProps.current.initial,
         extensions: [
           basicSetup,
           python(),
@@ -73,7 +84,7 @@ export const CodeEditor = forwardRef<
               },
             },
           ]),
-          EditorState.readOnly.of(Boolean(readOnly)),
+          readOnlyMode.of(EditorState.readOnly.of(Boolean(mountProps.current.readOnly))),
           EditorView.updateListener.of((u) => {
             if (u.docChanged) handlers.current.onChange?.(u.state.doc.toString());
           }),
@@ -82,9 +93,13 @@ export const CodeEditor = forwardRef<
     });
     view.current = v;
     return () => v.destroy();
-    // The editor is created once per mount; `setValue` replaces the document.
-    // eslint-disable-next-line react-hooks/exhaustive-deps
   }, []);
+
+  useEffect(() => {
+    const v = view.current;
+    if (!v || v.state.readOnly === Boolean(readOnly)) return;
+    v.dispatch({ effects: readOnlyMode.reconfigure(EditorState.readOnly.of(Boolean(readOnly))) });
+  }, [readOnly]);
 
   useImperativeHandle(ref, () => ({
     getValue: () => view.current?.state.doc.toString() ?? "",

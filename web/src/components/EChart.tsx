@@ -1,18 +1,19 @@
 /** A resizing ECharts canvas (only the chart types the UI uses are bundled). */
-import { useEffect, useRef } from "react";
-import * as echarts from "echarts/core";
+
 import { BarChart, CandlestickChart, LineChart } from "echarts/charts";
 import {
+  AxisPointerComponent,
   DataZoomComponent,
   GridComponent,
   LegendComponent,
   MarkLineComponent,
   MarkPointComponent,
   TooltipComponent,
-  AxisPointerComponent,
 } from "echarts/components";
-import { CanvasRenderer } from "echarts/renderers";
 import type { EChartsCoreOption } from "echarts/core";
+import * as echarts from "echarts/core";
+import { CanvasRenderer } from "echarts/renderers";
+import { useEffect, useRef } from "react";
 
 echarts.use([
   LineChart,
@@ -81,7 +82,9 @@ export function EChart({
   // Number of points of the first series: lets tests see the chart was drawn with data.
   const series = (option as { series?: { data?: unknown[] }[] }).series;
   const points = Array.isArray(series) ? (series[0]?.data?.length ?? 0) : 0;
-  return <div ref={ref} className="chart" style={{ height }} data-testid={testId} data-points={points} />;
+  return (
+    <div ref={ref} className="chart" style={{ height }} data-testid={testId} data-points={points} />
+  );
 }
 
 /** Shared axis/tooltip styling for the dark theme. */
@@ -95,7 +98,11 @@ export function baseOption(): EChartsCoreOption {
       backgroundColor: "#171d2a",
       borderColor: "#33405a",
       textStyle: { color: "#d6dbe4", fontSize: 12 },
-      axisPointer: { type: "cross", lineStyle: { color: "#5d6679" }, label: { backgroundColor: "#33405a" } },
+      axisPointer: {
+        type: "cross",
+        lineStyle: { color: "#5d6679" },
+        label: { backgroundColor: "#33405a" },
+      },
     },
   };
 }

@@ -1,14 +1,21 @@
 /** The app shell: sidebar navigation, job counts, user and logout. */
 import { NavLink, Outlet } from "react-router-dom";
-import { api } from "../api/client";
 import { getSession, setSession } from "../api/auth";
+import { api } from "../api/client";
 import { useInterval, useLoad } from "../lib/hooks";
 
 export function Logo() {
   return (
     <svg viewBox="0 0 32 32" aria-hidden>
       <rect width="32" height="32" rx="6" fill="#18233a" />
-      <path d="M5 23l7-8 5 5 10-12" fill="none" stroke="#26c281" strokeWidth="3" strokeLinecap="round" strokeLinejoin="round" />
+      <path
+        d="M5 23l7-8 5 5 10-12"
+        fill="none"
+        stroke="#26c281"
+        strokeWidth="3"
+        strokeLinecap="round"
+        strokeLinejoin="round"
+      />
     </svg>
   );
 }
@@ -21,7 +28,15 @@ const icons = {
 
 function Icon({ d }: { d: string }) {
   return (
-    <svg viewBox="0 0 24 24" fill="none" stroke="currentColor" strokeWidth="2" strokeLinecap="round" strokeLinejoin="round" aria-hidden>
+    <svg
+      viewBox="0 0 24 24"
+      fill="none"
+      stroke="currentColor"
+      strokeWidth="2"
+      strokeLinecap="round"
+      strokeLinejoin="round"
+      aria-hidden
+    >
       <path d={d} />
     </svg>
   );
@@ -65,7 +80,12 @@ export function Layout() {
             <span className="grow" title={`user id ${session?.userid}`}>
               {session?.mobile} {session?.isAdmin ? <span className="tag">admin</span> : null}
             </span>
-            <button className="small" onClick={() => setSession(null)} data-testid="logout">
+            <button
+              type="button"
+              className="small"
+              onClick={() => setSession(null)}
+              data-testid="logout"
+            >
               Log out
             </button>
           </div>

@@ -1,8 +1,8 @@
-import { describe, expect, it, vi } from "vitest";
 import { fireEvent, render, screen } from "@testing-library/react";
 import { useState } from "react";
-import { ParamsForm } from "./ParamsForm";
+import { describe, expect, it, vi } from "vitest";
 import { coerceParams, initialValues, type ParamValues } from "../lib/params";
+import { ParamsForm } from "./ParamsForm";
 
 const schema = [
   { name: "fast", type: "int", default: 10 },

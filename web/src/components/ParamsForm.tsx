@@ -22,7 +22,12 @@ export function ParamsForm({
   onChange: (values: ParamValues) => void;
 }) {
   if (schema.length === 0) {
-    return <p className="hint">This strategy has no PARAMS dict: nothing to set. Add <code>PARAMS = {"{...}"}</code> to expose parameters here.</p>;
+    return (
+      <p className="hint">
+        This strategy has no PARAMS dict: nothing to set. Add <code>PARAMS = {"{...}"}</code> to
+        expose parameters here.
+      </p>
+    );
   }
   const set = (name: string, value: string | boolean) => onChange({ ...values, [name]: value });
   return (
@@ -35,7 +40,12 @@ export function ParamsForm({
             <label key={p.name} className="field" htmlFor={id}>
               <span>{p.name}</span>
               <span className="row">
-                <input id={id} type="checkbox" checked={Boolean(values[p.name])} onChange={(e) => set(p.name, e.target.checked)} />
+                <input
+                  id={id}
+                  type="checkbox"
+                  checked={Boolean(values[p.name])}
+                  onChange={(e) => set(p.name, e.target.checked)}
+                />
                 <span className="hint">default {String(p.default)}</span>
               </span>
             </label>
@@ -43,7 +53,11 @@ export function ParamsForm({
         }
         const numeric = p.type === "int" || p.type === "float";
         return (
-          <label key={p.name} className={`field${p.type === "list" || p.type === "any" ? " full" : ""}`} htmlFor={id}>
+          <label
+            key={p.name}
+            className={`field${p.type === "list" || p.type === "any" ? " full" : ""}`}
+            htmlFor={id}
+          >
             <span>
               {p.name}
               <span className="hint">{HINT[p.type] ?? p.type}</span>
@@ -54,7 +68,9 @@ export function ParamsForm({
               inputMode={numeric ? "decimal" : undefined}
               className={error ? "invalid" : ""}
               value={String(values[p.name] ?? "")}
-              placeholder={p.default === null || p.default === undefined ? "" : JSON.stringify(p.default)}
+              placeholder={
+                p.default === null || p.default === undefined ? "" : JSON.stringify(p.default)
+              }
               onChange={(e) => set(p.name, e.target.value)}
             />
             {error && <span className="field-error">{error}</span>}

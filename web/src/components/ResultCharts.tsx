@@ -1,6 +1,7 @@
 /** Equity vs benchmark, drawdown, and a K-line with buy/sell marks. */
-import { useMemo } from "react";
+
 import type { EChartsCoreOption } from "echarts/core";
+import { useMemo } from "react";
 import type { Bars, Equity, Trade } from "../api/types";
 import { candles, equitySeries, tradeMarks } from "../lib/chartData";
 import { axisStyle, baseOption, CHART_COLORS, EChart } from "./EChart";
@@ -18,7 +19,19 @@ export function EquityChart({ equity, benchmark }: { equity: Equity; benchmark: 
         showSymbol: false,
         lineStyle: { width: 1.6, color: CHART_COLORS.strategy },
         itemStyle: { color: CHART_COLORS.strategy },
-        areaStyle: { color: { type: "linear", x: 0, y: 0, x2: 0, y2: 1, colorStops: [{ offset: 0, color: "rgba(59,130,246,.28)" }, { offset: 1, color: "rgba(59,130,246,0)" }] } },
+        areaStyle: {
+          color: {
+            type: "linear",
+            x: 0,
+            y: 0,
+            x2: 0,
+            y2: 1,
+            colorStops: [
+              { offset: 0, color: "rgba(59,130,246,.28)" },
+              { offset: 1, color: "rgba(59,130,246,0)" },
+            ],
+          },
+        },
       },
     ];
     if (s.benchmark.length) {
@@ -33,20 +46,56 @@ export function EquityChart({ equity, benchmark }: { equity: Equity; benchmark: 
     }
     return {
       ...baseOption(),
-      legend: { top: 0, left: 0, textStyle: { color: CHART_COLORS.text }, icon: "roundRect", itemHeight: 4 },
+      legend: {
+        top: 0,
+        left: 0,
+        textStyle: { color: CHART_COLORS.text },
+        icon: "roundRect",
+        itemHeight: 4,
+      },
       grid: { left: 56, right: 20, top: 30, bottom: 64 },
-      xAxis: { type: "category", data: s.dates, boundaryGap: false, ...axisStyle(), splitLine: { show: false } },
-      yAxis: { type: "value", scale: true, ...axisStyle(), axisLabel: { color: CHART_COLORS.text, formatter: pctLabel } },
-      tooltip: { ...(baseOption().tooltip as object), valueFormatter: (v: unknown) => (typeof v === "number" ? `${v.toFixed(2)}%` : "—") },
+      xAxis: {
+        type: "category",
+        data: s.dates,
+        boundaryGap: false,
+        ...axisStyle(),
+        splitLine: { show: false },
+      },
+      yAxis: {
+        type: "value",
+        scale: true,
+        ...axisStyle(),
+        axisLabel: { color: CHART_COLORS.text, formatter: pctLabel },
+      },
+      tooltip: {
+        ...(baseOption().tooltip as object),
+        valueFormatter: (v: unknown) => (typeof v === "number" ? `${v.toFixed(2)}%` : "—"),
+      },
       dataZoom: [
         { type: "inside", xAxisIndex: 0 },
-        { type: "slider", xAxisIndex: 0, height: 22, bottom: 12, borderColor: "#33405a", textStyle: { color: CHART_COLORS.text }, fillerColor: "rgba(59,130,246,.15)", dataBackground: { lineStyle: { color: "#33405a" }, areaStyle: { color: "#1d2433" } } },
+        {
+          type: "slider",
+          xAxisIndex: 0,
+          height: 22,
+          bottom: 12,
+          borderColor: "#33405a",
+          textStyle: { color: CHART_COLORS.text },
+          fillerColor: "rgba(59,130,246,.15)",
+          dataBackground: { lineStyle: { color: "#33405a" }, areaStyle: { color: "#1d2433" } },
+        },
       ],
       series,
     };
   }, [equity, benchmark]);
   // Taller on big screens: 340 px at 1280×800, about 500 px at 1920×1080.
-  return <EChart option={option} height="max(340px, calc(100vh - 580px))" group="result" testId="equity-chart" />;
+  return (
+    <EChart
+      option={option}
+      height="max(340px, calc(100vh - 580px))"
+      group="result"
+      testId="equity-chart"
+    />
+  );
 }
 
 export function DrawdownChart({ equity }: { equity: Equity }) {
@@ -55,9 +104,23 @@ export function DrawdownChart({ equity }: { equity: Equity }) {
     return {
       ...baseOption(),
       grid: { left: 56, right: 20, top: 12, bottom: 28 },
-      xAxis: { type: "category", data: s.dates, boundaryGap: false, ...axisStyle(), splitLine: { show: false } },
-      yAxis: { type: "value", max: 0, ...axisStyle(), axisLabel: { color: CHART_COLORS.text, formatter: pctLabel } },
-      tooltip: { ...(baseOption().tooltip as object), valueFormatter: (v: unknown) => (typeof v === "number" ? `${v.toFixed(2)}%` : "—") },
+      xAxis: {
+        type: "category",
+        data: s.dates,
+        boundaryGap: false,
+        ...axisStyle(),
+        splitLine: { show: false },
+      },
+      yAxis: {
+        type: "value",
+        max: 0,
+        ...axisStyle(),
+        axisLabel: { color: CHART_COLORS.text, formatter: pctLabel },
+      },
+      tooltip: {
+        ...(baseOption().tooltip as object),
+        valueFormatter: (v: unknown) => (typeof v === "number" ? `${v.toFixed(2)}%` : "—"),
+      },
       dataZoom: [{ type: "inside", xAxisIndex: 0 }],
       series: [
         {
@@ -75,7 +138,17 @@ export function DrawdownChart({ equity }: { equity: Equity }) {
   return <EChart option={option} height={150} group="result" testId="drawdown-chart" />;
 }
 
-export function KlineChart({ bars, trades, symbol, height = 460 }: { bars: Bars; trades: Trade[]; symbol: string; height?: number }) {
+export function KlineChart({
+  bars,
+  trades,
+  symbol,
+  height = 460,
+}: {
+  bars: Bars;
+  trades: Trade[];
+  symbol: string;
+  height?: number;
+}) {
   const option = useMemo<EChartsCoreOption>(() => {
     const k = candles(bars);
     const marks = tradeMarks(trades, symbol, k.dates);
@@ -91,7 +164,9 @@ export function KlineChart({ bars, trades, symbol, height = 460 }: { bars: Bars;
       symbolOffset: [0, m.side === "BUY" ? 14 : -14],
       itemStyle: { color: m.side === "BUY" ? CHART_COLORS.up : CHART_COLORS.down },
       label: { color: "#fff", fontSize: 10, fontWeight: 600 },
-      tooltip: { formatter: `${m.side} ${m.quantity} @ ${m.price.toFixed(2)} on ${m.date}${m.count > 1 ? ` (${m.count} fills)` : ""}` },
+      tooltip: {
+        formatter: `${m.side} ${m.quantity} @ ${m.price.toFixed(2)} on ${m.date}${m.count > 1 ? ` (${m.count} fills)` : ""}`,
+      },
     }));
     const start = k.dates.length > 260 ? Math.round((1 - 260 / k.dates.length) * 100) : 0;
     return {
@@ -102,23 +177,56 @@ export function KlineChart({ bars, trades, symbol, height = 460 }: { bars: Bars;
         { left: 60, right: 20, top: "74%", height: "12%" },
       ],
       xAxis: [
-        { type: "category", data: k.dates, boundaryGap: true, ...axisStyle(), splitLine: { show: false } },
-        { type: "category", gridIndex: 1, data: k.dates, axisLabel: { show: false }, axisTick: { show: false }, axisLine: { lineStyle: { color: CHART_COLORS.axis } } },
+        {
+          type: "category",
+          data: k.dates,
+          boundaryGap: true,
+          ...axisStyle(),
+          splitLine: { show: false },
+        },
+        {
+          type: "category",
+          gridIndex: 1,
+          data: k.dates,
+          axisLabel: { show: false },
+          axisTick: { show: false },
+          axisLine: { lineStyle: { color: CHART_COLORS.axis } },
+        },
       ],
       yAxis: [
         { type: "value", scale: true, ...axisStyle() },
-        { type: "value", gridIndex: 1, scale: true, axisLabel: { show: false }, splitLine: { show: false } },
+        {
+          type: "value",
+          gridIndex: 1,
+          scale: true,
+          axisLabel: { show: false },
+          splitLine: { show: false },
+        },
       ],
       dataZoom: [
         { type: "inside", xAxisIndex: [0, 1], start },
-        { type: "slider", xAxisIndex: [0, 1], height: 20, bottom: 8, start, borderColor: "#33405a", textStyle: { color: CHART_COLORS.text }, fillerColor: "rgba(59,130,246,.15)" },
+        {
+          type: "slider",
+          xAxisIndex: [0, 1],
+          height: 20,
+          bottom: 8,
+          start,
+          borderColor: "#33405a",
+          textStyle: { color: CHART_COLORS.text },
+          fillerColor: "rgba(59,130,246,.15)",
+        },
       ],
       series: [
         {
           name: symbol,
           type: "candlestick",
           data: k.values,
-          itemStyle: { color: CHART_COLORS.up, color0: CHART_COLORS.down, borderColor: CHART_COLORS.up, borderColor0: CHART_COLORS.down },
+          itemStyle: {
+            color: CHART_COLORS.up,
+            color0: CHART_COLORS.down,
+            borderColor: CHART_COLORS.up,
+            borderColor0: CHART_COLORS.down,
+          },
           markPoint: { data: markData, tooltip: { trigger: "item" } },
         },
         {

@@ -1,5 +1,5 @@
 /** Small shared widgets: status badges, error banners, empty states, pager, modal, tabs. */
-import { useEffect, type ReactNode } from "react";
+import { type ReactNode, useEffect } from "react";
 
 export function StatusBadge({ status }: { status: string | null | undefined }) {
   if (!status) return <span className="badge none">never run</span>;
@@ -10,13 +10,19 @@ export function StatusBadge({ status }: { status: string | null | undefined }) {
   );
 }
 
-export function ErrorBanner({ error, onClose }: { error: string | null | undefined; onClose?: () => void }) {
+export function ErrorBanner({
+  error,
+  onClose,
+}: {
+  error: string | null | undefined;
+  onClose?: () => void;
+}) {
   if (!error) return null;
   return (
     <div className="error-banner" role="alert">
       <div className="grow">{error}</div>
       {onClose && (
-        <button className="ghost small" onClick={onClose} aria-label="dismiss">
+        <button type="button" className="ghost small" onClick={onClose} aria-label="dismiss">
           ✕
         </button>
       )}
@@ -58,7 +64,11 @@ export function Pager({
       </span>
       <span className="spacer" />
       {onPageSize && (
-        <select value={pageSize} onChange={(e) => onPageSize(Number(e.target.value))} aria-label="rows per page">
+        <select
+          value={pageSize}
+          onChange={(e) => onPageSize(Number(e.target.value))}
+          aria-label="rows per page"
+        >
           {sizes.map((s) => (
             <option key={s} value={s}>
               {s} / page
@@ -66,19 +76,43 @@ export function Pager({
           ))}
         </select>
       )}
-      <button className="small" disabled={page <= 1} onClick={() => onPage(1)} aria-label="first page">
+      <button
+        type="button"
+        className="small"
+        disabled={page <= 1}
+        onClick={() => onPage(1)}
+        aria-label="first page"
+      >
         «
       </button>
-      <button className="small" disabled={page <= 1} onClick={() => onPage(page - 1)} aria-label="previous page">
+      <button
+        type="button"
+        className="small"
+        disabled={page <= 1}
+        onClick={() => onPage(page - 1)}
+        aria-label="previous page"
+      >
         ‹ Prev
       </button>
       <span>
         page {page} / {pages}
       </span>
-      <button className="small" disabled={page >= pages} onClick={() => onPage(page + 1)} aria-label="next page">
+      <button
+        type="button"
+        className="small"
+        disabled={page >= pages}
+        onClick={() => onPage(page + 1)}
+        aria-label="next page"
+      >
         Next ›
       </button>
-      <button className="small" disabled={page >= pages} onClick={() => onPage(pages)} aria-label="last page">
+      <button
+        type="button"
+        className="small"
+        disabled={page >= pages}
+        onClick={() => onPage(pages)}
+        aria-label="last page"
+      >
         »
       </button>
     </div>
@@ -104,11 +138,12 @@ export function Modal({
     return () => window.removeEventListener("keydown", onKey);
   }, [onClose]);
   return (
+    // biome-ignore lint/a11y/noStaticElementInteractions: a press on the backdrop itself is the pointer's way to dismiss; keyboard users have Escape (the listener above) and the ✕ button.
     <div className="modal-backdrop" onMouseDown={(e) => e.target === e.currentTarget && onClose()}>
       <div className={`modal${wide ? " wide" : ""}`} role="dialog" aria-modal="true">
         <div className="modal-head">
           <h2 className="grow">{title}</h2>
-          <button className="ghost small" onClick={onClose} aria-label="close">
+          <button type="button" className="ghost small" onClick={onClose} aria-label="close">
             ✕
           </button>
         </div>
@@ -132,6 +167,7 @@ export function Tabs<T extends string>({
     <div className="tabs" role="tablist">
       {tabs.map((t) => (
         <button
+          type="button"
           key={t.id}
           role="tab"
           aria-selected={value === t.id}

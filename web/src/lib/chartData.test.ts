@@ -3,7 +3,12 @@ import { candles, drawdown, equitySeries, everyNth, tradeMarks } from "./chartDa
 
 describe("chart data", () => {
   it("maps nav to cumulative returns in percent, with the benchmark when there is one", () => {
-    const s = equitySeries({ dates: ["d1", "d2", "d3"], nav: [1, 1.1, 0.99], returns: [0, 0.1, -0.1], benchmark_nav: [1, 1.02, null] });
+    const s = equitySeries({
+      dates: ["d1", "d2", "d3"],
+      nav: [1, 1.1, 0.99],
+      returns: [0, 0.1, -0.1],
+      benchmark_nav: [1, 1.02, null],
+    });
     expect(s.strategy).toEqual([0, 10, -1]);
     expect(s.benchmark).toEqual([0, 2, null]);
     expect(s.drawdown).toEqual([0, 0, -10]);
@@ -16,18 +21,57 @@ describe("chart data", () => {
   });
 
   it("orders candles as ECharts wants: open, close, low, high", () => {
-    const k = candles({ order_book_id: "A", adjust: "none", dates: ["d1"], open: [1], high: [4], low: [0.5], close: [3], volume: [100] });
+    const k = candles({
+      order_book_id: "A",
+      adjust: "none",
+      dates: ["d1"],
+      open: [1],
+      high: [4],
+      low: [0.5],
+      close: [3],
+      volume: [100],
+    });
     expect(k.values).toEqual([[1, 3, 0.5, 4]]);
     expect(k.volume).toEqual([100]);
   });
 
   it("marks fills of the symbol per day and side, volume-weighted, inside the chart", () => {
     const trades = [
-      { datetime: "2010-01-04T16:00:00", order_book_id: "AAPL", side: "BUY", quantity: 100, price: 10 },
-      { datetime: "2010-01-04T16:00:00", order_book_id: "AAPL", side: "BUY", quantity: 300, price: 12 },
-      { datetime: "2010-01-05T16:00:00", order_book_id: "AAPL", side: "SELL", quantity: 400, price: 13 },
-      { datetime: "2010-01-05T16:00:00", order_book_id: "MSFT", side: "BUY", quantity: 5, price: 30 },
-      { datetime: "2011-01-05T16:00:00", order_book_id: "AAPL", side: "SELL", quantity: 1, price: 1 },
+      {
+        datetime: "2010-01-04T16:00:00",
+        order_book_id: "AAPL",
+        side: "BUY",
+        quantity: 100,
+        price: 10,
+      },
+      {
+        datetime: "2010-01-04T16:00:00",
+        order_book_id: "AAPL",
+        side: "BUY",
+        quantity: 300,
+        price: 12,
+      },
+      {
+        datetime: "2010-01-05T16:00:00",
+        order_book_id: "AAPL",
+        side: "SELL",
+        quantity: 400,
+        price: 13,
+      },
+      {
+        datetime: "2010-01-05T16:00:00",
+        order_book_id: "MSFT",
+        side: "BUY",
+        quantity: 5,
+        price: 30,
+      },
+      {
+        datetime: "2011-01-05T16:00:00",
+        order_book_id: "AAPL",
+        side: "SELL",
+        quantity: 1,
+        price: 1,
+      },
     ];
     expect(tradeMarks(trades, "AAPL", ["2010-01-04", "2010-01-05"])).toEqual([
       { date: "2010-01-04", side: "BUY", price: 11.5, quantity: 400, count: 2 },

@@ -23,7 +23,8 @@ export function drawdown(nav: (number | null)[]): (number | null)[] {
 }
 
 export function equitySeries(equity: Equity): EquitySeries {
-  const toPct = (v: number | null) => (v === null || !Number.isFinite(v) ? null : round((v - 1) * 100));
+  const toPct = (v: number | null) =>
+    v === null || !Number.isFinite(v) ? null : round((v - 1) * 100);
   const hasBenchmark = equity.benchmark_nav.some((v) => v !== null);
   return {
     dates: equity.dates,
@@ -34,7 +35,11 @@ export function equitySeries(equity: Equity): EquitySeries {
 }
 
 /** ECharts candlestick rows: [open, close, low, high] per date. */
-export function candles(bars: Bars): { dates: string[]; values: (number | null)[][]; volume: (number | null)[] } {
+export function candles(bars: Bars): {
+  dates: string[];
+  values: (number | null)[][];
+  volume: (number | null)[];
+} {
   const values = bars.dates.map((_, i) => [bars.open[i], bars.close[i], bars.low[i], bars.high[i]]);
   return { dates: bars.dates, values, volume: bars.volume };
 }

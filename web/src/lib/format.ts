@@ -11,7 +11,10 @@ export function pct(v: unknown, digits = 2): string {
 
 export function num(v: unknown, digits = 2): string {
   if (!isNum(v)) return "—";
-  return v.toLocaleString("en-US", { minimumFractionDigits: digits, maximumFractionDigits: digits });
+  return v.toLocaleString("en-US", {
+    minimumFractionDigits: digits,
+    maximumFractionDigits: digits,
+  });
 }
 
 export function int(v: unknown): string {

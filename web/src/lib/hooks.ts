@@ -16,7 +16,7 @@ export function useLoad<T>(fn: () => Promise<T>, deps: unknown[]): Loaded<T> {
   const [error, setError] = useState<string | null>(null);
   const [loading, setLoading] = useState(true);
   const seq = useRef(0);
-  // eslint-disable-next-line react-hooks/exhaustive-deps
+  // biome-ignore lint/correctness/useExhaustiveDependencies: `deps` is the caller's dependency list for `fn` (this hook's contract, like useCallback's own), so it cannot be an array literal here.
   const run = useCallback(fn, deps);
   const reload = useCallback(async () => {
     const mine = ++seq.current;

@@ -32,20 +32,37 @@ describe("parameter schema", () => {
       extra: '{"a": 1}',
     });
     expect(errors).toEqual({});
-    expect(params).toEqual({ fast: 12, ratio: 0.001, long_only: false, label: "abc", symbols: ["IBM", "GOOG"], extra: { a: 1 } });
+    expect(params).toEqual({
+      fast: 12,
+      ratio: 0.001,
+      long_only: false,
+      label: "abc",
+      symbols: ["IBM", "GOOG"],
+      extra: { a: 1 },
+    });
   });
 
   it("leaves empty fields out so the strategy's default applies", () => {
-    expect(coerceParams(schema, { ...initialValues(schema), fast: "", label: "" }).params).not.toHaveProperty("fast");
+    expect(
+      coerceParams(schema, { ...initialValues(schema), fast: "", label: "" }).params,
+    ).not.toHaveProperty("fast");
   });
 
   it("names the bad fields", () => {
-    const { errors } = coerceParams(schema, { ...initialValues(schema), fast: "1.5", ratio: "abc" });
+    const { errors } = coerceParams(schema, {
+      ...initialValues(schema),
+      fast: "1.5",
+      ratio: "abc",
+    });
     expect(errors).toEqual({ fast: "must be a whole number", ratio: "must be a number" });
   });
 
   it("keeps JSON lists and free text for any", () => {
-    const { params } = coerceParams(schema, { ...initialValues(schema), symbols: '["A"]', extra: "plain" });
+    const { params } = coerceParams(schema, {
+      ...initialValues(schema),
+      symbols: '["A"]',
+      extra: "plain",
+    });
     expect(params.symbols).toEqual(["A"]);
     expect(params.extra).toBe("plain");
   });

@@ -10,7 +10,8 @@ export function initialValues(schema: ParamSpec[]): ParamValues {
   const out: ParamValues = {};
   for (const p of schema) {
     if (p.type === "bool") out[p.name] = Boolean(p.default);
-    else if (p.type === "list" || p.type === "any") out[p.name] = p.default === null || p.default === undefined ? "" : JSON.stringify(p.default);
+    else if (p.type === "list" || p.type === "any")
+      out[p.name] = p.default === null || p.default === undefined ? "" : JSON.stringify(p.default);
     else out[p.name] = p.default === null || p.default === undefined ? "" : String(p.default);
   }
   return out;
@@ -55,7 +56,10 @@ export function coerceParams(schema: ParamSpec[], values: ParamValues): Coerced 
           params[p.name] = v;
         } catch {
           // Also accept a comma-separated list: AAPL, MSFT
-          params[p.name] = text.split(",").map((s) => s.trim()).filter(Boolean);
+          params[p.name] = text
+            .split(",")
+            .map((s) => s.trim())
+            .filter(Boolean);
         }
         break;
       }

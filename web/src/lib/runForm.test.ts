@@ -2,7 +2,13 @@ import { describe, expect, it } from "vitest";
 import type { InstrumentStats, RunOptions } from "../api/types";
 import { dateRange, defaultRunForm, shiftYears, toRunBody, tradable, validate } from "./runForm";
 
-const ins = (id: string, market: string, type: string, first: string, last: string): InstrumentStats => ({
+const ins = (
+  id: string,
+  market: string,
+  type: string,
+  first: string,
+  last: string,
+): InstrumentStats => ({
   order_book_id: id,
   symbol: id,
   name: id,
@@ -28,8 +34,26 @@ const catalog = [
 const options: RunOptions = {
   frequencies: ["1d"],
   markets: [
-    { name: "us_stock", benchmark: "SPX", currency: "USD", commission: 0, min_commission: 0, tax: 0, slippage: 0, t_plus: 0 },
-    { name: "cn_stock", benchmark: "000300.XSHG", currency: "CNY", commission: 0.0008, min_commission: 5, tax: null, slippage: 0, t_plus: 1 },
+    {
+      name: "us_stock",
+      benchmark: "SPX",
+      currency: "USD",
+      commission: 0,
+      min_commission: 0,
+      tax: 0,
+      slippage: 0,
+      t_plus: 0,
+    },
+    {
+      name: "cn_stock",
+      benchmark: "000300.XSHG",
+      currency: "CNY",
+      commission: 0.0008,
+      min_commission: 5,
+      tax: null,
+      slippage: 0,
+      t_plus: 1,
+    },
   ],
   matchings: ["current_bar", "next_bar"],
   adjusts: ["none", "pre"],
@@ -51,18 +75,31 @@ describe("run form", () => {
   });
 
   it("limits the dates to what every chosen instrument has", () => {
-    expect(dateRange(catalog, ["AAPL", "FB"], "SPX")).toEqual({ min: "2012-05-18", max: "2013-03-01" });
+    expect(dateRange(catalog, ["AAPL", "FB"], "SPX")).toEqual({
+      min: "2012-05-18",
+      max: "2013-03-01",
+    });
     expect(dateRange(catalog, ["AAPL"], "none")).toEqual({ min: "2000-03-01", max: "2013-03-01" });
     expect(dateRange(catalog, [], "")).toBeNull();
   });
 
   it("lists a market's stocks before its indexes", () => {
-    expect(tradable(catalog, "us_stock").map((i) => i.order_book_id)).toEqual(["AAPL", "FB", "SPX"]);
+    expect(tradable(catalog, "us_stock").map((i) => i.order_book_id)).toEqual([
+      "AAPL",
+      "FB",
+      "SPX",
+    ]);
     expect(tradable(catalog, "cn_stock").map((i) => i.order_book_id)).toEqual(["000300.XSHG"]);
   });
 
   it("reports each invalid field", () => {
-    const form = { ...defaultRunForm(options, catalog, schema), startDate: "1990-01-01", cash: "-5", universe: [], commission: "x" };
+    const form = {
+      ...defaultRunForm(options, catalog, schema),
+      startDate: "1990-01-01",
+      cash: "-5",
+      universe: [],
+      commission: "x",
+    };
     form.params = { ...form.params, fast: "ten" };
     const errors = validate(form, catalog, schema);
     expect(errors.cash).toMatch(/positive/);
@@ -77,7 +114,11 @@ describe("run form", () => {
   });
 
   it("builds the request body: typed params, optional costs, engine only when chosen", () => {
-    const form = { ...defaultRunForm(options, catalog, schema), commission: "0.001", params: { fast: "5", slow: "" } };
+    const form = {
+      ...defaultRunForm(options, catalog, schema),
+      commission: "0.001",
+      params: { fast: "5", slow: "" },
+    };
     const body = toRunBody("sma", form, schema);
     expect(body).toMatchObject({
       strategy_id: "sma",
@@ -91,7 +132,10 @@ describe("run form", () => {
       params: { fast: 5 },
     });
     expect(body).not.toHaveProperty("engine");
-    expect(toRunBody("sma", { ...form, engine: "native" }, schema)).toHaveProperty("engine", "native");
+    expect(toRunBody("sma", { ...form, engine: "native" }, schema)).toHaveProperty(
+      "engine",
+      "native",
+    );
   });
 
   it("switches market defaults", () => {

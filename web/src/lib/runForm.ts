@@ -83,7 +83,10 @@ export function dateRange(
   universe: string[],
   benchmark: string,
 ): { min: string; max: string } | null {
-  const ids = [...universe, ...(benchmark && benchmark.toLowerCase() !== "none" ? [benchmark] : [])];
+  const ids = [
+    ...universe,
+    ...(benchmark && benchmark.toLowerCase() !== "none" ? [benchmark] : []),
+  ];
   const rows = instruments.filter((i) => ids.includes(i.order_book_id));
   if (rows.length === 0) return null;
   let min = "";
@@ -98,17 +101,25 @@ export function dateRange(
 
 export type FormErrors = Partial<Record<keyof RunForm | string, string>>;
 
-export function validate(form: RunForm, instruments: InstrumentStats[], schema: ParamSpec[]): FormErrors {
+export function validate(
+  form: RunForm,
+  instruments: InstrumentStats[],
+  schema: ParamSpec[],
+): FormErrors {
   const errors: FormErrors = {};
   const isDate = (v: string) => /^\d{4}-\d{2}-\d{2}$/.test(v);
   if (!isDate(form.startDate)) errors.startDate = "start date is required (YYYY-MM-DD)";
   if (!isDate(form.endDate)) errors.endDate = "end date is required (YYYY-MM-DD)";
-  if (!errors.startDate && !errors.endDate && form.endDate < form.startDate) errors.endDate = "end date must be on or after the start date";
+  if (!errors.startDate && !errors.endDate && form.endDate < form.startDate)
+    errors.endDate = "end date must be on or after the start date";
   const range = dateRange(instruments, form.universe, form.benchmark);
-  if (range && !errors.startDate && form.startDate < range.min) errors.startDate = `the data starts on ${range.min}`;
-  if (range && !errors.endDate && form.endDate > range.max) errors.endDate = `the data ends on ${range.max}`;
+  if (range && !errors.startDate && form.startDate < range.min)
+    errors.startDate = `the data starts on ${range.min}`;
+  if (range && !errors.endDate && form.endDate > range.max)
+    errors.endDate = `the data ends on ${range.max}`;
   const cash = Number(form.cash);
-  if (!form.cash.trim() || !Number.isFinite(cash) || cash <= 0) errors.cash = "cash must be a positive number";
+  if (!form.cash.trim() || !Number.isFinite(cash) || cash <= 0)
+    errors.cash = "cash must be a positive number";
   if (form.universe.length === 0) errors.universe = "pick at least one instrument";
   for (const key of ["commission", "minCommission", "tax", "slippage"] as const) {
     const v = form[key].trim();

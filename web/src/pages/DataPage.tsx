@@ -13,10 +13,18 @@ export function DataPage() {
   const { id } = useParams();
   const navigate = useNavigate();
   const [q, setQ] = useState("");
-  const list = useLoad(() => unwrapData<{ instruments: InstrumentStats[]; total: number }>(api.GET("/api/data/instruments")), []);
+  const list = useLoad(
+    () =>
+      unwrapData<{ instruments: InstrumentStats[]; total: number }>(
+        api.GET("/api/data/instruments"),
+      ),
+    [],
+  );
   const rows = useMemo(() => {
     const needle = q.trim().toLowerCase();
-    return (list.data?.instruments ?? []).filter((i) => !needle || `${i.order_book_id} ${i.symbol} ${i.name}`.toLowerCase().includes(needle));
+    return (list.data?.instruments ?? []).filter(
+      (i) => !needle || `${i.order_book_id} ${i.symbol} ${i.name}`.toLowerCase().includes(needle),
+    );
   }, [list.data, q]);
   const selected = list.data?.instruments.find((i) => i.order_book_id === id) ?? null;
 
@@ -24,9 +32,18 @@ export function DataPage() {
     <div className="page">
       <div className="page-head">
         <h1>Data</h1>
-        <span className="subtle">{list.data ? `${list.data.total} instruments, daily bars` : ""}</span>
+        <span className="subtle">
+          {list.data ? `${list.data.total} instruments, daily bars` : ""}
+        </span>
         <span className="grow" />
-        <input className="search" type="search" placeholder="Search instruments…" value={q} onChange={(e) => setQ(e.target.value)} aria-label="search instruments" />
+        <input
+          className="search"
+          type="search"
+          placeholder="Search instruments…"
+          value={q}
+          onChange={(e) => setQ(e.target.value)}
+          aria-label="search instruments"
+        />
       </div>
       <ErrorBanner error={list.error} />
       <div className="data-page">
@@ -34,7 +51,8 @@ export function DataPage() {
           {list.data && list.data.total === 0 ? (
             <Empty title="The catalog is empty">
               <p>
-                Import data with <code>quantdesk data import-demo</code> or <code>quantdesk data import</code>.
+                Import data with <code>quantdesk data import-demo</code> or{" "}
+                <code>quantdesk data import</code>.
               </p>
             </Empty>
           ) : (
@@ -53,9 +71,16 @@ export function DataPage() {
                 </thead>
                 <tbody>
                   {rows.map((i) => (
-                    <tr key={i.order_book_id} className={`clickable${i.order_book_id === id ? " selected" : ""}`} onClick={() => navigate(`/data/${encodeURIComponent(i.order_book_id)}`)}>
+                    <tr
+                      key={i.order_book_id}
+                      className={`clickable${i.order_book_id === id ? " selected" : ""}`}
+                      onClick={() => navigate(`/data/${encodeURIComponent(i.order_book_id)}`)}
+                    >
                       <td className="id-link">{i.order_book_id}</td>
-                      <td style={{ maxWidth: 260, overflow: "hidden", textOverflow: "ellipsis" }} title={i.name}>
+                      <td
+                        style={{ maxWidth: 260, overflow: "hidden", textOverflow: "ellipsis" }}
+                        title={i.name}
+                      >
                         {i.name}
                       </td>
                       <td>
@@ -96,27 +121,53 @@ export function DataPage() {
 function BarsView({ instrument }: { instrument: InstrumentStats }) {
   const last = instrument.last_bar ?? "";
   const first = instrument.first_bar ?? "";
-  const [start, setStart] = useState(() => (last ? (shiftYears(last, -2) < first ? first : shiftYears(last, -2)) : ""));
+  const [start, setStart] = useState(() => {
+    if (!last) return "";
+    const twoYearsBack = shiftYears(last, -2);
+    // biome-ignore lint/complexity/useMathMinMax: ISO date strings, compared as text; Math.max() would coerce them to numbers (NaN).
+    return twoYearsBack < first ? first : twoYearsBack;
+  });
   const [end, setEnd] = useState(last);
   const [adjust, setAdjust] = useState("none");
   const bars = useLoad(
     () =>
       unwrapData<Bars>(
-        api.GET("/api/data/instruments/{order_book_id}/bars", { params: { path: { order_book_id: instrument.order_book_id }, query: { start: start || undefined, end: end || undefined, adjust } } }),
+        api.GET("/api/data/instruments/{order_book_id}/bars", {
+          params: {
+            path: { order_book_id: instrument.order_book_id },
+            query: { start: start || undefined, end: end || undefined, adjust },
+          },
+        }),
       ),
     [instrument.order_book_id, start, end, adjust],
   );
   const closes = bars.data?.close ?? [];
-  const change = closes.length > 1 && closes[0] && closes[closes.length - 1] ? closes[closes.length - 1]! / closes[0]! - 1 : null;
+  const firstClose = closes[0];
+  const lastClose = closes[closes.length - 1];
+  const change = closes.length > 1 && firstClose && lastClose ? lastClose / firstClose - 1 : null;
   return (
     <div>
       <div className="panel-head wrap">
         <h2 className="mono">{instrument.order_book_id}</h2>
         <span className="subtle">{instrument.name}</span>
         <span className="grow" />
-        <input type="date" value={start} min={first} max={end || last} onChange={(e) => setStart(e.target.value)} aria-label="from" />
+        <input
+          type="date"
+          value={start}
+          min={first}
+          max={end || last}
+          onChange={(e) => setStart(e.target.value)}
+          aria-label="from"
+        />
         <span className="subtle">→</span>
-        <input type="date" value={end} min={start || first} max={last} onChange={(e) => setEnd(e.target.value)} aria-label="to" />
+        <input
+          type="date"
+          value={end}
+          min={start || first}
+          max={last}
+          onChange={(e) => setEnd(e.target.value)}
+          aria-label="to"
+        />
         <select value={adjust} onChange={(e) => setAdjust(e.target.value)} aria-label="adjustment">
           <option value="none">as traded</option>
           <option value="pre">forward-adjusted</option>
@@ -129,9 +180,22 @@ function BarsView({ instrument }: { instrument: InstrumentStats }) {
             <div className="row subtle" style={{ marginBottom: 6 }}>
               <span>{bars.data.dates.length} bars</span>
               {closes.length > 0 && <span>last close {num(closes[closes.length - 1])}</span>}
-              {change !== null && <span className={change >= 0 ? "up" : "down"}>{(change * 100).toFixed(2)}% over the range</span>}
+              {change !== null && (
+                <span className={change >= 0 ? "up" : "down"}>
+                  {(change * 100).toFixed(2)}% over the range
+                </span>
+              )}
             </div>
-            {bars.data.dates.length ? <KlineChart bars={bars.data} trades={[]} symbol={instrument.order_book_id} height={480} /> : <Empty title="No bars in this range" />}
+            {bars.data.dates.length ? (
+              <KlineChart
+                bars={bars.data}
+                trades={[]}
+                symbol={instrument.order_book_id}
+                height={480}
+              />
+            ) : (
+              <Empty title="No bars in this range" />
+            )}
           </>
         )}
       </div>

@@ -1,9 +1,17 @@
 /** The editor: CodeMirror, save, compile with inline markers, versions (diff, restore), run. */
 import { useCallback, useEffect, useRef, useState } from "react";
 import { Link, useNavigate, useParams } from "react-router-dom";
-import { api, errorMessage, toApiError, unwrap, unwrapData } from "../api/client";
 import { getSession } from "../api/auth";
-import type { CompileResult, Diagnostic, JobStatusView, RunBody, Strategy, VersionDetail, VersionList } from "../api/types";
+import { api, errorMessage, toApiError, unwrap, unwrapData } from "../api/client";
+import type {
+  CompileResult,
+  Diagnostic,
+  JobStatusView,
+  RunBody,
+  Strategy,
+  VersionDetail,
+  VersionList,
+} from "../api/types";
 import { ACTIVE } from "../api/types";
 import { CodeEditor, type CodeEditorHandle } from "../components/CodeEditor";
 import { DiffView } from "../components/DiffView";
@@ -18,7 +26,15 @@ export function EditorPage() {
   const { id = "" } = useParams();
   const navigate = useNavigate();
   const editor = useRef<CodeEditorHandle>(null);
-  const strategy = useLoad(() => unwrap(api.GET("/api/backtest/strategies/{strategy_id}", { params: { path: { strategy_id: id } } })) as Promise<Strategy>, [id]);
+  const strategy = useLoad(
+    () =>
+      unwrap(
+        api.GET("/api/backtest/strategies/{strategy_id}", {
+          params: { path: { strategy_id: id } },
+        }),
+      ) as Promise<Strategy>,
+    [id],
+  );
   const [dirty, setDirty] = useState(false);
   const [busy, setBusy] = useState<"save" | "compile" | "run" | null>(null);
   const [error, setError] = useState<string | null>(null);
@@ -39,10 +55,19 @@ export function EditorPage() {
     setError(null);
     try {
       const code = editor.current.getValue();
-      const res = await unwrap(api.POST("/api/backtest/strategies/{strategy_id}", { params: { path: { strategy_id: id } }, body: { code } }));
+      const res = await unwrap(
+        api.POST("/api/backtest/strategies/{strategy_id}", {
+          params: { path: { strategy_id: id } },
+          body: { code },
+        }),
+      );
       setDirty(false);
       setNotice(`Saved as version ${res.data.version}`);
-      const fresh = (await unwrap(api.GET("/api/backtest/strategies/{strategy_id}", { params: { path: { strategy_id: id } } }))) as Strategy;
+      const fresh = (await unwrap(
+        api.GET("/api/backtest/strategies/{strategy_id}", {
+          params: { path: { strategy_id: id } },
+        }),
+      )) as Strategy;
       strategy.setData({ ...fresh, code });
       return true;
     } catch (exc) {
@@ -64,10 +89,12 @@ export function EditorPage() {
         body: { code: editor.current.getValue() },
       });
       const body = (res.data ?? res.error) as CompileResult | undefined;
-      if (!body || !Array.isArray(body.diagnostics)) throw toApiError(res.response.status, res.error);
+      if (!body || !Array.isArray(body.diagnostics))
+        throw toApiError(res.response.status, res.error);
       setCompile(body);
       editor.current.showDiagnostics(body.diagnostics);
-      if (res.response.status !== 200 && res.response.status !== 422) setError(body.error?.message ?? body.stderr);
+      if (res.response.status !== 200 && res.response.status !== 422)
+        setError(body.error?.message ?? body.stderr);
     } catch (exc) {
       setError(errorMessage(exc));
     } finally {
@@ -129,32 +156,65 @@ export function EditorPage() {
           {s.id}
         </h1>
         <span className="tag">v{s.version}</span>
-        {dirty ? <span className="badge CANCELLED">unsaved</span> : <span className="subtle">saved {ago(s.updated_at)}</span>}
+        {dirty ? (
+          <span className="badge CANCELLED">unsaved</span>
+        ) : (
+          <span className="subtle">saved {ago(s.updated_at)}</span>
+        )}
         <span className="grow" />
         {notice && <span className="diag-ok">{notice}</span>}
-        <button onClick={() => void save()} disabled={busy !== null || !dirty} data-testid="save" title="Ctrl/Cmd-S">
+        <button
+          type="button"
+          onClick={() => void save()}
+          disabled={busy !== null || !dirty}
+          data-testid="save"
+          title="Ctrl/Cmd-S"
+        >
           Save
         </button>
-        <button onClick={runCompile} disabled={busy !== null || !isAdmin} data-testid="compile" title={isAdmin ? "syntax and import check (nothing is saved)" : "compile checks are for admins"}>
+        <button
+          type="button"
+          onClick={runCompile}
+          disabled={busy !== null || !isAdmin}
+          data-testid="compile"
+          title={
+            isAdmin ? "syntax and import check (nothing is saved)" : "compile checks are for admins"
+          }
+        >
           {busy === "compile" ? "Compiling…" : "Compile"}
         </button>
       </div>
       <ErrorBanner error={error} onClose={() => setError(null)} />
       <div className="editor-page grow" style={{ minHeight: 0 }}>
         <div className="editor-col">
-          <CodeEditor ref={editor} initial={s.code} onChange={() => setDirty(true)} onSave={() => void save()} />
+          <CodeEditor
+            ref={editor}
+            initial={s.code}
+            onChange={() => setDirty(true)}
+            onSave={() => void save()}
+          />
           {compile && (
             <div className="diagnostics" data-testid="diagnostics">
               {compile.diagnostics.length === 0 ? (
-                <div className="diag-ok">✓ {compile.stdout.split("\n").join(" · ") || "compile check passed"}</div>
+                <div className="diag-ok">
+                  ✓ {compile.stdout.split("\n").join(" · ") || "compile check passed"}
+                </div>
               ) : (
                 compile.diagnostics.map((d: Diagnostic, i) => (
-                  <div key={i} className={d.level === "error" ? "diag-error" : "diag-warning"} onClick={() => editor.current?.goTo(d.line, d.column)}>
+                  <button
+                    type="button"
+                    // biome-ignore lint/suspicious/noArrayIndexKey: diagnostics have no id (two may share line, column and message); each compile replaces the whole list and it is never reordered.
+                    key={i}
+                    className={d.level === "error" ? "diag-error" : "diag-warning"}
+                    onClick={() => editor.current?.goTo(d.line, d.column)}
+                  >
                     {d.level} · line {d.line}:{d.column} — {d.message}
-                  </div>
+                  </button>
                 ))
               )}
-              {errors.length > 0 && <div className="subtle">{errors.length} error(s): fix them and compile again.</div>}
+              {errors.length > 0 && (
+                <div className="subtle">{errors.length} error(s): fix them and compile again.</div>
+              )}
             </div>
           )}
         </div>
@@ -169,7 +229,14 @@ export function EditorPage() {
             ]}
           />
           <div className="side-body">
-            {side === "run" && <RunPanel strategyId={s.id} schema={s.params_schema ?? []} busy={busy !== null} onRun={run} />}
+            {side === "run" && (
+              <RunPanel
+                strategyId={s.id}
+                schema={s.params_schema ?? []}
+                busy={busy !== null}
+                onRun={run}
+              />
+            )}
             {side === "versions" && (
               <Versions
                 strategyId={s.id}
@@ -201,14 +268,24 @@ function Versions({
   editorCode: () => string;
   onRestore: (code: string, version: number) => Promise<void>;
 }) {
-  const list = useLoad(() => unwrapData<VersionList>(api.GET("/api/backtest/strategies/{strategy_id}/versions", { params: { path: { strategy_id: strategyId } } })), [strategyId, current]);
+  const list = useLoad(
+    () =>
+      unwrapData<VersionList>(
+        api.GET("/api/backtest/strategies/{strategy_id}/versions", {
+          params: { path: { strategy_id: strategyId } },
+        }),
+      ),
+    [strategyId, current],
+  );
   const [diff, setDiff] = useState<VersionDetail | null>(null);
   const [error, setError] = useState<string | null>(null);
 
   async function load(version: number): Promise<VersionDetail | null> {
     try {
       return await unwrapData<VersionDetail>(
-        api.GET("/api/backtest/strategies/{strategy_id}/versions/{version}", { params: { path: { strategy_id: strategyId, version } } }),
+        api.GET("/api/backtest/strategies/{strategy_id}/versions/{version}", {
+          params: { path: { strategy_id: strategyId, version } },
+        }),
       );
     } catch (exc) {
       setError(errorMessage(exc));
@@ -226,24 +303,39 @@ function Versions({
             {dateTime(v.created_at)} <span className="subtle">· {bytes(v.size)}</span>
           </span>
           {v.version === current && <span className="subtle">current</span>}
-          <button className="small" onClick={async () => setDiff(await load(v.version))}>
+          <button
+            type="button"
+            className="small"
+            onClick={async () => setDiff(await load(v.version))}
+          >
             Diff
           </button>
           <button
+            type="button"
             className="small"
             disabled={v.version === current}
             onClick={async () => {
               const detail = await load(v.version);
-              if (detail && window.confirm(`Restore version ${v.version}? It is saved as a new version.`)) await onRestore(detail.code, v.version);
+              if (
+                detail &&
+                window.confirm(`Restore version ${v.version}? It is saved as a new version.`)
+              )
+                await onRestore(detail.code, v.version);
             }}
           >
             Restore
           </button>
         </div>
       ))}
-      {list.data && list.data.versions.length === 0 && <p className="hint">No saved versions yet.</p>}
+      {list.data && list.data.versions.length === 0 && (
+        <p className="hint">No saved versions yet.</p>
+      )}
       {diff && (
-        <Modal wide title={`v${diff.version} (left) ↔ editor (right)`} onClose={() => setDiff(null)}>
+        <Modal
+          wide
+          title={`v${diff.version} (left) ↔ editor (right)`}
+          onClose={() => setDiff(null)}
+        >
           <DiffView left={diff.code} right={editorCode()} />
         </Modal>
       )}
@@ -256,7 +348,9 @@ function StrategyJobs({ strategyId }: { strategyId: string }) {
     async () =>
       (
         await unwrapData<{ jobs: JobStatusView[]; total: number }>(
-          api.GET("/api/backtest/jobs", { params: { query: { strategy_id: strategyId, limit: 30 } } }),
+          api.GET("/api/backtest/jobs", {
+            params: { query: { strategy_id: strategyId, limit: 30 } },
+          }),
         )
       ).jobs,
     [strategyId],
@@ -265,7 +359,8 @@ function StrategyJobs({ strategyId }: { strategyId: string }) {
   useInterval(() => void jobs.reload(), 2000, active);
   if (jobs.error) return <ErrorBanner error={jobs.error} />;
   if (!jobs.data) return <div className="loading">Loading…</div>;
-  if (jobs.data.length === 0) return <p className="hint">No runs yet: set up a run in the Run tab.</p>;
+  if (jobs.data.length === 0)
+    return <p className="hint">No runs yet: set up a run in the Run tab.</p>;
   return (
     <table className="grid">
       <tbody>

@@ -71,7 +71,17 @@ export function JobsPage() {
   }
 
   const sortHeader = (key: SortKey, label: string) => (
-    <th className="sortable" onClick={() => update({ order_by: key, order: orderBy === key && order === "desc" ? "asc" : "desc", page: 1 })} aria-sort={orderBy === key ? (order === "asc" ? "ascending" : "descending") : "none"}>
+    <th
+      className="sortable"
+      onClick={() =>
+        update({
+          order_by: key,
+          order: orderBy === key && order === "desc" ? "asc" : "desc",
+          page: 1,
+        })
+      }
+      aria-sort={orderBy === key ? (order === "asc" ? "ascending" : "descending") : "none"}
+    >
       {label} {orderBy === key ? (order === "asc" ? "▲" : "▼") : ""}
     </th>
   );
@@ -83,8 +93,20 @@ export function JobsPage() {
         <span className="subtle">{list.data ? `${list.data.total} total` : ""}</span>
         {active && <span className="badge RUNNING">live</span>}
         <span className="grow" />
-        <input className="search" type="search" placeholder="Strategy id…" value={strategy} onChange={(e) => update({ strategy_id: e.target.value, page: 1 })} aria-label="filter by strategy" />
-        <select value={status} onChange={(e) => update({ status: e.target.value, page: 1 })} aria-label="filter by status" data-testid="status-filter">
+        <input
+          className="search"
+          type="search"
+          placeholder="Strategy id…"
+          value={strategy}
+          onChange={(e) => update({ strategy_id: e.target.value, page: 1 })}
+          aria-label="filter by strategy"
+        />
+        <select
+          value={status}
+          onChange={(e) => update({ status: e.target.value, page: 1 })}
+          aria-label="filter by status"
+          data-testid="status-filter"
+        >
           <option value="">All statuses</option>
           {JOB_STATUSES.map((s) => (
             <option key={s} value={s}>
@@ -92,7 +114,9 @@ export function JobsPage() {
             </option>
           ))}
         </select>
-        <button onClick={() => void list.reload()}>Refresh</button>
+        <button type="button" onClick={() => void list.reload()}>
+          Refresh
+        </button>
       </div>
       <ErrorBanner error={error || list.error} onClose={error ? () => setError(null) : undefined} />
       <div className="panel">
@@ -100,10 +124,16 @@ export function JobsPage() {
           <div className="loading">Loading jobs…</div>
         ) : jobs.length === 0 ? (
           <Empty title={status || strategy ? "No job matches these filters" : "No jobs yet"}>
-            <p>{status || strategy ? "Clear the filters to see every job." : "Open a strategy and run it from the Run panel: its jobs show up here."}</p>
+            <p>
+              {status || strategy
+                ? "Clear the filters to see every job."
+                : "Open a strategy and run it from the Run panel: its jobs show up here."}
+            </p>
             {!status && !strategy && (
               <Link to="/strategies">
-                <button className="primary">Go to strategies</button>
+                <button type="button" className="primary">
+                  Go to strategies
+                </button>
               </Link>
             )}
           </Empty>
@@ -125,41 +155,73 @@ export function JobsPage() {
                 </thead>
                 <tbody>
                   {jobs.map((j) => (
-                    <tr key={j.job_id} className="clickable" onClick={() => navigate(`/jobs/${j.job_id}`)}>
+                    <tr
+                      key={j.job_id}
+                      className="clickable"
+                      onClick={() => navigate(`/jobs/${j.job_id}`)}
+                    >
                       <td>
                         <StatusBadge status={j.status} />
                       </td>
                       <td>
-                        <Link className="id-link" to={`/jobs/${j.job_id}`} onClick={(e) => e.stopPropagation()}>
+                        <Link
+                          className="id-link"
+                          to={`/jobs/${j.job_id}`}
+                          onClick={(e) => e.stopPropagation()}
+                        >
                           {j.job_id.slice(0, 12)}
                         </Link>
                       </td>
                       <td>
-                        <Link to={`/strategies/${encodeURIComponent(j.strategy_id)}`} onClick={(e) => e.stopPropagation()}>
+                        <Link
+                          to={`/strategies/${encodeURIComponent(j.strategy_id)}`}
+                          onClick={(e) => e.stopPropagation()}
+                        >
                           {j.strategy_id}
                         </Link>
                       </td>
                       <td style={{ width: 140 }}>
-                        {j.status === "RUNNING" ? <Progress value={j.progress} /> : j.status === "FINISHED" ? <span className="subtle">{j.total_bars} bars</span> : <span className="subtle">—</span>}
+                        {j.status === "RUNNING" ? (
+                          <Progress value={j.progress} />
+                        ) : j.status === "FINISHED" ? (
+                          <span className="subtle">{j.total_bars} bars</span>
+                        ) : (
+                          <span className="subtle">—</span>
+                        )}
                       </td>
                       <td title={dateTime(j.created_at)}>{ago(j.created_at)}</td>
                       <td>{duration(j.started_at, j.finished_at)}</td>
-                      <td className="subtle" style={{ maxWidth: 320, overflow: "hidden", textOverflow: "ellipsis" }} title={j.error?.message ?? ""}>
+                      <td
+                        className="subtle"
+                        style={{ maxWidth: 320, overflow: "hidden", textOverflow: "ellipsis" }}
+                        title={j.error?.message ?? ""}
+                      >
                         {j.error ? `${j.error.code}: ${j.error.message ?? ""}` : ""}
                       </td>
+                      {/* biome-ignore lint/a11y/useKeyWithClickEvents: not an interaction: it keeps clicks on the buttons (and between them) from also opening the row; the buttons are keyboard-operable themselves, and stopping key events here would hide Escape from the dialog. */}
                       <td className="actions" onClick={(e) => e.stopPropagation()}>
                         <div className="row">
                           {ACTIVE.includes(j.status) && (
-                            <button className="small" onClick={() => act(j, "cancel")}>
+                            <button
+                              type="button"
+                              className="small"
+                              onClick={() => act(j, "cancel")}
+                            >
                               Cancel
                             </button>
                           )}
                           {!ACTIVE.includes(j.status) && (
-                            <button className="small" onClick={() => act(j, "retry")}>
+                            <button type="button" className="small" onClick={() => act(j, "retry")}>
                               Retry
                             </button>
                           )}
-                          <button className="small danger" onClick={() => act(j, "delete")} disabled={ACTIVE.includes(j.status)} title={ACTIVE.includes(j.status) ? "cancel it first" : ""}>
+                          <button
+                            type="button"
+                            className="small danger"
+                            onClick={() => act(j, "delete")}
+                            disabled={ACTIVE.includes(j.status)}
+                            title={ACTIVE.includes(j.status) ? "cancel it first" : ""}
+                          >
                             Delete
                           </button>
                         </div>
@@ -169,7 +231,13 @@ export function JobsPage() {
                 </tbody>
               </table>
             </div>
-            <Pager page={page} pageSize={pageSize} total={list.data?.total ?? 0} onPage={(p) => update({ page: p })} onPageSize={(s) => update({ page_size: s, page: 1 })} />
+            <Pager
+              page={page}
+              pageSize={pageSize}
+              total={list.data?.total ?? 0}
+              onPage={(p) => update({ page: p })}
+              onPageSize={(s) => update({ page_size: s, page: 1 })}
+            />
           </>
         )}
       </div>

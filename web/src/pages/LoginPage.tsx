@@ -1,7 +1,7 @@
-import { useState, type FormEvent } from "react";
+import { type FormEvent, useState } from "react";
 import { Navigate, useSearchParams } from "react-router-dom";
-import { api, unwrap, errorMessage } from "../api/client";
-import { setSession, takeExpired, type Session } from "../api/auth";
+import { type Session, setSession, takeExpired } from "../api/auth";
+import { api, errorMessage, unwrap } from "../api/client";
 import { Logo } from "../components/Layout";
 import { ErrorBanner } from "../components/ui";
 
@@ -10,7 +10,9 @@ export function LoginPage({ session }: { session: Session | null }) {
   const [mobile, setMobile] = useState("");
   const [password, setPassword] = useState("");
   const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<string | null>(() => (takeExpired() ? "Your session expired: log in again." : null));
+  const [error, setError] = useState<string | null>(() =>
+    takeExpired() ? "Your session expired: log in again." : null,
+  );
   const next = params.get("next") || "/strategies";
   if (session) return <Navigate to={next.startsWith("/") ? next : "/strategies"} replace />;
 
@@ -27,7 +29,13 @@ export function LoginPage({ session }: { session: Session | null }) {
           headers: { "Content-Type": "application/x-www-form-urlencoded" },
         }),
       );
-      setSession({ token: res.token, userid: res.userid, isAdmin: res.is_admin, mobile, expiresAt: res.expires_at });
+      setSession({
+        token: res.token,
+        userid: res.userid,
+        isAdmin: res.is_admin,
+        mobile,
+        expiresAt: res.expires_at,
+      });
     } catch (exc) {
       setError(errorMessage(exc));
     } finally {
@@ -48,16 +56,33 @@ export function LoginPage({ session }: { session: Session | null }) {
         <ErrorBanner error={error} />
         <label className="field">
           <span>Mobile</span>
-          <input name="mobile" autoComplete="username" value={mobile} onChange={(e) => setMobile(e.target.value)} autoFocus required />
+          <input
+            name="mobile"
+            autoComplete="username"
+            value={mobile}
+            onChange={(e) => setMobile(e.target.value)}
+            // biome-ignore lint/a11y/noAutofocus: the login page has one task and this is its first field; nothing precedes it that focus could skip.
+            autoFocus
+            required
+          />
         </label>
         <label className="field">
           <span>Password</span>
-          <input name="password" type="password" autoComplete="current-password" value={password} onChange={(e) => setPassword(e.target.value)} required />
+          <input
+            name="password"
+            type="password"
+            autoComplete="current-password"
+            value={password}
+            onChange={(e) => setPassword(e.target.value)}
+            required
+          />
         </label>
         <button className="primary" type="submit" disabled={busy || !mobile || !password}>
           {busy ? "Signing in…" : "Sign in"}
         </button>
-        <p className="hint">The token stays in this browser tab only and is dropped when you log out or it expires.</p>
+        <p className="hint">
+          The token stays in this browser tab only and is dropped when you log out or it expires.
+        </p>
       </form>
     </div>
   );

@@ -3,7 +3,15 @@
 import { useEffect, useState } from "react";
 import { Link, useNavigate, useParams } from "react-router-dom";
 import { api, download, errorMessage, unwrap, unwrapData } from "../api/client";
-import type { Bars, JobStatusView, LogSlice, PositionPage, ResultView, RunInfo, TradePage } from "../api/types";
+import type {
+  Bars,
+  JobStatusView,
+  LogSlice,
+  PositionPage,
+  ResultView,
+  RunInfo,
+  TradePage,
+} from "../api/types";
 import { ACTIVE } from "../api/types";
 import { DrawdownChart, EquityChart, KlineChart } from "../components/ResultCharts";
 import { Empty, ErrorBanner, Pager, Progress, StatusBadge, Tabs } from "../components/ui";
@@ -17,19 +25,39 @@ export function ResultPage() {
   const navigate = useNavigate();
   const [tab, setTab] = useState<Tab>("overview");
   const [error, setError] = useState<string | null>(null);
-  const job = useLoad(() => unwrap(api.GET("/api/backtest/jobs/{job_id}", { params: { path: { job_id: id } } })) as Promise<JobStatusView>, [id]);
+  const job = useLoad(
+    () =>
+      unwrap(
+        api.GET("/api/backtest/jobs/{job_id}", { params: { path: { job_id: id } } }),
+      ) as Promise<JobStatusView>,
+    [id],
+  );
   const status = job.data?.status;
   const active = status ? ACTIVE.includes(status) : false;
   useInterval(() => void job.reload(), 2000, active);
   const finished = status === "FINISHED";
   const result = useLoad(
-    async () => (finished ? ((await unwrap(api.GET("/api/backtest/jobs/{job_id}/result", { params: { path: { job_id: id }, query: { page: 1, page_size: 1 } } }))) as ResultView) : null),
+    async () =>
+      finished
+        ? ((await unwrap(
+            api.GET("/api/backtest/jobs/{job_id}/result", {
+              params: { path: { job_id: id }, query: { page: 1, page_size: 1 } },
+            }),
+          )) as ResultView)
+        : null,
     [id, finished],
   );
-  const info = useLoad(() => unwrapData<RunInfo>(api.GET("/api/backtest/jobs/{job_id}/run-info", { params: { path: { job_id: id } } })), [id, finished]);
+  const info = useLoad(
+    () =>
+      unwrapData<RunInfo>(
+        api.GET("/api/backtest/jobs/{job_id}/run-info", { params: { path: { job_id: id } } }),
+      ),
+    [id, finished],
+  );
 
   useEffect(() => {
-    if (status && !finished && (tab === "kline" || tab === "trades" || tab === "positions")) setTab("overview");
+    if (status && !finished && (tab === "kline" || tab === "trades" || tab === "positions"))
+      setTab("overview");
   }, [status, finished, tab]);
 
   async function act(action: "cancel" | "retry") {
@@ -51,7 +79,8 @@ export function ResultPage() {
   async function save(kind: "json" | "csv") {
     setError(null);
     try {
-      if (kind === "json") await download(`/api/backtest/jobs/${id}/files/result.json`, `${id}-result.json`);
+      if (kind === "json")
+        await download(`/api/backtest/jobs/${id}/files/result.json`, `${id}-result.json`);
       else await download(`/api/backtest/jobs/${id}/files/trades.csv`, `${id}-trades.csv`);
     } catch (exc) {
       setError(errorMessage(exc));
@@ -88,34 +117,47 @@ export function ResultPage() {
         <StatusBadge status={j.status} />
         <span className="subtle result-meta">
           <Link to={`/strategies/${encodeURIComponent(j.strategy_id)}`}>{j.strategy_id}</Link>
-          {request.start_date ? ` · ${String(request.start_date)} → ${String(request.end_date)}` : ""}
+          {request.start_date
+            ? ` · ${String(request.start_date)} → ${String(request.end_date)}`
+            : ""}
           {Array.isArray(request.universe) ? ` · ${(request.universe as string[]).join(", ")}` : ""}
           {request.benchmark ? ` vs ${String(request.benchmark)}` : ""}
         </span>
         <span className="grow" />
         {active && (
-          <button onClick={() => act("cancel")} data-testid="cancel-job">
+          <button type="button" onClick={() => act("cancel")} data-testid="cancel-job">
             Cancel
           </button>
         )}
-        {!active && <button onClick={() => act("retry")}>Retry</button>}
+        {!active && (
+          <button type="button" onClick={() => act("retry")}>
+            Retry
+          </button>
+        )}
         {finished && (
           <>
-            <button onClick={() => save("json")} data-testid="download-json">
+            <button type="button" onClick={() => save("json")} data-testid="download-json">
               ⤓ Result JSON
             </button>
-            <button onClick={() => save("csv")} data-testid="download-csv">
+            <button type="button" onClick={() => save("csv")} data-testid="download-csv">
               ⤓ Trades CSV
             </button>
           </>
         )}
       </div>
-      <ErrorBanner error={error || result.error || info.error} onClose={error ? () => setError(null) : undefined} />
+      <ErrorBanner
+        error={error || result.error || info.error}
+        onClose={error ? () => setError(null) : undefined}
+      />
 
       {active && (
         <div className="panel" style={{ marginBottom: 14 }}>
           <div className="panel-body row">
-            <span>{j.status === "QUEUED" ? "Waiting for a worker…" : `Running: bar ${j.current_bar} of ${j.total_bars || "?"}`}</span>
+            <span>
+              {j.status === "QUEUED"
+                ? "Waiting for a worker…"
+                : `Running: bar ${j.current_bar} of ${j.total_bars || "?"}`}
+            </span>
             <div className="grow">
               <Progress value={j.progress} />
             </div>
@@ -132,7 +174,9 @@ export function ResultPage() {
         </div>
       )}
 
-      {finished && result.data && <MetricCards summary={summary} trades={result.data.trades_total} />}
+      {finished && result.data && (
+        <MetricCards summary={summary} trades={result.data.trades_total} />
+      )}
 
       <div className="panel">
         <Tabs<Tab>
@@ -141,7 +185,11 @@ export function ResultPage() {
           tabs={[
             { id: "overview", label: "Overview" },
             { id: "kline", label: "K-line", disabled: !finished },
-            { id: "trades", label: `Trades${result.data ? ` (${result.data.trades_total})` : ""}`, disabled: !finished },
+            {
+              id: "trades",
+              label: `Trades${result.data ? ` (${result.data.trades_total})` : ""}`,
+              disabled: !finished,
+            },
             { id: "positions", label: "Positions", disabled: !finished },
             { id: "params", label: "Parameters" },
             { id: "log", label: "Log" },
@@ -152,7 +200,10 @@ export function ResultPage() {
             (finished && result.data ? (
               result.data.equity.dates.length ? (
                 <>
-                  <EquityChart equity={result.data.equity} benchmark={(summary.benchmark as string) ?? null} />
+                  <EquityChart
+                    equity={result.data.equity}
+                    benchmark={(summary.benchmark as string) ?? null}
+                  />
                   <h3 style={{ margin: "6px 0 0 4px" }}>Drawdown</h3>
                   <DrawdownChart equity={result.data.equity} />
                 </>
@@ -166,7 +217,8 @@ export function ResultPage() {
             ) : (
               <>
                 <p className="subtle" style={{ marginTop: 0 }}>
-                  This job is {j.status} and has no result. Its log is below: fix the strategy or the inputs, then retry.
+                  This job is {j.status} and has no result. Its log is below: fix the strategy or
+                  the inputs, then retry.
                 </p>
                 <LogView jobId={id} live={false} />
               </>
@@ -185,14 +237,31 @@ export function ResultPage() {
 function MetricCards({ summary, trades }: { summary: Record<string, unknown>; trades: number }) {
   const sign = (v: unknown) => (isNum(v) ? (v > 0 ? "up" : v < 0 ? "down" : "") : "");
   const cards: [string, string, string, string?][] = [
-    ["Total return", pct(summary.total_returns), sign(summary.total_returns), `final ${num(summary.total_value, 0)}`],
+    [
+      "Total return",
+      pct(summary.total_returns),
+      sign(summary.total_returns),
+      `final ${num(summary.total_value, 0)}`,
+    ],
     ["Annual return", pct(summary.annualized_returns), sign(summary.annualized_returns)],
-    ["Benchmark", pct(summary.benchmark_total_returns), sign(summary.benchmark_total_returns), `annual ${pct(summary.benchmark_annualized_returns)}`],
+    [
+      "Benchmark",
+      pct(summary.benchmark_total_returns),
+      sign(summary.benchmark_total_returns),
+      `annual ${pct(summary.benchmark_annualized_returns)}`,
+    ],
     ["Alpha", num(summary.alpha, 4), sign(summary.alpha)],
     ["Beta", num(summary.beta, 3), ""],
     ["Sharpe", num(summary.sharpe, 3), sign(summary.sharpe)],
     ["Sortino", num(summary.sortino, 3), sign(summary.sortino)],
-    ["Max drawdown", isNum(summary.max_drawdown) ? pct(-summary.max_drawdown) : "—", isNum(summary.max_drawdown) && summary.max_drawdown > 0 ? "down" : "", summary.max_drawdown_start ? `${String(summary.max_drawdown_start)} → ${String(summary.max_drawdown_end)}` : undefined],
+    [
+      "Max drawdown",
+      isNum(summary.max_drawdown) ? pct(-summary.max_drawdown) : "—",
+      isNum(summary.max_drawdown) && summary.max_drawdown > 0 ? "down" : "",
+      summary.max_drawdown_start
+        ? `${String(summary.max_drawdown_start)} → ${String(summary.max_drawdown_end)}`
+        : undefined,
+    ],
     ["Win rate", pct(summary.win_rate, 1), ""],
     ["P/L ratio", num(summary.profit_loss_ratio, 2), ""],
     ["Trades", int(summary.trade_count ?? trades), "", `volatility ${pct(summary.volatility)}`],
@@ -211,7 +280,9 @@ function MetricCards({ summary, trades }: { summary: Record<string, unknown>; tr
 }
 
 function KlineTab({ jobId, info }: { jobId: string; info: RunInfo }) {
-  const symbols = info.symbols.length ? info.symbols : ((info.request.universe as string[] | undefined) ?? []);
+  const symbols = info.symbols.length
+    ? info.symbols
+    : ((info.request.universe as string[] | undefined) ?? []);
   const [symbol, setSymbol] = useState(symbols[0] ?? "");
   const config = (info.config ?? info.request) as Record<string, unknown>;
   const data = useLoad(async () => {
@@ -219,33 +290,60 @@ function KlineTab({ jobId, info }: { jobId: string; info: RunInfo }) {
     const [bars, trades] = await Promise.all([
       unwrapData<Bars>(
         api.GET("/api/data/instruments/{order_book_id}/bars", {
-          params: { path: { order_book_id: symbol }, query: { start: String(config.start_date), end: String(config.end_date), adjust: String(config.adjust ?? "pre") } },
+          params: {
+            path: { order_book_id: symbol },
+            query: {
+              start: String(config.start_date),
+              end: String(config.end_date),
+              adjust: String(config.adjust ?? "pre"),
+            },
+          },
         }),
       ),
-      unwrapData<TradePage>(api.GET("/api/backtest/jobs/{job_id}/trades", { params: { path: { job_id: jobId }, query: { symbol, page_size: 10000 } } })),
+      unwrapData<TradePage>(
+        api.GET("/api/backtest/jobs/{job_id}/trades", {
+          params: { path: { job_id: jobId }, query: { symbol, page_size: 10000 } },
+        }),
+      ),
     ]);
     return { bars, trades: trades.trades };
   }, [symbol, jobId]);
-  if (!symbols.length) return <Empty title="No instrument was traded">The strategy placed no filled order in this run.</Empty>;
+  if (!symbols.length)
+    return (
+      <Empty title="No instrument was traded">
+        The strategy placed no filled order in this run.
+      </Empty>
+    );
   return (
     <div>
       <div className="row" style={{ marginBottom: 8 }}>
         <label className="row subtle">
           Symbol
-          <select value={symbol} onChange={(e) => setSymbol(e.target.value)} data-testid="kline-symbol">
+          <select
+            value={symbol}
+            onChange={(e) => setSymbol(e.target.value)}
+            data-testid="kline-symbol"
+          >
             {symbols.map((s) => (
               <option key={s}>{s}</option>
             ))}
           </select>
         </label>
         <span className="hint">
-          {String(config.adjust ?? "pre") === "pre" ? "Forward-adjusted prices, as the run traded them." : "Prices as traded."} ▲ buy ▼ sell; scroll to zoom.
+          {String(config.adjust ?? "pre") === "pre"
+            ? "Forward-adjusted prices, as the run traded them."
+            : "Prices as traded."}{" "}
+          ▲ buy ▼ sell; scroll to zoom.
         </span>
         <span className="grow" />
         {data.data && <span className="subtle">{data.data.trades.length} fills</span>}
       </div>
       <ErrorBanner error={data.error} />
-      {data.data ? <KlineChart bars={data.data.bars} trades={data.data.trades} symbol={symbol} /> : !data.error && <div className="loading">Loading bars…</div>}
+      {data.data ? (
+        <KlineChart bars={data.data.bars} trades={data.data.trades} symbol={symbol} />
+      ) : (
+        !data.error && <div className="loading">Loading bars…</div>
+      )}
     </div>
   );
 }
@@ -253,11 +351,23 @@ function KlineTab({ jobId, info }: { jobId: string; info: RunInfo }) {
 function TradesTab({ jobId }: { jobId: string }) {
   const [page, setPage] = useState(1);
   const [size, setSize] = useState(50);
-  const data = useLoad(() => unwrap(api.GET("/api/backtest/jobs/{job_id}/result", { params: { path: { job_id: jobId }, query: { page, page_size: size } } })) as Promise<ResultView>, [jobId, page, size]);
+  const data = useLoad(
+    () =>
+      unwrap(
+        api.GET("/api/backtest/jobs/{job_id}/result", {
+          params: { path: { job_id: jobId }, query: { page, page_size: size } },
+        }),
+      ) as Promise<ResultView>,
+    [jobId, page, size],
+  );
   if (data.error) return <ErrorBanner error={data.error} />;
-  if (!data.data) return <div className="loading">Loading trades…</div>;
-  const columns = data.data.trade_columns.length ? data.data.trade_columns : Object.keys(data.data.trades[0] ?? {});
-  if (data.data.trades_total === 0) return <Empty title="No trades">The strategy placed no filled order in this run.</Empty>;
+  const result = data.data;
+  if (!result) return <div className="loading">Loading trades…</div>;
+  const columns = result.trade_columns.length
+    ? result.trade_columns
+    : Object.keys(result.trades[0] ?? {});
+  if (result.trades_total === 0)
+    return <Empty title="No trades">The strategy placed no filled order in this run.</Empty>;
   return (
     <div>
       <div className="table-wrap" style={{ maxHeight: 560 }}>
@@ -265,21 +375,37 @@ function TradesTab({ jobId }: { jobId: string }) {
           <thead>
             <tr>
               {columns.map((c) => (
-                <th key={c} className={typeof data.data!.trades[0]?.[c] === "number" ? "num" : ""}>
+                <th key={c} className={typeof result.trades[0]?.[c] === "number" ? "num" : ""}>
                   {c}
                 </th>
               ))}
             </tr>
           </thead>
           <tbody>
-            {data.data.trades.map((t, i) => (
+            {result.trades.map((t, i) => (
+              // biome-ignore lint/suspicious/noArrayIndexKey: a fill has no id in the contract (an order_id repeats across partial fills); each page replaces the rows wholesale and never reorders them.
               <tr key={i}>
                 {columns.map((c) => {
                   const v = t[c];
-                  const cls = c === "side" ? (v === "BUY" ? "up" : "down") : c === "realized_pnl" && isNum(v) && v !== 0 ? (v > 0 ? "num up" : "num down") : typeof v === "number" ? "num" : "";
+                  const cls =
+                    c === "side"
+                      ? v === "BUY"
+                        ? "up"
+                        : "down"
+                      : c === "realized_pnl" && isNum(v) && v !== 0
+                        ? v > 0
+                          ? "num up"
+                          : "num down"
+                        : typeof v === "number"
+                          ? "num"
+                          : "";
                   return (
                     <td key={c} className={cls}>
-                      {c === "datetime" ? String(v).replace("T", " ") : c === "price" && isNum(v) ? num(v, 4) : cell(v)}
+                      {c === "datetime"
+                        ? String(v).replace("T", " ")
+                        : c === "price" && isNum(v)
+                          ? num(v, 4)
+                          : cell(v)}
                     </td>
                   );
                 })}
@@ -288,7 +414,16 @@ function TradesTab({ jobId }: { jobId: string }) {
           </tbody>
         </table>
       </div>
-      <Pager page={page} pageSize={size} total={data.data.trades_total} onPage={setPage} onPageSize={(s) => { setSize(s); setPage(1); }} />
+      <Pager
+        page={page}
+        pageSize={size}
+        total={result.trades_total}
+        onPage={setPage}
+        onPageSize={(s) => {
+          setSize(s);
+          setPage(1);
+        }}
+      />
     </div>
   );
 }
@@ -298,26 +433,42 @@ function PositionsTab({ jobId }: { jobId: string }) {
   const [size, setSize] = useState(50);
   const [date, setDate] = useState("");
   const data = useLoad(
-    () => unwrapData<PositionPage>(api.GET("/api/backtest/jobs/{job_id}/positions", { params: { path: { job_id: jobId }, query: { page, page_size: size, date: date || undefined } } })),
+    () =>
+      unwrapData<PositionPage>(
+        api.GET("/api/backtest/jobs/{job_id}/positions", {
+          params: {
+            path: { job_id: jobId },
+            query: { page, page_size: size, date: date || undefined },
+          },
+        }),
+      ),
     [jobId, page, size, date],
   );
+  const positions = data.data;
   return (
     <div>
       <div className="row" style={{ marginBottom: 8 }}>
         <label className="row subtle">
           Date
-          <input type="date" value={date} onChange={(e) => { setDate(e.target.value); setPage(1); }} />
+          <input
+            type="date"
+            value={date}
+            onChange={(e) => {
+              setDate(e.target.value);
+              setPage(1);
+            }}
+          />
         </label>
         {date && (
-          <button className="small ghost" onClick={() => setDate("")}>
+          <button type="button" className="small ghost" onClick={() => setDate("")}>
             all dates
           </button>
         )}
         <span className="hint">Daily holdings at the close, newest first.</span>
       </div>
       <ErrorBanner error={data.error} />
-      {data.data &&
-        (data.data.total === 0 ? (
+      {positions &&
+        (positions.total === 0 ? (
           <Empty title={date ? `No position held on ${date}` : "No position was ever held"} />
         ) : (
           <>
@@ -325,7 +476,7 @@ function PositionsTab({ jobId }: { jobId: string }) {
               <table className="grid" data-testid="positions-table">
                 <thead>
                   <tr>
-                    {data.data.columns.map((c) => (
+                    {positions.columns.map((c) => (
                       <th key={c} className={c === "date" || c === "order_book_id" ? "" : "num"}>
                         {c}
                       </th>
@@ -333,11 +484,16 @@ function PositionsTab({ jobId }: { jobId: string }) {
                   </tr>
                 </thead>
                 <tbody>
-                  {data.data.positions.map((p, i) => (
+                  {positions.positions.map((p, i) => (
+                    // biome-ignore lint/suspicious/noArrayIndexKey: position rows are untyped records without an id; each page replaces the rows wholesale and never reorders them.
                     <tr key={i}>
-                      {data.data!.columns.map((c) => (
+                      {positions.columns.map((c) => (
                         <td key={c} className={typeof p[c] === "number" ? "num" : ""}>
-                          {c.includes("price") && isNum(p[c]) ? num(p[c], 4) : c === "market_value" && isNum(p[c]) ? num(p[c], 2) : cell(p[c])}
+                          {c.includes("price") && isNum(p[c])
+                            ? num(p[c], 4)
+                            : c === "market_value" && isNum(p[c])
+                              ? num(p[c], 2)
+                              : cell(p[c])}
                         </td>
                       ))}
                     </tr>
@@ -345,7 +501,16 @@ function PositionsTab({ jobId }: { jobId: string }) {
                 </tbody>
               </table>
             </div>
-            <Pager page={page} pageSize={size} total={data.data.total} onPage={setPage} onPageSize={(s) => { setSize(s); setPage(1); }} />
+            <Pager
+              page={page}
+              pageSize={size}
+              total={positions.total}
+              onPage={setPage}
+              onPageSize={(s) => {
+                setSize(s);
+                setPage(1);
+              }}
+            />
           </>
         ))}
     </div>
@@ -358,14 +523,28 @@ function KV({ data }: { data: Record<string, unknown> }) {
       {Object.entries(data).map(([k, v]) => (
         <div key={k} style={{ display: "contents" }}>
           <dt>{k}</dt>
-          <dd>{typeof v === "object" && v !== null ? JSON.stringify(v) : v === null || v === undefined ? "—" : String(v)}</dd>
+          <dd>
+            {typeof v === "object" && v !== null
+              ? JSON.stringify(v)
+              : v === null || v === undefined
+                ? "—"
+                : String(v)}
+          </dd>
         </div>
       ))}
     </dl>
   );
 }
 
-function ParamsTab({ job, info, summary }: { job: JobStatusView; info: RunInfo | null; summary: Record<string, unknown> }) {
+function ParamsTab({
+  job,
+  info,
+  summary,
+}: {
+  job: JobStatusView;
+  info: RunInfo | null;
+  summary: Record<string, unknown>;
+}) {
   return (
     <div className="two-col">
       <div>
@@ -379,16 +558,26 @@ function ParamsTab({ job, info, summary }: { job: JobStatusView; info: RunInfo |
             finished: dateTime(job.finished_at),
             duration: duration(job.started_at, job.finished_at),
             attempts: job.attempts,
-            engine: summary.engine ? `${String(summary.engine)} ${String(summary.engine_version ?? "")}` : undefined,
+            engine: summary.engine
+              ? `${String(summary.engine)} ${String(summary.engine_version ?? "")}`
+              : undefined,
             sandbox: job.sandbox_level ?? undefined,
           }}
         />
       </div>
       <div>
         <h3 className="section-title">Effective configuration</h3>
-        {info?.config ? <KV data={info.config} /> : <p className="hint">Available once the job has finished.</p>}
+        {info?.config ? (
+          <KV data={info.config} />
+        ) : (
+          <p className="hint">Available once the job has finished.</p>
+        )}
         <h3 className="section-title">Metric conventions</h3>
-        {info?.conventions ? <KV data={info.conventions} /> : <p className="hint">Available once the job has finished.</p>}
+        {info?.conventions ? (
+          <KV data={info.conventions} />
+        ) : (
+          <p className="hint">Available once the job has finished.</p>
+        )}
       </div>
     </div>
   );
@@ -397,22 +586,39 @@ function ParamsTab({ job, info, summary }: { job: JobStatusView; info: RunInfo |
 function LogView({ jobId, live }: { jobId: string; live: boolean }) {
   const [tail, setTail] = useState(65536);
   const log = useLoad(async () => {
-    const res = await unwrap(api.GET("/api/backtest/jobs/{job_id}/log", { params: { path: { job_id: jobId }, query: { tail } } }));
+    const res = await unwrap(
+      api.GET("/api/backtest/jobs/{job_id}/log", {
+        params: { path: { job_id: jobId }, query: { tail } },
+      }),
+    );
     return res as unknown as LogSlice;
   }, [jobId, tail]);
   useInterval(() => void log.reload(), 2000, live);
   return (
     <div>
       <div className="row" style={{ marginBottom: 8 }}>
-        <span className="subtle">{log.data ? `${log.data.size.toLocaleString("en-US")} bytes${log.data.offset > 0 ? `, showing the last ${(log.data.size - log.data.offset).toLocaleString("en-US")}` : ""}` : ""}</span>
+        <span className="subtle">
+          {log.data
+            ? `${log.data.size.toLocaleString("en-US")} bytes${log.data.offset > 0 ? `, showing the last ${(log.data.size - log.data.offset).toLocaleString("en-US")}` : ""}`
+            : ""}
+        </span>
         {live && <span className="badge RUNNING">following</span>}
         <span className="grow" />
-        <select value={tail} onChange={(e) => setTail(Number(e.target.value))} aria-label="log tail">
+        <select
+          value={tail}
+          onChange={(e) => setTail(Number(e.target.value))}
+          aria-label="log tail"
+        >
           <option value={16384}>last 16 KB</option>
           <option value={65536}>last 64 KB</option>
           <option value={1048576}>last 1 MB</option>
         </select>
-        <button className="small" onClick={() => void log.reload()} data-testid="log-refresh">
+        <button
+          type="button"
+          className="small"
+          onClick={() => void log.reload()}
+          data-testid="log-refresh"
+        >
           Refresh
         </button>
       </div>

@@ -1,7 +1,7 @@
 /** Strategies: searchable list with last run status; create, rename, delete (with cascade). */
 import { useMemo, useState } from "react";
 import { Link, useNavigate } from "react-router-dom";
-import { api, ApiError, errorMessage, unwrap, unwrapData } from "../api/client";
+import { ApiError, api, errorMessage, unwrap, unwrapData } from "../api/client";
 import type { LastRun, StrategyMeta, Template } from "../api/types";
 import { Empty, ErrorBanner, Modal, StatusBadge } from "../components/ui";
 import { ago, bytes } from "../lib/format";
@@ -32,10 +32,20 @@ export function StrategiesPage() {
   const navigate = useNavigate();
   const [q, setQ] = useState("");
   const list = useLoad(
-    () => unwrap(api.GET("/api/backtest/strategies", { params: { query: { q: q || undefined, limit: 500 } } })),
+    () =>
+      unwrap(
+        api.GET("/api/backtest/strategies", {
+          params: { query: { q: q || undefined, limit: 500 } },
+        }),
+      ),
     [q],
   );
-  const lastRuns = useLoad(async () => (await unwrapData<{ last_runs: Record<string, LastRun> }>(api.GET("/api/backtest/last-runs"))).last_runs, []);
+  const lastRuns = useLoad(
+    async () =>
+      (await unwrapData<{ last_runs: Record<string, LastRun> }>(api.GET("/api/backtest/last-runs")))
+        .last_runs,
+    [],
+  );
   const [creating, setCreating] = useState(false);
   const [renaming, setRenaming] = useState<StrategyMeta | null>(null);
   const [deleting, setDeleting] = useState<StrategyMeta | null>(null);
@@ -47,8 +57,20 @@ export function StrategiesPage() {
         <h1>Strategies</h1>
         <span className="subtle">{list.data ? `${list.data.total} total` : ""}</span>
         <span className="grow" />
-        <input className="search" type="search" placeholder="Search by id…" value={q} onChange={(e) => setQ(e.target.value)} aria-label="search strategies" />
-        <button className="primary" onClick={() => setCreating(true)} data-testid="new-strategy">
+        <input
+          className="search"
+          type="search"
+          placeholder="Search by id…"
+          value={q}
+          onChange={(e) => setQ(e.target.value)}
+          aria-label="search strategies"
+        />
+        <button
+          type="button"
+          className="primary"
+          onClick={() => setCreating(true)}
+          data-testid="new-strategy"
+        >
           + New strategy
         </button>
       </div>
@@ -63,8 +85,10 @@ export function StrategiesPage() {
             </Empty>
           ) : (
             <Empty title="No strategies yet">
-              <p>Create one from a template (the SMA crossover is a good start) or from a blank file.</p>
-              <button className="primary" onClick={() => setCreating(true)}>
+              <p>
+                Create one from a template (the SMA crossover is a good start) or from a blank file.
+              </p>
+              <button type="button" className="primary" onClick={() => setCreating(true)}>
                 + New strategy
               </button>
             </Empty>
@@ -87,9 +111,17 @@ export function StrategiesPage() {
                 {strategies.map((s) => {
                   const last = lastRuns.data?.[s.id];
                   return (
-                    <tr key={s.id} className="clickable" onClick={() => navigate(`/strategies/${encodeURIComponent(s.id)}`)}>
+                    <tr
+                      key={s.id}
+                      className="clickable"
+                      onClick={() => navigate(`/strategies/${encodeURIComponent(s.id)}`)}
+                    >
                       <td>
-                        <Link className="id-link" to={`/strategies/${encodeURIComponent(s.id)}`} onClick={(e) => e.stopPropagation()}>
+                        <Link
+                          className="id-link"
+                          to={`/strategies/${encodeURIComponent(s.id)}`}
+                          onClick={(e) => e.stopPropagation()}
+                        >
                           {s.id}
                         </Link>
                       </td>
@@ -103,8 +135,13 @@ export function StrategiesPage() {
                       </td>
                       <td>
                         {last ? (
-                          <Link to={`/jobs/${last.job_id}`} onClick={(e) => e.stopPropagation()} title={last.created_at ?? ""}>
-                            <StatusBadge status={last.status} /> <span className="subtle">{ago(last.created_at)}</span>
+                          <Link
+                            to={`/jobs/${last.job_id}`}
+                            onClick={(e) => e.stopPropagation()}
+                            title={last.created_at ?? ""}
+                          >
+                            <StatusBadge status={last.status} />{" "}
+                            <span className="subtle">{ago(last.created_at)}</span>
                           </Link>
                         ) : (
                           <StatusBadge status={null} />
@@ -113,12 +150,17 @@ export function StrategiesPage() {
                       <td title={s.updated_at ?? ""}>{ago(s.updated_at)}</td>
                       <td className="num">v{s.version}</td>
                       <td className="num">{bytes(s.size)}</td>
+                      {/* biome-ignore lint/a11y/useKeyWithClickEvents: not an interaction: it keeps clicks on the buttons (and between them) from also opening the row; the buttons are keyboard-operable themselves, and stopping key events here would hide Escape from the dialog. */}
                       <td className="actions" onClick={(e) => e.stopPropagation()}>
                         <div className="row">
-                          <button className="small" onClick={() => setRenaming(s)}>
+                          <button type="button" className="small" onClick={() => setRenaming(s)}>
                             Rename
                           </button>
-                          <button className="small danger" onClick={() => setDeleting(s)}>
+                          <button
+                            type="button"
+                            className="small danger"
+                            onClick={() => setDeleting(s)}
+                          >
                             Delete
                           </button>
                         </div>
@@ -131,7 +173,12 @@ export function StrategiesPage() {
           </div>
         )}
       </div>
-      {creating && <CreateModal onClose={() => setCreating(false)} onCreated={(id) => navigate(`/strategies/${encodeURIComponent(id)}`)} />}
+      {creating && (
+        <CreateModal
+          onClose={() => setCreating(false)}
+          onCreated={(id) => navigate(`/strategies/${encodeURIComponent(id)}`)}
+        />
+      )}
       {renaming && (
         <RenameModal
           strategy={renaming}
@@ -158,21 +205,39 @@ export function StrategiesPage() {
   );
 }
 
-function CreateModal({ onClose, onCreated }: { onClose: () => void; onCreated: (id: string) => void }) {
-  const templates = useLoad(async () => (await unwrapData<{ templates: Template[] }>(api.GET("/api/backtest/templates"))).templates, []);
+function CreateModal({
+  onClose,
+  onCreated,
+}: {
+  onClose: () => void;
+  onCreated: (id: string) => void;
+}) {
+  const templates = useLoad(
+    async () =>
+      (await unwrapData<{ templates: Template[] }>(api.GET("/api/backtest/templates"))).templates,
+    [],
+  );
   const [template, setTemplate] = useState("sma_crossover");
   const [id, setId] = useState("");
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
   const idError = id ? checkId(id) : null;
-  const chosen = useMemo(() => templates.data?.find((t) => t.id === template), [templates.data, template]);
+  const chosen = useMemo(
+    () => templates.data?.find((t) => t.id === template),
+    [templates.data, template],
+  );
 
   async function create() {
     setBusy(true);
     setError(null);
     try {
       if (template === "") {
-        await unwrap(api.POST("/api/backtest/strategies/{strategy_id}", { params: { path: { strategy_id: id } }, body: { code: BLANK, name: id } }));
+        await unwrap(
+          api.POST("/api/backtest/strategies/{strategy_id}", {
+            params: { path: { strategy_id: id } },
+            body: { code: BLANK, name: id },
+          }),
+        );
       } else {
         await unwrap(
           api.POST("/api/backtest/strategies/{strategy_id}/from-template", {
@@ -195,8 +260,16 @@ function CreateModal({ onClose, onCreated }: { onClose: () => void; onCreated: (
       onClose={onClose}
       footer={
         <>
-          <button onClick={onClose}>Cancel</button>
-          <button className="primary" disabled={busy || !id || Boolean(idError)} onClick={create} data-testid="create-strategy">
+          <button type="button" onClick={onClose}>
+            Cancel
+          </button>
+          <button
+            type="button"
+            className="primary"
+            disabled={busy || !id || Boolean(idError)}
+            onClick={create}
+            data-testid="create-strategy"
+          >
             Create
           </button>
         </>
@@ -205,7 +278,16 @@ function CreateModal({ onClose, onCreated }: { onClose: () => void; onCreated: (
       <ErrorBanner error={error || templates.error} />
       <label className="field">
         <span>Strategy id</span>
-        <input name="strategy-id" autoFocus value={id} onChange={(e) => setId(e.target.value.trim())} placeholder="e.g. sma_aapl" className={idError ? "invalid" : ""} onKeyDown={(e) => e.key === "Enter" && id && !idError && create()} />
+        <input
+          name="strategy-id"
+          // biome-ignore lint/a11y/noAutofocus: the dialog opens on the user's click and moves focus into itself, to its first field (WAI-ARIA dialog pattern).
+          autoFocus
+          value={id}
+          onChange={(e) => setId(e.target.value.trim())}
+          placeholder="e.g. sma_aapl"
+          className={idError ? "invalid" : ""}
+          onKeyDown={(e) => e.key === "Enter" && id && !idError && create()}
+        />
         {idError && <span className="field-error">{idError}</span>}
       </label>
       <label className="field">
@@ -221,13 +303,27 @@ function CreateModal({ onClose, onCreated }: { onClose: () => void; onCreated: (
       </label>
       <p className="hint">
         {template === "" ? "An empty init/handle_bar skeleton." : chosen?.description}
-        {chosen && chosen.params_schema.length > 0 && <> Parameters: {chosen.params_schema.map((p) => `${p.name}=${JSON.stringify(p.default)}`).join(", ")}.</>}
+        {chosen && chosen.params_schema.length > 0 && (
+          <>
+            {" "}
+            Parameters:{" "}
+            {chosen.params_schema.map((p) => `${p.name}=${JSON.stringify(p.default)}`).join(", ")}.
+          </>
+        )}
       </p>
     </Modal>
   );
 }
 
-function RenameModal({ strategy, onClose, onDone }: { strategy: StrategyMeta; onClose: () => void; onDone: () => void }) {
+function RenameModal({
+  strategy,
+  onClose,
+  onDone,
+}: {
+  strategy: StrategyMeta;
+  onClose: () => void;
+  onDone: () => void;
+}) {
   const [to, setTo] = useState(strategy.id);
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
@@ -237,7 +333,12 @@ function RenameModal({ strategy, onClose, onDone }: { strategy: StrategyMeta; on
     setBusy(true);
     setError(null);
     try {
-      await unwrap(api.POST("/api/backtest/strategies/{from_id}/rename", { params: { path: { from_id: strategy.id } }, body: { to_id: to } }));
+      await unwrap(
+        api.POST("/api/backtest/strategies/{from_id}/rename", {
+          params: { path: { from_id: strategy.id } },
+          body: { to_id: to },
+        }),
+      );
       onDone();
     } catch (exc) {
       // 409 (target exists) and 422 (invalid id) carry the contract's message: show it inline.
@@ -253,8 +354,16 @@ function RenameModal({ strategy, onClose, onDone }: { strategy: StrategyMeta; on
       onClose={onClose}
       footer={
         <>
-          <button onClick={onClose}>Cancel</button>
-          <button className="primary" disabled={busy || Boolean(local) || to === strategy.id} onClick={rename} data-testid="rename-submit">
+          <button type="button" onClick={onClose}>
+            Cancel
+          </button>
+          <button
+            type="button"
+            className="primary"
+            disabled={busy || Boolean(local) || to === strategy.id}
+            onClick={rename}
+            data-testid="rename-submit"
+          >
             Rename
           </button>
         </>
@@ -262,15 +371,40 @@ function RenameModal({ strategy, onClose, onDone }: { strategy: StrategyMeta; on
     >
       <label className="field">
         <span>New id</span>
-        <input name="to-id" autoFocus value={to} onChange={(e) => { setTo(e.target.value.trim()); setError(null); }} className={local || error ? "invalid" : ""} onKeyDown={(e) => e.key === "Enter" && !local && rename()} />
-        {(local || error) && <span className="field-error" data-testid="rename-error">{error || local}</span>}
+        <input
+          name="to-id"
+          // biome-ignore lint/a11y/noAutofocus: the dialog opens on the user's click and moves focus into itself, to its first field (WAI-ARIA dialog pattern).
+          autoFocus
+          value={to}
+          onChange={(e) => {
+            setTo(e.target.value.trim());
+            setError(null);
+          }}
+          className={local || error ? "invalid" : ""}
+          onKeyDown={(e) => e.key === "Enter" && !local && rename()}
+        />
+        {(local || error) && (
+          <span className="field-error" data-testid="rename-error">
+            {error || local}
+          </span>
+        )}
       </label>
-      <p className="hint">Jobs move with the strategy; the old id keeps resolving to the new one.</p>
+      <p className="hint">
+        Jobs move with the strategy; the old id keeps resolving to the new one.
+      </p>
     </Modal>
   );
 }
 
-function DeleteModal({ strategy, onClose, onDone }: { strategy: StrategyMeta; onClose: () => void; onDone: () => void }) {
+function DeleteModal({
+  strategy,
+  onClose,
+  onDone,
+}: {
+  strategy: StrategyMeta;
+  onClose: () => void;
+  onDone: () => void;
+}) {
   const [blocking, setBlocking] = useState<string[] | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
@@ -279,7 +413,11 @@ function DeleteModal({ strategy, onClose, onDone }: { strategy: StrategyMeta; on
     setBusy(true);
     setError(null);
     try {
-      await unwrap(api.DELETE("/api/backtest/strategies/{strategy_id}", { params: { path: { strategy_id: strategy.id }, query: { cascade } } }));
+      await unwrap(
+        api.DELETE("/api/backtest/strategies/{strategy_id}", {
+          params: { path: { strategy_id: strategy.id }, query: { cascade } },
+        }),
+      );
       onDone();
     } catch (exc) {
       if (exc instanceof ApiError && exc.status === 409) {
@@ -300,13 +438,27 @@ function DeleteModal({ strategy, onClose, onDone }: { strategy: StrategyMeta; on
       onClose={onClose}
       footer={
         <>
-          <button onClick={onClose}>Cancel</button>
+          <button type="button" onClick={onClose}>
+            Cancel
+          </button>
           {blocking ? (
-            <button className="danger" disabled={busy} onClick={() => remove(true)} data-testid="delete-cascade">
+            <button
+              type="button"
+              className="danger"
+              disabled={busy}
+              onClick={() => remove(true)}
+              data-testid="delete-cascade"
+            >
               Delete strategy and {blocking.length} job{blocking.length === 1 ? "" : "s"}
             </button>
           ) : (
-            <button className="danger" disabled={busy} onClick={() => remove(false)} data-testid="delete-submit">
+            <button
+              type="button"
+              className="danger"
+              disabled={busy}
+              onClick={() => remove(false)}
+              data-testid="delete-submit"
+            >
               Delete
             </button>
           )}

@@ -28,8 +28,10 @@ ENGINE_NAMES = ("native", "rqalpha", "backtrader")
 
 
 def detect_engine(source: str) -> str:
-    """The engine that can run ``source``: ``backtrader`` if it defines a subclass of
-    ``backtrader.Strategy`` (``bt.Strategy``, ``bt.SignalStrategy``...), else ``native``.
+    """The engine that can run ``source``: ``backtrader`` or ``native``.
+
+    ``backtrader`` if it defines a subclass of ``backtrader.Strategy`` (``bt.Strategy``,
+    ``bt.SignalStrategy``...), else ``native``.
 
     Static (``ast``); code that does not parse is ``native`` (its run reports the syntax
     error).

@@ -171,8 +171,10 @@ def _feed(bt: Any, bars: BarSeries, config: EngineConfig) -> Any:
 
 @contextlib.contextmanager
 def _strategy_module() -> Iterator[types.ModuleType]:
-    """A fresh module for the strategy, in ``sys.modules`` while it runs (backtrader's
-    metaclasses look classes' modules up there)."""
+    """A fresh module for the strategy, in ``sys.modules`` while it runs.
+
+    Backtrader's metaclasses look classes' modules up there.
+    """
     name = f"quantdesk_bt_strategy_{next(_MODULE_IDS)}"
     module = types.ModuleType(name)
     sys.modules[name] = module
@@ -188,8 +190,11 @@ def _exec(source: str, filename: str, module: types.ModuleType) -> None:
 
 
 def _pick_strategy(bt: Any, module: types.ModuleType, filename: str) -> Any:
-    """The strategy class: the only ``bt.Strategy`` subclass defined in the file, else the
-    one named by ``STRATEGY`` (a class or its name)."""
+    """The strategy class.
+
+    The only ``bt.Strategy`` subclass defined in the file, else the one named by ``STRATEGY``
+    (a class or its name).
+    """
     found = {
         name: obj
         for name, obj in vars(module).items()
@@ -231,8 +236,10 @@ def _params(strategy_cls: Any, given: Mapping[str, Any]) -> dict[str, Any]:
 
 @functools.cache
 def _bt_classes(bt: Any) -> tuple[Any, Any]:
-    """The analyzer and commission classes (created once: backtrader registers derived
-    classes in their module)."""
+    """The analyzer and commission classes.
+
+    Created once: backtrader registers derived classes in their module.
+    """
 
     class Recorder(bt.Analyzer):  # type: ignore[misc]
         params = (("book", None),)
@@ -249,7 +256,12 @@ def _bt_classes(bt: Any) -> tuple[Any, Any]:
             ("minimum", 0.0), ("taxed", False), ("book", None),
         )  # fmt: skip
 
-        def _getcommission(self, size: float, price: float, pseudoexec: bool) -> float:
+        def _getcommission(
+            self,
+            size: float,
+            price: float,
+            pseudoexec: bool,  # noqa: ARG002 (backtrader's signature)
+        ) -> float:
             value = abs(size) * price
             if value <= 0:
                 return 0.0

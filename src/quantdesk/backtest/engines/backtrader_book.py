@@ -83,6 +83,7 @@ class Book:
         return self.config.profile.tax_rate(day)
 
     def log(self, level: str, message: str) -> None:
+        """Keep ``message`` as a ``"<date> <level> <message>"`` line, passed on to the log sink."""
         line = f"{self.today().isoformat()} {level} {message}"
         self.logs.append(line)
         if self._log_sink is not None:

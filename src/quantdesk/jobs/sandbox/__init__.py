@@ -59,8 +59,10 @@ class Starter(Protocol):
 
 
 class Launcher:
-    """Starts each run as a fresh ``python -I -m quantdesk.jobs.sandbox.launch`` (no warm
-    template: for rare runs such as the compile check)."""
+    """Starts each run as a fresh ``python -I -m quantdesk.jobs.sandbox.launch``.
+
+    No warm template: for rare runs such as the compile check.
+    """
 
     def spawn(
         self,
@@ -70,6 +72,11 @@ class Launcher:
         log: CappedLog | None = None,
         on_event: Callable[[dict[str, Any]], None] | None = None,
     ) -> SandboxRun:
+        """Start ``target`` under ``policy`` in a new launcher process; the run owns its pipes.
+
+        Raises:
+            OSError: the launcher could not be started or given the request.
+        """
         pipes = Pipes()
         try:
             proc = subprocess.Popen(
@@ -104,6 +111,7 @@ class Detection:
         return self.level != Level.WEAK
 
     def describe(self) -> str:
+        """One line for the log: the level, the working layers and what is missing."""
         names = ", ".join(sorted(str(layer) for layer in self.layers)) or "none"
         text = f"sandbox level {self.level}: {names}"
         if self.missing:
@@ -111,6 +119,7 @@ class Detection:
         return text
 
     def as_dict(self) -> dict[str, Any]:
+        """``{"level", "layers" (sorted), "missing"}`` as JSON-able data (``/api/health``)."""
         return {
             "level": str(self.level),
             "layers": sorted(str(layer) for layer in self.layers),
@@ -181,6 +190,7 @@ class Sandbox:
 
     @property
     def enabled(self) -> bool:
+        """Whether jobs run sandboxed (any ``BACKTEST_SANDBOX`` but ``off``)."""
         return self.settings.backtest_sandbox != "off"
 
     def uid_for(self, slot: int | None) -> int:

@@ -44,8 +44,10 @@ def _mounts() -> list[tuple[str, str, set[str]]]:
 
 @dataclass(frozen=True)
 class Hierarchy:
-    """Where the memory, pids and (optional) cpu controllers are: ``version`` 1 or 2 and
-    their roots."""
+    """Where the memory, pids and (optional) cpu controllers are.
+
+    ``version`` 1 or 2 and their roots.
+    """
 
     version: int
     memory: Path
@@ -92,6 +94,7 @@ class JobCgroup:
 
     @property
     def paths(self) -> list[Path]:
+        """The group's folders, one per controller root (deduplicated)."""
         return [b / self.name for b in self.hierarchy.base(self.instance)]
 
     def _file(self, controller: str, name: str) -> Path:
@@ -100,8 +103,10 @@ class JobCgroup:
         return roots[controller] / ROOT / self.instance / self.name / name
 
     def create(self, memory_mb: int, max_procs: int, cpus: float | None = None) -> None:
-        """Create the group(s) and set the limits (``cpus``: CPU time as a number of cores,
-        where the cpu controller is available).
+        """Create the group(s) and set the limits.
+
+        ``memory_mb`` in MiB, ``max_procs`` processes, ``cpus``: CPU time as a number of cores,
+        where the cpu controller is available.
 
         Raises:
             OSError: the hierarchy is not writable.
@@ -210,8 +215,10 @@ class JobCgroup:
 
 
 def sweep(hierarchy: Hierarchy, instance: str, prefix: str = "") -> list[str]:
-    """Kill and remove the deployment's leftover groups whose name starts with ``prefix``
-    (a previous incarnation's, after a crash). Returns the names removed."""
+    """Kill and remove the deployment's leftover groups whose name starts with ``prefix``.
+
+    Those are a previous incarnation's, after a crash. Returns the names removed.
+    """
     removed: list[str] = []
     for base in hierarchy.base(instance):
         if not base.is_dir():

@@ -1,6 +1,7 @@
-"""Entering the sandbox: four processes per run, all forked (never exec'd), prepared before
-the job is known so that starting a job costs a message instead of forks and mounts. This
-module is the monitor's side; ``sandbox/inside.py`` the rest.
+"""Entering the sandbox: four processes per run, all forked (never exec'd).
+
+They are prepared before the job is known so that starting a job costs a message instead of
+forks and mounts. This module is the monitor's side; ``sandbox/inside.py`` the rest.
 
 ::
 
@@ -70,8 +71,10 @@ class Prepared:
     control: socket.socket
 
     def activate(self, request: dict[str, Any], fds: list[int]) -> None:
-        """Hand over the job: ``{"policy", "target", "args"}`` and the log, events and outcome
-        pipes (which the caller may close afterwards)."""
+        """Hand over the job: ``{"policy", "target", "args"}`` and the run's pipes.
+
+        The pipes are the log, events and outcome ones, which the caller may close afterwards.
+        """
         socket.send_fds(self.control, [json.dumps(request).encode()], fds)
         self.control.close()
 
@@ -273,8 +276,10 @@ class _Box:
 
 
 def _scheduling(pid: int, *, idle: bool) -> None:
-    """``SCHED_IDLE`` while a sandbox waits for its job, normal once it has one (as root the
-    monitor may raise its unprivileged children back; elsewhere the call is a no-op)."""
+    """``SCHED_IDLE`` while a sandbox waits for its job, normal once it has one.
+
+    As root the monitor may raise its unprivileged children back; elsewhere the call is a no-op.
+    """
     policy = os.SCHED_IDLE if idle else os.SCHED_OTHER
     with contextlib.suppress(OSError):
         os.sched_setscheduler(pid, policy, os.sched_param(0))

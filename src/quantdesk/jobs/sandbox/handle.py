@@ -30,8 +30,10 @@ _READ = 65536
 
 
 class CappedLog:
-    """Appends to a file until ``cap`` bytes were written by this run, then writes one marker
-    line and drops the rest (counting it)."""
+    """Appends to a file until ``cap`` bytes were written by this run.
+
+    Then it writes one marker line and drops the rest (counting it).
+    """
 
     def __init__(self, path: Path, cap: int, setting: str = "BACKTEST_LOG_MB") -> None:
         self._fh = open_append(path)
@@ -41,6 +43,10 @@ class CappedLog:
         self.dropped = 0
 
     def write(self, data: bytes) -> None:
+        """Append what fits under the cap (flushed); count the rest in ``dropped``.
+
+        The write that reaches the cap also appends the truncation marker line.
+        """
         room = self._cap - self.written
         if room > 0:
             chunk = data[:room]
@@ -57,27 +63,33 @@ class CappedLog:
         self.dropped += len(data)
 
     def close(self) -> None:
+        """Close the file."""
         self._fh.close()
 
 
 class Pipes:
-    """The three pipes of a run (log, events, outcome): the write ends go to the sandbox,
-    the read ends become a ``SandboxRun``. Use as ``try: ... except: close_readers()
-    finally: close_writers()``."""
+    """The three pipes of a run (log, events, outcome).
+
+    The write ends go to the sandbox, the read ends become a ``SandboxRun``. Use as
+    ``try: ... except: close_readers() finally: close_writers()``.
+    """
 
     def __init__(self) -> None:
         self._pairs = [os.pipe() for _ in range(3)]
 
     @property
     def writers(self) -> list[int]:
+        """The write ends' descriptors, in order log, events, outcome."""
         return [w for _, w in self._pairs]
 
     def close_writers(self) -> None:
+        """Close this process's copies of the write ends (errors ignored)."""
         for _, w in self._pairs:
             with contextlib.suppress(OSError):
                 os.close(w)
 
     def close_readers(self) -> None:
+        """Close the read ends (errors ignored): when no ``SandboxRun`` will own them."""
         for r, _ in self._pairs:
             with contextlib.suppress(OSError):
                 os.close(r)
@@ -154,9 +166,12 @@ class SandboxRun:
         return True
 
     def _drain_events(self) -> None:
-        """Read what the events pipe still holds once the run is over (its last lines, such
-        as the error report, may sit behind more than one read's worth), without waiting for
-        an end of file that a process left behind by an unconfined run could withhold."""
+        """Read what the events pipe still holds once the run is over.
+
+        Its last lines, such as the error report, may sit behind more than one read's worth.
+        Does not wait for an end of file that a process left behind by an unconfined run could
+        withhold.
+        """
         for fd, kind in list(self._open.items()):
             if kind != "events":
                 continue
@@ -241,9 +256,11 @@ class SandboxRun:
                 self._process.send_signal(number)
 
     def kill(self, grace: float = 2.0) -> None:
-        """Stop the run: SIGTERM to its monitor, which kills everything in the sandbox and
-        removes the control group; SIGKILL if it has not ended within ``grace`` seconds (the
-        processes below it then die by their parent-death signals)."""
+        """Stop the run: SIGTERM to its monitor, SIGKILL if it has not ended within ``grace`` s.
+
+        On SIGTERM the monitor kills everything in the sandbox and removes the control group;
+        after a SIGKILL the processes below it die by their parent-death signals.
+        """
         if not self.done:
             self._signal(signal.SIGTERM)
             if not self.wait(grace):

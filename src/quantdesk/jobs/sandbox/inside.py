@@ -1,5 +1,6 @@
-"""Inside the sandbox: its init (pid 1), the job's shell and the code process, as the
-monitor (``sandbox/enter.py``) forks them. ``init_main`` finishes entering the sandbox
+"""Inside the sandbox: its init (pid 1), the job's shell and the code process.
+
+The monitor (``sandbox/enter.py``) forks them. ``init_main`` finishes entering the sandbox
 (``/proc``, ``pivot_root``, identity, rlimits, seccomp), forks the shell (Landlock; the job's
 parent), which forks the code process: it waits for its job on a socket, then runs the
 target with fd 0 ``/dev/null``, 1+2 the log pipe and 3 the events pipe.
@@ -85,8 +86,10 @@ def _setup_failed(ready: int) -> NoReturn:
 
 
 def _wait_for(pid: int, *, reap_all: bool) -> NoReturn:
-    """Wait for ``pid`` (reaping any orphan too, as pid 1 must) and exit with its status
-    (``128 + signal`` when it was killed)."""
+    """Wait for ``pid`` (reaping any orphan too, as pid 1 must) and exit with its status.
+
+    The status is ``128 + signal`` when it was killed.
+    """
     while True:
         try:
             child, status = os.waitpid(-1 if reap_all else pid, 0)
@@ -102,10 +105,12 @@ def _wait_for(pid: int, *, reap_all: bool) -> NoReturn:
 def _shell(
     policy: SandboxPolicy, root: str | None, code_end: socket.socket, ready: int
 ) -> NoReturn:
-    """The job's parent inside the sandbox (what the job sees as its worker): applies
-    Landlock when the job folder is already known (``/job``), forks the code process, and
-    exits with its status. Code that kills it (``os.kill(os.getppid(), signal.SIGKILL)``, or
-    SIGTERM...) ends its own run as a lost worker would."""
+    """The job's parent inside the sandbox (what the job sees as its worker).
+
+    Applies Landlock when the job folder is already known (``/job``), forks the code process,
+    and exits with its status. Code that kills it (``os.kill(os.getppid(), signal.SIGKILL)``, or
+    SIGTERM...) ends its own run as a lost worker would.
+    """
     try:
         prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
         for number in _IGNORED:  # (init ignores them; the shell dies of them, as a worker would)
@@ -184,8 +189,7 @@ def _rlimits(policy: SandboxPolicy) -> None:
 
 
 def _code(policy: SandboxPolicy, control: socket.socket, *, landlocked: bool) -> NoReturn:
-    """The code's process: wait for the job, then streams, environment, folder, Landlock,
-    and the target."""
+    """The code's process: wait for the job, then streams, environment, folder, Landlock, target."""
     code = 1
     try:
         prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
@@ -231,8 +235,10 @@ def _code(policy: SandboxPolicy, control: socket.socket, *, landlocked: bool) ->
 
 
 def _prefault() -> None:
-    """Touch a backtest's memory before the job arrives (``jobs.child.prefault``), when the
-    fork server preloaded it."""
+    """Touch a backtest's memory before the job arrives (``jobs.child.prefault``).
+
+    Only when the fork server preloaded it.
+    """
     child = sys.modules.get("quantdesk.jobs.child")
     if child is not None:
         with contextlib.suppress(Exception):

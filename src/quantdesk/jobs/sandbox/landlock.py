@@ -69,9 +69,11 @@ def _fs_rights(abi: int) -> int:
 
 
 def restrict(read_only: list[str], read_write: list[str]) -> int:
-    """Restrict this process (and future children) to ``read_only`` (read + execute) and
-    ``read_write`` paths, deny TCP bind/connect (ABI ≥ 4), and scope abstract UNIX sockets
-    and signals to the sandbox (ABI ≥ 6). Missing paths are skipped.
+    """Restrict this process (and future children) with Landlock.
+
+    Only ``read_only`` (read + execute) and ``read_write`` paths; deny TCP bind/connect
+    (ABI ≥ 4), and scope abstract UNIX sockets and signals to the sandbox (ABI ≥ 6). Missing
+    paths are skipped.
 
     Returns:
         The ABI that was applied.

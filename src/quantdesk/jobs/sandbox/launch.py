@@ -19,6 +19,11 @@ from quantdesk.jobs.sandbox.policy import SandboxPolicy
 
 
 def main() -> None:
+    """Run the request on stdin in a new sandbox and exit with its monitor's exit status.
+
+    ``sys.argv[1:4]`` are the log, events and outcome pipe descriptors. Dies (SIGKILL) with
+    its parent.
+    """
     prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
     fds = [int(a) for a in sys.argv[1:4]]
     request = json.loads(sys.stdin.read())

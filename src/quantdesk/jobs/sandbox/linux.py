@@ -80,14 +80,22 @@ def syscall(table: dict[str, int], *args: object) -> int:
 
 
 def unshare(flags: int) -> None:
-    """unshare(2): move this process into new namespaces."""
+    """Move this process into new namespaces: the ``unshare`` system call (2).
+
+    Raises:
+        OSError: the call failed (its errno).
+    """
     _check(_libc.unshare(flags), "unshare")
 
 
 def mount(
     source: str | None, target: str, fstype: str | None, flags: int = 0, data: str | None = None
 ) -> None:
-    """mount(2)."""
+    """Mount ``source`` on ``target``: the ``mount`` system call (2).
+
+    Raises:
+        OSError: the call failed (its errno; the message names ``target``).
+    """
     _check(_libc.mount(_b(source), _b(target), _b(fstype), flags, _b(data)), f"mount {target}")
 
 
@@ -97,18 +105,32 @@ def umount(target: str, flags: int = 0) -> None:
 
 
 def pivot_root(new_root: str, put_old: str) -> None:
-    """pivot_root(2)."""
+    """Make ``new_root`` this mount namespace's root: the ``pivot_root`` system call (2).
+
+    The old root is moved to ``put_old``.
+
+    Raises:
+        OSError: the call failed (its errno).
+    """
     syscall(_SYS_PIVOT_ROOT, _b(new_root), _b(put_old))
 
 
 def sethostname(name: str) -> None:
-    """sethostname(2) (in a new UTS namespace)."""
+    """Set the host name (in a new UTS namespace): the ``sethostname`` system call (2).
+
+    Raises:
+        OSError: the call failed (its errno).
+    """
     raw = name.encode()
     _check(_libc.sethostname(raw, len(raw)), "sethostname")
 
 
 def prctl(option: int, arg2: int = 0, arg3: int = 0, arg4: int = 0, arg5: int = 0) -> int:
-    """prctl(2)."""
+    """Operation ``option`` on this process: the ``prctl`` system call (2); returns its result.
+
+    Raises:
+        OSError: the call failed (its errno).
+    """
     return _check(_libc.prctl(option, arg2, arg3, arg4, arg5), f"prctl {option}")
 
 
@@ -147,8 +169,11 @@ def clear_capabilities() -> None:
 
 
 def capabilities() -> dict[str, int]:
-    """``CapEff``, ``CapPrm``, ``CapBnd`` ... of this process as integers, and ``NoNewPrivs``,
-    ``Seccomp`` from ``/proc/self/status``."""
+    """This process's capability sets and security flags, as integers.
+
+    ``CapEff``, ``CapPrm``, ``CapBnd`` ..., ``NoNewPrivs`` and ``Seccomp``, from
+    ``/proc/self/status``.
+    """
     out: dict[str, int] = {}
     for line in Path("/proc/self/status").read_text().splitlines():
         key, _, value = line.partition(":")

@@ -1,6 +1,7 @@
-"""What a sandboxed process may see and use (``SandboxPolicy``), the layers that enforce it
-(``Layer``), and what happened to it (``Outcome``). Plain data: it crosses the fork server's
-socket as JSON.
+"""What a sandboxed process may see and use, the layers that enforce it, what happened to it.
+
+``SandboxPolicy``, ``Layer`` and ``Outcome``. Plain data: it crosses the fork server's socket
+as JSON.
 """
 
 from __future__ import annotations
@@ -110,6 +111,7 @@ class SandboxPolicy:
     env: dict[str, str] = field(default_factory=dict)
 
     def has(self, layer: Layer) -> bool:
+        """Whether the policy enables ``layer``."""
         return str(layer) in self.layers
 
     def to_dict(self) -> dict[str, Any]:
@@ -117,8 +119,10 @@ class SandboxPolicy:
         return dataclasses.asdict(self)
 
     def template_key(self) -> str:
-        """The policy minus what only a job decides (its folder, inputs and environment): two
-        runs with the same key can use the same prepared sandbox."""
+        """The policy minus what only a job decides (its folder, inputs and environment).
+
+        Two runs with the same key can use the same prepared sandbox.
+        """
         generic = dataclasses.replace(
             self, work_dir=None if self.work_dir is None else "", inputs=(), env={}
         )
@@ -126,6 +130,7 @@ class SandboxPolicy:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> SandboxPolicy:
+        """The policy ``to_dict`` gave; unknown keys are ignored, JSON lists become tuples."""
         known = {f.name for f in dataclasses.fields(cls)}
         values = {k: v for k, v in data.items() if k in known}
         for name in ("layers", "read_only", "inputs"):
@@ -193,10 +198,12 @@ class Outcome:
 
 
 def runtime_paths(extra_commands: tuple[str, ...] = ()) -> tuple[str, ...]:
-    """Host paths a Python job needs read-only: this interpreter's installation and
-    environment, every ``sys.path`` entry, and for each command in ``extra_commands`` (e.g.
-    ``RQALPHA_COMMAND``) its virtual environment and base interpreter. ``/usr``, ``/lib*`` and
-    a few ``/etc`` files are added by the sandbox itself."""
+    """Host paths a Python job needs read-only.
+
+    This interpreter's installation and environment, every ``sys.path`` entry, and for each
+    command in ``extra_commands`` (e.g. ``RQALPHA_COMMAND``) its virtual environment and base
+    interpreter. ``/usr``, ``/lib*`` and a few ``/etc`` files are added by the sandbox itself.
+    """
     paths: list[str] = [sys.base_prefix, sys.prefix, sys.exec_prefix, _package_root()]
     paths += _pth_dirs()  # editable installs; never sys.path[0] (the cwd or a script's dir)
     for command in extra_commands:
@@ -241,8 +248,10 @@ def _command_paths(command: str) -> list[str]:
 
 
 def _dedupe(paths: list[str]) -> tuple[str, ...]:
-    """Absolute existing paths (not resolved: the sandbox shows them where the interpreter
-    found them) with those inside another one dropped."""
+    """Absolute existing paths, with those inside another one dropped.
+
+    Not resolved: the sandbox shows them where the interpreter found them.
+    """
     absolute = sorted({os.path.abspath(p) for p in paths if p and os.path.exists(p)}, key=len)
     kept: list[str] = []
     for path in absolute:

@@ -120,8 +120,10 @@ def _syscalls() -> dict[str, str]:
 
 
 def _frames() -> list[list[str]]:
-    """``[function, local names...]`` of every frame above this one (what a job could reach
-    of the process it was forked from)."""
+    """``[function, local names...]`` of every frame above this one.
+
+    What a job could reach of the process it was forked from.
+    """
     import sys
 
     out: list[list[str]] = []

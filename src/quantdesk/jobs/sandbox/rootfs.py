@@ -85,8 +85,10 @@ def _tmpfs(target: str, options: str) -> None:
 
 
 def build(policy: SandboxPolicy) -> str:
-    """Build the private root on ``policy.scratch`` (this process must already be in its own
-    mount namespace, with CAP_SYS_ADMIN there). Returns the root path."""
+    """Build the private root on ``policy.scratch``. Returns the root path.
+
+    This process must already be in its own mount namespace, with CAP_SYS_ADMIN there.
+    """
     root = policy.scratch
     mount(None, "/", None, MS_REC | MS_PRIVATE)
     mount("tmpfs", root, "tmpfs", MS_NOSUID | MS_NODEV, "size=16m,mode=0755")
@@ -153,8 +155,9 @@ class CollectLimit(Exception):
 
 
 def collect(policy: SandboxPolicy, root: str) -> list[str]:
-    """Copy the regular files the code wrote in its private job folder back into the real
-    one, and return their relative paths.
+    """Copy the regular files the code wrote in its private job folder back into the real one.
+
+    Returns their relative paths.
 
     Called once nothing of the job runs any more. Walks with directory descriptors and opens
     with ``O_NOFOLLOW``, so no symlink (on any component) is ever followed; skips
@@ -187,8 +190,10 @@ def collect(policy: SandboxPolicy, root: str) -> list[str]:
 
 
 def _files(source_root: str) -> Iterator[tuple[str, int, str]]:
-    """``(relative path, directory fd, name)`` of every regular file under ``source_root``
-    (depth-limited; the fd is valid during the iteration step only)."""
+    """``(relative path, directory fd, name)`` of every regular file under ``source_root``.
+
+    Depth-limited; the fd is valid during the iteration step only.
+    """
     try:
         top = os.open(source_root, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
     except OSError:

@@ -37,8 +37,9 @@ _TIOCSTI = 0x5412
 
 
 def install() -> None:
-    """Load the filter into this process (and its future children); needs ``no_new_privs``
-    or CAP_SYS_ADMIN.
+    """Load the filter into this process (and its future children).
+
+    Needs ``no_new_privs`` or CAP_SYS_ADMIN.
 
     Raises:
         OSError / RuntimeError: libseccomp refused the filter.

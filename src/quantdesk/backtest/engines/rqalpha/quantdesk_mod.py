@@ -30,6 +30,7 @@ VERSION_PREFIX = "QUANTDESK_RQALPHA_VERSION"
 
 
 def load_mod() -> QuantdeskMod:
+    """RQAlpha's entry point for a mod: a new ``QuantdeskMod``."""
     return QuantdeskMod()
 
 
@@ -38,6 +39,8 @@ def _name(value: Any) -> Any:
 
 
 class QuantdeskMod(AbstractMod):  # type: ignore[misc]
+    """Sets the universe, records orders and prints the version and progress (see the module)."""
+
     def __init__(self) -> None:
         self._env: Any = None
         self._orders: dict[int, Any] = {}
@@ -47,9 +50,14 @@ class QuantdeskMod(AbstractMod):  # type: ignore[misc]
         self._done = 0
 
     def start_up(self, env: Any, mod_config: Any) -> None:
+        """Print the RQAlpha version, read ``mod_config`` and listen to the run's events.
+
+        ``mod_config`` holds this mod's ``__config__`` keys: ``universe``, ``orders_file``
+        and ``total_sessions`` (the denominator of the progress lines).
+        """
         import rqalpha  # type: ignore[import-not-found]
 
-        print(f"{VERSION_PREFIX} {rqalpha.__version__}", flush=True)
+        print(f"{VERSION_PREFIX} {rqalpha.__version__}", flush=True)  # noqa: T201 (read by the adapter)
         self._env = env
         self._universe = list(mod_config.universe or [])
         self._file = mod_config.orders_file
@@ -77,9 +85,14 @@ class QuantdeskMod(AbstractMod):  # type: ignore[misc]
 
     def _progress(self, _event: Any) -> None:
         self._done += 1
-        print(f"{PROGRESS_PREFIX} {self._done} {self._total}", flush=True)
+        print(f"{PROGRESS_PREFIX} {self._done} {self._total}", flush=True)  # noqa: T201 (idem)
 
-    def tear_down(self, code: Any, exception: Any = None) -> None:
+    def tear_down(self, code: Any, exception: Any = None) -> None:  # noqa: ARG002 (RQAlpha's mod API)
+        """Write every recorded order to ``orders_file`` as a JSON list sorted by ``order_id``.
+
+        Each row: id, ISO datetime, order_book_id, side, quantity, filled quantity, average
+        and limit price (null for a market order), type, final status, message and costs.
+        """
         rows = []
         for order in self._orders.values():
             rows.append(

@@ -1,4 +1,4 @@
-"""users, strategies and jobs
+"""users, strategies and jobs.
 
 Revision ID: 0001
 Revises:
@@ -16,6 +16,7 @@ depends_on = None
 
 
 def upgrade() -> None:
+    """Create the ``users``, ``jobs`` (indexed by owner and by status) and ``strategies`` tables."""
     op.create_table(
         "users",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -83,6 +84,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    """Drop the ``strategies``, ``jobs`` and ``users`` tables."""
     op.drop_table("strategies")
     with op.batch_alter_table("jobs", schema=None) as batch_op:
         batch_op.drop_index("ix_jobs_status_created")

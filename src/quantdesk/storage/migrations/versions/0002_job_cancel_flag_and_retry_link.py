@@ -1,4 +1,4 @@
-"""job cancel flag and retry link
+"""job cancel flag and retry link.
 
 Revision ID: 0002
 Revises: 0001
@@ -16,6 +16,7 @@ depends_on = None
 
 
 def upgrade() -> None:
+    """Add ``jobs.cancel_requested`` (false for existing jobs) and ``jobs.retry_of``."""
     with op.batch_alter_table("jobs", schema=None) as batch_op:
         batch_op.add_column(
             sa.Column("cancel_requested", sa.Boolean(), server_default=sa.false(), nullable=False)
@@ -24,6 +25,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    """Drop ``jobs.retry_of`` and ``jobs.cancel_requested``."""
     with op.batch_alter_table("jobs", schema=None) as batch_op:
         batch_op.drop_column("retry_of")
         batch_op.drop_column("cancel_requested")

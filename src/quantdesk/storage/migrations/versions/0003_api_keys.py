@@ -1,4 +1,4 @@
-"""api keys
+"""api keys.
 
 Revision ID: 0003
 Revises: 0002
@@ -16,6 +16,7 @@ depends_on = None
 
 
 def upgrade() -> None:
+    """Create the ``api_keys`` table, indexed by owner."""
     op.create_table(
         "api_keys",
         sa.Column("id", sa.String(length=40), nullable=False),
@@ -35,6 +36,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    """Drop the ``api_keys`` table and its index."""
     with op.batch_alter_table("api_keys", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_api_keys_owner_id"))
 

@@ -1,4 +1,4 @@
-"""strategy renames
+"""strategy renames.
 
 Revision ID: 0004
 Revises: 0003
@@ -16,6 +16,7 @@ depends_on = None
 
 
 def upgrade() -> None:
+    """Create the ``strategy_renames`` table (an owner's old strategy id -> its new one)."""
     op.create_table(
         "strategy_renames",
         sa.Column("owner_id", sa.Integer(), nullable=False),
@@ -31,4 +32,5 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    """Drop the ``strategy_renames`` table."""
     op.drop_table("strategy_renames")

@@ -1,4 +1,4 @@
-"""job idempotency key
+"""job idempotency key.
 
 Revision ID: 0005
 Revises: 0004
@@ -16,6 +16,7 @@ depends_on = None
 
 
 def upgrade() -> None:
+    """Add ``jobs.idempotency_key``, indexed with the owner."""
     with op.batch_alter_table("jobs", schema=None) as batch_op:
         batch_op.add_column(sa.Column("idempotency_key", sa.String(length=128), nullable=True))
         batch_op.create_index(
@@ -24,6 +25,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    """Drop ``jobs.idempotency_key`` and its index."""
     with op.batch_alter_table("jobs", schema=None) as batch_op:
         batch_op.drop_index("ix_jobs_owner_idempotency_key")
         batch_op.drop_column("idempotency_key")

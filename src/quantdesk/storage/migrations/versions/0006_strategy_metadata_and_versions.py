@@ -1,4 +1,4 @@
-"""strategy metadata and versions
+"""strategy metadata and versions.
 
 Revision ID: 0006
 Revises: 0005
@@ -16,6 +16,7 @@ depends_on = None
 
 
 def upgrade() -> None:
+    """Create ``strategy_versions``; give ``strategies`` a name, description, tags and version."""
     op.create_table(
         "strategy_versions",
         sa.Column("owner_id", sa.Integer(), nullable=False),
@@ -43,6 +44,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    """Drop the strategies' metadata columns and the ``strategy_versions`` table."""
     with op.batch_alter_table("strategies", schema=None) as batch_op:
         batch_op.drop_column("version")
         batch_op.drop_column("tags")

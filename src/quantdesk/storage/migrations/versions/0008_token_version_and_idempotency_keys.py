@@ -1,4 +1,4 @@
-"""user token version, idempotency keys
+"""user token version, idempotency keys.
 
 Revision ID: 0008
 Revises: 0007
@@ -19,6 +19,7 @@ depends_on = None
 
 
 def upgrade() -> None:
+    """Add ``users.token_version`` (0); create ``idempotency_keys``, filled from the jobs' keys."""
     with op.batch_alter_table("users", schema=None) as batch_op:
         batch_op.add_column(
             sa.Column("token_version", sa.Integer(), nullable=False, server_default="0")
@@ -41,6 +42,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    """Drop the ``idempotency_keys`` table and ``users.token_version``."""
     op.drop_index("ix_idempotency_keys_created_at", table_name="idempotency_keys")
     op.drop_table("idempotency_keys")
     with op.batch_alter_table("users", schema=None) as batch_op:
