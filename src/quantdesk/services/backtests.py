@@ -16,8 +16,6 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
-from sqlalchemy.orm import Session
-
 from quantdesk.backtest.run import prepare_backtest
 from quantdesk.backtest.spec import PreparedBacktest
 from quantdesk.core.clock import iso_utc, utcnow
@@ -43,7 +41,7 @@ from quantdesk.jobs.logs import LogChunk, read_log_chunk
 from quantdesk.jobs.results import read_result_page
 from quantdesk.services.auth import Principal
 from quantdesk.services.strategies import StrategyService, check_strategy_id
-from quantdesk.storage import Database
+from quantdesk.storage import Database, DbSession
 from quantdesk.storage import jobs as job_store
 from quantdesk.storage.models import JobRow
 
@@ -217,7 +215,7 @@ class BacktestService:
         job_id = uuid.uuid4().hex
         folder = RunFolder(self._base, run_dir_for(job_id, now))
 
-        def existing(session: Session) -> str | None:
+        def existing(session: DbSession) -> str | None:
             if key_use is not None:
                 return job_store.keyed_job(session, key_use)
             if dedup_seconds > 0:
@@ -257,18 +255,16 @@ class BacktestService:
                 job_store.lock_request(session, principal.user_id, lock)
                 duplicate = existing(session)
                 if duplicate is None:
-                    session.add(
-                        JobRow(
-                            id=job_id, owner_id=principal.user_id, strategy_id=strategy_id,
-                            status=JobStatus.QUEUED, request=normalized, request_hash=digest,
-                            run_dir=folder.relative, created_at=now, updated_at=now,
-                            attempts=0, max_attempts=self._settings.job_max_attempts, fence=0,
-                            progress=0.0, current_bar=0, total_bars=0, retry_of=retry_of,
-                            idempotency_key=key_use.key if key_use is not None else None,
-                        )
+                    job_store.insert(
+                        session,
+                        id=job_id, owner_id=principal.user_id, strategy_id=strategy_id,
+                        status=JobStatus.QUEUED, request=normalized, request_hash=digest,
+                        run_dir=folder.relative, created_at=now, updated_at=now,
+                        attempts=0, max_attempts=self._settings.job_max_attempts, fence=0,
+                        progress=0.0, current_bar=0, total_bars=0, retry_of=retry_of,
+                        idempotency_key=key_use.key if key_use is not None else None,
                     )  # fmt: skip
                     if key_use is not None:
-                        session.flush()  # (the key's row refers to the job's)
                         job_store.remember_key(session, key_use, job_id, now)
         except BaseException:
             folder.remove()
@@ -334,10 +330,7 @@ class BacktestService:
 
     def _job(self, principal: Principal, job_id: str) -> JobRow:
         with self._db.read() as session:
-            row = job_store.get(session, job_id, principal.user_id)
-        if row is None:
-            raise NotFound(f"job {job_id!r} not found")
-        return row
+            return job_store.owned(session, job_id, principal.user_id)
 
     def status(self, principal: Principal, job_id: str) -> dict[str, Any]:
         """The job status object.

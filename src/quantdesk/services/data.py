@@ -15,12 +15,10 @@ import math
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
-from sqlalchemy import func, select
-
 from quantdesk.backtest.engines import ENGINE_NAMES
 from quantdesk.backtest.run import DEFAULT_BENCHMARK
 from quantdesk.core.clock import iso_utc
-from quantdesk.core.errors import InternalError, InvalidArgument, NotFound, ResultNotReady
+from quantdesk.core.errors import InternalError, InvalidArgument, ResultNotReady
 from quantdesk.core.jobs import JobStatus
 from quantdesk.core.settings import Settings
 from quantdesk.data import Catalog
@@ -164,24 +162,9 @@ class DataService:
 
         ``{"last_runs": {strategy_id: {job_id, status, created_at, updated_at}}}``.
         """
-        newest = (
-            select(JobRow.strategy_id, func.max(JobRow.created_at).label("latest"))
-            .where(JobRow.owner_id == principal.user_id)
-            .group_by(JobRow.strategy_id)
-            .subquery()
-        )
-        query = (
-            select(JobRow)
-            .join(
-                newest,
-                (JobRow.strategy_id == newest.c.strategy_id)
-                & (JobRow.created_at == newest.c.latest),
-            )
-            .where(JobRow.owner_id == principal.user_id)
-        )
         out: dict[str, Any] = {}
         with self._db.read() as session:
-            for row in session.scalars(query):
+            for row in job_store.newest_per_strategy(session, principal.user_id):
                 out[row.strategy_id] = {
                     "job_id": row.id,
                     "status": row.status,
@@ -192,10 +175,7 @@ class DataService:
 
     def _job(self, principal: Principal, job_id: str) -> JobRow:
         with self._db.read() as session:
-            row = job_store.get(session, job_id, principal.user_id)
-        if row is None:
-            raise NotFound(f"job {job_id!r} not found")
-        return row
+            return job_store.owned(session, job_id, principal.user_id)
 
     def _finished(self, principal: Principal, job_id: str) -> tuple[JobRow, RunFolder]:
         row = self._job(principal, job_id)

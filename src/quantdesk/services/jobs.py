@@ -162,13 +162,11 @@ class JobService:
             NotFound: no such job. Conflict: it is RUNNING (cancel it first).
         """
         with self._db.write() as session:
-            row = job_store.get(session, job_id, principal.user_id)
-            if row is None:
-                raise NotFound(f"job {job_id!r} not found")
+            row = job_store.owned(session, job_id, principal.user_id)
             if row.status == JobStatus.RUNNING:
                 raise Conflict(f"job {job_id} is RUNNING; cancel it before deleting it")
             run_dir = row.run_dir
-            session.delete(row)
+            job_store.delete_row(session, row)
         RunFolder(self._base, run_dir).remove()
         return {"job_id": job_id, "deleted": True}
 
@@ -202,10 +200,10 @@ class JobService:
                 )
             folders = [r.run_dir for r in rows]
             for row in rows:
-                session.delete(row)
+                job_store.delete_row(session, row)
             meta = strategy_store.get(session, principal.user_id, strategy_id)
             if meta is not None:
-                session.delete(meta)
+                strategy_store.delete_row(session, meta)
             rename_store.forget(session, principal.user_id, strategy_id)
             strategy_store.delete_versions(session, principal.user_id, strategy_id)
         for run_dir in folders:
@@ -215,7 +213,4 @@ class JobService:
 
     def _row(self, principal: Principal, job_id: str) -> JobRow:
         with self._db.read() as session:
-            row = job_store.get(session, job_id, principal.user_id)
-        if row is None:
-            raise NotFound(f"job {job_id!r} not found")
-        return row
+            return job_store.owned(session, job_id, principal.user_id)

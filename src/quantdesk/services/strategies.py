@@ -231,14 +231,12 @@ class StrategyService:
                 if moved is not None:
                     moved.name, moved.description = source.name, source.description
                     moved.tags, moved.version = list(source.tags or []), source.version
-                session.delete(source)
-                session.flush()
+                strategy_store.delete_row(session, source)
                 strategy_store.move_versions(session, owner, src, dst)
                 if code is not None and moved is not None:
                     strategy_store.add_version(session, moved, code, moved.code_sha256, now)
                 job_store.rename_strategy(session, owner, src, dst)
                 rename_store.add(session, owner, src, dst, now, target_is_live=True)
-                session.flush()
             except BaseException:
                 new_path.unlink(missing_ok=True)
                 raise

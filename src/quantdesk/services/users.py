@@ -12,8 +12,6 @@ import secrets
 import time
 from typing import Any
 
-from sqlalchemy import select
-
 from quantdesk.core.clock import iso_utc, utcnow
 from quantdesk.core.errors import Conflict, InvalidArgument, NotFound, Unauthorized, UserDisabled
 from quantdesk.services.auth import (
@@ -25,7 +23,7 @@ from quantdesk.services.auth import (
 )
 from quantdesk.storage import Database
 from quantdesk.storage import users as user_store
-from quantdesk.storage.models import ApiKeyRow, UserRow
+from quantdesk.storage.models import UserRow
 
 ROLES = ("admin", "researcher", "viewer")
 KEY_CACHE_SECONDS = 60.0
@@ -67,7 +65,7 @@ class UserService:
     def list(self) -> dict[str, Any]:
         """Every user (admin only)."""
         with self._db.read() as session:
-            rows = session.scalars(select(UserRow).order_by(UserRow.id)).all()
+            rows = user_store.list_all(session)
             return {"users": [user_view(r) for r in rows], "total": len(rows)}
 
     def create(self, mobile: object, password: object, role: object) -> dict[str, Any]:
@@ -83,12 +81,8 @@ class UserService:
         with self._db.write() as session:
             if user_store.get_by_mobile(session, mobile.strip()) is not None:
                 raise Conflict(f"a user with mobile {mobile.strip()!r} exists")
-            row = UserRow(
-                mobile=mobile.strip(), password_hash=hashed, role=chosen,
-                is_admin=chosen == "admin", disabled=False, created_at=utcnow(),
-            )  # fmt: skip
-            session.add(row)
-            session.flush()
+            row = user_store.insert(session, mobile=mobile.strip(), password_hash=hashed,
+                                    role=chosen, now=utcnow())  # fmt: skip
             return user_view(row)
 
     def update(self, user_id: int, changes: dict[str, Any]) -> dict[str, Any]:
@@ -114,22 +108,12 @@ class UserService:
             row = user_store.get(session, user_id)
             if row is None:
                 raise NotFound(f"user {user_id} not found")
-            revoke = False
-            if "disabled" in changes:
-                if not isinstance(changes["disabled"], bool):
-                    raise InvalidArgument("disabled must be true or false")
-                revoke |= changes["disabled"] and not row.disabled
-                row.disabled = changes["disabled"]
-            if "role" in changes:
-                role = _role(changes["role"])
-                revoke |= role != row.role
-                row.role = role
-                row.is_admin = row.role == "admin"
-            if hashed is not None:
-                row.password_hash = hashed
-                revoke = True
-            if revoke:
-                user_store.bump_token_version(session, row.id)
+            disabled = changes.get("disabled")
+            if "disabled" in changes and not isinstance(disabled, bool):
+                raise InvalidArgument("disabled must be true or false")
+            role = _role(changes["role"]) if "role" in changes else None
+            user_store.apply_changes(session, row, disabled=disabled, role=role,
+                                     password_hash=hashed)  # fmt: skip
             return user_view(row)
 
     # -- API keys ------------------------------------------------------------------------------
@@ -141,22 +125,14 @@ class UserService:
         secret = secrets.token_urlsafe(32)
         now = utcnow()
         with self._db.write() as session:
-            session.add(
-                ApiKeyRow(
-                    id=key, owner_id=principal.user_id, name=label[:128],
-                    secret_hash=hash_password(secret), created_at=now,
-                )
-            )  # fmt: skip
+            user_store.add_key(session, key=key, owner_id=principal.user_id, name=label[:128],
+                               secret_hash=hash_password(secret), now=now)  # fmt: skip
         return {"key": key, "secret": secret, "name": label[:128], "created_at": iso_utc(now)}
 
     def list_keys(self, principal: Principal) -> dict[str, Any]:
         """The caller's keys (without secrets)."""
         with self._db.read() as session:
-            rows = session.scalars(
-                select(ApiKeyRow)
-                .where(ApiKeyRow.owner_id == principal.user_id)
-                .order_by(ApiKeyRow.created_at)
-            ).all()
+            rows = user_store.keys_of(session, principal.user_id)
             keys = [
                 {
                     "key": r.id,
@@ -175,10 +151,8 @@ class UserService:
             NotFound: no such key of the caller.
         """
         with self._db.write() as session:
-            row = session.get(ApiKeyRow, key)
-            if row is None or row.owner_id != principal.user_id:
+            if not user_store.delete_key(session, key, principal.user_id):
                 raise NotFound("API key not found")
-            session.delete(row)
         self._key_cache = {d: v for d, v in self._key_cache.items() if v[2] != key}
         return {"key": key, "deleted": True}
 
@@ -197,16 +171,14 @@ class UserService:
         cached = self._key_cache.get(digest)
         if cached is None or cached[0] < now:
             with self._db.read() as session:
-                row = session.get(ApiKeyRow, key)
+                row = user_store.get_key(session, key)
                 found = (row.owner_id, row.secret_hash) if row is not None else None
             if found is None or not verify_password(found[1], secret):
                 raise Unauthorized("invalid API key or secret")
             cached = (now + KEY_CACHE_SECONDS, found[0], key)
             self._key_cache[digest] = cached
             with self._db.write() as session:
-                key_row = session.get(ApiKeyRow, key)
-                if key_row is not None:
-                    key_row.last_used_at = utcnow()
+                user_store.touch_key(session, key, utcnow())
         with self._db.read() as session:
             user = user_store.get(session, cached[1])
             if user is None:

@@ -19,10 +19,11 @@ from sqlalchemy.orm import InstrumentedAttribute, Session
 from sqlalchemy.sql.elements import ColumnElement
 
 from quantdesk.core.clock import utcnow
-from quantdesk.core.errors import Unprocessable
+from quantdesk.core.errors import NotFound, Unprocessable
 from quantdesk.core.jobs import JobErrorCode, JobStatus
 from quantdesk.storage.db import Database
 from quantdesk.storage.models import IdempotencyKeyRow, JobRow
+from quantdesk.storage.owned import get_owned
 
 
 @dataclass(frozen=True)
@@ -39,10 +40,51 @@ class ClaimedJob:
 
 def get(session: Session, job_id: str, owner_id: int | None = None) -> JobRow | None:
     """The job ``job_id`` (only if owned by ``owner_id`` when given)."""
-    row = session.get(JobRow, job_id)
-    if row is None or (owner_id is not None and row.owner_id != owner_id):
-        return None
+    return get_owned(session, JobRow, job_id, owner_id)
+
+
+def owned(session: Session, job_id: str, owner_id: int) -> JobRow:
+    """The job ``job_id`` of ``owner_id``.
+
+    Raises:
+        NotFound: no such job, or another user's (the same answer: ids are not revealed).
+    """
+    row = get_owned(session, JobRow, job_id, owner_id)
+    if row is None:
+        raise NotFound(f"job {job_id!r} not found")
     return row
+
+
+def newest_per_strategy(session: Session, owner_id: int) -> list[JobRow]:
+    """The newest job of each of ``owner_id``'s strategies."""
+    newest = (
+        select(JobRow.strategy_id, func.max(JobRow.created_at).label("latest"))
+        .where(JobRow.owner_id == owner_id)
+        .group_by(JobRow.strategy_id)
+        .subquery()
+    )
+    query = (
+        select(JobRow)
+        .join(
+            newest,
+            (JobRow.strategy_id == newest.c.strategy_id) & (JobRow.created_at == newest.c.latest),
+        )
+        .where(JobRow.owner_id == owner_id)
+    )
+    return list(session.scalars(query))
+
+
+def insert(session: Session, **fields: Any) -> JobRow:
+    """A new job row with ``fields`` (the ``JobRow`` columns), flushed."""
+    row = JobRow(**fields)
+    session.add(row)
+    session.flush()
+    return row
+
+
+def delete_row(session: Session, row: JobRow) -> None:
+    """Delete the job ``row`` (its folder is the caller's)."""
+    session.delete(row)
 
 
 def recent_duplicate(

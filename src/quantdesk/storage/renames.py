@@ -68,6 +68,7 @@ def add(
             StrategyRenameRow.from_id == StrategyRenameRow.to_id,
         )
     )
+    session.flush()  # (constraint errors surface here, inside the caller's clean-up)
 
 
 def forget(session: Session, owner_id: int, strategy_id: str) -> list[str]:

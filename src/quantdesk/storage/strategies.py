@@ -114,3 +114,9 @@ def search(
 def ids(session: Session, owner_id: int) -> set[str]:
     """Every strategy id of ``owner_id``."""
     return set(session.scalars(select(StrategyRow.id).where(StrategyRow.owner_id == owner_id)))
+
+
+def delete_row(session: Session, row: StrategyRow) -> None:
+    """Delete the strategy metadata ``row`` (its versions and code file are the caller's)."""
+    session.delete(row)
+    session.flush()

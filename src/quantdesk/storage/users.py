@@ -7,7 +7,8 @@ import datetime as dt
 from sqlalchemy import select, text, update
 from sqlalchemy.orm import Session
 
-from quantdesk.storage.models import UserRow
+from quantdesk.storage.models import ApiKeyRow, UserRow
+from quantdesk.storage.owned import get_owned
 
 
 def get_by_mobile(session: Session, mobile: str) -> UserRow | None:
@@ -67,3 +68,94 @@ def upsert(
             )
         )
     return row
+
+
+def list_all(session: Session) -> list[UserRow]:
+    """Every user, by id."""
+    return list(session.scalars(select(UserRow).order_by(UserRow.id)).all())
+
+
+def insert(
+    session: Session, *, mobile: str, password_hash: str, role: str, now: dt.datetime
+) -> UserRow:
+    """A new enabled user (its id assigned by the database)."""
+    row = UserRow(mobile=mobile, password_hash=password_hash, role=role,
+                  is_admin=role == "admin", disabled=False, created_at=now)  # fmt: skip
+    session.add(row)
+    session.flush()
+    return row
+
+
+def apply_changes(
+    session: Session,
+    row: UserRow,
+    *,
+    disabled: bool | None = None,
+    role: str | None = None,
+    password_hash: str | None = None,
+) -> bool:
+    """Set the given fields of ``row``; revoke its tokens when the change calls for it.
+
+    A password change, a role change and disabling bump ``token_version`` (every earlier
+    token is refused) in the caller's transaction.
+
+    Returns:
+        True when the user's tokens were revoked.
+    """
+    revoke = False
+    if disabled is not None:
+        revoke |= disabled and not row.disabled
+        row.disabled = disabled
+    if role is not None:
+        revoke |= role != row.role
+        row.role = role
+        row.is_admin = role == "admin"
+    if password_hash is not None:
+        row.password_hash = password_hash
+        revoke = True
+    if revoke:
+        bump_token_version(session, row.id)
+    return revoke
+
+
+# -- API keys ----------------------------------------------------------------------------------
+
+
+def add_key(
+    session: Session, *, key: str, owner_id: int, name: str, secret_hash: str, now: dt.datetime
+) -> ApiKeyRow:
+    """Store a new API key (its secret only as a hash)."""
+    row = ApiKeyRow(id=key, owner_id=owner_id, name=name, secret_hash=secret_hash,
+                    created_at=now)  # fmt: skip
+    session.add(row)
+    return row
+
+
+def keys_of(session: Session, owner_id: int) -> list[ApiKeyRow]:
+    """The keys of ``owner_id``, oldest first."""
+    return list(
+        session.scalars(
+            select(ApiKeyRow).where(ApiKeyRow.owner_id == owner_id).order_by(ApiKeyRow.created_at)
+        ).all()
+    )
+
+
+def get_key(session: Session, key: str) -> ApiKeyRow | None:
+    """The API key ``key`` (whoever owns it)."""
+    return session.get(ApiKeyRow, key)
+
+
+def delete_key(session: Session, key: str, owner_id: int) -> bool:
+    """Delete ``owner_id``'s key ``key``; False when it has no such key."""
+    row = get_owned(session, ApiKeyRow, key, owner_id)
+    if row is None:
+        return False
+    session.delete(row)
+    return True
+
+
+def touch_key(session: Session, key: str, now: dt.datetime) -> None:
+    """Record a successful use of ``key``."""
+    row = session.get(ApiKeyRow, key)
+    if row is not None:
+        row.last_used_at = now
