@@ -301,3 +301,10 @@ def test_large_json_is_gzipped(client: TestClient) -> None:
     assert res.headers["content-encoding"] == "gzip"
     assert res.json()["total"] == 41  # (httpx decoded it)
     assert int(res.headers["content-length"]) < len(res.content) / 3
+
+
+def test_operation_ids_are_the_route_names(app: FastAPI) -> None:
+    ids = [op["operationId"] for path in app.openapi()["paths"].values() for op in path.values()]
+    assert len(ids) == len(set(ids)) > 25
+    assert {"run", "job_status", "job_result", "login", "list_strategies"} <= set(ids)
+    assert not [i for i in ids if "_api_" in i]

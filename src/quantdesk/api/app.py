@@ -38,6 +38,9 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
         summary="Self-hosted backtests on real market data (BackQuant-compatible API).",
         version="0.1.0",
         lifespan=lifespan,
+        # Operation ids are the route functions' names (``run``, ``job_status``...): what a
+        # generated client calls them.
+        generate_unique_id_function=lambda route: route.name,
     )
     app.state.platform = platform
     errors.install(app)

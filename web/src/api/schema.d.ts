@@ -15,13 +15,13 @@ export interface paths {
          * List Users
          * @description Every user (admins only).
          */
-        get: operations["list_users_api_admin_users_get"];
+        get: operations["list_users"];
         put?: never;
         /**
          * Create User
          * @description Create a user: ``mobile``, ``password`` (8+ chars), ``role`` (admin/researcher/viewer).
          */
-        post: operations["create_user_api_admin_users_post"];
+        post: operations["create_user"];
         delete?: never;
         options?: never;
         head?: never;
@@ -48,7 +48,7 @@ export interface paths {
          *     A password reset, a role change and disabling revoke every token of that user; a disabled
          *     user's tokens and API keys answer 403 ``USER_DISABLED``.
          */
-        patch: operations["update_user_api_admin_users__userid__patch"];
+        patch: operations["update_user"];
         trace?: never;
     };
     "/api/backtest/jobs": {
@@ -62,7 +62,7 @@ export interface paths {
          * List Jobs
          * @description The caller's jobs across strategies: ``{"ok": true, "data": {"jobs", "total"}}``.
          */
-        get: operations["list_jobs_api_backtest_jobs_get"];
+        get: operations["list_jobs"];
         put?: never;
         post?: never;
         delete?: never;
@@ -82,14 +82,14 @@ export interface paths {
          * Job Status
          * @description A job's state and, when FAILED, its ``error``.
          */
-        get: operations["job_status_api_backtest_jobs__job_id__get"];
+        get: operations["job_status"];
         put?: never;
         post?: never;
         /**
          * Delete Job
          * @description Delete a job (§4.1): ``{"ok": true, "data": {"job_id", "deleted": true}}``.
          */
-        delete: operations["delete_job_api_backtest_jobs__job_id__delete"];
+        delete: operations["delete_job"];
         options?: never;
         head?: never;
         patch?: never;
@@ -108,7 +108,7 @@ export interface paths {
          * Cancel Job
          * @description Cancel: a queued job at once, a running one within about a second (idempotent).
          */
-        post: operations["cancel_job_api_backtest_jobs__job_id__cancel_post"];
+        post: operations["cancel_job"];
         delete?: never;
         options?: never;
         head?: never;
@@ -126,7 +126,7 @@ export interface paths {
          * Result File
          * @description Download the full result JSON (summary, conventions, config, daily series, fills...).
          */
-        get: operations["result_file_api_backtest_jobs__job_id__files_result_json_get"];
+        get: operations["result_file"];
         put?: never;
         post?: never;
         delete?: never;
@@ -146,7 +146,7 @@ export interface paths {
          * Trades Csv
          * @description Download the fills as CSV.
          */
-        get: operations["trades_csv_api_backtest_jobs__job_id__files_trades_csv_get"];
+        get: operations["trades_csv"];
         put?: never;
         post?: never;
         delete?: never;
@@ -169,7 +169,7 @@ export interface paths {
          *     The JSON is ``{content, offset, next_offset, size}``, at most 1 MiB per answer: fetch again
          *     from ``next_offset`` while it is below ``size``.
          */
-        get: operations["job_log_api_backtest_jobs__job_id__log_get"];
+        get: operations["job_log"];
         put?: never;
         post?: never;
         delete?: never;
@@ -189,7 +189,7 @@ export interface paths {
          * Job Performance
          * @description Performance report: ``metrics``, ``trades``, ``portfolio`` (daily positions).
          */
-        get: operations["job_performance_api_backtest_jobs__job_id__performance_get"];
+        get: operations["job_performance"];
         put?: never;
         post?: never;
         delete?: never;
@@ -209,7 +209,7 @@ export interface paths {
          * Positions
          * @description Daily positions of a FINISHED job, newest first (409 ``RESULT_NOT_READY`` before).
          */
-        get: operations["positions_api_backtest_jobs__job_id__positions_get"];
+        get: operations["positions"];
         put?: never;
         post?: never;
         delete?: never;
@@ -229,7 +229,7 @@ export interface paths {
          * Job Result
          * @description The result (409 ``RESULT_NOT_READY`` until FINISHED); ``page``/``page_size`` page trades.
          */
-        get: operations["job_result_api_backtest_jobs__job_id__result_get"];
+        get: operations["job_result"];
         put?: never;
         post?: never;
         delete?: never;
@@ -251,7 +251,7 @@ export interface paths {
          * Retry Job
          * @description A new job with the same code snapshot and inputs.
          */
-        post: operations["retry_job_api_backtest_jobs__job_id__retry_post"];
+        post: operations["retry_job"];
         delete?: never;
         options?: never;
         head?: never;
@@ -269,7 +269,7 @@ export interface paths {
          * Run Info
          * @description A job's request, and once FINISHED the run's config, conventions and traded symbols.
          */
-        get: operations["run_info_api_backtest_jobs__job_id__run_info_get"];
+        get: operations["run_info"];
         put?: never;
         post?: never;
         delete?: never;
@@ -289,7 +289,7 @@ export interface paths {
          * Trades
          * @description Fills of a FINISHED job, optionally of one symbol.
          */
-        get: operations["trades_api_backtest_jobs__job_id__trades_get"];
+        get: operations["trades"];
         put?: never;
         post?: never;
         delete?: never;
@@ -309,7 +309,7 @@ export interface paths {
          * Last Runs
          * @description The newest job of each of the caller's strategies.
          */
-        get: operations["last_runs_api_backtest_last_runs_get"];
+        get: operations["last_runs"];
         put?: never;
         post?: never;
         delete?: never;
@@ -329,7 +329,7 @@ export interface paths {
          * Run Options
          * @description The choices a run accepts (frequencies, markets with their defaults, engines...).
          */
-        get: operations["run_options_api_backtest_options_get"];
+        get: operations["run_options"];
         put?: never;
         post?: never;
         delete?: never;
@@ -355,7 +355,7 @@ export interface paths {
          *     identical requests within the dedup window (``BACKTEST_IDEMPOTENCY_WINDOW_SECONDS``) return
          *     the same ``job_id``.
          */
-        post: operations["run_api_backtest_run_post"];
+        post: operations["run"];
         delete?: never;
         options?: never;
         head?: never;
@@ -373,7 +373,7 @@ export interface paths {
          * List Strategies
          * @description The caller's strategies, most recently updated first.
          */
-        get: operations["list_strategies_api_backtest_strategies_get"];
+        get: operations["list_strategies"];
         put?: never;
         post?: never;
         delete?: never;
@@ -395,7 +395,7 @@ export interface paths {
          * Rename Strategy
          * @description Rename (§2.1): ``{"to_id", "code"?}`` → ``{from_id, to_id, deleted_old, warning}``.
          */
-        post: operations["rename_strategy_api_backtest_strategies__from_id__rename_post"];
+        post: operations["rename_strategy"];
         delete?: never;
         options?: never;
         head?: never;
@@ -413,18 +413,18 @@ export interface paths {
          * Get Strategy
          * @description One strategy with its ``code``.
          */
-        get: operations["get_strategy_api_backtest_strategies__strategy_id__get"];
+        get: operations["get_strategy"];
         put?: never;
         /**
          * Save Strategy
          * @description Create or update a strategy's code.
          */
-        post: operations["save_strategy_api_backtest_strategies__strategy_id__post"];
+        post: operations["save_strategy"];
         /**
          * Delete Strategy
          * @description Delete a strategy (§4.2); 409 with ``data.job_ids`` while it has jobs, unless cascade.
          */
-        delete: operations["delete_strategy_api_backtest_strategies__strategy_id__delete"];
+        delete: operations["delete_strategy"];
         options?: never;
         head?: never;
         patch?: never;
@@ -443,7 +443,7 @@ export interface paths {
          * Compile Strategy
          * @description Compile check (§3, admins): ``{"code"?}``; blank code checks the saved code.
          */
-        post: operations["compile_strategy_api_backtest_strategies__strategy_id__compile_post"];
+        post: operations["compile_strategy"];
         delete?: never;
         options?: never;
         head?: never;
@@ -463,7 +463,7 @@ export interface paths {
          * From Template
          * @description Create a strategy from a template (409 if the id exists).
          */
-        post: operations["from_template_api_backtest_strategies__strategy_id__from_template_post"];
+        post: operations["from_template"];
         delete?: never;
         options?: never;
         head?: never;
@@ -481,7 +481,7 @@ export interface paths {
          * Strategy Jobs
          * @description A strategy's job history (§4).
          */
-        get: operations["strategy_jobs_api_backtest_strategies__strategy_id__jobs_get"];
+        get: operations["strategy_jobs"];
         put?: never;
         post?: never;
         delete?: never;
@@ -501,7 +501,7 @@ export interface paths {
          * Strategy Versions
          * @description Every saved version, newest first.
          */
-        get: operations["strategy_versions_api_backtest_strategies__strategy_id__versions_get"];
+        get: operations["strategy_versions"];
         put?: never;
         post?: never;
         delete?: never;
@@ -521,7 +521,7 @@ export interface paths {
          * Strategy Version
          * @description One old version with its code.
          */
-        get: operations["strategy_version_api_backtest_strategies__strategy_id__versions__version__get"];
+        get: operations["strategy_version"];
         put?: never;
         post?: never;
         delete?: never;
@@ -541,13 +541,13 @@ export interface paths {
          * Get Renames
          * @description The rename map (§2.2): ``{"ok": true, "data": {"map": {old: current}}}``.
          */
-        get: operations["get_renames_api_backtest_strategy_renames_get"];
+        get: operations["get_renames"];
         put?: never;
         /**
          * Add Rename
          * @description Add a rename map entry (§2.2); answers with the whole map.
          */
-        post: operations["add_rename_api_backtest_strategy_renames_post"];
+        post: operations["add_rename"];
         delete?: never;
         options?: never;
         head?: never;
@@ -565,7 +565,7 @@ export interface paths {
          * Templates
          * @description The template library (the bundled examples) with their parameter schemas.
          */
-        get: operations["templates_api_backtest_templates_get"];
+        get: operations["templates"];
         put?: never;
         post?: never;
         delete?: never;
@@ -585,7 +585,7 @@ export interface paths {
          * Instruments
          * @description The catalog: every instrument with its first/last bar and bar count.
          */
-        get: operations["instruments_api_data_instruments_get"];
+        get: operations["instruments"];
         put?: never;
         post?: never;
         delete?: never;
@@ -605,7 +605,7 @@ export interface paths {
          * Bars
          * @description One instrument's daily bars in ``[start, end]``.
          */
-        get: operations["bars_api_data_instruments__order_book_id__bars_get"];
+        get: operations["bars"];
         put?: never;
         post?: never;
         delete?: never;
@@ -628,7 +628,7 @@ export interface paths {
          *     The sandbox: ``level`` (strong | standard | weak | off), the working ``layers``, what is
          *     ``missing``. No authentication.
          */
-        get: operations["health_api_health_get"];
+        get: operations["health"];
         put?: never;
         post?: never;
         delete?: never;
@@ -648,13 +648,13 @@ export interface paths {
          * List Keys
          * @description The caller's API keys (no secrets).
          */
-        get: operations["list_keys_api_keys_get"];
+        get: operations["list_keys"];
         put?: never;
         /**
          * Create Key
          * @description A new API key for the caller; the ``secret`` is shown only in this answer.
          */
-        post: operations["create_key_api_keys_post"];
+        post: operations["create_key"];
         delete?: never;
         options?: never;
         head?: never;
@@ -675,7 +675,7 @@ export interface paths {
          * Delete Key
          * @description Revoke one of the caller's API keys.
          */
-        delete: operations["delete_key_api_keys__key__delete"];
+        delete: operations["delete_key"];
         options?: never;
         head?: never;
         patch?: never;
@@ -698,7 +698,7 @@ export interface paths {
          *     a disabled account; 429 (with ``Retry-After``, seconds) too many failed logins from this
          *     client address or for this account (an account's recent good addresses are not refused).
          */
-        post: operations["login_api_login_post"];
+        post: operations["login"];
         delete?: never;
         options?: never;
         head?: never;
@@ -720,7 +720,7 @@ export interface paths {
          *
          *     API keys stay. ``data`` = ``{userid, tokens_revoked: true}``.
          */
-        post: operations["logout_all_api_logout_all_post"];
+        post: operations["logout_all"];
         delete?: never;
         options?: never;
         head?: never;
@@ -738,7 +738,7 @@ export interface paths {
          * Me
          * @description The caller's account.
          */
-        get: operations["me_api_me_get"];
+        get: operations["me"];
         put?: never;
         post?: never;
         delete?: never;
@@ -764,7 +764,7 @@ export interface paths {
          *     fresh one: ``data`` = ``{token, userid, is_admin, expires_at}``. A wrong
          *     ``current_password`` answers 403 and counts as a failed login (429 past the limits).
          */
-        post: operations["change_password_api_me_password_post"];
+        post: operations["change_password"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1449,7 +1449,7 @@ export interface components {
 }
 export type $defs = Record<string, never>;
 export interface operations {
-    list_users_api_admin_users_get: {
+    list_users: {
         parameters: {
             query?: never;
             header?: {
@@ -1550,7 +1550,7 @@ export interface operations {
             };
         };
     };
-    create_user_api_admin_users_post: {
+    create_user: {
         parameters: {
             query?: never;
             header?: {
@@ -1657,7 +1657,7 @@ export interface operations {
             };
         };
     };
-    update_user_api_admin_users__userid__patch: {
+    update_user: {
         parameters: {
             query?: never;
             header?: {
@@ -1766,7 +1766,7 @@ export interface operations {
             };
         };
     };
-    list_jobs_api_backtest_jobs_get: {
+    list_jobs: {
         parameters: {
             query?: {
                 /** @description QUEUED | RUNNING | ... */
@@ -1883,7 +1883,7 @@ export interface operations {
             };
         };
     };
-    job_status_api_backtest_jobs__job_id__get: {
+    job_status: {
         parameters: {
             query?: never;
             header?: {
@@ -1984,7 +1984,7 @@ export interface operations {
             };
         };
     };
-    delete_job_api_backtest_jobs__job_id__delete: {
+    delete_job: {
         parameters: {
             query?: never;
             header?: {
@@ -2087,7 +2087,7 @@ export interface operations {
             };
         };
     };
-    cancel_job_api_backtest_jobs__job_id__cancel_post: {
+    cancel_job: {
         parameters: {
             query?: never;
             header?: {
@@ -2188,7 +2188,7 @@ export interface operations {
             };
         };
     };
-    result_file_api_backtest_jobs__job_id__files_result_json_get: {
+    result_file: {
         parameters: {
             query?: never;
             header?: {
@@ -2289,7 +2289,7 @@ export interface operations {
             };
         };
     };
-    trades_csv_api_backtest_jobs__job_id__files_trades_csv_get: {
+    trades_csv: {
         parameters: {
             query?: never;
             header?: {
@@ -2391,7 +2391,7 @@ export interface operations {
             };
         };
     };
-    job_log_api_backtest_jobs__job_id__log_get: {
+    job_log: {
         parameters: {
             query?: {
                 /** @description byte offset to read from */
@@ -2498,7 +2498,7 @@ export interface operations {
             };
         };
     };
-    job_performance_api_backtest_jobs__job_id__performance_get: {
+    job_performance: {
         parameters: {
             query?: never;
             header?: {
@@ -2599,7 +2599,7 @@ export interface operations {
             };
         };
     };
-    positions_api_backtest_jobs__job_id__positions_get: {
+    positions: {
         parameters: {
             query?: {
                 page?: number;
@@ -2705,7 +2705,7 @@ export interface operations {
             };
         };
     };
-    job_result_api_backtest_jobs__job_id__result_get: {
+    job_result: {
         parameters: {
             query?: {
                 page?: number | null;
@@ -2809,7 +2809,7 @@ export interface operations {
             };
         };
     };
-    retry_job_api_backtest_jobs__job_id__retry_post: {
+    retry_job: {
         parameters: {
             query?: never;
             header?: {
@@ -2910,7 +2910,7 @@ export interface operations {
             };
         };
     };
-    run_info_api_backtest_jobs__job_id__run_info_get: {
+    run_info: {
         parameters: {
             query?: never;
             header?: {
@@ -3011,7 +3011,7 @@ export interface operations {
             };
         };
     };
-    trades_api_backtest_jobs__job_id__trades_get: {
+    trades: {
         parameters: {
             query?: {
                 /** @description only fills of this order_book_id */
@@ -3117,7 +3117,7 @@ export interface operations {
             };
         };
     };
-    last_runs_api_backtest_last_runs_get: {
+    last_runs: {
         parameters: {
             query?: never;
             header?: {
@@ -3216,7 +3216,7 @@ export interface operations {
             };
         };
     };
-    run_options_api_backtest_options_get: {
+    run_options: {
         parameters: {
             query?: never;
             header?: {
@@ -3315,7 +3315,7 @@ export interface operations {
             };
         };
     };
-    run_api_backtest_run_post: {
+    run: {
         parameters: {
             query?: never;
             header?: {
@@ -3420,7 +3420,7 @@ export interface operations {
             };
         };
     };
-    list_strategies_api_backtest_strategies_get: {
+    list_strategies: {
         parameters: {
             query?: {
                 /** @description substring of the strategy id */
@@ -3526,7 +3526,7 @@ export interface operations {
             };
         };
     };
-    rename_strategy_api_backtest_strategies__from_id__rename_post: {
+    rename_strategy: {
         parameters: {
             query?: never;
             header?: {
@@ -3635,7 +3635,7 @@ export interface operations {
             };
         };
     };
-    get_strategy_api_backtest_strategies__strategy_id__get: {
+    get_strategy: {
         parameters: {
             query?: never;
             header?: {
@@ -3736,7 +3736,7 @@ export interface operations {
             };
         };
     };
-    save_strategy_api_backtest_strategies__strategy_id__post: {
+    save_strategy: {
         parameters: {
             query?: never;
             header?: {
@@ -3841,7 +3841,7 @@ export interface operations {
             };
         };
     };
-    delete_strategy_api_backtest_strategies__strategy_id__delete: {
+    delete_strategy: {
         parameters: {
             query?: {
                 /** @description also delete the strategy's jobs */
@@ -3947,7 +3947,7 @@ export interface operations {
             };
         };
     };
-    compile_strategy_api_backtest_strategies__strategy_id__compile_post: {
+    compile_strategy: {
         parameters: {
             query?: never;
             header?: {
@@ -4054,7 +4054,7 @@ export interface operations {
             };
         };
     };
-    from_template_api_backtest_strategies__strategy_id__from_template_post: {
+    from_template: {
         parameters: {
             query?: never;
             header?: {
@@ -4161,7 +4161,7 @@ export interface operations {
             };
         };
     };
-    strategy_jobs_api_backtest_strategies__strategy_id__jobs_get: {
+    strategy_jobs: {
         parameters: {
             query?: {
                 status?: string | null;
@@ -4270,7 +4270,7 @@ export interface operations {
             };
         };
     };
-    strategy_versions_api_backtest_strategies__strategy_id__versions_get: {
+    strategy_versions: {
         parameters: {
             query?: never;
             header?: {
@@ -4371,7 +4371,7 @@ export interface operations {
             };
         };
     };
-    strategy_version_api_backtest_strategies__strategy_id__versions__version__get: {
+    strategy_version: {
         parameters: {
             query?: never;
             header?: {
@@ -4474,7 +4474,7 @@ export interface operations {
             };
         };
     };
-    get_renames_api_backtest_strategy_renames_get: {
+    get_renames: {
         parameters: {
             query?: never;
             header?: {
@@ -4575,7 +4575,7 @@ export interface operations {
             };
         };
     };
-    add_rename_api_backtest_strategy_renames_post: {
+    add_rename: {
         parameters: {
             query?: never;
             header?: {
@@ -4682,7 +4682,7 @@ export interface operations {
             };
         };
     };
-    templates_api_backtest_templates_get: {
+    templates: {
         parameters: {
             query?: never;
             header?: {
@@ -4781,7 +4781,7 @@ export interface operations {
             };
         };
     };
-    instruments_api_data_instruments_get: {
+    instruments: {
         parameters: {
             query?: never;
             header?: {
@@ -4880,7 +4880,7 @@ export interface operations {
             };
         };
     };
-    bars_api_data_instruments__order_book_id__bars_get: {
+    bars: {
         parameters: {
             query?: {
                 /** @description YYYY-MM-DD */
@@ -4988,7 +4988,7 @@ export interface operations {
             };
         };
     };
-    health_api_health_get: {
+    health: {
         parameters: {
             query?: never;
             header?: never;
@@ -5082,7 +5082,7 @@ export interface operations {
             };
         };
     };
-    list_keys_api_keys_get: {
+    list_keys: {
         parameters: {
             query?: never;
             header?: {
@@ -5183,7 +5183,7 @@ export interface operations {
             };
         };
     };
-    create_key_api_keys_post: {
+    create_key: {
         parameters: {
             query?: never;
             header?: {
@@ -5290,7 +5290,7 @@ export interface operations {
             };
         };
     };
-    delete_key_api_keys__key__delete: {
+    delete_key: {
         parameters: {
             query?: never;
             header?: {
@@ -5393,7 +5393,7 @@ export interface operations {
             };
         };
     };
-    login_api_login_post: {
+    login: {
         parameters: {
             query?: never;
             header?: never;
@@ -5496,7 +5496,7 @@ export interface operations {
             };
         };
     };
-    logout_all_api_logout_all_post: {
+    logout_all: {
         parameters: {
             query?: never;
             header?: {
@@ -5597,7 +5597,7 @@ export interface operations {
             };
         };
     };
-    me_api_me_get: {
+    me: {
         parameters: {
             query?: never;
             header?: {
@@ -5698,7 +5698,7 @@ export interface operations {
             };
         };
     };
-    change_password_api_me_password_post: {
+    change_password: {
         parameters: {
             query?: never;
             header?: {
