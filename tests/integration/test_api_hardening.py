@@ -308,3 +308,8 @@ def test_operation_ids_are_the_route_names(app: FastAPI) -> None:
     assert len(ids) == len(set(ids)) > 25
     assert {"run", "job_status", "job_result", "login", "list_strategies"} <= set(ids)
     assert not [i for i in ids if "_api_" in i]
+
+
+def test_a_huge_user_id_is_a_400(client: TestClient) -> None:
+    res = client.patch("/api/admin/users/99999999999999999999", json={"disabled": True})
+    assert "less than or equal to" in _error(res, 400)

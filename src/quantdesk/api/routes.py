@@ -20,9 +20,13 @@ from quantdesk.api.params import (
 )
 from quantdesk.api.schemas import (
     ERROR_RESPONSES,
+    Envelope,
+    Health,
     JobStatusView,
     LoginResponse,
     LogSlice,
+    Renamed,
+    RenameMap,
     ResultView,
     RunBody,
     RunResponse,
@@ -150,7 +154,9 @@ def from_template(
     return {"ok": True, "data": data}
 
 
-@router.post("/backtest/strategies/{from_id}/rename", tags=["strategies"])
+@router.post(
+    "/backtest/strategies/{from_id}/rename", response_model=Envelope[Renamed], tags=["strategies"]
+)
 def rename_strategy(
     from_id: str,
     platform: PlatformDep,
@@ -174,13 +180,13 @@ def compile_strategy(
     return JSONResponse(payload, status_code=status)
 
 
-@router.get("/backtest/strategy-renames", tags=["strategies"])
+@router.get("/backtest/strategy-renames", response_model=Envelope[RenameMap], tags=["strategies"])
 def get_renames(platform: PlatformDep, principal: PrincipalDep) -> dict[str, Any]:
     """The rename map (§2.2): ``{"ok": true, "data": {"map": {old: current}}}``."""
     return {"ok": True, "data": platform.strategies.rename_map(principal)}
 
 
-@router.post("/backtest/strategy-renames", tags=["strategies"])
+@router.post("/backtest/strategy-renames", response_model=Envelope[RenameMap], tags=["strategies"])
 def add_rename(
     platform: PlatformDep,
     principal: PrincipalDep,
@@ -266,7 +272,7 @@ def job_log(
     )
 
 
-@router.get("/health", tags=["system"])
+@router.get("/health", response_model=Envelope[Health], tags=["system"])
 def health(platform: PlatformDep) -> dict[str, Any]:
     """Liveness, job counts per status, and the sandbox as this host's self-test found it.
 

@@ -9,14 +9,23 @@ from fastapi import APIRouter, Query
 from quantdesk.api.boundary import CheckedRoute
 from quantdesk.api.deps import PlatformDep, PrincipalDep
 from quantdesk.api.params import JobLimit, Offset
-from quantdesk.api.schemas import ERROR_RESPONSES, JobStatusView, RunResponse
+from quantdesk.api.schemas import (
+    ERROR_RESPONSES,
+    Envelope,
+    JobDeleted,
+    JobList,
+    JobStatusView,
+    RunResponse,
+    StrategyDeleted,
+    StrategyJobs,
+)
 
 router = APIRouter(
     prefix="/api/backtest", tags=["jobs"], route_class=CheckedRoute, responses=ERROR_RESPONSES
 )
 
 
-@router.get("/jobs")
+@router.get("/jobs", response_model=Envelope[JobList])
 def list_jobs(
     platform: PlatformDep,
     principal: PrincipalDep,
@@ -51,13 +60,15 @@ def retry_job(job_id: str, platform: PlatformDep, principal: PrincipalDep) -> Ru
     return RunResponse(job_id=platform.jobs.retry(principal, job_id))
 
 
-@router.delete("/jobs/{job_id}")
+@router.delete("/jobs/{job_id}", response_model=Envelope[JobDeleted])
 def delete_job(job_id: str, platform: PlatformDep, principal: PrincipalDep) -> dict[str, Any]:
     """Delete a job (§4.1): ``{"ok": true, "data": {"job_id", "deleted": true}}``."""
     return {"ok": True, "data": platform.jobs.delete(principal, job_id)}
 
 
-@router.get("/strategies/{strategy_id}/jobs", tags=["strategies"])
+@router.get(
+    "/strategies/{strategy_id}/jobs", response_model=Envelope[StrategyJobs], tags=["strategies"]
+)
 def strategy_jobs(
     strategy_id: str,
     platform: PlatformDep,
@@ -73,7 +84,9 @@ def strategy_jobs(
     }
 
 
-@router.delete("/strategies/{strategy_id}", tags=["strategies"])
+@router.delete(
+    "/strategies/{strategy_id}", response_model=Envelope[StrategyDeleted], tags=["strategies"]
+)
 def delete_strategy(
     strategy_id: str,
     platform: PlatformDep,

@@ -11,20 +11,31 @@ from fastapi import APIRouter, Body, Request
 
 from quantdesk.api.boundary import CheckedRoute
 from quantdesk.api.deps import AdminDep, PlatformDep, PrincipalDep
-from quantdesk.api.schemas import ERROR_RESPONSES
+from quantdesk.api.params import UserIdPath
+from quantdesk.api.schemas import (
+    ERROR_RESPONSES,
+    ApiKeyList,
+    Envelope,
+    KeyDeleted,
+    LoginResponse,
+    NewApiKey,
+    TokensRevoked,
+    UserList,
+    UserView,
+)
 
 router = APIRouter(
     prefix="/api", tags=["users"], route_class=CheckedRoute, responses=ERROR_RESPONSES
 )
 
 
-@router.get("/me")
+@router.get("/me", response_model=Envelope[UserView])
 def me(platform: PlatformDep, principal: PrincipalDep) -> dict[str, Any]:
     """The caller's account."""
     return {"ok": True, "data": platform.users.me(principal)}
 
 
-@router.post("/me/password")
+@router.post("/me/password", response_model=Envelope[LoginResponse])
 def change_password(
     request: Request,
     platform: PlatformDep,
@@ -51,7 +62,7 @@ def change_password(
     }
 
 
-@router.post("/logout-all")
+@router.post("/logout-all", response_model=Envelope[TokensRevoked])
 def logout_all(platform: PlatformDep, principal: PrincipalDep) -> dict[str, Any]:
     """Log out everywhere: revoke every token of the caller, this one included.
 
@@ -64,13 +75,13 @@ def _client_ip(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
-@router.get("/admin/users")
+@router.get("/admin/users", response_model=Envelope[UserList])
 def list_users(platform: PlatformDep, _admin: AdminDep) -> dict[str, Any]:
     """Every user (admins only)."""
     return {"ok": True, "data": platform.users.list()}
 
 
-@router.post("/admin/users")
+@router.post("/admin/users", response_model=Envelope[UserView])
 def create_user(
     platform: PlatformDep,
     _admin: AdminDep,
@@ -83,9 +94,9 @@ def create_user(
     }
 
 
-@router.patch("/admin/users/{userid}")
+@router.patch("/admin/users/{userid}", response_model=Envelope[UserView])
 def update_user(
-    userid: int,
+    userid: UserIdPath,
     platform: PlatformDep,
     _admin: AdminDep,
     body: Annotated[dict[str, Any], Body()],
@@ -98,7 +109,7 @@ def update_user(
     return {"ok": True, "data": platform.users.update(userid, body)}
 
 
-@router.post("/keys")
+@router.post("/keys", response_model=Envelope[NewApiKey])
 def create_key(
     platform: PlatformDep,
     principal: PrincipalDep,
@@ -108,13 +119,13 @@ def create_key(
     return {"ok": True, "data": platform.users.create_key(principal, (body or {}).get("name"))}
 
 
-@router.get("/keys")
+@router.get("/keys", response_model=Envelope[ApiKeyList])
 def list_keys(platform: PlatformDep, principal: PrincipalDep) -> dict[str, Any]:
     """The caller's API keys (no secrets)."""
     return {"ok": True, "data": platform.users.list_keys(principal)}
 
 
-@router.delete("/keys/{key}")
+@router.delete("/keys/{key}", response_model=Envelope[KeyDeleted])
 def delete_key(key: str, platform: PlatformDep, principal: PrincipalDep) -> dict[str, Any]:
     """Revoke one of the caller's API keys."""
     return {"ok": True, "data": platform.users.delete_key(principal, key)}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -200,3 +200,143 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     422: _error("UNPROCESSABLE_ENTITY, e.g. an Idempotency-Key reused with another body"),
     429: _error("TOO_MANY_REQUESTS (login limits), with Retry-After"),
 }
+
+
+DataT = TypeVar("DataT")
+
+
+class Envelope(BaseModel, Generic[DataT]):
+    """The contract's success shape: ``{"ok": true, "data": ...}``."""
+
+    ok: bool = Field(True, description="always true")
+    data: DataT
+
+
+class UserView(BaseModel):
+    """A user as the API shows it (never the password hash)."""
+
+    userid: int
+    mobile: str
+    role: str = Field(description="admin, researcher or viewer")
+    is_admin: bool
+    disabled: bool
+    created_at: str | None = Field(description="ISO 8601 UTC")
+
+
+class UserList(BaseModel):
+    """``GET /api/admin/users``."""
+
+    users: list[UserView]
+    total: int
+
+
+class ApiKeyView(BaseModel):
+    """An API key without its secret."""
+
+    key: str = Field(description="send as X-API-Key")
+    name: str
+    created_at: str | None = Field(description="ISO 8601 UTC")
+    last_used_at: str | None = Field(description="ISO 8601 UTC; null if never used")
+
+
+class ApiKeyList(BaseModel):
+    """``GET /api/keys``."""
+
+    keys: list[ApiKeyView]
+    total: int
+
+
+class NewApiKey(BaseModel):
+    """``POST /api/keys``: the secret is shown this once."""
+
+    key: str
+    secret: str = Field(description="send as X-API-Secret; never shown again")
+    name: str
+    created_at: str = Field(description="ISO 8601 UTC")
+
+
+class KeyDeleted(BaseModel):
+    """``DELETE /api/keys/{key}``."""
+
+    key: str
+    deleted: bool
+
+
+class TokensRevoked(BaseModel):
+    """``POST /api/logout-all``."""
+
+    userid: int
+    tokens_revoked: bool
+
+
+class JobList(BaseModel):
+    """``GET /api/backtest/jobs``."""
+
+    jobs: list[JobStatusView]
+    total: int
+
+
+class HistoryItem(BaseModel):
+    """One job of a strategy's history (the contract's §4)."""
+
+    job_id: str
+    strategy_id: str
+    status: str
+    error: JobError | None
+    created_at: str | None
+    updated_at: str | None
+    params: dict[str, Any] = Field(description="start_date, end_date, cash, benchmark, frequency")
+
+
+class StrategyJobs(BaseModel):
+    """``GET /api/backtest/strategies/{strategy_id}/jobs``."""
+
+    strategy_id: str
+    jobs: list[HistoryItem]
+    total: int
+
+
+class JobDeleted(BaseModel):
+    """``DELETE /api/backtest/jobs/{job_id}``."""
+
+    job_id: str
+    deleted: bool
+
+
+class StrategyDeleted(BaseModel):
+    """``DELETE /api/backtest/strategies/{strategy_id}``."""
+
+    strategy_id: str
+    deleted_jobs: int
+
+
+class RenameMap(BaseModel):
+    """The rename map (§2.2): old id → current id."""
+
+    map: dict[str, str]
+
+
+class Renamed(BaseModel):
+    """``POST /api/backtest/strategies/{from_id}/rename`` (§2.1)."""
+
+    from_id: str
+    to_id: str
+    deleted_old: bool
+    warning: str = Field(description="empty, or why nothing moved (noop: ...)")
+
+
+class SandboxHealth(BaseModel):
+    """The sandbox as this host's self-test found it."""
+
+    level: str = Field(description="strong | standard | weak | off")
+    layers: list[str]
+    missing: list[str]
+    mode: str = Field(description="BACKTEST_SANDBOX: strict or off")
+
+
+class Health(BaseModel):
+    """``GET /api/health``."""
+
+    status: str
+    jobs: dict[str, int] = Field(description="job counts per status")
+    sandbox: SandboxHealth

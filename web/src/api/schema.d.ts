@@ -776,6 +776,39 @@ export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
         /**
+         * ApiKeyList
+         * @description ``GET /api/keys``.
+         */
+        ApiKeyList: {
+            /** Keys */
+            keys: components["schemas"]["ApiKeyView"][];
+            /** Total */
+            total: number;
+        };
+        /**
+         * ApiKeyView
+         * @description An API key without its secret.
+         */
+        ApiKeyView: {
+            /**
+             * Created At
+             * @description ISO 8601 UTC
+             */
+            created_at: string | null;
+            /**
+             * Key
+             * @description send as X-API-Key
+             */
+            key: string;
+            /**
+             * Last Used At
+             * @description ISO 8601 UTC; null if never used
+             */
+            last_used_at: string | null;
+            /** Name */
+            name: string;
+        };
+        /**
          * Bars
          * @description Daily bars as columns (all the same length).
          */
@@ -808,6 +841,146 @@ export interface components {
             data: components["schemas"]["Bars"];
             /**
              * Ok
+             * @default true
+             */
+            ok: boolean;
+        };
+        /** Envelope[ApiKeyList] */
+        Envelope_ApiKeyList_: {
+            data: components["schemas"]["ApiKeyList"];
+            /**
+             * Ok
+             * @description always true
+             * @default true
+             */
+            ok: boolean;
+        };
+        /** Envelope[Health] */
+        Envelope_Health_: {
+            data: components["schemas"]["Health"];
+            /**
+             * Ok
+             * @description always true
+             * @default true
+             */
+            ok: boolean;
+        };
+        /** Envelope[JobDeleted] */
+        Envelope_JobDeleted_: {
+            data: components["schemas"]["JobDeleted"];
+            /**
+             * Ok
+             * @description always true
+             * @default true
+             */
+            ok: boolean;
+        };
+        /** Envelope[JobList] */
+        Envelope_JobList_: {
+            data: components["schemas"]["JobList"];
+            /**
+             * Ok
+             * @description always true
+             * @default true
+             */
+            ok: boolean;
+        };
+        /** Envelope[KeyDeleted] */
+        Envelope_KeyDeleted_: {
+            data: components["schemas"]["KeyDeleted"];
+            /**
+             * Ok
+             * @description always true
+             * @default true
+             */
+            ok: boolean;
+        };
+        /** Envelope[LoginResponse] */
+        Envelope_LoginResponse_: {
+            data: components["schemas"]["LoginResponse"];
+            /**
+             * Ok
+             * @description always true
+             * @default true
+             */
+            ok: boolean;
+        };
+        /** Envelope[NewApiKey] */
+        Envelope_NewApiKey_: {
+            data: components["schemas"]["NewApiKey"];
+            /**
+             * Ok
+             * @description always true
+             * @default true
+             */
+            ok: boolean;
+        };
+        /** Envelope[RenameMap] */
+        Envelope_RenameMap_: {
+            data: components["schemas"]["RenameMap"];
+            /**
+             * Ok
+             * @description always true
+             * @default true
+             */
+            ok: boolean;
+        };
+        /** Envelope[Renamed] */
+        Envelope_Renamed_: {
+            data: components["schemas"]["Renamed"];
+            /**
+             * Ok
+             * @description always true
+             * @default true
+             */
+            ok: boolean;
+        };
+        /** Envelope[StrategyDeleted] */
+        Envelope_StrategyDeleted_: {
+            data: components["schemas"]["StrategyDeleted"];
+            /**
+             * Ok
+             * @description always true
+             * @default true
+             */
+            ok: boolean;
+        };
+        /** Envelope[StrategyJobs] */
+        Envelope_StrategyJobs_: {
+            data: components["schemas"]["StrategyJobs"];
+            /**
+             * Ok
+             * @description always true
+             * @default true
+             */
+            ok: boolean;
+        };
+        /** Envelope[TokensRevoked] */
+        Envelope_TokensRevoked_: {
+            data: components["schemas"]["TokensRevoked"];
+            /**
+             * Ok
+             * @description always true
+             * @default true
+             */
+            ok: boolean;
+        };
+        /** Envelope[UserList] */
+        Envelope_UserList_: {
+            data: components["schemas"]["UserList"];
+            /**
+             * Ok
+             * @description always true
+             * @default true
+             */
+            ok: boolean;
+        };
+        /** Envelope[UserView] */
+        Envelope_UserView_: {
+            data: components["schemas"]["UserView"];
+            /**
+             * Ok
+             * @description always true
              * @default true
              */
             ok: boolean;
@@ -856,6 +1029,46 @@ export interface components {
             code: string;
             /** Message */
             message: string;
+        };
+        /**
+         * Health
+         * @description ``GET /api/health``.
+         */
+        Health: {
+            /**
+             * Jobs
+             * @description job counts per status
+             */
+            jobs: {
+                [key: string]: number;
+            };
+            sandbox: components["schemas"]["SandboxHealth"];
+            /** Status */
+            status: string;
+        };
+        /**
+         * HistoryItem
+         * @description One job of a strategy's history (the contract's §4).
+         */
+        HistoryItem: {
+            /** Created At */
+            created_at: string | null;
+            error: components["schemas"]["JobError"] | null;
+            /** Job Id */
+            job_id: string;
+            /**
+             * Params
+             * @description start_date, end_date, cash, benchmark, frequency
+             */
+            params: {
+                [key: string]: unknown;
+            };
+            /** Status */
+            status: string;
+            /** Strategy Id */
+            strategy_id: string;
+            /** Updated At */
+            updated_at: string | null;
         };
         /**
          * InstrumentList
@@ -915,6 +1128,16 @@ export interface components {
             ok: boolean;
         };
         /**
+         * JobDeleted
+         * @description ``DELETE /api/backtest/jobs/{job_id}``.
+         */
+        JobDeleted: {
+            /** Deleted */
+            deleted: boolean;
+            /** Job Id */
+            job_id: string;
+        };
+        /**
          * JobError
          * @description ``error`` of a FAILED job.
          */
@@ -923,6 +1146,16 @@ export interface components {
             code: string;
             /** Message */
             message: string | null;
+        };
+        /**
+         * JobList
+         * @description ``GET /api/backtest/jobs``.
+         */
+        JobList: {
+            /** Jobs */
+            jobs: components["schemas"]["JobStatusView"][];
+            /** Total */
+            total: number;
         };
         /**
          * JobStatusView
@@ -965,6 +1198,16 @@ export interface components {
             total_bars: number;
             /** Updated At */
             updated_at: string | null;
+        };
+        /**
+         * KeyDeleted
+         * @description ``DELETE /api/keys/{key}``.
+         */
+        KeyDeleted: {
+            /** Deleted */
+            deleted: boolean;
+            /** Key */
+            key: string;
         };
         /**
          * LastRun
@@ -1048,6 +1291,26 @@ export interface components {
             tax: number | null;
         };
         /**
+         * NewApiKey
+         * @description ``POST /api/keys``: the secret is shown this once.
+         */
+        NewApiKey: {
+            /**
+             * Created At
+             * @description ISO 8601 UTC
+             */
+            created_at: string;
+            /** Key */
+            key: string;
+            /** Name */
+            name: string;
+            /**
+             * Secret
+             * @description send as X-API-Secret; never shown again
+             */
+            secret: string;
+        };
+        /**
          * ParamSpec
          * @description One entry of a strategy's parameter schema (read statically from ``PARAMS``).
          */
@@ -1091,6 +1354,33 @@ export interface components {
              * @default true
              */
             ok: boolean;
+        };
+        /**
+         * RenameMap
+         * @description The rename map (§2.2): old id → current id.
+         */
+        RenameMap: {
+            /** Map */
+            map: {
+                [key: string]: string;
+            };
+        };
+        /**
+         * Renamed
+         * @description ``POST /api/backtest/strategies/{from_id}/rename`` (§2.1).
+         */
+        Renamed: {
+            /** Deleted Old */
+            deleted_old: boolean;
+            /** From Id */
+            from_id: string;
+            /** To Id */
+            to_id: string;
+            /**
+             * Warning
+             * @description empty, or why nothing moved (noop: ...)
+             */
+            warning: string;
         };
         /**
          * ResultView
@@ -1297,6 +1587,26 @@ export interface components {
             job_id: string;
         };
         /**
+         * SandboxHealth
+         * @description The sandbox as this host's self-test found it.
+         */
+        SandboxHealth: {
+            /** Layers */
+            layers: string[];
+            /**
+             * Level
+             * @description strong | standard | weak | off
+             */
+            level: string;
+            /** Missing */
+            missing: string[];
+            /**
+             * Mode
+             * @description BACKTEST_SANDBOX: strict or off
+             */
+            mode: string;
+        };
+        /**
          * SaveStrategy
          * @description ``POST /api/backtest/strategies/{id}``.
          */
@@ -1365,6 +1675,28 @@ export interface components {
             version: number;
         };
         /**
+         * StrategyDeleted
+         * @description ``DELETE /api/backtest/strategies/{strategy_id}``.
+         */
+        StrategyDeleted: {
+            /** Deleted Jobs */
+            deleted_jobs: number;
+            /** Strategy Id */
+            strategy_id: string;
+        };
+        /**
+         * StrategyJobs
+         * @description ``GET /api/backtest/strategies/{strategy_id}/jobs``.
+         */
+        StrategyJobs: {
+            /** Jobs */
+            jobs: components["schemas"]["HistoryItem"][];
+            /** Strategy Id */
+            strategy_id: string;
+            /** Total */
+            total: number;
+        };
+        /**
          * StrategyList
          * @description ``GET /api/backtest/strategies``.
          */
@@ -1413,6 +1745,16 @@ export interface components {
             version: number;
         };
         /**
+         * TokensRevoked
+         * @description ``POST /api/logout-all``.
+         */
+        TokensRevoked: {
+            /** Tokens Revoked */
+            tokens_revoked: boolean;
+            /** Userid */
+            userid: number;
+        };
+        /**
          * TradePage
          * @description One page of a job's fills; ``total`` counts them all.
          */
@@ -1439,6 +1781,40 @@ export interface components {
              * @default true
              */
             ok: boolean;
+        };
+        /**
+         * UserList
+         * @description ``GET /api/admin/users``.
+         */
+        UserList: {
+            /** Total */
+            total: number;
+            /** Users */
+            users: components["schemas"]["UserView"][];
+        };
+        /**
+         * UserView
+         * @description A user as the API shows it (never the password hash).
+         */
+        UserView: {
+            /**
+             * Created At
+             * @description ISO 8601 UTC
+             */
+            created_at: string | null;
+            /** Disabled */
+            disabled: boolean;
+            /** Is Admin */
+            is_admin: boolean;
+            /** Mobile */
+            mobile: string;
+            /**
+             * Role
+             * @description admin, researcher or viewer
+             */
+            role: string;
+            /** Userid */
+            userid: number;
         };
     };
     responses: never;
@@ -1471,9 +1847,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["Envelope_UserList_"];
                 };
             };
             /** @description INVALID_ARGUMENT and other bad input (the message names the field) */
@@ -1578,9 +1952,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["Envelope_UserView_"];
                 };
             };
             /** @description INVALID_ARGUMENT and other bad input (the message names the field) */
@@ -1687,9 +2059,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["Envelope_UserView_"];
                 };
             };
             /** @description INVALID_ARGUMENT and other bad input (the message names the field) */
@@ -1804,9 +2174,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["Envelope_JobList_"];
                 };
             };
             /** @description INVALID_ARGUMENT and other bad input (the message names the field) */
@@ -2008,9 +2376,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["Envelope_JobDeleted_"];
                 };
             };
             /** @description INVALID_ARGUMENT and other bad input (the message names the field) */
@@ -3556,9 +3922,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["Envelope_Renamed_"];
                 };
             };
             /** @description INVALID_ARGUMENT and other bad input (the message names the field) */
@@ -3868,9 +4232,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["Envelope_StrategyDeleted_"];
                 };
             };
             /** @description INVALID_ARGUMENT and other bad input (the message names the field) */
@@ -4191,9 +4553,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["Envelope_StrategyJobs_"];
                 };
             };
             /** @description INVALID_ARGUMENT and other bad input (the message names the field) */
@@ -4496,9 +4856,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["Envelope_RenameMap_"];
                 };
             };
             /** @description INVALID_ARGUMENT and other bad input (the message names the field) */
@@ -4603,9 +4961,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["Envelope_RenameMap_"];
                 };
             };
             /** @description INVALID_ARGUMENT and other bad input (the message names the field) */
@@ -5003,9 +5359,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["Envelope_Health_"];
                 };
             };
             /** @description INVALID_ARGUMENT and other bad input (the message names the field) */
@@ -5104,9 +5458,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["Envelope_ApiKeyList_"];
                 };
             };
             /** @description INVALID_ARGUMENT and other bad input (the message names the field) */
@@ -5211,9 +5563,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["Envelope_NewApiKey_"];
                 };
             };
             /** @description INVALID_ARGUMENT and other bad input (the message names the field) */
@@ -5314,9 +5664,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["Envelope_KeyDeleted_"];
                 };
             };
             /** @description INVALID_ARGUMENT and other bad input (the message names the field) */
@@ -5518,9 +5866,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["Envelope_TokensRevoked_"];
                 };
             };
             /** @description INVALID_ARGUMENT and other bad input (the message names the field) */
@@ -5619,9 +5965,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["Envelope_UserView_"];
                 };
             };
             /** @description INVALID_ARGUMENT and other bad input (the message names the field) */
@@ -5726,9 +6070,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["Envelope_LoginResponse_"];
                 };
             };
             /** @description INVALID_ARGUMENT and other bad input (the message names the field) */
