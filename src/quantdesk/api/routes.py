@@ -25,6 +25,7 @@ from quantdesk.api.schemas import (
     JobStatusView,
     LoginResponse,
     LogSlice,
+    Performance,
     Renamed,
     RenameMap,
     ResultView,
@@ -34,6 +35,10 @@ from quantdesk.api.schemas import (
     SaveStrategy,
     Strategy,
     StrategyList,
+    StrategyMeta,
+    StrategyVersion,
+    StrategyVersions,
+    TemplateList,
 )
 from quantdesk.core.errors import InvalidArgument
 from quantdesk.services.backtests import LogStream, RunRequest
@@ -122,13 +127,21 @@ def save_strategy(
     return {"ok": True, "data": data}
 
 
-@router.get("/backtest/strategies/{strategy_id}/versions", tags=["strategies"])
+@router.get(
+    "/backtest/strategies/{strategy_id}/versions",
+    response_model=Envelope[StrategyVersions],
+    tags=["strategies"],
+)
 def strategy_versions(strategy_id: str, platform: PlatformDep, principal: PrincipalDep) -> Any:
     """Every saved version, newest first."""
     return {"ok": True, "data": platform.strategies.versions(principal, strategy_id)}
 
 
-@router.get("/backtest/strategies/{strategy_id}/versions/{version}", tags=["strategies"])
+@router.get(
+    "/backtest/strategies/{strategy_id}/versions/{version}",
+    response_model=Envelope[StrategyVersion],
+    tags=["strategies"],
+)
 def strategy_version(
     strategy_id: str, version: VersionPath, platform: PlatformDep, principal: PrincipalDep
 ) -> Any:
@@ -136,13 +149,17 @@ def strategy_version(
     return {"ok": True, "data": platform.strategies.version(principal, strategy_id, version)}
 
 
-@router.get("/backtest/templates", tags=["strategies"])
+@router.get("/backtest/templates", response_model=Envelope[TemplateList], tags=["strategies"])
 def templates(platform: PlatformDep, _principal: PrincipalDep) -> Any:
     """The template library (the bundled examples) with their parameter schemas."""
     return {"ok": True, "data": {"templates": platform.strategies.templates()}}
 
 
-@router.post("/backtest/strategies/{strategy_id}/from-template", tags=["strategies"])
+@router.post(
+    "/backtest/strategies/{strategy_id}/from-template",
+    response_model=Envelope[StrategyMeta],
+    tags=["strategies"],
+)
 def from_template(
     strategy_id: str,
     platform: PlatformDep,
@@ -239,7 +256,7 @@ def job_result(
     return platform.backtests.result(principal, job_id, page, page_size)
 
 
-@router.get("/backtest/jobs/{job_id}/performance", tags=["jobs"])
+@router.get("/backtest/jobs/{job_id}/performance", response_model=Performance, tags=["jobs"])
 def job_performance(job_id: str, platform: PlatformDep, principal: PrincipalDep) -> Any:
     """Performance report: ``metrics``, ``trades``, ``portfolio`` (daily positions)."""
     return platform.backtests.performance(principal, job_id)

@@ -340,3 +340,59 @@ class Health(BaseModel):
     status: str
     jobs: dict[str, int] = Field(description="job counts per status")
     sandbox: SandboxHealth
+
+
+class VersionInfo(BaseModel):
+    """One saved version of a strategy's code (without the code)."""
+
+    version: int
+    created_at: str | None = Field(description="ISO 8601 UTC")
+    size: int = Field(description="bytes of code")
+    sha256: str
+
+
+class StrategyVersions(BaseModel):
+    """``GET /api/backtest/strategies/{strategy_id}/versions``: newest first."""
+
+    strategy_id: str
+    versions: list[VersionInfo]
+
+
+class StrategyVersion(BaseModel):
+    """``GET /api/backtest/strategies/{strategy_id}/versions/{version}``."""
+
+    strategy_id: str
+    version: int
+    code: str
+    created_at: str | None = Field(description="ISO 8601 UTC")
+    size: int = Field(description="bytes of code")
+    params_schema: list[ParamSpec]
+
+
+class Template(BaseModel):
+    """A bundled example strategy."""
+
+    id: str
+    description: str
+    params_schema: list[ParamSpec]
+    code: str
+
+
+class TemplateList(BaseModel):
+    """``GET /api/backtest/templates``."""
+
+    templates: list[Template]
+
+
+class Performance(BaseModel):
+    """``GET /api/backtest/jobs/{job_id}/performance`` (not enveloped: the seed's shape)."""
+
+    job_id: str
+    metrics: dict[str, float | int | None] = Field(
+        description="total_return, annual_return, max_drawdown, sharpe_ratio, win_rate, "
+        "profit_loss_ratio, alpha, beta"
+    )
+    summary: dict[str, Any] = Field(description="the whole summary of the result")
+    trades: list[dict[str, Any]] = Field(description="every fill")
+    portfolio: list[dict[str, Any]] = Field(description="daily positions, one row each")
+    daily: dict[str, Any] = Field(description="daily portfolio columns")

@@ -955,6 +955,46 @@ export interface components {
              */
             ok: boolean;
         };
+        /** Envelope[StrategyMeta] */
+        Envelope_StrategyMeta_: {
+            data: components["schemas"]["StrategyMeta"];
+            /**
+             * Ok
+             * @description always true
+             * @default true
+             */
+            ok: boolean;
+        };
+        /** Envelope[StrategyVersion] */
+        Envelope_StrategyVersion_: {
+            data: components["schemas"]["StrategyVersion"];
+            /**
+             * Ok
+             * @description always true
+             * @default true
+             */
+            ok: boolean;
+        };
+        /** Envelope[StrategyVersions] */
+        Envelope_StrategyVersions_: {
+            data: components["schemas"]["StrategyVersions"];
+            /**
+             * Ok
+             * @description always true
+             * @default true
+             */
+            ok: boolean;
+        };
+        /** Envelope[TemplateList] */
+        Envelope_TemplateList_: {
+            data: components["schemas"]["TemplateList"];
+            /**
+             * Ok
+             * @description always true
+             * @default true
+             */
+            ok: boolean;
+        };
         /** Envelope[TokensRevoked] */
         Envelope_TokensRevoked_: {
             data: components["schemas"]["TokensRevoked"];
@@ -1324,6 +1364,49 @@ export interface components {
              * @description int, float, bool, str, list or any
              */
             type: string;
+        };
+        /**
+         * Performance
+         * @description ``GET /api/backtest/jobs/{job_id}/performance`` (not enveloped: the seed's shape).
+         */
+        Performance: {
+            /**
+             * Daily
+             * @description daily portfolio columns
+             */
+            daily: {
+                [key: string]: unknown;
+            };
+            /** Job Id */
+            job_id: string;
+            /**
+             * Metrics
+             * @description total_return, annual_return, max_drawdown, sharpe_ratio, win_rate, profit_loss_ratio, alpha, beta
+             */
+            metrics: {
+                [key: string]: number | null;
+            };
+            /**
+             * Portfolio
+             * @description daily positions, one row each
+             */
+            portfolio: {
+                [key: string]: unknown;
+            }[];
+            /**
+             * Summary
+             * @description the whole summary of the result
+             */
+            summary: {
+                [key: string]: unknown;
+            };
+            /**
+             * Trades
+             * @description every fill
+             */
+            trades: {
+                [key: string]: unknown;
+            }[];
         };
         /**
          * PositionPage
@@ -1745,6 +1828,62 @@ export interface components {
             version: number;
         };
         /**
+         * StrategyVersion
+         * @description ``GET /api/backtest/strategies/{strategy_id}/versions/{version}``.
+         */
+        StrategyVersion: {
+            /** Code */
+            code: string;
+            /**
+             * Created At
+             * @description ISO 8601 UTC
+             */
+            created_at: string | null;
+            /** Params Schema */
+            params_schema: components["schemas"]["ParamSpec"][];
+            /**
+             * Size
+             * @description bytes of code
+             */
+            size: number;
+            /** Strategy Id */
+            strategy_id: string;
+            /** Version */
+            version: number;
+        };
+        /**
+         * StrategyVersions
+         * @description ``GET /api/backtest/strategies/{strategy_id}/versions``: newest first.
+         */
+        StrategyVersions: {
+            /** Strategy Id */
+            strategy_id: string;
+            /** Versions */
+            versions: components["schemas"]["VersionInfo"][];
+        };
+        /**
+         * Template
+         * @description A bundled example strategy.
+         */
+        Template: {
+            /** Code */
+            code: string;
+            /** Description */
+            description: string;
+            /** Id */
+            id: string;
+            /** Params Schema */
+            params_schema: components["schemas"]["ParamSpec"][];
+        };
+        /**
+         * TemplateList
+         * @description ``GET /api/backtest/templates``.
+         */
+        TemplateList: {
+            /** Templates */
+            templates: components["schemas"]["Template"][];
+        };
+        /**
          * TokensRevoked
          * @description ``POST /api/logout-all``.
          */
@@ -1815,6 +1954,26 @@ export interface components {
             role: string;
             /** Userid */
             userid: number;
+        };
+        /**
+         * VersionInfo
+         * @description One saved version of a strategy's code (without the code).
+         */
+        VersionInfo: {
+            /**
+             * Created At
+             * @description ISO 8601 UTC
+             */
+            created_at: string | null;
+            /** Sha256 */
+            sha256: string;
+            /**
+             * Size
+             * @description bytes of code
+             */
+            size: number;
+            /** Version */
+            version: number;
         };
     };
     responses: never;
@@ -2888,7 +3047,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["Performance"];
                 };
             };
             /** @description INVALID_ARGUMENT and other bad input (the message names the field) */
@@ -4446,7 +4605,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["Envelope_StrategyMeta_"];
                 };
             };
             /** @description INVALID_ARGUMENT and other bad input (the message names the field) */
@@ -4654,7 +4813,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["Envelope_StrategyVersions_"];
                 };
             };
             /** @description INVALID_ARGUMENT and other bad input (the message names the field) */
@@ -4757,7 +4916,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["Envelope_StrategyVersion_"];
                 };
             };
             /** @description INVALID_ARGUMENT and other bad input (the message names the field) */
@@ -5060,7 +5219,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["Envelope_TemplateList_"];
                 };
             };
             /** @description INVALID_ARGUMENT and other bad input (the message names the field) */
