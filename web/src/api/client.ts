@@ -44,6 +44,8 @@ api.use(auth);
 /** The error of a failed call, from the contract's error body when there is one. */
 export function toApiError(status: number, body: unknown): ApiError {
   if (body && typeof body === "object") {
+    // An error body is untyped (any status, any server in between): read it loosely, each
+    // field checked below before use.
     const b = body as {
       error?: { code?: string; message?: string };
       data?: unknown;
@@ -81,13 +83,14 @@ export async function unwrap<T>(call: Promise<FetchResult<T>>): Promise<NonNulla
   if (result.error !== undefined || !result.response.ok) {
     throw toApiError(result.response.status, result.error);
   }
+  // A successful call carries its typed body (openapi-fetch leaves `data` optional only for
+  // empty answers, which no JSON route of the contract gives).
   return result.data as NonNullable<T>;
 }
 
-/** `{"ok": true, "data": X}` → X, for routes typed as a bare object in the schema. */
-export async function unwrapData<T>(call: Promise<FetchResult<unknown>>): Promise<T> {
-  const body = (await unwrap(call)) as { data?: unknown };
-  return body.data as T;
+/** `{"ok": true, "data": X}` → X, for the routes whose answer the schema types as an envelope. */
+export async function unwrapData<T>(call: Promise<FetchResult<{ data: T }>>): Promise<T> {
+  return (await unwrap(call)).data;
 }
 
 /** Download an authenticated file (the browser cannot add the header to a plain link). */

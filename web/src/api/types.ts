@@ -1,6 +1,7 @@
 /**
- * Names for the generated schema types, plus shapes of the routes the schema types only as
- * `{[key: string]: unknown}` (the contract's loosely typed answers).
+ * Names for the generated schema types (`src/api/schema.d.ts`), plus the shapes of the few
+ * routes the schema leaves untyped (`compile_strategy` and the `log` text/JSON route), each
+ * with a type guard: those answers are checked at run time, never cast.
  */
 import type { Schemas } from "./client";
 
@@ -19,44 +20,23 @@ export type LastRun = Schemas["LastRun"];
 export type RunInfo = Schemas["RunInfo"];
 export type PositionPage = Schemas["PositionPage"];
 export type TradePage = Schemas["TradePage"];
+export type InstrumentList = Schemas["InstrumentList"];
+export type LastRuns = Schemas["LastRuns"];
+export type JobList = Schemas["JobList"];
+export type VersionInfo = Schemas["VersionInfo"];
+export type StrategyVersions = Schemas["StrategyVersions"];
+export type StrategyVersion = Schemas["StrategyVersion"];
+export type Template = Schemas["Template"];
+export type TemplateList = Schemas["TemplateList"];
+/** One fill: the schema types rows as `{[key: string]: unknown}`; readers convert fields. */
+export type Trade = TradePage["trades"][number];
 
+/** Client-side narrowing: the schema types `JobStatusView.status` as `string`. */
 export type JobStatus = "QUEUED" | "RUNNING" | "FAILED" | "CANCELLED" | "FINISHED";
 export const JOB_STATUSES: JobStatus[] = ["QUEUED", "RUNNING", "FINISHED", "FAILED", "CANCELLED"];
 export const ACTIVE: readonly string[] = ["QUEUED", "RUNNING"];
 
-export interface JobList {
-  jobs: JobStatusView[];
-  total: number;
-}
-
-export interface VersionMeta {
-  version: number;
-  created_at: string | null;
-  size: number;
-  sha256: string;
-}
-
-export interface VersionList {
-  strategy_id: string;
-  versions: VersionMeta[];
-}
-
-export interface VersionDetail {
-  strategy_id: string;
-  version: number;
-  code: string;
-  created_at: string | null;
-  size: number;
-  params_schema: ParamSpec[];
-}
-
-export interface Template {
-  id: string;
-  description: string;
-  params_schema: ParamSpec[];
-  code: string;
-}
-
+/** A compile diagnostic (1-based line and column). */
 export interface Diagnostic {
   line: number;
   column: number;
@@ -64,6 +44,10 @@ export interface Diagnostic {
   message: string;
 }
 
+/**
+ * `POST .../compile`: the schema leaves it untyped (the route answers this shape with 200 or
+ * 422, and the contract's error envelope otherwise), so answers go through `isCompileResult`.
+ */
 export interface CompileResult {
   ok: boolean;
   stdout: string;
@@ -72,20 +56,15 @@ export interface CompileResult {
   error?: { code: string; message: string };
 }
 
-export interface RenameResult {
-  from_id: string;
-  to_id: string;
-  deleted_old: boolean;
-  warning: string;
+/** Whether an untyped compile answer is a `CompileResult` (it carries its `diagnostics`). */
+export function isCompileResult(body: unknown): body is CompileResult {
+  return (
+    typeof body === "object" &&
+    body !== null &&
+    "diagnostics" in body &&
+    Array.isArray(body.diagnostics)
+  );
 }
-
-export type Trade = Record<string, unknown> & {
-  datetime?: string;
-  order_book_id?: string;
-  side?: string;
-  quantity?: number;
-  price?: number;
-};
 
 /** `GET .../log?tail=` (the route answers text or JSON, so the schema leaves it untyped). */
 export interface LogSlice {
@@ -93,4 +72,16 @@ export interface LogSlice {
   offset: number;
   next_offset: number;
   size: number;
+}
+
+/** Whether an untyped log answer is a `LogSlice`. */
+export function isLogSlice(body: unknown): body is LogSlice {
+  if (typeof body !== "object" || body === null) return false;
+  const b: Partial<Record<keyof LogSlice, unknown>> = body;
+  return (
+    typeof b.content === "string" &&
+    typeof b.offset === "number" &&
+    typeof b.next_offset === "number" &&
+    typeof b.size === "number"
+  );
 }

@@ -46,7 +46,7 @@ export function Layout() {
   const session = getSession();
   const health = useLoad(async () => {
     const res = await api.GET("/api/health");
-    return (res.data as { data?: { jobs?: Record<string, number> } } | undefined)?.data?.jobs ?? {};
+    return res.data?.data.jobs ?? {};
   }, []);
   useInterval(() => void health.reload(), 5000, true);
   const jobs = health.data ?? {};

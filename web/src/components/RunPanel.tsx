@@ -2,7 +2,7 @@
  * the strategy's parameters; submits `POST /api/backtest/run`. */
 import { useEffect, useMemo, useState } from "react";
 import { api, unwrapData } from "../api/client";
-import type { InstrumentStats, ParamSpec, RunBody, RunOptions } from "../api/types";
+import type { ParamSpec, RunBody } from "../api/types";
 import { useLoad } from "../lib/hooks";
 import {
   dateRange,
@@ -28,8 +28,8 @@ export function RunPanel({
 }) {
   const setup = useLoad(async () => {
     const [options, catalog] = await Promise.all([
-      unwrapData<RunOptions>(api.GET("/api/backtest/options")),
-      unwrapData<{ instruments: InstrumentStats[] }>(api.GET("/api/data/instruments")),
+      unwrapData(api.GET("/api/backtest/options")),
+      unwrapData(api.GET("/api/data/instruments")),
     ]);
     return { options, instruments: catalog.instruments };
   }, []);

@@ -2,7 +2,7 @@
 import { useMemo, useState } from "react";
 import { useNavigate, useParams } from "react-router-dom";
 import { api, unwrapData } from "../api/client";
-import type { Bars, InstrumentStats } from "../api/types";
+import type { InstrumentStats } from "../api/types";
 import { KlineChart } from "../components/ResultCharts";
 import { Empty, ErrorBanner } from "../components/ui";
 import { int, num } from "../lib/format";
@@ -13,13 +13,7 @@ export function DataPage() {
   const { id } = useParams();
   const navigate = useNavigate();
   const [q, setQ] = useState("");
-  const list = useLoad(
-    () =>
-      unwrapData<{ instruments: InstrumentStats[]; total: number }>(
-        api.GET("/api/data/instruments"),
-      ),
-    [],
-  );
+  const list = useLoad(() => unwrapData(api.GET("/api/data/instruments")), []);
   const rows = useMemo(() => {
     const needle = q.trim().toLowerCase();
     return (list.data?.instruments ?? []).filter(
@@ -131,7 +125,7 @@ function BarsView({ instrument }: { instrument: InstrumentStats }) {
   const [adjust, setAdjust] = useState("none");
   const bars = useLoad(
     () =>
-      unwrapData<Bars>(
+      unwrapData(
         api.GET("/api/data/instruments/{order_book_id}/bars", {
           params: {
             path: { order_book_id: instrument.order_book_id },

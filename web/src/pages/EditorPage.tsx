@@ -3,16 +3,8 @@ import { useCallback, useEffect, useRef, useState } from "react";
 import { Link, useNavigate, useParams } from "react-router-dom";
 import { getSession } from "../api/auth";
 import { api, errorMessage, toApiError, unwrap, unwrapData } from "../api/client";
-import type {
-  CompileResult,
-  Diagnostic,
-  JobStatusView,
-  RunBody,
-  Strategy,
-  VersionDetail,
-  VersionList,
-} from "../api/types";
-import { ACTIVE } from "../api/types";
+import type { CompileResult, Diagnostic, RunBody, StrategyVersion } from "../api/types";
+import { ACTIVE, isCompileResult } from "../api/types";
 import { CodeEditor, type CodeEditorHandle } from "../components/CodeEditor";
 import { DiffView } from "../components/DiffView";
 import { RunPanel } from "../components/RunPanel";
@@ -32,7 +24,7 @@ export function EditorPage() {
         api.GET("/api/backtest/strategies/{strategy_id}", {
           params: { path: { strategy_id: id } },
         }),
-      ) as Promise<Strategy>,
+      ),
     [id],
   );
   const [dirty, setDirty] = useState(false);
@@ -63,11 +55,11 @@ export function EditorPage() {
       );
       setDirty(false);
       setNotice(`Saved as version ${res.data.version}`);
-      const fresh = (await unwrap(
+      const fresh = await unwrap(
         api.GET("/api/backtest/strategies/{strategy_id}", {
           params: { path: { strategy_id: id } },
         }),
-      )) as Strategy;
+      );
       strategy.setData({ ...fresh, code });
       return true;
     } catch (exc) {
@@ -88,9 +80,9 @@ export function EditorPage() {
         params: { path: { strategy_id: id } },
         body: { code: editor.current.getValue() },
       });
-      const body = (res.data ?? res.error) as CompileResult | undefined;
-      if (!body || !Array.isArray(body.diagnostics))
-        throw toApiError(res.response.status, res.error);
+      // The schema leaves this route untyped: check the answer's shape instead of casting it.
+      const body: unknown = res.data ?? res.error;
+      if (!isCompileResult(body)) throw toApiError(res.response.status, res.error);
       setCompile(body);
       editor.current.showDiagnostics(body.diagnostics);
       if (res.response.status !== 200 && res.response.status !== 422)
@@ -270,19 +262,19 @@ function Versions({
 }) {
   const list = useLoad(
     () =>
-      unwrapData<VersionList>(
+      unwrapData(
         api.GET("/api/backtest/strategies/{strategy_id}/versions", {
           params: { path: { strategy_id: strategyId } },
         }),
       ),
     [strategyId, current],
   );
-  const [diff, setDiff] = useState<VersionDetail | null>(null);
+  const [diff, setDiff] = useState<StrategyVersion | null>(null);
   const [error, setError] = useState<string | null>(null);
 
-  async function load(version: number): Promise<VersionDetail | null> {
+  async function load(version: number): Promise<StrategyVersion | null> {
     try {
-      return await unwrapData<VersionDetail>(
+      return await unwrapData(
         api.GET("/api/backtest/strategies/{strategy_id}/versions/{version}", {
           params: { path: { strategy_id: strategyId, version } },
         }),
@@ -347,7 +339,7 @@ function StrategyJobs({ strategyId }: { strategyId: string }) {
   const jobs = useLoad(
     async () =>
       (
-        await unwrapData<{ jobs: JobStatusView[]; total: number }>(
+        await unwrapData(
           api.GET("/api/backtest/jobs", {
             params: { query: { strategy_id: strategyId, limit: 30 } },
           }),

@@ -2,7 +2,7 @@
 import { useState } from "react";
 import { Link, useNavigate, useSearchParams } from "react-router-dom";
 import { api, errorMessage, unwrap, unwrapData } from "../api/client";
-import { ACTIVE, JOB_STATUSES, type JobList, type JobStatusView } from "../api/types";
+import { ACTIVE, JOB_STATUSES, type JobStatusView } from "../api/types";
 import { Empty, ErrorBanner, Pager, Progress, StatusBadge } from "../components/ui";
 import { ago, dateTime, duration } from "../lib/format";
 import { useInterval, useLoad } from "../lib/hooks";
@@ -30,7 +30,7 @@ export function JobsPage() {
 
   const list = useLoad(
     () =>
-      unwrapData<JobList>(
+      unwrapData(
         api.GET("/api/backtest/jobs", {
           params: {
             query: {

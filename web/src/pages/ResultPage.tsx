@@ -3,16 +3,8 @@
 import { useEffect, useState } from "react";
 import { Link, useNavigate, useParams } from "react-router-dom";
 import { api, download, errorMessage, unwrap, unwrapData } from "../api/client";
-import type {
-  Bars,
-  JobStatusView,
-  LogSlice,
-  PositionPage,
-  ResultView,
-  RunInfo,
-  TradePage,
-} from "../api/types";
-import { ACTIVE } from "../api/types";
+import type { JobStatusView, RunInfo } from "../api/types";
+import { ACTIVE, isLogSlice } from "../api/types";
 import { DrawdownChart, EquityChart, KlineChart } from "../components/ResultCharts";
 import { Empty, ErrorBanner, Pager, Progress, StatusBadge, Tabs } from "../components/ui";
 import { cell, dateTime, duration, int, isNum, num, pct } from "../lib/format";
@@ -26,10 +18,7 @@ export function ResultPage() {
   const [tab, setTab] = useState<Tab>("overview");
   const [error, setError] = useState<string | null>(null);
   const job = useLoad(
-    () =>
-      unwrap(
-        api.GET("/api/backtest/jobs/{job_id}", { params: { path: { job_id: id } } }),
-      ) as Promise<JobStatusView>,
+    () => unwrap(api.GET("/api/backtest/jobs/{job_id}", { params: { path: { job_id: id } } })),
     [id],
   );
   const status = job.data?.status;
@@ -39,17 +28,17 @@ export function ResultPage() {
   const result = useLoad(
     async () =>
       finished
-        ? ((await unwrap(
+        ? await unwrap(
             api.GET("/api/backtest/jobs/{job_id}/result", {
               params: { path: { job_id: id }, query: { page: 1, page_size: 1 } },
             }),
-          )) as ResultView)
+          )
         : null,
     [id, finished],
   );
   const info = useLoad(
     () =>
-      unwrapData<RunInfo>(
+      unwrapData(
         api.GET("/api/backtest/jobs/{job_id}/run-info", { params: { path: { job_id: id } } }),
       ),
     [id, finished],
@@ -120,7 +109,7 @@ export function ResultPage() {
           {request.start_date
             ? ` · ${String(request.start_date)} → ${String(request.end_date)}`
             : ""}
-          {Array.isArray(request.universe) ? ` · ${(request.universe as string[]).join(", ")}` : ""}
+          {Array.isArray(request.universe) ? ` · ${request.universe.join(", ")}` : ""}
           {request.benchmark ? ` vs ${String(request.benchmark)}` : ""}
         </span>
         <span className="grow" />
@@ -202,7 +191,7 @@ export function ResultPage() {
                 <>
                   <EquityChart
                     equity={result.data.equity}
-                    benchmark={(summary.benchmark as string) ?? null}
+                    benchmark={typeof summary.benchmark === "string" ? summary.benchmark : null}
                   />
                   <h3 style={{ margin: "6px 0 0 4px" }}>Drawdown</h3>
                   <DrawdownChart equity={result.data.equity} />
@@ -282,13 +271,15 @@ function MetricCards({ summary, trades }: { summary: Record<string, unknown>; tr
 function KlineTab({ jobId, info }: { jobId: string; info: RunInfo }) {
   const symbols = info.symbols.length
     ? info.symbols
-    : ((info.request.universe as string[] | undefined) ?? []);
+    : Array.isArray(info.request.universe)
+      ? info.request.universe.map(String)
+      : [];
   const [symbol, setSymbol] = useState(symbols[0] ?? "");
-  const config = (info.config ?? info.request) as Record<string, unknown>;
+  const config = info.config ?? info.request;
   const data = useLoad(async () => {
     if (!symbol) return null;
     const [bars, trades] = await Promise.all([
-      unwrapData<Bars>(
+      unwrapData(
         api.GET("/api/data/instruments/{order_book_id}/bars", {
           params: {
             path: { order_book_id: symbol },
@@ -300,7 +291,7 @@ function KlineTab({ jobId, info }: { jobId: string; info: RunInfo }) {
           },
         }),
       ),
-      unwrapData<TradePage>(
+      unwrapData(
         api.GET("/api/backtest/jobs/{job_id}/trades", {
           params: { path: { job_id: jobId }, query: { symbol, page_size: 10000 } },
         }),
@@ -357,7 +348,7 @@ function TradesTab({ jobId }: { jobId: string }) {
         api.GET("/api/backtest/jobs/{job_id}/result", {
           params: { path: { job_id: jobId }, query: { page, page_size: size } },
         }),
-      ) as Promise<ResultView>,
+      ),
     [jobId, page, size],
   );
   if (data.error) return <ErrorBanner error={data.error} />;
@@ -434,7 +425,7 @@ function PositionsTab({ jobId }: { jobId: string }) {
   const [date, setDate] = useState("");
   const data = useLoad(
     () =>
-      unwrapData<PositionPage>(
+      unwrapData(
         api.GET("/api/backtest/jobs/{job_id}/positions", {
           params: {
             path: { job_id: jobId },
@@ -591,7 +582,9 @@ function LogView({ jobId, live }: { jobId: string; live: boolean }) {
         params: { path: { job_id: jobId }, query: { tail } },
       }),
     );
-    return res as unknown as LogSlice;
+    // The schema leaves this route untyped (it answers text without `tail`): check the shape.
+    if (!isLogSlice(res)) throw new Error("the server answered an unexpected log shape");
+    return res;
   }, [jobId, tail]);
   useInterval(() => void log.reload(), 2000, live);
   return (

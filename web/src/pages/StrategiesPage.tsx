@@ -2,7 +2,7 @@
 import { useMemo, useState } from "react";
 import { Link, useNavigate } from "react-router-dom";
 import { ApiError, api, errorMessage, unwrap, unwrapData } from "../api/client";
-import type { LastRun, StrategyMeta, Template } from "../api/types";
+import type { StrategyMeta } from "../api/types";
 import { Empty, ErrorBanner, Modal, StatusBadge } from "../components/ui";
 import { ago, bytes } from "../lib/format";
 import { useLoad } from "../lib/hooks";
@@ -41,9 +41,7 @@ export function StrategiesPage() {
     [q],
   );
   const lastRuns = useLoad(
-    async () =>
-      (await unwrapData<{ last_runs: Record<string, LastRun> }>(api.GET("/api/backtest/last-runs")))
-        .last_runs,
+    async () => (await unwrapData(api.GET("/api/backtest/last-runs"))).last_runs,
     [],
   );
   const [creating, setCreating] = useState(false);
@@ -213,8 +211,7 @@ function CreateModal({
   onCreated: (id: string) => void;
 }) {
   const templates = useLoad(
-    async () =>
-      (await unwrapData<{ templates: Template[] }>(api.GET("/api/backtest/templates"))).templates,
+    async () => (await unwrapData(api.GET("/api/backtest/templates"))).templates,
     [],
   );
   const [template, setTemplate] = useState("sma_crossover");
@@ -421,7 +418,7 @@ function DeleteModal({
       onDone();
     } catch (exc) {
       if (exc instanceof ApiError && exc.status === 409) {
-        const ids = (exc.data as { job_ids?: string[] } | undefined)?.job_ids ?? [];
+        const ids = blockingJobIds(exc.data);
         setBlocking(ids);
         setError(exc.message);
       } else {
@@ -480,4 +477,10 @@ function DeleteModal({
       )}
     </Modal>
   );
+}
+
+/** The `data.job_ids` of a 409 delete answer (an error body, so untyped: checked, not cast). */
+function blockingJobIds(data: unknown): string[] {
+  if (typeof data !== "object" || data === null || !("job_ids" in data)) return [];
+  return Array.isArray(data.job_ids) ? data.job_ids.map(String) : [];
 }
