@@ -16,6 +16,7 @@ from quantdesk.api.boundary import CheckedRoute
 from quantdesk.api.deps import PlatformDep, PrincipalDep
 from quantdesk.api.params import Page
 from quantdesk.api.schemas import ERROR_RESPONSES
+from quantdesk.core.jobs import JobStatus
 from quantdesk.services.data import DataService
 from quantdesk.services.platform import Platform
 
@@ -116,7 +117,7 @@ class LastRun(BaseModel):
     """A strategy's newest job: its id, status and ISO timestamps (null if unknown)."""
 
     job_id: str
-    status: str
+    status: JobStatus
     created_at: str | None
     updated_at: str | None
 
@@ -139,7 +140,7 @@ class RunInfo(BaseModel):
 
     job_id: str
     strategy_id: str
-    status: str
+    status: JobStatus
     request: dict[str, Any]
     config: dict[str, Any] | None
     conventions: dict[str, Any] | None

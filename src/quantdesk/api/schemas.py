@@ -7,6 +7,7 @@ from typing import Any, Generic, TypeVar
 from pydantic import BaseModel, ConfigDict, Field
 
 from quantdesk.api.params import MAX_ID
+from quantdesk.core.jobs import JobStatus
 from quantdesk.engine.profiles import MAX_AMOUNT
 
 
@@ -121,7 +122,7 @@ class JobStatusView(BaseModel):
     """``GET /api/backtest/jobs/{job_id}``."""
 
     job_id: str
-    status: str = Field(description="QUEUED | RUNNING | FAILED | CANCELLED | FINISHED")
+    status: JobStatus
     error: JobError | None
     error_message: str | None
     strategy_id: str
@@ -281,7 +282,7 @@ class HistoryItem(BaseModel):
 
     job_id: str
     strategy_id: str
-    status: str
+    status: JobStatus
     error: JobError | None
     created_at: str | None
     updated_at: str | None

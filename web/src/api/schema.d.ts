@@ -1103,8 +1103,7 @@ export interface components {
             params: {
                 [key: string]: unknown;
             };
-            /** Status */
-            status: string;
+            status: components["schemas"]["JobStatus"];
             /** Strategy Id */
             strategy_id: string;
             /** Updated At */
@@ -1198,6 +1197,12 @@ export interface components {
             total: number;
         };
         /**
+         * JobStatus
+         * @description The contract's job states.
+         * @enum {string}
+         */
+        JobStatus: "QUEUED" | "RUNNING" | "FAILED" | "CANCELLED" | "FINISHED";
+        /**
          * JobStatusView
          * @description ``GET /api/backtest/jobs/{job_id}``.
          */
@@ -1227,11 +1232,7 @@ export interface components {
             sandbox_level?: string | null;
             /** Started At */
             started_at: string | null;
-            /**
-             * Status
-             * @description QUEUED | RUNNING | FAILED | CANCELLED | FINISHED
-             */
-            status: string;
+            status: components["schemas"]["JobStatus"];
             /** Strategy Id */
             strategy_id: string;
             /** Total Bars */
@@ -1258,8 +1259,7 @@ export interface components {
             created_at: string | null;
             /** Job Id */
             job_id: string;
-            /** Status */
-            status: string;
+            status: components["schemas"]["JobStatus"];
             /** Updated At */
             updated_at: string | null;
         };
@@ -1612,8 +1612,7 @@ export interface components {
             request: {
                 [key: string]: unknown;
             };
-            /** Status */
-            status: string;
+            status: components["schemas"]["JobStatus"];
             /** Strategy Id */
             strategy_id: string;
             /** Symbols */

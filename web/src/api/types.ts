@@ -31,8 +31,8 @@ export type TemplateList = Schemas["TemplateList"];
 /** One fill: the schema types rows as `{[key: string]: unknown}`; readers convert fields. */
 export type Trade = TradePage["trades"][number];
 
-/** Client-side narrowing: the schema types `JobStatusView.status` as `string`. */
-export type JobStatus = "QUEUED" | "RUNNING" | "FAILED" | "CANCELLED" | "FINISHED";
+/** The contract's job states (the schema's `JobStatus` enum). */
+export type JobStatus = Schemas["JobStatus"];
 export const JOB_STATUSES: JobStatus[] = ["QUEUED", "RUNNING", "FINISHED", "FAILED", "CANCELLED"];
 export const ACTIVE: readonly string[] = ["QUEUED", "RUNNING"];
 
