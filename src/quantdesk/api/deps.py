@@ -62,6 +62,11 @@ def _authenticate(
     return platform(request).auth.authenticate(token)
 
 
+def client_ip(request: Request) -> str:
+    """The caller's address for login limits: the socket's peer, never ``X-Forwarded-For``."""
+    return request.client.host if request.client else "unknown"
+
+
 def admin(caller: Annotated[Principal, Depends(principal)]) -> Principal:
     """The caller, who must be an admin (403 otherwise)."""
     if not caller.is_admin:

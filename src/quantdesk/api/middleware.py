@@ -92,6 +92,10 @@ class BodyLimit:
 
     At once when ``Content-Length`` says so (nothing is read), else as soon as the chunks
     received pass it (chunked bodies), so no route ever holds more than ``limit`` bytes of one.
+
+    Hand-written instead of Starlette's ``RequestBodyLimitMiddleware`` (which FastAPI's
+    ``max_body_size`` uses): that one answers in plain text, not the contract's error body, and
+    only once a route reads the body, so a route that refuses a caller first never says 413.
     """
 
     def __init__(self, app: ASGIApp, limit: int) -> None:

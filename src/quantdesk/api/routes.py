@@ -9,7 +9,7 @@ from fastapi import APIRouter, Body, Header, Query, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
 from quantdesk.api.boundary import CheckedRoute
-from quantdesk.api.deps import PlatformDep, PrincipalDep
+from quantdesk.api.deps import PlatformDep, PrincipalDep, client_ip
 from quantdesk.api.params import (
     ByteOffset,
     Offset,
@@ -85,14 +85,10 @@ async def login(request: Request, platform: PlatformDep) -> LoginResponse:
     if not isinstance(mobile, str) or not mobile or not isinstance(password, str) or not password:
         raise InvalidArgument("mobile and password are required")
     # argon2 verification is CPU-bound: keep it off the event loop.
-    ip = request.client.host if request.client else "unknown"  # never X-Forwarded-For
-    result = await anyio.to_thread.run_sync(platform.auth.login, mobile, password, ip)
-    return LoginResponse(
-        token=result.token,
-        userid=result.userid,
-        is_admin=result.is_admin,
-        expires_at=result.expires_at.isoformat(),
+    result = await anyio.to_thread.run_sync(
+        platform.auth.login, mobile, password, client_ip(request)
     )
+    return LoginResponse.of(result)
 
 
 @router.get("/backtest/strategies", response_model=StrategyList, tags=["strategies"])

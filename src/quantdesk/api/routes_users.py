@@ -10,7 +10,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Request
 
 from quantdesk.api.boundary import CheckedRoute
-from quantdesk.api.deps import AdminDep, PlatformDep, PrincipalDep
+from quantdesk.api.deps import AdminDep, PlatformDep, PrincipalDep, client_ip
 from quantdesk.api.params import UserIdPath
 from quantdesk.api.schemas import (
     ERROR_RESPONSES,
@@ -49,17 +49,9 @@ def change_password(
     ``current_password`` answers 403 and counts as a failed login (429 past the limits).
     """
     result = platform.auth.change_password(
-        principal, body.get("current_password"), body.get("new_password"), _client_ip(request)
+        principal, body.get("current_password"), body.get("new_password"), client_ip(request)
     )
-    return {
-        "ok": True,
-        "data": {
-            "token": result.token,
-            "userid": result.userid,
-            "is_admin": result.is_admin,
-            "expires_at": result.expires_at.isoformat(),
-        },
-    }
+    return {"ok": True, "data": LoginResponse.of(result)}
 
 
 @router.post("/logout-all", response_model=Envelope[TokensRevoked])
@@ -69,10 +61,6 @@ def logout_all(platform: PlatformDep, principal: PrincipalDep) -> dict[str, Any]
     API keys stay. ``data`` = ``{userid, tokens_revoked: true}``.
     """
     return {"ok": True, "data": platform.auth.logout_all(principal)}
-
-
-def _client_ip(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
 
 
 @router.get("/admin/users", response_model=Envelope[UserList])

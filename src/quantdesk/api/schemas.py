@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from quantdesk.api.params import MAX_ID
 from quantdesk.core.jobs import JobStatus
 from quantdesk.engine.profiles import MAX_AMOUNT
+from quantdesk.services.auth import LoginResult
 
 
 class LoginResponse(BaseModel):
@@ -18,6 +19,12 @@ class LoginResponse(BaseModel):
     userid: int
     is_admin: bool
     expires_at: str = Field(description="ISO 8601 UTC expiry of the token")
+
+    @classmethod
+    def of(cls, result: LoginResult) -> LoginResponse:
+        """The answer for an issued token."""
+        return cls(token=result.token, userid=result.userid, is_admin=result.is_admin,
+                   expires_at=result.expires_at.isoformat())  # fmt: skip
 
 
 class StrategyMeta(BaseModel):
