@@ -2,6 +2,7 @@
 
 ``quantdesk.run_backtest(strategy, start=..., end=..., ...)`` runs one backtest on the
 market-data catalog and returns a ``BacktestResult`` (see ``quantdesk.backtest.run``);
+``quantdesk.run_spec(strategy, BacktestSpec(...))`` does the same from a validated spec;
 ``quantdesk.Catalog`` opens a catalog (``quantdesk.data``). The engine itself is
 ``quantdesk.engine``.
 
@@ -15,7 +16,7 @@ from importlib import metadata
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from quantdesk.backtest import BacktestResult, run_backtest
+    from quantdesk.backtest import BacktestResult, BacktestSpec, run_backtest, run_spec
     from quantdesk.data import Adjust, Catalog
 
 try:
@@ -26,12 +27,17 @@ except metadata.PackageNotFoundError:  # (a source tree that was never installed
 #: Where each lazily imported public name lives.
 _LAZY = {
     "BacktestResult": "quantdesk.backtest",
+    "BacktestSpec": "quantdesk.backtest",
+    "run_spec": "quantdesk.backtest",
     "run_backtest": "quantdesk.backtest",
     "Catalog": "quantdesk.data",
     "Adjust": "quantdesk.data",
 }
 
-__all__ = ["Adjust", "BacktestResult", "Catalog", "__version__", "run_backtest"]
+__all__ = [
+    "Adjust", "BacktestResult", "BacktestSpec", "Catalog", "__version__", "run_backtest",
+    "run_spec",
+]  # fmt: skip
 
 
 def __getattr__(name: str) -> Any:

@@ -117,7 +117,15 @@ def test_a_worker_killed_mid_job_is_replaced_and_the_job_finishes_once(
     slow = "import time\n\ndef handle_bar(context, bar_dict):\n    time.sleep(0.01)\n"
     platform.strategies.save(admin, "slow", slow)
     job_id = platform.backtests.submit(
-        admin, RunRequest("slow", "2010-01-04", "2010-12-31", universe=["IBM"])
+        admin,
+        RunRequest.model_validate(
+            {
+                "strategy_id": "slow",
+                "start_date": "2010-01-04",
+                "end_date": "2010-12-31",
+                "universe": ["IBM"],
+            }
+        ),
     )
 
     def job() -> Any:

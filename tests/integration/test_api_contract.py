@@ -316,7 +316,7 @@ def test_concurrent_identical_submissions_make_one_job(platform: Platform) -> No
 
     admin = Principal(1, True, "admin")
     platform.strategies.save(admin, "sma", SMA)
-    request = RunRequest("sma", "2010-01-04", "2010-12-31", universe=["AAPL"], benchmark="SPX")
+    request = RunRequest.model_validate({**RUN, "universe": ["AAPL"], "benchmark": "SPX"})
     with ThreadPoolExecutor(max_workers=50) as pool:
         ids = list(pool.map(lambda _: platform.backtests.submit(admin, request), range(50)))
     assert len(set(ids)) == 1

@@ -35,7 +35,12 @@ QUICK = "def handle_bar(context, bar_dict):\n    pass\n"
 
 def _submit(platform: Platform, end: str = "2010-02-26") -> str:
     platform.strategies.save(ADMIN, "q", QUICK)
-    return platform.backtests.submit(ADMIN, RunRequest("q", "2010-02-01", end, universe=["IBM"]))
+    return platform.backtests.submit(
+        ADMIN,
+        RunRequest.model_validate(
+            {"strategy_id": "q", "start_date": "2010-02-01", "end_date": end, "universe": ["IBM"]}
+        ),
+    )
 
 
 def _run_all(platform: Platform, runner: JobRunner) -> None:

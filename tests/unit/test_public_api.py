@@ -15,11 +15,14 @@ import quantdesk
 
 ROOT = Path(__file__).resolve().parents[2]
 PUBLIC = {
-    "quantdesk": ["Adjust", "BacktestResult", "Catalog", "__version__", "run_backtest"],
+    "quantdesk": [
+        "Adjust", "BacktestResult", "BacktestSpec", "Catalog", "__version__", "run_backtest",
+        "run_spec",
+    ],
     "quantdesk.engine": [
         "MAX_AMOUNT", "BarSeries", "BarSource", "Engine", "EngineConfig", "EngineResult", "Fill",
-        "MarketProfile", "Matching", "Order", "OrderStatus", "PrintToLog", "RejectReason",
-        "Side", "exec_source", "limit_prices", "market_profile", "params_schema",
+        "MarketName", "MarketProfile", "Matching", "Order", "OrderStatus", "PrintToLog",
+        "RejectReason", "Side", "exec_source", "limit_prices", "market_profile", "params_schema",
         "resolve_params", "user_error",
     ],
     "quantdesk.data": ["Adjust", "Catalog", "CatalogBarSource", "ImportReport"],

@@ -30,6 +30,7 @@ from quantdesk.core.errors import (
     TooManyRequests,
     Unauthorized,
     Unprocessable,
+    describe_validation_errors,
 )
 
 log = logging.getLogger("quantdesk.api")
@@ -105,14 +106,7 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:
-        messages = []
-        for err in exc.errors():
-            if err.get("type") == "json_invalid":
-                messages.append("the body is not valid JSON")
-                continue
-            loc = ".".join(str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path"))
-            messages.append(f"{loc}: {err.get('msg', 'invalid')}" if loc else err.get("msg", ""))
-        return error_response(400, "INVALID_ARGUMENT", "; ".join(messages) or "invalid request")
+        return error_response(400, "INVALID_ARGUMENT", describe_validation_errors(exc.errors()))
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:

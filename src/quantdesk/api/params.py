@@ -9,10 +9,7 @@ from typing import Annotated
 
 from fastapi import Path, Query
 
-#: Largest row offset, byte offset or page number accepted (JSON-safe, fits every database).
-MAX_POSITION = 2**53 - 1
-#: Largest id or version number (a 32-bit ``INTEGER`` column).
-MAX_ID = 2**31 - 1
+from quantdesk.core.limits import MAX_ID, MAX_POSITION
 
 Offset = Annotated[int, Query(ge=0, le=MAX_POSITION, description="rows to skip")]
 Page = Annotated[int, Query(ge=1, le=MAX_POSITION)]

@@ -29,7 +29,6 @@ from quantdesk.api.schemas import (
     Renamed,
     RenameMap,
     ResultView,
-    RunBody,
     RunResponse,
     SavedStrategy,
     SaveStrategy,
@@ -212,7 +211,7 @@ def add_rename(
 
 @router.post("/backtest/run", response_model=RunResponse, tags=["jobs"])
 def run(
-    body: RunBody,
+    body: RunRequest,
     platform: PlatformDep,
     principal: PrincipalDep,
     idempotency_key: Annotated[
@@ -230,7 +229,7 @@ def run(
     identical requests within the dedup window (``BACKTEST_IDEMPOTENCY_WINDOW_SECONDS``) return
     the same ``job_id``.
     """
-    job_id = platform.backtests.submit(principal, RunRequest(**body.model_dump()), idempotency_key)
+    job_id = platform.backtests.submit(principal, body, idempotency_key)
     return RunResponse(job_id=job_id, jobId=job_id)
 
 

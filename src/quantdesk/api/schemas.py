@@ -6,9 +6,7 @@ from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from quantdesk.api.params import MAX_ID
 from quantdesk.core.jobs import JobStatus
-from quantdesk.engine.profiles import MAX_AMOUNT
 from quantdesk.services.auth import LoginResult
 
 
@@ -77,38 +75,6 @@ class SavedStrategy(BaseModel):
 
     ok: bool = True
     data: StrategyMeta
-
-
-class RunBody(BaseModel):
-    """``POST /api/backtest/run``: the contract's fields plus ``run_backtest``'s options."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    strategy_id: str = Field(description="1-64 chars: CJK, letters, digits, _ or -")
-    start_date: str = Field(description="YYYY-MM-DD", examples=["2005-01-03"])
-    end_date: str = Field(description="YYYY-MM-DD, >= start_date", examples=["2012-12-31"])
-    cash: float = Field(100_000.0, gt=0, le=MAX_AMOUNT, description="starting cash")
-    benchmark: str | None = Field(None, description="benchmark id; default per market")
-    frequency: str = Field("1d", description="one of BACKTEST_ALLOWED_FREQUENCIES")
-    universe: list[str] | None = Field(None, description="order_book_ids for handle_bar")
-    market: str = Field("us_stock", description="us_stock or cn_stock")
-    matching: str = Field("current_bar", description="current_bar or next_bar")
-    adjust: str = Field("pre", description="pre or none")
-    commission: float | None = Field(None, ge=0, lt=1, description="rate per side")
-    min_commission: float | None = Field(
-        None, ge=0, le=MAX_AMOUNT, description="minimum commission per order"
-    )
-    tax: float | None = Field(None, ge=0, lt=1, description="sell-side tax rate")
-    slippage: float | None = Field(None, ge=0, lt=1, description="slippage price ratio")
-    params: dict[str, Any] = Field(default_factory=dict, description="strategy parameters")
-    engine: str = Field(
-        "auto",
-        description="native | rqalpha | backtrader; auto: backtrader for code defining a "
-        "backtrader.Strategy subclass, else native",
-    )
-    version: int | None = Field(
-        None, ge=1, le=MAX_ID, description="run this saved version of the code"
-    )
 
 
 class RunResponse(BaseModel):

@@ -5,6 +5,7 @@ all thin layers over ``run_backtest``.
 """
 
 from quantdesk.backtest.result import BacktestResult
-from quantdesk.backtest.run import run_backtest
+from quantdesk.backtest.run import run_backtest, run_spec
+from quantdesk.backtest.spec import BacktestSpec, EngineName, Frequency
 
-__all__ = ["BacktestResult", "run_backtest"]
+__all__ = ["BacktestResult", "BacktestSpec", "EngineName", "Frequency", "run_backtest", "run_spec"]

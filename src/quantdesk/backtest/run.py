@@ -3,25 +3,28 @@
 from __future__ import annotations
 
 import datetime as dt
-import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from quantdesk.backtest.engines import resolve_engine, run_engine
 from quantdesk.backtest.result import BacktestResult, build_result
-from quantdesk.backtest.spec import PreparedBacktest
+from quantdesk.backtest.spec import (
+    BacktestSpec,
+    EngineName,
+    LogSink,
+    PreparedBacktest,
+    ProgressCallback,
+)
 from quantdesk.core.errors import DataUnavailable, InvalidArgument, NotFound
 from quantdesk.core.instruments import InstrumentType
 from quantdesk.core.settings import Settings
 from quantdesk.data.catalog import Adjust, Catalog
 from quantdesk.data.demo import import_demo
-from quantdesk.engine import EngineConfig, Matching, market_profile
-from quantdesk.engine.profiles import MAX_AMOUNT
+from quantdesk.engine import EngineConfig, market_profile
 
 #: Default benchmark per market profile.
 DEFAULT_BENCHMARK = {"us_stock": "SPX", "cn_stock": "000300.XSHG"}
-FREQUENCIES = ("1d",)
 
 
 def run_backtest(
@@ -44,8 +47,8 @@ def run_backtest(
     risk_free_rate: float = 0.0,
     catalog: Catalog | None = None,
     settings: Settings | None = None,
-    progress: Callable[[int, int], None] | None = None,
-    log_sink: Callable[[str], None] | None = None,
+    progress: ProgressCallback | None = None,
+    log_sink: LogSink | None = None,
     strategy_name: str | None = None,
     engine: str | None = None,
     work_dir: Path | None = None,
@@ -97,13 +100,37 @@ def run_backtest(
         StrategySyntaxError / StrategyError: the strategy does not parse or raised.
         EngineUnavailable: the engine is not installed or configured.
     """
-    prepared = prepare_backtest(
-        strategy,
-        start=start, end=end, cash=cash, universe=universe, benchmark=benchmark,
+    spec = BacktestSpec.of(
+        names=BacktestSpec.PYTHON_NAMES,
+        start_date=start, end_date=end, cash=cash, universe=universe, benchmark=benchmark,
         frequency=frequency, market=market, matching=matching, adjust=adjust,
         commission=commission, min_commission=min_commission, tax=tax, slippage=slippage,
-        params=params, risk_free_rate=risk_free_rate, catalog=catalog, settings=settings,
-        log_sink=log_sink, strategy_name=strategy_name, engine=engine,
+        params=params, risk_free_rate=risk_free_rate, engine=engine,
+    )  # fmt: skip
+    return run_spec(
+        strategy, spec, catalog=catalog, settings=settings, progress=progress,
+        log_sink=log_sink, strategy_name=strategy_name, work_dir=work_dir,
+    )  # fmt: skip
+
+
+def run_spec(
+    strategy: str | Path,
+    spec: BacktestSpec,
+    *,
+    catalog: Catalog | None = None,
+    settings: Settings | None = None,
+    progress: ProgressCallback | None = None,
+    log_sink: LogSink | None = None,
+    strategy_name: str | None = None,
+    work_dir: Path | None = None,
+) -> BacktestResult:
+    """Run ``strategy`` as ``spec`` says (``run_backtest`` with a validated spec).
+
+    Takes ``run_backtest``'s other arguments and raises its errors.
+    """
+    prepared = prepare(
+        strategy, spec, catalog=catalog, settings=settings, log_sink=log_sink,
+        strategy_name=strategy_name,
     )  # fmt: skip
     return execute_backtest(prepared, progress=progress, log_sink=log_sink, work_dir=work_dir)
 
@@ -111,65 +138,57 @@ def run_backtest(
 def prepare_backtest(
     strategy: str | Path,
     *,
-    start: str | dt.date,
-    end: str | dt.date,
-    cash: float = 100_000.0,
-    universe: Sequence[str] | str | None = None,
-    benchmark: str | None = None,
-    frequency: str = "1d",
-    market: str = "us_stock",
-    matching: str = "current_bar",
-    adjust: str = "pre",
-    commission: float | None = None,
-    min_commission: float | None = None,
-    tax: float | None = None,
-    slippage: float | None = None,
-    params: Mapping[str, Any] | None = None,
-    risk_free_rate: float = 0.0,
     catalog: Catalog | None = None,
     settings: Settings | None = None,
-    log_sink: Callable[[str], None] | None = None,
+    log_sink: LogSink | None = None,
     strategy_name: str | None = None,
-    engine: str | None = None,
+    **fields: Any,
 ) -> PreparedBacktest:
     """Validate a backtest request against the catalog without running it.
 
-    Takes ``run_backtest``'s arguments (see there) except ``progress``. An empty catalog is
-    filled with the bundled demo data first (reported through ``log_sink``).
+    Takes ``run_backtest``'s arguments (``start``, ``end``, ``cash``... as keywords) except
+    ``progress`` and ``work_dir``.
 
     Raises:
         The same errors as ``run_backtest`` before the strategy runs.
     """
+    names = BacktestSpec.PYTHON_NAMES
+    spelled = {python: spec_name for spec_name, python in names.items()}
+    spec = BacktestSpec.of(names=names, **{spelled.get(k, k): v for k, v in fields.items()})
+    return prepare(
+        strategy, spec, catalog=catalog, settings=settings, log_sink=log_sink,
+        strategy_name=strategy_name,
+    )  # fmt: skip
+
+
+def prepare(
+    strategy: str | Path,
+    spec: BacktestSpec,
+    *,
+    catalog: Catalog | None = None,
+    settings: Settings | None = None,
+    log_sink: LogSink | None = None,
+    strategy_name: str | None = None,
+) -> PreparedBacktest:
+    """Check ``spec`` against the catalog and the strategy without running it.
+
+    An empty catalog is filled with the bundled demo data first (reported through
+    ``log_sink``).
+
+    Raises:
+        NotFound: unknown instrument or strategy file.
+        InvalidArgument: an instrument of another market, an engine that cannot run the code,
+            a strategy that is not text.
+        DataUnavailable: the window lies outside the data.
+    """
     source, filename, name = _load_strategy(strategy)
     name = strategy_name or name
-    engine_name = resolve_engine(engine, source)
-    if params is not None and not isinstance(params, Mapping):
-        raise InvalidArgument(f"params must be a mapping of names to values, got {params!r}")
-    start_d, end_d = _date(start, "start"), _date(end, "end")
-    if start_d > end_d:
-        raise InvalidArgument(f"start {start_d} is after end {end_d}")
-    if frequency not in FREQUENCIES:
-        raise InvalidArgument(f"frequency {frequency!r} is not supported; use 1d")
-    if (
-        isinstance(cash, bool)
-        or not isinstance(cash, int | float)
-        or not math.isfinite(cash)
-        or not 0 < cash <= MAX_AMOUNT
-    ):
-        raise InvalidArgument(f"cash must be a positive number up to {MAX_AMOUNT:g}, got {cash!r}")
-    try:
-        match_rule = Matching(matching)
-    except ValueError:
-        raise InvalidArgument(
-            f"unknown matching {matching!r}; use current_bar or next_bar"
-        ) from None
-    try:
-        adjust_mode = Adjust(adjust)
-    except ValueError:
-        raise InvalidArgument(f"unknown adjust {adjust!r}; use none or pre") from None
-    profile = market_profile(market).with_costs(
-        commission=commission, min_commission=min_commission, tax=tax, slippage=slippage
-    )
+    engine_name = resolve_engine(spec.engine, source)
+    start_d, end_d = spec.start_date, spec.end_date
+    profile = market_profile(spec.market).with_costs(
+        commission=spec.commission, min_commission=spec.min_commission, tax=spec.tax,
+        slippage=spec.slippage,
+    )  # fmt: skip
     if catalog is None or engine_name == "rqalpha":
         settings = settings or Settings()
     if catalog is None:
@@ -180,8 +199,8 @@ def prepare_backtest(
             log_sink(f"catalog at {catalog.root} is empty: importing the bundled demo data")
         import_demo(catalog)
 
-    ids = _universe(universe)
-    bench = DEFAULT_BENCHMARK[profile.name] if benchmark is None else benchmark.strip()
+    ids = list(spec.universe or ())
+    bench = DEFAULT_BENCHMARK[profile.name] if spec.benchmark is None else spec.benchmark
     bench_id = None if bench.lower() in ("", "none") else bench
     stats = {row["order_book_id"]: row for row in catalog.stats()}
     if not ids:
@@ -200,7 +219,7 @@ def prepare_backtest(
         instrument = catalog.instrument(oid)
         if instrument.market is not profile.market:
             raise InvalidArgument(
-                f"{oid} is a {instrument.market} instrument but the market is {market}; "
+                f"{oid} is a {instrument.market} instrument but the market is {spec.market}; "
                 f"use market {instrument.market}_stock"
             )
         _check_window(oid, stats[oid], start_d, end_d, is_benchmark=oid == bench_id)
@@ -208,13 +227,20 @@ def prepare_backtest(
     config = EngineConfig(
         start=start_d,
         end=end_d,
-        cash=float(cash),
+        cash=spec.cash,
         universe=tuple(ids),
         benchmark=bench_id,
         profile=profile,
-        matching=match_rule,
-        params=dict(params or {}),
-        risk_free_rate=float(risk_free_rate),
+        matching=spec.matching,
+        params=dict(spec.params),
+        risk_free_rate=spec.risk_free_rate,
+    )
+    resolved = spec.model_copy(
+        update={
+            "universe": tuple(ids),
+            "benchmark": bench_id or "none",
+            "engine": EngineName(engine_name),
+        }
     )
     return PreparedBacktest(
         source=source,
@@ -222,8 +248,7 @@ def prepare_backtest(
         name=name,
         catalog=catalog,
         config=config,
-        adjust=adjust_mode,
-        frequency=frequency,
+        spec=resolved,
         engine=engine_name,
         rqalpha_command=settings.rqalpha_command if settings is not None else None,
     )
@@ -232,8 +257,8 @@ def prepare_backtest(
 def execute_backtest(
     prepared: PreparedBacktest,
     *,
-    progress: Callable[[int, int], None] | None = None,
-    log_sink: Callable[[str], None] | None = None,
+    progress: ProgressCallback | None = None,
+    log_sink: LogSink | None = None,
     work_dir: Path | None = None,
 ) -> BacktestResult:
     """Run a prepared backtest (see ``run_backtest`` for the callbacks and errors)."""
@@ -287,25 +312,6 @@ def _load_strategy(strategy: str | Path) -> tuple[str, str, str]:
     if not isinstance(strategy, str) or not strategy.strip():
         raise InvalidArgument("strategy must be Python source text or the path of a .py file")
     return strategy, "strategy.py", "strategy"
-
-
-def _date(value: str | dt.date, name: str) -> dt.date:
-    if isinstance(value, dt.datetime):
-        return value.date()
-    if isinstance(value, dt.date):
-        return value
-    try:
-        return dt.date.fromisoformat(str(value).strip())
-    except ValueError:
-        raise InvalidArgument(f"{name} must be a date as YYYY-MM-DD, got {value!r}") from None
-
-
-def _universe(universe: Sequence[str] | str | None) -> list[str]:
-    if universe is None:
-        return []
-    items = universe.split(",") if isinstance(universe, str) else list(universe)
-    ids = [str(i).strip() for i in items if str(i).strip()]
-    return list(dict.fromkeys(ids))
 
 
 def _check_window(

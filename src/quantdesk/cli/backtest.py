@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from quantdesk.backtest import BacktestResult, run_backtest
+from quantdesk.backtest import BacktestResult, BacktestSpec, run_spec
 from quantdesk.cli.errors import reported_errors, stderr
 from quantdesk.core.errors import InvalidArgument
 from quantdesk.core.settings import Settings
@@ -128,7 +128,13 @@ def backtest(
 ) -> None:
     """Run a backtest of FILE on the catalog's daily bars and print the summary."""
     with reported_errors():
-        params = _parse_params(param or [])
+        spec = BacktestSpec.of(
+            names=BacktestSpec.PYTHON_NAMES,
+            start_date=start, end_date=end, cash=cash, universe=universe, benchmark=benchmark,
+            frequency=frequency, market=market, matching=matching, adjust=adjust,
+            commission=commission, min_commission=min_commission, tax=tax,
+            slippage=slippage, params=_parse_params(param or []), engine=engine,
+        )  # fmt: skip
         if output is not None and output.exists() and not output.is_dir():
             raise InvalidArgument(f"--output {output} exists and is not a directory")
         catalog = Catalog(data_dir or Settings().data_dir)
@@ -154,14 +160,7 @@ def backtest(
                 progress.console.print(line, markup=False, highlight=False)
 
         with progress:
-            result = run_backtest(
-                file,
-                start=start, end=end, cash=cash, universe=universe, benchmark=benchmark,
-                frequency=frequency, market=market, matching=matching, adjust=adjust,
-                commission=commission, min_commission=min_commission, tax=tax,
-                slippage=slippage, params=params, catalog=catalog, engine=engine,
-                progress=on_progress, log_sink=on_log,
-            )  # fmt: skip
+            result = run_spec(file, spec, catalog=catalog, progress=on_progress, log_sink=on_log)
         if output is not None:
             try:
                 paths = result.write(output)

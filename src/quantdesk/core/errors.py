@@ -6,6 +6,10 @@ message. Adapters (CLI, HTTP) map them to exit codes / status codes in one place
 
 from __future__ import annotations
 
+import re
+from collections.abc import Collection, Mapping, Sequence
+from typing import Any
+
 
 class QuantdeskError(Exception):
     """Base class of all expected (user-facing) errors.
@@ -158,3 +162,26 @@ class ConfigurationError(QuantdeskError):
     """The server (or a worker) must not start with these settings."""
 
     code = "CONFIGURATION_ERROR"
+
+
+def describe_validation_errors(
+    errors: Sequence[Mapping[str, Any]],
+    names: Mapping[str, str] | None = None,
+    skip: Collection[str] = ("body", "query", "path", "header"),
+) -> str:
+    """One message from pydantic's ``errors()``: ``"field: what is wrong"`` joined by ``; ``.
+
+    A message that already names its field is not prefixed with it. ``names`` renames
+    fields (a caller's spelling); ``skip`` drops location parts that are not fields.
+    """
+    rename = names or {}
+    messages = []
+    for err in errors:
+        if err.get("type") == "json_invalid":
+            messages.append("the body is not valid JSON")
+            continue
+        parts = [str(rename.get(str(p), p)) for p in err.get("loc", ()) if p not in skip]
+        message = str(err.get("msg") or "invalid")
+        named = bool(parts) and re.search(rf"\b{re.escape(parts[-1])}\b", message) is not None
+        messages.append(message if not parts or named else f"{'.'.join(parts)}: {message}")
+    return "; ".join(dict.fromkeys(messages)) or "invalid request"

@@ -12,7 +12,7 @@ from quantdesk.engine.costs import limit_prices
 from quantdesk.engine.loop import Engine, PrintToLog
 from quantdesk.engine.params_schema import params_schema
 from quantdesk.engine.ports import BarSeries, BarSource
-from quantdesk.engine.profiles import MAX_AMOUNT, MarketProfile, market_profile
+from quantdesk.engine.profiles import MAX_AMOUNT, MarketName, MarketProfile, market_profile
 from quantdesk.engine.records import EngineResult, Fill, Order, OrderStatus, RejectReason, Side
 from quantdesk.engine.strategy import exec_source, resolve_params, user_error
 
@@ -24,6 +24,7 @@ __all__ = [
     "EngineConfig",
     "EngineResult",
     "Fill",
+    "MarketName",
     "MarketProfile",
     "Matching",
     "Order",

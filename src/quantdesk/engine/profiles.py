@@ -18,6 +18,7 @@ import dataclasses
 import datetime as dt
 import math
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
 from quantdesk.core.errors import InvalidArgument
@@ -135,8 +136,16 @@ _PROFILES = {
     ),
 }
 
+
+class MarketName(StrEnum):
+    """The market profiles a run can name (``market`` of a backtest)."""
+
+    US_STOCK = "us_stock"
+    CN_STOCK = "cn_stock"
+
+
 #: Names accepted by ``market_profile``.
-PROFILE_NAMES = tuple(_PROFILES)
+PROFILE_NAMES = tuple(str(name) for name in MarketName)
 
 
 def market_profile(name: str) -> MarketProfile:

@@ -4,16 +4,18 @@
 
     <BACKTEST_BASE_DIR>/runs/YYYY-MM-DD/<job_id>/
         strategy.py      the code snapshot the job runs
-        config.yml       the run's parameters (what the subprocess reads)
-        job_meta.json    id, owner, strategy, request, creation time
-        status.json      the latest state written by the worker
+        config.yml       the run's parameters (``JobConfig``: what the subprocess reads)
+        job_meta.json    id, owner, strategy, request, creation time (``JobMeta``)
+        status.json      the latest state written by the worker (``JobStatusFile``)
         run.log          attempt headers, strategy log lines, the user's traceback on failure
-        progress.json    sessions done / total, written by the subprocess
-        error.json       {code, message} when the subprocess failed
+        progress.json    sessions done / total (``JobProgress``), when no events pipe is open
+        error.json       {code, message} when the job failed (``JobFailure``)
         result.json, summary.json, *.csv   the full result
         extracted.json   the contract's result shape
     <BACKTEST_BASE_DIR>/runs_index/<job_id>.json   where the folder is
 
+Each structured file has a model here and is written and read through ``RunFolder``'s typed
+methods (the result files through ``write_extracted`` and ``jobs/results.py``'s readers).
 Every file is written atomically (temp + fsync + rename) except ``run.log``, which is only
 ever appended to.
 
@@ -34,16 +36,26 @@ import stat
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, TypeVar
 
 import yaml
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from quantdesk.backtest.spec import BacktestSpec
 from quantdesk.core.files import atomic_write_bytes
+from quantdesk.core.jobs import JobStatus
 
 EXTRACTED = "extracted.json"
 RESULT = "result.json"
 RUN_LOG = "run.log"
 TRADES_CSV = "trades.csv"
+CONFIG = "config.yml"
+META = "job_meta.json"
+STATUS = "status.json"
+PROGRESS = "progress.json"
+ERROR = "error.json"
+
+_M = TypeVar("_M", bound=BaseModel)
 
 #: Bytes per chunk when a file is streamed out whole.
 STREAM_CHUNK = 64 * 1024
@@ -58,6 +70,76 @@ def write_json(path: Path, payload: Any) -> None:
     """Write ``payload`` as UTF-8 JSON atomically."""
     data = json.dumps(payload, ensure_ascii=False, indent=2, default=str).encode()
     atomic_write_bytes(path, data)
+
+
+class JobConfig(BacktestSpec):
+    """``config.yml``: the run's spec and where the job reads its inputs.
+
+    The spec's universe, benchmark and engine are resolved at submit, so a retry runs what the
+    first attempt ran.
+    """
+
+    job_id: str
+    strategy_id: str
+    data_dir: str = Field(description="the catalog's folder")
+    version: int | None = Field(None, description="the saved code version the job runs")
+
+
+class JobFailure(BaseModel):
+    """``error.json`` and the ``error`` of ``status.json``: why a job failed."""
+
+    code: str = Field(max_length=64, description="an upper-case JobErrorCode")
+    message: str | None = None
+
+
+class JobProgress(BaseModel):
+    """``progress.json`` and the progress lines of the events pipe (untrusted: from the job).
+
+    ``started_at`` (epoch seconds) is sent once, when the strategy's ``init`` is next.
+    """
+
+    model_config = ConfigDict(extra="ignore")
+
+    progress: float = Field(ge=0, le=100, allow_inf_nan=False, description="percent")
+    current_bar: int = Field(ge=0, description="sessions done")
+    total_bars: int = Field(ge=0, lt=10**9, description="sessions in the window")
+    started_at: float | None = Field(None, allow_inf_nan=False)
+
+    @model_validator(mode="after")
+    def _done_within_total(self) -> JobProgress:
+        if self.current_bar > self.total_bars:
+            raise ValueError("current_bar exceeds total_bars")
+        return self
+
+
+class JobMeta(BaseModel):
+    """``job_meta.json``: who submitted what, and when."""
+
+    job_id: str
+    strategy_id: str
+    owner_id: int
+    created_at: str = Field(description="ISO 8601 UTC")
+    request: dict[str, Any] = Field(description="the resolved request (RunRequest's dump)")
+    request_hash: str
+    retry_of: str | None = None
+
+
+class JobStatusFile(BaseModel):
+    """``status.json``: the latest state the platform wrote (the database row is the truth)."""
+
+    job_id: str
+    status: JobStatus
+    error: JobFailure | None = None
+    attempt: int | None = None
+    worker: str | None = None
+    sandbox: dict[str, Any] | None = Field(None, description="the sandbox detection")
+    startup_ms: dict[str, float] = Field(default_factory=dict)
+    usage: dict[str, Any] = Field(default_factory=dict, description="rusage of the job")
+    updated_at: str | None = None
+
+
+def _dump(model: BaseModel) -> dict[str, Any]:
+    return model.model_dump(mode="json")
 
 
 @dataclass(frozen=True)
@@ -77,23 +159,21 @@ class RunFolder:
         """The job's id: the folder's name."""
         return Path(self.relative).name
 
-    def create(
-        self, *, code: str, config: dict[str, Any], meta: dict[str, Any], status: dict[str, Any]
-    ) -> None:
+    def create(self, *, code: str, config: JobConfig, meta: JobMeta) -> None:
         """Write the files a queued job starts with, and the runs index entry."""
         folder = self.path
         folder.mkdir(parents=True, exist_ok=True)
         atomic_write_bytes(folder / "strategy.py", code.encode())
         atomic_write_bytes(
-            folder / "config.yml",
-            yaml.safe_dump(config, sort_keys=False, allow_unicode=True).encode(),
+            folder / CONFIG,
+            yaml.safe_dump(_dump(config), sort_keys=False, allow_unicode=True).encode(),
         )
-        write_json(folder / "job_meta.json", meta)
-        self.write_status(status)
+        write_json(folder / META, _dump(meta))
+        self.write_status(JobStatusFile(job_id=self.job_id, status=JobStatus.QUEUED))
         (folder / RUN_LOG).touch()
         write_json(
             self.base_dir / "runs_index" / f"{self.job_id}.json",
-            {"job_id": self.job_id, "run_dir": self.relative, "created_at": meta["created_at"]},
+            {"job_id": self.job_id, "run_dir": self.relative, "created_at": meta.created_at},
         )
 
     def remove(self) -> None:
@@ -101,19 +181,55 @@ class RunFolder:
         shutil.rmtree(self.path, ignore_errors=True)
         (self.base_dir / "runs_index" / f"{self.job_id}.json").unlink(missing_ok=True)
 
-    def write_status(self, status: dict[str, Any]) -> None:
+    def write_status(self, status: JobStatusFile) -> None:
         """Replace ``status.json``."""
-        write_json(self.path / "status.json", status)
+        write_json(self.path / STATUS, _dump(status))
+
+    def write_error(self, error: JobFailure) -> None:
+        """Replace ``error.json``."""
+        write_json(self.path / ERROR, _dump(error))
+
+    def write_progress(self, progress: JobProgress) -> None:
+        """Replace ``progress.json``."""
+        write_json(self.path / PROGRESS, _dump(progress))
+
+    def write_extracted(self, extracted: dict[str, Any]) -> None:
+        """Replace ``extracted.json`` (the contract's result shape; read by ``jobs/results.py``)."""
+        write_json(self.path / EXTRACTED, extracted)
 
     def append_log(self, line: str) -> None:
         """Append one line to ``run.log`` (never through a symlink)."""
         with open_append(self.path / RUN_LOG) as fh:
             fh.write((line.rstrip("\n") + "\n").encode())
 
-    def read_config(self) -> dict[str, Any]:
-        """The parsed ``config.yml``."""
-        loaded = yaml.safe_load((self.path / "config.yml").read_text(encoding="utf-8"))
-        return dict(loaded or {})
+    def read_config(self) -> JobConfig:
+        """The validated ``config.yml``.
+
+        Raises:
+            OSError: it cannot be read.
+            ValueError: it is not YAML, or not a valid ``JobConfig`` (pydantic's
+                ``ValidationError`` is a ``ValueError``).
+        """
+        loaded = yaml.safe_load((self.path / CONFIG).read_text(encoding="utf-8"))
+        return JobConfig.model_validate(loaded)
+
+    def read_status(self) -> JobStatusFile | None:
+        """``status.json``, or ``None`` when missing or not a valid status file."""
+        return self._read_model(STATUS, JobStatusFile)
+
+    def read_error(self) -> JobFailure | None:
+        """``error.json``, or ``None`` when missing or not a valid error file."""
+        return self._read_model(ERROR, JobFailure)
+
+    def read_progress(self) -> JobProgress | None:
+        """``progress.json``, or ``None`` when missing or not a valid progress file."""
+        return self._read_model(PROGRESS, JobProgress)
+
+    def _read_model(self, name: str, model: type[_M]) -> _M | None:
+        try:
+            return model.model_validate(self.read_json(name))
+        except ValueError:
+            return None
 
     def file(self, name: str) -> Path:
         """The path of the folder's file ``name``, checked.
@@ -153,7 +269,7 @@ class RunFolder:
 
     def clear_outputs(self) -> None:
         """Remove what a previous attempt produced (before a retry of the same job)."""
-        for name in ("error.json", "progress.json", EXTRACTED, "result.pkl"):
+        for name in (ERROR, PROGRESS, EXTRACTED, "result.pkl"):
             (self.path / name).unlink(missing_ok=True)
         shutil.rmtree(self.path / "rqalpha", ignore_errors=True)
 

@@ -24,18 +24,12 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-from quantdesk.backtest import BacktestResult, run_backtest
-from quantdesk.core.errors import QuantdeskError, StrategyError
+from quantdesk.backtest import BacktestResult, run_backtest, run_spec
+from quantdesk.core.errors import InvalidArgument, QuantdeskError, StrategyError
 from quantdesk.core.jobs import JobErrorCode
 from quantdesk.data import Catalog
-from quantdesk.jobs.artifacts import EXTRACTED, RunFolder, write_json
+from quantdesk.jobs.artifacts import JobFailure, JobProgress, RunFolder
 from quantdesk.jobs.events import EVENTS_FD
-
-#: ``config.yml`` keys passed to ``run_backtest`` as they are.
-RUN_ARGS = (
-    "cash", "universe", "benchmark", "frequency", "market", "matching", "adjust",
-    "commission", "min_commission", "tax", "slippage", "params", "engine",
-)  # fmt: skip
 
 
 def extract(result: BacktestResult) -> dict[str, Any]:
@@ -158,9 +152,10 @@ def main(run_dir: str, log_bytes: int | None = None) -> int:
             os.write(EVENTS_FD, (json.dumps(payload) + "\n").encode())
 
     def fail(code: str, message: str) -> None:
-        emit({"error": {"code": code, "message": message}})
+        error = JobFailure(code=code, message=message)
+        emit({"error": error.model_dump()})
         with contextlib.suppress(OSError):
-            write_json(folder.path / "error.json", {"code": code, "message": message})
+            folder.write_error(error)
 
     last = [-1.0, 0.0]
 
@@ -169,32 +164,34 @@ def main(run_dir: str, log_bytes: int | None = None) -> int:
         now = time.monotonic()
         if done in (0, total) or (pct > last[0] and now - last[1] >= PROGRESS_EVERY):
             last[0], last[1] = pct, now
-            payload: dict[str, Any] = {"progress": pct, "current_bar": done, "total_bars": total}
-            if done == 0:
-                payload["started_at"] = time.time()  # the strategy's init is next
+            update = JobProgress(
+                progress=pct, current_bar=done, total_bars=total,
+                started_at=time.time() if done == 0 else None,  # the strategy's init is next
+            )  # fmt: skip
             if events:
-                emit(payload)
+                emit(update.model_dump(exclude_none=True))
             else:
-                write_json(folder.path / "progress.json", payload)
+                folder.write_progress(update)
 
     try:
-        config = folder.read_config()
+        try:
+            config = folder.read_config()
+        except ValueError as exc:
+            raise InvalidArgument(f"config.yml is not a valid job config: {exc}") from None
         os.chdir(folder.path)  # tracebacks then name "strategy.py", not a server path
-        result = run_backtest(
+        result = run_spec(
             Path("strategy.py"),
-            start=config["start_date"],
-            end=config["end_date"],
-            catalog=Catalog(config["data_dir"]),
+            config,
+            catalog=Catalog(config.data_dir),
             progress=progress,
             log_sink=log,
-            strategy_name=config.get("strategy_id"),
+            strategy_name=config.strategy_id,
             work_dir=folder.path,  # RQAlpha's result.pkl lands beside extracted.json
-            **{k: config[k] for k in RUN_ARGS if k in config},
         )
         if log_bytes is not None:
             result.logs[:] = cap_logs(result.logs, log_bytes)
         result.write(folder.path, log=False)  # run.log is the job's own, streamed
-        write_json(folder.path / EXTRACTED, extract(result))
+        folder.write_extracted(extract(result))
         log(
             f"finished on {result.summary['engine']} {result.summary['engine_version']}: "
             f"total_returns={result.summary['total_returns']:.6f} "

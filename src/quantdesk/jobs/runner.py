@@ -14,7 +14,6 @@ then FAILED ``WORKER_LOST``.
 from __future__ import annotations
 
 import contextlib
-import math
 import os
 import signal
 import threading
@@ -25,7 +24,14 @@ from quantdesk.core.clock import utcnow
 from quantdesk.core.jobs import JobErrorCode, JobStatus
 from quantdesk.core.settings import Settings
 from quantdesk.data import Catalog
-from quantdesk.jobs.artifacts import EXTRACTED, RUN_LOG, RunFolder, write_json
+from quantdesk.jobs.artifacts import (
+    EXTRACTED,
+    RUN_LOG,
+    JobFailure,
+    JobProgress,
+    JobStatusFile,
+    RunFolder,
+)
 from quantdesk.jobs.forkserver import ForkServer, ForkServerError
 from quantdesk.jobs.sandbox import CappedLog, Detection, Level, Outcome, Sandbox, SandboxRun
 from quantdesk.storage import Database
@@ -41,8 +47,6 @@ KILL_SIGNALS = frozenset({signal.SIGKILL, signal.SIGTERM, signal.SIGINT, signal.
 PROGRESS_SECONDS = 1.0
 #: Inputs copied into the job's private folder.
 INPUTS = ("strategy.py", "config.yml")
-#: Error codes a job may report about itself (anything else becomes INTERNAL_ERROR).
-_CHILD_CODES_MAX = 64
 
 
 def child_env(settings: Settings | None = None) -> dict[str, str]:
@@ -68,7 +72,7 @@ def child_env(settings: Settings | None = None) -> dict[str, str]:
 def _timeout_error(folder: RunFolder, seconds: float) -> tuple[JobErrorCode, str]:
     """The contract's timeout error: ``RQALPHA_TIMEOUT`` when the job ran on RQAlpha."""
     try:
-        engine = folder.read_config().get("engine")
+        engine = folder.read_config().engine
     except (OSError, ValueError):
         engine = None
     if engine == "rqalpha":
@@ -79,26 +83,23 @@ def _timeout_error(folder: RunFolder, seconds: float) -> tuple[JobErrorCode, str
 def _progress_event(message: dict[str, Any]) -> dict[str, Any] | None:
     """A validated ``{progress, current_bar, total_bars}`` from an events line (untrusted)."""
     try:
-        pct = float(message["progress"])
-        done = int(message["current_bar"])
-        total = int(message["total_bars"])
-    except (KeyError, TypeError, ValueError, OverflowError):
+        update = JobProgress.model_validate(message)
+    except ValueError:
         return None
-    if not (math.isfinite(pct) and 0 <= pct <= 100 and 0 <= done <= total < 10**9):
-        return None
-    return {"progress": pct, "current_bar": done, "total_bars": total}
+    return update.model_dump(include={"progress", "current_bar", "total_bars"})
 
 
 def _error_event(message: dict[str, Any]) -> dict[str, str] | None:
-    error = message.get("error")
-    if not isinstance(error, dict):
+    """A validated ``{code, message}`` from an events line (untrusted)."""
+    try:
+        error = JobFailure.model_validate(message.get("error"))
+    except ValueError:
         return None
-    code, text = error.get("code"), error.get("message")
-    if not (isinstance(code, str) and code.isupper() and len(code) <= _CHILD_CODES_MAX):
+    if not error.code.isupper():
         return None
-    if code in (JobErrorCode.WORKER_LOST, JobErrorCode.SANDBOX_UNAVAILABLE):
+    if error.code in (JobErrorCode.WORKER_LOST, JobErrorCode.SANDBOX_UNAVAILABLE):
         return None  # only the runner decides those
-    return {"code": code, "message": str(text)[:4000]}
+    return {"code": error.code, "message": str(error.message)[:4000]}
 
 
 class JobRunner:
@@ -351,7 +352,7 @@ class JobRunner:
             return None
         if code is not None:
             with contextlib.suppress(OSError):
-                write_json(folder.path / "error.json", {"code": code, "message": message})
+                folder.write_error(JobFailure(code=code, message=message))
         self._status(folder, job, status, code, message)
         return status
 
@@ -365,17 +366,17 @@ class JobRunner:
     ) -> None:
         detection = self.sandbox.detection
         folder.write_status(
-            {
-                "job_id": job.id,
-                "status": str(status),
-                "error": {"code": code, "message": message} if code else None,
-                "attempt": job.attempts,
-                "worker": self.worker_id,
-                "sandbox": detection.as_dict() if detection else None,
-                "startup_ms": _startup_ms(self._timings),
-                "usage": self._usage,
-                "updated_at": utcnow().isoformat(),
-            }
+            JobStatusFile(
+                job_id=job.id,
+                status=status,
+                error=JobFailure(code=code, message=message) if code else None,
+                attempt=job.attempts,
+                worker=self.worker_id,
+                sandbox=detection.as_dict() if detection else None,
+                startup_ms=_startup_ms(self._timings),
+                usage=self._usage,
+                updated_at=utcnow().isoformat(),
+            )
         )
 
 

@@ -13,11 +13,14 @@ import hashlib
 import json
 import uuid
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass
 from typing import Any
 
-from quantdesk.backtest.run import prepare_backtest
-from quantdesk.backtest.spec import PreparedBacktest
+from pydantic import Field, field_validator
+from pydantic_core import PydanticCustomError
+
+from quantdesk.backtest.run import prepare
+from quantdesk.backtest.spec import BacktestSpec
 from quantdesk.core.clock import iso_utc, utcnow
 from quantdesk.core.errors import (
     InternalError,
@@ -27,12 +30,15 @@ from quantdesk.core.errors import (
     ResultNotReady,
 )
 from quantdesk.core.jobs import JobStatus
+from quantdesk.core.limits import MAX_ID
 from quantdesk.core.settings import Settings
 from quantdesk.data import Catalog
 from quantdesk.jobs.artifacts import (
     EXTRACTED,
     RUN_LOG,
     CorruptFile,
+    JobConfig,
+    JobMeta,
     RunFolder,
     iter_file,
     run_dir_for,
@@ -47,29 +53,28 @@ from quantdesk.storage.models import JobRow
 
 CLEANUP_EVERY_SECONDS = 600.0
 MAX_PAGE_SIZE = 1000
+#: The spec's fields that ``prepare`` resolves (defaults made explicit) before a job is queued.
+RESOLVED = {"universe", "benchmark", "engine"}
 
 
-@dataclass(frozen=True)
-class RunRequest:
-    """A backtest request (``POST /api/backtest/run``); optional fields ``None`` = default."""
+class RunRequest(BacktestSpec):
+    """A backtest request (``POST /api/backtest/run``): the contract's fields and the spec's.
 
-    strategy_id: str
-    start_date: str
-    end_date: str
-    cash: float = 100_000.0
-    benchmark: str | None = None
-    frequency: str = "1d"
-    universe: list[str] | None = None
-    market: str = "us_stock"
-    matching: str = "current_bar"
-    adjust: str = "pre"
-    commission: float | None = None
-    min_commission: float | None = None
-    tax: float | None = None
-    slippage: float | None = None
-    params: dict[str, Any] = field(default_factory=dict)
-    engine: str = "auto"
-    version: int | None = None
+    ``strategy_id`` names the user's strategy; ``version`` runs a saved version of its code
+    (default the latest). Validation keeps the contract's rules and messages.
+    """
+
+    strategy_id: str = Field(description="1-64 chars: CJK, letters, digits, _ or -")
+    version: int | None = Field(
+        None, ge=1, le=MAX_ID, description="run this saved version of the code"
+    )
+
+    @field_validator("benchmark", mode="after")
+    @classmethod
+    def _non_empty(cls, value: str | None) -> str | None:
+        if value is not None and not value:
+            raise PydanticCustomError("benchmark_empty", "benchmark must be a non-empty string")
+        return value
 
 
 @dataclass(frozen=True)
@@ -80,6 +85,12 @@ class LogStream:
     """
 
     chunks: Iterator[bytes]
+
+
+def request_digest(code: str, request: RunRequest) -> str:
+    """SHA-256 of the code and the resolved request: identical runs have the same digest."""
+    body = json.dumps({"code": code, "request": request.model_dump(mode="json")}, sort_keys=True)
+    return hashlib.sha256(body.encode()).hexdigest()
 
 
 def job_view(row: JobRow) -> dict[str, Any]:
@@ -138,7 +149,7 @@ class BacktestService:
         if idempotency_key is not None:
             if not 1 <= len(idempotency_key) <= 128 or not idempotency_key.isprintable():
                 raise InvalidArgument("Idempotency-Key must be 1-128 printable characters")
-            body = json.dumps(asdict(request), sort_keys=True, ensure_ascii=True)
+            body = request.model_dump_json()
             since = utcnow() - dt.timedelta(hours=self._settings.idempotency_key_hours)
             fingerprint = hashlib.sha256(body.encode()).hexdigest()
             key_use = job_store.KeyUse(principal.user_id, idempotency_key, fingerprint, since)
@@ -147,54 +158,37 @@ class BacktestService:
             if known is not None:
                 return known  # the same job, whatever happened to the strategy since
         check_strategy_id(request.strategy_id)
-        for name in ("start_date", "end_date"):
-            value = getattr(request, name)
-            try:
-                dt.date.fromisoformat(value)
-            except (TypeError, ValueError):
-                raise InvalidArgument(f"{name} must be a date as YYYY-MM-DD") from None
-            if len(value) != 10:
-                raise InvalidArgument(f"{name} must be a date as YYYY-MM-DD")
-        if request.end_date < request.start_date:
-            raise InvalidArgument("end_date must be on or after start_date")
         allowed = self._settings.allowed_frequencies
         if request.frequency not in allowed:
             raise InvalidArgument(f"frequency must be one of {', '.join(allowed)}")
-        if not request.cash > 0:
-            raise InvalidArgument("cash must be > 0")
-        if request.benchmark is not None and not request.benchmark.strip():
-            raise InvalidArgument("benchmark must be a non-empty string")
         canonical = self._strategies.resolve(principal, request.strategy_id)
-        if canonical != request.strategy_id:
-            request = replace(request, strategy_id=canonical)  # an old id runs the renamed one
+        if canonical != request.strategy_id:  # an old id runs the renamed one
+            request = request.model_copy(update={"strategy_id": canonical})
         code = (
             self._strategies.version(principal, request.strategy_id, request.version)["code"]
             if request.version is not None
             else self._strategies.read_code(principal, request.strategy_id)
         )
         try:
-            prepared = self._prepare(code, request)
+            prepared = prepare(
+                code, request, catalog=self._catalog, settings=self._settings,
+                strategy_name=request.strategy_id,
+            )  # fmt: skip
         except NotFound as exc:  # an unknown instrument is a bad field, not a missing resource
             raise InvalidArgument(exc.message) from None
-        normalized = asdict(request)
-        normalized["universe"] = list(prepared.config.universe)
-        normalized["benchmark"] = prepared.config.benchmark
-        normalized["engine"] = prepared.engine
-        digest = hashlib.sha256(
-            json.dumps({"code": code, "request": normalized}, sort_keys=True).encode()
-        ).hexdigest()
+        resolved = request.model_copy(update=prepared.spec.model_dump(include=RESOLVED))
+        digest = request_digest(code, resolved)
         window = self._settings.backtest_idempotency_window_seconds
         return self.enqueue(
-            principal, request.strategy_id, code, normalized, digest,
+            principal, resolved, code, digest,
             dedup_seconds=0.0 if key_use else window, key_use=key_use,
         )  # fmt: skip
 
     def enqueue(
         self,
         principal: Principal,
-        strategy_id: str,
+        request: RunRequest,
         code: str,
-        normalized: dict[str, Any],
         digest: str,
         *,
         dedup_seconds: float = 0.0,
@@ -202,6 +196,9 @@ class BacktestService:
         key_use: job_store.KeyUse | None = None,
     ) -> str:
         """Write the job folder and insert the QUEUED row; returns the job id.
+
+        ``request`` is resolved (its universe, benchmark and engine as they will run); its dump
+        is the row's ``request`` and, with the job's id and the catalog, ``config.yml``.
 
         With ``key_use`` (an ``Idempotency-Key``) the job that key created is returned when it
         is remembered (422 ``Unprocessable`` for another body), else the new job is recorded
@@ -228,25 +225,19 @@ class BacktestService:
         if known is not None:
             return known
         # Files first, then a short transaction: the write lock is never held across fsyncs.
+        strategy_id = request.strategy_id
+        normalized = request.model_dump(mode="json")
         folder.create(
             code=code,
-            config={
-                "job_id": job_id,
-                "strategy_id": strategy_id,
-                "data_dir": str(self._catalog.root.resolve()),
-                **normalized,
-            },
-            meta={
-                "job_id": job_id,
-                "strategy_id": strategy_id,
-                "owner_id": principal.user_id,
-                "created_at": iso_utc(now),
-                "request": normalized,
-                "request_hash": digest,
-                "retry_of": retry_of,
-            },
-            status={"job_id": job_id, "status": JobStatus.QUEUED, "error": None},
-        )
+            config=JobConfig(
+                **request.model_dump(), job_id=job_id, data_dir=str(self._catalog.root.resolve())
+            ),
+            meta=JobMeta(
+                job_id=job_id, strategy_id=strategy_id, owner_id=principal.user_id,
+                created_at=iso_utc(now) or "", request=normalized, request_hash=digest,
+                retry_of=retry_of,
+            ),
+        )  # fmt: skip
         duplicate: str | None = None
         try:
             with self._db.write() as session:
@@ -308,18 +299,6 @@ class BacktestService:
                 bucket.rmdir()
             touched.append(bucket.name)
         return touched
-
-    def _prepare(self, code: str, request: RunRequest) -> PreparedBacktest:
-        return prepare_backtest(
-            code,
-            start=request.start_date, end=request.end_date, cash=request.cash,
-            universe=request.universe, benchmark=request.benchmark,
-            frequency=request.frequency, market=request.market, matching=request.matching,
-            adjust=request.adjust, commission=request.commission,
-            min_commission=request.min_commission, tax=request.tax,
-            slippage=request.slippage, params=request.params, catalog=self._catalog,
-            strategy_name=request.strategy_id, engine=request.engine, settings=self._settings,
-        )  # fmt: skip
 
     # -- reads ---------------------------------------------------------------------------------
 

@@ -5,12 +5,14 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from quantdesk.core.errors import Conflict, InvalidArgument, NotFound
+from pydantic import ValidationError
+
+from quantdesk.core.errors import Conflict, InvalidArgument, NotFound, describe_validation_errors
 from quantdesk.core.jobs import JobStatus
 from quantdesk.core.settings import Settings
 from quantdesk.jobs.artifacts import RunFolder
 from quantdesk.services.auth import Principal
-from quantdesk.services.backtests import BacktestService, job_view
+from quantdesk.services.backtests import BacktestService, RunRequest, job_view
 from quantdesk.services.strategies import StrategyService, check_strategy_id
 from quantdesk.storage import Database
 from quantdesk.storage import jobs as job_store
@@ -150,10 +152,14 @@ class JobService:
             code = folder.file("strategy.py").read_text(encoding="utf-8")
         except FileNotFoundError:
             raise Conflict(f"job {job_id} has no code snapshot left to retry") from None
-        return self._backtests.enqueue(
-            principal, row.strategy_id, code, dict(row.request), row.request_hash,
-            retry_of=job_id,
-        )  # fmt: skip
+        try:
+            request = RunRequest.model_validate({**row.request, "strategy_id": row.strategy_id})
+        except ValidationError as exc:
+            raise Conflict(
+                f"job {job_id}'s request is no longer valid: "
+                f"{describe_validation_errors(exc.errors())}"
+            ) from None
+        return self._backtests.enqueue(principal, request, code, row.request_hash, retry_of=job_id)
 
     def delete(self, principal: Principal, job_id: str) -> dict[str, Any]:
         """Delete a job and its folder.

@@ -776,6 +776,17 @@ export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
         /**
+         * Adjust
+         * @description Price adjustment applied when reading bars.
+         *
+         *     ``none``: prices as traded. ``pre``: forward ratio adjustment (前复权) from the source's
+         *     adjusted close: every OHLC is multiplied by ``(adj_close / close) / (adj_close_T /
+         *     close_T)`` where ``T`` is the instrument's last bar, so the last bar keeps its traded
+         *     prices and splits/dividends no longer show as jumps; volume is divided by the same factor.
+         * @enum {string}
+         */
+        Adjust: "none" | "pre";
+        /**
          * ApiKeyList
          * @description ``GET /api/keys``.
          */
@@ -845,6 +856,15 @@ export interface components {
              */
             ok: boolean;
         };
+        /**
+         * EngineName
+         * @description The engine a run asks for.
+         *
+         *     ``auto`` picks ``backtrader`` for code defining a ``backtrader.Strategy`` subclass, else
+         *     ``native``.
+         * @enum {string}
+         */
+        EngineName: "auto" | "native" | "rqalpha" | "backtrader";
         /** Envelope[ApiKeyList] */
         Envelope_ApiKeyList_: {
             data: components["schemas"]["ApiKeyList"];
@@ -1070,6 +1090,12 @@ export interface components {
             /** Message */
             message: string;
         };
+        /**
+         * Frequency
+         * @description Bar frequencies an engine can run (``BACKTEST_ALLOWED_FREQUENCIES`` narrows them).
+         * @enum {string}
+         */
+        Frequency: "1d";
         /**
          * Health
          * @description ``GET /api/health``.
@@ -1306,6 +1332,12 @@ export interface components {
             userid: number;
         };
         /**
+         * MarketName
+         * @description The market profiles a run can name (``market`` of a backtest).
+         * @enum {string}
+         */
+        MarketName: "us_stock" | "cn_stock";
+        /**
          * MarketOption
          * @description A market a run may use, with its defaults (``tax`` null: dated schedule).
          */
@@ -1330,6 +1362,15 @@ export interface components {
              */
             tax: number | null;
         };
+        /**
+         * Matching
+         * @description When and at which price a market order fills.
+         *
+         *     ``current_bar``: at the close of the bar on which it was placed (RQAlpha's default for
+         *     daily bars). ``next_bar``: at the open of the next bar (backtrader's default).
+         * @enum {string}
+         */
+        Matching: "current_bar" | "next_bar";
         /**
          * NewApiKey
          * @description ``POST /api/keys``: the secret is shown this once.
@@ -1493,107 +1534,6 @@ export interface components {
             trades_total: number;
         };
         /**
-         * RunBody
-         * @description ``POST /api/backtest/run``: the contract's fields plus ``run_backtest``'s options.
-         */
-        RunBody: {
-            /**
-             * Adjust
-             * @description pre or none
-             * @default pre
-             */
-            adjust: string;
-            /**
-             * Benchmark
-             * @description benchmark id; default per market
-             */
-            benchmark?: string | null;
-            /**
-             * Cash
-             * @description starting cash
-             * @default 100000
-             */
-            cash: number;
-            /**
-             * Commission
-             * @description rate per side
-             */
-            commission?: number | null;
-            /**
-             * End Date
-             * @description YYYY-MM-DD, >= start_date
-             * @example 2012-12-31
-             */
-            end_date: string;
-            /**
-             * Engine
-             * @description native | rqalpha | backtrader; auto: backtrader for code defining a backtrader.Strategy subclass, else native
-             * @default auto
-             */
-            engine: string;
-            /**
-             * Frequency
-             * @description one of BACKTEST_ALLOWED_FREQUENCIES
-             * @default 1d
-             */
-            frequency: string;
-            /**
-             * Market
-             * @description us_stock or cn_stock
-             * @default us_stock
-             */
-            market: string;
-            /**
-             * Matching
-             * @description current_bar or next_bar
-             * @default current_bar
-             */
-            matching: string;
-            /**
-             * Min Commission
-             * @description minimum commission per order
-             */
-            min_commission?: number | null;
-            /**
-             * Params
-             * @description strategy parameters
-             */
-            params?: {
-                [key: string]: unknown;
-            };
-            /**
-             * Slippage
-             * @description slippage price ratio
-             */
-            slippage?: number | null;
-            /**
-             * Start Date
-             * @description YYYY-MM-DD
-             * @example 2005-01-03
-             */
-            start_date: string;
-            /**
-             * Strategy Id
-             * @description 1-64 chars: CJK, letters, digits, _ or -
-             */
-            strategy_id: string;
-            /**
-             * Tax
-             * @description sell-side tax rate
-             */
-            tax?: number | null;
-            /**
-             * Universe
-             * @description order_book_ids for handle_bar
-             */
-            universe?: string[] | null;
-            /**
-             * Version
-             * @description run this saved version of the code
-             */
-            version?: number | null;
-        };
-        /**
          * RunInfo
          * @description A job's inputs; ``config``, ``conventions`` and ``symbols`` once FINISHED.
          */
@@ -1657,6 +1597,113 @@ export interface components {
              * @default true
              */
             ok: boolean;
+        };
+        /**
+         * RunRequest
+         * @description A backtest request (``POST /api/backtest/run``): the contract's fields and the spec's.
+         *
+         *     ``strategy_id`` names the user's strategy; ``version`` runs a saved version of its code
+         *     (default the latest). Validation keeps the contract's rules and messages.
+         */
+        RunRequest: {
+            /**
+             * @description pre (split/dividend adjusted) or none
+             * @default pre
+             */
+            adjust: components["schemas"]["Adjust"];
+            /**
+             * Benchmark
+             * @description benchmark order_book_id; default per market, 'none' for none
+             */
+            benchmark?: string | null;
+            /**
+             * Cash
+             * @description starting cash in the market's currency
+             * @default 100000
+             */
+            cash: number;
+            /**
+             * Commission
+             * @description commission rate per side
+             */
+            commission?: number | null;
+            /**
+             * End Date
+             * Format: date
+             * @description last session (inclusive), YYYY-MM-DD, >= start_date
+             * @example 2012-12-31
+             */
+            end_date: string;
+            /**
+             * @description native | rqalpha | backtrader; auto: backtrader for code defining a backtrader.Strategy subclass, else native
+             * @default auto
+             */
+            engine: components["schemas"]["EngineName"];
+            /**
+             * @description bar frequency, one of BACKTEST_ALLOWED_FREQUENCIES
+             * @default 1d
+             */
+            frequency: components["schemas"]["Frequency"];
+            /**
+             * @description market rules and default costs
+             * @default us_stock
+             */
+            market: components["schemas"]["MarketName"];
+            /**
+             * @description fill at this bar's close or the next bar's open
+             * @default current_bar
+             */
+            matching: components["schemas"]["Matching"];
+            /**
+             * Min Commission
+             * @description minimum commission per order
+             */
+            min_commission?: number | null;
+            /**
+             * Params
+             * @description strategy parameters (checked against PARAMS)
+             */
+            params?: {
+                [key: string]: unknown;
+            };
+            /**
+             * Risk Free Rate
+             * @description annual risk-free rate for Sharpe, Sortino and alpha (fraction)
+             * @default 0
+             */
+            risk_free_rate: number;
+            /**
+             * Slippage
+             * @description slippage price ratio
+             */
+            slippage?: number | null;
+            /**
+             * Start Date
+             * Format: date
+             * @description first session, YYYY-MM-DD
+             * @example 2005-01-03
+             */
+            start_date: string;
+            /**
+             * Strategy Id
+             * @description 1-64 chars: CJK, letters, digits, _ or -
+             */
+            strategy_id: string;
+            /**
+             * Tax
+             * @description sell-side tax rate
+             */
+            tax?: number | null;
+            /**
+             * Universe
+             * @description order_book_ids for handle_bar; default every stock of the market
+             */
+            universe?: string[] | null;
+            /**
+             * Version
+             * @description run this saved version of the code
+             */
+            version?: number | null;
         };
         /**
          * RunResponse
@@ -3857,7 +3904,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["RunBody"];
+                "application/json": components["schemas"]["RunRequest"];
             };
         };
         responses: {

@@ -8,7 +8,7 @@ import type { Schemas } from "./client";
 export type StrategyMeta = Schemas["StrategyMeta"];
 export type Strategy = Schemas["Strategy"];
 export type ParamSpec = Schemas["ParamSpec"];
-export type RunBody = Schemas["RunBody"];
+export type RunBody = Schemas["RunRequest"];
 export type JobStatusView = Schemas["JobStatusView"];
 export type ResultView = Schemas["ResultView"];
 export type Equity = Schemas["Equity"];
