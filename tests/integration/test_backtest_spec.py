@@ -120,8 +120,8 @@ def test_a_job_stores_the_resolved_spec_and_config_yml_is_its_dump(platform: Pla
 
     assert drain(platform) == 1
     result = platform.backtests.result(ADMIN, job_id, None, None)
-    assert result["summary"]["benchmark"] is None
-    assert all(v is None for v in result["equity"]["benchmark_nav"])
+    assert result.summary["benchmark"] is None
+    assert all(v is None for v in result.equity.benchmark_nav)
     done = folder.read_status()
     assert done is not None
     assert done.status is JobStatus.FINISHED
@@ -142,12 +142,13 @@ def test_a_job_whose_config_is_not_a_spec_fails_with_a_clear_error(platform: Pla
     (folder.path / "config.yml").write_text(yaml.safe_dump({**config, "market": "moon"}))
     drain(platform)
     status = platform.backtests.status(ADMIN, job_id)
-    assert status["status"] == JobStatus.FAILED
-    assert status["error"]["code"] == "INVALID_ARGUMENT"
-    assert "config.yml is not a valid job config" in status["error"]["message"]
-    assert "unknown market 'moon'" in status["error"]["message"]
-    error = folder.read_error()
-    assert error == JobFailure(code="INVALID_ARGUMENT", message=status["error"]["message"])
+    assert status.status == JobStatus.FAILED
+    assert status.error is not None
+    assert status.error.code == "INVALID_ARGUMENT"
+    message = status.error.message or ""
+    assert "config.yml is not a valid job config" in message
+    assert "unknown market 'moon'" in message
+    assert folder.read_error() == JobFailure(code="INVALID_ARGUMENT", message=message)
 
 
 def test_the_job_folder_files_round_trip(tmp_path: Path) -> None:

@@ -182,7 +182,7 @@ def test_the_compile_check_runs_in_the_same_sandbox(
 
     monkeypatch.setattr(Launcher, "spawn", recording)
     status, body = platform.compiler.check(ADMIN, "c", "import os\nimport nothing_here\n")
-    assert status == 422 and body["diagnostics"][0]["message"].startswith("dependency 'nothing")
+    assert status == 422 and body.diagnostics[0].message.startswith("dependency 'nothing")
     compiles = [policy for policy, target in started if target == "compile"]
     assert len(compiles) == 1
     policy = compiles[0]

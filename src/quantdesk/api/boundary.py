@@ -16,8 +16,13 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 from fastapi import Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException
+
+from quantdesk.core.errors import describe_validation_errors
+from quantdesk.services.views import CompileResult
 
 #: Integers in a body must fit in a signed 64-bit integer (what every store and engine holds).
 MAX_INT = 2**63 - 1
@@ -104,3 +109,33 @@ class CheckedRoute(APIRoute):
             return await handler(CheckedRequest(request.scope, request.receive))
 
         return checked
+
+
+#: Validation errors of a body that is not a JSON object (or not JSON at all).
+_NOT_AN_OBJECT = frozenset({"json_invalid", "dict_type", "model_type", "model_attributes_type"})
+
+
+class CompileRoute(CheckedRoute):
+    """The compile check's route: a bad body answers 400 in the compile answer's shape (§3).
+
+    The contract gives that route one body shape for every outcome; a body that is not a JSON
+    object stays the API's usual 400.
+    """
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        """The checked handler, with a refused body answered as a ``CompileResult``."""
+        handler = super().get_route_handler()
+
+        async def shaped(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except RequestValidationError as exc:
+                errors = exc.errors()
+                if any(err.get("type") in _NOT_AN_OBJECT for err in errors):
+                    raise
+                result = CompileResult.refused(
+                    "INVALID_ARGUMENT", describe_validation_errors(errors)
+                )
+                return JSONResponse(result.model_dump(mode="json", exclude_none=True), 400)
+
+        return shaped

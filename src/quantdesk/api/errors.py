@@ -32,6 +32,7 @@ from quantdesk.core.errors import (
     Unprocessable,
     describe_validation_errors,
 )
+from quantdesk.services.bodies import UNPROCESSABLE
 
 log = logging.getLogger("quantdesk.api")
 
@@ -106,7 +107,10 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:
-        return error_response(400, "INVALID_ARGUMENT", describe_validation_errors(exc.errors()))
+        errors = exc.errors()
+        # A body rule of type UNPROCESSABLE (the rename endpoints' ids) answers 422, not 400.
+        status = 422 if errors and all(e.get("type") == UNPROCESSABLE for e in errors) else 400
+        return error_response(status, _HTTP_CODES[status], describe_validation_errors(errors))
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:

@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import anyio
-from fastapi import APIRouter, Body, Header, Query, Request
-from fastapi.responses import JSONResponse, Response, StreamingResponse
+from fastapi import APIRouter, Body, Header, Query, Request, Response
+from fastapi.responses import JSONResponse, StreamingResponse
 
-from quantdesk.api.boundary import CheckedRoute
+from quantdesk.api.boundary import CheckedRoute, CompileRoute
 from quantdesk.api.deps import PlatformDep, PrincipalDep, client_ip
 from quantdesk.api.params import (
     ByteOffset,
@@ -20,7 +20,11 @@ from quantdesk.api.params import (
 )
 from quantdesk.api.schemas import (
     ERROR_RESPONSES,
+    AddRename,
+    CompileRequest,
+    CompileResult,
     Envelope,
+    FromTemplate,
     Health,
     JobStatusView,
     LoginResponse,
@@ -28,8 +32,10 @@ from quantdesk.api.schemas import (
     Performance,
     Renamed,
     RenameMap,
+    RenameStrategy,
     ResultView,
     RunResponse,
+    SandboxHealth,
     SavedStrategy,
     SaveStrategy,
     Strategy,
@@ -97,13 +103,13 @@ def list_strategies(
     q: Annotated[str | None, Query(description="substring of the strategy id")] = None,
     limit: StrategyLimit = 100,
     offset: Offset = 0,
-) -> dict[str, Any]:
+) -> StrategyList:
     """The caller's strategies, most recently updated first."""
     return platform.strategies.list(principal, q, min(limit, STRATEGY_LIMIT_MAX), offset)
 
 
 @router.get("/backtest/strategies/{strategy_id}", response_model=Strategy, tags=["strategies"])
-def get_strategy(strategy_id: str, platform: PlatformDep, principal: PrincipalDep) -> Any:
+def get_strategy(strategy_id: str, platform: PlatformDep, principal: PrincipalDep) -> Strategy:
     """One strategy with its ``code``."""
     return platform.strategies.get(principal, strategy_id)
 
@@ -113,13 +119,13 @@ def get_strategy(strategy_id: str, platform: PlatformDep, principal: PrincipalDe
 )
 def save_strategy(
     strategy_id: str, body: SaveStrategy, platform: PlatformDep, principal: PrincipalDep
-) -> Any:
+) -> SavedStrategy:
     """Create or update a strategy's code."""
     data = platform.strategies.save(
         principal, strategy_id, body.code, name=body.name, description=body.description,
         tags=body.tags,
     )  # fmt: skip
-    return {"ok": True, "data": data}
+    return SavedStrategy(data=data)
 
 
 @router.get(
@@ -127,9 +133,11 @@ def save_strategy(
     response_model=Envelope[StrategyVersions],
     tags=["strategies"],
 )
-def strategy_versions(strategy_id: str, platform: PlatformDep, principal: PrincipalDep) -> Any:
+def strategy_versions(
+    strategy_id: str, platform: PlatformDep, principal: PrincipalDep
+) -> Envelope[StrategyVersions]:
     """Every saved version, newest first."""
-    return {"ok": True, "data": platform.strategies.versions(principal, strategy_id)}
+    return Envelope(data=platform.strategies.versions(principal, strategy_id))
 
 
 @router.get(
@@ -139,15 +147,15 @@ def strategy_versions(strategy_id: str, platform: PlatformDep, principal: Princi
 )
 def strategy_version(
     strategy_id: str, version: VersionPath, platform: PlatformDep, principal: PrincipalDep
-) -> Any:
+) -> Envelope[StrategyVersion]:
     """One old version with its code."""
-    return {"ok": True, "data": platform.strategies.version(principal, strategy_id, version)}
+    return Envelope(data=platform.strategies.version(principal, strategy_id, version))
 
 
 @router.get("/backtest/templates", response_model=Envelope[TemplateList], tags=["strategies"])
-def templates(platform: PlatformDep, _principal: PrincipalDep) -> Any:
+def templates(platform: PlatformDep, _principal: PrincipalDep) -> Envelope[TemplateList]:
     """The template library (the bundled examples) with their parameter schemas."""
-    return {"ok": True, "data": {"templates": platform.strategies.templates()}}
+    return Envelope(data=TemplateList(templates=platform.strategies.templates()))
 
 
 @router.post(
@@ -159,11 +167,10 @@ def from_template(
     strategy_id: str,
     platform: PlatformDep,
     principal: PrincipalDep,
-    body: Annotated[dict[str, Any], Body(examples=[{"template": "sma_crossover"}])],
-) -> Any:
+    body: Annotated[FromTemplate, Body(examples=[{"template": "sma_crossover"}])],
+) -> Envelope[StrategyMeta]:
     """Create a strategy from a template (409 if the id exists)."""
-    data = platform.strategies.from_template(principal, strategy_id, body.get("template"))
-    return {"ok": True, "data": data}
+    return Envelope(data=platform.strategies.from_template(principal, strategy_id, body.template))
 
 
 @router.post(
@@ -173,40 +180,61 @@ def rename_strategy(
     from_id: str,
     platform: PlatformDep,
     principal: PrincipalDep,
-    body: Annotated[dict[str, Any], Body(examples=[{"to_id": "alpha"}])],
-) -> dict[str, Any]:
-    """Rename (§2.1): ``{"to_id", "code"?}`` → ``{from_id, to_id, deleted_old, warning}``."""
-    data = platform.strategies.rename(principal, from_id, body.get("to_id"), body.get("code"))
-    return {"ok": True, "data": data}
+    body: Annotated[RenameStrategy, Body(examples=[{"to_id": "alpha"}])],
+) -> Envelope[Renamed]:
+    """Rename (§2.1): ``{"to_id", "code"?}`` → ``{from_id, to_id, deleted_old, warning}``.
+
+    422 for a missing or invalid id.
+    """
+    return Envelope(data=platform.strategies.rename(principal, from_id, body.to_id, body.code))
 
 
-@router.post("/backtest/strategies/{strategy_id}/compile", tags=["strategies"])
 def compile_strategy(
     strategy_id: str,
     platform: PlatformDep,
     principal: PrincipalDep,
-    body: Annotated[dict[str, Any] | None, Body()] = None,
-) -> JSONResponse:
-    """Compile check (§3, admins): ``{"code"?}``; blank code checks the saved code."""
-    status, payload = platform.compiler.check(principal, strategy_id, (body or {}).get("code"))
-    return JSONResponse(payload, status_code=status)
+    response: Response,
+    body: Annotated[CompileRequest | None, Body()] = None,
+) -> CompileResult:
+    """Compile check (§3, admins): ``{"code"?}``; blank code checks the saved code.
+
+    Every outcome answers this shape: 200 passed, 422 syntax error or missing dependency
+    (``diagnostics``), and 400 (a bad body too), 403 (not an admin) or 500 with ``error``.
+    """
+    code = body.code if body is not None else None
+    response.status_code, result = platform.compiler.check(principal, strategy_id, code)
+    return result
+
+
+router.add_api_route(
+    "/backtest/strategies/{strategy_id}/compile",
+    compile_strategy,
+    methods=["POST"],
+    response_model=CompileResult,
+    response_model_exclude_none=True,  # no ``error`` when the check passed, as the contract has it
+    tags=["strategies"],
+    responses={
+        200: {"description": "the check passed (``error`` absent)"},
+        422: {"model": CompileResult, "description": "a syntax error or a missing dependency"},
+    },
+    route_class_override=CompileRoute,
+)
 
 
 @router.get("/backtest/strategy-renames", response_model=Envelope[RenameMap], tags=["strategies"])
-def get_renames(platform: PlatformDep, principal: PrincipalDep) -> dict[str, Any]:
+def get_renames(platform: PlatformDep, principal: PrincipalDep) -> Envelope[RenameMap]:
     """The rename map (§2.2): ``{"ok": true, "data": {"map": {old: current}}}``."""
-    return {"ok": True, "data": platform.strategies.rename_map(principal)}
+    return Envelope(data=platform.strategies.rename_map(principal))
 
 
 @router.post("/backtest/strategy-renames", response_model=Envelope[RenameMap], tags=["strategies"])
 def add_rename(
     platform: PlatformDep,
     principal: PrincipalDep,
-    body: Annotated[dict[str, Any], Body(examples=[{"from_id": "legacy", "to_id": "current"}])],
-) -> dict[str, Any]:
-    """Add a rename map entry (§2.2); answers with the whole map."""
-    data = platform.strategies.add_rename(principal, body.get("from_id"), body.get("to_id"))
-    return {"ok": True, "data": data}
+    body: Annotated[AddRename, Body(examples=[{"from_id": "legacy", "to_id": "current"}])],
+) -> Envelope[RenameMap]:
+    """Add a rename map entry (§2.2); answers with the whole map (422 for an invalid id)."""
+    return Envelope(data=platform.strategies.add_rename(principal, body.from_id, body.to_id))
 
 
 @router.post("/backtest/run", response_model=RunResponse, tags=["jobs"])
@@ -234,7 +262,7 @@ def run(
 
 
 @router.get("/backtest/jobs/{job_id}", response_model=JobStatusView, tags=["jobs"])
-def job_status(job_id: str, platform: PlatformDep, principal: PrincipalDep) -> Any:
+def job_status(job_id: str, platform: PlatformDep, principal: PrincipalDep) -> JobStatusView:
     """A job's state and, when FAILED, its ``error``."""
     return platform.backtests.status(principal, job_id)
 
@@ -246,13 +274,13 @@ def job_result(
     principal: PrincipalDep,
     page: OptionalPage = None,
     page_size: Annotated[int | None, Query(ge=1, le=1000)] = None,
-) -> Any:
+) -> ResultView:
     """The result (409 ``RESULT_NOT_READY`` until FINISHED); ``page``/``page_size`` page trades."""
     return platform.backtests.result(principal, job_id, page, page_size)
 
 
 @router.get("/backtest/jobs/{job_id}/performance", response_model=Performance, tags=["jobs"])
-def job_performance(job_id: str, platform: PlatformDep, principal: PrincipalDep) -> Any:
+def job_performance(job_id: str, platform: PlatformDep, principal: PrincipalDep) -> Performance:
     """Performance report: ``metrics``, ``trades``, ``portfolio`` (daily positions)."""
     return platform.backtests.performance(principal, job_id)
 
@@ -260,7 +288,13 @@ def job_performance(job_id: str, platform: PlatformDep, principal: PrincipalDep)
 @router.get(
     "/backtest/jobs/{job_id}/log",
     tags=["jobs"],
-    responses={200: {"content": {"text/plain": {}, "application/json": {}}}},
+    responses={
+        200: {
+            "model": LogSlice,
+            "description": "JSON with ``offset`` or ``tail``, else the whole log as text",
+            "content": {"text/plain": {"schema": {"type": "string"}}},
+        }
+    },
 )
 def job_log(
     job_id: str,
@@ -285,15 +319,13 @@ def job_log(
 
 
 @router.get("/health", response_model=Envelope[Health], tags=["system"])
-def health(platform: PlatformDep) -> dict[str, Any]:
+def health(platform: PlatformDep) -> Envelope[Health]:
     """Liveness, job counts per status, and the sandbox as this host's self-test found it.
 
     The sandbox: ``level`` (strong | standard | weak | off), the working ``layers``, what is
     ``missing``. No authentication.
     """
-    sandbox = platform.compiler.sandbox().as_dict()
-    sandbox["mode"] = platform.settings.backtest_sandbox
-    return {
-        "ok": True,
-        "data": {"status": "ok", "jobs": platform.backtests.counts(), "sandbox": sandbox},
-    }
+    sandbox = SandboxHealth.model_validate(
+        {**platform.compiler.sandbox().as_dict(), "mode": platform.settings.backtest_sandbox}
+    )
+    return Envelope(data=Health(status="ok", jobs=platform.backtests.counts(), sandbox=sandbox))

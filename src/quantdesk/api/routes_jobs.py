@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query
 
@@ -39,17 +39,17 @@ def list_jobs(
     order: Annotated[str, Query(description="asc or desc")] = "desc",
     limit: JobLimit = 100,
     offset: Offset = 0,
-) -> dict[str, Any]:
+) -> Envelope[JobList]:
     """The caller's jobs across strategies: ``{"ok": true, "data": {"jobs", "total"}}``."""
     data = platform.jobs.list(
         principal, status=status, strategy_id=strategy_id, date_from=date_from,
         date_to=date_to, order_by=order_by, order=order, limit=limit, offset=offset,
     )  # fmt: skip
-    return {"ok": True, "data": data}
+    return Envelope(data=data)
 
 
 @router.post("/jobs/{job_id}/cancel", response_model=JobStatusView)
-def cancel_job(job_id: str, platform: PlatformDep, principal: PrincipalDep) -> Any:
+def cancel_job(job_id: str, platform: PlatformDep, principal: PrincipalDep) -> JobStatusView:
     """Cancel: a queued job at once, a running one within about a second (idempotent)."""
     return platform.jobs.cancel(principal, job_id)
 
@@ -61,9 +61,9 @@ def retry_job(job_id: str, platform: PlatformDep, principal: PrincipalDep) -> Ru
 
 
 @router.delete("/jobs/{job_id}", response_model=Envelope[JobDeleted])
-def delete_job(job_id: str, platform: PlatformDep, principal: PrincipalDep) -> dict[str, Any]:
+def delete_job(job_id: str, platform: PlatformDep, principal: PrincipalDep) -> Envelope[JobDeleted]:
     """Delete a job (§4.1): ``{"ok": true, "data": {"job_id", "deleted": true}}``."""
-    return {"ok": True, "data": platform.jobs.delete(principal, job_id)}
+    return Envelope(data=platform.jobs.delete(principal, job_id))
 
 
 @router.get(
@@ -76,12 +76,9 @@ def strategy_jobs(
     status: Annotated[str | None, Query()] = None,
     limit: JobLimit = 100,
     offset: Offset = 0,
-) -> dict[str, Any]:
+) -> Envelope[StrategyJobs]:
     """A strategy's job history (§4)."""
-    return {
-        "ok": True,
-        "data": platform.jobs.history(principal, strategy_id, status, limit, offset),
-    }
+    return Envelope(data=platform.jobs.history(principal, strategy_id, status, limit, offset))
 
 
 @router.delete(
@@ -92,6 +89,6 @@ def delete_strategy(
     platform: PlatformDep,
     principal: PrincipalDep,
     cascade: Annotated[bool, Query(description="also delete the strategy's jobs")] = False,
-) -> dict[str, Any]:
+) -> Envelope[StrategyDeleted]:
     """Delete a strategy (§4.2); 409 with ``data.job_ids`` while it has jobs, unless cascade."""
-    return {"ok": True, "data": platform.jobs.delete_strategy(principal, strategy_id, cascade)}
+    return Envelope(data=platform.jobs.delete_strategy(principal, strategy_id, cascade))

@@ -5,7 +5,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Body, Request
 
@@ -19,7 +19,11 @@ from quantdesk.api.schemas import (
     KeyDeleted,
     LoginResponse,
     NewApiKey,
+    NewKey,
+    NewUser,
+    PasswordChange,
     TokensRevoked,
+    UserChanges,
     UserList,
     UserView,
 )
@@ -30,18 +34,15 @@ router = APIRouter(
 
 
 @router.get("/me", response_model=Envelope[UserView])
-def me(platform: PlatformDep, principal: PrincipalDep) -> dict[str, Any]:
+def me(platform: PlatformDep, principal: PrincipalDep) -> Envelope[UserView]:
     """The caller's account."""
-    return {"ok": True, "data": platform.users.me(principal)}
+    return Envelope(data=platform.users.me(principal))
 
 
 @router.post("/me/password", response_model=Envelope[LoginResponse])
 def change_password(
-    request: Request,
-    platform: PlatformDep,
-    principal: PrincipalDep,
-    body: Annotated[dict[str, Any], Body()],
-) -> dict[str, Any]:
+    request: Request, platform: PlatformDep, principal: PrincipalDep, body: PasswordChange
+) -> Envelope[LoginResponse]:
     """Change the caller's password: ``current_password``, ``new_password`` (8+ chars).
 
     Every token of the caller is revoked (the one of this request too); the answer carries a
@@ -49,71 +50,64 @@ def change_password(
     ``current_password`` answers 403 and counts as a failed login (429 past the limits).
     """
     result = platform.auth.change_password(
-        principal, body.get("current_password"), body.get("new_password"), client_ip(request)
+        principal, body.current_password, body.new_password, client_ip(request)
     )
-    return {"ok": True, "data": LoginResponse.of(result)}
+    return Envelope(data=LoginResponse.of(result))
 
 
 @router.post("/logout-all", response_model=Envelope[TokensRevoked])
-def logout_all(platform: PlatformDep, principal: PrincipalDep) -> dict[str, Any]:
+def logout_all(platform: PlatformDep, principal: PrincipalDep) -> Envelope[TokensRevoked]:
     """Log out everywhere: revoke every token of the caller, this one included.
 
     API keys stay. ``data`` = ``{userid, tokens_revoked: true}``.
     """
-    return {"ok": True, "data": platform.auth.logout_all(principal)}
+    return Envelope(data=platform.auth.logout_all(principal))
 
 
 @router.get("/admin/users", response_model=Envelope[UserList])
-def list_users(platform: PlatformDep, _admin: AdminDep) -> dict[str, Any]:
+def list_users(platform: PlatformDep, _admin: AdminDep) -> Envelope[UserList]:
     """Every user (admins only)."""
-    return {"ok": True, "data": platform.users.list()}
+    return Envelope(data=platform.users.list())
 
 
 @router.post("/admin/users", response_model=Envelope[UserView])
-def create_user(
-    platform: PlatformDep,
-    _admin: AdminDep,
-    body: Annotated[dict[str, Any], Body()],
-) -> dict[str, Any]:
+def create_user(platform: PlatformDep, _admin: AdminDep, body: NewUser) -> Envelope[UserView]:
     """Create a user: ``mobile``, ``password`` (8+ chars), ``role`` (admin/researcher/viewer)."""
-    return {
-        "ok": True,
-        "data": platform.users.create(body.get("mobile"), body.get("password"), body.get("role")),
-    }
+    return Envelope(data=platform.users.create(body.mobile, body.password, body.role))
 
 
 @router.patch("/admin/users/{userid}", response_model=Envelope[UserView])
 def update_user(
-    userid: UserIdPath,
-    platform: PlatformDep,
-    _admin: AdminDep,
-    body: Annotated[dict[str, Any], Body()],
-) -> dict[str, Any]:
+    userid: UserIdPath, platform: PlatformDep, _admin: AdminDep, body: UserChanges
+) -> Envelope[UserView]:
     """Disable/enable (``disabled``), change ``role``, or reset ``password``.
 
     A password reset, a role change and disabling revoke every token of that user; a disabled
     user's tokens and API keys answer 403 ``USER_DISABLED``.
     """
-    return {"ok": True, "data": platform.users.update(userid, body)}
+    changed = platform.users.update(
+        userid, disabled=body.disabled, role=body.role, password=body.password
+    )
+    return Envelope(data=changed)
 
 
 @router.post("/keys", response_model=Envelope[NewApiKey])
 def create_key(
     platform: PlatformDep,
     principal: PrincipalDep,
-    body: Annotated[dict[str, Any] | None, Body()] = None,
-) -> dict[str, Any]:
+    body: Annotated[NewKey | None, Body()] = None,
+) -> Envelope[NewApiKey]:
     """A new API key for the caller; the ``secret`` is shown only in this answer."""
-    return {"ok": True, "data": platform.users.create_key(principal, (body or {}).get("name"))}
+    return Envelope(data=platform.users.create_key(principal, body.name if body else ""))
 
 
 @router.get("/keys", response_model=Envelope[ApiKeyList])
-def list_keys(platform: PlatformDep, principal: PrincipalDep) -> dict[str, Any]:
+def list_keys(platform: PlatformDep, principal: PrincipalDep) -> Envelope[ApiKeyList]:
     """The caller's API keys (no secrets)."""
-    return {"ok": True, "data": platform.users.list_keys(principal)}
+    return Envelope(data=platform.users.list_keys(principal))
 
 
 @router.delete("/keys/{key}", response_model=Envelope[KeyDeleted])
-def delete_key(key: str, platform: PlatformDep, principal: PrincipalDep) -> dict[str, Any]:
+def delete_key(key: str, platform: PlatformDep, principal: PrincipalDep) -> Envelope[KeyDeleted]:
     """Revoke one of the caller's API keys."""
-    return {"ok": True, "data": platform.users.delete_key(principal, key)}
+    return Envelope(data=platform.users.delete_key(principal, key))

@@ -36,6 +36,7 @@ from quantdesk.core.errors import (
 from quantdesk.core.files import atomic_write_bytes
 from quantdesk.core.settings import DEVELOPMENT_PASSWORD, Settings
 from quantdesk.services.login_limits import LoginLimiter
+from quantdesk.services.views_users import TokensRevoked
 from quantdesk.storage import Database
 from quantdesk.storage import users as user_store
 
@@ -335,20 +336,17 @@ class AuthService:
                 raise Unauthorized("token expired; log in again")
         return claims
 
-    def logout_all(self, principal: Principal) -> dict[str, Any]:
+    def logout_all(self, principal: Principal) -> TokensRevoked:
         """Revoke every token of the caller, the one of this request included.
 
         API keys are not affected: delete them with ``DELETE /api/keys/{key}``.
-
-        Returns:
-            ``{"userid": int, "tokens_revoked": true}``.
         """
         with self._db.write() as session:
             user_store.bump_token_version(session, principal.user_id)
-        return {"userid": principal.user_id, "tokens_revoked": True}
+        return TokensRevoked(userid=principal.user_id, tokens_revoked=True)
 
     def change_password(
-        self, principal: Principal, current_password: object, new_password: object, ip: str
+        self, principal: Principal, current_password: str, new_password: str, ip: str
     ) -> LoginResult:
         """Change the caller's own password, revoke all their tokens, return a fresh token.
 
@@ -364,7 +362,7 @@ class AuthService:
             Forbidden: ``current_password`` is wrong (403).
             NotFound: the caller's account is gone.
         """
-        if not isinstance(current_password, str) or not current_password:
+        if not current_password:
             raise InvalidArgument("current_password is required")
         new = check_new_password(new_password)
         with self._db.read() as session:
@@ -382,8 +380,7 @@ class AuthService:
             row = user_store.get(session, principal.user_id)
             if row is None:
                 raise NotFound("user not found")
-            row.password_hash = hashed
-            version = user_store.bump_token_version(session, row.id)
+            version = user_store.set_password(session, row.id, hashed)
             return self._issue(row.id, row.is_admin, version)
 
 

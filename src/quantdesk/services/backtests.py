@@ -14,7 +14,6 @@ import json
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
 
 from pydantic import Field, field_validator
 from pydantic_core import PydanticCustomError
@@ -47,6 +46,7 @@ from quantdesk.jobs.logs import LogChunk, read_log_chunk
 from quantdesk.jobs.results import read_result_page
 from quantdesk.services.auth import Principal
 from quantdesk.services.strategies import StrategyService, check_strategy_id
+from quantdesk.services.views_jobs import Equity, JobStatusView, Performance, ResultView
 from quantdesk.storage import Database, DbSession
 from quantdesk.storage import jobs as job_store
 from quantdesk.storage.models import JobRow
@@ -91,27 +91,6 @@ def request_digest(code: str, request: RunRequest) -> str:
     """SHA-256 of the code and the resolved request: identical runs have the same digest."""
     body = json.dumps({"code": code, "request": request.model_dump(mode="json")}, sort_keys=True)
     return hashlib.sha256(body.encode()).hexdigest()
-
-
-def job_view(row: JobRow) -> dict[str, Any]:
-    """The job status object (the contract's fields first)."""
-    error = {"code": row.error_code, "message": row.error_message} if row.error_code else None
-    return {
-        "job_id": row.id,
-        "status": row.status,
-        "error": error,
-        "error_message": row.error_message if row.error_code else None,
-        "strategy_id": row.strategy_id,
-        "created_at": iso_utc(row.created_at),
-        "updated_at": iso_utc(row.updated_at),
-        "started_at": iso_utc(row.started_at),
-        "finished_at": iso_utc(row.finished_at),
-        "attempts": row.attempts,
-        "progress": row.progress,
-        "current_bar": row.current_bar,
-        "total_bars": row.total_bars,
-        "sandbox_level": row.sandbox_level,
-    }
 
 
 class BacktestService:
@@ -165,7 +144,7 @@ class BacktestService:
         if canonical != request.strategy_id:  # an old id runs the renamed one
             request = request.model_copy(update={"strategy_id": canonical})
         code = (
-            self._strategies.version(principal, request.strategy_id, request.version)["code"]
+            self._strategies.version(principal, request.strategy_id, request.version).code
             if request.version is not None
             else self._strategies.read_code(principal, request.strategy_id)
         )
@@ -311,17 +290,17 @@ class BacktestService:
         with self._db.read() as session:
             return job_store.owned(session, job_id, principal.user_id)
 
-    def status(self, principal: Principal, job_id: str) -> dict[str, Any]:
+    def status(self, principal: Principal, job_id: str) -> JobStatusView:
         """The job status object.
 
         Raises:
             NotFound: no such job of the caller.
         """
-        return job_view(self._job(principal, job_id))
+        return JobStatusView.of(self._job(principal, job_id))
 
     def result(
         self, principal: Principal, job_id: str, page: int | None, page_size: int | None
-    ) -> dict[str, Any]:
+    ) -> ResultView:
         """The contract's result object, with ``trades`` paginated when asked.
 
         ``extracted.json`` is read as a stream in one pass: only the asked page of trades is
@@ -346,23 +325,21 @@ class BacktestService:
         except (FileNotFoundError, CorruptFile):
             raise InternalError(f"the result file of job {job_id} is missing or corrupt") from None
         equity = payload["equity"] if isinstance(payload["equity"], dict) else {}
-        out: dict[str, Any] = {
-            "job_id": job_id,
-            "summary": payload["summary"] or {},
-            "equity": {
-                k: equity.get(k) or [] for k in ("dates", "nav", "returns", "benchmark_nav")
-            },
-            "trades": payload["trades"],
-            "trade_columns": payload["trade_columns"] or [],
-            "trades_total": payload["trades_total"],
-            "raw_keys": payload["raw_keys"] or [],
-        }
-        if paged:
-            out["page"] = p
-            out["page_size"] = size
-        return out
+        return ResultView(
+            job_id=job_id,
+            summary=payload["summary"] or {},
+            equity=Equity.model_validate(
+                {k: equity.get(k) or [] for k in ("dates", "nav", "returns", "benchmark_nav")}
+            ),
+            trades=payload["trades"],
+            trade_columns=payload["trade_columns"] or [],
+            trades_total=payload["trades_total"],
+            raw_keys=payload["raw_keys"] or [],
+            page=p if paged else None,
+            page_size=size if paged else None,
+        )
 
-    def performance(self, principal: Principal, job_id: str) -> dict[str, Any]:
+    def performance(self, principal: Principal, job_id: str) -> Performance:
         """The task-management performance report: ``metrics``, ``trades`` and ``portfolio``.
 
         ``metrics``: total_return, annual_return, max_drawdown, sharpe_ratio, win_rate,
@@ -390,14 +367,14 @@ class BacktestService:
         positions = full.get("positions") or {}
         columns = list(positions)
         rows = zip(*(positions[c] for c in columns), strict=True) if columns else iter(())
-        return {
-            "job_id": job_id,
-            "metrics": {k: summary.get(v) for k, v in names.items()},
-            "summary": summary,
-            "trades": full.get("trades") or [],
-            "portfolio": [dict(zip(columns, r, strict=True)) for r in rows],
-            "daily": full.get("portfolio") or {},
-        }
+        return Performance(
+            job_id=job_id,
+            metrics={k: summary.get(v) for k, v in names.items()},
+            summary=summary,
+            trades=full.get("trades") or [],
+            portfolio=[dict(zip(columns, r, strict=True)) for r in rows],
+            daily=full.get("portfolio") or {},
+        )
 
     def log(
         self, principal: Principal, job_id: str, offset: int | None, tail: int | None
@@ -428,6 +405,4 @@ class BacktestService:
             return LogChunk(content="", offset=0, next_offset=0, size=0)
 
 
-__all__ = [
-    "BacktestService", "LogChunk", "LogStream", "QuantdeskError", "RunRequest", "job_view",
-]  # fmt: skip
+__all__ = ["BacktestService", "LogChunk", "LogStream", "QuantdeskError", "RunRequest"]

@@ -15,15 +15,15 @@ import math
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
-from quantdesk.backtest.engines import ENGINE_NAMES
 from quantdesk.backtest.run import DEFAULT_BENCHMARK
+from quantdesk.backtest.spec import EngineName, Frequency
 from quantdesk.core.clock import iso_utc
 from quantdesk.core.errors import InternalError, InvalidArgument, ResultNotReady
 from quantdesk.core.jobs import JobStatus
 from quantdesk.core.settings import Settings
 from quantdesk.data import Catalog
 from quantdesk.data.catalog import Adjust
-from quantdesk.engine.profiles import PROFILE_NAMES, market_profile
+from quantdesk.engine import MarketName, Matching, market_profile
 from quantdesk.jobs.artifacts import (
     EXTRACTED,
     RESULT,
@@ -41,13 +41,24 @@ from quantdesk.jobs.results import (
     read_trades_page,
 )  # fmt: skip
 from quantdesk.services.auth import Principal
+from quantdesk.services.views_data import (
+    Bars,
+    InstrumentList,
+    InstrumentStats,
+    LastRun,
+    LastRuns,
+    MarketOption,
+    PositionPage,
+    RunInfo,
+    RunOptions,
+    TradePage,
+)
 from quantdesk.storage import Database
 from quantdesk.storage import jobs as job_store
 from quantdesk.storage.models import JobRow
 
 #: Most rows one page of positions or trades may hold.
 MAX_PAGE_SIZE = 10_000
-MATCHINGS = ("current_bar", "next_bar")
 
 _T = TypeVar("_T")
 
@@ -89,18 +100,15 @@ class DataService:
 
     # -- catalog -------------------------------------------------------------------------------
 
-    def instruments(self) -> dict[str, Any]:
-        """Every instrument of the catalog with its bar statistics, and how many there are.
+    def instruments(self) -> InstrumentList:
+        """Every instrument of the catalog with its bar statistics, and how many there are."""
+        rows = [
+            InstrumentStats.model_validate({k: _iso(v) for k, v in row.items()})
+            for row in self._catalog.stats()
+        ]
+        return InstrumentList(instruments=rows, total=len(rows))
 
-        ``{"instruments": [{order_book_id, symbol, name, market, type, exchange, lot_size,
-        listed_date, delisted_date, currency, first_bar, last_bar, bar_count}], "total"}``.
-        """
-        rows = [{k: _iso(v) for k, v in row.items()} for row in self._catalog.stats()]
-        return {"instruments": rows, "total": len(rows)}
-
-    def bars(
-        self, order_book_id: str, start: str | None, end: str | None, adjust: str
-    ) -> dict[str, Any]:
+    def bars(self, order_book_id: str, start: str | None, end: str | None, adjust: str) -> Bars:
         """Daily bars as columns ``dates, open, high, low, close, volume`` in ``[start, end]``.
 
         ``adjust``: ``none`` as traded, ``pre`` forward-adjusted.
@@ -117,61 +125,63 @@ class DataService:
         if first and last and last < first:
             raise InvalidArgument("end must be on or after start")
         frame = self._catalog.bars_frame(order_book_id, first, last, mode)
-        out: dict[str, Any] = {
-            "order_book_id": order_book_id,
-            "adjust": str(mode),
-            "dates": [d.date().isoformat() for d in frame.index],
+        columns = {
+            col: [_number(float(v)) for v in frame[col].tolist()]
+            for col in ("open", "high", "low", "close", "volume")
         }
-        for col in ("open", "high", "low", "close", "volume"):
-            out[col] = [_number(float(v)) for v in frame[col].tolist()]
-        return out
+        return Bars(
+            order_book_id=order_book_id,
+            adjust=str(mode),
+            dates=[d.date().isoformat() for d in frame.index],
+            **columns,
+        )
 
-    def run_options(self) -> dict[str, Any]:
+    def run_options(self) -> RunOptions:
         """What a run may choose.
 
         Frequencies, markets (with their default benchmark and costs), matchings, adjust modes
         and engines (``auto`` first).
         """
         markets = []
-        for name in PROFILE_NAMES:
+        for name in MarketName:
             profile = market_profile(name)
             markets.append(
-                {
-                    "name": name,
-                    "benchmark": DEFAULT_BENCHMARK.get(name),
-                    "currency": profile.currency,
-                    "commission": profile.commission,
-                    "min_commission": profile.min_commission,
-                    "tax": profile.tax,
-                    "slippage": profile.slippage,
-                    "t_plus": profile.t_plus,
-                }
+                MarketOption(
+                    name=name,
+                    benchmark=DEFAULT_BENCHMARK.get(name),
+                    currency=profile.currency,
+                    commission=profile.commission,
+                    min_commission=profile.min_commission,
+                    tax=profile.tax,
+                    slippage=profile.slippage,
+                    t_plus=profile.t_plus,
+                )
             )
-        return {
-            "frequencies": list(self._settings.allowed_frequencies),
-            "markets": markets,
-            "matchings": list(MATCHINGS),
-            "adjusts": [str(a) for a in Adjust],
-            "engines": ["auto", *ENGINE_NAMES],
-        }
+        supported = {str(f) for f in Frequency}
+        return RunOptions(
+            frequencies=[
+                Frequency(f) for f in self._settings.allowed_frequencies if f in supported
+            ],
+            markets=markets,
+            matchings=list(Matching),
+            adjusts=list(Adjust),
+            engines=list(EngineName),
+        )
 
     # -- jobs ----------------------------------------------------------------------------------
 
-    def last_runs(self, principal: Principal) -> dict[str, Any]:
-        """The newest job of each of the caller's strategies.
-
-        ``{"last_runs": {strategy_id: {job_id, status, created_at, updated_at}}}``.
-        """
-        out: dict[str, Any] = {}
+    def last_runs(self, principal: Principal) -> LastRuns:
+        """The newest job of each of the caller's strategies, by strategy id."""
+        out: dict[str, LastRun] = {}
         with self._db.read() as session:
             for row in job_store.newest_per_strategy(session, principal.user_id):
-                out[row.strategy_id] = {
-                    "job_id": row.id,
-                    "status": row.status,
-                    "created_at": iso_utc(row.created_at),
-                    "updated_at": iso_utc(row.updated_at),
-                }
-        return {"last_runs": out}
+                out[row.strategy_id] = LastRun(
+                    job_id=row.id,
+                    status=JobStatus(row.status),
+                    created_at=iso_utc(row.created_at),
+                    updated_at=iso_utc(row.updated_at),
+                )
+        return LastRuns(last_runs=out)
 
     def _job(self, principal: Principal, job_id: str) -> JobRow:
         with self._db.read() as session:
@@ -190,30 +200,25 @@ class DataService:
         except (FileNotFoundError, CorruptFile):
             raise InternalError(f"the result file of job {job_id} is missing or corrupt") from None
 
-    def run_info(self, principal: Principal, job_id: str) -> dict[str, Any]:
+    def run_info(self, principal: Principal, job_id: str) -> RunInfo:
         """The job's inputs (``request``), and once FINISHED what the run used and traded.
 
         That is the engine's ``config``, metric ``conventions`` and the ``symbols`` it traded
         (read from ``result.json`` as a stream).
         """
         row = self._job(principal, job_id)
-        out: dict[str, Any] = {
-            "job_id": row.id,
-            "strategy_id": row.strategy_id,
-            "status": row.status,
-            "request": row.request,
-            "config": None,
-            "conventions": None,
-            "symbols": [],
-        }
+        used: dict[str, Any] = {"config": None, "conventions": None, "symbols": []}
         if row.status == JobStatus.FINISHED:
             folder = RunFolder(self._base, row.run_dir)
-            out.update(self._read(job_id, lambda: read_run_info(folder.file(RESULT))))
-        return out
+            used.update(self._read(job_id, lambda: read_run_info(folder.file(RESULT))))
+        return RunInfo(
+            job_id=row.id, strategy_id=row.strategy_id, status=JobStatus(row.status),
+            request=row.request, **used,
+        )  # fmt: skip
 
     def positions(
         self, principal: Principal, job_id: str, page: int, page_size: int, date: str | None
-    ) -> dict[str, Any]:
+    ) -> PositionPage:
         """Daily positions (one row per date and held instrument), newest first.
 
         Only those of ``date`` when given; ``{"columns", "positions", "total", "page",
@@ -229,17 +234,13 @@ class DataService:
                 folder.file(RESULT), lo, hi, None if day is None else day.isoformat()
             ),
         )
-        return {
-            "columns": columns,
-            "positions": rows,
-            "total": total,
-            "page": page,
-            "page_size": page_size,
-        }
+        return PositionPage(
+            columns=columns, positions=rows, total=total, page=page, page_size=page_size
+        )
 
     def trades(
         self, principal: Principal, job_id: str, symbol: str | None, page: int, page_size: int
-    ) -> dict[str, Any]:
+    ) -> TradePage:
         """Fills, optionally of one ``symbol``: ``{"trades", "total", "page", "page_size"}``.
 
         Streamed from ``extracted.json``; only the page is kept.
@@ -249,7 +250,7 @@ class DataService:
         trades, total = self._read(
             job_id, lambda: read_trades_page(folder.file(EXTRACTED), lo, hi, symbol or None)
         )
-        return {"trades": trades, "total": total, "page": page, "page_size": page_size}
+        return TradePage(trades=trades, total=total, page=page, page_size=page_size)
 
     def result_file(self, principal: Principal, job_id: str) -> Iterator[bytes]:
         """The ``result.json`` of a FINISHED job, its bytes as stored, in chunks.

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
 
 from pydantic import ValidationError
 
@@ -12,8 +11,16 @@ from quantdesk.core.jobs import JobStatus
 from quantdesk.core.settings import Settings
 from quantdesk.jobs.artifacts import RunFolder
 from quantdesk.services.auth import Principal
-from quantdesk.services.backtests import BacktestService, RunRequest, job_view
+from quantdesk.services.backtests import BacktestService, RunRequest
 from quantdesk.services.strategies import StrategyService, check_strategy_id
+from quantdesk.services.views_jobs import (
+    HistoryItem,
+    JobDeleted,
+    JobList,
+    JobStatusView,
+    StrategyDeleted,
+    StrategyJobs,
+)
 from quantdesk.storage import Database
 from quantdesk.storage import jobs as job_store
 from quantdesk.storage import renames as rename_store
@@ -73,7 +80,7 @@ class JobService:
         order: str,
         limit: int,
         offset: int,
-    ) -> dict[str, Any]:
+    ) -> JobList:
         """Jobs across strategies, filtered, sorted (unknown ``order_by`` → created_at desc)."""
         start, end = _date(date_from, "date_from"), _date(date_to, "date_to")
         with self._db.read() as session:
@@ -89,11 +96,11 @@ class JobService:
                 limit=min(limit, MAX_LIMIT),
                 offset=offset,
             )
-        return {"jobs": [job_view(r) for r in rows], "total": total}
+        return JobList(jobs=[JobStatusView.of(r) for r in rows], total=total)
 
     def history(
         self, principal: Principal, strategy_id: str, status: str | None, limit: int, offset: int
-    ) -> dict[str, Any]:
+    ) -> StrategyJobs:
         """The contract's strategy job history (§4).
 
         Raises:
@@ -114,21 +121,21 @@ class JobService:
             )
         jobs = []
         for row in rows:
-            view = job_view(row)
+            view = JobStatusView.of(row)
             jobs.append(
-                {
-                    "job_id": view["job_id"],
-                    "strategy_id": view["strategy_id"],
-                    "status": view["status"],
-                    "error": view["error"],
-                    "created_at": view["created_at"],
-                    "updated_at": view["updated_at"],
-                    "params": {k: row.request.get(k) for k in HISTORY_PARAMS},
-                }
+                HistoryItem(
+                    job_id=view.job_id,
+                    strategy_id=view.strategy_id,
+                    status=view.status,
+                    error=view.error,
+                    created_at=view.created_at,
+                    updated_at=view.updated_at,
+                    params={k: row.request.get(k) for k in HISTORY_PARAMS},
+                )
             )
-        return {"strategy_id": strategy_id, "jobs": jobs, "total": total}
+        return StrategyJobs(strategy_id=strategy_id, jobs=jobs, total=total)
 
-    def cancel(self, principal: Principal, job_id: str) -> dict[str, Any]:
+    def cancel(self, principal: Principal, job_id: str) -> JobStatusView:
         """Cancel a job (idempotent): QUEUED at once, RUNNING within ~1 s by its worker.
 
         Raises:
@@ -161,7 +168,7 @@ class JobService:
             ) from None
         return self._backtests.enqueue(principal, request, code, row.request_hash, retry_of=job_id)
 
-    def delete(self, principal: Principal, job_id: str) -> dict[str, Any]:
+    def delete(self, principal: Principal, job_id: str) -> JobDeleted:
         """Delete a job and its folder.
 
         Raises:
@@ -174,11 +181,11 @@ class JobService:
             run_dir = row.run_dir
             job_store.delete_row(session, row)
         RunFolder(self._base, run_dir).remove()
-        return {"job_id": job_id, "deleted": True}
+        return JobDeleted(job_id=job_id, deleted=True)
 
     def delete_strategy(
         self, principal: Principal, strategy_id: str, cascade: bool
-    ) -> dict[str, Any]:
+    ) -> StrategyDeleted:
         """Delete a strategy; with jobs, 409 listing them unless ``cascade``.
 
         Raises:
@@ -215,7 +222,7 @@ class JobService:
         for run_dir in folders:
             RunFolder(self._base, run_dir).remove()
         self._strategies.code_path(principal.user_id, strategy_id).unlink(missing_ok=True)
-        return {"strategy_id": strategy_id, "deleted_jobs": len(folders)}
+        return StrategyDeleted(strategy_id=strategy_id, deleted_jobs=len(folders))
 
     def _row(self, principal: Principal, job_id: str) -> JobRow:
         with self._db.read() as session:

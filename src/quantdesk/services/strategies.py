@@ -22,10 +22,23 @@ from quantdesk.core.files import atomic_write_bytes
 from quantdesk.core.settings import Settings
 from quantdesk.engine.params_schema import params_schema
 from quantdesk.services.auth import Principal
+from quantdesk.services.views_strategies import (
+    ParamSpec,
+    Renamed,
+    RenameMap,
+    Strategy,
+    StrategyList,
+    StrategyMeta,
+    StrategyVersion,
+    StrategyVersions,
+    Template,
+    VersionInfo,
+)
 from quantdesk.storage import Database
 from quantdesk.storage import jobs as job_store
 from quantdesk.storage import renames as rename_store
 from quantdesk.storage import strategies as strategy_store
+from quantdesk.storage.models import StrategyRow
 
 #: 1-64 characters: CJK ideographs, ASCII letters, digits, ``_`` and ``-`` (the contract's rule).
 STRATEGY_ID = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaffA-Za-z0-9_-]{1,64}")
@@ -60,6 +73,18 @@ def _template_files() -> list[Path]:
     return sorted(folder.glob("*.py")) if folder.is_dir() else []
 
 
+def check_template(value: object) -> str:
+    """Return ``value`` if it names a bundled template.
+
+    Raises:
+        InvalidArgument: it does not (the message lists the templates).
+    """
+    known = sorted(p.stem for p in _template_files())
+    if not isinstance(value, str) or value not in known:
+        raise InvalidArgument(f"unknown template {value!r}; templates: {', '.join(known)}")
+    return value
+
+
 def _metadata(name: object, description: object, tags: object) -> dict[str, Any]:
     out: dict[str, Any] = {}
     if name is not None:
@@ -77,17 +102,12 @@ def _metadata(name: object, description: object, tags: object) -> dict[str, Any]
     return out
 
 
-def _meta_view(row: Any) -> dict[str, Any]:
-    return {
-        "id": row.id,
-        "name": row.name,
-        "description": row.description,
-        "tags": list(row.tags or []),
-        "version": row.version,
-        "created_at": iso_utc(row.created_at),
-        "updated_at": iso_utc(row.updated_at),
-        "size": row.size,
-    }
+def _meta_view(row: StrategyRow) -> StrategyMeta:
+    return StrategyMeta(
+        id=row.id, name=row.name, description=row.description, tags=list(row.tags or []),
+        version=row.version, created_at=iso_utc(row.created_at),
+        updated_at=iso_utc(row.updated_at), size=row.size,
+    )  # fmt: skip
 
 
 def _rename_id(value: object, field: str) -> str:
@@ -138,16 +158,16 @@ class StrategyService:
                         code_sha256=hashlib.sha256(data).hexdigest(), now=mtime, created_at=None,
                     )  # fmt: skip
 
-    def list(self, principal: Principal, q: str | None, limit: int, offset: int) -> dict[str, Any]:
-        """``{"strategies": [{id, created_at, updated_at, size}], "total": n}``."""
+    def list(self, principal: Principal, q: str | None, limit: int, offset: int) -> StrategyList:
+        """The caller's strategies whose id contains ``q``, newest update first, and the total."""
         self._adopt_legacy(principal)
         with self._db.read() as session:
             rows, total = strategy_store.search(session, principal.user_id, q, limit, offset)
             items = [_meta_view(r) for r in rows]
-        return {"strategies": items, "total": total}
+        return StrategyList(strategies=items, total=total)
 
-    def get(self, principal: Principal, strategy_id: str) -> dict[str, Any]:
-        """``{"id", "code", "created_at", "updated_at", "size"}``.
+    def get(self, principal: Principal, strategy_id: str) -> Strategy:
+        """One strategy with its ``code`` and parameter schema (an old id reads the new one).
 
         Raises:
             InvalidArgument: malformed id.
@@ -162,7 +182,9 @@ class StrategyService:
         if view is None:
             raise NotFound(f"strategy {strategy_id!r} not found")
         code = self.read_code(principal, strategy_id)
-        return {**view, "code": code, "params_schema": params_schema(code)}
+        return Strategy(
+            **view.model_dump(), code=code, params_schema=ParamSpec.of(params_schema(code))
+        )
 
     def resolve(self, principal: Principal, strategy_id: str) -> str:
         """The current id of ``strategy_id`` (itself unless it was renamed away)."""
@@ -171,12 +193,12 @@ class StrategyService:
                 return strategy_id
             return rename_store.resolve(session, principal.user_id, strategy_id) or strategy_id
 
-    def rename_map(self, principal: Principal) -> dict[str, Any]:
-        """``{"map": {old_id: current_id}}`` of the caller (§2.2)."""
+    def rename_map(self, principal: Principal) -> RenameMap:
+        """``{old_id: current_id}`` of the caller (§2.2)."""
         with self._db.read() as session:
-            return {"map": rename_store.mapping(session, principal.user_id)}
+            return RenameMap(map=rename_store.mapping(session, principal.user_id))
 
-    def add_rename(self, principal: Principal, from_id: object, to_id: object) -> dict[str, Any]:
+    def add_rename(self, principal: Principal, from_id: str, to_id: str) -> RenameMap:
         """Record a rename map entry by hand (§2.2); chains are compressed.
 
         Raises:
@@ -189,8 +211,8 @@ class StrategyService:
         return self.rename_map(principal)
 
     def rename(
-        self, principal: Principal, from_id: object, to_id: object, code: object = None
-    ) -> dict[str, Any]:
+        self, principal: Principal, from_id: str, to_id: str, code: str | None = None
+    ) -> Renamed:
         """Rename a strategy (§2.1) in one transaction; idempotent.
 
         The code file moves (or ``code`` overwrites the target), metadata and jobs move to the
@@ -199,14 +221,11 @@ class StrategyService:
 
         Raises:
             Unprocessable: invalid ids. NotFound: no source. Conflict: the target exists.
-            InvalidArgument: ``code`` given but not a string.
         """
         src, dst = _rename_id(from_id, "from_id"), _rename_id(to_id, "to_id")
-        if code is not None and not isinstance(code, str):
-            raise InvalidArgument("code must be a string")
-        result = {"from_id": src, "to_id": dst, "deleted_old": False, "warning": ""}
         if src == dst:
-            return {**result, "warning": "noop: from_id equals to_id"}
+            return Renamed(from_id=src, to_id=dst, deleted_old=False,
+                           warning="noop: from_id equals to_id")  # fmt: skip
         owner = principal.user_id
         old_path, new_path = self.code_path(owner, src), self.code_path(owner, dst)
         with self._db.write() as session:
@@ -214,23 +233,27 @@ class StrategyService:
             target = strategy_store.get(session, owner, dst)
             if source is None:
                 if target is not None and rename_store.resolve(session, owner, src) == dst:
-                    return {**result, "deleted_old": True, "warning": "noop: already renamed"}
+                    return Renamed(from_id=src, to_id=dst, deleted_old=True,
+                                   warning="noop: already renamed")  # fmt: skip
                 raise NotFound(f"strategy {src!r} not found")
             if target is not None:
                 raise Conflict(f"strategy {dst!r} already exists")
-            data = code.encode() if isinstance(code, str) else old_path.read_bytes()
+            data = code.encode() if code is not None else old_path.read_bytes()
             atomic_write_bytes(new_path, data)
             try:
                 now = utcnow()
                 strategy_store.save(
-                    session, owner_id=owner, strategy_id=dst, size=len(data),
-                    code_sha256=hashlib.sha256(data).hexdigest(), now=now,
+                    session,
+                    owner_id=owner,
+                    strategy_id=dst,
+                    size=len(data),
+                    code_sha256=hashlib.sha256(data).hexdigest(),
+                    now=now,
                     created_at=source.created_at,
-                )  # fmt: skip
+                )
                 moved = strategy_store.get(session, owner, dst)
                 if moved is not None:
-                    moved.name, moved.description = source.name, source.description
-                    moved.tags, moved.version = list(source.tags or []), source.version
+                    strategy_store.copy_metadata(source, moved)
                 strategy_store.delete_row(session, source)
                 strategy_store.move_versions(session, owner, src, dst)
                 if code is not None and moved is not None:
@@ -241,7 +264,7 @@ class StrategyService:
                 new_path.unlink(missing_ok=True)
                 raise
         old_path.unlink(missing_ok=True)
-        return {**result, "deleted_old": True}
+        return Renamed(from_id=src, to_id=dst, deleted_old=True, warning="")
 
     def read_code(self, principal: Principal, strategy_id: str) -> str:
         """The code of a strategy of the caller.
@@ -266,7 +289,7 @@ class StrategyService:
         name: object = None,
         description: object = None,
         tags: object = None,
-    ) -> dict[str, Any]:
+    ) -> StrategyMeta:
         """Create or replace the code of ``strategy_id`` (keeping a version); returns its metadata.
 
         ``name``, ``description`` and ``tags`` are updated when given.
@@ -291,13 +314,12 @@ class StrategyService:
                 session, owner_id=principal.user_id, strategy_id=strategy_id, size=len(data),
                 code_sha256=digest, now=now, created_at=created,
             )  # fmt: skip
-            for key, value in meta.items():
-                setattr(row, key, value)
+            strategy_store.set_metadata(row, **meta)
             strategy_store.add_version(session, row, code, digest, now)
             return _meta_view(row)
 
-    def versions(self, principal: Principal, strategy_id: str) -> dict[str, Any]:
-        """``{"strategy_id", "versions": [{version, created_at, size, sha256}]}``, newest first.
+    def versions(self, principal: Principal, strategy_id: str) -> StrategyVersions:
+        """Every saved version of a strategy (without the code), newest first.
 
         Raises:
             NotFound: no such strategy.
@@ -306,13 +328,13 @@ class StrategyService:
         with self._db.read() as session:
             rows = strategy_store.versions(session, principal.user_id, strategy_id)
             items = [
-                {"version": r.version, "created_at": iso_utc(r.created_at), "size": r.size,
-                 "sha256": r.code_sha256}
+                VersionInfo(version=r.version, created_at=iso_utc(r.created_at), size=r.size,
+                            sha256=r.code_sha256)
                 for r in rows
             ]  # fmt: skip
-        return {"strategy_id": strategy_id, "versions": items}
+        return StrategyVersions(strategy_id=strategy_id, versions=items)
 
-    def version(self, principal: Principal, strategy_id: str, number: int) -> dict[str, Any]:
+    def version(self, principal: Principal, strategy_id: str, number: int) -> StrategyVersion:
         """One old version with its ``code`` and parameter schema.
 
         Raises:
@@ -323,50 +345,43 @@ class StrategyService:
             row = strategy_store.version(session, principal.user_id, strategy_id, number)
             if row is None:
                 raise NotFound(f"strategy {strategy_id!r} has no version {number}")
-            return {
-                "strategy_id": strategy_id,
-                "version": row.version,
-                "code": row.code,
-                "created_at": iso_utc(row.created_at),
-                "size": row.size,
-                "params_schema": params_schema(row.code),
-            }
+            return StrategyVersion(
+                strategy_id=strategy_id, version=row.version, code=row.code,
+                created_at=iso_utc(row.created_at), size=row.size,
+                params_schema=ParamSpec.of(params_schema(row.code)),
+            )  # fmt: skip
 
-    def templates(self) -> builtins.list[dict[str, Any]]:
-        """The template library: ``[{id, description, params_schema, code}]``."""
+    def templates(self) -> builtins.list[Template]:
+        """The template library (the bundled examples), by id."""
         out = []
         for path in _template_files():
             code = path.read_text(encoding="utf-8")
             doc = ast.get_docstring(ast.parse(code)) or ""
             out.append(
-                {
-                    "id": path.stem,
-                    "description": doc.split("\n\n")[0].replace("\n", " "),
-                    "params_schema": params_schema(code),
-                    "code": code,
-                }
+                Template(
+                    id=path.stem,
+                    description=doc.split("\n\n")[0].replace("\n", " "),
+                    params_schema=ParamSpec.of(params_schema(code)),
+                    code=code,
+                )
             )
         return out
 
-    def from_template(
-        self, principal: Principal, strategy_id: str, template: object
-    ) -> dict[str, Any]:
+    def from_template(self, principal: Principal, strategy_id: str, template: str) -> StrategyMeta:
         """Create ``strategy_id`` with a template's code.
 
         Raises:
             InvalidArgument: unknown template. Conflict: the strategy exists.
         """
         check_strategy_id(strategy_id)
-        found = {t["id"]: t for t in self.templates()}.get(str(template))
-        if found is None:
-            known = ", ".join(sorted(p.stem for p in _template_files()))
-            raise InvalidArgument(f"unknown template {template!r}; templates: {known}")
+        check_template(template)
+        found = next(t for t in self.templates() if t.id == template)
         with self._db.read() as session:
             if strategy_store.get(session, principal.user_id, strategy_id) is not None:
                 raise Conflict(f"strategy {strategy_id!r} already exists")
         return self.save(
-            principal, strategy_id, found["code"], name=found["id"],
-            description=found["description"], tags=["template"],
+            principal, strategy_id, found.code, name=found.id, description=found.description,
+            tags=["template"],
         )  # fmt: skip
 
     def _existing(self, principal: Principal, strategy_id: str) -> str:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import secrets
 import time
-from typing import Any
 
 from quantdesk.core.clock import iso_utc, utcnow
 from quantdesk.core.errors import Conflict, InvalidArgument, NotFound, Unauthorized, UserDisabled
@@ -21,30 +20,21 @@ from quantdesk.services.auth import (
     hash_password,
     verify_password,
 )
+from quantdesk.services.views_users import (
+    ApiKeyList,
+    ApiKeyView,
+    KeyDeleted,
+    NewApiKey,
+    Role,
+    UserList,
+    UserView,
+)
 from quantdesk.storage import Database
 from quantdesk.storage import users as user_store
-from quantdesk.storage.models import UserRow
 
-ROLES = ("admin", "researcher", "viewer")
 KEY_CACHE_SECONDS = 60.0
-
-
-def user_view(row: UserRow) -> dict[str, Any]:
-    """A user as the API shows it (never the password hash)."""
-    return {
-        "userid": row.id,
-        "mobile": row.mobile,
-        "role": row.role,
-        "is_admin": row.is_admin,
-        "disabled": row.disabled,
-        "created_at": iso_utc(row.created_at),
-    }
-
-
-def _role(value: object) -> str:
-    if value not in ROLES:
-        raise InvalidArgument(f"role must be one of {', '.join(ROLES)}")
-    return str(value)
+#: The longest ``mobile`` (login) and API key name.
+MAX_MOBILE, MAX_KEY_NAME = 64, 128
 
 
 class UserService:
@@ -54,97 +44,93 @@ class UserService:
         self._db = db
         self._key_cache: dict[str, tuple[float, int, str]] = {}
 
-    def me(self, principal: Principal) -> dict[str, Any]:
+    def me(self, principal: Principal) -> UserView:
         """The caller's account."""
         with self._db.read() as session:
             row = user_store.get(session, principal.user_id)
             if row is None:
                 raise NotFound("user not found")
-            return user_view(row)
+            return UserView.of(row)
 
-    def list(self) -> dict[str, Any]:
+    def list(self) -> UserList:
         """Every user (admin only)."""
         with self._db.read() as session:
             rows = user_store.list_all(session)
-            return {"users": [user_view(r) for r in rows], "total": len(rows)}
+            return UserList(users=[UserView.of(r) for r in rows], total=len(rows))
 
-    def create(self, mobile: object, password: object, role: object) -> dict[str, Any]:
-        """Create a user (admin only).
+    def create(self, mobile: str, password: str, role: Role = Role.RESEARCHER) -> UserView:
+        """Create a user (admin only); ``mobile`` is stripped.
 
         Raises:
-            InvalidArgument: bad mobile, short password or unknown role. Conflict: mobile taken.
+            InvalidArgument: bad mobile or short password. Conflict: mobile taken.
         """
-        if not isinstance(mobile, str) or not mobile.strip() or len(mobile) > 64:
-            raise InvalidArgument("mobile is required (at most 64 characters)")
-        chosen = _role(role or "researcher")
+        login = mobile.strip()
+        if not login or len(mobile) > MAX_MOBILE:
+            raise InvalidArgument(f"mobile is required (at most {MAX_MOBILE} characters)")
         hashed = hash_password(check_new_password(password))
         with self._db.write() as session:
-            if user_store.get_by_mobile(session, mobile.strip()) is not None:
-                raise Conflict(f"a user with mobile {mobile.strip()!r} exists")
-            row = user_store.insert(session, mobile=mobile.strip(), password_hash=hashed,
-                                    role=chosen, now=utcnow())  # fmt: skip
-            return user_view(row)
+            if user_store.get_by_mobile(session, login) is not None:
+                raise Conflict(f"a user with mobile {login!r} exists")
+            row = user_store.insert(session, mobile=login, password_hash=hashed,
+                                    role=Role(role).value, now=utcnow())  # fmt: skip
+            return UserView.of(row)
 
-    def update(self, user_id: int, changes: dict[str, Any]) -> dict[str, Any]:
+    def update(
+        self,
+        user_id: int,
+        *,
+        disabled: bool | None = None,
+        role: Role | None = None,
+        password: str | None = None,
+    ) -> UserView:
         """Disable/enable, change role, or reset the password of a user (admin only).
 
-        A password reset, a role change and disabling revoke every token of the user (its
-        ``token_version`` is bumped in the same transaction); its API keys stay, refused
-        with 403 ``USER_DISABLED`` while it is disabled.
+        ``None``: unchanged. A password reset, a role change and disabling revoke every token
+        of the user (its ``token_version`` is bumped in the same transaction); its API keys
+        stay, refused with 403 ``USER_DISABLED`` while it is disabled.
 
         Raises:
-            NotFound: no such user. InvalidArgument: unknown field or bad value.
+            NotFound: no such user. InvalidArgument: a short password.
         """
-        allowed = {"disabled", "role", "password"}
-        unknown = set(changes) - allowed
-        if unknown:
-            raise InvalidArgument(f"unknown field(s): {', '.join(sorted(unknown))}")
-        hashed = (
-            hash_password(check_new_password(changes["password"]))
-            if "password" in changes
-            else None
-        )
+        hashed = hash_password(check_new_password(password)) if password is not None else None
         with self._db.write() as session:
             row = user_store.get(session, user_id)
             if row is None:
                 raise NotFound(f"user {user_id} not found")
-            disabled = changes.get("disabled")
-            if "disabled" in changes and not isinstance(disabled, bool):
-                raise InvalidArgument("disabled must be true or false")
-            role = _role(changes["role"]) if "role" in changes else None
-            user_store.apply_changes(session, row, disabled=disabled, role=role,
-                                     password_hash=hashed)  # fmt: skip
-            return user_view(row)
+            user_store.apply_changes(
+                session, row, disabled=disabled, role=None if role is None else Role(role).value,
+                password_hash=hashed,
+            )  # fmt: skip
+            return UserView.of(row)
 
     # -- API keys ------------------------------------------------------------------------------
 
-    def create_key(self, principal: Principal, name: object) -> dict[str, Any]:
-        """A new key for the caller: ``key`` and ``secret`` (the secret is never shown again)."""
-        label = name if isinstance(name, str) else ""
+    def create_key(self, principal: Principal, name: str = "") -> NewApiKey:
+        """A new key for the caller: ``key`` and ``secret`` (the secret is never shown again).
+
+        ``name`` is cut to ``MAX_KEY_NAME`` characters.
+        """
+        label = name[:MAX_KEY_NAME]
         key = "qdk_" + secrets.token_hex(16)
         secret = secrets.token_urlsafe(32)
         now = utcnow()
         with self._db.write() as session:
-            user_store.add_key(session, key=key, owner_id=principal.user_id, name=label[:128],
+            user_store.add_key(session, key=key, owner_id=principal.user_id, name=label,
                                secret_hash=hash_password(secret), now=now)  # fmt: skip
-        return {"key": key, "secret": secret, "name": label[:128], "created_at": iso_utc(now)}
+        return NewApiKey(key=key, secret=secret, name=label, created_at=iso_utc(now) or "")
 
-    def list_keys(self, principal: Principal) -> dict[str, Any]:
+    def list_keys(self, principal: Principal) -> ApiKeyList:
         """The caller's keys (without secrets)."""
         with self._db.read() as session:
             rows = user_store.keys_of(session, principal.user_id)
             keys = [
-                {
-                    "key": r.id,
-                    "name": r.name,
-                    "created_at": iso_utc(r.created_at),
-                    "last_used_at": iso_utc(r.last_used_at),
-                }
+                ApiKeyView(key=r.id, name=r.name, created_at=iso_utc(r.created_at),
+                           last_used_at=iso_utc(r.last_used_at))
                 for r in rows
-            ]
-        return {"keys": keys, "total": len(keys)}
+            ]  # fmt: skip
+        return ApiKeyList(keys=keys, total=len(keys))
 
-    def delete_key(self, principal: Principal, key: str) -> dict[str, Any]:
+    def delete_key(self, principal: Principal, key: str) -> KeyDeleted:
         """Revoke one of the caller's keys.
 
         Raises:
@@ -154,7 +140,7 @@ class UserService:
             if not user_store.delete_key(session, key, principal.user_id):
                 raise NotFound("API key not found")
         self._key_cache = {d: v for d, v in self._key_cache.items() if v[2] != key}
-        return {"key": key, "deleted": True}
+        return KeyDeleted(key=key, deleted=True)
 
     def authenticate_key(self, key: str, secret: str) -> Principal:
         """The owner of an API key.

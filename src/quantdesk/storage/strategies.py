@@ -39,6 +39,28 @@ def save(
     return row
 
 
+def set_metadata(
+    row: StrategyRow,
+    *,
+    name: str | None = None,
+    description: str | None = None,
+    tags: list[str] | None = None,
+) -> None:
+    """Set the given descriptive fields of ``row`` (``None``: unchanged)."""
+    if name is not None:
+        row.name = name
+    if description is not None:
+        row.description = description
+    if tags is not None:
+        row.tags = list(tags)
+
+
+def copy_metadata(source: StrategyRow, target: StrategyRow) -> None:
+    """Give ``target`` the name, description, tags and version number of ``source`` (a rename)."""
+    target.name, target.description = source.name, source.description
+    target.tags, target.version = list(source.tags or []), source.version
+
+
 def add_version(
     session: Session, row: StrategyRow, code: str, code_sha256: str, now: dt.datetime
 ) -> int:

@@ -39,6 +39,17 @@ def bump_token_version(session: Session, user_id: int) -> int:
     return int(version or 0)
 
 
+def set_password(session: Session, user_id: int, password_hash: str) -> int:
+    """Give ``user_id`` a new password and revoke its tokens; returns its new token version."""
+    session.execute(
+        update(UserRow)
+        .where(UserRow.id == user_id)
+        .values(password_hash=password_hash)
+        .execution_options(synchronize_session="fetch")
+    )
+    return bump_token_version(session, user_id)
+
+
 def upsert(
     session: Session,
     *,

@@ -41,25 +41,29 @@ const auth: Middleware = {
 export const api = createClient<paths>({ baseUrl: globalThis.location?.origin ?? "" });
 api.use(auth);
 
+/** A non-empty string, else `undefined`. */
+const text = (value: unknown): string | undefined =>
+  typeof value === "string" && value ? value : undefined;
+
 /** The error of a failed call, from the contract's error body when there is one. */
 export function toApiError(status: number, body: unknown): ApiError {
+  // An error body is untyped (any status, any server in between): each field is checked
+  // before use.
   if (body && typeof body === "object") {
-    // An error body is untyped (any status, any server in between): read it loosely, each
-    // field checked below before use.
-    const b = body as {
-      error?: { code?: string; message?: string };
-      data?: unknown;
-      message?: string;
-    };
-    if (b.error && typeof b.error === "object") {
+    const error = "error" in body ? body.error : undefined;
+    if (error && typeof error === "object") {
+      const code = "code" in error ? text(error.code) : undefined;
+      const message = "message" in error ? text(error.message) : undefined;
+      const data = "data" in body ? body.data : undefined;
       return new ApiError(
         status,
-        b.error.code ?? `HTTP_${status}`,
-        b.error.message || b.error.code || `HTTP ${status}`,
-        b.data,
+        code ?? `HTTP_${status}`,
+        message ?? code ?? `HTTP ${status}`,
+        data,
       );
     }
-    if (typeof b.message === "string") return new ApiError(status, `HTTP_${status}`, b.message);
+    if ("message" in body && typeof body.message === "string")
+      return new ApiError(status, `HTTP_${status}`, body.message);
   }
   if (typeof body === "string" && body.trim())
     return new ApiError(status, `HTTP_${status}`, body.trim().slice(0, 300));
@@ -83,9 +87,13 @@ export async function unwrap<T>(call: Promise<FetchResult<T>>): Promise<NonNulla
   if (result.error !== undefined || !result.response.ok) {
     throw toApiError(result.response.status, result.error);
   }
-  // A successful call carries its typed body (openapi-fetch leaves `data` optional only for
-  // empty answers, which no JSON route of the contract gives).
-  return result.data as NonNullable<T>;
+  // openapi-fetch leaves `data` undefined only for an empty answer, which no JSON route of the
+  // contract gives.
+  const { data } = result;
+  if (data === undefined || data === null) {
+    throw new ApiError(result.response.status, "EMPTY_ANSWER", "the server answered no body");
+  }
+  return data;
 }
 
 /** `{"ok": true, "data": X}` → X, for the routes whose answer the schema types as an envelope. */

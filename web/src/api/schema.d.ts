@@ -394,6 +394,8 @@ export interface paths {
         /**
          * Rename Strategy
          * @description Rename (§2.1): ``{"to_id", "code"?}`` → ``{from_id, to_id, deleted_old, warning}``.
+         *
+         *     422 for a missing or invalid id.
          */
         post: operations["rename_strategy"];
         delete?: never;
@@ -442,6 +444,9 @@ export interface paths {
         /**
          * Compile Strategy
          * @description Compile check (§3, admins): ``{"code"?}``; blank code checks the saved code.
+         *
+         *     Every outcome answers this shape: 200 passed, 422 syntax error or missing dependency
+         *     (``diagnostics``), and 400 (a bad body too), 403 (not an admin) or 500 with ``error``.
          */
         post: operations["compile_strategy"];
         delete?: never;
@@ -545,7 +550,7 @@ export interface paths {
         put?: never;
         /**
          * Add Rename
-         * @description Add a rename map entry (§2.2); answers with the whole map.
+         * @description Add a rename map entry (§2.2); answers with the whole map (422 for an invalid id).
          */
         post: operations["add_rename"];
         delete?: never;
@@ -776,6 +781,22 @@ export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
         /**
+         * AddRename
+         * @description ``POST /api/backtest/strategy-renames`` (§2.2): record ``from_id -> to_id``.
+         */
+        AddRename: {
+            /**
+             * From Id
+             * @description 1-64 chars: CJK, letters, digits, _ or -
+             */
+            from_id: string;
+            /**
+             * To Id
+             * @description 1-64 chars: CJK, letters, digits, _ or -
+             */
+            to_id: string;
+        };
+        /**
          * Adjust
          * @description Price adjustment applied when reading bars.
          *
@@ -798,7 +819,7 @@ export interface components {
         };
         /**
          * ApiKeyView
-         * @description An API key without its secret.
+         * @description An API key without its secret, in ``GET /api/keys``.
          */
         ApiKeyView: {
             /**
@@ -821,7 +842,7 @@ export interface components {
         };
         /**
          * Bars
-         * @description Daily bars as columns (all the same length).
+         * @description ``data`` of ``GET /api/data/instruments/{order_book_id}/bars``: columns of one length.
          */
         Bars: {
             /**
@@ -856,6 +877,63 @@ export interface components {
              */
             ok: boolean;
         };
+        /**
+         * CompileRequest
+         * @description ``POST /api/backtest/strategies/{strategy_id}/compile`` (§3).
+         */
+        CompileRequest: {
+            /**
+             * Code
+             * @description the code to check; blank: the saved code
+             */
+            code?: string | null;
+        };
+        /**
+         * CompileResult
+         * @description ``POST /api/backtest/strategies/{strategy_id}/compile``: one shape for every outcome.
+         *
+         *     ``error`` is absent when the check passed (200); it is set for 400, 403, 422 and 500.
+         */
+        CompileResult: {
+            /** Diagnostics */
+            diagnostics: components["schemas"]["Diagnostic"][];
+            /** @description absent when the check passed */
+            error?: components["schemas"]["ErrorDetail"] | null;
+            /**
+             * Ok
+             * @description true when the check passed (200)
+             */
+            ok: boolean;
+            /**
+             * Stderr
+             * @description what failed, one problem per line
+             */
+            stderr: string;
+            /**
+             * Stdout
+             * @description what passed, one check per line
+             */
+            stdout: string;
+        };
+        /**
+         * Diagnostic
+         * @description One finding of ``POST /api/backtest/strategies/{strategy_id}/compile`` (1-based).
+         */
+        Diagnostic: {
+            /** Column */
+            column: number;
+            level: components["schemas"]["DiagnosticLevel"];
+            /** Line */
+            line: number;
+            /** Message */
+            message: string;
+        };
+        /**
+         * DiagnosticLevel
+         * @description How bad a compile diagnostic is.
+         * @enum {string}
+         */
+        DiagnosticLevel: "error" | "warning";
         /**
          * EngineName
          * @description The engine a run asks for.
@@ -1047,7 +1125,7 @@ export interface components {
         };
         /**
          * Equity
-         * @description Daily equity arrays.
+         * @description Daily equity arrays of ``GET /api/backtest/jobs/{job_id}/result``.
          */
         Equity: {
             /** Benchmark Nav */
@@ -1097,6 +1175,17 @@ export interface components {
          */
         Frequency: "1d";
         /**
+         * FromTemplate
+         * @description ``POST /api/backtest/strategies/{strategy_id}/from-template``.
+         */
+        FromTemplate: {
+            /**
+             * Template
+             * @description a template id (GET /api/backtest/templates)
+             */
+            template: string;
+        };
+        /**
          * Health
          * @description ``GET /api/health``.
          */
@@ -1114,7 +1203,7 @@ export interface components {
         };
         /**
          * HistoryItem
-         * @description One job of a strategy's history (the contract's §4).
+         * @description One job of ``GET /api/backtest/strategies/{strategy_id}/jobs`` (the contract's §4).
          */
         HistoryItem: {
             /** Created At */
@@ -1147,7 +1236,7 @@ export interface components {
         };
         /**
          * InstrumentStats
-         * @description One instrument of the catalog with its bar range.
+         * @description One instrument of ``GET /api/data/instruments`` with its bar range.
          */
         InstrumentStats: {
             /** Bar Count */
@@ -1204,7 +1293,7 @@ export interface components {
         };
         /**
          * JobError
-         * @description ``error`` of a FAILED job.
+         * @description ``error`` of a FAILED job, in ``GET /api/backtest/jobs/{job_id}`` and the listings.
          */
         JobError: {
             /** Code */
@@ -1230,7 +1319,7 @@ export interface components {
         JobStatus: "QUEUED" | "RUNNING" | "FAILED" | "CANCELLED" | "FINISHED";
         /**
          * JobStatusView
-         * @description ``GET /api/backtest/jobs/{job_id}``.
+         * @description ``GET /api/backtest/jobs/{job_id}`` (and ``POST .../cancel``).
          */
         JobStatusView: {
             /** Attempts */
@@ -1278,7 +1367,7 @@ export interface components {
         };
         /**
          * LastRun
-         * @description A strategy's newest job: its id, status and ISO timestamps (null if unknown).
+         * @description A strategy's newest job in ``GET /api/backtest/last-runs`` (timestamps null if unknown).
          */
         LastRun: {
             /** Created At */
@@ -1315,6 +1404,20 @@ export interface components {
             ok: boolean;
         };
         /**
+         * LogSlice
+         * @description ``GET /api/backtest/jobs/{job_id}/log`` with ``offset`` or ``tail``.
+         */
+        LogSlice: {
+            /** Content */
+            content: string;
+            /** Next Offset */
+            next_offset: number;
+            /** Offset */
+            offset: number;
+            /** Size */
+            size: number;
+        };
+        /**
          * LoginResponse
          * @description ``POST /api/login``.
          */
@@ -1339,7 +1442,7 @@ export interface components {
         MarketName: "us_stock" | "cn_stock";
         /**
          * MarketOption
-         * @description A market a run may use, with its defaults (``tax`` null: dated schedule).
+         * @description A market of ``GET /api/backtest/options`` with its defaults (``tax`` null: dated).
          */
         MarketOption: {
             /** Benchmark */
@@ -1350,8 +1453,7 @@ export interface components {
             currency: string;
             /** Min Commission */
             min_commission: number;
-            /** Name */
-            name: string;
+            name: components["schemas"]["MarketName"];
             /** Slippage */
             slippage: number;
             /** T Plus */
@@ -1392,8 +1494,35 @@ export interface components {
             secret: string;
         };
         /**
+         * NewKey
+         * @description ``POST /api/keys``.
+         */
+        NewKey: {
+            /**
+             * Name
+             * @description a label (at most 128 characters are kept)
+             * @default
+             */
+            name: string;
+        };
+        /**
+         * NewUser
+         * @description ``POST /api/admin/users``.
+         */
+        NewUser: {
+            /**
+             * Mobile
+             * @description the login
+             */
+            mobile: string;
+            /** Password */
+            password: string;
+            /** @default researcher */
+            role: components["schemas"]["Role"];
+        };
+        /**
          * ParamSpec
-         * @description One entry of a strategy's parameter schema (read statically from ``PARAMS``).
+         * @description One parameter of a strategy, template or version (read statically from ``PARAMS``).
          */
         ParamSpec: {
             /** Default */
@@ -1405,6 +1534,16 @@ export interface components {
              * @description int, float, bool, str, list or any
              */
             type: string;
+        };
+        /**
+         * PasswordChange
+         * @description ``POST /api/me/password``.
+         */
+        PasswordChange: {
+            /** Current Password */
+            current_password: string;
+            /** New Password */
+            new_password: string;
         };
         /**
          * Performance
@@ -1451,10 +1590,13 @@ export interface components {
         };
         /**
          * PositionPage
-         * @description One page of a job's daily positions (``columns`` names their fields).
+         * @description ``data`` of ``GET /api/backtest/jobs/{job_id}/positions``: a page of daily positions.
          */
         PositionPage: {
-            /** Columns */
+            /**
+             * Columns
+             * @description the fields of the rows
+             */
             columns: string[];
             /** Page */
             page: number;
@@ -1481,13 +1623,29 @@ export interface components {
         };
         /**
          * RenameMap
-         * @description The rename map (§2.2): old id → current id.
+         * @description ``GET`` and ``POST /api/backtest/strategy-renames`` (§2.2): old id → current id.
          */
         RenameMap: {
             /** Map */
             map: {
                 [key: string]: string;
             };
+        };
+        /**
+         * RenameStrategy
+         * @description ``POST /api/backtest/strategies/{from_id}/rename`` (§2.1).
+         */
+        RenameStrategy: {
+            /**
+             * Code
+             * @description the code of the new id (default: the old code)
+             */
+            code?: string | null;
+            /**
+             * To Id
+             * @description 1-64 chars: CJK, letters, digits, _ or -
+             */
+            to_id: string;
         };
         /**
          * Renamed
@@ -1534,8 +1692,14 @@ export interface components {
             trades_total: number;
         };
         /**
+         * Role
+         * @description What a user may do: everything, their own research, or only read.
+         * @enum {string}
+         */
+        Role: "admin" | "researcher" | "viewer";
+        /**
          * RunInfo
-         * @description A job's inputs; ``config``, ``conventions`` and ``symbols`` once FINISHED.
+         * @description ``data`` of ``GET /api/backtest/jobs/{job_id}/run-info`` (``config``... once FINISHED).
          */
         RunInfo: {
             /** Config */
@@ -1572,19 +1736,22 @@ export interface components {
         };
         /**
          * RunOptions
-         * @description The choices of ``POST /api/backtest/run``.
+         * @description ``data`` of ``GET /api/backtest/options``: the choices of ``POST /api/backtest/run``.
          */
         RunOptions: {
             /** Adjusts */
-            adjusts: string[];
-            /** Engines */
-            engines: string[];
+            adjusts: components["schemas"]["Adjust"][];
+            /**
+             * Engines
+             * @description auto first
+             */
+            engines: components["schemas"]["EngineName"][];
             /** Frequencies */
-            frequencies: string[];
+            frequencies: components["schemas"]["Frequency"][];
             /** Markets */
             markets: components["schemas"]["MarketOption"][];
             /** Matchings */
-            matchings: string[];
+            matchings: components["schemas"]["Matching"][];
         };
         /**
          * RunOptionsResponse
@@ -1751,7 +1918,7 @@ export interface components {
         };
         /**
          * SavedStrategy
-         * @description Answer of a save.
+         * @description ``POST /api/backtest/strategies/{id}``: the saved strategy's metadata.
          */
         SavedStrategy: {
             data: components["schemas"]["StrategyMeta"];
@@ -1837,7 +2004,7 @@ export interface components {
         };
         /**
          * StrategyMeta
-         * @description One strategy in a listing.
+         * @description One strategy in ``GET /api/backtest/strategies``; the answer of a save.
          */
         StrategyMeta: {
             /**
@@ -1909,7 +2076,7 @@ export interface components {
         };
         /**
          * Template
-         * @description A bundled example strategy.
+         * @description A bundled example strategy, in ``GET /api/backtest/templates``.
          */
         Template: {
             /** Code */
@@ -1941,7 +2108,7 @@ export interface components {
         };
         /**
          * TradePage
-         * @description One page of a job's fills; ``total`` counts them all.
+         * @description ``data`` of ``GET /api/backtest/jobs/{job_id}/trades``: a page of fills (``total``: all).
          */
         TradePage: {
             /** Page */
@@ -1968,6 +2135,17 @@ export interface components {
             ok: boolean;
         };
         /**
+         * UserChanges
+         * @description ``PATCH /api/admin/users/{userid}``: the fields to change (absent: unchanged).
+         */
+        UserChanges: {
+            /** Disabled */
+            disabled?: boolean;
+            /** Password */
+            password?: string;
+            role?: components["schemas"]["Role"];
+        };
+        /**
          * UserList
          * @description ``GET /api/admin/users``.
          */
@@ -1979,7 +2157,7 @@ export interface components {
         };
         /**
          * UserView
-         * @description A user as the API shows it (never the password hash).
+         * @description A user as the API shows it (never the password hash): ``GET /api/me``, admin routes.
          */
         UserView: {
             /**
@@ -1993,11 +2171,8 @@ export interface components {
             is_admin: boolean;
             /** Mobile */
             mobile: string;
-            /**
-             * Role
-             * @description admin, researcher or viewer
-             */
-            role: string;
+            /** @description admin, researcher or viewer */
+            role: components["schemas"]["Role"];
             /** Userid */
             userid: number;
         };
@@ -2145,9 +2320,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": {
-                    [key: string]: unknown;
-                };
+                "application/json": components["schemas"]["NewUser"];
             };
         };
         responses: {
@@ -2252,9 +2425,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": {
-                    [key: string]: unknown;
-                };
+                "application/json": components["schemas"]["UserChanges"];
             };
         };
         responses: {
@@ -2985,14 +3156,14 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Successful Response */
+            /** @description JSON with ``offset`` or ``tail``, else the whole log as text */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
-                    "text/plain": unknown;
+                    "application/json": components["schemas"]["LogSlice"];
+                    "text/plain": string;
                 };
             };
             /** @description INVALID_ARGUMENT and other bad input (the message names the field) */
@@ -4115,9 +4286,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": {
-                    [key: string]: unknown;
-                };
+                "application/json": components["schemas"]["RenameStrategy"];
             };
         };
         responses: {
@@ -4532,19 +4701,17 @@ export interface operations {
         };
         requestBody?: {
             content: {
-                "application/json": {
-                    [key: string]: unknown;
-                } | null;
+                "application/json": components["schemas"]["CompileRequest"] | null;
             };
         };
         responses: {
-            /** @description Successful Response */
+            /** @description the check passed (``error`` absent) */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["CompileResult"];
                 };
             };
             /** @description INVALID_ARGUMENT and other bad input (the message names the field) */
@@ -4601,13 +4768,13 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description UNPROCESSABLE_ENTITY, e.g. an Idempotency-Key reused with another body */
+            /** @description a syntax error or a missing dependency */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorBody"];
+                    "application/json": components["schemas"]["CompileResult"];
                 };
             };
             /** @description TOO_MANY_REQUESTS (login limits), with Retry-After */
@@ -4639,9 +4806,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": {
-                    [key: string]: unknown;
-                };
+                "application/json": components["schemas"]["FromTemplate"];
             };
         };
         responses: {
@@ -5154,9 +5319,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": {
-                    [key: string]: unknown;
-                };
+                "application/json": components["schemas"]["AddRename"];
             };
         };
         responses: {
@@ -5756,9 +5919,7 @@ export interface operations {
         };
         requestBody?: {
             content: {
-                "application/json": {
-                    [key: string]: unknown;
-                } | null;
+                "application/json": components["schemas"]["NewKey"] | null;
             };
         };
         responses: {
@@ -6263,9 +6424,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": {
-                    [key: string]: unknown;
-                };
+                "application/json": components["schemas"]["PasswordChange"];
             };
         };
         responses: {

@@ -16,14 +16,14 @@ describe("compile diagnostics as editor markers", () => {
     expect(d.message).toBe("invalid syntax");
   });
 
-  it("clamps positions outside the document and maps levels", () => {
+  it("clamps positions outside the document and keeps the level as the severity", () => {
     const out = toCmDiagnostics(state, [
       { line: 99, column: 500, level: "warning", message: "w" },
-      { line: 0, column: 0, level: "info", message: "i" },
+      { line: 0, column: 0, level: "error", message: "e" },
     ]);
     expect(out[0].from).toBeLessThanOrEqual(state.doc.length);
     expect(out[0].severity).toBe("warning");
     expect(out[1].from).toBe(0);
-    expect(out[1].severity).toBe("info");
+    expect(out[1].severity).toBe("error");
   });
 });

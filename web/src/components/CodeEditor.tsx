@@ -8,7 +8,7 @@ import { oneDark } from "@codemirror/theme-one-dark";
 import { EditorView, keymap } from "@codemirror/view";
 import { basicSetup } from "codemirror";
 import { forwardRef, useEffect, useImperativeHandle, useRef } from "react";
-import type { Diagnostic } from "../api/types";
+import type { Diagnostic } from "../api/models";
 
 export interface CodeEditorHandle {
   getValue(): string;
@@ -25,8 +25,13 @@ export function toCmDiagnostics(state: EditorState, diagnostics: Diagnostic[]): 
     const line = state.doc.line(lineNo);
     const from = Math.min(line.from + Math.max(0, (d.column || 1) - 1), line.to);
     const to = from < line.to ? line.to : Math.min(from + 1, state.doc.length);
-    const severity = d.level === "error" ? "error" : d.level === "warning" ? "warning" : "info";
-    out.push({ from, to: Math.max(from, to), severity, message: d.message, source: "compile" });
+    out.push({
+      from,
+      to: Math.max(from, to),
+      severity: d.level,
+      message: d.message,
+      source: "compile",
+    });
   }
   return out;
 }

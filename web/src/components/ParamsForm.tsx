@@ -1,5 +1,5 @@
 /** The strategy's parameter schema (from `PARAMS`) rendered as form fields. */
-import type { ParamSpec } from "../api/types";
+import type { ParamSpec } from "../api/models";
 import type { ParamValues } from "../lib/params";
 
 const HINT: Record<string, string> = {

@@ -2,7 +2,7 @@
 
 import type { EChartsCoreOption } from "echarts/core";
 import { useMemo } from "react";
-import type { Bars, Equity, Trade } from "../api/types";
+import type { Bars, Equity, Trade } from "../api/models";
 import { candles, equitySeries, tradeMarks } from "../lib/chartData";
 import { axisStyle, baseOption, CHART_COLORS, EChart } from "./EChart";
 

@@ -2,11 +2,12 @@
  * the strategy's parameters; submits `POST /api/backtest/run`. */
 import { useEffect, useMemo, useState } from "react";
 import { api, unwrapData } from "../api/client";
-import type { ParamSpec, RunBody } from "../api/types";
+import type { ParamSpec, RunBody } from "../api/models";
 import { useLoad } from "../lib/hooks";
 import {
   dateRange,
   defaultRunForm,
+  oneOf,
   type RunForm,
   toRunBody,
   tradable,
@@ -72,12 +73,24 @@ export function RunPanel({
   const range = dateRange(instruments, form.universe, form.benchmark);
   const set = <K extends keyof RunForm>(key: K, value: RunForm[K]) =>
     setForm({ ...form, [key]: value });
+  const pick = <K extends "frequency" | "matching" | "engine" | "adjust">(
+    key: K,
+    choices: readonly RunForm[K][],
+    value: string,
+  ) => {
+    const chosen = oneOf(choices, value);
+    if (chosen !== undefined) set(key, chosen);
+  };
   const shown = (key: string) => (touched ? errors[key] : undefined);
   const invalid = Object.keys(errors).length > 0;
 
   // Arrow functions (not hoisted declarations) keep the narrowing of `form` to a RunForm.
-  const changeMarket = (market: string) => {
-    if (!setup.data) return;
+  const changeMarket = (value: string) => {
+    const market = oneOf(
+      options.markets.map((m) => m.name),
+      value,
+    );
+    if (!setup.data || !market) return;
     const next = defaultRunForm(setup.data.options, setup.data.instruments, schema, market);
     setForm({ ...next, params: form.params, engine: form.engine });
   };
@@ -197,7 +210,7 @@ export function RunPanel({
           <select
             name="frequency"
             value={form.frequency}
-            onChange={(e) => set("frequency", e.target.value)}
+            onChange={(e) => pick("frequency", options.frequencies, e.target.value)}
           >
             {options.frequencies.map((f) => (
               <option key={f}>{f}</option>
@@ -209,7 +222,7 @@ export function RunPanel({
           <select
             name="matching"
             value={form.matching}
-            onChange={(e) => set("matching", e.target.value)}
+            onChange={(e) => pick("matching", options.matchings, e.target.value)}
           >
             {options.matchings.map((m) => (
               <option key={m} value={m}>
@@ -224,7 +237,11 @@ export function RunPanel({
         </label>
         <label className="field">
           <span>Engine</span>
-          <select name="engine" value={form.engine} onChange={(e) => set("engine", e.target.value)}>
+          <select
+            name="engine"
+            value={form.engine}
+            onChange={(e) => pick("engine", options.engines, e.target.value)}
+          >
             {options.engines.map((m) => (
               <option key={m} value={m}>
                 {m === "auto" ? "auto (detect)" : m}
@@ -234,7 +251,11 @@ export function RunPanel({
         </label>
         <label className="field">
           <span>Prices</span>
-          <select name="adjust" value={form.adjust} onChange={(e) => set("adjust", e.target.value)}>
+          <select
+            name="adjust"
+            value={form.adjust}
+            onChange={(e) => pick("adjust", options.adjusts, e.target.value)}
+          >
             {options.adjusts.map((a) => (
               <option key={a} value={a}>
                 {a === "pre" ? "forward-adjusted" : a === "none" ? "as traded" : a}
@@ -252,6 +273,7 @@ export function RunPanel({
             ["minCommission", "Min commission", profile?.min_commission],
             ["tax", "Sell tax rate", profile?.tax ?? "dated schedule"],
             ["slippage", "Slippage ratio", profile?.slippage],
+            ["riskFreeRate", "Risk-free rate (annual)", 0],
           ] as const
         ).map(([key, label, def]) => (
           <label key={key} className="field">

@@ -1,5 +1,5 @@
 /** Mapping of API data to chart series (pure functions, unit tested). */
-import type { Bars, Equity, Trade } from "../api/types";
+import type { Bars, Equity, Trade } from "../api/models";
 
 export interface EquitySeries {
   dates: string[];

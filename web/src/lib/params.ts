@@ -2,7 +2,7 @@
  * A strategy's parameter schema (read by the server from `PARAMS`) as form fields, and the
  * form's text values typed back into `params` for `POST /api/backtest/run`.
  */
-import type { ParamSpec } from "../api/types";
+import type { ParamSpec } from "../api/models";
 
 export type ParamValues = Record<string, string | boolean>;
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import type { InstrumentStats, RunOptions } from "../api/types";
+import type { InstrumentStats, RunOptions } from "../api/models";
 import { dateRange, defaultRunForm, shiftYears, toRunBody, tradable, validate } from "./runForm";
 
 const ins = (
@@ -113,7 +113,7 @@ describe("run form", () => {
     expect(validate(defaultRunForm(options, catalog, schema), catalog, schema)).toEqual({});
   });
 
-  it("builds the request body: typed params, optional costs, engine only when chosen", () => {
+  it("builds the request body: typed params, optional costs, the chosen engine", () => {
     const form = {
       ...defaultRunForm(options, catalog, schema),
       commission: "0.001",
@@ -130,8 +130,10 @@ describe("run form", () => {
       commission: 0.001,
       min_commission: null,
       params: { fast: 5 },
+      engine: "auto",
+      risk_free_rate: 0,
     });
-    expect(body).not.toHaveProperty("engine");
+    expect(toRunBody("sma", { ...form, riskFreeRate: "0.02" }, schema).risk_free_rate).toBe(0.02);
     expect(toRunBody("sma", { ...form, engine: "native" }, schema)).toHaveProperty(
       "engine",
       "native",

@@ -1,5 +1,15 @@
 /** The Run panel's state: defaults from the catalog and options, validation, request body. */
-import type { InstrumentStats, ParamSpec, RunBody, RunOptions } from "../api/types";
+import type {
+  Adjust,
+  EngineName,
+  Frequency,
+  InstrumentStats,
+  MarketName,
+  Matching,
+  ParamSpec,
+  RunBody,
+  RunOptions,
+} from "../api/models";
 import { coerceParams, initialValues, type ParamValues } from "./params";
 
 export interface RunForm {
@@ -8,15 +18,16 @@ export interface RunForm {
   cash: string;
   universe: string[];
   benchmark: string;
-  frequency: string;
-  market: string;
-  matching: string;
-  adjust: string;
-  engine: string;
+  frequency: Frequency;
+  market: MarketName;
+  matching: Matching;
+  adjust: Adjust;
+  engine: EngineName;
   commission: string;
   minCommission: string;
   tax: string;
   slippage: string;
+  riskFreeRate: string;
   params: ParamValues;
 }
 
@@ -33,11 +44,16 @@ export function tradable(instruments: InstrumentStats[], market: string): Instru
   return [...rows.filter((i) => i.type !== "INDX"), ...rows.filter((i) => i.type === "INDX")];
 }
 
+/** `value` if it is one of `choices` (a `<select>`'s value narrowed to the schema's enum). */
+export function oneOf<T extends string>(choices: readonly T[], value: string): T | undefined {
+  return choices.find((choice) => choice === value);
+}
+
 export function defaultRunForm(
   options: RunOptions | null,
   instruments: InstrumentStats[],
   schema: ParamSpec[],
-  market = "us_stock",
+  market: MarketName = "us_stock",
 ): RunForm {
   const profile = options?.markets.find((m) => m.name === market);
   const stocks = tradable(instruments, market);
@@ -57,6 +73,7 @@ export function defaultRunForm(
     minCommission: "",
     tax: "",
     slippage: "",
+    riskFreeRate: "",
     params: initialValues(schema),
   };
   const range = dateRange(instruments, form.universe, form.benchmark);
@@ -125,6 +142,9 @@ export function validate(
     const v = form[key].trim();
     if (v && (!Number.isFinite(Number(v)) || Number(v) < 0)) errors[key] = "must be a number ≥ 0";
   }
+  const rate = form.riskFreeRate.trim();
+  if (rate && !(Number.isFinite(Number(rate)) && Math.abs(Number(rate)) <= 1))
+    errors.riskFreeRate = "must be a fraction between -1 and 1";
   const { errors: paramErrors } = coerceParams(schema, form.params);
   for (const [name, message] of Object.entries(paramErrors)) errors[`param.${name}`] = message;
   return errors;
@@ -133,7 +153,7 @@ export function validate(
 const optionalNumber = (v: string): number | null => (v.trim() === "" ? null : Number(v));
 
 export function toRunBody(strategyId: string, form: RunForm, schema: ParamSpec[]): RunBody {
-  const body: RunBody = {
+  return {
     strategy_id: strategyId,
     start_date: form.startDate,
     end_date: form.endDate,
@@ -148,9 +168,8 @@ export function toRunBody(strategyId: string, form: RunForm, schema: ParamSpec[]
     min_commission: optionalNumber(form.minCommission),
     tax: optionalNumber(form.tax),
     slippage: optionalNumber(form.slippage),
+    risk_free_rate: optionalNumber(form.riskFreeRate) ?? 0, // the server's default
     params: coerceParams(schema, form.params).params,
-  } as RunBody;
-  // `engine` is sent only when chosen: older servers accept native only and "auto" is the default.
-  if (form.engine && form.engine !== "auto") (body as Record<string, unknown>).engine = form.engine;
-  return body;
+    engine: form.engine,
+  };
 }

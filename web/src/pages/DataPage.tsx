@@ -2,7 +2,7 @@
 import { useMemo, useState } from "react";
 import { useNavigate, useParams } from "react-router-dom";
 import { api, unwrapData } from "../api/client";
-import type { InstrumentStats } from "../api/types";
+import type { InstrumentStats } from "../api/models";
 import { KlineChart } from "../components/ResultCharts";
 import { Empty, ErrorBanner } from "../components/ui";
 import { int, num } from "../lib/format";

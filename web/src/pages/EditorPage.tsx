@@ -3,8 +3,8 @@ import { useCallback, useEffect, useRef, useState } from "react";
 import { Link, useNavigate, useParams } from "react-router-dom";
 import { getSession } from "../api/auth";
 import { api, errorMessage, toApiError, unwrap, unwrapData } from "../api/client";
-import type { CompileResult, Diagnostic, RunBody, StrategyVersion } from "../api/types";
-import { ACTIVE, isCompileResult } from "../api/types";
+import type { CompileResult, Diagnostic, RunBody, StrategyVersion } from "../api/models";
+import { ACTIVE } from "../api/models";
 import { CodeEditor, type CodeEditorHandle } from "../components/CodeEditor";
 import { DiffView } from "../components/DiffView";
 import { RunPanel } from "../components/RunPanel";
@@ -80,9 +80,10 @@ export function EditorPage() {
         params: { path: { strategy_id: id } },
         body: { code: editor.current.getValue() },
       });
-      // The schema leaves this route untyped: check the answer's shape instead of casting it.
-      const body: unknown = res.data ?? res.error;
-      if (!isCompileResult(body)) throw toApiError(res.response.status, res.error);
+      // 200 and 422 answer a `CompileResult`, and so do this route's 400, 403 and 500: any
+      // answer with `diagnostics` is one (else it is the contract's error body).
+      const body = res.data ?? res.error;
+      if (!body || !("diagnostics" in body)) throw toApiError(res.response.status, res.error);
       setCompile(body);
       editor.current.showDiagnostics(body.diagnostics);
       if (res.response.status !== 200 && res.response.status !== 422)

@@ -2,7 +2,7 @@
 import { useState } from "react";
 import { Link, useNavigate, useSearchParams } from "react-router-dom";
 import { api, errorMessage, unwrap, unwrapData } from "../api/client";
-import { ACTIVE, JOB_STATUSES, type JobStatusView } from "../api/types";
+import { ACTIVE, JOB_STATUSES, type JobStatusView } from "../api/models";
 import { Empty, ErrorBanner, Pager, Progress, StatusBadge } from "../components/ui";
 import { ago, dateTime, duration } from "../lib/format";
 import { useInterval, useLoad } from "../lib/hooks";

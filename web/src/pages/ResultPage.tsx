@@ -3,8 +3,8 @@
 import { useEffect, useState } from "react";
 import { Link, useNavigate, useParams } from "react-router-dom";
 import { api, download, errorMessage, unwrap, unwrapData } from "../api/client";
-import type { JobStatusView, RunInfo } from "../api/types";
-import { ACTIVE, isLogSlice } from "../api/types";
+import type { JobStatusView, RunInfo } from "../api/models";
+import { ACTIVE } from "../api/models";
 import { DrawdownChart, EquityChart, KlineChart } from "../components/ResultCharts";
 import { Empty, ErrorBanner, Pager, Progress, StatusBadge, Tabs } from "../components/ui";
 import { cell, dateTime, duration, int, isNum, num, pct } from "../lib/format";
@@ -582,8 +582,8 @@ function LogView({ jobId, live }: { jobId: string; live: boolean }) {
         params: { path: { job_id: jobId }, query: { tail } },
       }),
     );
-    // The schema leaves this route untyped (it answers text without `tail`): check the shape.
-    if (!isLogSlice(res)) throw new Error("the server answered an unexpected log shape");
+    // The route answers a `LogSlice` with `tail` (plain text only without `offset`/`tail`).
+    if (typeof res === "string") throw new Error("the server answered text, not a log slice");
     return res;
   }, [jobId, tail]);
   useInterval(() => void log.reload(), 2000, live);

@@ -2,7 +2,7 @@
 import { useMemo, useState } from "react";
 import { Link, useNavigate } from "react-router-dom";
 import { ApiError, api, errorMessage, unwrap, unwrapData } from "../api/client";
-import type { StrategyMeta } from "../api/types";
+import type { StrategyMeta } from "../api/models";
 import { Empty, ErrorBanner, Modal, StatusBadge } from "../components/ui";
 import { ago, bytes } from "../lib/format";
 import { useLoad } from "../lib/hooks";

@@ -1,0 +1,119 @@
+"""What ``DataService`` answers: the catalog, run options, last runs and a job's tables."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from quantdesk.backtest.spec import EngineName, Frequency
+from quantdesk.core.jobs import JobStatus
+from quantdesk.data.catalog import Adjust
+from quantdesk.engine import MarketName, Matching
+
+
+class InstrumentStats(BaseModel):
+    """One instrument of ``GET /api/data/instruments`` with its bar range."""
+
+    order_book_id: str
+    symbol: str
+    name: str
+    market: str
+    type: str
+    exchange: str
+    lot_size: int
+    listed_date: str | None
+    delisted_date: str | None
+    currency: str
+    first_bar: str | None = Field(description="YYYY-MM-DD of the first stored bar")
+    last_bar: str | None
+    bar_count: int | None
+
+
+class InstrumentList(BaseModel):
+    """``data`` of ``GET /api/data/instruments``."""
+
+    instruments: list[InstrumentStats]
+    total: int
+
+
+class Bars(BaseModel):
+    """``data`` of ``GET /api/data/instruments/{order_book_id}/bars``: columns of one length."""
+
+    order_book_id: str
+    adjust: str = Field(description="pre (forward-adjusted) or none (as traded)")
+    dates: list[str]
+    open: list[float | None]
+    high: list[float | None]
+    low: list[float | None]
+    close: list[float | None]
+    volume: list[float | None]
+
+
+class MarketOption(BaseModel):
+    """A market of ``GET /api/backtest/options`` with its defaults (``tax`` null: dated)."""
+
+    name: MarketName
+    benchmark: str | None
+    currency: str
+    commission: float
+    min_commission: float
+    tax: float | None = Field(description="null: the market's dated schedule")
+    slippage: float
+    t_plus: int
+
+
+class RunOptions(BaseModel):
+    """``data`` of ``GET /api/backtest/options``: the choices of ``POST /api/backtest/run``."""
+
+    frequencies: list[Frequency]
+    markets: list[MarketOption]
+    matchings: list[Matching]
+    adjusts: list[Adjust]
+    engines: list[EngineName] = Field(description="auto first")
+
+
+class LastRun(BaseModel):
+    """A strategy's newest job in ``GET /api/backtest/last-runs`` (timestamps null if unknown)."""
+
+    job_id: str
+    status: JobStatus
+    created_at: str | None
+    updated_at: str | None
+
+
+class LastRuns(BaseModel):
+    """``data`` of ``GET /api/backtest/last-runs``."""
+
+    last_runs: dict[str, LastRun] = Field(description="strategy id → its newest job")
+
+
+class RunInfo(BaseModel):
+    """``data`` of ``GET /api/backtest/jobs/{job_id}/run-info`` (``config``... once FINISHED)."""
+
+    job_id: str
+    strategy_id: str
+    status: JobStatus
+    request: dict[str, Any]
+    config: dict[str, Any] | None
+    conventions: dict[str, Any] | None
+    symbols: list[str]
+
+
+class PositionPage(BaseModel):
+    """``data`` of ``GET /api/backtest/jobs/{job_id}/positions``: a page of daily positions."""
+
+    columns: list[str] = Field(description="the fields of the rows")
+    positions: list[dict[str, Any]]
+    total: int
+    page: int
+    page_size: int
+
+
+class TradePage(BaseModel):
+    """``data`` of ``GET /api/backtest/jobs/{job_id}/trades``: a page of fills (``total``: all)."""
+
+    trades: list[dict[str, Any]]
+    total: int
+    page: int
+    page_size: int
