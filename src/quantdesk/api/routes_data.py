@@ -169,8 +169,10 @@ def trades(
 @router.get(
     "/backtest/jobs/{job_id}/files/result.json",
     tags=["jobs"],
-    responses={200: {"content": {"application/json": {}}}},
-)
+    response_class=StreamingResponse,
+    responses={200: {"description": "the job's result.json, as an attachment", "content": {
+        "application/json": {"schema": {"type": "object", "additionalProperties": True}}}}},
+)  # fmt: skip
 def result_file(
     job_id: str, request: Request, platform: PlatformDep, principal: PrincipalDep
 ) -> Response:
@@ -186,8 +188,10 @@ def result_file(
 @router.get(
     "/backtest/jobs/{job_id}/files/trades.csv",
     tags=["jobs"],
-    responses={200: {"content": {"text/csv": {}}}},
-)
+    response_class=StreamingResponse,
+    responses={200: {"description": "the fills as CSV (a header row), as an attachment",
+                     "content": {"text/csv": {"schema": {"type": "string"}}}}},
+)  # fmt: skip
 def trades_csv(
     job_id: str, request: Request, platform: PlatformDep, principal: PrincipalDep
 ) -> Response:
