@@ -25,6 +25,7 @@ from quantdesk.api.schemas import (
     RunOptions,
     TradePage,
 )
+from quantdesk.data import Adjust
 from quantdesk.services.data import DataService
 from quantdesk.services.platform import Platform
 
@@ -108,7 +109,9 @@ def bars(
     _principal: PrincipalDep,
     start: Annotated[str | None, Query(description="YYYY-MM-DD")] = None,
     end: Annotated[str | None, Query(description="YYYY-MM-DD")] = None,
-    adjust: Annotated[str, Query(description="pre or none")] = "none",
+    adjust: Annotated[Adjust, Query(description="none: as traded; pre: forward-adjusted")] = (
+        Adjust.NONE
+    ),
 ) -> BarsResponse:
     """One instrument's daily bars in ``[start, end]``."""
     return BarsResponse(data=_service(request, platform).bars(order_book_id, start, end, adjust))

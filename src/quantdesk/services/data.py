@@ -108,19 +108,16 @@ class DataService:
         ]
         return InstrumentList(instruments=rows, total=len(rows))
 
-    def bars(self, order_book_id: str, start: str | None, end: str | None, adjust: str) -> Bars:
+    def bars(self, order_book_id: str, start: str | None, end: str | None, adjust: Adjust) -> Bars:
         """Daily bars as columns ``dates, open, high, low, close, volume`` in ``[start, end]``.
 
         ``adjust``: ``none`` as traded, ``pre`` forward-adjusted.
 
         Raises:
-            InvalidArgument: bad date or adjust. NotFound: unknown instrument.
+            InvalidArgument: bad date. NotFound: unknown instrument.
             DataUnavailable: no bar file.
         """
-        try:
-            mode = Adjust(adjust)
-        except ValueError:
-            raise InvalidArgument("adjust must be pre or none") from None
+        mode = Adjust(adjust)
         first, last = _date(start, "start"), _date(end, "end")
         if first and last and last < first:
             raise InvalidArgument("end must be on or after start")

@@ -5612,8 +5612,8 @@ export interface operations {
                 start?: string | null;
                 /** @description YYYY-MM-DD */
                 end?: string | null;
-                /** @description pre or none */
-                adjust?: string;
+                /** @description none: as traded; pre: forward-adjusted */
+                adjust?: components["schemas"]["Adjust"];
             };
             header?: {
                 /** @description `<token>` or `Bearer <token>` */

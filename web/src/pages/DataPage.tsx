@@ -2,7 +2,7 @@
 import { useMemo, useState } from "react";
 import { useNavigate, useParams } from "react-router-dom";
 import { api, unwrapData } from "../api/client";
-import type { InstrumentStats } from "../api/models";
+import type { Adjust, InstrumentStats } from "../api/models";
 import { KlineChart } from "../components/ResultCharts";
 import { Empty, ErrorBanner } from "../components/ui";
 import { int, num } from "../lib/format";
@@ -122,7 +122,7 @@ function BarsView({ instrument }: { instrument: InstrumentStats }) {
     return twoYearsBack < first ? first : twoYearsBack;
   });
   const [end, setEnd] = useState(last);
-  const [adjust, setAdjust] = useState("none");
+  const [adjust, setAdjust] = useState<Adjust>("none");
   const bars = useLoad(
     () =>
       unwrapData(
@@ -162,7 +162,11 @@ function BarsView({ instrument }: { instrument: InstrumentStats }) {
           onChange={(e) => setEnd(e.target.value)}
           aria-label="to"
         />
-        <select value={adjust} onChange={(e) => setAdjust(e.target.value)} aria-label="adjustment">
+        <select
+          value={adjust}
+          onChange={(e) => setAdjust(e.target.value === "pre" ? "pre" : "none")}
+          aria-label="adjustment"
+        >
           <option value="none">as traded</option>
           <option value="pre">forward-adjusted</option>
         </select>

@@ -286,7 +286,7 @@ function KlineTab({ jobId, info }: { jobId: string; info: RunInfo }) {
             query: {
               start: String(config.start_date),
               end: String(config.end_date),
-              adjust: String(config.adjust ?? "pre"),
+              adjust: config.adjust === "none" ? "none" : "pre",
             },
           },
         }),
