@@ -7,13 +7,16 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from quantdesk.api import errors, middleware, web
+from quantdesk.api import errors, middleware, web, ws
 from quantdesk.api.routes import router
 from quantdesk.api.routes_data import router as data_router
+from quantdesk.api.routes_events import router as events_router
 from quantdesk.api.routes_jobs import router as jobs_router
 from quantdesk.api.routes_users import router as users_router
 from quantdesk.core.settings import Settings
+from quantdesk.services.events import Hub
 from quantdesk.services.platform import Platform, bootstrap
+from quantdesk.storage.bus import receiver_for
 
 
 def create_app(settings: Settings | None = None, platform: Platform | None = None) -> FastAPI:
@@ -29,9 +32,19 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
     platform = platform or bootstrap(settings or Settings())
 
     @asynccontextmanager
-    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        yield
-        platform.close()
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        settings = platform.settings
+        hub = Hub(platform.db, receiver_for(settings.redis_url, settings.hub_socket))
+        hub.status_hooks.append(lambda: {"jobs": platform.backtests.counts()})
+        app.state.hub = hub
+        platform.backtests.live = hub.progress_of
+        await hub.start()
+        try:
+            yield
+        finally:
+            platform.backtests.live = None
+            await hub.stop()
+            platform.close()
 
     app = FastAPI(
         title="quantdesk",
@@ -48,6 +61,8 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
     app.include_router(jobs_router)
     app.include_router(users_router)
     app.include_router(data_router)
+    app.include_router(events_router)
+    app.include_router(ws.router)
     web.install(app)
     middleware.install(app, platform.settings)  # last: outermost, the UI's answers too
     return app

@@ -63,7 +63,8 @@ class Settings(BaseSettings):
         idempotency_key_hours: How long an ``Idempotency-Key`` returns the job it created.
         secret_key_previous: The signing key before the last rotation: its tokens stay valid
             for one ``JWT_EXPIRES_HOURS``.
-        redis_url: Redis (``redis://host:6379/0``): login limits shared by every API process.
+        redis_url: Redis (``redis://host:6379/0``): login limits and the live stream bus shared
+            by every API process and worker.
         login_account_limits: Failed logins one account may have (``limits`` notation, tiers
             separated by ``;``): past any tier it is refused (429) until that tier's oldest
             failure ages out, except from its recent good addresses.
@@ -71,6 +72,7 @@ class Settings(BaseSettings):
             past it).
         login_trusted_ip_days: How long (days) an address an account logged in from stays a
             "recent good address" of it.
+        events_keep_days: Platform events older than this many days are deleted.
     """
 
     model_config = SettingsConfigDict(env_file=".env", extra="ignore")
@@ -113,6 +115,8 @@ class Settings(BaseSettings):
     login_account_limits: str = "5/minute;20/hour"
     login_ip_limits: str = "20/minute"
     login_trusted_ip_days: float = Field(30.0, gt=0)
+    # -- live platform (issue 12) --
+    events_keep_days: int = Field(30, ge=1)
 
     @field_validator("backtest_sandbox_uids", mode="after")
     @classmethod
@@ -150,6 +154,11 @@ class Settings(BaseSettings):
     def allowed_frequencies(self) -> tuple[str, ...]:
         """``BACKTEST_ALLOWED_FREQUENCIES`` as a tuple."""
         return tuple(f.strip() for f in self.backtest_allowed_frequencies.split(",") if f.strip())
+
+    @property
+    def hub_socket(self) -> Path:
+        """The local stream bus's socket (``var/run/hub.sock``): workers send live messages."""
+        return self.backtest_base_dir.parent / "run" / "hub.sock"
 
     @property
     def secret_key_path(self) -> Path:

@@ -21,6 +21,7 @@ import time
 from typing import Any
 
 from quantdesk.core.clock import utcnow
+from quantdesk.core.events import StreamMessage, job_channel
 from quantdesk.core.jobs import JobErrorCode, JobStatus
 from quantdesk.core.settings import Settings
 from quantdesk.data import Catalog
@@ -33,9 +34,10 @@ from quantdesk.jobs.artifacts import (
     RunFolder,
 )
 from quantdesk.jobs.forkserver import ForkServer, ForkServerError
-from quantdesk.jobs.sandbox import CappedLog, Detection, Level, Outcome, Sandbox, SandboxRun
+from quantdesk.jobs.sandbox import Detection, Level, LiveLog, Outcome, Sandbox, SandboxRun
 from quantdesk.storage import Database
 from quantdesk.storage import jobs as job_store
+from quantdesk.storage.bus import BusSender, sender_for
 
 #: How often a running job checks whether it was cancelled (cancel must land within 2 s).
 CANCEL_POLL_SECONDS = 0.25
@@ -43,6 +45,10 @@ CANCEL_POLL_SECONDS = 0.25
 #: worker: the job is retried, then fails WORKER_LOST. Others (SIGSEGV...) are crashes.
 KILL_SIGNALS = frozenset({signal.SIGKILL, signal.SIGTERM, signal.SIGINT, signal.SIGHUP,
                           signal.SIGQUIT})  # fmt: skip
+#: Longest log line sent live (the file keeps it whole).
+LIVE_LINE_CHARS = 2000
+#: Characters of log lines per live message (under the bus's datagram size).
+LIVE_BATCH_CHARS = 40_000
 #: Progress reaches the database at most this often (and with every lease heartbeat).
 PROGRESS_SECONDS = 1.0
 #: Inputs copied into the job's private folder.
@@ -113,6 +119,8 @@ class JobRunner:
         exit_with_parent: Also stop (and release the job) when the parent process dies.
         slot: The worker slot (its sandbox uid is ``BACKTEST_SANDBOX_UIDS`` first + slot).
         forkserver: The slot's template (created on first use when not given).
+        bus: Where live progress and log lines go (default: ``REDIS_URL``'s bus, else the
+            local socket of the API's hub); lossy, never blocks the job.
     """
 
     def __init__(
@@ -125,8 +133,10 @@ class JobRunner:
         exit_with_parent: bool = False,
         slot: int = 0,
         forkserver: ForkServer | None = None,
+        bus: BusSender | None = None,
     ) -> None:
         self.exit_with_parent = exit_with_parent
+        self.bus = bus if bus is not None else sender_for(settings.redis_url, settings.hub_socket)
         self.db = db
         self.settings = settings
         self.worker_id = worker_id
@@ -154,8 +164,14 @@ class JobRunner:
         return self.sandbox.detection
 
     def close(self) -> None:
-        """Stop the fork server."""
+        """Stop the fork server and close the bus."""
         self.forkserver.close()
+        self.bus.close()
+
+    def _publish(self, job_id: str, event: str, data: dict[str, Any]) -> None:
+        """A live message on ``job.{job_id}`` (see ``quantdesk.core.events``)."""
+        payload = {"job_id": job_id, "task_id": job_id, **data}
+        self.bus.send(StreamMessage(job_channel(job_id), event, payload))
 
     def run(self, job: job_store.ClaimedJob) -> JobStatus | None:
         """Run ``job`` to a final state.
@@ -189,6 +205,7 @@ class JobRunner:
             update = _progress_event(message)
             if update is not None:
                 progress.update(update)
+                self._publish(job.id, "progress", {**update, "pct": update["progress"]})
             error = _error_event(message)
             if error is not None:
                 reported.update(error)
@@ -202,7 +219,7 @@ class JobRunner:
             cgroup=f"s{self.slot}-",
         )  # fmt: skip
         log_bytes = settings.backtest_log_mb * 2**20
-        log = CappedLog(folder.path / RUN_LOG, log_bytes)
+        log = LiveLog(folder.path / RUN_LOG, log_bytes)
         try:
             run = self.forkserver.spawn(policy, "job", {"log_bytes": log_bytes}, log, on_event)
         except (OSError, ForkServerError) as exc:
@@ -213,7 +230,7 @@ class JobRunner:
         self._timings["spawned"] = time.time()
         self._status(folder, job, JobStatus.RUNNING)  # after the fork: not on the job's clock
         try:
-            return self._supervise(folder, job, run, progress, reported)
+            return self._supervise(folder, job, run, progress, reported, log)
         except BaseException:
             self._stop(run)  # never leave a job running unsupervised
             raise
@@ -236,6 +253,7 @@ class JobRunner:
         run: SandboxRun,
         progress: dict[str, Any],
         reported: dict[str, str],
+        log: LiveLog,
     ) -> JobStatus | None:
         settings = self.settings
         lease = settings.job_lease_seconds
@@ -247,7 +265,11 @@ class JobRunner:
         last_write, written = time.monotonic(), dict(progress)
         while True:
             now = time.monotonic()
-            if run.wait(max(0.0, min(next_beat, next_cancel_check, deadline, now + 0.25) - now)):
+            ended = run.wait(
+                max(0.0, min(next_beat, next_cancel_check, deadline, now + 0.25) - now)
+            )
+            self._publish_log(job.id, log)
+            if ended:
                 break
             now = time.monotonic()
             if self.stop.is_set() or (self.exit_with_parent and _parent() != parent):
@@ -324,6 +346,21 @@ class JobRunner:
         if not reported or reported.get("code") != code:
             folder.append_log(f"ERROR {code}: {message}")
         return self._finish(folder, job, JobStatus.FAILED, code, message, progress)
+
+    def _publish_log(self, job_id: str, log: LiveLog) -> None:
+        """Send the lines the job wrote since the last call, in batches under the bus's size."""
+        lines = log.take_lines()
+        batch: list[str] = []
+        size = 0
+        for whole in lines:
+            line = whole[:LIVE_LINE_CHARS]
+            if batch and size + len(line) > LIVE_BATCH_CHARS:
+                self._publish(job_id, "log", {"lines": batch})
+                batch, size = [], 0
+            batch.append(line)
+            size += len(line) + 8
+        if batch:
+            self._publish(job_id, "log", {"lines": batch})
 
     def _lost(self, folder: RunFolder, job: job_store.ClaimedJob) -> JobStatus | None:
         status = job_store.requeue_lost(self.db, job.id, job.fence)

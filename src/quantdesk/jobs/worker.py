@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import datetime as dt
 import logging
 import os
 import signal
@@ -23,11 +24,14 @@ from functools import cache
 
 import psutil
 
+from quantdesk.core.clock import utcnow
+from quantdesk.core.events import EventKind
 from quantdesk.core.jobs import JobErrorCode, JobStatus
 from quantdesk.core.settings import Settings
 from quantdesk.jobs.runner import JobRunner
 from quantdesk.jobs.sandbox import check_mode
 from quantdesk.storage import Database
+from quantdesk.storage import events as event_store
 from quantdesk.storage import jobs as job_store
 
 POLL_SECONDS = 0.2
@@ -89,6 +93,8 @@ def work(
     try:
         detection = runner.prepare()
         log.info("worker %s (slot %d): %s", worker_id, slot, detection.describe())
+        _record(db, EventKind.WORKER_STARTED, worker_id, slot=slot, pid=os.getpid(),
+                sandbox=str(detection.level), missing=list(detection.missing))  # fmt: skip
         while not stop.is_set():
             if parent is not None and os.getppid() != parent:
                 break  # the server that started us died without stopping us
@@ -97,6 +103,9 @@ def work(
                 job_store.sweep_expired(db)
                 for job_id, status in job_store.reclaim_orphans(db, host, owner_alive):
                     log.warning("job %s of a dead worker of this host: now %s", job_id, status)
+                with db.write() as session:
+                    keep = dt.timedelta(days=settings.events_keep_days)
+                    event_store.purge(session, utcnow() - keep)
                 next_sweep = now + SWEEP_SECONDS
             known = runner.sandbox.detection
             level = str(known.level) if known is not None else None
@@ -112,8 +121,16 @@ def work(
                 job_store.finish(db, job.id, job.fence, JobStatus.FAILED,
                                  JobErrorCode.INTERNAL_ERROR, message[:2000])  # fmt: skip
     finally:
+        with contextlib.suppress(Exception):  # a database that went away must not hide why
+            _record(db, EventKind.WORKER_STOPPED, worker_id, slot=slot, pid=os.getpid())
         runner.close()
         db.dispose()
+
+
+def _record(db: Database, kind: EventKind, worker: str, **data: object) -> None:
+    """A platform-wide event (admins see it) about this worker."""
+    with db.write() as session:
+        event_store.append(session, kind, worker, data=data)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -33,11 +33,13 @@ from quantdesk.core.errors import (
     Unauthorized,
     UserDisabled,
 )
+from quantdesk.core.events import EventKind
 from quantdesk.core.files import atomic_write_bytes
 from quantdesk.core.settings import DEVELOPMENT_PASSWORD, Settings
 from quantdesk.services.login_limits import LoginLimiter
 from quantdesk.services.views_users import TokensRevoked
 from quantdesk.storage import Database
+from quantdesk.storage import events as event_store
 from quantdesk.storage import users as user_store
 
 #: Values of SECRET_KEY that are placeholders, never secrets.
@@ -242,11 +244,19 @@ class AuthService:
         self._limiter.check_account(mobile, ip)
         try:
             result = self._login(mobile, password)
-        except Unauthorized:
-            self._limiter.failed(mobile, ip)
+        except (Unauthorized, UserDisabled) as exc:
+            if isinstance(exc, Unauthorized):
+                self._limiter.failed(mobile, ip)
+            self._record(EventKind.LOGIN_FAILED, mobile, None, ip=ip, reason=exc.code)
             raise
         self._limiter.succeeded(mobile, ip)
+        self._record(EventKind.LOGIN_SUCCEEDED, mobile, result.userid, ip=ip)
         return result
+
+    def _record(self, kind: EventKind, mobile: str, user_id: int | None, **data: str) -> None:
+        """A login event (a failure is the platform's: only admins see it)."""
+        with self._db.write() as session:
+            event_store.append(session, kind, mobile, user_id=user_id, data=data)
 
     def _login(self, mobile: str, password: str) -> LoginResult:
         with self._db.read() as session:

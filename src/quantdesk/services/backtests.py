@@ -12,8 +12,9 @@ import datetime as dt
 import hashlib
 import json
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from pydantic import Field, field_validator
 from pydantic_core import PydanticCustomError
@@ -105,6 +106,9 @@ class BacktestService:
         self._strategies = strategies
         self._base = settings.backtest_base_dir.resolve()
         self._last_cleanup = 0.0
+        #: The latest live progress of a running job (the API's hub), newer than the
+        #: database's (written on each lease heartbeat); ``None`` outside an API process.
+        self.live: Callable[[str], dict[str, Any] | None] | None = None
 
     # -- submit --------------------------------------------------------------------------------
 
@@ -296,7 +300,19 @@ class BacktestService:
         Raises:
             NotFound: no such job of the caller.
         """
-        return JobStatusView.of(self._job(principal, job_id))
+        view = JobStatusView.of(self._job(principal, job_id))
+        live = self.live(job_id) if self.live is not None else None
+        if view.status == JobStatus.RUNNING and live is not None:
+            try:
+                done, total = int(live["current_bar"]), int(live["total_bars"])
+                pct = float(live["progress"])
+            except (KeyError, TypeError, ValueError):
+                return view
+            if done >= view.current_bar:
+                view = view.model_copy(
+                    update={"progress": pct, "current_bar": done, "total_bars": total}
+                )
+        return view
 
     def result(
         self, principal: Principal, job_id: str, page: int | None, page_size: int | None

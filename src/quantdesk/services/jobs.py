@@ -7,6 +7,7 @@ import datetime as dt
 from pydantic import ValidationError
 
 from quantdesk.core.errors import Conflict, InvalidArgument, NotFound, describe_validation_errors
+from quantdesk.core.events import EventKind
 from quantdesk.core.jobs import JobStatus
 from quantdesk.core.settings import Settings
 from quantdesk.jobs.artifacts import RunFolder
@@ -22,6 +23,7 @@ from quantdesk.services.views_jobs import (
     StrategyJobs,
 )
 from quantdesk.storage import Database
+from quantdesk.storage import events as event_store
 from quantdesk.storage import jobs as job_store
 from quantdesk.storage import renames as rename_store
 from quantdesk.storage import strategies as strategy_store
@@ -219,6 +221,9 @@ class JobService:
                 strategy_store.delete_row(session, meta)
             rename_store.forget(session, principal.user_id, strategy_id)
             strategy_store.delete_versions(session, principal.user_id, strategy_id)
+            gone = {"deleted_jobs": len(folders)}
+            event_store.append(session, EventKind.STRATEGY_DELETED, strategy_id,
+                               user_id=principal.user_id, data=gone)  # fmt: skip
         for run_dir in folders:
             RunFolder(self._base, run_dir).remove()
         self._strategies.code_path(principal.user_id, strategy_id).unlink(missing_ok=True)

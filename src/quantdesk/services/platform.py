@@ -14,6 +14,7 @@ from quantdesk.jobs.sandbox import Launcher, Sandbox, check_mode
 from quantdesk.services.auth import AuthService, resolve_secret_key
 from quantdesk.services.backtests import BacktestService
 from quantdesk.services.compile import CompileService
+from quantdesk.services.events import EventLog
 from quantdesk.services.jobs import JobService
 from quantdesk.services.strategies import StrategyService
 from quantdesk.services.users import UserService
@@ -36,6 +37,7 @@ class Platform:
     jobs: JobService
     users: UserService
     compiler: CompileService
+    events: EventLog
 
     def close(self) -> None:
         """Release database connections."""
@@ -66,6 +68,7 @@ def bootstrap(settings: Settings) -> Platform:
     return Platform(
         settings, db, catalog, auth, strategies, backtests, jobs, UserService(db),
         CompileService(settings, strategies, Sandbox(settings, Launcher())),
+        EventLog(db, settings),
     )  # fmt: skip
 
 

@@ -18,6 +18,7 @@ from typing import Any
 
 from quantdesk.core.clock import iso_utc, utcnow
 from quantdesk.core.errors import Conflict, InvalidArgument, NotFound, Unprocessable
+from quantdesk.core.events import EventKind
 from quantdesk.core.files import atomic_write_bytes
 from quantdesk.core.settings import Settings
 from quantdesk.engine.params_schema import params_schema
@@ -35,6 +36,7 @@ from quantdesk.services.views_strategies import (
     VersionInfo,
 )
 from quantdesk.storage import Database
+from quantdesk.storage import events as event_store
 from quantdesk.storage import jobs as job_store
 from quantdesk.storage import renames as rename_store
 from quantdesk.storage import strategies as strategy_store
@@ -260,6 +262,8 @@ class StrategyService:
                     strategy_store.add_version(session, moved, code, moved.code_sha256, now)
                 job_store.rename_strategy(session, owner, src, dst)
                 rename_store.add(session, owner, src, dst, now, target_is_live=True)
+                event_store.append(session, EventKind.STRATEGY_RENAMED, dst, user_id=owner,
+                                   data={"from_id": src}, now=now)  # fmt: skip
             except BaseException:
                 new_path.unlink(missing_ok=True)
                 raise
@@ -316,6 +320,9 @@ class StrategyService:
             )  # fmt: skip
             strategy_store.set_metadata(row, **meta)
             strategy_store.add_version(session, row, code, digest, now)
+            saved = {"version": row.version, "size": len(data)}
+            event_store.append(session, EventKind.STRATEGY_SAVED, strategy_id,
+                               user_id=principal.user_id, data=saved, now=now)  # fmt: skip
             return _meta_view(row)
 
     def versions(self, principal: Principal, strategy_id: str) -> StrategyVersions:

@@ -13,6 +13,7 @@ import time
 
 from quantdesk.core.clock import iso_utc, utcnow
 from quantdesk.core.errors import Conflict, InvalidArgument, NotFound, Unauthorized, UserDisabled
+from quantdesk.core.events import EventKind
 from quantdesk.services.auth import (
     DISABLED_MESSAGE,
     Principal,
@@ -30,6 +31,7 @@ from quantdesk.services.views_users import (
     UserView,
 )
 from quantdesk.storage import Database
+from quantdesk.storage import events as event_store
 from quantdesk.storage import users as user_store
 
 KEY_CACHE_SECONDS = 60.0
@@ -73,6 +75,8 @@ class UserService:
                 raise Conflict(f"a user with mobile {login!r} exists")
             row = user_store.insert(session, mobile=login, password_hash=hashed,
                                     role=Role(role).value, now=utcnow())  # fmt: skip
+            event_store.append(session, EventKind.USER_CHANGED, str(row.id), user_id=row.id,
+                               data={"created": True, "role": row.role})  # fmt: skip
             return UserView.of(row)
 
     def update(
@@ -101,6 +105,11 @@ class UserService:
                 session, row, disabled=disabled, role=None if role is None else Role(role).value,
                 password_hash=hashed,
             )  # fmt: skip
+            changes = {"disabled": disabled, "role": None if role is None else str(role),
+                       "password_reset": password is not None}  # fmt: skip
+            changed = {k: v for k, v in changes.items() if v not in (None, False)}
+            event_store.append(session, EventKind.USER_CHANGED, str(user_id), user_id=user_id,
+                               data=changed)  # fmt: skip
             return UserView.of(row)
 
     # -- API keys ------------------------------------------------------------------------------
@@ -117,6 +126,8 @@ class UserService:
         with self._db.write() as session:
             user_store.add_key(session, key=key, owner_id=principal.user_id, name=label,
                                secret_hash=hash_password(secret), now=now)  # fmt: skip
+            event_store.append(session, EventKind.KEY_CHANGED, key, user_id=principal.user_id,
+                               data={"created": True, "name": label}, now=now)  # fmt: skip
         return NewApiKey(key=key, secret=secret, name=label, created_at=iso_utc(now) or "")
 
     def list_keys(self, principal: Principal) -> ApiKeyList:
@@ -139,6 +150,8 @@ class UserService:
         with self._db.write() as session:
             if not user_store.delete_key(session, key, principal.user_id):
                 raise NotFound("API key not found")
+            event_store.append(session, EventKind.KEY_CHANGED, key, user_id=principal.user_id,
+                               data={"deleted": True})  # fmt: skip
         self._key_cache = {d: v for d, v in self._key_cache.items() if v[2] != key}
         return KeyDeleted(key=key, deleted=True)
 

@@ -1,5 +1,8 @@
 """Job rows: insert, read, and the lease protocol (claim, heartbeat, finish, sweep).
 
+Every change of a job's status appends its platform event (``core.events.EventKind``:
+``job.submitted``, ``job.claimed``, ``job.finished``...) in the same transaction.
+
 Claiming is atomic on both backends: ``SELECT ... FOR UPDATE SKIP LOCKED`` on PostgreSQL
 (concurrent workers skip each other's rows) and a ``BEGIN IMMEDIATE`` write transaction on
 SQLite (one writer at a time). Each claim increments ``fence``; heartbeats and the final
@@ -15,12 +18,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import and_, delete, func, select, text, update
-from sqlalchemy.orm import InstrumentedAttribute, Session
+from sqlalchemy.orm import InstrumentedAttribute, Session, object_session
 from sqlalchemy.sql.elements import ColumnElement
 
 from quantdesk.core.clock import utcnow
 from quantdesk.core.errors import NotFound, Unprocessable
+from quantdesk.core.events import EventKind
 from quantdesk.core.jobs import JobErrorCode, JobStatus
+from quantdesk.storage import events as event_store
 from quantdesk.storage.db import Database
 from quantdesk.storage.models import IdempotencyKeyRow, JobRow
 from quantdesk.storage.owned import get_owned
@@ -74,16 +79,47 @@ def newest_per_strategy(session: Session, owner_id: int) -> list[JobRow]:
     return list(session.scalars(query))
 
 
+#: The event of each status a job can move to (RUNNING is ``job.claimed``).
+_STATUS_EVENT = {
+    JobStatus.QUEUED: EventKind.JOB_REQUEUED,
+    JobStatus.RUNNING: EventKind.JOB_CLAIMED,
+    JobStatus.FINISHED: EventKind.JOB_FINISHED,
+    JobStatus.FAILED: EventKind.JOB_FAILED,
+    JobStatus.CANCELLED: EventKind.JOB_CANCELLED,
+}
+
+
+def status_event(session: Session, row: JobRow, kind: str | None = None, **extra: Any) -> None:
+    """Append the event of ``row``'s current status (or ``kind``) to the transaction.
+
+    Its data: ``status``, ``strategy_id``, ``attempts``, ``error`` (``{code, message}`` or
+    null) and ``extra``.
+    """
+    error = {"code": row.error_code, "message": row.error_message} if row.error_code else None
+    event_store.append(
+        session, kind or _STATUS_EVENT[JobStatus(row.status)], row.id, user_id=row.owner_id,
+        data={"status": str(row.status), "strategy_id": row.strategy_id,
+              "attempts": row.attempts or 0, "error": error, **extra},
+        now=row.updated_at,
+    )  # fmt: skip
+
+
 def insert(session: Session, **fields: Any) -> JobRow:
-    """A new job row with ``fields`` (the ``JobRow`` columns), flushed."""
+    """A new job row with ``fields`` (the ``JobRow`` columns), flushed.
+
+    Its ``job.submitted`` (or ``job.retried``) event joins the transaction.
+    """
     row = JobRow(**fields)
     session.add(row)
     session.flush()
+    kind = EventKind.JOB_RETRIED if row.retry_of else EventKind.JOB_SUBMITTED
+    status_event(session, row, kind, retry_of=row.retry_of)
     return row
 
 
 def delete_row(session: Session, row: JobRow) -> None:
-    """Delete the job ``row`` (its folder is the caller's)."""
+    """Delete the job ``row`` (its folder is the caller's), with its ``job.deleted`` event."""
+    status_event(session, row, EventKind.JOB_DELETED)
     session.delete(row)
 
 
@@ -197,6 +233,7 @@ def claim(
         row.updated_at = now
         if sandbox_level is not None:
             row.sandbox_level = sandbox_level
+        status_event(session, row, worker=worker_id)
         return ClaimedJob(
             row.id, row.fence, row.attempts, row.run_dir, dict(row.request), sandbox_level
         )
@@ -222,15 +259,26 @@ def heartbeat(
     return _fenced_update(db, job_id, fence, values)
 
 
-def _fenced_update(db: Database, job_id: str, fence: int, values: dict[str, Any]) -> bool:
-    """Apply ``values`` only while the job is RUNNING under ``fence``; True if it was."""
+def _fenced_update(
+    db: Database, job_id: str, fence: int, values: dict[str, Any], *, event: bool = False
+) -> bool:
+    """Apply ``values`` only while the job is RUNNING under ``fence``; True if it was.
+
+    With ``event``, the new status's event is appended in the same transaction.
+    """
     with db.write() as session:
         result = session.execute(
             update(JobRow)
             .where(JobRow.id == job_id, JobRow.fence == fence, JobRow.status == JobStatus.RUNNING)
             .values(**values)
+            .execution_options(synchronize_session=False)
         )
-        return bool(result.rowcount)  # type: ignore[attr-defined]
+        changed = bool(result.rowcount)  # type: ignore[attr-defined]
+        if changed and event:
+            row = session.get(JobRow, job_id, populate_existing=True)
+            if row is not None:
+                status_event(session, row)
+        return changed
 
 
 def finish(
@@ -263,7 +311,7 @@ def finish(
         values.update(
             {k: progress[k] for k in ("progress", "current_bar", "total_bars") if k in progress}
         )
-    return _fenced_update(db, job_id, fence, values)
+    return _fenced_update(db, job_id, fence, values, event=True)
 
 
 def record_sandbox(db: Database, job_id: str, fence: int, level: str) -> bool:
@@ -294,7 +342,7 @@ def release(db: Database, job_id: str, fence: int) -> bool:
         "attempts": JobRow.attempts - 1,
         "updated_at": utcnow(),
     }
-    return _fenced_update(db, job_id, fence, values)
+    return _fenced_update(db, job_id, fence, values, event=True)
 
 
 def sweep_expired(db: Database, now: dt.datetime | None = None) -> list[tuple[str, JobStatus]]:
@@ -374,6 +422,9 @@ def _requeue_or_fail(row: JobRow, now: dt.datetime, why: str) -> None:
         row.finished_at = now
     else:
         row.status = JobStatus.QUEUED
+    session = object_session(row)
+    if session is not None:
+        status_event(session, row, reason=why)
 
 
 def request_cancel(db: Database, job_id: str, owner_id: int) -> JobStatus | None:
@@ -392,6 +443,7 @@ def request_cancel(db: Database, job_id: str, owner_id: int) -> JobStatus | None
             row.status = JobStatus.CANCELLED
             row.finished_at = now
             row.updated_at = now
+            status_event(session, row)
         elif row.status == JobStatus.RUNNING and not row.cancel_requested:
             row.cancel_requested = True
             row.updated_at = now

@@ -189,3 +189,26 @@ class IdempotencyKeyRow(Base):
     fingerprint: Mapped[str | None] = mapped_column(String(64), nullable=True)
     job_id: Mapped[str] = mapped_column(String(32))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), index=True)
+
+
+class EventRow(Base):
+    """A platform event (``core.events.EventKind``): who did what to which subject, when.
+
+    ``id`` is the event's sequence number on the ``events`` channel (strictly increasing).
+    ``user_id`` is the user it belongs to (the job's owner, the account that logged in);
+    ``None`` for platform-wide events (workers), which only admins see.
+    """
+
+    __tablename__ = "events"
+    __table_args__ = (
+        Index("ix_events_kind_id", "kind", "id"),
+        Index("ix_events_subject_id", "subject", "id"),
+        Index("ix_events_user_id", "user_id", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), index=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    subject: Mapped[str] = mapped_column(String(128))
+    user_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

@@ -619,6 +619,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Events
+         * @description Platform events the caller may see, newest first (admins see every user's).
+         */
+        get: operations["list_events"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/health": {
         parameters: {
             query?: never;
@@ -953,6 +973,16 @@ export interface components {
              */
             ok: boolean;
         };
+        /** Envelope[EventPage] */
+        Envelope_EventPage_: {
+            data: components["schemas"]["EventPage"];
+            /**
+             * Ok
+             * @description always true
+             * @default true
+             */
+            ok: boolean;
+        };
         /** Envelope[Health] */
         Envelope_Health_: {
             data: components["schemas"]["Health"];
@@ -1167,6 +1197,56 @@ export interface components {
             code: string;
             /** Message */
             message: string;
+        };
+        /**
+         * EventPage
+         * @description ``data`` of ``GET /api/events``: newest first.
+         */
+        EventPage: {
+            /** Events */
+            events: components["schemas"]["EventView"][];
+            /**
+             * Last Id
+             * @description the newest event id the caller may see (resume point)
+             */
+            last_id: number;
+            /** Total */
+            total: number;
+        };
+        /**
+         * EventView
+         * @description One platform event (``GET /api/events``, and the ``events`` channel's data).
+         */
+        EventView: {
+            /**
+             * Created At
+             * @description ISO 8601 UTC
+             */
+            created_at: string | null;
+            /** Data */
+            data: {
+                [key: string]: unknown;
+            };
+            /**
+             * Id
+             * @description sequence number on the events channel
+             */
+            id: number;
+            /**
+             * Kind
+             * @example job.finished
+             */
+            kind: string;
+            /**
+             * Subject
+             * @description what it is about: a job id, a strategy id, a mobile...
+             */
+            subject: string;
+            /**
+             * User Id
+             * @description whose it is; null: the platform's (admins only)
+             */
+            user_id: number | null;
         };
         /**
          * Frequency
@@ -5637,6 +5717,122 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["BarsResponse"];
+                };
+            };
+            /** @description INVALID_ARGUMENT and other bad input (the message names the field) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description UNAUTHORIZED: missing, invalid, expired or revoked credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description FORBIDDEN (role) or USER_DISABLED */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description NOT_FOUND: no such object of the caller */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description CONFLICT, or RESULT_NOT_READY before a job finished */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description PAYLOAD_TOO_LARGE: the body is over MAX_REQUEST_MB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description UNPROCESSABLE_ENTITY, e.g. an Idempotency-Key reused with another body */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description TOO_MANY_REQUESTS (login limits), with Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    list_events: {
+        parameters: {
+            query?: {
+                /** @description comma-separated kinds; a kind ending in '.' is a prefix (job.) */
+                kind?: string | null;
+                /** @description a job id... */
+                subject?: string | null;
+                /** @description admins: one user */
+                user?: number | null;
+                /** @description ISO 8601, inclusive */
+                since?: string | null;
+                /** @description ISO 8601, exclusive */
+                until?: string | null;
+                /** @description only ids above (resume) */
+                after?: number | null;
+                /** @description events per page */
+                limit?: number;
+                /** @description rows to skip */
+                offset?: number;
+            };
+            header?: {
+                /** @description `<token>` or `Bearer <token>` */
+                authorization?: string | null;
+                /** @description API key (with X-API-Secret) */
+                "x-api-key"?: string | null;
+                /** @description API key secret */
+                "x-api-secret"?: string | null;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope_EventPage_"];
                 };
             };
             /** @description INVALID_ARGUMENT and other bad input (the message names the field) */

@@ -24,7 +24,7 @@ from typing import Any, Protocol
 from quantdesk.core.errors import ConfigurationError
 from quantdesk.core.settings import Settings
 from quantdesk.jobs.sandbox.cgroups import Hierarchy, JobCgroup, sweep
-from quantdesk.jobs.sandbox.handle import CappedLog, Pipes, SandboxRun
+from quantdesk.jobs.sandbox.handle import CappedLog, LiveLog, Pipes, SandboxRun
 from quantdesk.jobs.sandbox.policy import (
     Layer,
     Level,
@@ -36,8 +36,18 @@ from quantdesk.jobs.sandbox.policy import (
 )  # fmt: skip
 
 __all__ = [
-    "CappedLog", "Detection", "Launcher", "Layer", "Level", "Outcome", "Sandbox",
-    "SandboxPolicy", "SandboxRun", "Starter", "check_mode",
+    "CappedLog",
+    "Detection",
+    "Launcher",
+    "Layer",
+    "Level",
+    "LiveLog",
+    "Outcome",
+    "Sandbox",
+    "SandboxPolicy",
+    "SandboxRun",
+    "Starter",
+    "check_mode",
 ]  # fmt: skip
 
 log = logging.getLogger(__name__)

@@ -24,6 +24,8 @@ from quantdesk.jobs.sandbox.policy import Outcome
 
 log = logging.getLogger(__name__)
 
+#: Bytes of log kept for the live stream between two sends (about every 0.25 s).
+LIVE_LOG_BYTES = 256 * 1024
 #: Longest events line kept (longer ones are dropped whole).
 MAX_EVENT_LINE = 1024 * 1024
 _READ = 65536
@@ -65,6 +67,36 @@ class CappedLog:
     def close(self) -> None:
         """Close the file."""
         self._fh.close()
+
+
+class LiveLog(CappedLog):
+    """The job's ``run.log`` that also keeps what it wrote since the last ``take_lines``.
+
+    At most ``LIVE_LOG_BYTES`` wait between two takes (the rest is only in the file).
+    """
+
+    def __init__(self, path: Path, cap: int) -> None:
+        super().__init__(path, cap)
+        self._live = bytearray()
+        self.live_dropped = 0
+
+    def write(self, data: bytes) -> None:
+        """Append to the file (capped) and keep a copy for the live stream."""
+        before = self.written
+        super().write(data)
+        kept = data[: self.written - before]
+        room = LIVE_LOG_BYTES - len(self._live)
+        self._live += kept[:room]
+        self.live_dropped += max(0, len(kept) - room)
+
+    def take_lines(self) -> list[str]:
+        """The complete lines written since the last call (a partial last line waits)."""
+        cut = self._live.rfind(b"\n")
+        if cut < 0:
+            return []
+        text = bytes(self._live[:cut]).decode("utf-8", errors="replace")
+        del self._live[: cut + 1]
+        return text.split("\n")
 
 
 class Pipes:

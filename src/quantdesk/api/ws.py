@@ -1,0 +1,210 @@
+"""``/api/ws``: the one WebSocket endpoint (authenticate, subscribe, forward the hub's frames).
+
+Authentication, as the HTTP API's (never in the URL): the subprotocols ``["quantdesk",
+"<token>"]`` (a browser's ``new WebSocket(url, ["quantdesk", token])``; the server answers
+``quantdesk``), or ``Authorization`` / ``X-API-Key`` + ``X-API-Secret`` headers on the handshake,
+or a first message ``{"action": "auth", "token": "..."}`` within ``AUTH_SECONDS``.
+
+Client messages (JSON)::
+
+    {"action": "subscribe", "channel": "job.<id>", "after": 12, "epoch": "..."}
+    {"action": "subscribe", "channel": "backtest", "task_id": "<id>"}   # = job.<id> (seed 003)
+    {"action": "unsubscribe", "channel": "..."}
+    {"action": "ping"}                                                     # -> {"event": "pong"}
+
+Server frames: the hub's ``{channel, seq, event, data, ts}`` (``progress``, ``log``,
+``status``, ``event``, ``tick``, ``reset``), plus ``{"event": "connected", "data": {user_id,
+epoch}}``, ``{"event": "subscribed", "channel", "seq", "epoch"}``, ``{"event": "error",
+"channel"?, "error": {code, message}}`` (another user's job is ``NOT_FOUND``, as over HTTP)
+and ``{"event": "heartbeat", "ts"}`` every ``HEARTBEAT_SECONDS``. A subscriber that cannot keep
+up is closed with code 1013.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import time
+from typing import Any
+
+from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+from starlette.websockets import WebSocketState
+
+from quantdesk.core.errors import Forbidden, InvalidArgument, QuantdeskError
+from quantdesk.core.events import JOB_CHANNEL, Channel
+from quantdesk.services.auth import Principal
+from quantdesk.services.events import Hub, Subscriber
+from quantdesk.services.events.hub import ADMIN_CHANNELS
+from quantdesk.services.platform import Platform
+
+router = APIRouter()
+
+#: Seconds a client has to authenticate by its first message.
+AUTH_SECONDS = 10.0
+#: Seconds between two heartbeats sent to an idle client.
+HEARTBEAT_SECONDS = 15.0
+#: Longest client message accepted (bytes).
+MAX_CLIENT_MESSAGE = 4096
+SUBPROTOCOL = "quantdesk"
+
+
+def _error(code: str, message: str, channel: str | None = None) -> dict[str, Any]:
+    frame: dict[str, Any] = {"event": "error", "error": {"code": code, "message": message}}
+    if channel is not None:
+        frame["channel"] = channel
+    return frame
+
+
+async def _authenticate(ws: WebSocket, platform: Platform) -> Principal | None:
+    """The caller from the handshake, else from its first message.
+
+    ``None`` when it fails (the socket is then closed with 1008).
+    """
+    protocols = [p.strip() for p in ws.scope.get("subprotocols", [])]
+    token = next((p for p in protocols if p != SUBPROTOCOL), None)
+    headers = ws.headers
+    try:
+        if token is None and headers.get("x-api-key"):
+            key, secret = headers["x-api-key"].strip(), headers.get("x-api-secret", "").strip()
+            principal = await asyncio.to_thread(platform.users.authenticate_key, key, secret)
+            await ws.accept()
+            return principal
+        if token is None and headers.get("authorization"):
+            scheme, _, rest = headers["authorization"].strip().partition(" ")
+            token = rest.strip() if rest and scheme.lower() == "bearer" else scheme
+        if token is not None:
+            principal = await asyncio.to_thread(platform.auth.authenticate, token)
+            await ws.accept(subprotocol=SUBPROTOCOL if SUBPROTOCOL in protocols else None)
+            return principal
+        await ws.accept()
+        raw = await asyncio.wait_for(ws.receive_text(), AUTH_SECONDS)
+        message = json.loads(raw) if len(raw) <= MAX_CLIENT_MESSAGE else None
+        if not (isinstance(message, dict) and message.get("action") == "auth"
+                and isinstance(message.get("token"), str)):  # fmt: skip
+            await _refuse(ws, "UNAUTHORIZED", 'send {"action": "auth", "token": ...} first')
+            return None
+        return await asyncio.to_thread(platform.auth.authenticate, message["token"])
+    except QuantdeskError as exc:
+        await _refuse(ws, exc.code, exc.message)
+    except (TimeoutError, ValueError):
+        await _refuse(ws, "UNAUTHORIZED", "no credentials: authenticate first")
+    return None
+
+
+async def _refuse(ws: WebSocket, code: str, message: str) -> None:
+    if ws.client_state == WebSocketState.CONNECTING:
+        await ws.accept()
+    with contextlib.suppress(Exception):
+        await ws.send_json(_error(code, message))
+        await ws.close(code=1008, reason=code)
+
+
+def _check_channel(platform: Platform, principal: Principal, channel: str) -> None:
+    """Raise unless ``principal`` may subscribe to ``channel``.
+
+    Raises:
+        InvalidArgument: unknown channel. Forbidden: an admin channel. NotFound: another
+        user's (or no) job.
+    """
+    match = JOB_CHANNEL.fullmatch(channel)
+    if match is not None:
+        platform.backtests.status(principal, match.group(1))  # NotFound for another user's
+        return
+    if channel not in {str(c) for c in Channel}:
+        raise InvalidArgument(
+            f"unknown channel {channel!r}; use job.<id>, jobs, events, system.status, "
+            "system.processes or logs"
+        )
+    if channel in ADMIN_CHANNELS and not principal.is_admin:
+        raise Forbidden(f"channel {channel} is for admins")
+
+
+async def _handle(
+    hub: Hub, platform: Platform, sub: Subscriber, principal: Principal, raw: str
+) -> None:
+    try:
+        message = json.loads(raw) if len(raw) <= MAX_CLIENT_MESSAGE else None
+    except ValueError:
+        message = None
+    if not isinstance(message, dict):
+        sub.offer(_error("INVALID_ARGUMENT", "messages are JSON objects with an action"))
+        return
+    action = message.get("action")
+    if action == "ping":
+        sub.offer({"event": "pong", "ts": time.time()})
+        return
+    channel = message.get("channel")
+    if channel == "backtest" and isinstance(message.get("task_id"), str):
+        channel = f"job.{message['task_id']}"  # seed 003's spelling
+    if action not in ("subscribe", "unsubscribe") or not isinstance(channel, str):
+        sub.offer(_error(
+            "INVALID_ARGUMENT", "use {action: subscribe|unsubscribe, channel} or {action: ping}"
+        ))  # fmt: skip
+        return
+    if action == "unsubscribe":
+        hub.unsubscribe(sub, channel)
+        sub.offer({"event": "unsubscribed", "channel": channel})
+        return
+    after = message.get("after")
+    if after is not None and (isinstance(after, bool) or not isinstance(after, int) or after < 0):
+        sub.offer(_error("INVALID_ARGUMENT", "after must be an integer >= 0", channel))
+        return
+    epoch = message.get("epoch") if isinstance(message.get("epoch"), str) else None
+    try:
+        await asyncio.to_thread(_check_channel, platform, principal, channel)
+    except QuantdeskError as exc:
+        sub.offer(_error(exc.code, exc.message, channel))
+        return
+    seq = hub.seq_of(channel)
+    missed = await hub.subscribe(sub, channel, after, epoch)
+    sub.offer({"event": "subscribed", "channel": channel, "seq": seq, "epoch": hub.epoch})
+    for frame in missed:
+        sub.offer(frame)
+
+
+@router.websocket("/api/ws")
+async def websocket(ws: WebSocket) -> None:
+    """The live channels (see the module docstring)."""
+    platform: Platform = ws.app.state.platform
+    hub: Hub = ws.app.state.hub
+    principal = await _authenticate(ws, platform)
+    if principal is None:
+        return
+    sub = Subscriber(principal.user_id, principal.is_admin)
+    sub.offer({"event": "connected", "data": {"user_id": principal.user_id,
+                                                        "epoch": hub.epoch}})  # fmt: skip
+
+    async def reader() -> None:
+        while True:
+            raw = await ws.receive_text()
+            await _handle(hub, platform, sub, principal, raw)
+
+    async def writer() -> None:
+        while True:
+            try:
+                frame = await asyncio.wait_for(sub.queue.get(), HEARTBEAT_SECONDS)
+            except TimeoutError:
+                frame = {"event": "heartbeat", "ts": time.time()}
+            await ws.send_json(frame)
+
+    async def watchdog() -> None:
+        await sub.dropped.wait()
+        with contextlib.suppress(Exception):
+            await ws.close(code=1013, reason="too slow: reconnect and resume")
+
+    tasks = [asyncio.create_task(t()) for t in (reader, writer, watchdog)]
+    try:
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    except WebSocketDisconnect:
+        pass
+    finally:
+        hub.unsubscribe(sub)
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect, Exception):
+                await task
+        with contextlib.suppress(Exception):
+            if ws.application_state != WebSocketState.DISCONNECTED:
+                await ws.close()

@@ -1,0 +1,351 @@
+"""The hub: one API process's fan-out of live messages to its WebSocket subscribers.
+
+Inputs: the stream bus (``storage.bus``: job progress and log lines from the workers), the
+``events`` table (tailed every ``TAIL_SECONDS``: platform events, among them every job status
+change) and a ``system.status`` sampler (every ``STATUS_SECONDS``).
+
+Frames (what a subscriber receives, as JSON)::
+
+    {"channel": "job.<id>", "seq": 12, "event": "progress", "data": {...}, "ts": 1.7e9}
+
+``seq`` is per channel. On ``events`` and ``jobs`` it is the event's id (the same in every API
+process; a client that resumes past the hub's buffer is served from the database). On the
+other channels the hub numbers the messages itself: ``epoch`` (this hub's id, sent with
+``subscribed``) tells a resuming client whether its ``seq`` is from this hub; if not, or if
+it fell out of the buffer (``BUFFER`` messages per channel), it gets ``reset``: reload over
+HTTP and continue from the new ``seq``.
+
+Subscribers never slow the hub: each has a bounded queue (``QUEUE`` frames); one that is full
+is dropped (its socket closed with 1013, "try again later") instead of being waited for.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import time
+import uuid
+from collections import OrderedDict, deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import psutil
+
+from quantdesk.core.events import JOB_STATUS_EVENTS, Channel, StreamMessage, job_channel
+from quantdesk.storage import Database
+from quantdesk.storage import events as event_store
+from quantdesk.storage.bus import BusReceiver
+from quantdesk.storage.models import EventRow
+
+log = logging.getLogger(__name__)
+
+#: Messages kept per channel for subscribers that resume.
+BUFFER = 1000
+#: Frames queued per subscriber before it counts as too slow and is dropped (room for a
+#: whole buffer replayed on each of two channels at once).
+QUEUE = 2 * BUFFER + 100
+#: Seconds between two reads of new platform events.
+TAIL_SECONDS = 0.2
+#: Seconds between two ``system.status`` ticks.
+STATUS_SECONDS = 2.0
+#: Live progress remembered for the HTTP status of running jobs.
+PROGRESS_KEPT = 10_000
+#: Channels only admins may subscribe to.
+ADMIN_CHANNELS = frozenset({Channel.SYSTEM_PROCESSES, Channel.LOGS})
+#: Channels numbered by event id (resumable from the database).
+EVENT_CHANNELS = frozenset({Channel.EVENTS, Channel.JOBS})
+
+
+@dataclass(eq=False)
+class Subscriber:
+    """One WebSocket connection's side of the hub.
+
+    Attributes:
+        user_id: The authenticated user. is_admin: Whether they are an admin.
+        queue: Frames to send, in order (bounded; see ``QUEUE``).
+        channels: What it subscribed to.
+        dropped: Set when the hub dropped it for being too slow.
+    """
+
+    user_id: int
+    is_admin: bool
+    queue: asyncio.Queue[dict[str, Any]] = field(default_factory=lambda: asyncio.Queue(QUEUE))
+    channels: set[str] = field(default_factory=set)
+    dropped: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def may_see(self, channel: str, owner_id: int | None) -> bool:
+        """Whether a message of ``owner_id`` on ``channel`` is for this subscriber."""
+        if channel == Channel.JOBS:
+            return owner_id == self.user_id
+        if channel == Channel.EVENTS:
+            return self.is_admin or owner_id == self.user_id
+        return True  # job.{id}: ownership was checked when it subscribed
+
+    def offer(self, frame: dict[str, Any]) -> None:
+        """Queue ``frame``; a full queue drops the subscriber (never waits)."""
+        if self.dropped.is_set():
+            return
+        try:
+            self.queue.put_nowait(frame)
+        except asyncio.QueueFull:
+            self.dropped.set()
+
+
+@dataclass
+class _Buffer:
+    seq: int = 0
+    frames: deque[tuple[dict[str, Any], int | None]] = field(
+        default_factory=lambda: deque(maxlen=BUFFER)
+    )
+
+
+class Hub:
+    """Fan-out of live messages (see the module docstring).
+
+    Args:
+        db: The platform database (the ``events`` table is tailed).
+        bus: Where live messages from workers arrive (``None``: none).
+    """
+
+    def __init__(self, db: Database, bus: BusReceiver | None = None) -> None:
+        self._db = db
+        self._bus = bus
+        self.epoch = uuid.uuid4().hex[:12]
+        self._buffers: dict[str, _Buffer] = {}
+        self._subscribers: dict[str, set[Subscriber]] = {}
+        self._progress: OrderedDict[str, dict[str, Any]] = OrderedDict()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._floor = 0  # every event id <= floor was delivered or given up on
+        self._pending: dict[int, float] = {}  # missing ids above the floor: first seen at
+        self._seen: set[int] = set()  # delivered ids above the floor
+        self.started_at = time.time()
+        self.status_hooks: list[Callable[[], dict[str, Any]]] = []
+
+    # -- life ----------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Start tailing events, reading the bus and ticking ``system.status``."""
+        self._floor = await asyncio.to_thread(self._last_event_id)
+        self._tasks = [asyncio.create_task(self._tail_events(), name="hub-events"),
+                       asyncio.create_task(self._tick_status(), name="hub-status")]  # fmt: skip
+        if self._bus is not None:
+            self._tasks.append(asyncio.create_task(self._read_bus(), name="hub-bus"))
+        psutil.cpu_percent(None)  # the first reading is meaningless
+
+    async def stop(self) -> None:
+        """Stop the background tasks and the bus."""
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        if self._bus is not None:
+            await self._bus.close()
+
+    # -- publishing ----------------------------------------------------------------------------
+
+    def publish(self, message: StreamMessage, seq: int | None = None) -> dict[str, Any]:
+        """Number ``message`` on its channel, buffer it and offer it to its subscribers.
+
+        ``seq``: the event id on event channels (must grow), else the hub's next number.
+        """
+        buffer = self._buffers.setdefault(message.channel, _Buffer())
+        buffer.seq = buffer.seq + 1 if seq is None else max(buffer.seq, seq)
+        frame = {"channel": message.channel, "seq": buffer.seq, "event": message.event,
+                 "data": message.data, "ts": message.ts}  # fmt: skip
+        buffer.frames.append((frame, message.owner_id))
+        if message.event == "progress" and message.channel.startswith("job."):
+            self._remember_progress(message.channel[4:], message.data)
+        for sub in self._subscribers.get(message.channel, ()):
+            if sub.may_see(message.channel, message.owner_id):
+                sub.offer(frame)
+        return frame
+
+    def progress_of(self, job_id: str) -> dict[str, Any] | None:
+        """The latest live progress of ``job_id`` seen by this hub (``None``: none)."""
+        return self._progress.get(job_id)
+
+    def _remember_progress(self, job_id: str, data: dict[str, Any]) -> None:
+        self._progress[job_id] = data
+        self._progress.move_to_end(job_id)
+        while len(self._progress) > PROGRESS_KEPT:
+            self._progress.popitem(last=False)
+
+    # -- subscriptions -------------------------------------------------------------------------
+
+    def seq_of(self, channel: str) -> int:
+        """The channel's latest sequence number (0 before its first message)."""
+        buffer = self._buffers.get(channel)
+        if buffer is not None:
+            return buffer.seq
+        return self._floor if channel in EVENT_CHANNELS else 0
+
+    async def subscribe(
+        self, sub: Subscriber, channel: str, after: int | None = None, epoch: str | None = None
+    ) -> list[dict[str, Any]]:
+        """Add ``sub`` to ``channel``; returns the frames it missed after ``after``.
+
+        Without ``after``: nothing to replay. When what it missed cannot be replayed (another
+        hub's numbering, or older than the buffer): a single ``reset`` frame.
+        """
+        self._subscribers.setdefault(channel, set()).add(sub)
+        sub.channels.add(channel)
+        if after is None:
+            return []
+        buffer = self._buffers.get(channel, _Buffer())
+        if channel in EVENT_CHANNELS:
+            kept = [f for f, owner in buffer.frames if f["seq"] > after
+                    and sub.may_see(channel, owner)]  # fmt: skip
+            oldest = buffer.frames[0][0]["seq"] if buffer.frames else self._floor + 1
+            if after + 1 >= oldest:
+                return kept
+            return await asyncio.to_thread(self._replay_events, sub, channel, after)
+        if epoch not in (None, self.epoch) or after > buffer.seq:
+            return [self._reset(channel)]
+        oldest = buffer.frames[0][0]["seq"] if buffer.frames else buffer.seq + 1
+        if after + 1 < oldest:
+            return [self._reset(channel)]
+        return [f for f, _owner in buffer.frames if f["seq"] > after]
+
+    def unsubscribe(self, sub: Subscriber, channel: str | None = None) -> None:
+        """Remove ``sub`` from ``channel`` (every channel when ``None``)."""
+        for name in [channel] if channel else list(sub.channels):
+            subs = self._subscribers.get(name)
+            if subs is not None:
+                subs.discard(sub)
+                if not subs:
+                    del self._subscribers[name]
+            sub.channels.discard(name)
+
+    def subscriber_count(self) -> int:
+        """Distinct subscribers connected."""
+        return len({s for subs in self._subscribers.values() for s in subs})
+
+    def _reset(self, channel: str) -> dict[str, Any]:
+        data = {"epoch": self.epoch, "reason": "reload over HTTP"}
+        return {"channel": channel, "seq": self.seq_of(channel), "event": "reset",
+                "data": data, "ts": time.time()}  # fmt: skip
+
+    def _replay_events(self, sub: Subscriber, channel: str, after: int) -> list[dict[str, Any]]:
+        """Frames of ``events``/``jobs`` after ``after`` from the database (up to ``BUFFER``)."""
+        with self._db.read() as session:
+            rows = event_store.tail(session, after, BUFFER + 1)
+        frames = []
+        for row in rows:
+            if row.id > self._floor:
+                break  # the live tail delivers these
+            message = self._event_message(row, channel)
+            if message is not None and sub.may_see(channel, message.owner_id):
+                frames.append({"channel": channel, "seq": row.id, "event": message.event,
+                               "data": message.data, "ts": message.ts})  # fmt: skip
+        if len(rows) > BUFFER:
+            return [self._reset(channel)]
+        return frames
+
+    # -- background tasks ----------------------------------------------------------------------
+
+    def _last_event_id(self) -> int:
+        with self._db.read() as session:
+            return event_store.last_id(session)
+
+    async def _tail_events(self) -> None:
+        while True:
+            try:
+                rows = await asyncio.to_thread(self._new_events)
+                for row in rows:
+                    self._deliver_event(row)
+            except Exception:
+                log.exception("the hub could not read new events; retrying")
+            await asyncio.sleep(TAIL_SECONDS)
+
+    def _new_events(self) -> list[EventRow]:
+        """Events above the floor not delivered yet, oldest first; advances the floor."""
+        with self._db.read() as session:
+            rows = list(event_store.tail(session, self._floor, 500))
+        now = time.monotonic()
+        fresh = [r for r in rows if r.id not in self._seen]
+        self._seen.update(r.id for r in fresh)
+        present = {r.id for r in rows}
+        top = max(present, default=self._floor)
+        for missing in range(self._floor + 1, top):
+            if missing not in present:
+                self._pending.setdefault(missing, now)
+        while True:  # move the floor over delivered ids and gaps that never filled
+            nxt = self._floor + 1
+            if nxt in self._seen:
+                self._seen.discard(nxt)
+            elif now - self._pending.get(nxt, now) >= event_store.SETTLE_SECONDS:
+                pass
+            else:
+                break
+            self._pending.pop(nxt, None)
+            self._floor = nxt
+        return fresh
+
+    def _deliver_event(self, row: EventRow) -> None:
+        for channel in (Channel.EVENTS, Channel.JOBS, "job"):
+            message = self._event_message(row, channel)
+            if message is not None:
+                self.publish(message, seq=row.id if channel in EVENT_CHANNELS else None)
+
+    @staticmethod
+    def _event_message(row: EventRow, channel: str) -> StreamMessage | None:
+        """The message an event makes on ``channel`` (``job`` = the job's own channel)."""
+        ts = row.created_at.timestamp() if row.created_at else time.time()
+        view = {"id": row.id, "kind": row.kind, "subject": row.subject, "user_id": row.user_id,
+                "data": dict(row.data or {}),
+                "created_at": row.created_at.isoformat() if row.created_at else None}  # fmt: skip
+        if channel == Channel.EVENTS:
+            return StreamMessage(Channel.EVENTS, "event", view, ts, row.user_id)
+        if row.kind not in JOB_STATUS_EVENTS:
+            return None
+        status = {"job_id": row.subject, "task_id": row.subject, "kind": row.kind,
+                  **dict(row.data or {})}  # fmt: skip
+        if channel == Channel.JOBS:
+            return StreamMessage(Channel.JOBS, "status", status, ts, row.user_id)
+        return StreamMessage(job_channel(row.subject), "status", status, ts, row.user_id)
+
+    async def _read_bus(self) -> None:
+        assert self._bus is not None
+        while True:
+            try:
+                async for message in self._bus.messages():
+                    if message.channel.startswith("job."):
+                        self.publish(message)
+                return
+            except Exception:
+                log.exception("the stream bus failed; restarting it in 1 s")
+                await asyncio.sleep(1.0)
+
+    async def _tick_status(self) -> None:
+        while True:
+            await asyncio.sleep(STATUS_SECONDS)
+            try:
+                status = await asyncio.to_thread(self.system_status)
+                self.publish(StreamMessage(Channel.SYSTEM_STATUS, "tick", status))
+            except Exception:
+                log.exception("system.status could not be sampled")
+
+    def system_status(self) -> dict[str, Any]:
+        """CPU, memory, disk, load, uptime and what the hooks add (queue depth...)."""
+        memory = psutil.virtual_memory()
+        disk = psutil.disk_usage(os.getcwd())
+        status: dict[str, Any] = {
+            "cpu_percent": psutil.cpu_percent(None),
+            "cpu_count": psutil.cpu_count(),
+            "memory_percent": memory.percent,
+            "memory_used_mb": round((memory.total - memory.available) / 2**20, 1),
+            "memory_total_mb": round(memory.total / 2**20, 1),
+            "disk_percent": disk.percent,
+            "disk_free_gb": round(disk.free / 2**30, 2),
+            "load": list(os.getloadavg()),
+            "uptime_seconds": round(time.time() - psutil.boot_time(), 1),
+            "api_uptime_seconds": round(time.time() - self.started_at, 1),
+            "subscribers": self.subscriber_count(),
+        }
+        for hook in self.status_hooks:
+            status.update(hook())
+        return status

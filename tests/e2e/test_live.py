@@ -1,0 +1,222 @@
+"""Live updates over a real server: ``/api/ws`` channels, resume, ownership, the event log.
+
+One ``quantdesk serve`` (API process + one worker) for the module; every test uses its own
+strategy ids, so the tests do not depend on each other's order.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import ClientConnection, connect
+
+from tests.fixtures.server import start_server
+
+ADMIN = {"mobile": "13800138000", "password": "pass123456"}
+#: Prints a line per bar and sleeps a little, so a job lasts about a second and streams.
+CHATTY = (
+    "import time\n\ndef handle_bar(context, bar_dict):\n"
+    "    print('bar', context.now.date())\n    time.sleep(0.004)\n"
+)
+WINDOW = {"start_date": "2010-01-04", "end_date": "2010-12-31", "universe": ["IBM"]}
+
+
+@dataclass
+class Live:
+    """The running server: its HTTP client (logged in as the admin) and its token."""
+
+    base: str
+    http: httpx.Client
+    token: str
+
+    @contextlib.contextmanager
+    def ws(self, token: str | None = None) -> Iterator[ClientConnection]:
+        url = self.base.replace("http://", "ws://") + "/api/ws"
+        protocols: Any = ["quantdesk", token or self.token]
+        with connect(url, subprotocols=protocols, open_timeout=10) as ws:
+            assert recv(ws)["event"] == "connected"
+            yield ws
+
+    def submit(self, code: str = CHATTY) -> str:
+        strategy = "s" + uuid.uuid4().hex[:10]
+        res = self.http.post(f"/api/backtest/strategies/{strategy}", json={"code": code})
+        assert res.status_code == 200, res.text
+        res = self.http.post("/api/backtest/run", json={"strategy_id": strategy, **WINDOW})
+        assert res.status_code == 200, res.text
+        return str(res.json()["job_id"])
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory: pytest.TempPathFactory, demo_data_dir: Path) -> Iterator[Live]:
+    tmp = tmp_path_factory.mktemp("live")
+    srv = start_server(tmp, demo_data_dir, workers=1)
+    try:
+        with httpx.Client(base_url=srv.base, timeout=30) as http:
+            token = http.post("/api/login", data=ADMIN).json()["token"]
+            http.headers["Authorization"] = token
+            yield Live(srv.base, http, token)
+    finally:
+        assert srv.stop() == 0, srv.log()
+
+
+def recv(ws: ClientConnection, timeout: float = 30) -> dict[str, Any]:
+    frame = json.loads(ws.recv(timeout=timeout))
+    assert isinstance(frame, dict)
+    return frame
+
+
+def subscribe(ws: ClientConnection, channel: str, **extra: Any) -> dict[str, Any]:
+    ws.send(json.dumps({"action": "subscribe", "channel": channel, **extra}))
+    while True:  # frames of other channels may come first
+        frame = recv(ws)
+        if frame.get("event") in ("subscribed", "error") and frame.get("channel") == channel:
+            return frame
+
+
+def until_final(ws: ClientConnection, channel: str, seen: list[dict[str, Any]]) -> None:
+    """Collect ``channel``'s frames into ``seen`` until the job's final status."""
+    while True:
+        frame = recv(ws)
+        if frame.get("channel") != channel or frame.get("event") == "heartbeat":
+            continue
+        seen.append(frame)
+        if frame["event"] == "status" and frame["data"]["status"] in ("FINISHED", "FAILED"):
+            return
+
+
+def check_job_stream(frames: list[dict[str, Any]]) -> None:
+    """Contiguous sequence numbers, ordered progress, the log lines and a FINISHED end."""
+    seqs = [f["seq"] for f in frames]
+    assert seqs == list(range(seqs[0], seqs[0] + len(seqs))), seqs
+    progress = [f["data"] for f in frames if f["event"] == "progress"]
+    assert progress, [f["event"] for f in frames]
+    bars = [p["current_bar"] for p in progress]
+    assert bars == sorted(bars)
+    assert progress[-1]["current_bar"] == progress[-1]["total_bars"] == 252
+    assert all(0 <= p["pct"] <= 100 and p["task_id"] == frames[0]["channel"][4:] for p in progress)
+    lines = [line for f in frames if f["event"] == "log" for line in f["data"]["lines"]]
+    printed = [line for line in lines if " bar 2010-" in line]
+    assert len(printed) == 252, lines[:5]
+    assert frames[-1]["data"]["status"] == "FINISHED"
+
+
+def test_a_subscriber_gets_ordered_progress_log_lines_and_the_final_status(live: Live) -> None:
+    job_id = live.submit()
+    with live.ws() as ws:
+        answer = subscribe(ws, f"job.{job_id}", after=0)
+        assert answer["event"] == "subscribed"
+        frames: list[dict[str, Any]] = []
+        until_final(ws, f"job.{job_id}", frames)
+    check_job_stream(frames)
+    kinds = [f["data"]["kind"] for f in frames if f["event"] == "status"]
+    assert kinds[0] in ("job.submitted", "job.claimed") and kinds[-1] == "job.finished"
+    status = live.http.get(f"/api/backtest/jobs/{job_id}").json()
+    assert status["status"] == "FINISHED" and status["current_bar"] == 252
+
+
+def test_a_client_that_reconnects_mid_job_misses_nothing(live: Live) -> None:
+    job_id = live.submit()
+    channel = f"job.{job_id}"
+    frames: list[dict[str, Any]] = []
+    with live.ws() as ws:
+        epoch = subscribe(ws, channel, after=0)["epoch"]
+        while not any(f["event"] == "progress" for f in frames):
+            frame = recv(ws)
+            if frame.get("channel") == channel:
+                frames.append(frame)
+    time.sleep(0.3)  # the job goes on while nobody listens
+    with live.ws() as ws:
+        answer = subscribe(ws, channel, after=frames[-1]["seq"], epoch=epoch)
+        assert answer["event"] == "subscribed"
+        until_final(ws, channel, frames)
+    check_job_stream(frames)
+
+
+def test_the_seed_003_subscribe_form_and_ping(live: Live) -> None:
+    job_id = live.submit()
+    with live.ws() as ws:
+        ws.send(json.dumps({"action": "ping"}))
+        assert recv(ws)["event"] == "pong"
+        ws.send(json.dumps({"action": "subscribe", "channel": "backtest", "task_id": job_id}))
+        answer = recv(ws)
+        assert (answer["event"], answer["channel"]) == ("subscribed", f"job.{job_id}")
+        while True:
+            frame = recv(ws)
+            if frame.get("event") == "progress":
+                assert set(frame["data"]) >= {"task_id", "progress", "current_bar", "total_bars"}
+                break
+
+
+def test_channels_check_who_asks(live: Live) -> None:
+    job_id = live.submit()
+    mobile = "139" + str(uuid.uuid4().int)[:8]
+    account = {"mobile": mobile, "password": "other-pass-123"}
+    made = live.http.post("/api/admin/users", json=account)
+    assert made.status_code == 200, made.text
+    other = httpx.post(live.base + "/api/login", data=account)
+    with live.ws(other.json()["token"]) as ws:
+        refused = subscribe(ws, f"job.{job_id}")
+        assert refused["event"] == "error" and refused["error"]["code"] == "NOT_FOUND"
+        admin_only = subscribe(ws, "logs")
+        assert admin_only["error"]["code"] == "FORBIDDEN"
+        unknown = subscribe(ws, "nonsense")
+        assert unknown["error"]["code"] == "INVALID_ARGUMENT"
+    url = live.base.replace("http://", "ws://") + "/api/ws"
+    for protocols in (["quantdesk", "not-a-token"], None):
+        with connect(url, subprotocols=protocols, open_timeout=10) as ws:  # type: ignore[arg-type]
+            if protocols is None:
+                ws.send(json.dumps({"action": "subscribe", "channel": "jobs"}))
+            frame = recv(ws)
+            assert frame["event"] == "error" and frame["error"]["code"] == "UNAUTHORIZED"
+            with pytest.raises(ConnectionClosed) as closed:
+                ws.recv(timeout=5)
+            assert closed.value.rcvd is not None and closed.value.rcvd.code == 1008
+    # the token as a first message works too
+    with connect(url, open_timeout=10) as ws:
+        ws.send(json.dumps({"action": "auth", "token": live.token}))
+        assert recv(ws)["event"] == "connected"
+
+
+def test_system_status_ticks(live: Live) -> None:
+    with live.ws() as ws:
+        assert subscribe(ws, "system.status")["event"] == "subscribed"
+        while True:
+            frame = recv(ws, timeout=10)
+            if frame.get("channel") == "system.status":
+                break
+    data = frame["data"]
+    assert 0 <= data["cpu_percent"] <= 100 * data["cpu_count"]
+    assert 0 < data["memory_percent"] < 100 and data["uptime_seconds"] > 0
+    assert isinstance(data["jobs"], dict) and len(data["load"]) == 3
+
+
+def test_events_over_http_match_what_was_pushed(live: Live) -> None:
+    with live.ws() as ws:
+        start = subscribe(ws, "events")["seq"]
+        job_id = live.submit()
+        pushed: list[dict[str, Any]] = []
+        while not any(f["data"]["kind"] == "job.finished" and f["data"]["subject"] == job_id
+                      for f in pushed):  # fmt: skip
+            frame = recv(ws)
+            if frame.get("channel") == "events":
+                pushed.append(frame)
+    listed = live.http.get("/api/events", params={"after": start, "limit": 1000}).json()["data"]
+    by_id = {e["id"]: e for e in listed["events"]}
+    assert [f["seq"] for f in pushed] == sorted(by_id)[: len(pushed)]
+    for frame in pushed:
+        assert frame["seq"] == frame["data"]["id"]
+        assert by_id[frame["seq"]]["kind"] == frame["data"]["kind"]
+        assert by_id[frame["seq"]]["subject"] == frame["data"]["subject"]
+    kinds = [f["data"]["kind"] for f in pushed if f["data"]["subject"] == job_id]
+    assert kinds == ["job.submitted", "job.claimed", "job.finished"]
+    assert any(f["data"]["kind"] == "strategy.saved" for f in pushed)
