@@ -38,6 +38,7 @@ class Live:
     base: str
     http: httpx.Client
     token: str
+    root: Path
 
     @contextlib.contextmanager
     def ws(self, token: str | None = None) -> Iterator[ClientConnection]:
@@ -64,7 +65,7 @@ def live(tmp_path_factory: pytest.TempPathFactory, demo_data_dir: Path) -> Itera
         with httpx.Client(base_url=srv.base, timeout=30) as http:
             token = http.post("/api/login", data=ADMIN).json()["token"]
             http.headers["Authorization"] = token
-            yield Live(srv.base, http, token)
+            yield Live(srv.base, http, token, tmp)
     finally:
         assert srv.stop() == 0, srv.log()
 
@@ -164,6 +165,8 @@ def test_channels_check_who_asks(live: Live) -> None:
     made = live.http.post("/api/admin/users", json=account)
     assert made.status_code == 200, made.text
     other = httpx.post(live.base + "/api/login", data=account)
+    mine = httpx.get(live.base + "/api/processes", headers={"Authorization": other.json()["token"]})
+    assert mine.status_code == 403  # processes (and their jobs) are the admins'
     with live.ws(other.json()["token"]) as ws:
         refused = subscribe(ws, f"job.{job_id}")
         assert refused["event"] == "error" and refused["error"]["code"] == "NOT_FOUND"
@@ -220,3 +223,39 @@ def test_events_over_http_match_what_was_pushed(live: Live) -> None:
     kinds = [f["data"]["kind"] for f in pushed if f["data"]["subject"] == job_id]
     assert kinds == ["job.submitted", "job.claimed", "job.finished"]
     assert any(f["data"]["kind"] == "strategy.saved" for f in pushed)
+
+
+def test_processes_over_http_and_their_channel(live: Live) -> None:
+    job_id = live.submit()
+    deadline = time.monotonic() + 30
+    while True:
+        listed = live.http.get("/api/processes").json()["data"]["processes"]
+        roles = {p["role"] for p in listed}
+        running = [p for p in listed if p["job_id"] == job_id]
+        if running or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    assert {"supervisor", "api", "worker", "forkserver"} <= roles, listed
+    (worker,) = running
+    assert worker["role"] == "worker" and worker["name"] == "worker-0"
+    assert worker["last_heartbeat"] is not None and worker["memory_mb"] > 10
+    with live.ws() as ws:
+        assert subscribe(ws, "system.processes")["event"] == "subscribed"
+        while (frame := recv(ws, timeout=10)).get("channel") != "system.processes":
+            pass
+    assert {p["role"] for p in frame["data"]["processes"]} >= {"api", "worker"}
+
+
+def test_the_logs_channel_and_the_server_log_files(live: Live) -> None:
+    with live.ws() as ws:
+        assert subscribe(ws, "logs")["event"] == "subscribed"
+        live.http.get("/api/health")  # an access log line (INFO)
+        while (frame := recv(ws, timeout=10)).get("channel") != "logs":
+            pass
+    assert frame["data"]["level"] in ("INFO", "WARNING", "ERROR")
+    assert {"logger", "message", "pid"} <= set(frame["data"])
+    text = (live.root / "logs" / "server.log").read_text()
+    assert " INFO " in text and "/api/health" in text
+    assert (live.root / "logs" / "server.err.log").is_file()
+    listed = live.http.get("/api/processes", headers={"Authorization": "bad"})
+    assert listed.status_code == 401

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -15,6 +17,7 @@ from quantdesk.api.routes_jobs import router as jobs_router
 from quantdesk.api.routes_users import router as users_router
 from quantdesk.core.settings import Settings
 from quantdesk.services.events import Hub
+from quantdesk.services.events.hub import HubLogHandler
 from quantdesk.services.platform import Platform, bootstrap
 from quantdesk.storage.bus import receiver_for
 
@@ -34,14 +37,18 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         settings = platform.settings
-        hub = Hub(platform.db, receiver_for(settings.redis_url, settings.hub_socket))
+        bus = receiver_for(settings.redis_url, settings.hub_socket)
+        hub = Hub(platform.db, bus, platform.processes)
         hub.status_hooks.append(lambda: {"jobs": platform.backtests.counts()})
         app.state.hub = hub
         platform.backtests.live = hub.progress_of
         await hub.start()
+        handler = HubLogHandler(hub, asyncio.get_running_loop())
+        logging.getLogger().addHandler(handler)
         try:
             yield
         finally:
+            logging.getLogger().removeHandler(handler)
             platform.backtests.live = None
             await hub.stop()
             platform.close()

@@ -17,6 +17,8 @@ import uvicorn
 from fastapi import FastAPI
 
 from quantdesk.api.app import create_app
+from quantdesk.core import logs
+from quantdesk.core.settings import Settings
 from quantdesk.jobs.sandbox.linux import PR_SET_PDEATHSIG, prctl
 
 
@@ -32,9 +34,12 @@ def main(argv: list[str] | None = None) -> None:
     if os.getppid() != parent:
         return
     sock = socket.socket(fileno=int(args[0]))
+    settings = Settings()
+    logs.configure(settings.log_dir, json_lines=settings.log_json)
     config = uvicorn.Config(
-        "quantdesk.api.process:create_checked_app", factory=True, log_level="info", backlog=2048
-    )
+        "quantdesk.api.process:create_checked_app", factory=True, log_level="info", backlog=2048,
+        log_config=None,  # uvicorn's loggers go to ours (console, server.log, the logs channel)
+    )  # fmt: skip
     uvicorn.Server(config).run(sockets=[sock])
 
 

@@ -7,11 +7,12 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from quantdesk.api.boundary import CheckedRoute
-from quantdesk.api.deps import PlatformDep, PrincipalDep
+from quantdesk.api.deps import AdminDep, PlatformDep, PrincipalDep
 from quantdesk.api.params import Offset
 from quantdesk.api.schemas import ERROR_RESPONSES, Envelope
 from quantdesk.core.limits import MAX_ID, MAX_POSITION
 from quantdesk.services.events import EventPage
+from quantdesk.services.events.processes import ProcessList
 
 router = APIRouter(
     prefix="/api", tags=["events"], route_class=CheckedRoute, responses=ERROR_RESPONSES
@@ -44,3 +45,9 @@ def list_events(
         after_id=after, limit=limit, offset=offset,
     )  # fmt: skip
     return Envelope(data=page)
+
+
+@router.get("/processes", response_model=Envelope[ProcessList])
+def list_processes(platform: PlatformDep, _admin: AdminDep) -> Envelope[ProcessList]:
+    """The platform's processes on this host (admins): role, state, memory, current job."""
+    return Envelope(data=platform.processes.sample())

@@ -8,7 +8,6 @@ all of them on SIGTERM/SIGINT. Workers get the server's settings without its sec
 
 from __future__ import annotations
 
-import logging
 import signal
 import socket
 import sys
@@ -18,6 +17,7 @@ from typing import Annotated
 import typer
 
 from quantdesk.cli.errors import reported_errors, stderr
+from quantdesk.core import logs
 from quantdesk.core.settings import DEVELOPMENT_PASSWORD, Settings
 from quantdesk.services.platform import bootstrap, supervise_platform
 
@@ -30,9 +30,10 @@ def serve(
     ] = None,
 ) -> None:
     """Start the HTTP API and N local backtest workers (Ctrl-C stops both)."""
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     with reported_errors():
         settings = Settings()
+        logs.configure(settings.log_dir, json_lines=settings.log_json, rotating=True,
+                       max_mb=settings.log_max_mb, backups=settings.log_backups)  # fmt: skip
         if workers is not None:
             if workers < 0:
                 raise typer.BadParameter("--workers must be >= 0")
@@ -63,8 +64,11 @@ def serve(
         signal.signal(signal.SIGTERM, _terminate)
         signal.signal(signal.SIGINT, _terminate)
         try:
+            ticks = 0
             while not stopping.wait(0.5):
-                pass
+                ticks += 1
+                if ticks % 10 == 0:
+                    logs.rotate()
         finally:
             supervisor.stop()
             listener.close()

@@ -73,6 +73,9 @@ class Settings(BaseSettings):
         login_trusted_ip_days: How long (days) an address an account logged in from stays a
             "recent good address" of it.
         events_keep_days: Platform events older than this many days are deleted.
+        log_dir: Where ``quantdesk serve`` writes ``server.log`` (INFO+) and ``server.err.log``
+            (ERROR+), rotated at ``log_max_mb`` keeping ``log_backups``; empty: console only.
+        log_json: Log JSON objects (one per line) instead of text.
     """
 
     model_config = SettingsConfigDict(env_file=".env", extra="ignore")
@@ -117,6 +120,10 @@ class Settings(BaseSettings):
     login_trusted_ip_days: float = Field(30.0, gt=0)
     # -- live platform (issue 12) --
     events_keep_days: int = Field(30, ge=1)
+    log_dir: Path | None = Path("logs")
+    log_json: bool = False
+    log_max_mb: float = Field(10.0, gt=0)
+    log_backups: int = Field(5, ge=0)
 
     @field_validator("backtest_sandbox_uids", mode="after")
     @classmethod
@@ -154,6 +161,11 @@ class Settings(BaseSettings):
     def allowed_frequencies(self) -> tuple[str, ...]:
         """``BACKTEST_ALLOWED_FREQUENCIES`` as a tuple."""
         return tuple(f.strip() for f in self.backtest_allowed_frequencies.split(",") if f.strip())
+
+    @field_validator("log_dir", mode="before")
+    @classmethod
+    def _no_log_dir(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
 
     @property
     def hub_socket(self) -> Path:

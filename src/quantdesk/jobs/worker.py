@@ -24,6 +24,7 @@ from functools import cache
 
 import psutil
 
+from quantdesk.core import logs
 from quantdesk.core.clock import utcnow
 from quantdesk.core.events import EventKind
 from quantdesk.core.jobs import JobErrorCode, JobStatus
@@ -147,7 +148,8 @@ def main(argv: list[str] | None = None) -> None:
         "--exit-with-parent", action="store_true", help="stop when the parent process dies"
     )
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    settings = without_secrets(Settings())
+    logs.configure(settings.log_dir, json_lines=settings.log_json)
     stop = threading.Event()
 
     def _stop(_signum: int, _frame: object) -> None:
@@ -159,7 +161,6 @@ def main(argv: list[str] | None = None) -> None:
         from quantdesk.jobs.sandbox.linux import PR_SET_PDEATHSIG, prctl
 
         prctl(PR_SET_PDEATHSIG, signal.SIGKILL)  # a SIGKILLed server takes its workers along
-    settings = without_secrets(Settings())
     work(
         settings, args.id or worker_id(args.slot), stop,
         os.getppid() if args.exit_with_parent else None, slot=args.slot,

@@ -15,6 +15,7 @@ from quantdesk.services.auth import AuthService, resolve_secret_key
 from quantdesk.services.backtests import BacktestService
 from quantdesk.services.compile import CompileService
 from quantdesk.services.events import EventLog
+from quantdesk.services.events.processes import ProcessMonitor
 from quantdesk.services.jobs import JobService
 from quantdesk.services.strategies import StrategyService
 from quantdesk.services.users import UserService
@@ -38,6 +39,7 @@ class Platform:
     users: UserService
     compiler: CompileService
     events: EventLog
+    processes: ProcessMonitor
 
     def close(self) -> None:
         """Release database connections."""
@@ -68,7 +70,7 @@ def bootstrap(settings: Settings) -> Platform:
     return Platform(
         settings, db, catalog, auth, strategies, backtests, jobs, UserService(db),
         CompileService(settings, strategies, Sandbox(settings, Launcher())),
-        EventLog(db, settings),
+        EventLog(db, settings), ProcessMonitor(db, settings.job_lease_seconds),
     )  # fmt: skip
 
 

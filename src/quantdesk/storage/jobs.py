@@ -508,6 +508,16 @@ def list_jobs(
     return list(rows), int(total)
 
 
+def running_leases(session: Session) -> list[tuple[str, str | None, dt.datetime | None]]:
+    """``(job id, lease owner, lease expiry)`` of every RUNNING job, across users."""
+    rows = session.execute(
+        select(JobRow.id, JobRow.lease_owner, JobRow.lease_expires_at).where(
+            JobRow.status == JobStatus.RUNNING
+        )
+    ).all()
+    return [(r[0], r[1], r[2]) for r in rows]
+
+
 def rename_strategy(session: Session, owner_id: int, from_id: str, to_id: str) -> int:
     """Move every job of strategy ``from_id`` to ``to_id``; returns how many moved."""
     result = session.execute(

@@ -35,6 +35,7 @@ from typing import Any
 import psutil
 
 from quantdesk.core.events import JOB_STATUS_EVENTS, Channel, StreamMessage, job_channel
+from quantdesk.services.events.processes import ProcessMonitor
 from quantdesk.storage import Database
 from quantdesk.storage import events as event_store
 from quantdesk.storage.bus import BusReceiver
@@ -108,11 +109,17 @@ class Hub:
     Args:
         db: The platform database (the ``events`` table is tailed).
         bus: Where live messages from workers arrive (``None``: none).
+        processes: Samples the platform's processes for ``system.processes`` (``None``: the
+            channel stays silent).
     """
 
-    def __init__(self, db: Database, bus: BusReceiver | None = None) -> None:
+    def __init__(
+        self, db: Database, bus: BusReceiver | None = None,
+        processes: ProcessMonitor | None = None,
+    ) -> None:  # fmt: skip
         self._db = db
         self._bus = bus
+        self.processes = processes
         self.epoch = uuid.uuid4().hex[:12]
         self._buffers: dict[str, _Buffer] = {}
         self._subscribers: dict[str, set[Subscriber]] = {}
@@ -326,6 +333,10 @@ class Hub:
             try:
                 status = await asyncio.to_thread(self.system_status)
                 self.publish(StreamMessage(Channel.SYSTEM_STATUS, "tick", status))
+                if self.processes is not None and self._subscribers.get(Channel.SYSTEM_PROCESSES):
+                    sample = await asyncio.to_thread(self.processes.sample)
+                    self.publish(StreamMessage(Channel.SYSTEM_PROCESSES, "processes",
+                                               sample.model_dump()))  # fmt: skip
             except Exception:
                 log.exception("system.status could not be sampled")
 
@@ -349,3 +360,28 @@ class Hub:
         for hook in self.status_hooks:
             status.update(hook())
         return status
+
+
+class HubLogHandler(logging.Handler):
+    """Publishes this process's log records (INFO+) on the admins' ``logs`` channel.
+
+    Safe from any thread: records are handed to the hub's event loop, never published inline;
+    records of the hub's own module are skipped (no feedback loop).
+    """
+
+    def __init__(self, hub: Hub, loop: asyncio.AbstractEventLoop) -> None:
+        super().__init__(logging.INFO)
+        self._hub = hub
+        self._loop = loop
+
+    def emit(self, record: logging.LogRecord) -> None:
+        """Queue ``record`` for the ``logs`` channel."""
+        if record.name == __name__ or self._loop.is_closed():
+            return
+        try:
+            data = {"level": record.levelname, "logger": record.name,
+                    "message": record.getMessage()[:4000], "pid": record.process}  # fmt: skip
+            message = StreamMessage(Channel.LOGS, "log", data, record.created)
+            self._loop.call_soon_threadsafe(self._hub.publish, message)
+        except Exception:  # a log line must never break its caller
+            self.handleError(record)
