@@ -796,6 +796,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/processes": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Processes
+         * @description The platform's processes on this host (admins): role, state, memory, current job.
+         */
+        get: operations["list_processes"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -1036,6 +1056,16 @@ export interface components {
         /** Envelope[NewApiKey] */
         Envelope_NewApiKey_: {
             data: components["schemas"]["NewApiKey"];
+            /**
+             * Ok
+             * @description always true
+             * @default true
+             */
+            ok: boolean;
+        };
+        /** Envelope[ProcessList] */
+        Envelope_ProcessList_: {
+            data: components["schemas"]["ProcessList"];
             /**
              * Ok
              * @description always true
@@ -1700,6 +1730,68 @@ export interface components {
              * @default true
              */
             ok: boolean;
+        };
+        /**
+         * ProcessList
+         * @description ``data`` of ``GET /api/processes``.
+         */
+        ProcessList: {
+            /** Processes */
+            processes: components["schemas"]["ProcessView"][];
+            /** Total */
+            total: number;
+        };
+        /**
+         * ProcessView
+         * @description One process of the platform (``GET /api/processes``, channel ``system.processes``).
+         */
+        ProcessView: {
+            /**
+             * Cpu Percent
+             * @description since the previous sample of this process
+             */
+            cpu_percent: number;
+            /** Host */
+            host: string;
+            /**
+             * Job Id
+             * @description the job a worker runs
+             */
+            job_id?: string | null;
+            /**
+             * Last Heartbeat
+             * @description its lease's last extension (UTC)
+             */
+            last_heartbeat?: string | null;
+            /**
+             * Memory Mb
+             * @description resident set size
+             */
+            memory_mb: number;
+            /**
+             * Name
+             * @description worker-0, api...
+             */
+            name: string;
+            /** Pid */
+            pid: number;
+            /** Ppid */
+            ppid: number;
+            /**
+             * Role
+             * @description supervisor | api | worker | forkserver | sandbox
+             */
+            role: string;
+            /**
+             * Started At
+             * @description ISO 8601 UTC
+             */
+            started_at: string | null;
+            /**
+             * Status
+             * @description psutil's: running, sleeping...
+             */
+            status: string;
         };
         /**
          * RenameMap
@@ -6632,6 +6724,105 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Envelope_LoginResponse_"];
+                };
+            };
+            /** @description INVALID_ARGUMENT and other bad input (the message names the field) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description UNAUTHORIZED: missing, invalid, expired or revoked credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description FORBIDDEN (role) or USER_DISABLED */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description NOT_FOUND: no such object of the caller */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description CONFLICT, or RESULT_NOT_READY before a job finished */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description PAYLOAD_TOO_LARGE: the body is over MAX_REQUEST_MB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description UNPROCESSABLE_ENTITY, e.g. an Idempotency-Key reused with another body */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description TOO_MANY_REQUESTS (login limits), with Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    list_processes: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description `<token>` or `Bearer <token>` */
+                authorization?: string | null;
+                /** @description API key (with X-API-Secret) */
+                "x-api-key"?: string | null;
+                /** @description API key secret */
+                "x-api-secret"?: string | null;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope_ProcessList_"];
                 };
             };
             /** @description INVALID_ARGUMENT and other bad input (the message names the field) */
