@@ -1,0 +1,225 @@
+"""The hub and the stream bus without a server: numbering, resume and reset, slow subscribers,
+the events table's tail (gaps included), and both bus transports."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from quantdesk.core.events import Channel, EventKind, StreamMessage
+from quantdesk.services.events import hub as hub_module
+from quantdesk.services.events.hub import Hub, Subscriber
+from quantdesk.storage import Database
+from quantdesk.storage import events as event_store
+from quantdesk.storage.bus import LocalReceiver, LocalSender, RedisReceiver, RedisSender
+from quantdesk.storage.migrate import migrate
+from quantdesk.storage.models import EventRow
+
+REDIS_URL = os.environ.get("QUANTDESK_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Database:
+    database = Database(f"sqlite:///{tmp_path / 'hub.db'}")
+    migrate(database)
+    return database
+
+
+def progress(job: str, bar: int) -> StreamMessage:
+    return StreamMessage(f"job.{job}", "progress", {"current_bar": bar, "total_bars": 100})
+
+
+def test_channels_are_numbered_and_resumed_within_the_buffer(db: Database) -> None:
+    async def scenario() -> None:
+        hub = Hub(db)
+        for bar in range(1, 6):
+            hub.publish(progress("a", bar))
+        sub = Subscriber(1, False)
+        missed = await hub.subscribe(sub, "job.a", after=2, epoch=hub.epoch)
+        assert [f["seq"] for f in missed] == [3, 4, 5]
+        assert [f["data"]["current_bar"] for f in missed] == [3, 4, 5]
+        hub.publish(progress("a", 6))
+        assert sub.queue.get_nowait()["seq"] == 6
+        assert hub.progress_of("a") == {"current_bar": 6, "total_bars": 100}
+        # another hub's numbering, or a seq from the future: reload over HTTP
+        for after, epoch in ((2, "other-hub"), (99, hub.epoch)):
+            (reset,) = await hub.subscribe(Subscriber(1, False), "job.a", after, epoch)
+            assert (reset["event"], reset["seq"]) == ("reset", 6)
+
+    asyncio.run(scenario())
+
+
+def test_a_client_behind_the_buffer_is_reset(db: Database, monkeypatch: Any) -> None:
+    monkeypatch.setattr(hub_module, "BUFFER", 10)
+
+    async def scenario() -> None:
+        hub = Hub(db)
+        for bar in range(25):
+            hub.publish(progress("b", bar))
+        (reset,) = await hub.subscribe(Subscriber(1, False), "job.b", after=3, epoch=hub.epoch)
+        assert reset["event"] == "reset"
+        kept = await hub.subscribe(Subscriber(1, False), "job.b", after=15, epoch=hub.epoch)
+        assert [f["seq"] for f in kept] == list(range(16, 26))
+
+    asyncio.run(scenario())
+
+
+def test_a_slow_subscriber_is_dropped_and_never_blocks_the_others(db: Database) -> None:
+    async def scenario() -> None:
+        hub = Hub(db)
+        slow = Subscriber(1, False, queue=asyncio.Queue(3))
+        fast = Subscriber(1, False)
+        await hub.subscribe(slow, "job.c")
+        await hub.subscribe(fast, "job.c")
+        started = time.perf_counter()
+        for bar in range(50):
+            hub.publish(progress("c", bar))
+        assert time.perf_counter() - started < 0.5
+        assert slow.dropped.is_set() and slow.queue.qsize() == 3
+        assert not fast.dropped.is_set() and fast.queue.qsize() == 50
+
+    asyncio.run(scenario())
+
+
+def _append(db: Database, kind: str, subject: str, user_id: int | None) -> int:
+    with db.write() as session:
+        return event_store.append(session, kind, subject, user_id=user_id).id
+
+
+def test_events_are_tailed_filtered_per_user_and_replayed_from_the_database(db: Database) -> None:
+    async def scenario() -> None:
+        first = Hub(db)
+        first._floor = 0
+        ids = [
+            _append(db, EventKind.JOB_SUBMITTED, "j1", 1),
+            _append(db, EventKind.LOGIN_FAILED, "138", None),
+            _append(db, EventKind.JOB_FINISHED, "j1", 1),
+            _append(db, EventKind.JOB_SUBMITTED, "j2", 2),
+        ]
+        user, admin = Subscriber(1, False), Subscriber(9, True)
+        await first.subscribe(user, Channel.EVENTS)
+        await first.subscribe(admin, Channel.EVENTS)
+        await first.subscribe(user, Channel.JOBS)
+        for row in first._new_events():
+            first._deliver_event(row)
+        got = [user.queue.get_nowait() for _ in range(user.queue.qsize())]
+        assert [(f["channel"], f["seq"]) for f in got] == [
+            ("events", ids[0]), ("jobs", ids[0]), ("events", ids[2]), ("jobs", ids[2]),
+        ]  # fmt: skip
+        assert admin.queue.qsize() == 4  # admins see every event, the platform's too
+        assert (got[1]["event"], got[1]["data"]["kind"]) == ("status", "job.submitted")
+        # a new hub (empty buffer) serves a resuming client from the table
+        second = Hub(db)
+        second._floor = ids[-1]
+        replay = await second.subscribe(Subscriber(1, False), Channel.EVENTS, after=0)
+        assert [f["seq"] for f in replay] == [ids[0], ids[2]]
+        jobs = await second.subscribe(Subscriber(2, False), Channel.JOBS, after=0)
+        assert [f["data"]["job_id"] for f in jobs] == ["j2"]
+
+    asyncio.run(scenario())
+
+
+def test_the_tail_waits_for_a_gap_in_ids_then_moves_past_it(db: Database, monkeypatch: Any) -> None:
+    """PostgreSQL can commit id 3 after id 4: the hub delivers 4 at once, 3 when it lands,
+    and gives up on an id that never does (a rolled-back transaction) after the settle time."""
+    monkeypatch.setattr(event_store, "SETTLE_SECONDS", 0.2)
+    hub = Hub(db)
+    with db.write() as session:
+        for event_id in (1, 2, 4):
+            session.add(EventRow(id=event_id, created_at=_now(), kind="x", subject="s", data={}))
+    assert [r.id for r in hub._new_events()] == [1, 2, 4]
+    assert hub._floor == 2
+    with db.write() as session:
+        session.add(EventRow(id=3, created_at=_now(), kind="x", subject="s", data={}))
+    assert [r.id for r in hub._new_events()] == [3]
+    assert hub._floor == 4
+    with db.write() as session:
+        session.add(EventRow(id=6, created_at=_now(), kind="x", subject="s", data={}))
+    assert [r.id for r in hub._new_events()] == [6]
+    assert hub._floor == 4  # 5 may still commit
+    time.sleep(0.25)
+    assert hub._new_events() == []
+    assert hub._floor == 6  # 5 never came
+
+
+def _now() -> Any:
+    from quantdesk.core.clock import utcnow
+
+    return utcnow()
+
+
+def test_the_local_bus_delivers_and_drops_instead_of_blocking(tmp_path: Path) -> None:
+    path = tmp_path / "run" / "hub.sock"
+    nobody = LocalSender(path)
+    nobody.send(progress("d", 1))
+    assert nobody.dropped == 1  # no API listens: dropped, not an error
+
+    async def scenario() -> list[StreamMessage]:
+        receiver = LocalReceiver(path)
+        assert oct(path.stat().st_mode & 0o777) == "0o600"
+        sender = LocalSender(path)
+        for bar in range(3):
+            sender.send(progress("d", bar))
+        sender.send(StreamMessage("job.d", "log", {"lines": ["x" * 100_000]}))  # too big
+        assert sender.dropped == 1
+        got = []
+        async for message in receiver.messages():
+            got.append(message)
+            if len(got) == 3:
+                break
+        await receiver.close()
+        assert not path.exists()
+        return got
+
+    got = asyncio.run(scenario())
+    assert [m.data["current_bar"] for m in got] == [0, 1, 2]
+
+
+def _redis_up() -> None:
+    import redis
+
+    try:
+        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1).ping()
+    except redis.RedisError as exc:
+        if os.environ.get("CI"):
+            pytest.fail(f"Redis is required in CI but unavailable: {exc}")
+        pytest.skip(f"Redis at {REDIS_URL} is unavailable: {exc}")
+
+
+@pytest.mark.redis
+def test_the_redis_bus_fans_out_and_a_dead_redis_never_blocks_a_sender() -> None:
+    _redis_up()
+
+    async def scenario() -> list[StreamMessage]:
+        receiver = RedisReceiver(REDIS_URL)
+        got: list[StreamMessage] = []
+
+        async def read() -> None:
+            async for message in receiver.messages():
+                got.append(message)
+                if len(got) == 2:
+                    return
+
+        reader = asyncio.create_task(read())
+        while not receiver.connected:
+            await asyncio.sleep(0.02)
+        sender = RedisSender(REDIS_URL)
+        await asyncio.to_thread(sender.send, progress("e", 1))
+        await asyncio.to_thread(sender.send, progress("e", 2))
+        await asyncio.wait_for(reader, 10)
+        await receiver.close()
+        sender.close()
+        return got
+
+    got = asyncio.run(scenario())
+    assert [m.data["current_bar"] for m in got] == [1, 2]
+    dead = RedisSender("redis://127.0.0.1:1/0")
+    started = time.perf_counter()
+    for bar in range(20):
+        dead.send(progress("e", bar))
+    assert dead.dropped == 20 and time.perf_counter() - started < 2.0
