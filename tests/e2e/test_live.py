@@ -220,8 +220,11 @@ def test_events_over_http_match_what_was_pushed(live: Live) -> None:
         assert frame["seq"] == frame["data"]["id"]
         assert by_id[frame["seq"]]["kind"] == frame["data"]["kind"]
         assert by_id[frame["seq"]]["subject"] == frame["data"]["subject"]
-    kinds = [f["data"]["kind"] for f in pushed if f["data"]["subject"] == job_id]
+    mine = [f["data"] for f in pushed if f["data"]["subject"] == job_id]
+    kinds = [e["kind"] for e in mine if e["kind"] != "job.progress"]
     assert kinds == ["job.submitted", "job.claimed", "job.finished"]
+    milestones = [e["data"]["milestone"] for e in mine if e["kind"] == "job.progress"]
+    assert milestones == sorted(set(milestones)) and set(milestones) <= {25, 50, 75}
     assert any(f["data"]["kind"] == "strategy.saved" for f in pushed)
 
 

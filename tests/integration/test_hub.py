@@ -223,3 +223,34 @@ def test_the_redis_bus_fans_out_and_a_dead_redis_never_blocks_a_sender() -> None
     for bar in range(20):
         dead.send(progress("e", bar))
     assert dead.dropped == 20 and time.perf_counter() - started < 2.0
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_job_changes_record_their_events_in_the_same_transaction(platform: Any) -> None:
+    from quantdesk.core.jobs import JobStatus
+    from quantdesk.services.auth import Principal
+    from quantdesk.services.backtests import RunRequest
+    from quantdesk.storage import jobs as job_store
+
+    admin = Principal(1, True, "admin")
+    platform.strategies.save(admin, "m", "def handle_bar(context, bar_dict):\n    pass\n")
+    job_id = platform.backtests.submit(admin, RunRequest.model_validate(
+        {"strategy_id": "m", "start_date": "2010-02-01", "end_date": "2010-03-31",
+         "universe": ["IBM"]}
+    ))  # fmt: skip
+    claimed = job_store.claim(platform.db, "w", 30)
+    assert claimed is not None
+    for pct in (10.0, 30.0, 80.0, 90.0):
+        update = {"progress": pct, "current_bar": int(pct), "total_bars": 100}
+        assert job_store.heartbeat(platform.db, job_id, claimed.fence, 30, update)
+    assert job_store.finish(platform.db, job_id, claimed.fence, JobStatus.FINISHED)
+    assert not job_store.heartbeat(platform.db, job_id, claimed.fence, 30)  # fence gone
+    page = platform.events.list(admin, subject=job_id, limit=100)
+    events = list(reversed(page.events))
+    assert [e.kind for e in events] == [
+        "job.submitted", "job.claimed", "job.progress", "job.progress", "job.finished",
+    ]  # fmt: skip
+    assert [e.data["milestone"] for e in events if e.kind == "job.progress"] == [25, 75]
+    assert events[-1].data["status"] == "FINISHED" and events[-1].user_id == 1
+    other = platform.events.list(Principal(2, False, "researcher"), subject=job_id, limit=100)
+    assert other.total == 0  # another user's events are not listed

@@ -239,6 +239,10 @@ def claim(
         )
 
 
+#: Progress (percent) at which a running job records a ``job.progress`` event.
+MILESTONES = (25, 50, 75)
+
+
 def heartbeat(
     db: Database,
     job_id: str,
@@ -246,17 +250,26 @@ def heartbeat(
     lease_seconds: float,
     progress: dict[str, Any] | None = None,
 ) -> bool:
-    """Extend the lease (and record progress); False when the fence no longer holds."""
+    """Extend the lease (and record progress); False when the fence no longer holds.
+
+    Progress that crosses a ``MILESTONES`` percent appends a ``job.progress`` event.
+    """
     now = utcnow()
-    values: dict[str, Any] = {
-        "lease_expires_at": now + dt.timedelta(seconds=lease_seconds),
-        "updated_at": now,
-    }
-    if progress:
-        values.update(
-            {k: progress[k] for k in ("progress", "current_bar", "total_bars") if k in progress}
-        )
-    return _fenced_update(db, job_id, fence, values)
+    with db.write() as session:
+        row = session.get(JobRow, job_id, with_for_update=True)
+        if row is None or row.fence != fence or row.status != JobStatus.RUNNING:
+            return False
+        before = row.progress or 0.0
+        row.lease_expires_at = now + dt.timedelta(seconds=lease_seconds)
+        row.updated_at = now
+        for key in ("progress", "current_bar", "total_bars"):
+            if progress and key in progress:
+                setattr(row, key, progress[key])
+        crossed = [m for m in MILESTONES if before < m <= (row.progress or 0.0)]
+        if crossed:
+            status_event(session, row, EventKind.JOB_PROGRESS, milestone=crossed[-1],
+                         current_bar=row.current_bar, total_bars=row.total_bars)  # fmt: skip
+        return True
 
 
 def _fenced_update(
