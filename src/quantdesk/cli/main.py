@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from quantdesk.cli.backtest import backtest
+from quantdesk.cli.daemon import restart, status, stop
 from quantdesk.cli.data import data_app
 from quantdesk.cli.serve import serve
 
@@ -17,6 +18,9 @@ app = typer.Typer(
 )
 app.command("backtest")(backtest)
 app.command("serve")(serve)
+app.command("stop")(stop)
+app.command("status")(status)
+app.command("restart")(restart)
 app.add_typer(data_app, name="data")
 
 

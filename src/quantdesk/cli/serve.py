@@ -16,6 +16,7 @@ from typing import Annotated
 
 import typer
 
+from quantdesk.cli.daemon import claim_pid_file, release_pid_file, start_daemon
 from quantdesk.cli.errors import reported_errors, stderr
 from quantdesk.core import logs
 from quantdesk.core.settings import DEVELOPMENT_PASSWORD, Settings
@@ -28,10 +29,26 @@ def serve(
     workers: Annotated[
         int | None, typer.Option(help="Local worker processes (default $WORKERS or 2).")
     ] = None,
+    daemon: Annotated[
+        bool,
+        typer.Option(
+            help="Run in the background (PID file var/run/quantdesk.pid; "
+            "`quantdesk stop` / `status` / `restart`)."
+        ),
+    ] = False,
 ) -> None:
     """Start the HTTP API and N local backtest workers (Ctrl-C stops both)."""
     with reported_errors():
         settings = Settings()
+        if daemon:
+            argv = ["--host", host, "--port", str(port)]
+            if workers is not None:
+                argv += ["--workers", str(workers)]
+            pid = start_daemon(argv, settings, host, port)
+            stderr.print(f"quantdesk started in the background (pid {pid}) on "
+                         f"http://{host}:{port}; `quantdesk stop` stops it")  # fmt: skip
+            return
+        claim_pid_file(settings, host, port)  # refuses while a server runs on this port
         logs.configure(settings.log_dir, json_lines=settings.log_json, rotating=True,
                        max_mb=settings.log_max_mb, backups=settings.log_backups)  # fmt: skip
         if workers is not None:
@@ -72,3 +89,4 @@ def serve(
         finally:
             supervisor.stop()
             listener.close()
+            release_pid_file(settings, port)

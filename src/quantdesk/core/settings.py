@@ -172,6 +172,10 @@ class Settings(BaseSettings):
         """The local stream bus's socket (``var/run/hub.sock``): workers send live messages."""
         return self.backtest_base_dir.parent / "run" / "hub.sock"
 
+    def pid_file(self, port: int) -> Path:
+        """The PID file of the server on ``port`` (``var/run/quantdesk-54321.pid``)."""
+        return self.backtest_base_dir.parent / "run" / f"quantdesk-{port}.pid"
+
     @property
     def secret_key_path(self) -> Path:
         """Where the generated development ``SECRET_KEY`` is kept (``./var/secret_key``)."""

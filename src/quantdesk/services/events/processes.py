@@ -65,6 +65,14 @@ def _role(proc: psutil.Process) -> tuple[str, str]:
     return "sandbox", proc.name()
 
 
+def _role_of_parent(proc: psutil.Process) -> str | None:
+    try:
+        parent = proc.parent()
+    except psutil.Error:
+        return None
+    return _role(parent)[0] if parent is not None else None
+
+
 def _tree(root: psutil.Process) -> Iterable[psutil.Process]:
     yield root
     try:
@@ -83,7 +91,10 @@ class ProcessMonitor:
         self._host = socket.gethostname()
 
     def sample(self) -> ProcessList:
-        """The processes now (a blocking call: run it off the event loop)."""
+        """The processes of this API process's server now (blocking: run it off the loop).
+
+        From its supervisor when ``quantdesk serve`` started it, else from itself.
+        """
         me = psutil.Process()
         root = me
         try:
@@ -92,6 +103,16 @@ class ProcessMonitor:
                 root = parent
         except psutil.Error:
             pass
+        return self._sample(root)
+
+    def sample_tree(self, pid: int) -> ProcessList:
+        """The processes of the tree rooted at ``pid`` (a supervisor's, for the CLI)."""
+        try:
+            return self._sample(psutil.Process(pid))
+        except psutil.Error:
+            return ProcessList(processes=[], total=0)
+
+    def _sample(self, root: psutil.Process) -> ProcessList:
         running = self._running_jobs()
         views: list[ProcessView] = []
         alive: dict[int, psutil.Process] = {}
@@ -100,6 +121,8 @@ class ProcessMonitor:
             try:
                 with proc.oneshot():
                     role, name = _role(proc)
+                    if role == "forkserver" and _role_of_parent(proc) != "worker":
+                        role, name = "sandbox", "sandbox"  # a prepared or running job's
                     job = running.get(proc.pid) if role == "worker" else None
                     views.append(ProcessView(
                         pid=proc.pid, ppid=proc.ppid(), role=role, name=name,
