@@ -72,7 +72,7 @@ async def watch(
     ws: Any, channel: str, until_final: bool = True
 ) -> list[tuple[float, dict[str, Any]]]:
     """``(receipt time, frame)`` of ``channel`` until the job's final status."""
-    got: Timed = []
+    got: list[tuple[float, dict[str, Any]]] = []
     while True:
         frame = json.loads(await ws.recv())
         if frame.get("channel") != channel:
