@@ -109,6 +109,10 @@ def check_job_stream(frames: list[dict[str, Any]]) -> None:
     printed = [line for line in lines if " bar 2010-" in line]
     assert len(printed) == 252, lines[:5]
     assert frames[-1]["data"]["status"] == "FINISHED"
+    points = [p for f in frames if f["event"] == "equity" for p in f["data"]["points"]]
+    assert len(points) == 252 and points[0][0] == "2010-01-04" and points[-1][0] == "2010-12-31"
+    assert [p[0] for p in points] == sorted(p[0] for p in points)
+    assert all(p[1] == 1.0 for p in points)  # the strategy never trades: NAV stays 1
 
 
 def test_a_subscriber_gets_ordered_progress_log_lines_and_the_final_status(live: Live) -> None:

@@ -93,8 +93,14 @@ async def _authenticate(ws: WebSocket, platform: Platform) -> Principal | None:
 
 
 async def _refuse(ws: WebSocket, code: str, message: str) -> None:
+    """Send an error frame and close with 1008.
+
+    The handshake is accepted first, with the offered subprotocol, so that a browser sees the
+    frame instead of a failed handshake.
+    """
     if ws.client_state == WebSocketState.CONNECTING:
-        await ws.accept()
+        offered = [p.strip() for p in ws.scope.get("subprotocols", [])]
+        await ws.accept(subprotocol=SUBPROTOCOL if SUBPROTOCOL in offered else None)
     with contextlib.suppress(Exception):
         await ws.send_json(_error(code, message))
         await ws.close(code=1008, reason=code)

@@ -15,6 +15,7 @@ from quantdesk.backtest.spec import (
     LogSink,
     PreparedBacktest,
     ProgressCallback,
+    SessionCallback,
 )
 from quantdesk.core.errors import DataUnavailable, InvalidArgument, NotFound
 from quantdesk.core.instruments import InstrumentType
@@ -123,16 +124,20 @@ def run_spec(
     log_sink: LogSink | None = None,
     strategy_name: str | None = None,
     work_dir: Path | None = None,
+    on_session: SessionCallback | None = None,
 ) -> BacktestResult:
     """Run ``strategy`` as ``spec`` says (``run_backtest`` with a validated spec).
 
-    Takes ``run_backtest``'s other arguments and raises its errors.
+    Takes ``run_backtest``'s other arguments and raises its errors; ``on_session`` receives
+    ``(date, NAV)`` after each session (native engine).
     """
     prepared = prepare(
         strategy, spec, catalog=catalog, settings=settings, log_sink=log_sink,
         strategy_name=strategy_name,
     )  # fmt: skip
-    return execute_backtest(prepared, progress=progress, log_sink=log_sink, work_dir=work_dir)
+    return execute_backtest(
+        prepared, progress=progress, log_sink=log_sink, work_dir=work_dir, on_session=on_session
+    )
 
 
 def prepare_backtest(
@@ -260,6 +265,7 @@ def execute_backtest(
     progress: ProgressCallback | None = None,
     log_sink: LogSink | None = None,
     work_dir: Path | None = None,
+    on_session: SessionCallback | None = None,
 ) -> BacktestResult:
     """Run a prepared backtest (see ``run_backtest`` for the callbacks and errors)."""
     config = prepared.config
@@ -271,7 +277,8 @@ def execute_backtest(
     for line in warnings:
         if log_sink is not None:
             log_sink(line)
-    run = run_engine(prepared, work_dir=work_dir, progress=progress, log_sink=log_sink)
+    run = run_engine(prepared, work_dir=work_dir, progress=progress, log_sink=log_sink,
+                     on_session=on_session)  # fmt: skip
     run.raw.logs[:0] = warnings
     return build_result(
         run.raw,

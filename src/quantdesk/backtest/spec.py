@@ -31,6 +31,8 @@ from quantdesk.engine import MAX_AMOUNT, BarSource, EngineConfig, EngineResult, 
 
 ProgressCallback = Callable[[int, int], None]
 LogSink = Callable[[str], None]
+#: ``(session date, NAV)`` after each session (the native engine; others do not call it).
+SessionCallback = Callable[[dt.date, float], None]
 
 
 class Frequency(StrEnum):

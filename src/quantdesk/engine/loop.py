@@ -25,6 +25,8 @@ from quantdesk.engine.records import EngineResult
 from quantdesk.engine.strategy import Strategy, compile_strategy, resolve_params, shim_rqalpha
 
 ProgressCallback = Callable[[int, int], None]
+#: Called after each session with its date and the portfolio's NAV (``total_value / cash``).
+SessionCallback = Callable[[dt.date, float], None]
 LogSink = Callable[[str], None]
 
 
@@ -77,6 +79,7 @@ class Engine:
         *,
         progress: ProgressCallback | None = None,
         log_sink: LogSink | None = None,
+        on_session: SessionCallback | None = None,
     ) -> None:
         if not (math.isfinite(config.cash) and config.cash > 0):
             raise InvalidArgument(f"cash must be > 0, got {config.cash}")
@@ -85,6 +88,7 @@ class Engine:
         self.config = config
         self._source = source
         self._progress = progress
+        self._on_session = on_session
         self._log_sink = log_sink
         self._calendar = MARKET_CALENDAR[config.profile.market]
         self.sessions = source.sessions(self._calendar, config.start, config.end)
@@ -199,6 +203,7 @@ class Engine:
         close_time = self.config.profile.close_time
         combine = dt.datetime.combine
         progress = self._progress
+        on_session = self._on_session
         total = len(self._dates)
         rec = _DailyRecorder(self)
         record = rec.record
@@ -247,6 +252,8 @@ class Engine:
                 if positions:
                     portfolio.settle()
                 record(t, day)
+                if on_session is not None:
+                    on_session(day, portfolio.total_value / portfolio.starting_cash)
                 if progress is not None:
                     progress(t + 1, total)
         except StrategyError:

@@ -137,41 +137,63 @@ def cap_logs(logs: list[str], limit: int) -> list[str]:
     return kept
 
 
+class _Reporter:
+    """What a running job tells its runner.
+
+    Log lines (stdout), progress with the new equity points, and its error (the events pipe,
+    or ``progress.json``/``error.json`` without one).
+    """
+
+    def __init__(self, folder: RunFolder) -> None:
+        self.folder = folder
+        self.events = _events_open()
+        self._out = sys.stdout  # the real one: the engine sends print() to the log sink
+        self._last = (-1.0, 0.0)
+        self._equity: list[list[Any]] = []  # sessions' NAV since the last progress event
+
+    def log(self, line: str) -> None:
+        self._out.write(line + "\n")
+        self._out.flush()
+
+    def emit(self, payload: dict[str, Any]) -> None:
+        if self.events:
+            os.write(EVENTS_FD, (json.dumps(payload) + "\n").encode())
+
+    def fail(self, code: str, message: str) -> None:
+        error = JobFailure(code=code, message=message)
+        self.emit({"error": error.model_dump()})
+        with contextlib.suppress(OSError):
+            self.folder.write_error(error)
+
+    def on_session(self, day: dt.date, nav: float) -> None:
+        if self.events:
+            self._equity.append([day.isoformat(), round(nav, 10)])
+
+    def progress(self, done: int, total: int) -> None:
+        pct = round(100.0 * done / total, 1)
+        now = time.monotonic()
+        last_pct, last_at = self._last
+        if not (done in (0, total) or (pct > last_pct and now - last_at >= PROGRESS_EVERY)):
+            return
+        self._last = (pct, now)
+        update = JobProgress(
+            progress=pct, current_bar=done, total_bars=total,
+            started_at=time.time() if done == 0 else None,  # the strategy's init is next
+        )  # fmt: skip
+        if not self.events:
+            self.folder.write_progress(update)
+            return
+        payload = update.model_dump(exclude_none=True)
+        if self._equity:
+            payload["equity"], self._equity = self._equity, []
+        self.emit(payload)
+
+
 def main(run_dir: str, log_bytes: int | None = None) -> int:
     """Run the job in ``run_dir``; ``log_bytes`` caps the log lines kept in the result."""
     folder = RunFolder(Path(run_dir).parent, Path(run_dir).name)
-    out = sys.stdout
-    events = _events_open()
-
-    def log(line: str) -> None:
-        out.write(line + "\n")
-        out.flush()
-
-    def emit(payload: dict[str, Any]) -> None:
-        if events:
-            os.write(EVENTS_FD, (json.dumps(payload) + "\n").encode())
-
-    def fail(code: str, message: str) -> None:
-        error = JobFailure(code=code, message=message)
-        emit({"error": error.model_dump()})
-        with contextlib.suppress(OSError):
-            folder.write_error(error)
-
-    last = [-1.0, 0.0]
-
-    def progress(done: int, total: int) -> None:
-        pct = round(100.0 * done / total, 1)
-        now = time.monotonic()
-        if done in (0, total) or (pct > last[0] and now - last[1] >= PROGRESS_EVERY):
-            last[0], last[1] = pct, now
-            update = JobProgress(
-                progress=pct, current_bar=done, total_bars=total,
-                started_at=time.time() if done == 0 else None,  # the strategy's init is next
-            )  # fmt: skip
-            if events:
-                emit(update.model_dump(exclude_none=True))
-            else:
-                folder.write_progress(update)
+    report = _Reporter(folder)
+    log, fail = report.log, report.fail
 
     try:
         try:
@@ -183,10 +205,11 @@ def main(run_dir: str, log_bytes: int | None = None) -> int:
             Path("strategy.py"),
             config,
             catalog=Catalog(config.data_dir),
-            progress=progress,
+            progress=report.progress,
             log_sink=log,
             strategy_name=config.strategy_id,
             work_dir=folder.path,  # RQAlpha's result.pkl lands beside extracted.json
+            on_session=report.on_session,
         )
         if log_bytes is not None:
             result.logs[:] = cap_logs(result.logs, log_bytes)

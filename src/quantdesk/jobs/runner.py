@@ -14,6 +14,7 @@ then FAILED ``WORKER_LOST``.
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import signal
 import threading
@@ -47,6 +48,9 @@ KILL_SIGNALS = frozenset({signal.SIGKILL, signal.SIGTERM, signal.SIGINT, signal.
                           signal.SIGQUIT})  # fmt: skip
 #: Longest log line sent live (the file keeps it whole).
 LIVE_LINE_CHARS = 2000
+#: Equity points per live message (under the bus's datagram size), and per events line.
+EQUITY_BATCH = 1000
+MAX_EQUITY_POINTS = 100_000
 #: Characters of log lines per live message (under the bus's datagram size).
 LIVE_BATCH_CHARS = 40_000
 #: Progress reaches the database at most this often (and with every lease heartbeat).
@@ -93,6 +97,23 @@ def _progress_event(message: dict[str, Any]) -> dict[str, Any] | None:
     except ValueError:
         return None
     return update.model_dump(include={"progress", "current_bar", "total_bars"})
+
+
+def _equity_points(message: dict[str, Any]) -> list[list[Any]]:
+    """The ``[date, nav]`` points of an events line (untrusted: malformed ones are dropped)."""
+    raw = message.get("equity")
+    if not isinstance(raw, list):
+        return []
+    points = []
+    for item in raw[:MAX_EQUITY_POINTS]:
+        if (
+            isinstance(item, list) and len(item) == 2
+            and isinstance(item[0], str) and len(item[0]) == 10
+            and isinstance(item[1], int | float) and not isinstance(item[1], bool)
+            and math.isfinite(item[1])
+        ):  # fmt: skip
+            points.append([item[0], float(item[1])])
+    return points
 
 
 def _error_event(message: dict[str, Any]) -> dict[str, str] | None:
@@ -206,6 +227,9 @@ class JobRunner:
             if update is not None:
                 progress.update(update)
                 self._publish(job.id, "progress", {**update, "pct": update["progress"]})
+                points = _equity_points(message)
+                for i in range(0, len(points), EQUITY_BATCH):
+                    self._publish(job.id, "equity", {"points": points[i : i + EQUITY_BATCH]})
             error = _error_event(message)
             if error is not None:
                 reported.update(error)

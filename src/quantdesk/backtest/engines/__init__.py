@@ -17,7 +17,13 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-from quantdesk.backtest.spec import EngineRun, LogSink, PreparedBacktest, ProgressCallback
+from quantdesk.backtest.spec import (
+    EngineRun,
+    LogSink,
+    PreparedBacktest,
+    ProgressCallback,
+    SessionCallback,
+)
 from quantdesk.core.errors import InvalidArgument
 
 __all__ = ["ENGINE_NAMES", "EngineRun", "LogSink", "PreparedBacktest", "ProgressCallback",
@@ -98,6 +104,7 @@ def run_engine(
     work_dir: Path | None = None,
     progress: ProgressCallback | None = None,
     log_sink: LogSink | None = None,
+    on_session: SessionCallback | None = None,
 ) -> EngineRun:
     """Run ``prepared`` on ``prepared.engine``.
 
@@ -108,6 +115,7 @@ def run_engine(
         progress: ``(sessions_done, sessions_total)`` callback (native engine per session;
             others at start and end).
         log_sink: Receives log lines as they are produced.
+        on_session: ``(date, NAV)`` after each session (native only: the live equity curve).
 
     Raises:
         EngineUnavailable: the engine is not installed / configured.
@@ -123,4 +131,4 @@ def run_engine(
         return run_rqalpha(prepared, work_dir=work_dir, progress=progress, log_sink=log_sink)
     from quantdesk.backtest.engines.native import run_native
 
-    return run_native(prepared, progress=progress, log_sink=log_sink)
+    return run_native(prepared, progress=progress, log_sink=log_sink, on_session=on_session)

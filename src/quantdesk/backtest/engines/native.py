@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from quantdesk.backtest.spec import EngineRun, LogSink, ProgressCallback
+from quantdesk.backtest.spec import EngineRun, LogSink, ProgressCallback, SessionCallback
 from quantdesk.core.version import package_version
 from quantdesk.engine import Engine
 
@@ -17,8 +17,10 @@ def run_native(
     *,
     progress: ProgressCallback | None = None,
     log_sink: LogSink | None = None,
+    on_session: SessionCallback | None = None,
 ) -> EngineRun:
     """Run ``prepared`` on the native engine (see ``run_engine``)."""
-    engine = Engine(prepared.bar_source(), prepared.config, progress=progress, log_sink=log_sink)
+    engine = Engine(prepared.bar_source(), prepared.config, progress=progress,
+                    log_sink=log_sink, on_session=on_session)  # fmt: skip
     raw = engine.run(prepared.source, prepared.filename)
     return EngineRun(raw=raw, engine="native", engine_version=package_version("quantdesk"))

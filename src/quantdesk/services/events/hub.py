@@ -130,6 +130,7 @@ class Hub:
         self._seen: set[int] = set()  # delivered ids above the floor
         self.started_at = time.time()
         self.status_hooks: list[Callable[[], dict[str, Any]]] = []
+        self._stopping = asyncio.Event()
 
     # -- life ----------------------------------------------------------------------------------
 
@@ -143,14 +144,26 @@ class Hub:
         psutil.cpu_percent(None)  # the first reading is meaningless
 
     async def stop(self) -> None:
-        """Stop the background tasks and the bus."""
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        """Stop the background tasks and the bus.
+
+        The tasks finish the database read they may be in (a thread cannot be cancelled, and
+        its connection must be back in the pool before the platform disposes of it).
+        """
+        self._stopping.set()
         if self._bus is not None:
             await self._bus.close()
+        done, pending = await asyncio.wait(self._tasks, timeout=10) if self._tasks else ((), ())
+        for task in pending:
+            task.cancel()
+        for task in [*done, *pending]:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+
+    async def _pause(self, seconds: float) -> bool:
+        """Sleep ``seconds``; False (at once) when the hub is stopping."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stopping.wait(), seconds)
+        return not self._stopping.is_set()
 
     # -- publishing ----------------------------------------------------------------------------
 
@@ -259,14 +272,13 @@ class Hub:
             return event_store.last_id(session)
 
     async def _tail_events(self) -> None:
-        while True:
+        while await self._pause(TAIL_SECONDS):
             try:
                 rows = await asyncio.to_thread(self._new_events)
                 for row in rows:
                     self._deliver_event(row)
             except Exception:
                 log.exception("the hub could not read new events; retrying")
-            await asyncio.sleep(TAIL_SECONDS)
 
     def _new_events(self) -> list[EventRow]:
         """Events above the floor not delivered yet, oldest first; advances the floor."""
@@ -317,19 +329,20 @@ class Hub:
 
     async def _read_bus(self) -> None:
         assert self._bus is not None
-        while True:
+        while not self._stopping.is_set():
             try:
                 async for message in self._bus.messages():
                     if message.channel.startswith("job."):
                         self.publish(message)
                 return
             except Exception:
+                if self._stopping.is_set():
+                    return
                 log.exception("the stream bus failed; restarting it in 1 s")
-                await asyncio.sleep(1.0)
+                await self._pause(1.0)
 
     async def _tick_status(self) -> None:
-        while True:
-            await asyncio.sleep(STATUS_SECONDS)
+        while await self._pause(STATUS_SECONDS):
             try:
                 status = await asyncio.to_thread(self.system_status)
                 self.publish(StreamMessage(Channel.SYSTEM_STATUS, "tick", status))
