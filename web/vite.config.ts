@@ -7,7 +7,8 @@ const api = process.env.QUANTDESK_API ?? "http://127.0.0.1:54321";
 export default defineConfig({
   // TSX through esbuild with the automatic runtime (no plugin: fewer packages to install).
   esbuild: { jsx: "automatic" },
-  server: { proxy: { "/api": api, "/docs": api, "/openapi.json": api } },
+  // `ws: true`: /api/ws (the live channels) goes through the proxy too.
+  server: { proxy: { "/api": { target: api, ws: true }, "/docs": api, "/openapi.json": api } },
   build: {
     outDir: "dist",
     emptyOutDir: true,

@@ -2,8 +2,11 @@
 
 A researcher's path: log in, create a strategy from the SMA template, compile (a deliberate
 syntax error shows an inline marker; fix it), run it on AAPL vs SPX, wait for FINISHED, read
-the metric cards and the equity chart, open the trades. Screenshots of every page go to
-``out/web-ui/`` (``QUANTDESK_SCREENSHOTS`` overrides) for a person to look at.
+the metric cards and the equity chart, open the trades. Then the live views (``/api/ws``): a
+running job's page follows its progress and log as they are pushed, the System page charts
+``system.status`` ticks and lists platform events, and a toast says when a job ends.
+Screenshots of every page go to ``out/web-ui/`` (``QUANTDESK_SCREENSHOTS`` overrides) for a
+person to look at.
 
 Needs Debian's ``chromium`` (``/usr/bin/chromium``; Playwright drives it through
 ``executable_path``, never a downloaded browser) and the built UI (``make web``). Without them
@@ -19,6 +22,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from tests.fixtures.server import start_server
@@ -35,6 +39,17 @@ CHROMIUM_ARGS = [
     "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-sync",
     "--disable-background-networking", "--disable-component-update",
 ]  # fmt: skip
+
+
+ADMIN = {"mobile": "13800138000", "password": "pass123456"}
+#: Prints a line per bar and sleeps 10 ms: two years of IBM (504 bars) take about five seconds
+#: and stream progress and log lines all along.
+CHATTY = (
+    "import time\n\ndef handle_bar(context, bar_dict):\n"
+    "    print('bar', context.now.date())\n    time.sleep(0.01)\n"
+)
+LONG_WINDOW = {"start_date": "2010-01-04", "end_date": "2011-12-30", "universe": ["IBM"]}
+SHORT_WINDOW = {"start_date": "2010-01-04", "end_date": "2010-02-26", "universe": ["IBM"]}
 
 
 def _require(condition: bool, reason: str) -> None:
@@ -231,4 +246,152 @@ def test_a_researcher_writes_runs_and_reads_a_backtest_in_the_browser(
         finally:
             browser.close()
     unexpected = [e for e in console_errors if "401" not in e and "Failed to load" not in e]
+    assert not unexpected, unexpected
+
+
+def _login(page: Any, server: str) -> None:
+    page.goto(f"{server}/login")
+    page.fill("input[name=mobile]", ADMIN["mobile"])
+    page.fill("input[name=password]", ADMIN["password"])
+    page.click("button[type=submit]")
+    page.get_by_role("heading", name="Strategies", exact=True).wait_for()
+
+
+def _submit(http: httpx.Client, strategy: str, window: dict[str, Any]) -> str:
+    """Run ``CHATTY`` saved as ``strategy`` over ``window``; the new job's id."""
+    saved = http.post(f"/api/backtest/strategies/{strategy}", json={"code": CHATTY})
+    assert saved.status_code == 200, saved.text
+    run = http.post("/api/backtest/run", json={"strategy_id": strategy, **window})
+    assert run.status_code == 200, run.text
+    return str(run.json()["job_id"])
+
+
+def _number(page: Any, selector: str, attribute: str) -> float:
+    value = page.locator(selector).first.get_attribute(attribute)
+    assert value is not None, f"{selector} has no {attribute}"
+    return float(value)
+
+
+def _grows(page: Any, selector: str, attribute: str, above: float) -> None:
+    """Wait until ``attribute`` of ``selector`` is a number above ``above``."""
+    page.wait_for_function(
+        """([sel, attr, above]) => {
+             const el = document.querySelector(sel);
+             return el !== null && Number(el.getAttribute(attr)) > above; }""",
+        arg=[selector, attribute, above],
+    )
+
+
+def test_live_pages_follow_a_running_job_the_system_and_the_events(
+    chromium: str, server: str
+) -> None:
+    from playwright.sync_api import ConsoleMessage, expect, sync_playwright
+
+    console_errors: list[str] = []
+
+    def record_console_error(message: ConsoleMessage) -> None:
+        if message.type == "error":
+            console_errors.append(message.text)
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium, headless=True, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1280, "height": 800})
+        page.set_default_timeout(TIMEOUT_MS)
+        page.on("console", record_console_error)
+        http = httpx.Client(base_url=server, timeout=30)
+        try:
+            _login(page, server)
+            expect(page.get_by_test_id("connection")).to_have_attribute("data-state", "open")
+            http.headers["Authorization"] = page.evaluate(
+                "() => JSON.parse(sessionStorage.getItem('quantdesk.session')).token"
+            )
+
+            # A running job's page: the bar and the log move while it runs, pushed (no polling).
+            job_id = _submit(http, "chatty", LONG_WINDOW)
+            page.goto(f"{server}/jobs/{job_id}")
+            expect(page.get_by_test_id("job-live-badge")).to_have_text("live")
+            progress = "[data-testid=job-progress]"
+            expect(page.get_by_test_id("job-bars")).to_contain_text("of 504")
+            start = _number(page, progress, "aria-valuenow")
+            _grows(page, progress, "aria-valuenow", start)
+            log = "[data-testid=log]"
+            _grows(page, log, "data-lines", 0)
+            expect(page.get_by_test_id("log")).to_contain_text(" bar 2010-")
+            lines = _number(page, log, "data-lines")
+            _grows(page, log, "data-lines", lines)
+            middle = _number(page, progress, "aria-valuenow")
+            assert start < middle < 100, (start, middle)
+            expect(page.get_by_test_id("job-eta")).to_contain_text(re.compile(r"ETA \d+s"))
+            _shot(page, "17-job-live")
+            # Scrolling up pauses the log; Follow resumes it.
+            page.locator(log).evaluate("el => { el.scrollTop = 0; }")
+            expect(page.get_by_test_id("log-follow")).to_be_visible()
+            _shot(page, "18-job-live-log-paused")
+            page.get_by_test_id("log-follow").click()
+            expect(page.get_by_test_id("log-follow")).to_have_count(0)
+            # It ends: the page loads the result over HTTP.
+            expect(page.get_by_test_id("status-badge").first).to_have_text(
+                "FINISHED", timeout=90_000
+            )
+            expect(page.get_by_test_id("metric-cards")).to_contain_text("Total return")
+            expect(page.get_by_test_id("job-progress")).to_have_count(0)
+
+            # The System page: CPU and memory ticks, the figures, the event feed.
+            page.get_by_role("link", name="System", exact=True).click()
+            expect(page.get_by_role("heading", name="System", exact=True)).to_be_visible()
+            expect(page.get_by_test_id("system-live")).to_have_text("live")
+            _grows(page, "[data-testid=cpu-chart]", "data-points", 0)
+            _grows(page, "[data-testid=memory-chart]", "data-points", 0)
+            expect(page.get_by_test_id("system-figures")).to_contain_text("%")
+            feed = page.get_by_test_id("event-feed")
+            expect(feed.locator("tr[data-kind='job.finished']")).to_have_count(1)
+            expect(feed).to_contain_text("job.claimed")
+            expect(page.get_by_test_id("processes")).to_contain_text("worker")
+            _grows(page, "[data-testid=cpu-chart]", "data-points", 1)
+            _shot(page, "19-system")
+
+            # While it is open, another job: its events arrive live and a toast says it ended.
+            page.get_by_test_id("event-kind-filter").select_option("job.")
+            expect(feed.locator("tbody tr").first).to_have_attribute("data-kind", "job.finished")
+            second = _submit(http, "chatty_short", SHORT_WINDOW)
+            toast = page.get_by_test_id("job-toast")
+            expect(toast).to_contain_text("finished", timeout=90_000)
+            expect(toast).to_contain_text(second[:12])
+            expect(feed.locator("tr[data-kind='job.finished']")).to_have_count(2)
+            expect(feed.locator("tbody tr").first).to_contain_text(second[:12])
+            expect(feed).not_to_contain_text("strategy.saved")  # filtered out
+            _grows(page, "[data-testid=cpu-chart]", "data-points", 2)  # the ticks go on
+            feed.scroll_into_view_if_needed()
+            _shot(page, "20-system-events-toast")
+            page.get_by_test_id("event-subject-filter").fill(second)
+            for kind in ("job.submitted", "job.claimed", "job.finished"):
+                expect(feed.locator(f"tr[data-kind='{kind}']")).to_have_count(1)
+            expect(feed.locator("tbody tr").filter(has_not_text=second[:12])).to_have_count(0)
+            toast.get_by_role("link").click()
+            expect(page).to_have_url(f"{server}/jobs/{second}")
+            expect(page.get_by_test_id("status-badge").first).to_have_text("FINISHED")
+
+            # The jobs list shows both, live.
+            page.get_by_role("link", name="Jobs", exact=True).first.click()
+            expect(page.get_by_test_id("jobs-live")).to_have_text("live")
+            expect(page.get_by_test_id("jobs-table").locator("tbody tr")).to_have_count(2)
+
+            # Without the socket (another tab, where it never answers) the pages poll instead.
+            offline = browser.new_page(viewport={"width": 1280, "height": 800})
+            offline.set_default_timeout(TIMEOUT_MS)
+            offline.on("console", record_console_error)
+            offline.route_web_socket("**/api/ws", lambda _ws: None)
+            _login(offline, server)
+            third = _submit(http, "chatty_offline", LONG_WINDOW)
+            offline.goto(f"{server}/jobs/{third}")
+            expect(offline.get_by_test_id("job-live-badge")).to_have_text("polling")
+            expect(offline.get_by_test_id("connection")).not_to_have_attribute("data-state", "open")
+            expect(offline.get_by_test_id("status-badge").first).to_have_text(
+                "FINISHED", timeout=90_000
+            )
+            expect(offline.get_by_test_id("metric-cards")).to_contain_text("Total return")
+        finally:
+            http.close()
+            browser.close()
+    unexpected = [e for e in console_errors if "Failed to load" not in e]
     assert not unexpected, unexpected

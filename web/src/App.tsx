@@ -8,6 +8,7 @@ import { JobsPage } from "./pages/JobsPage";
 import { LoginPage } from "./pages/LoginPage";
 import { ResultPage } from "./pages/ResultPage";
 import { StrategiesPage } from "./pages/StrategiesPage";
+import { SystemPage } from "./pages/SystemPage";
 
 function useSession(): Session | null {
   const [session, setSession] = useState(getSession);
@@ -43,6 +44,7 @@ export function App() {
           <Route path="/jobs/:id" element={<ResultPage />} />
           <Route path="/data" element={<DataPage />} />
           <Route path="/data/:id" element={<DataPage />} />
+          <Route path="/system" element={<SystemPage />} />
           <Route path="*" element={<Navigate to="/strategies" replace />} />
         </Route>
       </Routes>

@@ -39,6 +39,14 @@ export type CompileResult = Schemas["CompileResult"];
 export type Diagnostic = Schemas["Diagnostic"];
 /** `GET .../log` with `offset` or `tail` (without them the route answers plain text). */
 export type LogSlice = Schemas["LogSlice"];
+/** One platform event (`GET /api/events`, and the `events` channel's data). */
+export type EventView = Schemas["EventView"];
+/** `data` of `GET /api/events`: newest first. */
+export type EventPage = Schemas["EventPage"];
+/** One process of the platform (`GET /api/processes`, channel `system.processes`; admins). */
+export type ProcessView = Schemas["ProcessView"];
+export type ProcessList = Schemas["ProcessList"];
+export type JobError = Schemas["JobError"];
 /** One fill: the schema types rows as `{[key: string]: unknown}`; readers convert fields. */
 export type Trade = TradePage["trades"][number];
 
@@ -46,3 +54,5 @@ export type Trade = TradePage["trades"][number];
 export type JobStatus = Schemas["JobStatus"];
 export const JOB_STATUSES: JobStatus[] = ["QUEUED", "RUNNING", "FINISHED", "FAILED", "CANCELLED"];
 export const ACTIVE: readonly JobStatus[] = ["QUEUED", "RUNNING"];
+/** The states a job ends in. */
+export const FINAL: readonly JobStatus[] = ["FINISHED", "FAILED", "CANCELLED"];

@@ -1,8 +1,19 @@
-/** The app shell: sidebar navigation, job counts, user and logout. */
-import { NavLink, Outlet } from "react-router-dom";
+/** The app shell: sidebar navigation, job counts, the live connection, user and logout;
+ * toasts when one of the user's jobs ends. */
+import { useEffect, useRef, useState } from "react";
+import { Link, NavLink, Outlet, useLocation } from "react-router-dom";
 import { getSession, setSession } from "../api/auth";
 import { api } from "../api/client";
-import { useInterval, useLoad } from "../lib/hooks";
+import {
+  decodeStatus,
+  type JobStatusChange,
+  type LiveState,
+  useChannel,
+  useLiveState,
+} from "../api/live";
+import { FINAL } from "../api/models";
+import { useDebounced, useInterval, useLoad } from "../lib/hooks";
+import { StatusBadge } from "./ui";
 
 export function Logo() {
   return (
@@ -24,6 +35,7 @@ const icons = {
   strategies: "M4 5h16M4 12h16M4 19h10",
   jobs: "M5 4h14v16H5zM9 9h6M9 13h6M9 17h3",
   data: "M4 19V9m5 10V5m5 14v-7m5 7V8",
+  system: "M3 12h4l3-7 4 14 3-7h4",
 };
 
 function Icon({ d }: { d: string }) {
@@ -48,7 +60,17 @@ export function Layout() {
     const res = await api.GET("/api/health");
     return res.data?.data.jobs ?? {};
   }, []);
-  useInterval(() => void health.reload(), 5000, true);
+  // The counts change when jobs do: reloaded on the user's status pushes while the socket is
+  // up (other users' jobs show at the next one), polled every 5 s while it is down.
+  const reloadSoon = useDebounced(() => void health.reload(), 250);
+  const live = useChannel("jobs", {
+    frame(frame) {
+      if (frame.event === "status") reloadSoon();
+    },
+    subscribed: () => reloadSoon(),
+    reset: () => reloadSoon(),
+  });
+  useInterval(() => void health.reload(), 5000, !live);
   const jobs = health.data ?? {};
   return (
     <div className="app">
@@ -70,12 +92,16 @@ export function Layout() {
           <NavLink to="/data">
             <Icon d={icons.data} /> Data
           </NavLink>
+          <NavLink to="/system">
+            <Icon d={icons.system} /> System
+          </NavLink>
         </nav>
         <div className="sidebar-foot">
-          <div className="health" title="jobs on the server (all users)">
+          <div className="health" title="jobs on the server (all users)" data-testid="job-counts">
             <span className="badge RUNNING">{jobs.RUNNING ?? 0} running</span>
             <span className="badge QUEUED">{jobs.QUEUED ?? 0} queued</span>
           </div>
+          <Connection />
           <div className="row">
             <span className="grow" title={`user id ${session?.userid}`}>
               {session?.mobile} {session?.isAdmin ? <span className="tag">admin</span> : null}
@@ -97,6 +123,112 @@ export function Layout() {
       <main className="main">
         <Outlet />
       </main>
+      <JobToasts />
+    </div>
+  );
+}
+
+const CONNECTION: Record<LiveState, [string, string]> = {
+  idle: ["off", "not connected"],
+  connecting: ["wait", "connecting…"],
+  open: ["on", "live"],
+  reconnecting: ["wait", "reconnecting… (polling)"],
+};
+
+/** The live connection's state. */
+function Connection() {
+  const state = useLiveState();
+  const [cls, text] = CONNECTION[state];
+  return (
+    <div
+      className={`connection ${cls}`}
+      data-testid="connection"
+      data-state={state}
+      title="pushed updates over /api/ws; pages poll while it is down"
+    >
+      {text}
+    </div>
+  );
+}
+
+interface Toast {
+  key: number;
+  change: JobStatusChange;
+}
+
+const TOAST_MS = 8000;
+const TOASTS_SHOWN = 4;
+
+/** A toast when one of the user's jobs ends (not for the job whose page is open). */
+function JobToasts() {
+  const [toasts, setToasts] = useState<Toast[]>([]);
+  const location = useLocation();
+  const path = useRef(location.pathname);
+  path.current = location.pathname;
+  const next = useRef(0);
+  useChannel("jobs", {
+    frame(frame) {
+      if (frame.event !== "status") return;
+      const change = decodeStatus(frame.data);
+      if (!change || !FINAL.includes(change.status) || change.kind === "job.deleted") return;
+      if (path.current === `/jobs/${change.jobId}`) return;
+      const key = ++next.current;
+      setToasts((t) =>
+        [...t.filter((x) => x.change.jobId !== change.jobId), { key, change }].slice(-TOASTS_SHOWN),
+      );
+    },
+  });
+  const dismiss = (key: number) => setToasts((t) => t.filter((x) => x.key !== key));
+  if (!toasts.length) return null;
+  return (
+    <div className="toasts" aria-live="polite">
+      {toasts.map((t) => (
+        <JobToast key={t.key} change={t.change} onClose={() => dismiss(t.key)} />
+      ))}
+    </div>
+  );
+}
+
+function JobToast({ change, onClose }: { change: JobStatusChange; onClose: () => void }) {
+  const close = useRef(onClose);
+  close.current = onClose;
+  useEffect(() => {
+    const id = window.setTimeout(() => close.current(), TOAST_MS);
+    return () => window.clearTimeout(id);
+  }, []);
+  const verb =
+    change.status === "FINISHED"
+      ? "finished"
+      : change.status === "FAILED"
+        ? "failed"
+        : change.status === "CANCELLED"
+          ? "was cancelled"
+          : change.status;
+  return (
+    <div className={`toast ${change.status}`} role="status" data-testid="job-toast">
+      <StatusBadge status={change.status} />
+      <div className="grow">
+        <div>
+          <Link to={`/jobs/${change.jobId}`} className="id-link" onClick={onClose}>
+            {change.jobId.slice(0, 12)}
+          </Link>{" "}
+          {change.strategyId ? (
+            <>
+              of <strong>{change.strategyId}</strong>{" "}
+            </>
+          ) : null}
+          {verb}
+        </div>
+        {change.error && (
+          <div className="toast-sub">
+            {change.error.code}
+            {change.error.message ? `: ${change.error.message}` : ""}
+          </div>
+        )}
+      </div>
+      <button type="button" className="ghost small" onClick={onClose} aria-label="dismiss">
+        ✕
+      </button>
     </div>
   );
 }

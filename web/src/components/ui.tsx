@@ -182,10 +182,45 @@ export function Tabs<T extends string>({
   );
 }
 
-export function Progress({ value }: { value: number }) {
+export function Progress({
+  value,
+  large,
+  testId,
+  label = "progress",
+}: {
+  value: number;
+  large?: boolean;
+  testId?: string;
+  label?: string;
+}) {
+  const clamped = Math.max(0, Math.min(100, value));
   return (
-    <div className="progress" title={`${value.toFixed(0)}%`}>
-      <div style={{ width: `${Math.max(0, Math.min(100, value))}%` }} />
+    <div
+      className={`progress${large ? " large" : ""}`}
+      title={`${value.toFixed(0)}%`}
+      role="progressbar"
+      aria-label={label}
+      aria-valuemin={0}
+      aria-valuemax={100}
+      aria-valuenow={Math.round(clamped * 10) / 10}
+      data-testid={testId}
+    >
+      <div style={{ width: `${clamped}%` }} />
     </div>
+  );
+}
+
+/** Whether a view is updated by pushes (`live`) or by polling over HTTP. */
+export function LiveBadge({ live, testId }: { live: boolean; testId?: string }) {
+  return (
+    <span
+      className={`live-badge${live ? " on" : ""}`}
+      title={
+        live ? "updated live over the WebSocket" : "no live connection: refreshed every few seconds"
+      }
+      data-testid={testId}
+    >
+      {live ? "live" : "polling"}
+    </span>
   );
 }

@@ -66,3 +66,24 @@ export function cell(v: unknown): string {
   if (typeof v === "object") return JSON.stringify(v);
   return String(v);
 }
+
+/** ISO time → "10:00:05" today, else "2026-02-16 10:00:05" (local time). */
+export function clockTime(v: string | null | undefined, now: Date = new Date()): string {
+  if (!v) return "—";
+  const d = new Date(v);
+  if (Number.isNaN(d.getTime())) return v;
+  const p = (n: number) => String(n).padStart(2, "0");
+  const time = `${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;
+  return d.toDateString() === now.toDateString() ? time : `${dateTime(v).slice(0, 10)} ${time}`;
+}
+
+/** Seconds as "3d 04h", "5h 02m", "4m 10s", "12s". */
+export function uptime(v: unknown): string {
+  if (!isNum(v)) return "—";
+  const s = Math.max(0, Math.round(v));
+  const p = (n: number) => String(n).padStart(2, "0");
+  if (s >= 86400) return `${Math.floor(s / 86400)}d ${p(Math.floor((s % 86400) / 3600))}h`;
+  if (s >= 3600) return `${Math.floor(s / 3600)}h ${p(Math.floor((s % 3600) / 60))}m`;
+  if (s >= 60) return `${Math.floor(s / 60)}m ${p(s % 60)}s`;
+  return `${s}s`;
+}

@@ -49,3 +49,23 @@ export function useInterval(fn: () => void, ms: number, active: boolean): void {
     return () => window.clearInterval(id);
   }, [ms, active]);
 }
+
+/** `fn` called at most once per `ms`, `ms` after the first of a burst of calls. */
+export function useDebounced(fn: () => void, ms: number): () => void {
+  const saved = useRef(fn);
+  saved.current = fn;
+  const timer = useRef<number | null>(null);
+  useEffect(
+    () => () => {
+      if (timer.current !== null) window.clearTimeout(timer.current);
+    },
+    [],
+  );
+  return useCallback(() => {
+    if (timer.current !== null) return;
+    timer.current = window.setTimeout(() => {
+      timer.current = null;
+      saved.current();
+    }, ms);
+  }, [ms]);
+}

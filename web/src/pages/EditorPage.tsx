@@ -3,6 +3,7 @@ import { useCallback, useEffect, useRef, useState } from "react";
 import { Link, useNavigate, useParams } from "react-router-dom";
 import { getSession } from "../api/auth";
 import { api, errorMessage, toApiError, unwrap, unwrapData } from "../api/client";
+import { decodeStatus, useChannel } from "../api/live";
 import type { CompileResult, Diagnostic, RunBody, StrategyVersion } from "../api/models";
 import { ACTIVE } from "../api/models";
 import { CodeEditor, type CodeEditorHandle } from "../components/CodeEditor";
@@ -10,7 +11,7 @@ import { DiffView } from "../components/DiffView";
 import { RunPanel } from "../components/RunPanel";
 import { Empty, ErrorBanner, Modal, StatusBadge, Tabs } from "../components/ui";
 import { ago, bytes, dateTime } from "../lib/format";
-import { useInterval, useLoad } from "../lib/hooks";
+import { useDebounced, useInterval, useLoad } from "../lib/hooks";
 
 type Side = "run" | "versions" | "jobs";
 
@@ -349,7 +350,16 @@ function StrategyJobs({ strategyId }: { strategyId: string }) {
     [strategyId],
   );
   const active = (jobs.data ?? []).some((j) => ACTIVE.includes(j.status));
-  useInterval(() => void jobs.reload(), 2000, active);
+  const reloadSoon = useDebounced(() => void jobs.reload(), 300);
+  const live = useChannel("jobs", {
+    frame(frame) {
+      const change = frame.event === "status" ? decodeStatus(frame.data) : null;
+      if (change && (change.strategyId === strategyId || change.strategyId === null)) reloadSoon();
+    },
+    subscribed: () => reloadSoon(),
+    reset: () => reloadSoon(),
+  });
+  useInterval(() => void jobs.reload(), 2000, active && !live);
   if (jobs.error) return <ErrorBanner error={jobs.error} />;
   if (!jobs.data) return <div className="loading">Loading…</div>;
   if (jobs.data.length === 0)

@@ -1,11 +1,13 @@
-/** Jobs across strategies: filter, sort, paginate; live status while any job is active. */
-import { useState } from "react";
+/** Jobs across strategies: filter, sort, paginate; status changes pushed on `jobs` (polled
+ * while the socket is down), progress of the running rows on their `job.<id>` channels. */
+import { useRef, useState } from "react";
 import { Link, useNavigate, useSearchParams } from "react-router-dom";
 import { api, errorMessage, unwrap, unwrapData } from "../api/client";
-import { ACTIVE, JOB_STATUSES, type JobStatusView } from "../api/models";
-import { Empty, ErrorBanner, Pager, Progress, StatusBadge } from "../components/ui";
+import { decodeProgress, decodeStatus, useChannel } from "../api/live";
+import { ACTIVE, FINAL, JOB_STATUSES, type JobList, type JobStatusView } from "../api/models";
+import { Empty, ErrorBanner, LiveBadge, Pager, Progress, StatusBadge } from "../components/ui";
 import { ago, dateTime, duration } from "../lib/format";
-import { useInterval, useLoad } from "../lib/hooks";
+import { useDebounced, useInterval, useLoad } from "../lib/hooks";
 
 type SortKey = "created_at" | "updated_at" | "strategy_id" | "status" | "id";
 
@@ -48,7 +50,33 @@ export function JobsPage() {
   );
   const jobs = list.data?.jobs ?? [];
   const active = jobs.some((j) => ACTIVE.includes(j.status));
-  useInterval(() => void list.reload(), 2000, active);
+  const current = useRef<JobList | null>(list.data);
+  current.current = list.data;
+  const reloadSoon = useDebounced(() => void list.reload(), 300);
+  const live = useChannel("jobs", {
+    frame(frame) {
+      if (frame.event !== "status") return;
+      const change = decodeStatus(frame.data);
+      const data = current.current;
+      if (!change || !data) return;
+      const row = data.jobs.find((j) => j.job_id === change.jobId);
+      if (row && !FINAL.includes(change.status) && change.kind !== "job.deleted") {
+        // In place (the page's order and filter may move it: the reload settles that).
+        list.setData({
+          ...data,
+          jobs: data.jobs.map((j) =>
+            j.job_id === change.jobId
+              ? { ...j, status: change.status, attempts: change.attempts }
+              : j,
+          ),
+        });
+      }
+      reloadSoon(); // new, ended or deleted jobs; timestamps; the total
+    },
+    subscribed: () => void list.reload(),
+    reset: () => void list.reload(),
+  });
+  useInterval(() => void list.reload(), 2000, active && !live);
 
   async function act(job: JobStatusView, action: "cancel" | "retry" | "delete") {
     setError(null);
@@ -91,7 +119,7 @@ export function JobsPage() {
       <div className="page-head">
         <h1>Jobs</h1>
         <span className="subtle">{list.data ? `${list.data.total} total` : ""}</span>
-        {active && <span className="badge RUNNING">live</span>}
+        <LiveBadge live={live} testId="jobs-live" />
         <span className="grow" />
         <input
           className="search"
@@ -182,7 +210,7 @@ export function JobsPage() {
                       </td>
                       <td style={{ width: 140 }}>
                         {j.status === "RUNNING" ? (
-                          <Progress value={j.progress} />
+                          <RowProgress job={j} />
                         ) : j.status === "FINISHED" ? (
                           <span className="subtle">{j.total_bars} bars</span>
                         ) : (
@@ -241,6 +269,29 @@ export function JobsPage() {
           </>
         )}
       </div>
+    </div>
+  );
+}
+
+/** A running row's progress, pushed on its `job.<id>` channel. */
+function RowProgress({ job }: { job: JobStatusView }) {
+  const [pushed, setPushed] = useState<number | null>(null);
+  useChannel(`job.${job.job_id}`, {
+    frame(frame) {
+      if (frame.event !== "progress") return;
+      const p = decodeProgress(frame.data);
+      if (p) setPushed(p.progress);
+    },
+  });
+  const value = Math.max(pushed ?? 0, job.progress);
+  return (
+    <div className="row">
+      <div className="grow">
+        <Progress value={value} />
+      </div>
+      <span className="mono subtle" style={{ width: 34, textAlign: "right" }}>
+        {value.toFixed(0)}%
+      </span>
     </div>
   );
 }

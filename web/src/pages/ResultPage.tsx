@@ -1,14 +1,39 @@
 /** One job: live status while it runs, then the result (metrics, charts, K-lines, trades,
  * positions, parameters, log, downloads). */
-import { useEffect, useState } from "react";
+import { type UIEvent, useCallback, useEffect, useLayoutEffect, useRef, useState } from "react";
 import { Link, useNavigate, useParams } from "react-router-dom";
 import { api, download, errorMessage, unwrap, unwrapData } from "../api/client";
+import {
+  type ChannelFrame,
+  decodeLogLines,
+  decodeProgress,
+  decodeStatus,
+  type JobProgress,
+  useChannel,
+} from "../api/live";
 import type { JobStatusView, RunInfo } from "../api/models";
-import { ACTIVE } from "../api/models";
+import { ACTIVE, FINAL } from "../api/models";
 import { DrawdownChart, EquityChart, KlineChart } from "../components/ResultCharts";
-import { Empty, ErrorBanner, Pager, Progress, StatusBadge, Tabs } from "../components/ui";
+import {
+  Empty,
+  ErrorBanner,
+  LiveBadge,
+  Pager,
+  Progress,
+  StatusBadge,
+  Tabs,
+} from "../components/ui";
 import { cell, dateTime, duration, int, isNum, num, pct } from "../lib/format";
 import { useInterval, useLoad } from "../lib/hooks";
+import {
+  addSample,
+  appendLines,
+  barRate,
+  etaSeconds,
+  type ProgressSample,
+  shortDuration,
+  sliceLines,
+} from "../lib/jobLive";
 
 type Tab = "overview" | "kline" | "trades" | "positions" | "params" | "log";
 
@@ -23,7 +48,8 @@ export function ResultPage() {
   );
   const status = job.data?.status;
   const active = status ? ACTIVE.includes(status) : false;
-  useInterval(() => void job.reload(), 2000, active);
+  const live = useJobLive(id, job.data, active, job.reload, job.setData);
+  useInterval(() => void job.reload(), 2000, active && !live.channelLive);
   const finished = status === "FINISHED";
   const result = useLoad(
     async () =>
@@ -139,21 +165,7 @@ export function ResultPage() {
         onClose={error ? () => setError(null) : undefined}
       />
 
-      {active && (
-        <div className="panel" style={{ marginBottom: 14 }}>
-          <div className="panel-body row">
-            <span>
-              {j.status === "QUEUED"
-                ? "Waiting for a worker…"
-                : `Running: bar ${j.current_bar} of ${j.total_bars || "?"}`}
-            </span>
-            <div className="grow">
-              <Progress value={j.progress} />
-            </div>
-            <span className="mono">{j.progress.toFixed(0)}%</span>
-          </div>
-        </div>
-      )}
+      {active && <JobLivePanel job={j} live={live} />}
       {j.error && (
         <div className="error-banner" data-testid="job-error">
           <div>
@@ -574,19 +586,145 @@ function ParamsTab({
   );
 }
 
+/** A running job's progress as pushed on `job.<id>` (the HTTP status while none is). */
+interface JobLive {
+  channelLive: boolean;
+  pushed: JobProgress | null;
+  samples: ProgressSample[];
+}
+
+function useJobLive(
+  id: string,
+  job: JobStatusView | null,
+  active: boolean,
+  reload: () => Promise<void>,
+  setJob: (job: JobStatusView) => void,
+): JobLive {
+  const [pushed, setPushed] = useState<JobProgress | null>(null);
+  const [samples, setSamples] = useState<ProgressSample[]>([]);
+  const current = useRef(job);
+  current.current = job;
+  // biome-ignore lint/correctness/useExhaustiveDependencies: a new job starts from nothing.
+  useEffect(() => {
+    setPushed(null);
+    setSamples([]);
+  }, [id]);
+  // Polled readings count too (the ETA works without the socket).
+  const polledBar = job?.status === "RUNNING" ? job.current_bar : null;
+  useEffect(() => {
+    if (polledBar !== null && polledBar > 0)
+      setSamples((s) =>
+        s.at(-1)?.bar === polledBar ? s : addSample(s, { t: now(), bar: polledBar }),
+      );
+  }, [polledBar]);
+  const channelLive = useChannel(active ? `job.${id}` : null, {
+    frame(frame: ChannelFrame) {
+      if (frame.event === "progress") {
+        const p = decodeProgress(frame.data);
+        if (!p || p.jobId !== id) return;
+        setPushed(p);
+        setSamples((s) => addSample(s, { t: now(), bar: p.currentBar }));
+        const j = current.current;
+        if (j?.status === "QUEUED") setJob({ ...j, status: "RUNNING" });
+      } else if (frame.event === "status") {
+        const change = decodeStatus(frame.data);
+        const j = current.current;
+        if (!change || !j) return;
+        if (FINAL.includes(change.status) || change.kind === "job.deleted") void reload();
+        else if (change.status !== j.status) {
+          setJob({ ...j, status: change.status, attempts: change.attempts });
+          if (change.status === "QUEUED") setSamples([]); // requeued: starts over
+        }
+      }
+    },
+    // Nothing is replayed on a first subscription: the HTTP status closes the gap.
+    subscribed: () => void reload(),
+    reset: () => void reload(),
+  });
+  return { channelLive, pushed, samples };
+}
+
+function now(): number {
+  return Date.now() / 1000;
+}
+
+function JobLivePanel({ job, live }: { job: JobStatusView; live: JobLive }) {
+  const p = live.pushed;
+  const fresh = p !== null && p.currentBar >= job.current_bar;
+  const bar = fresh ? p.currentBar : job.current_bar;
+  const total = (fresh ? p.totalBars : 0) || job.total_bars;
+  const progress = fresh ? p.progress : job.progress;
+  const eta = job.status === "RUNNING" ? etaSeconds(live.samples, total) : null;
+  const rate = job.status === "RUNNING" ? barRate(live.samples) : null;
+  return (
+    <div className="panel job-live" data-testid="job-live">
+      <div className="panel-body">
+        <div className="row job-live-head">
+          <strong>{job.status === "QUEUED" ? "Waiting for a worker…" : "Running"}</strong>
+          {job.status === "RUNNING" && (
+            <span className="subtle" data-testid="job-bars">
+              bar <span className="mono">{int(bar)}</span> of{" "}
+              <span className="mono">{total ? int(total) : "?"}</span>
+            </span>
+          )}
+          {job.attempts > 1 && <span className="tag">attempt {job.attempts}</span>}
+          <span className="grow" />
+          {rate !== null && <span className="subtle">{rate.toFixed(0)} bars/s</span>}
+          {job.status === "RUNNING" && (
+            <span className="subtle" data-testid="job-eta">
+              ETA {eta !== null ? shortDuration(eta) : "—"}
+            </span>
+          )}
+          <span className="job-live-pct mono">{progress.toFixed(1)}%</span>
+          <LiveBadge live={live.channelLive} testId="job-live-badge" />
+        </div>
+        <Progress value={progress} large testId="job-progress" label="backtest progress" />
+      </div>
+    </div>
+  );
+}
+
 function LogView({ jobId, live }: { jobId: string; live: boolean }) {
   const [tail, setTail] = useState(65536);
-  const log = useLoad(async () => {
-    const res = await unwrap(
-      api.GET("/api/backtest/jobs/{job_id}/log", {
-        params: { path: { job_id: jobId }, query: { tail } },
-      }),
-    );
-    // The route answers a `LogSlice` with `tail` (plain text only without `offset`/`tail`).
-    if (typeof res === "string") throw new Error("the server answered text, not a log slice");
-    return res;
-  }, [jobId, tail]);
-  useInterval(() => void log.reload(), 2000, live);
+  // A running job's log follows the pushed lines; a finished one is read once over HTTP.
+  return live ? (
+    <LiveLog jobId={jobId} tail={tail} onTail={setTail} />
+  ) : (
+    <StaticLog jobId={jobId} tail={tail} onTail={setTail} />
+  );
+}
+
+async function loadLog(jobId: string, tail: number) {
+  const res = await unwrap(
+    api.GET("/api/backtest/jobs/{job_id}/log", {
+      params: { path: { job_id: jobId }, query: { tail } },
+    }),
+  );
+  // The route answers a `LogSlice` with `tail` (plain text only without `offset`/`tail`).
+  if (typeof res === "string") throw new Error("the server answered text, not a log slice");
+  return res;
+}
+
+function TailSelect({ tail, onTail }: { tail: number; onTail: (tail: number) => void }) {
+  return (
+    <select value={tail} onChange={(e) => onTail(Number(e.target.value))} aria-label="log tail">
+      <option value={16384}>last 16 KB</option>
+      <option value={65536}>last 64 KB</option>
+      <option value={1048576}>last 1 MB</option>
+    </select>
+  );
+}
+
+function StaticLog({
+  jobId,
+  tail,
+  onTail,
+}: {
+  jobId: string;
+  tail: number;
+  onTail: (tail: number) => void;
+}) {
+  const log = useLoad(() => loadLog(jobId, tail), [jobId, tail]);
   return (
     <div>
       <div className="row" style={{ marginBottom: 8 }}>
@@ -595,17 +733,8 @@ function LogView({ jobId, live }: { jobId: string; live: boolean }) {
             ? `${log.data.size.toLocaleString("en-US")} bytes${log.data.offset > 0 ? `, showing the last ${(log.data.size - log.data.offset).toLocaleString("en-US")}` : ""}`
             : ""}
         </span>
-        {live && <span className="badge RUNNING">following</span>}
         <span className="grow" />
-        <select
-          value={tail}
-          onChange={(e) => setTail(Number(e.target.value))}
-          aria-label="log tail"
-        >
-          <option value={16384}>last 16 KB</option>
-          <option value={65536}>last 64 KB</option>
-          <option value={1048576}>last 1 MB</option>
-        </select>
+        <TailSelect tail={tail} onTail={onTail} />
         <button
           type="button"
           className="small"
@@ -619,6 +748,143 @@ function LogView({ jobId, live }: { jobId: string; live: boolean }) {
       <pre className="log" data-testid="log">
         {log.data ? log.data.content || "(the log is empty)" : "Loading…"}
       </pre>
+    </div>
+  );
+}
+
+/** Milliseconds after a snapshot during which pushed lines may repeat its last lines. */
+const OVERLAP_MS = 1500;
+
+/**
+ * A running job's log: a snapshot over HTTP, then the lines pushed on `job.<id>`; it follows
+ * the end unless the reader scrolled up (the Follow button resumes). Lines pushed while a
+ * snapshot loads wait for it; the ones it already has are skipped.
+ */
+function LiveLog({
+  jobId,
+  tail,
+  onTail,
+}: {
+  jobId: string;
+  tail: number;
+  onTail: (tail: number) => void;
+}) {
+  const [lines, setLines] = useState<string[] | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const [follow, setFollow] = useState(true);
+  const [unseen, setUnseen] = useState(0);
+  const pending = useRef<string[][] | null>(null);
+  const overlapUntil = useRef(0);
+  const loads = useRef(0);
+  const box = useRef<HTMLPreElement>(null);
+  const followRef = useRef(follow);
+  followRef.current = follow;
+
+  const snapshot = useCallback(async () => {
+    const mine = ++loads.current;
+    pending.current = pending.current ?? [];
+    try {
+      const slice = await loadLog(jobId, tail);
+      if (mine !== loads.current) return;
+      let merged = sliceLines(slice.content, slice.offset === 0);
+      for (const batch of pending.current ?? []) merged = appendLines(merged, batch, true);
+      pending.current = null;
+      overlapUntil.current = Date.now() + OVERLAP_MS;
+      setLines(merged);
+      setError(null);
+    } catch (exc) {
+      if (mine !== loads.current) return;
+      pending.current = null;
+      setError(errorMessage(exc));
+    }
+  }, [jobId, tail]);
+
+  useEffect(() => {
+    void snapshot();
+  }, [snapshot]);
+
+  const channelLive = useChannel(`job.${jobId}`, {
+    frame(frame) {
+      if (frame.event !== "log") return;
+      const batch = decodeLogLines(frame.data);
+      if (!batch?.length) return;
+      if (pending.current !== null) {
+        pending.current.push(batch);
+        return;
+      }
+      const overlap = Date.now() < overlapUntil.current;
+      setLines((prev) => appendLines(prev ?? [], batch, overlap));
+      if (!followRef.current) setUnseen((n) => n + batch.length);
+    },
+    subscribed: () => void snapshot(),
+    reset: () => void snapshot(),
+  });
+  useInterval(() => void snapshot(), 2000, !channelLive);
+
+  useLayoutEffect(() => {
+    const el = box.current;
+    if (el && follow && lines) el.scrollTop = el.scrollHeight;
+  }, [lines, follow]);
+
+  function onScroll(e: UIEvent<HTMLPreElement>) {
+    const el = e.currentTarget;
+    const atEnd = el.scrollHeight - el.scrollTop - el.clientHeight < 24;
+    if (atEnd !== followRef.current) {
+      setFollow(atEnd);
+      if (atEnd) setUnseen(0);
+    }
+  }
+
+  function resume() {
+    setFollow(true);
+    setUnseen(0);
+  }
+
+  return (
+    <div>
+      <div className="row" style={{ marginBottom: 8 }}>
+        <span className="subtle">
+          {lines ? `${lines.length.toLocaleString("en-US")} lines` : ""}
+        </span>
+        {follow ? (
+          <span className="badge RUNNING">following</span>
+        ) : (
+          <span className="badge QUEUED">paused</span>
+        )}
+        <LiveBadge live={channelLive} />
+        <span className="grow" />
+        <TailSelect tail={tail} onTail={onTail} />
+        <button
+          type="button"
+          className="small"
+          onClick={() => void snapshot()}
+          data-testid="log-refresh"
+        >
+          Refresh
+        </button>
+      </div>
+      <ErrorBanner error={error} />
+      <div className="log-wrap">
+        <pre
+          className="log"
+          data-testid="log"
+          data-lines={lines?.length ?? 0}
+          ref={box}
+          onScroll={onScroll}
+        >
+          {lines ? (lines.length ? lines.join("\n") : "(the log is empty)") : "Loading…"}
+        </pre>
+        {!follow && (
+          <button
+            type="button"
+            className="small primary log-follow"
+            onClick={resume}
+            data-testid="log-follow"
+          >
+            ↓ Follow{unseen > 0 ? ` (${unseen.toLocaleString("en-US")} new)` : ""}
+          </button>
+        )}
+      </div>
     </div>
   );
 }
