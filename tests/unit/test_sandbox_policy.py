@@ -10,7 +10,7 @@ import pytest
 from quantdesk.core.errors import ConfigurationError, StrategyError
 from quantdesk.core.settings import Settings
 from quantdesk.jobs.child import cap_logs, resource_error
-from quantdesk.jobs.runner import _error_event, _progress_event
+from quantdesk.jobs.reports import equity_points, error_event, progress_event
 from quantdesk.jobs.sandbox import check_mode
 from quantdesk.jobs.sandbox.policy import (
     Layer,
@@ -75,7 +75,7 @@ def test_a_job_reports_resource_errors_by_their_cause() -> None:
 
 def test_events_from_the_sandbox_are_validated() -> None:
     good = {"progress": 50.0, "current_bar": 5, "total_bars": 10}
-    assert _progress_event(good) == good
+    assert progress_event(good) == good
     bad: list[dict[str, object]] = [
         {"progress": float("nan"), "current_bar": 1, "total_bars": 2},
         {"progress": 50, "current_bar": 11, "total_bars": 10},
@@ -83,13 +83,21 @@ def test_events_from_the_sandbox_are_validated() -> None:
         {"progress": 10**400, "current_bar": 1, "total_bars": 1},
     ]
     for message in bad:
-        assert _progress_event(message) is None
-    assert _error_event({"error": {"code": "STRATEGY_ERROR", "message": "m"}}) == {
+        assert progress_event(message) is None
+    assert error_event({"error": {"code": "STRATEGY_ERROR", "message": "m"}}) == {
         "code": "STRATEGY_ERROR", "message": "m",
     }  # fmt: skip
     # Only the runner decides that a worker was lost or the sandbox is missing.
-    assert _error_event({"error": {"code": "WORKER_LOST", "message": "forged"}}) is None
-    assert _error_event({"error": {"code": "lower", "message": "m"}}) is None
+    assert error_event({"error": {"code": "WORKER_LOST", "message": "forged"}}) is None
+    assert error_event({"error": {"code": "lower", "message": "m"}}) is None
+    equity = [
+        ["2010-01-04", 1.0], ["2010-01-05", 1.01], ["bad", 1.0], ["2010-01-06", "x"],
+        ["2010-01-07", float("inf")], ["2010-01-08", True], "junk", ["2010-01-11", 2],
+    ]  # fmt: skip
+    assert equity_points({"equity": equity}) == [
+        ["2010-01-04", 1.0], ["2010-01-05", 1.01], ["2010-01-11", 2.0],
+    ]  # fmt: skip
+    assert equity_points({"equity": "nope"}) == []
 
 
 def test_result_logs_are_cut_like_run_log() -> None:

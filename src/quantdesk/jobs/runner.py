@@ -14,7 +14,6 @@ then FAILED ``WORKER_LOST``.
 from __future__ import annotations
 
 import contextlib
-import math
 import os
 import signal
 import threading
@@ -30,11 +29,11 @@ from quantdesk.jobs.artifacts import (
     EXTRACTED,
     RUN_LOG,
     JobFailure,
-    JobProgress,
     JobStatusFile,
     RunFolder,
 )
 from quantdesk.jobs.forkserver import ForkServer, ForkServerError
+from quantdesk.jobs.reports import equity_points, error_event, progress_event
 from quantdesk.jobs.sandbox import Detection, Level, LiveLog, Outcome, Sandbox, SandboxRun
 from quantdesk.storage import Database
 from quantdesk.storage import jobs as job_store
@@ -48,9 +47,8 @@ KILL_SIGNALS = frozenset({signal.SIGKILL, signal.SIGTERM, signal.SIGINT, signal.
                           signal.SIGQUIT})  # fmt: skip
 #: Longest log line sent live (the file keeps it whole).
 LIVE_LINE_CHARS = 2000
-#: Equity points per live message (under the bus's datagram size), and per events line.
+#: Equity points per live message (under the bus's datagram size).
 EQUITY_BATCH = 1000
-MAX_EQUITY_POINTS = 100_000
 #: Characters of log lines per live message (under the bus's datagram size).
 LIVE_BATCH_CHARS = 40_000
 #: Progress reaches the database at most this often (and with every lease heartbeat).
@@ -88,45 +86,6 @@ def _timeout_error(folder: RunFolder, seconds: float) -> tuple[JobErrorCode, str
     if engine == "rqalpha":
         return JobErrorCode.RQALPHA_TIMEOUT, f"rqalpha timeout after {seconds:g}s; see run.log"
     return JobErrorCode.BACKTEST_TIMEOUT, f"backtest timeout after {seconds:g}s; see run.log"
-
-
-def _progress_event(message: dict[str, Any]) -> dict[str, Any] | None:
-    """A validated ``{progress, current_bar, total_bars}`` from an events line (untrusted)."""
-    try:
-        update = JobProgress.model_validate(message)
-    except ValueError:
-        return None
-    return update.model_dump(include={"progress", "current_bar", "total_bars"})
-
-
-def _equity_points(message: dict[str, Any]) -> list[list[Any]]:
-    """The ``[date, nav]`` points of an events line (untrusted: malformed ones are dropped)."""
-    raw = message.get("equity")
-    if not isinstance(raw, list):
-        return []
-    points = []
-    for item in raw[:MAX_EQUITY_POINTS]:
-        if (
-            isinstance(item, list) and len(item) == 2
-            and isinstance(item[0], str) and len(item[0]) == 10
-            and isinstance(item[1], int | float) and not isinstance(item[1], bool)
-            and math.isfinite(item[1])
-        ):  # fmt: skip
-            points.append([item[0], float(item[1])])
-    return points
-
-
-def _error_event(message: dict[str, Any]) -> dict[str, str] | None:
-    """A validated ``{code, message}`` from an events line (untrusted)."""
-    try:
-        error = JobFailure.model_validate(message.get("error"))
-    except ValueError:
-        return None
-    if not error.code.isupper():
-        return None
-    if error.code in (JobErrorCode.WORKER_LOST, JobErrorCode.SANDBOX_UNAVAILABLE):
-        return None  # only the runner decides those
-    return {"code": error.code, "message": str(error.message)[:4000]}
 
 
 class JobRunner:
@@ -223,14 +182,14 @@ class JobRunner:
         reported: dict[str, str] = {}
 
         def on_event(message: dict[str, Any]) -> None:
-            update = _progress_event(message)
+            update = progress_event(message)
             if update is not None:
                 progress.update(update)
                 self._publish(job.id, "progress", {**update, "pct": update["progress"]})
-                points = _equity_points(message)
+                points = equity_points(message)
                 for i in range(0, len(points), EQUITY_BATCH):
                     self._publish(job.id, "equity", {"points": points[i : i + EQUITY_BATCH]})
-            error = _error_event(message)
+            error = error_event(message)
             if error is not None:
                 reported.update(error)
             for key, name in (("sandbox_ready_at", "ready"), ("started_at", "init")):
