@@ -3,7 +3,8 @@
 A researcher's path: log in, create a strategy from the SMA template, compile (a deliberate
 syntax error shows an inline marker; fix it), run it on AAPL vs SPX, wait for FINISHED, read
 the metric cards and the equity chart, open the trades. Then the live views (``/api/ws``): a
-running job's page follows its progress and log as they are pushed, the System page charts
+running job's page follows its progress, log and equity curve as they are pushed (the curve
+from its first session, replayed by the hub for a page opened mid-run), the System page charts
 ``system.status`` ticks and lists platform events, and a toast says when a job ends.
 Screenshots of every page go to ``out/web-ui/`` (``QUANTDESK_SCREENSHOTS`` overrides) for a
 person to look at.
@@ -18,6 +19,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -42,11 +44,15 @@ CHROMIUM_ARGS = [
 
 
 ADMIN = {"mobile": "13800138000", "password": "pass123456"}
-#: Prints a line per bar and sleeps 10 ms: two years of IBM (504 bars) take about five seconds
-#: and stream progress and log lines all along.
+#: Prints a line per bar, holds IBM (so the equity curve moves) and sleeps 10 ms: two years of
+#: IBM (504 bars) take about five seconds and stream progress, log lines and equity all along.
 CHATTY = (
-    "import time\n\ndef handle_bar(context, bar_dict):\n"
-    "    print('bar', context.now.date())\n    time.sleep(0.01)\n"
+    "import time\n\nfrom rqalpha.api import order_target_percent\n\n"
+    "def handle_bar(context, bar_dict):\n"
+    "    print('bar', context.now.date())\n"
+    "    if context.portfolio.positions['IBM'].quantity == 0:\n"
+    "        order_target_percent('IBM', 0.9)\n"
+    "    time.sleep(0.01)\n"
 )
 LONG_WINDOW = {"start_date": "2010-01-04", "end_date": "2011-12-30", "universe": ["IBM"]}
 SHORT_WINDOW = {"start_date": "2010-01-04", "end_date": "2010-02-26", "universe": ["IBM"]}
@@ -266,6 +272,19 @@ def _submit(http: httpx.Client, strategy: str, window: dict[str, Any]) -> str:
     return str(run.json()["job_id"])
 
 
+def _wait_progress(http: httpx.Client, job_id: str, above: float) -> None:
+    """Wait until the job runs and its progress (over HTTP, in percent) is above ``above``."""
+    deadline = time.monotonic() + 60
+    job: dict[str, Any] = {}
+    while time.monotonic() < deadline:
+        job = http.get(f"/api/backtest/jobs/{job_id}").json()
+        assert job["status"] in ("QUEUED", "RUNNING"), job
+        if job["status"] == "RUNNING" and job["progress"] > above:
+            return
+        time.sleep(0.1)
+    pytest.fail(f"the job did not pass {above}% in 60 s: {job}")
+
+
 def _number(page: Any, selector: str, attribute: str) -> float:
     value = page.locator(selector).first.get_attribute(attribute)
     assert value is not None, f"{selector} has no {attribute}"
@@ -306,13 +325,22 @@ def test_live_pages_follow_a_running_job_the_system_and_the_events(
                 "() => JSON.parse(sessionStorage.getItem('quantdesk.session')).token"
             )
 
-            # A running job's page: the bar and the log move while it runs, pushed (no polling).
+            # A running job's page, opened once it has begun: the bar, the log and the equity
+            # curve move while it runs, pushed (no polling).
             job_id = _submit(http, "chatty", LONG_WINDOW)
+            _wait_progress(http, job_id, 5)
             page.goto(f"{server}/jobs/{job_id}")
             expect(page.get_by_test_id("job-live-badge")).to_have_text("live")
             progress = "[data-testid=job-progress]"
             expect(page.get_by_test_id("job-bars")).to_contain_text("of 504")
             start = _number(page, progress, "aria-valuenow")
+            # The curve starts at the first session, pushed before the page opened (the hub
+            # replays it), and grows as sessions complete.
+            equity = "[data-testid=live-equity-chart]"
+            expect(page.get_by_test_id("live-equity")).to_have_attribute("data-first", "2010-01-04")
+            _grows(page, equity, "data-points", 0)
+            points = _number(page, equity, "data-points")
+            _grows(page, equity, "data-points", points)
             _grows(page, progress, "aria-valuenow", start)
             log = "[data-testid=log]"
             _grows(page, log, "data-lines", 0)
@@ -322,6 +350,9 @@ def test_live_pages_follow_a_running_job_the_system_and_the_events(
             middle = _number(page, progress, "aria-valuenow")
             assert start < middle < 100, (start, middle)
             expect(page.get_by_test_id("job-eta")).to_contain_text(re.compile(r"ETA \d+s"))
+            assert _number(page, equity, "data-points") > points
+            assert _painted_pixels(page, equity) > 500
+            expect(page.get_by_test_id("live-equity")).to_contain_text(" sessions, to 2010-")
             _shot(page, "17-job-live")
             # Scrolling up pauses the log; Follow resumes it.
             page.locator(log).evaluate("el => { el.scrollTop = 0; }")
@@ -335,6 +366,8 @@ def test_live_pages_follow_a_running_job_the_system_and_the_events(
             )
             expect(page.get_by_test_id("metric-cards")).to_contain_text("Total return")
             expect(page.get_by_test_id("job-progress")).to_have_count(0)
+            expect(page.get_by_test_id("live-equity-chart")).to_have_count(0)
+            expect(page.get_by_test_id("equity-chart")).to_have_attribute("data-points", "504")
 
             # The System page: CPU and memory ticks, the figures, the event feed.
             page.get_by_role("link", name="System", exact=True).click()

@@ -2,6 +2,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import {
   type ChannelFrame,
   type ChannelHandler,
+  decodeEquity,
   decodeEventView,
   decodeFrame,
   decodeLogLines,
@@ -90,6 +91,61 @@ describe("payload decoders", () => {
   it("log lines keep only strings", () => {
     expect(decodeLogLines({ lines: ["a", 2, "b"] })).toEqual(["a", "b"]);
     expect(decodeLogLines({ lines: "a" })).toBeNull();
+  });
+
+  it("equity keeps the well-formed [date, nav] points, in their order", () => {
+    expect(
+      decodeEquity({
+        job_id: "j",
+        task_id: "j",
+        points: [
+          ["2010-01-04", 1],
+          ["2010-01-05", 1.0125],
+        ],
+      }),
+    ).toEqual({
+      jobId: "j",
+      points: [
+        ["2010-01-04", 1],
+        ["2010-01-05", 1.0125],
+      ],
+    });
+    const malformed = decodeEquity({
+      task_id: "j",
+      points: [
+        ["2010-01-06", "1.1"],
+        ["2010-01-07", null],
+        ["2010-01-08", Number.NaN],
+        ["20100109", 1],
+        [20100110, 1],
+        ["2010-01-11"],
+        ["2010-01-12", 1, 2],
+        { date: "2010-01-13", nav: 1 },
+        "2010-01-14",
+        null,
+        ["2010-01-15", 0.98],
+      ],
+    });
+    expect(malformed).toEqual({ jobId: "j", points: [["2010-01-15", 0.98]] });
+    expect(decodeEquity({ job_id: "j", points: [] })).toEqual({ jobId: "j", points: [] });
+    expect(decodeEquity({ job_id: "j", points: { "2010-01-04": 1 } })).toBeNull();
+    expect(decodeEquity({ job_id: "j" })).toBeNull();
+    expect(decodeEquity({ points: [["2010-01-04", 1]] })).toBeNull();
+  });
+
+  it("an equity frame off the wire", () => {
+    const raw = JSON.stringify({
+      channel: "job.j",
+      seq: 9,
+      event: "equity",
+      data: { job_id: "j", task_id: "j", points: [["2010-01-04", 1]] },
+      ts: 1,
+    });
+    const frame = decodeFrame(raw);
+    expect(frame?.type).toBe("message");
+    if (frame?.type !== "message") return;
+    expect(frame.event).toBe("equity");
+    expect(decodeEquity(frame.data)?.points).toEqual([["2010-01-04", 1]]);
   });
 
   it("status needs a known job status", () => {
@@ -452,6 +508,100 @@ describe("LiveClient", () => {
     again();
     await vi.advanceTimersByTimeAsync(500);
     expect(last().actions("unsubscribe")).toEqual([{ action: "unsubscribe", channel: "jobs" }]);
+  });
+
+  it("replays the buffered frames to a handler with history, on a first subscription", async () => {
+    const { client, last } = setup();
+    const plain = recorder();
+    const history = recorder();
+    client.subscribe("job.a", plain.handler);
+    client.subscribe("job.a", { ...history.handler, history: true });
+    await flush();
+    last().accept();
+    expect(last().sent).toEqual([{ action: "subscribe", channel: "job.a", after: 0 }]);
+    last().push({ event: "subscribed", channel: "job.a", seq: 3, epoch: "e1" });
+    expect(plain.calls).toEqual(["live", "subscribed"]); // it reloads over HTTP
+    expect(history.calls).toEqual(["live", "subscribed"]);
+    for (const seq of [1, 2, 3]) last().push(message("job.a", seq, "equity"));
+    last().push(message("job.a", 4, "equity")); // live
+    expect(history.frames.map((f) => [f.seq, f.replayed ?? false])).toEqual([
+      [1, true],
+      [2, true],
+      [3, true],
+      [4, false],
+    ]);
+    expect(plain.frames.map((f) => f.seq)).toEqual([4]);
+    last().push(message("job.a", 4)); // a duplicate
+    expect(history.frames).toHaveLength(4);
+  });
+
+  it("asks the history again for a handler joining a channel already live", async () => {
+    const { client, last } = setup();
+    const plain = recorder();
+    client.subscribe("job.a", plain.handler);
+    await flush();
+    last().accept();
+    last().push({ event: "subscribed", channel: "job.a", seq: 2, epoch: "e1" });
+    last().push(message("job.a", 3));
+    last().push(message("job.a", 4));
+    const history = recorder();
+    client.subscribe("job.a", { ...history.handler, history: true });
+    expect(history.calls).toEqual(["live", "subscribed"]); // live already: told at once
+    expect(last().actions("subscribe")).toEqual([
+      { action: "subscribe", channel: "job.a" },
+      { action: "subscribe", channel: "job.a", after: 0, epoch: "e1" },
+    ]);
+    last().push(message("job.a", 5)); // live, before the answer
+    last().push({ event: "subscribed", channel: "job.a", seq: 5, epoch: "e1" });
+    for (const seq of [1, 2, 3, 4, 5]) last().push(message("job.a", seq)); // the buffer
+    last().push(message("job.a", 6));
+    expect(history.frames.map((f) => [f.seq, f.replayed ?? false])).toEqual([
+      [5, false],
+      [1, true],
+      [2, true],
+      [3, true],
+      [4, true],
+      [6, false],
+    ]);
+    expect(plain.frames.map((f) => f.seq)).toEqual([3, 4, 5, 6]);
+    expect(plain.calls).toEqual(["live", "subscribed"]); // nothing else for it
+
+    // A third handler whose history the hub no longer has: only it is told to reset.
+    const late = recorder();
+    client.subscribe("job.a", { ...late.handler, history: true });
+    last().push({ event: "subscribed", channel: "job.a", seq: 6, epoch: "e1" });
+    last().push(message("job.a", 6, "reset", { epoch: "e1" }));
+    expect(late.calls).toEqual(["live", "subscribed", "reset"]);
+    expect([plain.calls.at(-1), history.calls.at(-1)]).toEqual(["subscribed", "subscribed"]);
+    last().push(message("job.a", 7));
+    for (const rec of [plain, history, late]) expect(rec.frames.at(-1)?.seq).toBe(7);
+  });
+
+  it("asks an unanswered history again after a reconnect, and resumes the rest", async () => {
+    const { client, last } = setup();
+    const plain = recorder();
+    client.subscribe("job.a", plain.handler);
+    await flush();
+    last().accept();
+    last().push({ event: "subscribed", channel: "job.a", seq: 0, epoch: "e1" });
+    last().push(message("job.a", 1));
+    last().push(message("job.a", 2));
+    const history = recorder();
+    client.subscribe("job.a", { ...history.handler, history: true });
+    last().drop(); // before the answer
+    await vi.advanceTimersByTimeAsync(100);
+    last().accept();
+    expect(last().sent).toEqual([{ action: "subscribe", channel: "job.a", after: 0, epoch: "e1" }]);
+    last().push({ event: "subscribed", channel: "job.a", seq: 4, epoch: "e1" });
+    expect(plain.calls.at(-1)).toBe("resumed");
+    for (const seq of [1, 2, 3, 4]) last().push(message("job.a", seq));
+    expect(history.frames.map((f) => [f.seq, f.replayed ?? false])).toEqual([
+      [1, true],
+      [2, true],
+      [3, false], // missed while down: everyone's
+      [4, false],
+    ]);
+    expect(plain.frames.map((f) => f.seq)).toEqual([1, 2, 3, 4]);
   });
 
   it("reports refused channels and never closes a socket that is still connecting", async () => {

@@ -12,6 +12,9 @@
  *   ping, one silent for `deadAfterMs` is dropped and replaced.
  * - Pages keep their HTTP polling as the fallback: `useChannel` says whether the channel is
  *   live, and they poll only while it is not.
+ * - A handler with `history` also gets what the hub buffered before it joined (a subscribe with
+ *   `after: 0`, again when it joins a channel already subscribed), flagged `replayed`; the other
+ *   handlers of the channel never see those frames.
  *
  * Frames are not in the OpenAPI schema: `decodeFrame` and the payload decoders below check at
  * run time every field the UI reads.
@@ -53,6 +56,8 @@ export interface ChannelFrame {
   event: string;
   data: JsonObject;
   ts: number;
+  /** From the hub's buffer, sent before the handler joined (handlers with `history` only). */
+  replayed?: boolean;
 }
 
 /** What the server sends, decoded. */
@@ -135,6 +140,32 @@ export function decodeLogLines(data: JsonObject): string[] | null {
 
 export function toJobStatus(value: unknown): JobStatus | null {
   return JOB_STATUSES.find((s) => s === value) ?? null;
+}
+
+/** One session of a run: its date (`YYYY-MM-DD`) and NAV (total value / starting cash). */
+export type EquityPoint = [date: string, nav: number];
+
+/** `equity` on `job.<id>`: the NAV of the sessions run since the last batch, in date order. */
+export interface JobEquity {
+  jobId: string;
+  points: EquityPoint[];
+}
+
+const DAY = /^\d{4}-\d{2}-\d{2}$/;
+
+/** Malformed points (not a `[date, finite number]` pair) are left out. */
+export function decodeEquity(data: JsonObject): JobEquity | null {
+  const jobId = optString(data.job_id) ?? optString(data.task_id);
+  const { points } = data;
+  if (jobId === null || !Array.isArray(points)) return null;
+  const out: EquityPoint[] = [];
+  for (const point of points) {
+    if (!Array.isArray(point) || point.length !== 2) continue;
+    const day: unknown = point[0];
+    const nav: unknown = point[1];
+    if (isString(day) && DAY.test(day) && isNumber(nav)) out.push([day, nav]);
+  }
+  return { jobId, points: out };
 }
 
 /** `status` on `jobs` and `job.<id>`: a job's status changed. */
@@ -251,6 +282,13 @@ export function decodeProcesses(data: JsonObject): ProcessView[] | null {
 
 /** What a subscriber of a channel is told. Every callback is optional. */
 export interface ChannelHandler {
+  /**
+   * Also deliver the frames the hub still buffers from before this handler joined (up to its
+   * last 1000 per channel), flagged `replayed`, before or among the live ones. A few frames
+   * around the join may come twice (once live, once replayed); a `reset` instead of them means
+   * they are gone. Read once, when the handler subscribes.
+   */
+  history?: boolean;
   /** A message on the channel (in `seq` order, without duplicates). */
   frame?(frame: ChannelFrame): void;
   /** The server could not replay what was missed: reload the channel's state over HTTP. */
@@ -303,6 +341,23 @@ export interface LiveOptions {
   random?: () => number;
 }
 
+/** A subscribe sent and not answered yet. */
+interface SubscribeRequest {
+  /** The channel's `seq` when it was sent (null: none yet). */
+  after: number | null;
+  /** The handlers it asks the buffered frames for (null: no history asked). */
+  history: Set<ChannelHandler> | null;
+}
+
+/** The history being replayed after a subscribe with `history` was answered. */
+interface Replay {
+  /** Frames up to this `seq` are the history (the ones above are delivered to everyone). */
+  upTo: number;
+  to: Set<ChannelHandler>;
+  /** The channel was live already: a `reset` means only that the history is gone. */
+  partial: boolean;
+}
+
 const CONNECTING = 0;
 const OPEN = 1;
 /** A socket open this long counts as stable: the back-off starts over after it closes. */
@@ -321,8 +376,11 @@ interface Channel {
   /** The `seq`s delivered lately: a replay and the live tail may overlap (event channels). */
   recent: Set<number>;
   live: boolean;
-  /** The pending subscribe asked for a replay. */
-  resuming: boolean;
+  /** The subscribes sent on this socket and not answered yet, oldest first. */
+  requests: SubscribeRequest[];
+  /** Handlers with `history` whose history no subscribe asked for yet. */
+  wantHistory: Set<ChannelHandler>;
+  replay: Replay | null;
   linger: ReturnType<typeof setTimeout> | null;
 }
 
@@ -382,6 +440,7 @@ export class LiveClient {
   /** Listen to `channel` until the returned function is called. */
   subscribe(name: string, handler: ChannelHandler): () => void {
     let channel = this.channels.get(name);
+    const created = channel === undefined;
     if (channel) {
       if (channel.linger !== null) clearTimeout(channel.linger);
       channel.linger = null;
@@ -393,13 +452,17 @@ export class LiveClient {
         floor: null,
         recent: new Set(),
         live: false,
-        resuming: false,
+        requests: [],
+        wantHistory: new Set(),
+        replay: null,
         linger: null,
       };
       this.channels.set(name, channel);
-      if (this.state === "open") this.sendSubscribe(name, channel);
     }
     channel.handlers.add(handler);
+    if (handler.history) channel.wantHistory.add(handler);
+    // A new channel, or the history of one already subscribed (asked again with `after: 0`).
+    if (this.state === "open" && (created || handler.history)) this.sendSubscribe(name, channel);
     if (channel.live) {
       handler.live?.(true);
       handler.subscribed?.(false);
@@ -407,6 +470,7 @@ export class LiveClient {
     this.ensureConnected();
     const joined = channel;
     return () => {
+      joined.wantHistory.delete(handler);
       if (!joined.handlers.delete(handler) || joined.handlers.size > 0) return;
       joined.linger = setTimeout(() => this.drop(name, joined), this.opts.lingerMs);
     };
@@ -507,9 +571,18 @@ export class LiveClient {
         return;
       case "subscribed": {
         const channel = this.channels.get(frame.channel);
-        if (!channel || channel.live) return;
-        const resumed = channel.resuming;
-        channel.resuming = false;
+        if (!channel) return;
+        const request = channel.requests.shift();
+        if (request?.history) {
+          // The frames up to here that the hub sends next are the history.
+          channel.replay = {
+            upTo: request.after ?? frame.seq,
+            to: request.history,
+            partial: channel.live,
+          };
+        }
+        if (channel.live) return; // a history asked for again: nothing else changes
+        const resumed = request !== undefined && request.after !== null;
         channel.live = true;
         if (frame.epoch) this.epoch = frame.epoch;
         if (!resumed && (channel.seq === null || channel.seq < frame.seq)) {
@@ -527,7 +600,8 @@ export class LiveClient {
         if (!channel) return;
         const was = channel.live;
         channel.live = false;
-        channel.resuming = false;
+        channel.requests.shift();
+        channel.replay = null;
         for (const h of [...channel.handlers]) {
           if (was) h.live?.(false);
           h.error?.(frame.code, frame.message);
@@ -537,6 +611,28 @@ export class LiveClient {
       case "message": {
         const channel = this.channels.get(frame.channel);
         if (!channel) return;
+        const replay = channel.replay;
+        if (replay !== null) {
+          if (frame.event === "reset" && replay.partial) {
+            // The history asked for is gone; the channel itself goes on.
+            channel.replay = null;
+            for (const h of [...replay.to]) if (channel.handlers.has(h)) h.reset?.();
+            return;
+          }
+          if (frame.event !== "reset" && frame.seq <= replay.upTo) {
+            const message: ChannelFrame = {
+              channel: frame.channel,
+              seq: frame.seq,
+              event: frame.event,
+              data: frame.data,
+              ts: frame.ts,
+              replayed: true,
+            };
+            for (const h of [...replay.to]) if (channel.handlers.has(h)) h.frame?.(message);
+            return;
+          }
+          channel.replay = null; // past the history
+        }
         if (frame.event === "reset") {
           // The numbering starts over from here (another hub, or past the buffer).
           channel.seq = frame.seq;
@@ -618,7 +714,12 @@ export class LiveClient {
 
   private markAllDown(): void {
     for (const channel of this.channels.values()) {
-      channel.resuming = false;
+      // Histories not answered yet are asked again on the next socket.
+      for (const request of channel.requests)
+        for (const h of request.history ?? [])
+          if (channel.handlers.has(h)) channel.wantHistory.add(h);
+      channel.requests = [];
+      channel.replay = null;
       if (!channel.live) continue;
       channel.live = false;
       for (const h of [...channel.handlers]) h.live?.(false);
@@ -649,13 +750,17 @@ export class LiveClient {
   // -- channels --------------------------------------------------------------------------------
 
   private sendSubscribe(name: string, channel: Channel): void {
+    const history = channel.wantHistory.size > 0 ? new Set(channel.wantHistory) : null;
+    channel.wantHistory.clear();
     const message: Record<string, unknown> = { action: "subscribe", channel: name };
-    if (channel.seq !== null) {
-      message.after = channel.seq;
-      if (channel.epoch) message.epoch = channel.epoch;
+    if (history !== null || channel.seq !== null) {
+      // A history starts from the hub's oldest frame; the epoch still guards the numbering.
+      message.after = history !== null ? 0 : channel.seq;
+      if (channel.seq !== null && channel.epoch) message.epoch = channel.epoch;
     }
-    channel.resuming = channel.seq !== null;
-    channel.floor = channel.seq;
+    // The first subscribe on this socket: what is not above `seq` was delivered already.
+    if (!channel.live && channel.requests.length === 0) channel.floor = channel.seq;
+    channel.requests.push({ after: channel.seq, history });
     this.send(message);
   }
 
@@ -721,8 +826,8 @@ export function useLiveState(client: LiveClient = live): LiveState {
 }
 
 /**
- * Subscribe to `channel` (`null`: none) while mounted; `handler` may change every render.
- * Returns whether the channel is live: poll over HTTP while it is not.
+ * Subscribe to `channel` (`null`: none) while mounted; `handler` may change every render (its
+ * `history` is read when the channel changes). Returns whether the channel is live: poll over HTTP while it is not.
  */
 export function useChannel(
   channel: string | null,
@@ -738,6 +843,7 @@ export function useChannel(
       return;
     }
     const off = client.subscribe(channel, {
+      history: latest.current.history,
       frame: (f) => latest.current.frame?.(f),
       reset: () => latest.current.reset?.(),
       subscribed: (resumed) => latest.current.subscribed?.(resumed),

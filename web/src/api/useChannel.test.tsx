@@ -28,8 +28,16 @@ function fakeClient() {
   return { client, servers };
 }
 
-function Probe({ client, onFrame }: { client: LiveClient; onFrame: (f: ChannelFrame) => void }) {
-  const live = useChannel("jobs", { frame: onFrame }, client);
+function Probe({
+  client,
+  onFrame,
+  history = false,
+}: {
+  client: LiveClient;
+  onFrame: (f: ChannelFrame) => void;
+  history?: boolean;
+}) {
+  const live = useChannel("jobs", { frame: onFrame, history }, client);
   const state = useLiveState(client);
   return (
     <p>
@@ -84,5 +92,23 @@ describe("useChannel", () => {
       action: "unsubscribe",
       channel: "jobs",
     });
+  });
+
+  it("passes the handler's history on: the replay reaches it", async () => {
+    const { client, servers } = fakeClient();
+    const frames: ChannelFrame[] = [];
+    render(<Probe client={client} onFrame={(f) => frames.push(f)} history />);
+    await act(() => vi.advanceTimersByTimeAsync(0));
+    const server = servers[0];
+    const send = (frame: object) => act(() => server.on.message(JSON.stringify(frame)));
+    send({ event: "connected", data: { user_id: 1, epoch: "e" } });
+    expect(JSON.parse(server.sent[0])).toEqual({ action: "subscribe", channel: "jobs", after: 0 });
+    send({ event: "subscribed", channel: "jobs", seq: 1, epoch: "e" });
+    send({ channel: "jobs", seq: 1, event: "status", data: {}, ts: 1 });
+    send({ channel: "jobs", seq: 2, event: "status", data: {}, ts: 2 });
+    expect(frames.map((f) => [f.seq, f.replayed ?? false])).toEqual([
+      [1, true],
+      [2, false],
+    ]);
   });
 });

@@ -1,12 +1,29 @@
-/** Equity vs benchmark, drawdown, and a K-line with buy/sell marks. */
+/** Equity vs benchmark, drawdown, a running job's equity so far, and a K-line with buy/sell
+ * marks. */
 
 import type { EChartsCoreOption } from "echarts/core";
 import { useMemo } from "react";
+import type { EquityPoint } from "../api/live";
 import type { Bars, Equity, Trade } from "../api/models";
-import { candles, equitySeries, tradeMarks } from "../lib/chartData";
+import { candles, equitySeries, paddedAxis, tradeMarks } from "../lib/chartData";
 import { axisStyle, baseOption, CHART_COLORS, EChart } from "./EChart";
 
 const pctLabel = (v: number) => `${v.toFixed(0)}%`;
+
+/** The strategy's line fades to transparent below it. */
+const STRATEGY_AREA = {
+  color: {
+    type: "linear",
+    x: 0,
+    y: 0,
+    x2: 0,
+    y2: 1,
+    colorStops: [
+      { offset: 0, color: "rgba(59,130,246,.28)" },
+      { offset: 1, color: "rgba(59,130,246,0)" },
+    ],
+  },
+};
 
 export function EquityChart({ equity, benchmark }: { equity: Equity; benchmark: string | null }) {
   const option = useMemo<EChartsCoreOption>(() => {
@@ -19,19 +36,7 @@ export function EquityChart({ equity, benchmark }: { equity: Equity; benchmark: 
         showSymbol: false,
         lineStyle: { width: 1.6, color: CHART_COLORS.strategy },
         itemStyle: { color: CHART_COLORS.strategy },
-        areaStyle: {
-          color: {
-            type: "linear",
-            x: 0,
-            y: 0,
-            x2: 0,
-            y2: 1,
-            colorStops: [
-              { offset: 0, color: "rgba(59,130,246,.28)" },
-              { offset: 1, color: "rgba(59,130,246,0)" },
-            ],
-          },
-        },
+        areaStyle: STRATEGY_AREA,
       },
     ];
     if (s.benchmark.length) {
@@ -96,6 +101,75 @@ export function EquityChart({ equity, benchmark }: { equity: Equity; benchmark: 
       testId="equity-chart"
     />
   );
+}
+
+/** Percent labels for small ranges too: 0.25%, -1.5%, 12%. */
+const fineLabel = (v: number) => `${Number(v.toFixed(2))}%`;
+
+/** `YYYY-MM-DD` of a time axis value (ECharts reads such dates as local midnight). */
+function day(value: unknown): string {
+  const d = new Date(typeof value === "number" || typeof value === "string" ? value : Number.NaN);
+  if (Number.isNaN(d.getTime())) return "";
+  const p = (n: number) => String(n).padStart(2, "0");
+  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}`;
+}
+
+/**
+ * A running job's equity as its sessions complete (pushed on `job.<id>`), over a time axis
+ * spanning the run's window when known, so the curve visibly advances.
+ */
+export function LiveEquityChart({
+  points,
+  start,
+  end,
+  height = 260,
+}: {
+  points: EquityPoint[];
+  start: string | null;
+  end: string | null;
+  height?: number;
+}) {
+  const option = useMemo<EChartsCoreOption>(() => {
+    const data = points.map(([date, nav]): [string, number] => [
+      date,
+      Math.round((nav - 1) * 1e6) / 1e4,
+    ]);
+    return {
+      ...baseOption(),
+      grid: { left: 56, right: 20, top: 14, bottom: 28 },
+      xAxis: {
+        type: "time",
+        min: start ?? "dataMin",
+        max: end ?? "dataMax",
+        ...axisStyle(),
+        splitLine: { show: false },
+        axisPointer: { label: { formatter: ({ value }: { value: unknown }) => day(value) } },
+      },
+      yAxis: {
+        type: "value",
+        // Round bounds with room around the curve: a flat start sits mid-height, not on the axis.
+        ...(paddedAxis(data.map((p) => p[1])) ?? { scale: true }),
+        ...axisStyle(),
+        axisLabel: { color: CHART_COLORS.text, formatter: fineLabel },
+      },
+      tooltip: {
+        ...(baseOption().tooltip as object),
+        valueFormatter: (v: unknown) => (typeof v === "number" ? `${v.toFixed(2)}%` : "—"),
+      },
+      series: [
+        {
+          name: "Strategy",
+          type: "line",
+          data,
+          showSymbol: false,
+          lineStyle: { width: 1.6, color: CHART_COLORS.strategy },
+          itemStyle: { color: CHART_COLORS.strategy },
+          areaStyle: STRATEGY_AREA,
+        },
+      ],
+    };
+  }, [points, start, end]);
+  return <EChart option={option} height={height} testId="live-equity-chart" />;
 }
 
 export function DrawdownChart({ equity }: { equity: Equity }) {

@@ -1,5 +1,13 @@
 import { describe, expect, it } from "vitest";
-import { candles, drawdown, equitySeries, everyNth, tradeMarks } from "./chartData";
+import {
+  candles,
+  drawdown,
+  equitySeries,
+  everyNth,
+  niceStep,
+  paddedAxis,
+  tradeMarks,
+} from "./chartData";
 
 describe("chart data", () => {
   it("maps nav to cumulative returns in percent, with the benchmark when there is one", () => {
@@ -82,5 +90,22 @@ describe("chart data", () => {
   it("downsamples keeping both ends", () => {
     expect(everyNth([1, 2, 3, 4, 5, 6, 7, 8, 9], 3)).toEqual([1, 5, 9]);
     expect(everyNth([1, 2], 5)).toEqual([1, 2]);
+  });
+});
+
+describe("the live equity axis", () => {
+  it("steps are 1, 2, 2.5 or 5 times a power of ten", () => {
+    expect([0.17, 0.2, 0.24, 0.4, 0.7, 2.14, 31].map(niceStep)).toEqual([
+      0.2, 0.2, 0.25, 0.5, 1, 2.5, 50,
+    ]);
+  });
+
+  it("has round bounds with room around the values", () => {
+    expect(paddedAxis([0, 0, 0])).toEqual({ min: -0.6, max: 0.6, interval: 0.2 });
+    expect(paddedAxis([-7.47, 1.79, 0])).toEqual({ min: -10, max: 5, interval: 2.5 });
+    const wide = paddedAxis([0, 150, Number.NaN]);
+    expect(wide).toEqual({ min: -50, max: 200, interval: 50 });
+    expect(paddedAxis([])).toBeNull();
+    expect(paddedAxis([Number.NaN])).toBeNull();
   });
 });

@@ -88,3 +88,36 @@ export function everyNth<T>(values: T[], max: number): T[] {
   const step = (values.length - 1) / (max - 1);
   return Array.from({ length: max }, (_, i) => values[Math.round(i * step)]);
 }
+
+/** 1, 2, 2.5 or 5 times a power of ten, at least `x` (> 0). */
+export function niceStep(x: number): number {
+  const p = 10 ** Math.floor(Math.log10(x));
+  const f = x / p;
+  return (f <= 1 ? 1 : f <= 2 ? 2 : f <= 2.5 ? 2.5 : f <= 5 ? 5 : 10) * p;
+}
+
+/**
+ * A value axis for `values` with round bounds and ticks (about five intervals) and room around
+ * them, so that a flat series sits mid-height: `null` without values.
+ */
+export function paddedAxis(
+  values: readonly number[],
+  minPad = 0.5,
+): { min: number; max: number; interval: number } | null {
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (const v of values) {
+    if (!Number.isFinite(v)) continue;
+    lo = Math.min(lo, v);
+    hi = Math.max(hi, v);
+  }
+  if (lo > hi) return null;
+  const pad = Math.max((hi - lo) * 0.08, minPad);
+  const interval = niceStep((hi - lo + 2 * pad) / 5);
+  const snap = (v: number) => Number(v.toFixed(10));
+  return {
+    min: snap(Math.floor((lo - pad) / interval) * interval),
+    max: snap(Math.ceil((hi + pad) / interval) * interval),
+    interval,
+  };
+}

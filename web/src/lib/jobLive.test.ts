@@ -1,11 +1,15 @@
 import { describe, expect, it } from "vitest";
+import type { EquityPoint } from "../api/live";
 import {
   addSample,
   appendLines,
   barRate,
   etaSeconds,
   MAX_LINES,
+  mergeEquity,
   type ProgressSample,
+  pushesEquity,
+  runWindow,
   shortDuration,
   sliceLines,
 } from "./jobLive";
@@ -76,5 +80,50 @@ describe("log lines", () => {
     expect(out).toHaveLength(MAX_LINES);
     expect(out.at(-1)).toBe("new");
     expect(out[0]).toBe("1");
+  });
+});
+
+describe("the live equity curve", () => {
+  const a: EquityPoint = ["2010-01-04", 1];
+  const b: EquityPoint = ["2010-01-05", 1.01];
+  const c: EquityPoint = ["2010-01-06", 0.99];
+  const d: EquityPoint = ["2010-01-07", 1.02];
+
+  it("appends the next sessions", () => {
+    const first = mergeEquity([], [a, b]);
+    expect(first).toEqual([a, b]);
+    expect(mergeEquity(first, [c, d])).toEqual([a, b, c, d]);
+  });
+
+  it("keeps one point per date, in date order, whatever order batches arrive in", () => {
+    // A replay after the live tail: older points, some already there.
+    expect(mergeEquity([c, d], [a, b, c])).toEqual([a, b, c, d]);
+    // Out of order within a batch, and a date twice (the later NAV wins).
+    expect(mergeEquity([a], [d, b, ["2010-01-07", 1.03]])).toEqual([a, b, ["2010-01-07", 1.03]]);
+    // A point sent again with another NAV (a run that started over) replaces the old one.
+    expect(mergeEquity([a, b], [["2010-01-05", 1.2]])).toEqual([a, ["2010-01-05", 1.2]]);
+  });
+
+  it("returns the same array when nothing changed (no re-render)", () => {
+    const points = [a, b, c];
+    expect(mergeEquity(points, [])).toBe(points);
+    expect(mergeEquity(points, [b, ["2010-01-04", 1]])).toBe(points);
+  });
+
+  it("reads the window and the engine from the run's request", () => {
+    expect(runWindow({ start_date: "2010-01-04", end_date: "2011-12-30" })).toEqual({
+      start: "2010-01-04",
+      end: "2011-12-30",
+    });
+    expect(runWindow({ start_date: "2010-01-04T00:00:00", end_date: 20111230 })).toEqual({
+      start: "2010-01-04",
+      end: null,
+    });
+    expect(runWindow({})).toEqual({ start: null, end: null });
+    expect(pushesEquity({})).toBe(true);
+    expect(pushesEquity({ engine: "native" })).toBe(true);
+    expect(pushesEquity({ engine: "auto" })).toBe(true);
+    expect(pushesEquity({ engine: "rqalpha" })).toBe(false);
+    expect(pushesEquity({ engine: "backtrader" })).toBe(false);
   });
 });

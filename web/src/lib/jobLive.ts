@@ -1,4 +1,8 @@
-/** Pure helpers of a running job's live view: the ETA from the progress rate, the log tail. */
+/**
+ * Pure helpers of a running job's live view: the ETA from the progress rate, the log tail, the
+ * equity curve so far.
+ */
+import type { EquityPoint } from "../api/live";
 
 /** One progress reading: when (epoch seconds) and which bar. */
 export interface ProgressSample {
@@ -74,4 +78,52 @@ export function appendLines(lines: string[], incoming: string[], overlap = false
   if (skip >= incoming.length) return lines;
   const out = lines.concat(skip ? incoming.slice(skip) : incoming);
   return out.length > MAX_LINES ? out.slice(out.length - MAX_LINES) : out;
+}
+
+/**
+ * `incoming` merged into `points`: one point per date, in date order; a date already there
+ * takes the incoming NAV (a replay repeats points, a restarted run sends them again). Returns
+ * `points` itself when nothing changed.
+ */
+export function mergeEquity(
+  points: EquityPoint[],
+  incoming: readonly EquityPoint[],
+): EquityPoint[] {
+  if (incoming.length === 0) return points;
+  // The usual case: the next sessions, in order.
+  let last = points.at(-1)?.[0] ?? "";
+  let appended = true;
+  for (const [day] of incoming) {
+    if (day <= last) {
+      appended = false;
+      break;
+    }
+    last = day;
+  }
+  if (appended) return points.concat(incoming);
+  const byDate = new Map(points);
+  let changed = false;
+  for (const [day, nav] of incoming) {
+    if (byDate.get(day) === nav) continue;
+    byDate.set(day, nav);
+    changed = true;
+  }
+  if (!changed) return points;
+  return [...byDate].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+}
+
+/** The window a run's request asks for (`null` where it does not say). */
+export function runWindow(request: Record<string, unknown>): {
+  start: string | null;
+  end: string | null;
+} {
+  const day = (v: unknown) =>
+    typeof v === "string" && /^\d{4}-\d{2}-\d{2}/.test(v) ? v.slice(0, 10) : null;
+  return { start: day(request.start_date), end: day(request.end_date) };
+}
+
+/** Whether a run's engine pushes its equity while it runs (only the native one does). */
+export function pushesEquity(request: Record<string, unknown>): boolean {
+  const engine = request.engine;
+  return engine === undefined || engine === null || engine === "auto" || engine === "native";
 }

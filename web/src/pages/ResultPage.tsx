@@ -5,15 +5,22 @@ import { Link, useNavigate, useParams } from "react-router-dom";
 import { api, download, errorMessage, unwrap, unwrapData } from "../api/client";
 import {
   type ChannelFrame,
+  decodeEquity,
   decodeLogLines,
   decodeProgress,
   decodeStatus,
+  type EquityPoint,
   type JobProgress,
   useChannel,
 } from "../api/live";
 import type { JobStatusView, RunInfo } from "../api/models";
 import { ACTIVE, FINAL } from "../api/models";
-import { DrawdownChart, EquityChart, KlineChart } from "../components/ResultCharts";
+import {
+  DrawdownChart,
+  EquityChart,
+  KlineChart,
+  LiveEquityChart,
+} from "../components/ResultCharts";
 import {
   Empty,
   ErrorBanner,
@@ -30,7 +37,10 @@ import {
   appendLines,
   barRate,
   etaSeconds,
+  mergeEquity,
   type ProgressSample,
+  pushesEquity,
+  runWindow,
   shortDuration,
   sliceLines,
 } from "../lib/jobLive";
@@ -214,7 +224,10 @@ export function ResultPage() {
             ) : finished ? (
               <div className="loading">Loading the result…</div>
             ) : active ? (
-              <LogView jobId={id} live />
+              <>
+                {pushesEquity(request) && <LiveEquity points={live.equity} request={request} />}
+                <LogView jobId={id} live />
+              </>
             ) : (
               <>
                 <p className="subtle" style={{ marginTop: 0 }}>
@@ -591,6 +604,8 @@ interface JobLive {
   channelLive: boolean;
   pushed: JobProgress | null;
   samples: ProgressSample[];
+  /** The sessions' NAV so far, in date order (the hub's buffer replays the earlier ones). */
+  equity: EquityPoint[];
 }
 
 function useJobLive(
@@ -602,12 +617,14 @@ function useJobLive(
 ): JobLive {
   const [pushed, setPushed] = useState<JobProgress | null>(null);
   const [samples, setSamples] = useState<ProgressSample[]>([]);
+  const [equity, setEquity] = useState<EquityPoint[]>([]);
   const current = useRef(job);
   current.current = job;
   // biome-ignore lint/correctness/useExhaustiveDependencies: a new job starts from nothing.
   useEffect(() => {
     setPushed(null);
     setSamples([]);
+    setEquity([]);
   }, [id]);
   // Polled readings count too (the ETA works without the socket).
   const polledBar = job?.status === "RUNNING" ? job.current_bar : null;
@@ -618,7 +635,16 @@ function useJobLive(
       );
   }, [polledBar]);
   const channelLive = useChannel(active ? `job.${id}` : null, {
+    // The equity points pushed before the page opened: the hub replays what it still buffers.
+    history: true,
     frame(frame: ChannelFrame) {
+      if (frame.event === "equity") {
+        const e = decodeEquity(frame.data);
+        if (e && e.jobId === id) setEquity((prev) => mergeEquity(prev, e.points));
+        return;
+      }
+      // The HTTP status reloaded on `subscribed` is newer than a replayed progress or status.
+      if (frame.replayed) return;
       if (frame.event === "progress") {
         const p = decodeProgress(frame.data);
         if (!p || p.jobId !== id) return;
@@ -633,15 +659,20 @@ function useJobLive(
         if (FINAL.includes(change.status) || change.kind === "job.deleted") void reload();
         else if (change.status !== j.status) {
           setJob({ ...j, status: change.status, attempts: change.attempts });
-          if (change.status === "QUEUED") setSamples([]); // requeued: starts over
+          if (change.status === "QUEUED") {
+            setSamples([]); // requeued: starts over
+            setEquity([]);
+          }
         }
       }
     },
-    // Nothing is replayed on a first subscription: the HTTP status closes the gap.
+    // Only equity is taken from a replay: the HTTP status closes the gap for the rest.
     subscribed: () => void reload(),
+    // Equity points may be missing after a reset: the curve keeps what it has and goes on (the
+    // result, loaded once the job has finished, replaces it).
     reset: () => void reload(),
   });
-  return { channelLive, pushed, samples };
+  return { channelLive, pushed, samples, equity };
 }
 
 function now(): number {
@@ -679,6 +710,41 @@ function JobLivePanel({ job, live }: { job: JobStatusView; live: JobLive }) {
           <LiveBadge live={live.channelLive} testId="job-live-badge" />
         </div>
         <Progress value={progress} large testId="job-progress" label="backtest progress" />
+      </div>
+    </div>
+  );
+}
+
+/** The equity curve of a running job, growing as its sessions complete. */
+function LiveEquity({
+  points,
+  request,
+}: {
+  points: EquityPoint[];
+  request: Record<string, unknown>;
+}) {
+  const { start, end } = runWindow(request);
+  const last = points.at(-1);
+  const ret = last ? last[1] - 1 : null;
+  return (
+    <div className="live-equity" data-testid="live-equity" data-first={points[0]?.[0] ?? ""}>
+      <div className="row live-equity-head">
+        <strong>Equity so far</strong>
+        <span className="subtle">
+          {last ? `${int(points.length)} sessions, to ${last[0]}` : "no session yet"}
+        </span>
+        <span className="grow" />
+        {ret !== null && (
+          <span className={`mono ${ret > 0 ? "up" : ret < 0 ? "down" : ""}`}>{pct(ret)}</span>
+        )}
+      </div>
+      <div className="chart-box">
+        <LiveEquityChart points={points} start={start} end={end} />
+        {!last && (
+          <div className="chart-empty">
+            Waiting for the first sessions (only the native engine draws its curve as it runs)…
+          </div>
+        )}
       </div>
     </div>
   );
