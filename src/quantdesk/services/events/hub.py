@@ -150,9 +150,12 @@ class Hub:
         its connection must be back in the pool before the platform disposes of it).
         """
         self._stopping.set()
+        readers = [t for t in self._tasks if t.get_name() == "hub-bus"]
+        for task in readers:  # it holds no thread: cancel it out of its socket read
+            task.cancel()
         if self._bus is not None:
             await self._bus.close()
-        done, pending = await asyncio.wait(self._tasks, timeout=10) if self._tasks else ((), ())
+        done, pending = await asyncio.wait(self._tasks, timeout=5) if self._tasks else ((), ())
         for task in pending:
             task.cancel()
         for task in [*done, *pending]:
