@@ -137,6 +137,8 @@ async def _handle(
         sub.offer(_error("INVALID_ARGUMENT", "messages are JSON objects with an action"))
         return
     action = message.get("action")
+    if action == "auth":
+        return  # already authenticated (on the handshake): nothing to do
     if action == "ping":
         sub.offer({"event": "pong", "ts": time.time()})
         return

@@ -19,6 +19,7 @@ the truth), and neither ever blocks a job.
 from __future__ import annotations
 
 import asyncio
+import atexit
 import contextlib
 import functools
 import hashlib
@@ -93,8 +94,10 @@ def socket_address(path: Path) -> str:
 
 @functools.cache
 def _datagram_socket() -> socket.socket:
-    """The process's one unbound datagram socket (``sendto`` is thread-safe; kept open)."""
-    return socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC)
+    """The process's one unbound datagram socket (``sendto`` is thread-safe; closed at exit)."""
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC)
+    atexit.register(sock.close)
+    return sock
 
 
 class LocalSender:

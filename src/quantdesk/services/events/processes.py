@@ -9,6 +9,7 @@ job and its last heartbeat (the lease's last extension).
 from __future__ import annotations
 
 import datetime as dt
+import os
 import socket
 from collections.abc import Iterable
 
@@ -123,6 +124,8 @@ class ProcessMonitor:
                     role, name = _role(proc)
                     if role == "forkserver" and _role_of_parent(proc) != "worker":
                         role, name = "sandbox", "sandbox"  # a prepared or running job's
+                    elif role == "sandbox" and proc.pid == os.getpid():
+                        role, name = "api", "api"  # this process, started another way
                     job = running.get(proc.pid) if role == "worker" else None
                     views.append(ProcessView(
                         pid=proc.pid, ppid=proc.ppid(), role=role, name=name,
