@@ -217,3 +217,33 @@ def test_backtest_engine_option(demo_data_dir: Path) -> None:
     assert json.loads(native.stdout)["engine"] == "native"
     table = cli(*base)
     assert table.returncode == 0 and "native 0." in table.stdout
+
+
+def test_data_imports_are_recorded_in_the_event_log(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from quantdesk.services.auth import Principal
+    from quantdesk.services.platform import bootstrap
+    from tests.fixtures.platform import make_settings
+
+    url = f"sqlite:///{tmp_path / 'q.db'}"
+    data_dir = tmp_path / "data"
+    platform = bootstrap(make_settings(tmp_path, url, data_dir))  # first start: the demo data
+    monkeypatch.setenv("DATABASE_URL", url)
+    csv = tmp_path / "xyz.csv"
+    csv.write_text(
+        "date,open,high,low,close,volume\n2021-03-01,1,2,1,2,100\n2021-03-02,2,3,2,3,90\n"
+    )
+    res = runner.invoke(app, ["data", "import", str(csv), "--id", "XYZ", "--market", "us",
+                              "--data-dir", str(data_dir)])  # fmt: skip
+    assert res.exit_code == 0, res.output
+    admin = Principal(1, True, "admin")
+    events = platform.events.list(admin, kind="data.imported", limit=100).events
+    assert {e.subject for e in events} >= {"AAPL", "SPX", "XYZ"}
+    xyz = next(e for e in events if e.subject == "XYZ")
+    assert xyz.data["rows_accepted"] == 2 and xyz.data["source"] == "file xyz.csv"
+    platform.close()
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'none.db'}")
+    res = runner.invoke(app, ["data", "import", str(csv), "--id", "XYZ", "--market", "us",
+                              "--data-dir", str(data_dir)])  # fmt: skip
+    assert res.exit_code == 0 and not (tmp_path / "none.db").exists()

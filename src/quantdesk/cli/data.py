@@ -14,10 +14,14 @@ from rich.table import Table
 
 from quantdesk.cli.errors import reported_errors, stderr
 from quantdesk.core.errors import DataValidationError, InvalidArgument
+from quantdesk.core.events import EventKind
 from quantdesk.core.instruments import Instrument, InstrumentType, Market
 from quantdesk.core.settings import Settings
 from quantdesk.data import Adjust, Catalog
 from quantdesk.data.demo import import_demo
+from quantdesk.data.validation import ImportReport
+from quantdesk.services.events import EventLog
+from quantdesk.storage import Database
 
 data_app = typer.Typer(help="Inspect and import market data.", no_args_is_help=True)
 stdout = Console(highlight=False)
@@ -32,14 +36,42 @@ def _catalog(data_dir: Path | None) -> Catalog:
     return Catalog(data_dir or Settings().data_dir)
 
 
+def _record(reports: list[ImportReport], source: str) -> None:
+    """Record ``data.imported`` events in the platform's event log, when it has one yet.
+
+    Best effort: importing into a catalog needs no database (the server's first start creates
+    it), so a missing one only means there is no log to record in.
+    """
+    settings = Settings()
+    db = Database(settings.database_url)
+    url = db.url
+    if url.get_backend_name() == "sqlite" and not Path(url.database or "").is_file():
+        db.dispose()  # no server has started here yet: no log (and no empty file made)
+        return
+    try:
+        log = EventLog(db, settings)
+        for report in reports:
+            log.record(EventKind.DATA_IMPORTED, report.order_book_id, data={
+                "source": source, "rows_in": report.rows_in,
+                "rows_accepted": report.rows_accepted, "rejected": len(report.rejected),
+                "first": str(report.first), "last": str(report.last),
+            })  # fmt: skip
+    except Exception as exc:  # no database, or not migrated yet
+        stderr.print(f"(not recorded in the event log: {str(exc).splitlines()[0]})")
+    finally:
+        db.dispose()
+
+
 @data_app.command("import-demo")
 def import_demo_cmd(data_dir: DataDirOption = None) -> None:
     """Import the bundled real demo data (US stocks, S&P 500, NASDAQ, CSI 300)."""
     with reported_errors():
         catalog = _catalog(data_dir)
-        for report in import_demo(catalog):
+        reports = import_demo(catalog)
+        for report in reports:
             stdout.print(report.describe())
         stdout.print(f"catalog: {catalog.root}")
+        _record(reports, "demo")
 
 
 @data_app.command("list")
@@ -108,6 +140,7 @@ def import_cmd(
         )  # fmt: skip
         report = _catalog(data_dir).import_bars(instrument, frame, strict=strict)
         stdout.print(report.describe())
+        _record([report], f"file {file.name}")
 
 
 @data_app.command("bars")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+from quantdesk.core.events import EventKind
 from quantdesk.core.files import remove_temp_files
 from quantdesk.core.settings import Settings
 from quantdesk.data import Catalog
@@ -62,15 +63,18 @@ def bootstrap(settings: Settings) -> Platform:
     auth = AuthService(db, settings, secret)
     auth.bootstrap_admin()
     catalog = Catalog(settings.data_dir)
+    events = EventLog(db, settings)
     if catalog.is_empty():
-        import_demo(catalog)
+        for report in import_demo(catalog):
+            imported = {"source": "demo", "rows_accepted": report.rows_accepted}
+            events.record(EventKind.DATA_IMPORTED, report.order_book_id, data=imported)
     strategies = StrategyService(db, settings)
     backtests = BacktestService(db, settings, catalog, strategies)
     jobs = JobService(db, settings, strategies, backtests)
     return Platform(
         settings, db, catalog, auth, strategies, backtests, jobs, UserService(db),
         CompileService(settings, strategies, Sandbox(settings, Launcher())),
-        EventLog(db, settings), ProcessMonitor(db, settings.job_lease_seconds),
+        events, ProcessMonitor(db, settings.job_lease_seconds),
     )  # fmt: skip
 
 
