@@ -49,6 +49,7 @@ from quantdesk.services.auth import Principal
 from quantdesk.services.strategies import StrategyService, check_strategy_id
 from quantdesk.services.views_jobs import Equity, JobStatusView, Performance, ResultView
 from quantdesk.storage import Database, DbSession
+from quantdesk.storage import idempotency as key_store
 from quantdesk.storage import jobs as job_store
 from quantdesk.storage.models import JobRow
 
@@ -135,9 +136,9 @@ class BacktestService:
             body = request.model_dump_json()
             since = utcnow() - dt.timedelta(hours=self._settings.idempotency_key_hours)
             fingerprint = hashlib.sha256(body.encode()).hexdigest()
-            key_use = job_store.KeyUse(principal.user_id, idempotency_key, fingerprint, since)
+            key_use = key_store.KeyUse(principal.user_id, idempotency_key, fingerprint, since)
             with self._db.read() as session:
-                known = job_store.keyed_job(session, key_use)
+                known = key_store.keyed_job(session, key_use)
             if known is not None:
                 return known  # the same job, whatever happened to the strategy since
         check_strategy_id(request.strategy_id)
@@ -176,7 +177,7 @@ class BacktestService:
         *,
         dedup_seconds: float = 0.0,
         retry_of: str | None = None,
-        key_use: job_store.KeyUse | None = None,
+        key_use: key_store.KeyUse | None = None,
     ) -> str:
         """Write the job folder and insert the QUEUED row; returns the job id.
 
@@ -197,7 +198,7 @@ class BacktestService:
 
         def existing(session: DbSession) -> str | None:
             if key_use is not None:
-                return job_store.keyed_job(session, key_use)
+                return key_store.keyed_job(session, key_use)
             if dedup_seconds > 0:
                 found = job_store.recent_duplicate(session, principal.user_id, digest, since)
                 return found.id if found is not None else None
@@ -226,7 +227,7 @@ class BacktestService:
             with self._db.write() as session:
                 # Serializes identical submissions so exactly one job is created.
                 lock = f"key:{key_use.key}" if key_use is not None else digest
-                job_store.lock_request(session, principal.user_id, lock)
+                key_store.lock_request(session, principal.user_id, lock)
                 duplicate = existing(session)
                 if duplicate is None:
                     job_store.insert(
@@ -239,7 +240,7 @@ class BacktestService:
                         idempotency_key=key_use.key if key_use is not None else None,
                     )  # fmt: skip
                     if key_use is not None:
-                        job_store.remember_key(session, key_use, job_id, now)
+                        key_store.remember_key(session, key_use, job_id, now)
         except BaseException:
             folder.remove()
             raise
@@ -259,7 +260,7 @@ class BacktestService:
             return []
         self._last_cleanup = now.timestamp()
         with self._db.write() as session:
-            job_store.forget_keys(
+            key_store.forget_keys(
                 session, now - dt.timedelta(hours=self._settings.idempotency_key_hours)
             )
         cutoff = (now - dt.timedelta(days=self._settings.backtest_keep_days)).date()
