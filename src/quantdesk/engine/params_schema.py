@@ -14,6 +14,8 @@ from __future__ import annotations
 import ast
 from typing import Any
 
+from quantdesk.core.pysource import parse_module
+
 _TYPES = {bool: "bool", int: "int", float: "float", str: "str", list: "list", tuple: "list"}
 
 
@@ -25,7 +27,7 @@ def params_schema(source: str) -> list[dict[str, Any]]:
     ``type`` is one of ``int``, ``float``, ``bool``, ``str``, ``list`` or ``any``.
     """
     try:
-        tree = ast.parse(source)
+        tree = parse_module(source)
     except SyntaxError:
         return []
     value = _assigned(tree.body, "PARAMS")

@@ -20,6 +20,7 @@ from quantdesk.core.clock import iso_utc, utcnow
 from quantdesk.core.errors import Conflict, InvalidArgument, NotFound, Unprocessable
 from quantdesk.core.events import EventKind
 from quantdesk.core.files import atomic_write_bytes
+from quantdesk.core.pysource import parse_module
 from quantdesk.core.settings import Settings
 from quantdesk.engine.params_schema import params_schema
 from quantdesk.services.auth import Principal
@@ -363,7 +364,7 @@ class StrategyService:
         out = []
         for path in _template_files():
             code = path.read_text(encoding="utf-8")
-            doc = ast.get_docstring(ast.parse(code)) or ""
+            doc = ast.get_docstring(parse_module(code, path.name)) or ""
             out.append(
                 Template(
                     id=path.stem,

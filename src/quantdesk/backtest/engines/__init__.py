@@ -25,6 +25,7 @@ from quantdesk.backtest.spec import (
     SessionCallback,
 )
 from quantdesk.core.errors import InvalidArgument
+from quantdesk.core.pysource import parse_module
 
 __all__ = ["ENGINE_NAMES", "EngineRun", "LogSink", "PreparedBacktest", "ProgressCallback",
            "detect_engine", "resolve_engine", "run_engine"]  # fmt: skip
@@ -43,7 +44,7 @@ def detect_engine(source: str) -> str:
     error).
     """
     try:
-        tree = ast.parse(source)
+        tree = parse_module(source)
     except SyntaxError:
         return "native"
     aliases: set[str] = set()  # names bound to the backtrader module
