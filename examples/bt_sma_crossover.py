@@ -1,7 +1,7 @@
 """SMA crossover for backtrader: hold the first symbol while its fast average is above the slow.
 
 A ``bt.Strategy`` runs on engine ``backtrader`` (picked automatically). It trades ``self.data``,
-the first symbol of the universe (the benchmark is the last feed). Buys size like the native
+the first symbol of the universe (``self.datas`` holds the universe only). Buys size like the native
 ``sma_crossover`` example: all the value at the signal bar's close. A buy the broker rejects
 for cash (the next open gapped up) is retried while the fast average stays above.
 

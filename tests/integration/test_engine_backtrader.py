@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -326,3 +327,176 @@ def test_cn_stock_rules_are_reported_as_not_applied(demo_catalog: Catalog) -> No
     assert result.summary["benchmark"] == "000300.XSHG" and result.summary["trade_count"] > 0
     assert (result.trades["tax"] == 0).all()  # an index is not a stock: no stamp duty
     assert (result.trades["commission"] >= 5.0).all()
+
+
+EACH_BT = """import backtrader as bt
+
+
+class Each(bt.Strategy):
+    def __init__(self):
+        print("feeds: " + ",".join(d._name for d in self.datas))
+
+    def next(self):
+        if len(self) == 2:
+            for data in self.datas:
+                self.buy(data=data, size=1)
+"""
+
+
+@pytest.mark.parametrize(
+    ("universe", "feeds"), [("AAPL,MSFT", ["AAPL", "MSFT"]), ("AAPL,SPX", ["AAPL", "SPX"])]
+)
+def test_the_benchmark_is_not_a_feed(
+    demo_catalog: Catalog, universe: str, feeds: list[str]
+) -> None:
+    result = run_backtest(EACH_BT, **{**SHORT, "universe": universe}, catalog=demo_catalog)
+    assert result.summary["benchmark"] == "SPX"
+    # self.datas is the universe: a loop over it buys each universe symbol once, never SPX
+    # unless the universe names it.
+    assert result.logs == [f"2006-01-03 INFO feeds: {','.join(feeds)}"]
+    assert list(result.trades["order_book_id"]) == feeds
+    assert list(result.trades["quantity"]) == [1, 1]
+    # The benchmark columns still come from SPX's catalog bars, session by session.
+    spx = demo_catalog.bar_source(Adjust.PRE).bars("SPX", dt.date(2006, 3, 31))
+    closes = dict(zip(spx.dates.astype(dt.date), spx.close, strict=True))
+    assert list(result.portfolio["benchmark_close"]) == [closes[d] for d in result.portfolio.index]
+
+
+def test_a_library_strategy_runs_and_trades_on_its_crosses(demo_catalog: Catalog) -> None:
+    source = "import backtrader as bt\n\nSTRATEGY = bt.strategies.SMA_CrossOver\n"
+    window: dict[str, Any] = {**WINDOW, "end": "2008-12-31", "matching": "next_bar"}
+    assert detect_engine(source) == "backtrader"  # picked without engine=backtrader
+    result = run_backtest(source, **window, catalog=demo_catalog)
+    assert result.summary["engine"] == "backtrader"
+    # By hand: SMA(10) and SMA(30) over the window's closes; SMA_CrossOver buys one share
+    # (backtrader's default sizer) on a cross up when flat and sells it on a cross down.
+    bars = demo_catalog.bar_source(Adjust.PRE).bars("AAPL", dt.date(2008, 12, 31))
+    keep = bars.dates >= np.datetime64(window["start"])
+    closes, days = bars.close[keep], bars.dates[keep].astype(dt.date)
+    fast = np.convolve(closes, np.ones(10) / 10, "valid")[20:]  # fast[i], slow[i]: session 29+i
+    slow = np.convolve(closes, np.ones(30) / 30, "valid")
+    diff = fast - slow
+    expected, holding = [], False
+    for i in range(1, len(diff)):
+        if not holding and diff[i - 1] < 0 < diff[i]:
+            expected.append((days[29 + i], "BUY"))
+            holding = True
+        elif holding and diff[i - 1] > 0 > diff[i]:
+            expected.append((days[29 + i], "SELL"))
+            holding = False
+    o = result.orders
+    assert list(zip(o["datetime"].dt.date, o["side"], strict=True)) == expected
+    assert len(expected) > 10 and set(o["status"]) == {"FILLED"}
+    assert len(result.trades) == len(expected) and set(result.trades["quantity"]) == {1}
+
+
+TWO_BT = """import backtrader as bt
+
+
+class A(bt.Strategy):
+    def next(self):
+        if len(self) == 2:
+            self.buy(size=3)
+
+
+class B(bt.Strategy):
+    def next(self):
+        if len(self) == 2:
+            self.buy(size=5)
+"""
+
+
+def test_strategy_picks_one_of_several_classes(demo_catalog: Catalog) -> None:
+    kw: dict[str, Any] = {**SHORT, "catalog": demo_catalog}
+    assert list(run_backtest(TWO_BT + '\nSTRATEGY = "B"\n', **kw).trades["quantity"]) == [5]
+    assert list(run_backtest(TWO_BT + "\nSTRATEGY = A\n", **kw).trades["quantity"]) == [3]
+    with pytest.raises(
+        InvalidArgument,
+        match=r'several backtrader strategies \(A, B\); pick the one to run with STRATEGY = "A"',
+    ):
+        run_backtest(TWO_BT, **kw)
+    with pytest.raises(InvalidArgument, match=r"got 'C' \(strategy classes in the file: A, B\)"):
+        run_backtest(TWO_BT + '\nSTRATEGY = "C"\n', **kw)
+
+
+CONFIGURE_BT = """import backtrader as bt
+
+
+class RoundTrip(bt.Strategy):
+    def next(self):
+        if len(self) in (2, 3):
+            self.buy()
+        elif len(self) == 6:
+            self.close()
+
+
+def configure(cerebro):
+    cerebro.addsizer(bt.sizers.FixedSize, stake=7)
+    cerebro.addanalyzer(bt.analyzers.TradeAnalyzer, _name="trades")
+    cerebro.addanalyzer(bt.analyzers.TimeReturn)
+    cerebro.broker.setcommission(commission=0.01)
+"""
+
+
+def test_configure_applies_sizers_analyzers_and_commission(demo_catalog: Catalog) -> None:
+    result = run_backtest(CONFIGURE_BT, **SHORT, matching="next_bar", catalog=demo_catalog)
+    t = result.trades
+    assert list(t["side"]) == ["BUY", "BUY", "SELL"]
+    assert list(t["quantity"]) == [7, 7, 14]  # the sizer's stake; close() sells the position
+    # The user's 1% scheme replaces ours (us_stock's default) on every fill, with no tax.
+    assert list(t["commission"]) == pytest.approx(list(t["quantity"] * t["price"] * 0.01))
+    assert (t["tax"] == 0).all()
+    assert result.reference is not None
+    analyzers = result.reference["analyzers"]
+    assert list(analyzers) == ["trades", "timereturn"]
+    trades = analyzers["trades"]
+    assert trades["total"] == {"total": 1, "open": 0, "closed": 1}
+    # backtrader's net P/L of the round trip (both legs' commission) is our realized P/L.
+    assert trades["pnl"]["net"]["total"] == pytest.approx(t["realized_pnl"].sum())
+    assert trades["pnl"]["net"]["total"] == pytest.approx(result.summary["total_value"] - 100_000)
+    daily = analyzers["timereturn"]
+    assert list(daily) == [f"{d.isoformat()}T00:00:00" for d in result.portfolio.index]
+    assert list(daily.values()) == pytest.approx(list(result.portfolio["returns"]), abs=1e-12)
+    last = result.portfolio.index[-1].isoformat()
+    lines = [line for line in result.logs if " INFO analyzer " in line]
+    assert [line.split(":", 1)[0] for line in lines] == [
+        f"{last} INFO analyzer trades",
+        f"{last} INFO analyzer timereturn",
+    ]
+    assert json.loads(lines[0].split(": ", 1)[1]) == trades
+    assert result.to_dict()["engine_summary"] == {"analyzers": analyzers}
+    result.to_json()  # JSON-safe (allow_nan=False)
+    plain = run_backtest(COSTS_BT, **SHORT, catalog=demo_catalog)
+    assert plain.reference is None and not any(" analyzer " in line for line in plain.logs)
+
+
+CONFIGURE_RAISES_BT = """import backtrader as bt
+
+
+class Idle(bt.Strategy):
+    pass
+
+
+def configure(cerebro):
+    cerebro.addsizer(bt.sizers.FixedSize, stake=7)
+    raise ValueError("no such sizer")
+"""
+
+
+def test_configure_errors_are_the_users(demo_catalog: Catalog) -> None:
+    kw: dict[str, Any] = {**SHORT, "catalog": demo_catalog}
+    with pytest.raises(StrategyError) as info:
+        run_backtest(CONFIGURE_RAISES_BT, **kw)
+    err = info.value
+    assert err.message == (
+        "ValueError: no such sizer at strategy.py line 10, in configure (in configure(cerebro))"
+    )
+    assert 'raise ValueError("no such sizer")' in err.user_traceback
+    assert "site-packages" not in err.user_traceback
+    idle = CONFIGURE_RAISES_BT.split("\ndef configure", maxsplit=1)[0]
+    adds_feed = idle + "\ndef configure(cerebro):\n    cerebro.adddata(cerebro.datas[0].clone())\n"
+    with pytest.raises(InvalidArgument, match=r"must not add or remove feeds"):
+        run_backtest(adds_feed, **kw)
+    sets_cash = idle + "\ndef configure(cerebro):\n    cerebro.broker.setcash(1e6)\n"
+    with pytest.raises(InvalidArgument, match=r"must not change the starting cash \(100000\)"):
+        run_backtest(sets_cash, **kw)

@@ -15,6 +15,26 @@ class InstrumentType(StrEnum):
     ETF = "ETF"
 
 
+class BoardType(StrEnum):
+    """The board a China A-share trades on (RQAlpha's ``board_type`` codes).
+
+    It sets the daily price limit and the IPO sessions without limits
+    (``quantdesk.engine.limits``); other markets use ``MainBoard``.
+    """
+
+    MAIN = "MainBoard"
+    #: ChiNext (创业板, Shenzhen).
+    GEM = "GEM"
+    #: STAR Market (科创板, Shanghai).
+    KSH = "KSH"
+    #: Beijing Stock Exchange (北交所).
+    BJS = "BJS"
+
+
+#: An ST (special treatment) period: first and last day, ``None`` while it lasts.
+StPeriod = tuple[dt.date, dt.date | None]
+
+
 class Market(StrEnum):
     """The market an instrument trades in; it picks the calendar and the default profile."""
 
@@ -41,6 +61,8 @@ class Instrument:
         listed_date: First trading day.
         delisted_date: Last trading day, ``None`` while listed.
         currency: ISO 4217 code.
+        board_type: Board (A-shares: ``MainBoard``, ``GEM``, ``KSH``, ``BJS``).
+        st_periods: Periods under special treatment (ST / *ST), sorted, non-overlapping.
     """
 
     order_book_id: str
@@ -53,8 +75,14 @@ class Instrument:
     listed_date: dt.date
     delisted_date: dt.date | None
     currency: str
+    board_type: BoardType = BoardType.MAIN
+    st_periods: tuple[StPeriod, ...] = ()
 
     @property
     def calendar(self) -> str:
         """The trading calendar name (``XNYS`` / ``XSHG``)."""
         return MARKET_CALENDAR[self.market]
+
+    def is_st(self, day: dt.date) -> bool:
+        """True when ``day`` falls in one of the instrument's ST periods."""
+        return any(start <= day and (end is None or day <= end) for start, end in self.st_periods)

@@ -26,6 +26,7 @@ from quantdesk.engine.config import PRE_OPEN_PHASES
 from quantdesk.engine.costs import commission
 from quantdesk.engine.indicators import IndicatorSession, indicator_function
 from quantdesk.engine.records import Order, OrderStatus, RejectReason, Side
+from quantdesk.engine.rules import order_quantities
 
 if TYPE_CHECKING:
     from quantdesk.engine.feeds import Feed
@@ -282,16 +283,16 @@ class StrategyAPI:
             )
         if cash_amount > 0:
             profile = engine.config.profile
-            lot = engine.feed(oid).instrument.lot_size if profile.use_lots else 1
+            minimum, lot = order_quantities(engine.feed(oid).instrument, profile.use_lots)
             budget = min(cash_amount, engine.portfolio.cash)
             qty = int(budget / price) // lot * lot
-            while qty > 0:
+            while qty >= minimum:
                 fee = commission(qty * price, profile.commission, profile.min_commission)
                 if qty * price + fee <= budget:
                     break
                 qty -= lot
-            if qty <= 0:
-                if cash_amount < price * lot:
+            if qty < minimum:
+                if cash_amount < price * minimum:
                     reason, why = RejectReason.LOT, f"{cash_amount:.2f} buys less than one lot"
                 else:
                     reason, why = RejectReason.CASH, f"{engine.portfolio.cash:.2f} cash left"

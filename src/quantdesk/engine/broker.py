@@ -5,10 +5,16 @@ Matching rules (all re-implemented from their public definitions):
 * ``current_bar``: a market order placed in ``handle_bar`` fills at once at that bar's close.
 * ``next_bar``: it fills at the next session's open (orders placed in ``before_trading``
   fill at the same session's open).
-* Slippage moves the price against the order by a ratio, clipped to the bar's [low, high].
+* Slippage moves the price of a market order against it by a ratio; with daily price limits
+  (cn_stock) it stops at them, as RQAlpha's ``PriceRatioSlippage``; without (us_stock) it is
+  clipped to the bar's [low, high], as backtrader's ``slip_match``.
+* With price limits, no fill is priced beyond them: a close outside the limits in the data
+  fills at the limit (RQAlpha's rule).
 * Limit orders fill at the matching price if it is at or better than the limit, or (next_bar)
   at the limit if the bar traded through it; unfilled limit orders expire at the session end.
-* cn_stock price limits: no buy at or above ``limit_up``, no sell at or below ``limit_down``.
+* Price limits (``quantdesk.engine.rules``: board, ST, IPO sessions, or the data's own
+  ``limit_up``/``limit_down``): no buy at or above ``limit_up``, no sell at or below
+  ``limit_down``.
 * Fills of one instrument are capped at ``volume_limit`` of the bar's volume; the unfilled
   rest is cancelled (reason ``volume``).
 * A buy needs ``value + commission <= cash``, otherwise it is rejected (reason ``cash``).
@@ -22,8 +28,9 @@ from typing import TYPE_CHECKING, Protocol
 
 from quantdesk.core.instruments import InstrumentType
 from quantdesk.engine.config import EngineConfig, Matching
-from quantdesk.engine.costs import commission, limit_prices, sell_tax
+from quantdesk.engine.costs import commission, sell_tax
 from quantdesk.engine.records import Fill, Order, OrderStatus, RejectReason, Side
+from quantdesk.engine.rules import order_quantities
 
 if TYPE_CHECKING:
     from quantdesk.engine.feeds import Feed
@@ -83,12 +90,18 @@ class Broker:
         self.orders.append(order)
         if limit_price is not None and not (limit_price > 0 and math.isfinite(limit_price)):
             return self._reject(order, RejectReason.PRICE, f"invalid limit price {limit_price}")
-        lot = engine.feed(order_book_id).instrument.lot_size if self._profile.use_lots else 1
+        instrument = engine.feed(order_book_id).instrument
+        minimum, lot = order_quantities(instrument, self._profile.use_lots)
         if side is Side.BUY:
             order.quantity = amount // lot * lot
-            if order.quantity == 0:
+            if order.quantity < minimum:
+                order.quantity = 0
                 return self._reject(
-                    order, RejectReason.LOT, f"{amount} shares is less than one lot of {lot}"
+                    order,
+                    RejectReason.LOT,
+                    f"{amount} shares is less than one lot of {lot}"
+                    if minimum == lot
+                    else f"{amount} shares is less than the minimum order of {minimum}",
                 )
         else:
             pos = engine.portfolio.positions.get(order_book_id)
@@ -207,38 +220,40 @@ class Broker:
         rule = f"{'current_bar close' if close else 'next_bar open'}"
         buy = order.side is Side.BUY
         profile = self._profile
-        if profile.price_limit is not None and feed.instrument.type is not InstrumentType.INDEX:
-            prev = feed.prev_close(t)
-            if prev is not None:
-                # Limits are tick-rounded on traded prices; the reference is the previous
-                # close expressed in today's units (ex-rights), i.e. prev_adjusted / factor.
-                f = feed.factor_l[k] if feed.factor_l is not None else 1.0
-                down, up = limit_prices(prev / f, profile.price_limit)
-                traded = base / f
-                if buy and traded >= up - 1e-6:
-                    self._reject(order, RejectReason.LIMIT_UP, f"{traded:g} is at limit_up {up}")
-                    return
-                if not buy and traded <= down + 1e-6:
-                    self._reject(
-                        order, RejectReason.LIMIT_DOWN, f"{traded:g} is at limit_down {down}"
-                    )
-                    return
+        # Limits are set on traded prices; the feed's may be adjusted (traded * factor).
+        f = feed.factor_l[k] if feed.factor_l is not None else 1.0
+        traded_down, traded_up = feed.limit_down_l[k], feed.limit_up_l[k]  # NaN: no limit
+        down, up = traded_down * f, traded_up * f
+        if buy and base >= up - 1e-6 * f:
+            why = f"{base / f:g} is at limit_up {traded_up}"
+            self._reject(order, RejectReason.LIMIT_UP, why)
+            return
+        if not buy and base <= down + 1e-6 * f:
+            why = f"{base / f:g} is at limit_down {traded_down}"
+            self._reject(order, RejectReason.LIMIT_DOWN, why)
+            return
         price = base
-        if order.limit_price is not None:
-            lim = order.limit_price
-            if (buy and base > lim) or (not buy and base < lim):
-                if close or not ((buy and low <= lim) or (not buy and high >= lim)):
+        limit = order.limit_price
+        if limit is not None:
+            if (buy and base > limit) or (not buy and base < limit):
+                if close or not ((buy and low <= limit) or (not buy and high >= limit)):
                     return  # not marketable on this bar: stays open until the session ends
-                price, rule = lim, "limit"
-        if profile.slippage and order.limit_price is None:
-            slipped = price * (1 + profile.slippage) if buy else price * (1 - profile.slippage)
-            price = min(max(slipped, low), high)
+                price, rule = limit, "limit"
+        elif profile.slippage:
+            price = price * (1 + profile.slippage) if buy else price * (1 - profile.slippage)
             rule += f" + slippage {profile.slippage:g}"
-            if price != slipped:
+            if up != up and (price > high or price < low):  # noqa: PLR0124 (NaN: no limits)
+                price = min(max(price, low), high)
                 rule += f", clipped to {'high' if buy else 'low'}"
+        # A fill never prices beyond the session's limits (a close outside them in the data
+        # fills at the limit; slippage stops there), nor beyond its own limit price.
+        if price > up and (limit is None or not buy or up <= limit):
+            price, rule = up, rule + ", clamped to limit_up"
+        elif price < down and (limit is None or buy or down >= limit):
+            price, rule = down, rule + ", clamped to limit_down"
         quantity = order.unfilled_quantity
         if profile.volume_limit is not None:
-            lot = feed.instrument.lot_size if profile.use_lots else 1
+            lot = order_quantities(feed.instrument, profile.use_lots)[1]
             used = self._volume_used.get(order.order_book_id, 0.0)
             cap = int(volume * profile.volume_limit - used)
             if buy or cap < quantity:

@@ -14,6 +14,7 @@ import numpy.typing as npt
 from quantdesk.core.errors import InvalidArgument
 from quantdesk.core.instruments import Instrument
 from quantdesk.engine.ports import BarSeries
+from quantdesk.engine.rules import price_limits
 
 #: ``history_bars`` fields.
 FIELDS = ("datetime", "open", "high", "low", "close", "volume")
@@ -32,8 +33,15 @@ class Feed:
     collection).
     """
 
-    def __init__(self, instrument: Instrument, series: BarSeries, sessions: np.ndarray) -> None:
+    def __init__(
+        self,
+        instrument: Instrument,
+        series: BarSeries,
+        sessions: np.ndarray,
+        limit_rate: float | None = None,
+    ) -> None:
         self.instrument = instrument
+        self._limit_rate = limit_rate
         self.series = series
         known = np.searchsorted(series.dates, sessions, side="right").astype(np.int64)
         if len(series):
@@ -97,6 +105,20 @@ class Feed:
         """Adjustment factors as an ``array.array``, ``None`` for prices as traded."""
         factor = self.series.factor
         return None if factor is None else _view(factor)
+
+    @cached_property
+    def _limits(self) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+        return price_limits(self.instrument, self.series, self._limit_rate)
+
+    @cached_property
+    def limit_down_l(self) -> memoryview[float]:
+        """Per bar: the limit-down price as traded, NaN without a limit (``rules``)."""
+        return _view(self._limits[0])
+
+    @cached_property
+    def limit_up_l(self) -> memoryview[float]:
+        """Per bar: the limit-up price as traded, NaN without a limit (``rules``)."""
+        return _view(self._limits[1])
 
     def column(self, name: str) -> npt.NDArray[np.float64]:
         """The full read-only array of price/volume field ``name`` (all bars of the feed).

@@ -131,7 +131,7 @@ class Engine:
                     f"{self.config.profile.name}; pick --market {instrument.market!s}_stock"
                 )
             series = self._source.bars(order_book_id, self.config.end)
-            feed = Feed(instrument, series, self.sessions)
+            feed = Feed(instrument, series, self.sessions, self.config.profile.price_limit)
             self._feeds[order_book_id] = feed
         return feed
 

@@ -34,6 +34,9 @@ class BarSeries:
         factor: Price adjustment factor per bar (adjusted = traded * factor), shape
             ``(n,)``; ``None`` when prices are as traded. Rules defined on traded prices
             (tick-rounded price limits) divide by it.
+        limit_up: The exchange's published limit-up price per bar, as traded (not
+            adjusted), NaN where unknown; ``None`` when the data has no such column.
+        limit_down: Idem for the limit-down price.
     """
 
     order_book_id: str
@@ -44,6 +47,8 @@ class BarSeries:
     close: FloatArray
     volume: FloatArray
     factor: FloatArray | None = None
+    limit_up: FloatArray | None = None
+    limit_down: FloatArray | None = None
 
     def __len__(self) -> int:
         return int(self.dates.shape[0])

@@ -38,7 +38,8 @@ def detect_engine(source: str) -> str:
     """The engine that can run ``source``: ``backtrader`` or ``native``.
 
     ``backtrader`` if it defines a subclass of ``backtrader.Strategy`` (``bt.Strategy``,
-    ``bt.SignalStrategy``...), else ``native``.
+    ``bt.SignalStrategy``...) or names a library strategy (``STRATEGY =
+    bt.strategies.SMA_CrossOver``), else ``native``.
 
     Static (``ast``); code that does not parse is ``native`` (its run reports the syntax
     error).
@@ -47,29 +48,49 @@ def detect_engine(source: str) -> str:
         tree = parse_module(source)
     except SyntaxError:
         return "native"
-    aliases: set[str] = set()  # names bound to the backtrader module
-    classes: set[str] = set()  # names bound to backtrader strategy classes
+    aliases, imported = _backtrader_names(tree)
+    classes = {name for name in imported if name.endswith("Strategy")}
+    for node in tree.body:  # STRATEGY = bt.strategies.SMA_CrossOver (a library strategy)
+        if (
+            isinstance(node, ast.Assign)
+            and any(isinstance(t, ast.Name) and t.id == "STRATEGY" for t in node.targets)
+            and _rooted_in(node.value, aliases | imported)
+        ):
+            return "backtrader"
+    for cls in ast.walk(tree):
+        if not isinstance(cls, ast.ClassDef):
+            continue
+        for base in cls.bases:
+            if isinstance(base, ast.Name) and base.id in classes:
+                return "backtrader"
+            if (
+                isinstance(base, ast.Attribute)
+                and base.attr.endswith("Strategy")
+                and _rooted_in(base.value, aliases)
+            ):
+                return "backtrader"
+    return "native"
+
+
+def _backtrader_names(tree: ast.Module) -> tuple[set[str], set[str]]:
+    """Names bound to the ``backtrader`` module, and names imported from its modules."""
+    aliases: set[str] = set()
+    imported: set[str] = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             for alias in node.names:
                 if alias.name == "backtrader":
                     aliases.add(alias.asname or "backtrader")
         elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("backtrader"):
-            classes.update(a.asname or a.name for a in node.names if a.name.endswith("Strategy"))
-    for node in ast.walk(tree):
-        if not isinstance(node, ast.ClassDef):
-            continue
-        for base in node.bases:
-            if isinstance(base, ast.Name) and base.id in classes:
-                return "backtrader"
-            if (
-                isinstance(base, ast.Attribute)
-                and base.attr.endswith("Strategy")
-                and isinstance(base.value, ast.Name)
-                and base.value.id in aliases
-            ):
-                return "backtrader"
-    return "native"
+            imported.update(a.asname or a.name for a in node.names)
+    return aliases, imported
+
+
+def _rooted_in(node: ast.expr, names: set[str]) -> bool:
+    """True for ``name`` or ``name.attr.attr...`` with ``name`` in ``names``."""
+    while isinstance(node, ast.Attribute):
+        node = node.value
+    return isinstance(node, ast.Name) and node.id in names
 
 
 def resolve_engine(requested: str | None, source: str) -> str:

@@ -3,74 +3,85 @@
 How a run maps onto backtrader (``Cerebro(stdstats=False)``, preloaded, ``runonce``):
 
 * Feeds: one ``bt.feeds.PandasData`` per universe symbol, in order, named by its
-  ``order_book_id`` (``self.data`` is the first), then the benchmark if it is not in the
-  universe. Feeds hold the bars of ``[start, end]`` only, so indicators warm up inside the
-  window (``prenext``) as with backtrader's ``fromdate``; the native engine's
-  ``history_bars`` also sees bars before ``start``. backtrader calls ``next`` only once every
-  feed has a bar: a symbol listed inside the window keeps the strategy in ``prenext`` (check
-  ``len(data)`` there: a feed without a bar yet reads stale values).
-* Broker: ``setcash(cash)``; a ``CommInfoBase`` per feed charging ``max(value * commission,
-  min_commission)`` per fill plus, on sells of stocks, ``value * profile.tax_rate(day)``;
-  ``set_slippage_perc(slippage)`` on market orders, clipped to the bar's high/low;
-  ``fillers.FixedBarPerc(volume_limit)`` (the unfilled rest stays open for later bars, where
-  the native engine cancels it). ``current_bar`` is cheat-on-close (``set_coc(True)``): a
-  market order fills at its signal bar's close, dated that session; backtrader executes it
-  when the next bar arrives, so one placed on the last session never fills (it ends
-  CANCELLED, expired) and the volume cap and slippage clip use the next bar. ``next_bar`` is
-  backtrader's default, the next bar's open.
+  ``order_book_id``: ``self.datas`` is the universe and nothing else (``self.data`` is the
+  first symbol), so a strategy looping over ``self.datas`` trades only the universe. The
+  benchmark is not a feed (its result columns come from the catalog bars, below); a
+  benchmark that is also in the universe is a feed as a universe symbol. Feeds hold the bars
+  of ``[start, end]`` only, so indicators warm up inside the window (``prenext``) as with
+  backtrader's ``fromdate``; the native engine's ``history_bars`` also sees bars before
+  ``start``. backtrader calls ``next`` only once every feed has a bar: a symbol listed inside
+  the window keeps the strategy in ``prenext`` (check ``len(data)`` there: a feed without a
+  bar yet reads stale values).
+* Broker: ``setcash(cash)``; a ``CommInfoBase`` per feed (by name) charging ``max(value *
+  commission, min_commission)`` per fill plus, on sells of stocks, ``value *
+  profile.tax_rate(day)``; ``set_slippage_perc(slippage)`` on market orders, clipped to the
+  bar's high/low; ``fillers.FixedBarPerc(volume_limit)`` (the unfilled rest stays open for
+  later bars, where the native engine cancels it). ``current_bar`` is cheat-on-close
+  (``set_coc(True)``): a market order fills at its signal bar's close, dated that session;
+  backtrader executes it when the next bar arrives, so one placed on the last session never
+  fills (it ends CANCELLED, expired) and the volume cap and slippage clip use the next bar.
+  ``next_bar`` is backtrader's default, the next bar's open.
 * Not applied by backtrader: cn_stock's T+1, round lots and price limits (a WARNING log line
   says so at the start of such runs); short selling is backtrader's to allow; the sizing
   helpers (``order_target_*``) do not reserve commission, so a buy of all the cash with costs
   is rejected for cash (Margin) where the native engine shrinks it.
-* Strategy: exactly one ``bt.Strategy`` subclass defined in the file, or the one named by a
-  module-level ``STRATEGY = ClassName``. The run's params go to its ``params`` (string values
-  are converted to the default's type). ``print()`` becomes ``"YYYY-MM-DD INFO message"``.
+* Strategy: a module-level ``STRATEGY`` picks the class: any ``bt.Strategy`` subclass
+  (defined in the file, imported, or backtrader's own such as ``bt.strategies.SMA_CrossOver``)
+  or the name of one (``STRATEGY = "Name"``). Without it the file must define exactly one
+  ``bt.Strategy`` subclass (several -> ``InvalidArgument`` naming them and how to pick one).
+  The run's params go to its ``params`` (string values are converted to the default's
+  type). ``print()`` becomes ``"YYYY-MM-DD INFO message"``.
+* ``configure(cerebro)``: a module-level function called once the feeds, broker (cash,
+  commission, slippage, filler), our recording analyzer and the strategy are set, just
+  before ``cerebro.run()``. What it adds is applied: sizers (``cerebro.addsizer``),
+  analyzers, observers, commission schemes, broker settings. A commission scheme set there
+  wins over ours: ``broker.setcommission(...)`` / ``addcommissioninfo(comm)`` (the default
+  scheme) replaces ours on every feed, ``addcommissioninfo(comm, name=order_book_id)`` on that
+  feed; a fill under the user's scheme records its whole charge as commission (tax 0). It
+  must not add or remove feeds or strategies, nor change the starting cash
+  (``InvalidArgument``); an exception in it is a ``StrategyError`` with the user's traceback.
+* Analyzers added by the user: after the run each one's ``get_analysis()``, made JSON-safe
+  (dicts, ISO dates, NaN -> ``None``), keyed by backtrader's analyzer name (``_name=`` or the
+  class name in lower case), is the run's ``reference`` as ``{"analyzers": {name:
+  analysis}}`` (``BacktestResult.reference``, ``engine_summary`` in ``result.json``) and one
+  log line each, ``"<last date> INFO analyzer <name>: <json>"``. ``reference`` stays ``None``
+  without user analyzers.
 * Records (our ``EngineResult``): an analyzer records backtrader's broker cash, value and
   positions after every step (warm-up included), fills from the order notifications (with
   the commission/tax split and realized P/L with costs in the basis, as native) and every
   order's final status (Margin -> REJECTED ``cash``, Canceled -> CANCELLED ``user``,
   Expired/still open -> CANCELLED ``expired``, a partial fill still open -> CANCELLED
-  ``volume``). The benchmark columns come from the catalog bars (base: the close before
-  ``start``), as native.
+  ``volume``). A session where no universe feed has a bar keeps the last step's values. The
+  benchmark columns come from the catalog bars (base: the close before ``start``), as native.
 """
 
 from __future__ import annotations
 
 import contextlib
 import functools
-import itertools
-import sys
-import types
-from collections.abc import Iterator, Mapping
+import json
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from quantdesk.backtest.engines.backtrader_book import Book
-from quantdesk.backtest.spec import EngineRun, LogSink, ProgressCallback
-from quantdesk.core.errors import (
-    DataUnavailable,
-    EngineUnavailable,
-    InvalidArgument,
-    QuantdeskError,
+from quantdesk.backtest.engines.backtrader_strategy import (
+    call_configure,
+    exec_module,
+    pick_strategy,
+    strategy_module,
+    strategy_params,
+    user_analyses,
 )
+from quantdesk.backtest.spec import EngineRun, LogSink, ProgressCallback
+from quantdesk.core.errors import DataUnavailable, EngineUnavailable, QuantdeskError
 from quantdesk.core.instruments import MARKET_CALENDAR, InstrumentType
 from quantdesk.core.version import package_version
-from quantdesk.engine import (
-    BarSeries,
-    EngineConfig,
-    Matching,
-    PrintToLog,
-    exec_source,
-    resolve_params,
-    user_error,
-)
+from quantdesk.engine import BarSeries, EngineConfig, Matching, PrintToLog, user_error
 
 if TYPE_CHECKING:
     from quantdesk.backtest.spec import PreparedBacktest
-
-_MODULE_IDS = itertools.count(1)
 
 
 def run_backtrader(
@@ -83,13 +94,16 @@ def run_backtrader(
 
     Returns:
         An ``EngineRun`` named ``backtrader`` (version of the installed package) whose
-        ``raw`` has a portfolio row per session of ``[start, end]``.
+        ``raw`` has a portfolio row per session of ``[start, end]`` and whose ``reference``
+        is ``{"analyzers": {name: analysis}}`` when ``configure`` added analyzers.
 
     Raises:
         EngineUnavailable: backtrader is not installed.
         StrategySyntaxError: the source does not parse.
-        StrategyError: the strategy raised (traceback restricted to its own frames).
-        InvalidArgument: no/several strategy classes without ``STRATEGY``, unknown params.
+        StrategyError: the strategy or ``configure`` raised (traceback restricted to its own
+            frames).
+        InvalidArgument: no/several strategy classes without ``STRATEGY``, unknown params,
+            ``configure`` changed the feeds, strategies or cash.
         DataUnavailable: no sessions, or a symbol without bars in the window.
     """
     try:
@@ -104,9 +118,11 @@ def run_backtrader(
     if len(sessions) == 0:
         raise DataUnavailable(f"no trading sessions between {config.start} and {config.end}")
     ids = list(dict.fromkeys(config.universe))
-    if config.benchmark and config.benchmark not in ids:
-        ids.append(config.benchmark)
     series = {oid: source.bars(oid, config.end) for oid in ids}
+    bench_id = config.benchmark
+    bench: BarSeries | None = None  # not a feed: only the result's benchmark columns read it
+    if bench_id:
+        bench = series[bench_id] if bench_id in series else source.bars(bench_id, config.end)
     book = Book(bt, config, ids, sessions.astype("datetime64[D]").tolist(), progress, log_sink)
     prof = config.profile
     rules = [name for name, on in (
@@ -119,13 +135,14 @@ def run_backtrader(
     recorder_cls, costs_cls = _bt_classes(bt)
     cerebro = bt.Cerebro(stdstats=False, maxcpus=1)
     broker = cerebro.broker
+    ours: dict[str, Any] = {}
     for oid in ids:
         cerebro.adddata(_feed(bt, series[oid], config), name=oid)
         stock = source.instrument(oid).type is InstrumentType.STOCK
-        costs = costs_cls(
+        ours[oid] = costs_cls(
             commission=prof.commission, minimum=prof.min_commission, taxed=stock, book=book
         )
-        broker.addcommissioninfo(costs, name=oid)
+        broker.addcommissioninfo(ours[oid], name=oid)
     book.datas = list(cerebro.datas)
     broker.setcash(config.cash)
     broker.set_coc(config.matching is Matching.CURRENT_BAR)
@@ -138,21 +155,45 @@ def run_backtrader(
     printer = PrintToLog(book)
     if progress is not None:
         progress(0, len(book.sessions))
-    with _strategy_module() as module, contextlib.redirect_stdout(printer):
-        _exec(prepared.source, filename, module)
-        strategy_cls = _pick_strategy(bt, module, filename)
-        cerebro.addstrategy(strategy_cls, **_params(strategy_cls, config.params))
+    with strategy_module() as module, contextlib.redirect_stdout(printer):
+        exec_module(prepared.source, filename, module)
+        strategy_cls = pick_strategy(bt, module, filename)
+        cerebro.addstrategy(strategy_cls, **strategy_params(strategy_cls, config.params))
+        default_comm = broker.comminfo.get(None)
+        call_configure(cerebro, module, filename, config.cash)
+        _user_commission_wins(cerebro.broker, ours, default_comm)
         try:
-            cerebro.run()
+            strategy = cerebro.run()[0]
         except QuantdeskError:
             raise
         except (Exception, SystemExit) as exc:
             raise user_error(exc, filename, "while running on backtrader") from exc
         printer.flush()
-    raw = book.result(broker.orders, series.get(config.benchmark or ""))
+        analyses = user_analyses(strategy, recorder_cls, filename)
+    for name, analysis in analyses.items():
+        book.log("INFO", f"analyzer {name}: {json.dumps(analysis, allow_nan=False)}")
+    raw = book.result(cerebro.broker.orders, bench)
     if progress is not None:
         progress(len(book.sessions), len(book.sessions))
-    return EngineRun(raw=raw, engine="backtrader", engine_version=package_version("backtrader"))
+    return EngineRun(
+        raw=raw,
+        engine="backtrader",
+        engine_version=package_version("backtrader"),
+        reference={"analyzers": analyses} if analyses else None,
+    )
+
+
+def _user_commission_wins(broker: Any, ours: dict[str, Any], default_before: Any) -> None:
+    """Drop our per-feed schemes when ``configure`` set a default one (``name=None``).
+
+    backtrader prefers a feed's own scheme over the default; a per-feed scheme of the user
+    already replaced ours under the same name.
+    """
+    if broker.comminfo.get(None) is default_before:
+        return
+    for oid, costs in ours.items():
+        if broker.comminfo.get(oid) is costs:
+            del broker.comminfo[oid]
 
 
 def _feed(bt: Any, bars: BarSeries, config: EngineConfig) -> Any:
@@ -167,71 +208,6 @@ def _feed(bt: Any, bars: BarSeries, config: EngineConfig) -> Any:
         index=pd.DatetimeIndex(bars.dates[keep].astype("datetime64[ns]")),
     )
     return bt.feeds.PandasData(dataname=frame, openinterest=None, timeframe=bt.TimeFrame.Days)
-
-
-@contextlib.contextmanager
-def _strategy_module() -> Iterator[types.ModuleType]:
-    """A fresh module for the strategy, in ``sys.modules`` while it runs.
-
-    Backtrader's metaclasses look classes' modules up there.
-    """
-    name = f"quantdesk_bt_strategy_{next(_MODULE_IDS)}"
-    module = types.ModuleType(name)
-    sys.modules[name] = module
-    try:
-        yield module
-    finally:
-        sys.modules.pop(name, None)
-
-
-def _exec(source: str, filename: str, module: types.ModuleType) -> None:
-    module.__file__ = filename
-    exec_source(source, filename, module.__dict__)
-
-
-def _pick_strategy(bt: Any, module: types.ModuleType, filename: str) -> Any:
-    """The strategy class.
-
-    The only ``bt.Strategy`` subclass defined in the file, else the one named by ``STRATEGY``
-    (a class or its name).
-    """
-    found = {
-        name: obj
-        for name, obj in vars(module).items()
-        if isinstance(obj, type)
-        and issubclass(obj, bt.Strategy)
-        and obj.__module__ == module.__name__
-    }
-    chosen = vars(module).get("STRATEGY")
-    if chosen is not None:
-        if isinstance(chosen, str):
-            chosen = found.get(chosen, chosen)
-        if not (isinstance(chosen, type) and issubclass(chosen, bt.Strategy)):
-            raise InvalidArgument(
-                f"{filename}: STRATEGY must name a backtrader.Strategy subclass, got {chosen!r}"
-            )
-        return chosen
-    if len(found) == 1:
-        return next(iter(found.values()))
-    if not found:
-        raise InvalidArgument(f"{filename} defines no backtrader.Strategy subclass")
-    raise InvalidArgument(
-        f"{filename} defines several backtrader strategies ({', '.join(sorted(found))}); "
-        "name the one to run with STRATEGY = ClassName"
-    )
-
-
-def _params(strategy_cls: Any, given: Mapping[str, Any]) -> dict[str, Any]:
-    keys, values = strategy_cls.params._getkeys(), strategy_cls.params._getdefaults()
-    defaults = dict(zip(keys, values, strict=True))
-    unknown = sorted(set(given) - set(defaults))
-    if unknown:
-        valid = ", ".join(sorted(defaults)) or "none"
-        raise InvalidArgument(
-            f"unknown parameter {unknown[0]!r}; {strategy_cls.__name__}.params are: {valid}"
-        )
-    merged = resolve_params(defaults, given)
-    return {name: merged[name] for name in given}
 
 
 @functools.cache

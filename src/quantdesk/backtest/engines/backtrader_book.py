@@ -118,6 +118,8 @@ class Book:
             value = abs(size) * price
             profile = self.config.profile
             fee = min(comm, max(value * profile.commission, profile.min_commission))
+            if not self._ours(order.comminfo):
+                fee = comm  # the user's scheme (configure): no tax split known
             pnl = self._realize(index, size, price, comm)
             fill = Fill(
                 dt.datetime.combine(day, profile.close_time), 0, self.ids[index],
@@ -125,6 +127,11 @@ class Book:
                 _reason(self._bt, order, self._coc, profile.slippage), pnl,
             )  # fmt: skip
             self._fills.append((order.ref, fill))
+
+    def _ours(self, comminfo: Any) -> bool:
+        """Whether ``comminfo`` is the adapter's scheme of this run (not one of the user's)."""
+        params = getattr(comminfo, "p", None)
+        return getattr(params, "book", None) is self
 
     def _realize(self, index: int, size: float, price: float, costs: float) -> float:
         """Realized P/L of a fill that reduces a position (costs of both legs included)."""

@@ -14,9 +14,10 @@ series. The traps found offline (``research/rqalpha/FINDINGS.md``) are handled h
 * T+1 applies only with ``market_tplus: 1`` on the instrument, and ``future_info.json``
   must be a non-empty list whose first item has ``margin_rate``.
 
-Prices: ``limit_up``/``limit_down`` are the native engine's limits (``costs.limit_prices``
-of the previous close in traded units, scaled back by the adjustment factor) when the
-profile has a price limit, else 0 (RQAlpha then skips the check).
+Prices: ``limit_up``/``limit_down`` are the native engine's limits (``rules.price_limits``:
+board, ST periods, IPO sessions or the data's own columns, in traded units, scaled back by
+the adjustment factor), 0 where there is none (RQAlpha then skips the check). Instruments
+carry their ``board_type``, and ``st_stock_days.h5`` their ST sessions (``is_st_stock``).
 """
 
 from __future__ import annotations
@@ -32,7 +33,8 @@ import h5py
 import numpy as np
 
 from quantdesk.core.instruments import MARKET_CALENDAR, Instrument, InstrumentType
-from quantdesk.engine import BarSeries, BarSource, EngineConfig, limit_prices
+from quantdesk.engine import BarSeries, BarSource, EngineConfig
+from quantdesk.engine.rules import order_quantities, price_limits
 
 #: RQAlpha's yield-curve tenors (``rqalpha/utils/risk_free_helper.py``).
 TENORS = (
@@ -62,7 +64,7 @@ _FUTURE_INFO = {
 }  # fmt: skip
 _EMPTY_FILES = (
     "futures.h5", "dividends.h5", "split_factor.h5", "ex_cum_factor.h5",
-    "suspended_days.h5", "st_stock_days.h5",
+    "suspended_days.h5",
 )  # fmt: skip
 
 
@@ -106,7 +108,8 @@ def build_bundle(
                 indexes.create_dataset(oid, data=_bars(bars, _BAR_FIELDS, None))
             else:
                 target = funds if instrument.type is InstrumentType.ETF else stocks
-                target.create_dataset(oid, data=_bars(bars, _STOCK_FIELDS, profile.price_limit))
+                data = _bars(bars, _STOCK_FIELDS, profile.price_limit, instrument)
+                target.create_dataset(oid, data=data)
         if ANCHOR_INDEX not in series:
             flat = np.zeros(len(date_ints), dtype=_BAR_FIELDS)
             flat["datetime"] = date_ints.astype(np.int64) * 1_000_000
@@ -114,6 +117,11 @@ def build_bundle(
                 flat[name] = 1.0
             indexes.create_dataset(ANCHOR_INDEX, data=flat)
             records.append(_anchor_record(sessions))
+    with h5py.File(out / "st_stock_days.h5", "w") as st_days:
+        for oid, (instrument, _) in series.items():
+            if instrument.st_periods:
+                days = [d for d in sessions.astype("datetime64[D]").tolist() if instrument.is_st(d)]
+                st_days.create_dataset(oid, data=_date_ints(np.array(days, dtype="datetime64[D]")))
     for name in _EMPTY_FILES:
         h5py.File(out / name, "w").close()
     with h5py.File(out / "yield_curve.h5", "w") as h5:
@@ -134,19 +142,24 @@ def build_bundle(
     return out
 
 
-def _bars(bars: BarSeries, fields: list[tuple[str, Any]], price_limit: float | None) -> np.ndarray:
+def _bars(
+    bars: BarSeries,
+    fields: list[tuple[str, Any]],
+    price_limit: float | None,
+    instrument: Instrument | None = None,
+) -> np.ndarray:
     n = len(bars)
     arr = np.zeros(n, dtype=fields)
     arr["datetime"] = _date_ints(bars.dates).astype(np.int64) * 1_000_000
     arr["open"], arr["high"], arr["low"], arr["close"] = bars.open, bars.high, bars.low, bars.close
     arr["volume"] = bars.volume
     arr["total_turnover"] = bars.volume * bars.close  # only RQAlpha's vwap matching reads it
-    if "limit_up" in (arr.dtype.names or ()) and price_limit is not None and n > 1:
+    if "limit_up" in (arr.dtype.names or ()) and instrument is not None:
         factor = bars.factor if bars.factor is not None else np.ones(n)
-        for k in range(1, n):
-            down, up = limit_prices(bars.close[k - 1] / factor[k], price_limit)
-            arr["limit_up"][k] = up * factor[k]
-            arr["limit_down"][k] = down * factor[k]
+        down, up = price_limits(instrument, bars, price_limit)
+        # RQAlpha skips the check where a limit is 0 (NaN: no limit that session)
+        arr["limit_up"] = np.nan_to_num(up * factor, nan=0.0)
+        arr["limit_down"] = np.nan_to_num(down * factor, nan=0.0)
     return arr
 
 
@@ -161,7 +174,8 @@ def _instrument_record(instrument: Instrument, config: EngineConfig) -> dict[str
         "abbrev_symbol": instrument.symbol,
         "type": kind,
         "exchange": instrument.exchange,
-        "round_lot": float(instrument.lot_size if profile.use_lots else 1),
+        # RQAlpha: a STAR share's lot is 1 and its minimum order this value (200)
+        "round_lot": float(order_quantities(instrument, profile.use_lots)[0]),
         "listed_date": instrument.listed_date.isoformat(),
         "de_listed_date": "0000-00-00"
         if instrument.delisted_date is None
@@ -169,7 +183,7 @@ def _instrument_record(instrument: Instrument, config: EngineConfig) -> dict[str
         "market_tplus": profile.t_plus if instrument.type is not InstrumentType.INDEX else 0,
         "status": "Active",
         "special_type": "Normal",
-        "board_type": "MainBoard",
+        "board_type": str(instrument.board_type),
         "trading_hours": "09:31-11:30,13:01-15:00",
     }
     if kind == "ETF":
