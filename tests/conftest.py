@@ -8,6 +8,7 @@ import pytest
 
 from quantdesk.data import Catalog
 from quantdesk.data.demo import import_demo
+from tests.fixtures.ashares import a_share_catalog as make_a_share_catalog
 
 pytest_plugins = ["tests.fixtures.platform"]
 
@@ -19,6 +20,12 @@ def demo_catalog(tmp_path_factory: pytest.TempPathFactory) -> Catalog:
     catalog = Catalog(root)
     import_demo(catalog)
     return catalog
+
+
+@pytest.fixture(scope="session")
+def a_share_catalog(tmp_path_factory: pytest.TempPathFactory) -> Catalog:
+    """The demo catalog plus real bars imported as A-share ids (``tests.fixtures.ashares``)."""
+    return make_a_share_catalog(tmp_path_factory.mktemp("a_shares"))
 
 
 @pytest.fixture(scope="session")

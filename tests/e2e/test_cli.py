@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import subprocess
@@ -12,6 +13,7 @@ import pytest
 from typer.testing import CliRunner
 
 from quantdesk.cli.main import app
+from quantdesk.data import Adjust
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
@@ -247,3 +249,77 @@ def test_data_imports_are_recorded_in_the_event_log(
     res = runner.invoke(app, ["data", "import", str(csv), "--id", "XYZ", "--market", "us",
                               "--data-dir", str(data_dir)])  # fmt: skip
     assert res.exit_code == 0 and not (tmp_path / "none.db").exists()
+
+
+CN_CSV = (
+    "date,open,high,low,close,volume,limit_up,limit_down\n"
+    "2021-03-01,10,10,10,10,100,,\n"
+    "2021-03-02,10.5,10.5,10.5,10.5,100,10.5,9.5\n"
+)
+
+
+def test_data_import_board_type_and_st_periods(tmp_path: Path) -> None:
+    from quantdesk.core.instruments import BoardType
+    from quantdesk.data import Catalog
+
+    csv = tmp_path / "cn.csv"
+    csv.write_text(CN_CSV)
+    imports = {
+        "688001.XSHG": [],  # inferred from the code: KSH
+        "300750.XSHE": [],  # GEM
+        "430047.BJSE": [],  # BJS
+        "688002.XSHG": ["--board-type", "MainBoard"],  # the option wins over the code
+        "600000.XSHG": ["--st-period", "2021-06-01:", "--st-period", "2020-01-02:2020-06-30"],
+    }
+    for oid, extra in imports.items():
+        res = runner.invoke(app, ["data", "import", str(csv), "--id", oid, "--market", "cn",
+                                  "--data-dir", str(tmp_path), *extra])  # fmt: skip
+        assert res.exit_code == 0, res.output
+        assert "2/2 bars accepted" in res.output
+    catalog = Catalog(tmp_path)
+    boards = {oid: (i.board_type, i.exchange) for oid in imports for i in [catalog.instrument(oid)]}
+    assert boards == {
+        "688001.XSHG": (BoardType.KSH, "XSHG"),
+        "300750.XSHE": (BoardType.GEM, "XSHE"),
+        "430047.BJSE": (BoardType.BJS, "BJSE"),
+        "688002.XSHG": (BoardType.MAIN, "XSHG"),
+        "600000.XSHG": (BoardType.MAIN, "XSHG"),
+    }
+    assert catalog.instrument("600000.XSHG").st_periods == (
+        (dt.date(2020, 1, 2), dt.date(2020, 6, 30)),
+        (dt.date(2021, 6, 1), None),
+    )
+    series = catalog.bar_source(Adjust.NONE).bars("600000.XSHG", dt.date(2021, 3, 2))
+    assert series.limit_up is not None and series.limit_up.tolist()[1] == 10.5
+    listing = runner.invoke(app, ["data", "list", "--data-dir", str(tmp_path)])
+    assert listing.exit_code == 0, listing.output
+    lines = {line.split()[0]: line.split() for line in listing.output.splitlines() if line.strip()}
+    assert lines["688001.XSHG"][3] == "KSH" and lines["300750.XSHE"][3] == "GEM"
+    assert lines["600000.XSHG"][3:5] == ["MainBoard", "+ST"]  # an ST period is ongoing
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--st-period", "2020-01-02"], "ST period '2020-01-02' must be START:END"),
+        (["--st-period", "2020-13-01:"],
+         "ST period '2020-13-01:': START '2020-13-01' is not a date as YYYY-MM-DD"),
+        (["--st-period", "2020-06-30:2020-01-02"], "END 2020-01-02 is before START 2020-06-30"),
+        (["--st-period", "2020-01-02:2020-06-30", "--st-period", "2020-03-02:"],
+         "ST periods 2020-01-02:2020-06-30 and 2020-03-02: overlap"),
+        (["--board-type", "NASDAQ"], "Invalid value for '--board-type'"),
+        (["--market", "us", "--board-type", "GEM"], "board_type GEM is an A-share board"),
+        (["--type", "INDX", "--st-period", "2020-01-02:"], "ST periods apply to A-share stocks"),
+    ],
+)  # fmt: skip
+def test_data_import_metadata_errors_are_clear(
+    tmp_path: Path, extra: list[str], message: str
+) -> None:
+    csv = tmp_path / "cn.csv"
+    csv.write_text(CN_CSV)
+    result = runner.invoke(app, ["data", "import", str(csv), "--id", "600000.XSHG", "--market",
+                                 "cn", "--data-dir", str(tmp_path), *extra])  # fmt: skip
+    assert result.exit_code == 2, result.output
+    assert message in result.output
+    assert "Traceback" not in result.output
+    assert not (tmp_path / "instruments.parquet").exists()

@@ -245,8 +245,11 @@ def test_rule_probe_matches(demo_catalog: Catalog, command: str) -> None:
     )
     assert capped["quantity"] < 0.25 * volume.volume.max()
     assert native.orders["reject_reason"].tolist().count("T+1") == 1
+    # RQAlpha refuses the T+1 sell at creation ("Order Creation Failed"); the adapter records
+    # it as a rejected order, as native does, so both count one.
     rejected = rq.orders[rq.orders["status"] == "REJECTED"]
-    assert len(rejected) == 0  # RQAlpha refuses the T+1 sell at creation: no order at all
+    assert list(zip(rejected["order_book_id"], rejected["side"], strict=True)) == [("AAPL", "SELL")]
+    assert "not enough position" in rejected["message"].iloc[0]
     assert np.allclose(rq.portfolio["total_value"], native.portfolio["total_value"], rtol=1e-9)
 
 

@@ -22,8 +22,8 @@ PUBLIC = {
     "quantdesk.engine": [
         "MAX_AMOUNT", "BarSeries", "BarSource", "Engine", "EngineConfig", "EngineResult", "Fill",
         "MarketName", "MarketProfile", "Matching", "Order", "OrderStatus", "PrintToLog",
-        "RejectReason", "Side", "exec_source", "limit_prices", "market_profile", "params_schema",
-        "resolve_params", "user_error",
+        "RejectReason", "Side", "exec_source", "limit_prices", "market_profile",
+        "order_quantities", "params_schema", "price_limits", "resolve_params", "user_error",
     ],
     "quantdesk.data": ["Adjust", "Catalog", "CatalogBarSource", "ImportReport"],
 }  # fmt: skip

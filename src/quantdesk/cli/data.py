@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import pandas as pd
 import typer
@@ -15,10 +16,11 @@ from rich.table import Table
 from quantdesk.cli.errors import reported_errors, stderr
 from quantdesk.core.errors import DataValidationError, InvalidArgument
 from quantdesk.core.events import EventKind
-from quantdesk.core.instruments import Instrument, InstrumentType, Market
+from quantdesk.core.instruments import BoardType, Instrument, InstrumentType, Market
 from quantdesk.core.settings import Settings
 from quantdesk.data import Adjust, Catalog
 from quantdesk.data.demo import import_demo
+from quantdesk.data.instruments_table import infer_board_type, parse_st_period
 from quantdesk.data.validation import ImportReport
 from quantdesk.services.events import EventLog
 from quantdesk.storage import Database
@@ -88,12 +90,12 @@ def list_cmd(data_dir: DataDirOption = None) -> None:
         table = Table(title=f"catalog {catalog.root}", box=box.SIMPLE_HEAD, pad_edge=False)
         cells = [
             (
-                r["order_book_id"], r["type"], r["exchange"],
+                r["order_book_id"], r["type"], r["exchange"], _board(r),
                 str(r["lot_size"]), str(r["first_bar"]), str(r["last_bar"]), str(r["bar_count"]),
             )
             for r in rows
         ]  # fmt: skip
-        headers = ("order_book_id", "type", "exch", "lot", "first bar", "last bar", "bars")
+        headers = ("order_book_id", "type", "exch", "board", "lot", "first bar", "last bar", "bars")
         for i, col in enumerate(headers):
             width = max(len(col), *(len(c[i]) for c in cells))
             table.add_column(col, no_wrap=True, min_width=width)
@@ -103,24 +105,48 @@ def list_cmd(data_dir: DataDirOption = None) -> None:
         stdout.print(table)
 
 
+def _board(row: Mapping[str, Any]) -> str:
+    """The board cell of ``data list``: A-shares only, ``+ST`` while an ST period lasts."""
+    if row["market"] != str(Market.CN):
+        return "-"
+    ongoing = any(p["end"] is None for p in row["st_periods"])
+    return f"{row['board_type']}{' +ST' if ongoing else ''}"
+
+
+#: A-share ``order_book_id`` suffixes (RQAlpha's) that are also the exchange's MIC.
+_CN_EXCHANGES = ("XSHG", "XSHE", "BJSE")
+
+
 @data_app.command("import")
 def import_cmd(
-    file: Annotated[Path, typer.Argument(help="CSV with date, open, high, low, close, volume.")],
+    file: Annotated[Path, typer.Argument(help=(
+        "CSV with date, open, high, low, close, volume [, adj_close, limit_up, limit_down]."))],
     order_book_id: Annotated[str, typer.Option("--id", help="order_book_id to store it as.")],
     market: Annotated[str, typer.Option(help="us or cn.")] = "us",
     type_: Annotated[str, typer.Option("--type", help="CS, INDX or ETF.")] = "CS",
     name: Annotated[str | None, typer.Option(help="Full name.")] = None,
-    exchange: Annotated[str | None, typer.Option(help="Exchange MIC.")] = None,
+    exchange: Annotated[str | None, typer.Option(help=(
+        "Exchange MIC (default: from a cn id's suffix, else XSHG / XNYS)."))] = None,
     lot_size: Annotated[int | None, typer.Option(help="Round lot in shares.")] = None,
+    board_type: Annotated[BoardType | None, typer.Option(help=(
+        "A-share board (default for cn stocks: from the code, 688/689.XSHG KSH, "
+        "300/301.XSHE GEM, .BJSE BJS, else MainBoard)."))] = None,
+    st_period: Annotated[list[str] | None, typer.Option(metavar="START:END", help=(
+        "An ST period of a cn stock, YYYY-MM-DD:YYYY-MM-DD (END empty while it lasts); "
+        "repeat for several."))] = None,
     strict: Annotated[bool, typer.Option(help="Refuse the file if any row is invalid.")] = False,
     data_dir: DataDirOption = None,
-) -> None:
-    """Validate and import one instrument's daily bars from a CSV file."""
+) -> None:  # fmt: skip
+    """Validate and import one instrument's daily bars from a CSV file.
+
+    The instrument's reference data (board, ST periods...) replaces what the catalog had.
+    """
     with reported_errors():
         try:
             mkt, kind = Market(market), InstrumentType(type_)
         except ValueError as exc:
             raise InvalidArgument(str(exc)) from None
+        periods = tuple(parse_st_period(text) for text in st_period or ())
         if not file.is_file():
             raise InvalidArgument(f"{file} does not exist")
         try:
@@ -133,10 +159,13 @@ def import_cmd(
         first = pd.to_datetime(frame["date"], errors="coerce").min()
         listed = first.date() if isinstance(first, pd.Timestamp) else dt.datetime.now(dt.UTC).date()
         lot = lot_size or (100 if mkt is Market.CN and kind is not InstrumentType.INDEX else 1)
+        cn = mkt is Market.CN
+        suffix = order_book_id.rpartition(".")[2].upper()
+        board = board_type or (infer_board_type(order_book_id, kind) if cn else BoardType.MAIN)
+        mic = exchange or ((suffix if suffix in _CN_EXCHANGES else "XSHG") if cn else "XNYS")
         instrument = Instrument(
             order_book_id, order_book_id.split(".")[0], name or order_book_id, mkt, kind,
-            exchange or ("XSHG" if mkt is Market.CN else "XNYS"), lot, listed, None,
-            "CNY" if mkt is Market.CN else "USD",
+            mic, lot, listed, None, "CNY" if cn else "USD", board, periods,
         )  # fmt: skip
         report = _catalog(data_dir).import_bars(instrument, frame, strict=strict)
         stdout.print(report.describe())

@@ -2,8 +2,16 @@
 
 Layout::
 
-    DATA_DIR/instruments.parquet           one row per instrument (+ bar statistics)
+    DATA_DIR/instruments.parquet           one row per instrument (+ bar statistics);
+                                           columns in ``instruments_table.INSTRUMENT_SCHEMA``
     DATA_DIR/bars/1d/<order_book_id>.parquet   date, open, high, low, close, volume, adj_close
+                                               [, limit_up] [, limit_down]
+
+Bar prices are stored as traded. ``adj_close`` is the source's adjusted close (the
+adjustment factor is derived from it when reading); ``limit_up``/``limit_down`` are the
+exchange's daily price limits, present only when the imported data had them (NaN where a
+bar's limit is unknown), and never adjusted on reading. Files written before either optional
+column existed read as they are: no limits, ``MainBoard``, no ST periods.
 
 Every write goes to a temporary file in the same folder, is fsynced, then renamed over the
 target, so a crash never leaves a half-written file.
@@ -30,30 +38,19 @@ from quantdesk.core.errors import (
     NotFound,
 )
 from quantdesk.core.files import atomic_writer
-from quantdesk.core.instruments import MARKET_CALENDAR, Instrument, InstrumentType, Market
+from quantdesk.core.instruments import MARKET_CALENDAR, Instrument
 from quantdesk.data.calendars import sessions as calendar_sessions
-from quantdesk.data.validation import ImportReport, validate_bars
+from quantdesk.data.instruments_table import (
+    checked_instrument,
+    instrument_from_row,
+    row_from_instrument,
+    rows_from_table,
+    table_from_rows,
+)
+from quantdesk.data.validation import LIMIT_COLUMNS, ImportReport, validate_bars
 from quantdesk.engine.ports import BarSeries, DateArray, FloatArray
 
 FREQUENCIES = ("1d",)
-
-_INSTRUMENT_SCHEMA = pa.schema(
-    [  # type: ignore[arg-type]  # pyarrow-stubs: DataType factories are typed as object
-        ("order_book_id", pa.string()),
-        ("symbol", pa.string()),
-        ("name", pa.string()),
-        ("market", pa.string()),
-        ("type", pa.string()),
-        ("exchange", pa.string()),
-        ("lot_size", pa.int64()),
-        ("listed_date", pa.date32()),
-        ("delisted_date", pa.date32()),
-        ("currency", pa.string()),
-        ("first_bar", pa.date32()),
-        ("last_bar", pa.date32()),
-        ("bar_count", pa.int64()),
-    ]
-)
 
 _BAR_SCHEMA = pa.schema(
     [  # type: ignore[arg-type]
@@ -66,6 +63,8 @@ _BAR_SCHEMA = pa.schema(
         ("adj_close", pa.float64()),
     ]
 )
+#: Optional bar columns, written only when the imported frame has them.
+_LIMIT_FIELDS = [pa.field(name, pa.float64()) for name in LIMIT_COLUMNS]
 
 
 class Adjust(StrEnum):
@@ -127,8 +126,7 @@ class Catalog:
     def _rows(self) -> dict[str, dict[str, Any]]:
         if self._instruments is None:
             if self._instruments_path.exists():
-                rows = read_parquet(self._instruments_path).to_pylist()
-                self._instruments = {r["order_book_id"]: r for r in rows}
+                self._instruments = rows_from_table(read_parquet(self._instruments_path))
             else:
                 self._instruments = {}
         return self._instruments
@@ -172,7 +170,7 @@ class Catalog:
 
     def instruments(self) -> list[Instrument]:
         """All instruments, sorted by ``order_book_id``."""
-        return [_to_instrument(r) for _, r in sorted(self._rows().items())]
+        return [instrument_from_row(r) for _, r in sorted(self._rows().items())]
 
     def instrument(self, order_book_id: str) -> Instrument:
         """One instrument.
@@ -190,11 +188,19 @@ class Catalog:
                 f"unknown order_book_id {order_book_id!r}{hint} (catalog: {listing or 'empty'};"
                 " `quantdesk data list` shows them)"
             )
-        return _to_instrument(row)
+        return instrument_from_row(row)
 
     def stats(self) -> list[dict[str, Any]]:
-        """Per instrument: reference data plus ``first_bar``, ``last_bar``, ``bar_count``."""
-        return [dict(r) for _, r in sorted(self._rows().items())]
+        """Per instrument, sorted by id: reference data plus first/last bar and bar count.
+
+        Each dict is a row of the instruments table (``board_type`` as text, ``st_periods``
+        as ``[{"start": date, "end": date | None}]``) with ``first_bar``, ``last_bar`` and
+        ``bar_count``; the caller owns it.
+        """
+        return [
+            {**r, "st_periods": [dict(p) for p in r["st_periods"]]}
+            for _, r in sorted(self._rows().items())
+        ]
 
     # -- bars ----------------------------------------------------------------------------------
 
@@ -204,39 +210,40 @@ class Catalog:
         """Validate and store daily bars of ``instrument`` (replacing earlier bars).
 
         Args:
-            instrument: Reference data (upserted into the instruments table).
-            frame: Columns ``date, open, high, low, close, volume`` and optional ``adj_close``.
+            instrument: Reference data (upserted into the instruments table, its ST periods
+                sorted; ``instruments_table.checked_instrument`` has the rules).
+            frame: Columns ``date, open, high, low, close, volume``, optional ``adj_close``,
+                and optional ``limit_up``/``limit_down`` (the exchange's daily limits in
+                traded prices, empty where unknown; ``validation`` has the rules).
             strict: Refuse the whole frame if any row is invalid (default: drop those rows).
 
         Returns:
             The validation report (rejected rows and missing sessions).
 
         Raises:
+            InvalidArgument: bad reference data (id, lot size, board, ST periods).
             DataValidationError: missing columns, no valid row, or (``strict``) any invalid
                 row; nothing is written then.
         """
-        if instrument.lot_size < 1:
-            raise InvalidArgument(f"lot size must be >= 1, got {instrument.lot_size}")
+        instrument = checked_instrument(instrument)
         self._bars_path(instrument.order_book_id)  # validates the id before any work
         clean, report = validate_bars(frame, instrument.order_book_id, instrument.calendar)
         if strict and report.rejected:
             raise DataValidationError(
                 f"{len(report.rejected)} invalid rows, nothing imported:\n{report.describe()}"
             )
+        schema = pa.schema([*_BAR_SCHEMA, *(f for f in _LIMIT_FIELDS if f.name in clean.columns)])
         table = pa.Table.from_pandas(
-            clean.assign(date=clean["date"].dt.date)[list(_BAR_SCHEMA.names)],
-            schema=_BAR_SCHEMA,
+            clean.assign(date=clean["date"].dt.date)[list(schema.names)],
+            schema=schema,
             preserve_index=False,
         )
         _atomic_write_table(table, self._bars_path(instrument.order_book_id))
-        row = _from_instrument(instrument)
+        row = row_from_instrument(instrument)
         row.update(first_bar=report.first, last_bar=report.last, bar_count=report.rows_accepted)
         rows = dict(self._rows())
         rows[instrument.order_book_id] = row
-        _atomic_write_table(
-            pa.Table.from_pylist([rows[k] for k in sorted(rows)], schema=_INSTRUMENT_SCHEMA),
-            self._instruments_path,
-        )
+        _atomic_write_table(table_from_rows(rows), self._instruments_path)
         self._instruments = rows
         return report
 
@@ -248,6 +255,11 @@ class Catalog:
         adjust: Adjust = Adjust.NONE,
     ) -> pd.DataFrame:
         """Daily bars of one instrument in ``[start, end]`` as a DataFrame indexed by date.
+
+        Columns ``open, high, low, close, volume, adj_close``, ``factor`` with ``Adjust.PRE``
+        (adjusted = traded * factor), and ``limit_up``/``limit_down`` when the stored file has
+        them: those stay in traded prices whatever ``adjust`` is (multiply them by ``factor``
+        to compare them with adjusted prices), NaN where unknown.
 
         Raises:
             NotFound: unknown instrument.
@@ -328,7 +340,8 @@ class CatalogBarSource:
         """The same bars as ``Catalog.bars_frame(order_book_id, end=end, adjust=...)``.
 
         Read straight from Parquet into numpy (no DataFrame): this runs for every
-        instrument of every backtest.
+        instrument of every backtest. ``limit_up``/``limit_down`` are the stored columns as
+        traded (the engine converts with ``factor``), ``None`` when the file has none.
 
         Raises:
             NotFound: unknown instrument.
@@ -345,6 +358,14 @@ class CatalogBarSource:
             name: np.array(table.column(name).to_numpy(zero_copy_only=False), dtype=np.float64)
             for name in ("open", "high", "low", "close", "volume", "adj_close")
         }
+        limits: dict[str, FloatArray | None] = {
+            name: (
+                np.array(table.column(name).to_numpy(zero_copy_only=False), dtype=np.float64)
+                if name in table.schema.names
+                else None
+            )
+            for name in LIMIT_COLUMNS
+        }
         factor: FloatArray | None = None
         if self.adjust is Adjust.PRE:
             factor = _pre_factor(cols["close"], cols["adj_close"])
@@ -355,6 +376,7 @@ class CatalogBarSource:
                     cols[name] = cols[name] * factor
                 cols["volume"] = cols["volume"] / factor
         n = int(np.searchsorted(dates, np.datetime64(end, "D"), side="right"))
+        up, down = limits["limit_up"], limits["limit_down"]
         return BarSeries(
             order_book_id=order_book_id,
             dates=dates[:n],
@@ -364,6 +386,8 @@ class CatalogBarSource:
             close=cols["close"][:n].copy(),
             volume=cols["volume"][:n].copy(),
             factor=None if factor is None else factor[:n].copy(),
+            limit_up=None if up is None else up[:n].copy(),
+            limit_down=None if down is None else down[:n].copy(),
         )
 
 
@@ -381,36 +405,6 @@ def _pre_factor(close: FloatArray, adj_close: FloatArray) -> FloatArray | None:
     filled[:first] = ratio[first]
     result: FloatArray = filled / filled[-1]
     return result
-
-
-def _to_instrument(row: dict[str, Any]) -> Instrument:
-    return Instrument(
-        order_book_id=row["order_book_id"],
-        symbol=row["symbol"],
-        name=row["name"],
-        market=Market(row["market"]),
-        type=InstrumentType(row["type"]),
-        exchange=row["exchange"],
-        lot_size=int(row["lot_size"]),
-        listed_date=row["listed_date"],
-        delisted_date=row["delisted_date"],
-        currency=row["currency"],
-    )
-
-
-def _from_instrument(ins: Instrument) -> dict[str, Any]:
-    return {
-        "order_book_id": ins.order_book_id,
-        "symbol": ins.symbol,
-        "name": ins.name,
-        "market": str(ins.market),
-        "type": str(ins.type),
-        "exchange": ins.exchange,
-        "lot_size": ins.lot_size,
-        "listed_date": ins.listed_date,
-        "delisted_date": ins.delisted_date,
-        "currency": ins.currency,
-    }
 
 
 __all__ = ["MARKET_CALENDAR", "Adjust", "Catalog", "CatalogBarSource"]

@@ -5,11 +5,23 @@ duplicate sessions, prices present and > 0, ``high >= max(open, close)``,
 ``low <= min(open, close)``, ``volume >= 0``. Rows that break a rule are rejected with the
 reason; the rest are imported sorted by date. Calendar sessions with no bar between the first
 and last accepted bar are reported (suspensions or gaps), not rejected.
+
+The optional ``limit_up``/``limit_down`` columns (the exchange's daily price limits, in traded
+prices like ``close``) are checked when present: each value is empty (NaN: the limit is
+unknown and the engine derives it) or a finite number > 0; ``limit_down <= limit_up`` when
+both are known; and the close lies in ``[limit_down, limit_up]`` up to one 0.01 tick
+(``LIMIT_TOLERANCE``). A close exactly at its limit is a normal limit-up/limit-down day and
+passes. A close beyond a limit by more than a tick means the limit or the price is wrong
+(often limits on adjusted prices, or a bogus value on an IPO day without limits); since the
+engine trusts the column over its own rules (it refuses orders at it and clamps fills to
+it), such a row is rejected like any other bad row, with both values in the reason, rather
+than imported and reported: the fix is to blank or correct that limit.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -18,8 +30,12 @@ import pandas as pd
 from quantdesk.core.errors import DataValidationError
 from quantdesk.data.calendars import sessions as calendar_sessions
 
-#: Columns a bar frame must have (``adj_close`` is optional).
+#: Columns a bar frame must have (``adj_close`` and ``LIMIT_COLUMNS`` are optional).
 REQUIRED = ("date", "open", "high", "low", "close", "volume")
+#: Optional daily price-limit columns, in traded prices.
+LIMIT_COLUMNS = ("limit_up", "limit_down")
+#: How far a close may lie beyond its price limit: one 0.01 tick (float noise of a source).
+LIMIT_TOLERANCE = 0.01
 
 
 @dataclass
@@ -72,11 +88,12 @@ class ImportReport:
 def validate_bars(
     frame: pd.DataFrame, order_book_id: str, calendar: str
 ) -> tuple[pd.DataFrame, ImportReport]:
-    """Check ``frame`` (columns ``REQUIRED`` [+ ``adj_close``]) against the rules above.
+    """Check ``frame`` (``REQUIRED`` [+ ``adj_close``, ``LIMIT_COLUMNS``]) against the rules.
 
     Returns:
         ``(clean, report)``: ``clean`` has the accepted rows sorted by date, with ``date`` as
-        ``datetime64[D]``-compatible timestamps and float columns.
+        ``datetime64[D]``-compatible timestamps and float columns: ``REQUIRED``,
+        ``adj_close`` (NaN when absent) and those of ``LIMIT_COLUMNS`` the frame has.
 
     Raises:
         DataValidationError: a required column is missing, or no row is valid.
@@ -98,6 +115,11 @@ def validate_bars(
                 if "adj_close" in frame.columns
                 else np.nan
             ),
+            **{
+                c: pd.to_numeric(frame[c], errors="coerce").astype(float)
+                for c in LIMIT_COLUMNS
+                if c in frame.columns
+            },
         }
     )
     reasons = pd.Series("", index=df.index, dtype=object)
@@ -116,6 +138,7 @@ def validate_bars(
     flag(df["volume"].isna() | (df["volume"] < 0), "negative or missing volume")
     flag(df["volume"].isin([np.inf]), "infinite volume")
     flag((df["adj_close"] <= 0) | df["adj_close"].isin([np.inf]), "bad adj_close")
+    _check_limits(frame, df, reasons, flag)
     dates = df["date"].dt.normalize()
     valid_dates = dates[dates.notna()]
     if len(valid_dates):
@@ -145,3 +168,31 @@ def validate_bars(
     gaps = expected.difference(accepted)
     report.missing_sessions = [ts.date() for ts in gaps]
     return clean, report
+
+
+def _check_limits(
+    frame: pd.DataFrame,
+    df: pd.DataFrame,
+    reasons: pd.Series,
+    flag: Callable[[pd.Series, str], None],
+) -> None:
+    """The ``LIMIT_COLUMNS`` rules of the module docstring, on the columns ``df`` has."""
+    present = [c for c in LIMIT_COLUMNS if c in df.columns]
+    for col in present:
+        raw = frame[col]
+        given = raw.notna() & (raw.astype(str).str.strip() != "")
+        value = df[col]
+        good = (value > 0) & (value != np.inf)
+        flag(given & ~good, f"bad {col}: not a price > 0 (leave it empty when unknown)")
+    if len(present) == 2:
+        flag(df["limit_down"] > df["limit_up"], "limit_down above limit_up")
+    close = df["close"]
+    for col, sign, word in (("limit_up", 1.0, "above"), ("limit_down", -1.0, "below")):
+        if col not in present:
+            continue
+        beyond = (close - df[col]) * sign  # NaN (unknown limit) compares False
+        hit = (beyond > LIMIT_TOLERANCE + 1e-9) & (reasons == "")
+        reasons[hit] = [
+            f"close {c:g} {word} {col} {limit:g} by more than a {LIMIT_TOLERANCE:g} tick"
+            for c, limit in zip(close[hit], df.loc[hit, col], strict=True)
+        ]

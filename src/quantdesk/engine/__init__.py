@@ -9,12 +9,14 @@ Public names (``__all__``) are what the rest of quantdesk and the engine adapter
 
 from quantdesk.engine.config import EngineConfig, Matching
 from quantdesk.engine.costs import limit_prices
-from quantdesk.engine.loop import Engine, PrintToLog
+from quantdesk.engine.loop import Engine
 from quantdesk.engine.params_schema import params_schema
 from quantdesk.engine.ports import BarSeries, BarSource
 from quantdesk.engine.profiles import MAX_AMOUNT, MarketName, MarketProfile, market_profile
 from quantdesk.engine.records import EngineResult, Fill, Order, OrderStatus, RejectReason, Side
+from quantdesk.engine.rules import order_quantities, price_limits
 from quantdesk.engine.strategy import exec_source, resolve_params, user_error
+from quantdesk.engine.user_output import PrintToLog
 
 __all__ = [
     "MAX_AMOUNT",
@@ -35,7 +37,9 @@ __all__ = [
     "exec_source",
     "limit_prices",
     "market_profile",
+    "order_quantities",
     "params_schema",
+    "price_limits",
     "resolve_params",
     "user_error",
 ]

@@ -11,100 +11,58 @@ Sizing rules (re-implemented from RQAlpha's documented behaviour):
 
 from __future__ import annotations
 
-import logging
 import math
 from types import SimpleNamespace
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
 
 from quantdesk.core.errors import InvalidArgument
 from quantdesk.core.instruments import Instrument
-from quantdesk.engine.broker import Broker, BrokerSession
+from quantdesk.engine.api_data import DataFunctions, InstrumentView
+from quantdesk.engine.api_orders import LimitOrder, MarketOrder, OrderFunctions, limit_price_of
 from quantdesk.engine.config import PRE_OPEN_PHASES
 from quantdesk.engine.costs import commission
-from quantdesk.engine.indicators import IndicatorSession, indicator_function
-from quantdesk.engine.records import Order, OrderStatus, RejectReason, Side
+from quantdesk.engine.events import EVENT
+from quantdesk.engine.indicators import indicator_function
+from quantdesk.engine.portfolio import AccountType, Position
+from quantdesk.engine.records import (
+    Order,
+    OrderStatus,
+    OrderType,
+    PositionDirection,
+    PositionEffect,
+    RejectReason,
+    Side,
+)
 from quantdesk.engine.rules import order_quantities
+from quantdesk.engine.scheduler import market_close, market_open, physical_time
+from quantdesk.engine.session import StrategySession
+from quantdesk.engine.user_output import StrategyLogger
 
 if TYPE_CHECKING:
-    from quantdesk.engine.feeds import Feed
+    pass
 
 
-class StrategySession(BrokerSession, IndicatorSession, Protocol):
-    """What the strategy-facing functions read of the running engine.
-
-    The broker's and the indicators' state, plus the broker itself, last prices and the plot
-    recorder.
-    """
-
-    broker: Broker
-
-    def loaded_feed(self, order_book_id: str) -> Feed | None:
-        """The feed of ``order_book_id`` if already loaded (no I/O, no checks), else None."""
-        ...
-
-    def last_price(self, order_book_id: str) -> float | None:
-        """The latest close known now (today's close from ``handle_bar`` on)."""
-        ...
-
-    def log(self, level: str, message: str) -> None:
-        """Append a strategy log line stamped with the current bar date."""
-        ...
-
-    def record_plot(self, name: str, value: float) -> None:
-        """Store a ``plot()`` point of series ``name`` for today."""
-        ...
+def _stock_account(account_type: Any) -> None:
+    if str(getattr(account_type, "value", account_type)).upper() != AccountType.STOCK:
+        raise InvalidArgument(f"only the STOCK account exists, got {account_type!r}")
 
 
-class StrategyLogger:
-    """``logger`` in the strategy: lines are stamped with the bar date and kept in the result."""
-
-    def __init__(self, engine: StrategySession) -> None:
-        self._engine = engine
-
-    def debug(self, msg: object, *args: object) -> None:
-        """Log ``msg % args`` at ``DEBUG`` (``msg`` and ``args`` joined by spaces if that fails)."""
-        self._engine.log("DEBUG", _fmt(msg, args))
-
-    def info(self, msg: object, *args: object) -> None:
-        """Log ``msg % args`` at ``INFO`` (``msg`` and ``args`` joined by spaces if that fails)."""
-        self._engine.log("INFO", _fmt(msg, args))
-
-    def warning(self, msg: object, *args: object) -> None:
-        """Log ``msg % args`` at ``WARNING`` (``msg`` and ``args`` joined by spaces if that fails).
-
-        Also available as ``warn``.
-        """
-        self._engine.log("WARNING", _fmt(msg, args))
-
-    warn = warning
-
-    def error(self, msg: object, *args: object) -> None:
-        """Log ``msg % args`` at ``ERROR`` (``msg`` and ``args`` joined by spaces if that fails)."""
-        self._engine.log("ERROR", _fmt(msg, args))
-
-    def exception(self, msg: object, *args: object) -> None:
-        """Log ``msg % args`` at ``ERROR``, as ``error`` (no traceback is added)."""
-        self._engine.log("ERROR", _fmt(msg, args))
-
-    def log(self, level: int, msg: object, *args: object) -> None:
-        """Log ``msg % args`` at ``level``, a ``logging`` level number (e.g. ``logging.INFO``)."""
-        self._engine.log(logging.getLevelName(level), _fmt(msg, args))
+#: The functions of ``StrategyAPI`` (and its mixins) injected by name.
+FUNCTIONS = (
+    "order_shares", "order_lots", "order_value", "order_percent", "order_target_value",
+    "order_target_percent", "order", "order_to", "submit_order", "order_target_portfolio",
+    "cancel_order", "get_open_orders", "history_bars", "update_universe", "subscribe",
+    "unsubscribe", "plot", "instruments", "all_instruments", "is_suspended", "is_st_stock",
+    "get_position", "get_positions", "get_trading_dates", "get_previous_trading_date",
+    "get_next_trading_date", "get_price", "current_snapshot", "subscribe_event", "deposit",
+    "withdraw", "symbol",
+)  # fmt: skip
 
 
-def _fmt(msg: object, args: tuple[object, ...]) -> str:
-    text = str(msg)
-    if args:
-        try:
-            text = text % args
-        except (TypeError, ValueError):
-            text = " ".join([text, *map(str, args)])
-    return text
-
-
-class StrategyAPI:
+class StrategyAPI(OrderFunctions, DataFunctions):
     """Binds the strategy-facing functions to one engine run."""
 
     def __init__(self, engine: StrategySession) -> None:
@@ -114,75 +72,110 @@ class StrategyAPI:
 
     def namespace(self) -> dict[str, Any]:
         """The names injected into the strategy module (and ``rqalpha.api``)."""
-        names = (
-            "order_shares", "order_lots", "order_value", "order_percent",
-            "order_target_value", "order_target_percent", "cancel_order", "get_open_orders",
-            "history_bars", "update_universe", "subscribe", "unsubscribe", "plot",
-            "instruments", "is_suspended", "get_position",
-        )  # fmt: skip
-        ns: dict[str, Any] = {name: getattr(self, name) for name in names}
-        ns.update(logger=self.logger, g=self.g, Order=Order, ORDER_STATUS=OrderStatus)
-        ns.update(SIDE=Side, REJECT_REASON=RejectReason)
+        ns: dict[str, Any] = {name: getattr(self, name) for name in FUNCTIONS}
+        ns.update(logger=self.logger, user_log=self.logger, g=self.g, Order=Order)
+        ns.update(ORDER_STATUS=OrderStatus, SIDE=Side, REJECT_REASON=RejectReason)
+        ns.update(ORDER_TYPE=OrderType, POSITION_EFFECT=PositionEffect)
+        ns.update(POSITION_DIRECTION=PositionDirection, DEFAULT_ACCOUNT_TYPE=AccountType)
+        ns.update(EVENT=EVENT, LimitOrder=LimitOrder, MarketOrder=MarketOrder)
+        ns.update(scheduler=self._engine.scheduler, market_open=market_open)
+        ns.update(market_close=market_close, physical_time=physical_time)
         ns["indicator"] = indicator_function(self._engine)
         return ns
 
     # -- orders --------------------------------------------------------------------------------
 
     def order_shares(
-        self, id_or_ins: str | Instrument, amount: float, price: float | None = None, **_: Any
+        self,
+        id_or_ins: str | Instrument,
+        amount: float,
+        price_or_style: Any = None,
+        price: Any = None,
+        style: Any = None,
     ) -> Order | None:
         """Buy (``amount > 0``) or sell ``amount`` shares; buys round down to whole lots."""
+        limit = limit_price_of(price_or_style, price, style)
         oid = self._oid(id_or_ins)
         qty = self._int_amount(amount)
         if qty == 0:
             return None
-        return self._engine.broker.submit(oid, qty, price)
+        return self._engine.broker.submit(oid, qty, limit)
 
     def order_lots(
-        self, id_or_ins: str | Instrument, amount: float, price: float | None = None, **_: Any
+        self,
+        id_or_ins: str | Instrument,
+        amount: float,
+        price_or_style: Any = None,
+        price: Any = None,
+        style: Any = None,
     ) -> Order | None:
         """Buy or sell ``amount`` lots (``lots * lot_size`` shares)."""
+        limit = limit_price_of(price_or_style, price, style)
         oid = self._oid(id_or_ins)
         lot = self._engine.feed(oid).instrument.lot_size
-        return self.order_shares(oid, self._int_amount(amount) * lot, price)
+        return self.order_shares(oid, self._int_amount(amount) * lot, limit)
 
     def order_value(
-        self, id_or_ins: str | Instrument, cash_amount: float, price: float | None = None, **_: Any
+        self,
+        id_or_ins: str | Instrument,
+        cash_amount: float,
+        price_or_style: Any = None,
+        price: Any = None,
+        style: Any = None,
     ) -> Order | None:
         """Buy (``> 0``) or sell (``< 0``) about ``cash_amount`` worth of the instrument."""
+        limit = limit_price_of(price_or_style, price, style)
         oid = self._oid(id_or_ins)
-        return self._order_value(oid, self._finite(cash_amount, "cash_amount"), price, False)
+        return self._order_value(oid, self._finite(cash_amount, "cash_amount"), limit, False)
 
     def order_percent(
-        self, id_or_ins: str | Instrument, percent: float, price: float | None = None, **_: Any
+        self,
+        id_or_ins: str | Instrument,
+        percent: float,
+        price_or_style: Any = None,
+        price: Any = None,
+        style: Any = None,
     ) -> Order | None:
         """``order_value`` of ``percent`` (a fraction in [-1, 1]) of the total value."""
+        limit = limit_price_of(price_or_style, price, style)
         oid = self._oid(id_or_ins)
         pct = self._finite(percent, "percent")
         if not -1 <= pct <= 1:
             raise InvalidArgument(f"percent must be in [-1, 1], got {percent}")
         value = pct * self._engine.portfolio.total_value
-        return self._order_value(oid, value, price, False)
+        return self._order_value(oid, value, limit, False)
 
     def order_target_value(
-        self, id_or_ins: str | Instrument, cash_amount: float, price: float | None = None, **_: Any
+        self,
+        id_or_ins: str | Instrument,
+        cash_amount: float,
+        price_or_style: Any = None,
+        price: Any = None,
+        style: Any = None,
     ) -> Order | None:
         """Trade so that the position is worth about ``cash_amount`` (>= 0)."""
+        limit = limit_price_of(price_or_style, price, style)
         oid = self._oid(id_or_ins)
         target = self._finite(cash_amount, "cash_amount")
         if target < 0:
             raise InvalidArgument(f"target value must be >= 0 (no shorting), got {target}")
-        return self._order_target(oid, target, price)
+        return self._order_target(oid, target, limit)
 
     def order_target_percent(
-        self, id_or_ins: str | Instrument, percent: float, price: float | None = None, **_: Any
+        self,
+        id_or_ins: str | Instrument,
+        percent: float,
+        price_or_style: Any = None,
+        price: Any = None,
+        style: Any = None,
     ) -> Order | None:
         """Trade so that the position is ``percent`` (a fraction in [0, 1]) of total value."""
+        limit = limit_price_of(price_or_style, price, style)
         oid = self._oid(id_or_ins)
         pct = self._finite(percent, "percent")
         if not 0 <= pct <= 1:
             raise InvalidArgument(f"target percent must be in [0, 1], got {percent}")
-        return self._order_target(oid, pct * self._engine.portfolio.total_value, price)
+        return self._order_target(oid, pct * self._engine.portfolio.total_value, limit)
 
     def cancel_order(self, order: Order) -> None:
         """Cancel an open order."""
@@ -207,18 +200,24 @@ class StrategyAPI:
         adjust_type: str = "pre",  # noqa: ARG002 (idem: the run's adjustment applies)
         **_: Any,
     ) -> npt.NDArray[Any]:
-        """The last ``bar_count`` daily bars up to now (today's bar included in handle_bar).
+        """The last ``bar_count`` daily (``1d``) or weekly (``1w``) bars up to now.
+
+        Today's bar is included from ``handle_bar`` on; weekly bars are calendar weeks, the
+        current one as far as it is known (``Feed.weekly``).
 
         Returns:
             A read-only float array for one field, or a structured array (fields ``datetime``
             as YYYYMMDDHHMMSS int, ``open``, ``high``, ``low``, ``close``, ``volume``) for a
-            list of fields or ``None``. Fewer rows when there is less history.
+            list of fields or ``None``. Also ``total_turnover``, ``limit_up``, ``limit_down``
+            and ``prev_close``. Fewer rows when there is less history.
 
         Raises:
-            InvalidArgument: frequency other than ``1d``, bad count, unknown field or id.
+            InvalidArgument: frequency other than ``1d``/``1w``, bad count, unknown field or id.
         """
-        if frequency != "1d":
-            raise InvalidArgument(f"history_bars supports frequency '1d' only, got {frequency!r}")
+        if frequency not in ("1d", "1w"):
+            raise InvalidArgument(
+                f"history_bars supports frequencies '1d' and '1w', got {frequency!r}"
+            )
         if type(bar_count) is not int and not isinstance(bar_count, np.integer):
             raise InvalidArgument(f"bar_count must be a positive int, got {bar_count!r}")
         if bar_count < 1:
@@ -234,6 +233,8 @@ class StrategyAPI:
             end -= 1
         if fields is None:
             fields = ["datetime", "open", "high", "low", "close", "volume"]
+        if frequency == "1w":
+            return feed.weekly(end, int(bar_count), fields)
         return feed.history(end, int(bar_count), fields)
 
     def update_universe(self, id_or_symbols: str | list[str]) -> None:
@@ -253,17 +254,52 @@ class StrategyAPI:
         drop = {id_or_symbols} if isinstance(id_or_symbols, str) else set(id_or_symbols)
         self._engine.universe = [u for u in self._engine.universe if u not in drop]
 
-    def instruments(self, order_book_id: str) -> Instrument:
-        """Reference data of an instrument."""
-        return self._engine.feed(order_book_id).instrument
+    def get_position(
+        self, order_book_id: str | Instrument, direction: Any = PositionDirection.LONG
+    ) -> Position:
+        """The position in ``order_book_id`` (empty when not held; stock positions are LONG).
 
-    def is_suspended(self, order_book_id: str) -> bool:
-        """True when the instrument has no bar in the current session."""
-        return not self._engine.feed(order_book_id).has_bar[self._engine.t]
-
-    def get_position(self, order_book_id: str) -> Any:
-        """The position in ``order_book_id`` (empty when not held)."""
+        Raises:
+            InvalidArgument: ``direction`` SHORT (no short selling of stocks).
+        """
+        if str(getattr(direction, "value", direction)).upper() != PositionDirection.LONG:
+            raise InvalidArgument("stock positions are LONG only; short selling is off")
         return self._engine.portfolio.positions[self._oid(order_book_id)]
+
+    def get_positions(self) -> list[Position]:
+        """Every held position."""
+        return [p for p in self._engine.portfolio.positions.values() if p.quantity]
+
+    def deposit(self, account_type: Any, amount: float, receiving_days: int = 0) -> None:
+        """Add ``amount`` cash to the stock account now (NAV per unit unchanged).
+
+        Raises:
+            InvalidArgument: another account type, a non-positive amount, or
+                ``receiving_days`` other than 0 (cash arrives at once).
+        """
+        _stock_account(account_type)
+        if receiving_days:
+            raise InvalidArgument("deposit: receiving_days is not supported (cash arrives at once)")
+        self._engine.portfolio.deposit(self._finite(amount, "amount"))
+
+    def withdraw(self, account_type: Any, amount: float) -> None:
+        """Take ``amount`` cash out of the stock account (NAV per unit unchanged).
+
+        Raises:
+            InvalidArgument: another account type, a non-positive amount, more than the cash.
+        """
+        _stock_account(account_type)
+        self._engine.portfolio.withdraw(self._finite(amount, "amount"))
+
+    def subscribe_event(self, event_type: EVENT, handler: Any) -> None:
+        """Call ``handler(context, event)`` on each ``event_type`` (see ``engine.events``)."""
+        self._engine.events.subscribe(event_type, handler)
+
+    def symbol(self, order_book_id: str | list[str], sep: str = ", ") -> str:
+        """``"id[symbol]"``, joined by ``sep`` for a list."""
+        if isinstance(order_book_id, str):
+            return f"{order_book_id}[{self._engine.reference(order_book_id).symbol}]"
+        return sep.join(self.symbol(oid) for oid in order_book_id)
 
     def plot(self, series_name: str, value: float) -> None:
         """Record ``value`` for ``series_name`` on the current date (shown in the result)."""
@@ -313,8 +349,8 @@ class StrategyAPI:
             return self._order_value(oid, -current, limit, True) if pos else None
         return self._order_value(oid, target - current, limit, False)
 
-    def _oid(self, id_or_ins: str | Instrument) -> str:
-        if isinstance(id_or_ins, Instrument):
+    def _oid(self, id_or_ins: Any) -> str:
+        if isinstance(id_or_ins, Instrument | InstrumentView):
             return id_or_ins.order_book_id
         if not isinstance(id_or_ins, str):
             raise InvalidArgument(f"expected an order_book_id string, got {id_or_ins!r}")

@@ -24,11 +24,12 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from quantdesk.core.instruments import InstrumentType
 from quantdesk.engine.config import EngineConfig, Matching
 from quantdesk.engine.costs import commission, sell_tax
+from quantdesk.engine.events import EVENT
 from quantdesk.engine.records import Fill, Order, OrderStatus, RejectReason, Side
 from quantdesk.engine.rules import order_quantities
 
@@ -64,6 +65,10 @@ class BrokerSession(Protocol):
         """Append a strategy log line (the broker's warnings) stamped with the current bar date."""
         ...
 
+    def emit(self, event: EVENT, **data: Any) -> None:
+        """Publish an order event to the strategy's listeners (no-op without any)."""
+        ...
+
 
 class Broker:
     """Validates, queues and matches the strategy's orders."""
@@ -75,6 +80,7 @@ class Broker:
         self._pending: list[Order] = []
         self._tried: set[int] = set()
         self._volume_used: dict[str, float] = {}
+        self._created: set[int] = set()  # ids of orders accepted at creation
         self.orders: list[Order] = []
         self.fills: list[Fill] = []
 
@@ -129,6 +135,9 @@ class Broker:
                     RejectReason.T_PLUS_1,
                     f"only {pos.sellable} of {held} {order_book_id} are sellable (T+1)",
                 )
+        self._created.add(order.order_id)
+        engine.emit(EVENT.ORDER_PENDING_NEW, order=order)
+        engine.emit(EVENT.ORDER_CREATION_PASS, order=order)
         if self._matching is Matching.CURRENT_BAR and engine.phase == "handle_bar":
             self._match(order, close=True)
             if order.status is OrderStatus.ACTIVE:
@@ -149,11 +158,24 @@ class Broker:
     def cancel(self, order: Order) -> None:
         """Cancel an active order (no-op when it is already final)."""
         if order.status is OrderStatus.ACTIVE:
+            self._engine.emit(EVENT.ORDER_PENDING_CANCEL, order=order)
             order.status = OrderStatus.CANCELLED
             order.reject_reason = RejectReason.USER
             order.message = "cancelled by the strategy"
             if order in self._pending:
                 self._pending.remove(order)
+            self._engine.emit(EVENT.ORDER_CANCELLATION_PASS, order=order)
+
+    def frozen_cash(self) -> float:
+        """Cash the open buy orders would spend: unfilled shares at their limit or last price."""
+        total = 0.0
+        for order in self._pending:
+            if order.status is OrderStatus.ACTIVE and order.side is Side.BUY:
+                price = order.limit_price
+                if price is None:
+                    price = self._engine.feed(order.order_book_id).last_close(self._engine.t)
+                total += order.unfilled_quantity * (price or 0.0)
+        return total
 
     def open_orders(self, order_book_id: str | None = None) -> list[Order]:
         """Active orders, optionally of one instrument."""
@@ -299,12 +321,11 @@ class Broker:
         order.avg_price = (order.avg_price * order.filled_quantity + value) / filled
         order.filled_quantity = filled
         order.transaction_cost += fee + tax
-        self.fills.append(
-            Fill(
-                engine.now, order.order_id, order.order_book_id, order.side,
-                quantity, price, fee, tax, rule, pnl,
-            )
+        fill = Fill(
+            engine.now, order.order_id, order.order_book_id, order.side,
+            quantity, price, fee, tax, rule, pnl, len(self.fills) + 1,
         )  # fmt: skip
+        self.fills.append(fill)
         if order.unfilled_quantity == 0:
             order.status = OrderStatus.FILLED
         else:
@@ -314,15 +335,23 @@ class Broker:
                 f"filled {filled} of {order.quantity}; the rest exceeds "
                 f"{profile.volume_limit:.0%} of the bar's volume"
             )
+        engine.emit(EVENT.TRADE, trade=fill, order=order, account=portfolio)
+        if order.status is not OrderStatus.FILLED:
+            engine.emit(EVENT.ORDER_UNSOLICITED_UPDATE, order=order)
 
     def _reject(self, order: Order, reason: RejectReason, message: str) -> Order:
         order.status = OrderStatus.REJECTED
         order.reject_reason = reason
         order.message = message
         self._engine.log("WARNING", f"order {order.order_id} rejected ({reason}): {message}")
+        if order.order_id in self._created:
+            self._engine.emit(EVENT.ORDER_UNSOLICITED_UPDATE, order=order)
+        else:
+            self._engine.emit(EVENT.ORDER_CREATION_REJECT, order=order)
         return order
 
     def _expire(self, order: Order, message: str) -> None:
         order.status = OrderStatus.CANCELLED
         order.reject_reason = RejectReason.EXPIRED
         order.message = message
+        self._engine.emit(EVENT.ORDER_UNSOLICITED_UPDATE, order=order)

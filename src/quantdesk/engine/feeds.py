@@ -16,8 +16,11 @@ from quantdesk.core.instruments import Instrument
 from quantdesk.engine.ports import BarSeries
 from quantdesk.engine.rules import price_limits
 
-#: ``history_bars`` fields.
+#: ``history_bars`` fields (the default structured array has the first six).
 FIELDS = ("datetime", "open", "high", "low", "close", "volume")
+#: Further ``history_bars`` fields, derived per bar: turnover (``volume * close``: the data
+#: has no traded value), the session's price limits (NaN without) and the previous close.
+EXTRA_FIELDS = ("total_turnover", "limit_up", "limit_down", "prev_close")
 
 
 class Feed:
@@ -151,7 +154,49 @@ class Feed:
             if column is not None:
                 return column[start:end]
             return self._column(fields)[start:end]
-        return self._structured()[list(fields)][start:end]
+        names = list(fields)
+        if any(name not in FIELDS for name in names):
+            return self._records(names)[start:end]
+        return self._structured()[names][start:end]
+
+    def _records(self, names: list[str]) -> npt.NDArray[Any]:
+        """A structured array of any ``FIELDS`` / ``EXTRA_FIELDS`` (built per call)."""
+        dtype = [(n, "i8" if n == "datetime" else "f8") for n in names]
+        out = np.empty(len(self.series), dtype=dtype)
+        for name in names:
+            out[name] = self._column(name)
+        return out
+
+    def weekly(self, end: int, count: int, fields: str | list[str]) -> npt.NDArray[Any]:
+        """The last ``count`` weekly bars built from the first ``end`` daily bars.
+
+        A week is a calendar week (Monday to Sunday); the current week is included as far as
+        it is known. open: first; high: max; low: min; close, limit and prev_close fields:
+        last (prev_close: the first day's); volume, total_turnover: sums; datetime: the last
+        day's.
+        """
+        names = [fields] if isinstance(fields, str) else list(fields)
+        dates = self.series.dates[:end].astype("datetime64[D]")
+        # Monday of each bar's week: 1970-01-01 was a Thursday
+        week = (dates.astype(np.int64) + 3) // 7
+        starts = np.flatnonzero(np.r_[True, week[1:] != week[:-1]]) if end else np.array([], int)
+        starts = starts[-count:] if count < len(starts) else starts
+        stops = np.r_[starts[1:], end].astype(np.int64)
+        out = np.empty(len(starts), dtype=[(n, "i8" if n == "datetime" else "f8") for n in names])
+        for name in names:
+            column = self._column(name)[:end]
+            if name in ("open", "prev_close"):
+                values = column[starts]
+            elif name == "high":
+                values = np.array([column[a:b].max() for a, b in zip(starts, stops, strict=True)])
+            elif name == "low":
+                values = np.array([column[a:b].min() for a, b in zip(starts, stops, strict=True)])
+            elif name in ("volume", "total_turnover"):
+                values = np.add.reduceat(column, starts) if len(starts) else column[:0]
+            else:  # close, datetime, limits: the week's last bar
+                values = column[stops - 1]
+            out[name] = values
+        return out[names[0]] if isinstance(fields, str) else out
 
     def _column(self, name: str) -> npt.NDArray[Any]:
         s = self.series
@@ -167,7 +212,26 @@ class Feed:
             return s.volume
         if name == "datetime":
             return self._structured()["datetime"]
-        raise InvalidArgument(f"unknown history_bars field {name!r}; fields: {', '.join(FIELDS)}")
+        if name in EXTRA_FIELDS:
+            return self._extra[name]
+        known = ", ".join(FIELDS + EXTRA_FIELDS)
+        raise InvalidArgument(f"unknown history_bars field {name!r}; fields: {known}")
+
+    @cached_property
+    def _extra(self) -> dict[str, npt.NDArray[np.float64]]:
+        s = self.series
+        factor = s.factor if s.factor is not None else 1.0
+        down, up = self._limits
+        prev = np.concatenate(([np.nan], s.close[:-1]))
+        out = {
+            "total_turnover": s.volume * s.close,
+            "limit_up": up * factor,
+            "limit_down": down * factor,
+            "prev_close": prev,
+        }
+        for arr in out.values():
+            arr.setflags(write=False)
+        return out
 
     def _structured(self) -> npt.NDArray[Any]:
         if self._struct is None:

@@ -4,25 +4,25 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import io
 import math
 from collections.abc import Callable
-from itertools import repeat
-from operator import attrgetter
-from typing import Any, Protocol
-
-import numpy as np
+from typing import Any
 
 from quantdesk.core.errors import DataUnavailable, InvalidArgument, StrategyError
-from quantdesk.core.instruments import MARKET_CALENDAR
+from quantdesk.core.instruments import MARKET_CALENDAR, Instrument
 from quantdesk.engine.api import StrategyAPI
 from quantdesk.engine.broker import Broker
 from quantdesk.engine.config import PRE_OPEN_PHASES, EngineConfig, Matching
+from quantdesk.engine.events import EVENT, EventBus
 from quantdesk.engine.feeds import BarMap, Feed
 from quantdesk.engine.portfolio import Portfolio
 from quantdesk.engine.ports import BarSource
+from quantdesk.engine.recorder import DailyRecorder
 from quantdesk.engine.records import EngineResult
+from quantdesk.engine.run_info import AttrDict, RunInfo, run_config, run_info
+from quantdesk.engine.scheduler import Scheduler
 from quantdesk.engine.strategy import Strategy, compile_strategy, resolve_params, shim_rqalpha
+from quantdesk.engine.user_output import PrintToLog
 
 ProgressCallback = Callable[[int, int], None]
 #: Called after each session with its date and the portfolio's NAV (``total_value / cash``).
@@ -63,6 +63,21 @@ class Context:
     def stock_account(self) -> Portfolio:
         """RQAlpha's stock account (the only account here)."""
         return self._engine.portfolio
+
+    @property
+    def future_account(self) -> None:
+        """No futures account."""
+        return None
+
+    @property
+    def run_info(self) -> RunInfo:
+        """The run's settings (RQAlpha's ``RunInfo``)."""
+        return self._engine.run_info
+
+    @property
+    def config(self) -> AttrDict:
+        """The run's configuration in RQAlpha's shape (``config.base.start_date``...)."""
+        return self._engine.run_config
 
 
 class Engine:
@@ -112,6 +127,15 @@ class Engine:
         self._bar_map = BarMap(self)
         self._result = EngineResult()
         self._plots: dict[str, list[Any]] = {"date": [], "name": [], "value": []}
+        self.events = EventBus()
+        margin = dt.timedelta(days=40)  # whole weeks and months around the run
+        self.scheduler = Scheduler(
+            lambda: self.calendar(config.start - margin, config.end + margin), lambda: self.phase
+        )
+        self.portfolio._frozen = self.broker.frozen_cash
+        self.run_info = run_info(config)
+        self._strategy: Strategy | None = None
+        self.run_config = run_config(config)
 
     # -- services used by the API and the broker ----------------------------------------------
 
@@ -134,6 +158,30 @@ class Engine:
             feed = Feed(instrument, series, self.sessions, self.config.profile.price_limit)
             self._feeds[order_book_id] = feed
         return feed
+
+    def reference(self, order_book_id: str) -> Instrument:
+        """Reference data of any instrument of the source (``NotFound`` if unknown)."""
+        return self._source.instrument(order_book_id)
+
+    def listed_instruments(self) -> list[Instrument]:
+        """Every instrument of the run's market the source lists (else the loaded ones)."""
+        listing = getattr(self._source, "instruments", None)
+        found = listing() if callable(listing) else [f.instrument for f in self._feeds.values()]
+        return [i for i in found if i.market is self.config.profile.market]
+
+    def calendar(self, start: dt.date, end: dt.date) -> list[dt.date]:
+        """The run's market's sessions in ``[start, end]``."""
+        if start > end:
+            return []
+        days: list[dt.date] = (
+            self._source.sessions(self._calendar, start, end).astype("datetime64[D]").tolist()
+        )
+        return days
+
+    def emit(self, event: EVENT, **data: Any) -> None:
+        """Publish ``event`` to the strategy's listeners (its errors are the strategy's)."""
+        if self._strategy is not None and self.events.wants(event):
+            self._publish(self._strategy, event, **data)
 
     def loaded_feed(self, order_book_id: str) -> Feed | None:
         """The feed of ``order_book_id`` if already loaded (no I/O, no checks)."""
@@ -174,12 +222,15 @@ class Engine:
         printed = PrintToLog(self)
         with shim_rqalpha(api), contextlib.redirect_stdout(printed):
             strategy = compile_strategy(strategy_source, filename, api)
+            self._strategy = strategy
             params = resolve_params(strategy.param_defaults, self.config.params)
             context = Context(self, params)
             self.phase = "init"
             if self._progress is not None:
                 self._progress(0, len(self._dates))  # the run starts: sessions are known
+            self.events.context = context
             strategy.call("init", context)
+            self._publish(strategy, EVENT.POST_USER_INIT)
             self._loop(strategy, context)
         printed.flush()
         self.broker.end_run()
@@ -188,6 +239,16 @@ class Engine:
         result.orders = self.broker.orders
         result.plots = self._plots
         return result
+
+    def _publish(self, strategy: Strategy, event: EVENT, **data: Any) -> None:
+        """Publish ``event`` to the strategy's listeners; their errors are the strategy's."""
+        if self.events.wants(event):
+            try:
+                self.events.publish(event, **data)
+            except StrategyError:
+                raise
+            except (Exception, SystemExit) as exc:
+                raise strategy.error(exc, f"a {event.name} event handler") from exc
 
     def _loop(self, strategy: Strategy, context: Context) -> None:  # noqa: C901 (the hot path, inlined)
         # The hot path: per session, only the work that can change something runs (no
@@ -205,12 +266,17 @@ class Engine:
         progress = self._progress
         on_session = self._on_session
         total = len(self._dates)
-        rec = _DailyRecorder(self)
+        rec = DailyRecorder(self._result, portfolio, self._benchmark, self.config.start)
         record = rec.record
         hooks = strategy.hooks
         before = hooks["before_trading"]
         handle = hooks["handle_bar"]
         after = hooks["after_trading"]
+
+        scheduler = self.scheduler
+        scheduled = scheduler.active
+        listeners = self.events._listeners  # non-empty once the strategy subscribed
+        publish = self._publish
 
         hook: str | None = None
         try:
@@ -224,11 +290,21 @@ class Engine:
                     portfolio.new_session()
                 if broker._volume_used:
                     broker.new_session()
+                if scheduled:
+                    scheduler.new_session(day)
                 self.phase = "before_trading"
+                if listeners:
+                    publish(strategy, EVENT.PRE_BEFORE_TRADING)
+                if scheduled:
+                    hook = "a scheduled function"
+                    scheduler.run_before_trading(context)
                 if before is not None:
                     hook = "before_trading"
                     before(context)
-                    hook = None
+                hook = None
+                if listeners:
+                    publish(strategy, EVENT.BEFORE_TRADING)
+                    publish(strategy, EVENT.POST_BEFORE_TRADING)
                 if next_bar:
                     self.phase = "open"
                     if broker._pending:
@@ -238,20 +314,39 @@ class Engine:
                 self.phase = "handle_bar"
                 if not next_bar and broker._pending:
                     broker.match_pending(close=True)
+                if listeners:
+                    publish(strategy, EVENT.PRE_BAR)
+                if scheduled:
+                    hook = "a scheduled function"
+                    scheduler.run_at_bar(context, bar_map)
                 if handle is not None:
                     hook = "handle_bar"
                     handle(context, bar_map)
-                    hook = None
+                hook = None
+                if listeners:
+                    publish(strategy, EVENT.BAR, bar_dict=bar_map)
+                    publish(strategy, EVENT.POST_BAR)
                 self.phase = "after_trading"
+                if listeners:
+                    publish(strategy, EVENT.PRE_AFTER_TRADING)
                 if after is not None:
                     hook = "after_trading"
                     after(context)
                     hook = None
+                if listeners:
+                    publish(strategy, EVENT.AFTER_TRADING)
+                    publish(strategy, EVENT.POST_AFTER_TRADING)
+                    publish(strategy, EVENT.PRE_SETTLEMENT)
                 if broker._pending:
                     broker.end_session()
                 if positions:
                     portfolio.settle()
+                if listeners:
+                    publish(strategy, EVENT.SETTLEMENT)
+                portfolio.static_total_value = portfolio.total_value
                 record(t, day)
+                if listeners:
+                    publish(strategy, EVENT.POST_SETTLEMENT)
                 if on_session is not None:
                     on_session(day, portfolio.total_value / portfolio.starting_cash)
                 if progress is not None:
@@ -263,146 +358,3 @@ class Engine:
                 raise
             raise strategy.error(exc, hook) from exc
         rec.finish()
-
-
-class LogTarget(Protocol):
-    """Anything that records a strategy log line (the engine, or another engine's book)."""
-
-    def log(self, level: str, message: str) -> None:
-        """Record ``message`` at ``level`` (``INFO``, ``WARNING``...), stamped with the bar date."""
-        ...
-
-
-class PrintToLog(io.TextIOBase):
-    """``print()`` in a strategy becomes an ``INFO`` log line of ``target``.
-
-    Stdout stays clean; used with ``contextlib.redirect_stdout`` by every in-process engine.
-    """
-
-    def __init__(self, target: LogTarget) -> None:
-        self._engine = target
-        self._partial = ""
-
-    def writable(self) -> bool:
-        """Always True: this stream only writes."""
-        return True
-
-    def write(self, text: str) -> int:
-        """Log each complete line of ``text``; keep the rest until more text or ``flush``.
-
-        Returns ``len(text)`` (all of it is taken).
-        """
-        lines = (self._partial + text).split("\n")
-        self._partial = lines.pop()
-        for line in lines:
-            self._engine.log("INFO", line)
-        return len(text)
-
-    def flush(self) -> None:
-        """Log the pending partial line, if any."""
-        if self._partial:
-            self._engine.log("INFO", self._partial)
-            self._partial = ""
-
-
-_POS_FIELDS = ("quantity", "bought_today", "avg_price", "last_price")
-_POS_GETTERS = {name: attrgetter(name) for name in _POS_FIELDS}
-
-
-class _DailyRecorder:
-    """Collects the daily portfolio, benchmark and position rows.
-
-    Per session it appends only raw values (Python floats and dates, which the cyclic GC
-    does not track: per-session tuples made it rescan the heap over and over); totals,
-    NAVs, returns and per-position values are derived in ``finish`` with the same
-    arithmetic, in the same order.
-    """
-
-    def __init__(self, engine: Engine) -> None:
-        self._engine = engine
-        self._bench = engine._benchmark
-        self._portfolio = engine.portfolio
-        self._date: list[dt.date] = []
-        self._cash: list[float] = []
-        self._market_value: list[float] = []
-        self._bench_close: list[float] = []
-        # Position rows, one list per raw field, filled with C-level extend(map(...)).
-        self._pos_date: list[dt.date] = []
-        self._pos_oid: list[str] = []
-        self._pos_fields: dict[str, list[Any]] = {name: [] for name in _POS_FIELDS}
-        self._bench_base: float | None = None
-        if self._bench is not None:
-            feed = self._bench
-            base = feed.prev_close(0) if feed.has_bar[0] else feed.last_close(0)
-            if base is None and feed.has_bar[0]:
-                base = feed.open_l[feed.known[0] - 1]
-            if base is None:
-                first = engine.config.start
-                raise DataUnavailable(
-                    f"benchmark {feed.instrument.order_book_id} has no bar on or before {first}"
-                )
-            self._bench_base = base
-
-    def record(self, t: int, day: dt.date) -> None:
-        pf = self._portfolio
-        self._date.append(day)
-        self._cash.append(pf.cash)
-        self._market_value.append(pf._market_value)
-        if self._bench is not None:
-            close = self._bench.last_close(t)
-            assert close is not None
-            self._bench_close.append(close)
-        positions = pf.positions
-        if positions:
-            self._pos_date.extend(repeat(day, len(positions)))
-            self._pos_oid.extend(positions)
-            held = positions.values()
-            for name, column in self._pos_fields.items():
-                column.extend(map(_POS_GETTERS[name], held))
-
-    def finish(self) -> None:
-        result = self._engine._result
-        start = self._portfolio.starting_cash
-        cash, market_value = self._cash, self._market_value
-        total = [c + m for c, m in zip(cash, market_value, strict=True)]  # == total_value
-        n = len(total)
-        if self._bench is not None and self._bench_base is not None:
-            closes = self._bench_close
-            base = self._bench_base
-            bench_nav = [c / base for c in closes]
-            bench_returns = _returns(closes, base)
-        else:
-            closes, bench_nav, bench_returns = ([np.nan] * n for _ in range(3))
-        result.portfolio = {
-            "date": self._date,
-            "cash": cash,
-            "market_value": market_value,
-            "total_value": total,
-            "nav": [v / start for v in total],
-            "returns": _returns(total, start),
-            "benchmark_close": closes,
-            "benchmark_nav": bench_nav,
-            "benchmark_returns": bench_returns,
-        }
-        f = self._pos_fields
-        quantity, last_price = f["quantity"], f["last_price"]
-        if self._portfolio._t_plus:  # == Position.sellable
-            sellable = [q - b for q, b in zip(quantity, f["bought_today"], strict=True)]
-        else:
-            sellable = list(quantity)
-        result.positions = {
-            "date": self._pos_date,
-            "order_book_id": self._pos_oid,
-            "quantity": quantity,
-            "sellable": sellable,
-            "avg_price": f["avg_price"],
-            "last_price": last_price,
-            # == Position.market_value
-            "market_value": [q * p for q, p in zip(quantity, last_price, strict=True)],
-        }
-
-
-def _returns(values: list[float], first_previous: float) -> list[float]:
-    """``values[i] / values[i - 1] - 1``, with ``first_previous`` before ``values[0]``."""
-    previous = [first_previous, *values[:-1]]
-    return [v / p - 1.0 for v, p in zip(values, previous, strict=True)]

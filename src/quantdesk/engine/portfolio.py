@@ -3,7 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from enum import StrEnum
 from typing import Any
+
+from quantdesk.core.errors import InvalidArgument
+
+
+class AccountType(StrEnum):
+    """RQAlpha's ``DEFAULT_ACCOUNT_TYPE``: the only account here is the stock account."""
+
+    STOCK = "STOCK"
 
 
 class Position:
@@ -55,6 +64,23 @@ class Position:
         """Unrealized P/L against the average price, in currency units."""
         return self.quantity * (self.last_price - self.avg_price)
 
+    @property
+    def direction(self) -> str:
+        """``LONG`` (RQAlpha's ``POSITION_DIRECTION``; stock positions are long)."""
+        return "LONG"
+
+    @property
+    def today_quantity(self) -> int:
+        """Shares bought in the current session."""
+        return self.bought_today
+
+    @property
+    def old_quantity(self) -> int:
+        """Shares held since before the current session."""
+        return self.quantity - self.bought_today
+
+    equity = market_value
+
     def __repr__(self) -> str:
         return (
             f"Position({self.order_book_id}, quantity={self.quantity}, "
@@ -92,6 +118,17 @@ class Portfolio:
         # without trades skip those loops over every position.
         self._bought = False
         self._sold = False
+        #: NAV units: ``starting_cash`` at the start; deposits and withdrawals buy and sell
+        #: units at the current NAV so that they are not returns.
+        self.units = starting_cash
+        #: ``total_value`` at the previous session's close (``daily_pnl``'s base).
+        self.static_total_value = starting_cash
+        #: Starting cash plus deposits minus withdrawals.
+        self.net_invested = starting_cash
+        #: Commission and tax paid since the start.
+        self.transaction_cost = 0.0
+        #: Cash reserved by open buy orders (set by the engine; informational).
+        self._frozen: Callable[[], float] = lambda: 0.0
 
     @property
     def market_value(self) -> float:
@@ -110,8 +147,67 @@ class Portfolio:
 
     @property
     def unit_net_value(self) -> float:
-        """NAV per unit: ``total_value / starting_cash``."""
-        return self.total_value / self.starting_cash
+        """NAV per unit: ``total_value / units`` (``units`` = starting cash, unless deposits)."""
+        return self.total_value / self.units
+
+    @property
+    def accounts(self) -> dict[AccountType, Portfolio]:
+        """``{DEFAULT_ACCOUNT_TYPE.STOCK: account}``: this portfolio is its stock account."""
+        return {AccountType.STOCK: self}
+
+    @property
+    def frozen_cash(self) -> float:
+        """Cash the open buy orders would spend (their unfilled shares at their price)."""
+        return self._frozen()
+
+    @property
+    def daily_pnl(self) -> float:
+        """``total_value`` minus the previous close's (deposits today excluded)."""
+        return self.total_value - self.static_total_value
+
+    @property
+    def daily_returns(self) -> float:
+        """``daily_pnl`` over the previous close's ``total_value``."""
+        return self.daily_pnl / self.static_total_value if self.static_total_value else 0.0
+
+    @property
+    def pnl(self) -> float:
+        """Gain since the start: ``total_value - net_invested``."""
+        return self.total_value - self.net_invested
+
+    def get_positions(self) -> list[Position]:
+        """Held positions."""
+        return [p for p in self.positions.values() if p.quantity]
+
+    def get_position(self, order_book_id: str, direction: str = "LONG") -> Position:  # noqa: ARG002 (long only)
+        """The position in ``order_book_id`` (empty when not held)."""
+        return self.positions[order_book_id]
+
+    def deposit(self, amount: float) -> None:
+        """Add cash; units grow at the current NAV so the deposit is no return.
+
+        Raises:
+            InvalidArgument: ``amount`` not > 0.
+        """
+        if not amount > 0:
+            raise InvalidArgument(f"deposit amount must be > 0, got {amount}")
+        self.units += amount / self.unit_net_value
+        self.static_total_value += amount
+        self.net_invested += amount
+        self.cash += amount
+
+    def withdraw(self, amount: float) -> None:
+        """Take cash out; units shrink at the current NAV.
+
+        Raises:
+            InvalidArgument: ``amount`` not > 0 or above the cash.
+        """
+        if not 0 < amount <= self.cash:
+            raise InvalidArgument(f"withdraw amount must be in (0, {self.cash:.2f}], got {amount}")
+        self.units -= amount / self.unit_net_value
+        self.static_total_value -= amount
+        self.net_invested -= amount
+        self.cash -= amount
 
     @property
     def total_returns(self) -> float:
@@ -135,6 +231,7 @@ class Portfolio:
         pos.bought_today += quantity
         self._bought = True
         pos.cost_basis += value + costs
+        self.transaction_cost += costs
         self.cash -= value + costs
         self._market_value += quantity * pos.last_price
 
@@ -144,6 +241,7 @@ class Portfolio:
         pos.cost_basis -= basis
         pos.quantity -= quantity
         self._sold = True
+        self.transaction_cost += costs
         self.cash += quantity * price - costs
         self._market_value -= quantity * pos.last_price
         if pos.quantity == 0:
@@ -205,5 +303,6 @@ class Portfolio:
     def __getattr__(self, name: str) -> Any:
         raise AttributeError(
             f"context.portfolio has no attribute {name!r}; available: cash, total_value, "
-            "market_value, positions, starting_cash, unit_net_value, total_returns"
+            "market_value, positions, starting_cash, unit_net_value, total_returns, accounts, "
+            "frozen_cash, daily_pnl, daily_returns, pnl, transaction_cost, units"
         )

@@ -15,6 +15,27 @@ class Side(StrEnum):
     SELL = "SELL"
 
 
+class OrderType(StrEnum):
+    """Order type (RQAlpha's ``ORDER_TYPE``)."""
+
+    MARKET = "MARKET"
+    LIMIT = "LIMIT"
+
+
+class PositionEffect(StrEnum):
+    """What a stock order does to the position (RQAlpha's ``POSITION_EFFECT``)."""
+
+    OPEN = "OPEN"
+    CLOSE = "CLOSE"
+
+
+class PositionDirection(StrEnum):
+    """Position direction (RQAlpha's ``POSITION_DIRECTION``); stock positions are LONG."""
+
+    LONG = "LONG"
+    SHORT = "SHORT"
+
+
 class OrderStatus(StrEnum):
     """Order life cycle (RQAlpha's names)."""
 
@@ -99,10 +120,43 @@ class Order:
         """Shares still to fill."""
         return self.quantity - self.filled_quantity
 
-    @property
     def is_final(self) -> bool:
-        """True once filled, cancelled or rejected."""
+        """True once filled, cancelled or rejected (a method, as in RQAlpha)."""
         return self.status is not OrderStatus.ACTIVE
+
+    # RQAlpha's order fields, derived from ours.
+
+    @property
+    def type(self) -> OrderType:
+        """``LIMIT`` when the order has a limit price, else ``MARKET``."""
+        return OrderType.MARKET if self.limit_price is None else OrderType.LIMIT
+
+    @property
+    def price(self) -> float | None:
+        """The limit price, ``None`` for a market order."""
+        return self.limit_price
+
+    @property
+    def datetime(self) -> dt.datetime:
+        """When the strategy placed it (``created_at``)."""
+        return self.created_at
+
+    trading_datetime = datetime
+
+    @property
+    def position_effect(self) -> PositionEffect:
+        """``OPEN`` for a buy, ``CLOSE`` for a sell (long-only stock account)."""
+        return PositionEffect.OPEN if self.side is Side.BUY else PositionEffect.CLOSE
+
+    @property
+    def position_direction(self) -> PositionDirection:
+        """Always ``LONG`` (stock positions)."""
+        return PositionDirection.LONG
+
+    @property
+    def secondary_order_id(self) -> None:
+        """No broker order ids in a backtest."""
+        return None
 
     def __repr__(self) -> str:
         return (
@@ -129,6 +183,7 @@ class Fill:
         reason: The rule that set the price, e.g. ``"current_bar close"``.
         realized_pnl: For sells, ``quantity * (price - cost basis) - commission - tax``
             where the cost basis includes the buys' costs; 0 for buys.
+        trade_id: 1-based sequence number of the fill within the run.
     """
 
     datetime: dt.datetime
@@ -141,6 +196,34 @@ class Fill:
     tax: float
     reason: str
     realized_pnl: float
+    trade_id: int = 0
+
+    # RQAlpha's trade fields, derived from ours.
+
+    @property
+    def last_price(self) -> float:
+        """Execution price (``price``)."""
+        return self.price
+
+    @property
+    def last_quantity(self) -> int:
+        """Executed shares (``quantity``)."""
+        return self.quantity
+
+    @property
+    def transaction_cost(self) -> float:
+        """``commission + tax``."""
+        return self.commission + self.tax
+
+    @property
+    def trading_datetime(self) -> dt.datetime:
+        """Execution bar's datetime (``datetime``)."""
+        return self.datetime
+
+    @property
+    def position_effect(self) -> PositionEffect:
+        """``OPEN`` for a buy, ``CLOSE`` for a sell."""
+        return PositionEffect.OPEN if self.side is Side.BUY else PositionEffect.CLOSE
 
 
 @dataclass

@@ -33,8 +33,7 @@ import h5py
 import numpy as np
 
 from quantdesk.core.instruments import MARKET_CALENDAR, Instrument, InstrumentType
-from quantdesk.engine import BarSeries, BarSource, EngineConfig
-from quantdesk.engine.rules import order_quantities, price_limits
+from quantdesk.engine import BarSeries, BarSource, EngineConfig, order_quantities, price_limits
 
 #: RQAlpha's yield-curve tenors (``rqalpha/utils/risk_free_helper.py``).
 TENORS = (

@@ -173,7 +173,9 @@ _REASONS = (
     ("closable", RejectReason.T_PLUS_1), ("cash", RejectReason.CASH),
     ("volume", RejectReason.VOLUME), ("suspend", RejectReason.SUSPENDED),
     ("not trading", RejectReason.SUSPENDED), ("position", RejectReason.POSITION),
-    ("round lot", RejectReason.LOT), ("lot", RejectReason.LOT), ("price", RejectReason.PRICE),
+    ("round lot", RejectReason.LOT), ("lot", RejectReason.LOT),
+    ("0 order quantity", RejectReason.LOT), ("no market data", RejectReason.SUSPENDED),
+    ("price", RejectReason.PRICE),
 )  # fmt: skip
 
 

@@ -17,6 +17,7 @@ Imports only RQAlpha and the standard library (RQAlpha's venv has no quantdesk).
 from __future__ import annotations
 
 import json
+import sys
 from typing import Any
 
 from rqalpha.core.events import EVENT  # type: ignore[import-not-found]
@@ -38,12 +39,33 @@ def _name(value: Any) -> Any:
     return getattr(value, "name", value)
 
 
+def _caller_side() -> str:
+    """The side of the order API call that is failing (read off its frame), else ``BUY``.
+
+    ``env.order_creation_failed`` carries no side; RQAlpha 6.4's order functions hold it as
+    ``side`` or as the sign of ``cash_amount`` / ``amount``.
+    """
+    frame: Any = sys._getframe(2)
+    while frame is not None:
+        local = frame.f_locals
+        side = _name(local.get("side"))
+        if side in ("BUY", "SELL"):
+            return str(side)
+        for name in ("cash_amount", "amount", "quantity"):
+            value = local.get(name)
+            if isinstance(value, int | float) and value != 0:
+                return "BUY" if value > 0 else "SELL"
+        frame = frame.f_back
+    return "BUY"
+
+
 class QuantdeskMod(AbstractMod):  # type: ignore[misc]
     """Sets the universe, records orders and prints the version and progress (see the module)."""
 
     def __init__(self) -> None:
         self._env: Any = None
-        self._orders: dict[int, Any] = {}
+        self._orders: dict[int, Any] = {}  # in creation order
+        self._failed: dict[int, dict[str, Any]] = {}
         self._universe: list[str] = []
         self._file = "orders.json"
         self._total = 0
@@ -81,20 +103,46 @@ class QuantdeskMod(AbstractMod):  # type: ignore[misc]
     def _order(self, event: Any) -> None:
         order = getattr(event, "order", None)
         if order is not None:
-            self._orders[order.order_id] = order
+            if order.order_id not in self._orders:
+                self._orders[order.order_id] = order
+            return
+        reason = getattr(event, "reason", None)
+        if reason is not None:  # "Order Creation Failed": refused before an order existed
+            key = -(len(self._failed) + 1)
+            self._failed[key] = {
+                "order_id": key,
+                "datetime": self._env.trading_dt.isoformat(),
+                "order_book_id": str(getattr(event, "order_book_id", "")),
+                "side": _caller_side(),
+                "quantity": 0.0,
+                "filled_quantity": 0.0,
+                "avg_price": 0.0,
+                "price": None,
+                "type": "MARKET",
+                "status": "REJECTED",
+                "message": str(reason),
+                "transaction_cost": 0.0,
+            }
+            self._orders[key] = None  # keeps its place among the orders
 
     def _progress(self, _event: Any) -> None:
         self._done += 1
         print(f"{PROGRESS_PREFIX} {self._done} {self._total}", flush=True)  # noqa: T201 (idem)
 
     def tear_down(self, code: Any, exception: Any = None) -> None:  # noqa: ARG002 (RQAlpha's mod API)
-        """Write every recorded order to ``orders_file`` as a JSON list sorted by ``order_id``.
+        """Write every recorded order to ``orders_file`` as a JSON list in creation order.
 
-        Each row: id, ISO datetime, order_book_id, side, quantity, filled quantity, average
-        and limit price (null for a market order), type, final status, message and costs.
+        Orders RQAlpha refused before creating them ("Order Creation Failed", e.g. 0 shares
+        after lot rounding) are rows too: REJECTED, quantity 0, a negative ``order_id``, the
+        side of the API call that failed. Each row: id, ISO datetime, order_book_id, side,
+        quantity, filled quantity, average and limit price (null for a market order), type,
+        final status, message and costs.
         """
         rows = []
-        for order in self._orders.values():
+        for key, order in self._orders.items():
+            if order is None:
+                rows.append(self._failed[key])
+                continue
             rows.append(
                 {
                     "order_id": int(order.order_id),
@@ -112,4 +160,4 @@ class QuantdeskMod(AbstractMod):  # type: ignore[misc]
                 }
             )
         with open(self._file, "w", encoding="utf-8") as fh:
-            json.dump(sorted(rows, key=lambda r: r["order_id"]), fh)
+            json.dump(rows, fh)
