@@ -271,6 +271,27 @@ def test_job_lifecycle_result_and_log(client: TestClient, platform: Platform) ->
     assert_error(client.get("/api/backtest/jobs/0123/result", headers=h), 404, "NOT_FOUND")
 
 
+def test_the_contracts_example_run_body_runs_as_written(
+    client: TestClient, platform: Platform
+) -> None:
+    # Regression: the body of the contract's "提交回测" example (benchmark 000300.XSHG, no
+    # market, no universe) was refused with DATA_UNAVAILABLE: the market defaulted to us_stock.
+    h = login(client)
+    client.post("/api/backtest/strategies/demo", headers=h, json={"code": SMA})
+    body = {"strategy_id": "demo", "start_date": "2020-01-01", "end_date": "2020-12-31",
+            "cash": 100000, "benchmark": "000300.XSHG", "frequency": "1d"}  # fmt: skip
+    res = client.post("/api/backtest/run", headers=h, json=body)
+    assert res.status_code == 200, res.text
+    job_id = res.json()["job_id"]
+    assert drain(platform) == 1
+    status = client.get(f"/api/backtest/jobs/{job_id}", headers=h).json()
+    assert status["status"] == "FINISHED", status
+    result = client.get(f"/api/backtest/jobs/{job_id}/result", headers=h).json()
+    summary, dates = result["summary"], result["equity"]["dates"]
+    assert summary["market"] == "cn_stock" and summary["benchmark"] == "000300.XSHG"
+    assert (dates[0], dates[-1], len(dates)) == ("2020-01-02", "2020-12-31", 243)  # XSHG 2020
+
+
 def test_failing_strategy_and_timeout(client: TestClient, platform: Platform) -> None:
     h = login(client)
     boom = "def handle_bar(context, bar_dict):\n    raise ValueError('bad signal')\n"

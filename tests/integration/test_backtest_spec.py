@@ -15,6 +15,7 @@ import yaml
 
 from quantdesk import BacktestSpec, Catalog, run_backtest, run_spec
 from quantdesk.backtest import EngineName, Frequency
+from quantdesk.backtest.run import infer_market, prepare
 from quantdesk.core.errors import InvalidArgument
 from quantdesk.core.jobs import JobStatus
 from quantdesk.data import Adjust
@@ -25,6 +26,8 @@ from quantdesk.services.backtests import RunRequest
 from quantdesk.services.platform import Platform
 from quantdesk.storage import jobs as job_store
 from tests.fixtures.platform import drain
+
+SMA_SOURCE = (Path(__file__).resolve().parents[2] / "examples" / "sma_crossover.py").read_text()
 
 ADMIN = Principal(1, True, "admin")
 QUICK = "def handle_bar(context, bar_dict):\n    pass\n"
@@ -164,3 +167,40 @@ def test_the_job_folder_files_round_trip(tmp_path: Path) -> None:
     assert folder.read_error() is None  # not a valid error file
     with pytest.raises(pydantic.ValidationError):
         JobProgress(progress=10.0, current_bar=11, total_bars=10)
+
+
+# -- the market follows the instruments ------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("fields", "market"),
+    [
+        ({"benchmark": "000300.XSHG"}, "cn_stock"),  # the contract's example body
+        ({"universe": ["000300.XSHG"], "benchmark": "none"}, "cn_stock"),
+        ({"universe": ["AAPL"]}, "us_stock"),
+        ({"benchmark": "SPX"}, "us_stock"),
+        ({}, "us_stock"),  # nothing named, a catalog of two markets: the demo's us_stock
+        ({"universe": ["AAPL"], "market": "us_stock"}, "us_stock"),
+    ],
+)
+def test_a_spec_without_market_follows_its_instruments(
+    demo_catalog: Catalog, fields: dict[str, Any], market: str
+) -> None:
+    spec = BacktestSpec.of(start_date="2010-01-04", end_date="2010-06-30", **fields)
+    prepared = prepare(SMA_SOURCE, spec, catalog=demo_catalog)
+    assert prepared.spec.market == market
+    assert prepared.config.profile.name == market
+
+
+def test_instruments_of_two_markets_without_a_market_are_refused(demo_catalog: Catalog) -> None:
+    spec = BacktestSpec.of(
+        start_date="2010-01-04", end_date="2010-06-30", universe=["AAPL"], benchmark="000300.XSHG"
+    )
+    with pytest.raises(InvalidArgument, match=r"mix markets \(cn, us\); name the market"):
+        prepare(SMA_SOURCE, spec, catalog=demo_catalog)
+
+
+def test_an_unknown_a_share_id_still_means_cn(demo_catalog: Catalog) -> None:
+    spec = BacktestSpec.of(start_date="2010-01-04", end_date="2010-06-30", benchmark="none",
+                           universe=["600000.XSHG"])  # fmt: skip
+    assert infer_market(spec, demo_catalog) == "cn_stock"

@@ -18,11 +18,11 @@ from quantdesk.backtest.spec import (
     SessionCallback,
 )
 from quantdesk.core.errors import DataUnavailable, InvalidArgument, NotFound
-from quantdesk.core.instruments import InstrumentType
+from quantdesk.core.instruments import InstrumentType, Market
 from quantdesk.core.settings import Settings
 from quantdesk.data.catalog import Adjust, Catalog
 from quantdesk.data.demo import import_demo
-from quantdesk.engine import EngineConfig, market_profile
+from quantdesk.engine import EngineConfig, MarketName, market_profile
 
 #: Default benchmark per market profile.
 DEFAULT_BENCHMARK = {"us_stock": "SPX", "cn_stock": "000300.XSHG"}
@@ -190,19 +190,20 @@ def prepare(
     name = strategy_name or name
     engine_name = resolve_engine(spec.engine, source)
     start_d, end_d = spec.start_date, spec.end_date
-    profile = market_profile(spec.market).with_costs(
-        commission=spec.commission, min_commission=spec.min_commission, tax=spec.tax,
-        slippage=spec.slippage,
-    )  # fmt: skip
-    if catalog is None or engine_name == "rqalpha":
-        settings = settings or Settings()
     if catalog is None:
-        assert settings is not None
+        settings = settings or Settings()
         catalog = Catalog(settings.data_dir)
     if catalog.is_empty():
         if log_sink is not None:
             log_sink(f"catalog at {catalog.root} is empty: importing the bundled demo data")
         import_demo(catalog)
+    market = spec.market or infer_market(spec, catalog)
+    profile = market_profile(market).with_costs(
+        commission=spec.commission, min_commission=spec.min_commission, tax=spec.tax,
+        slippage=spec.slippage,
+    )  # fmt: skip
+    if engine_name == "rqalpha":
+        settings = settings or Settings()
 
     ids = list(spec.universe or ())
     bench = DEFAULT_BENCHMARK[profile.name] if spec.benchmark is None else spec.benchmark
@@ -243,6 +244,7 @@ def prepare(
     resolved = spec.model_copy(
         update={
             "universe": tuple(ids),
+            "market": MarketName(market),
             "benchmark": bench_id or "none",
             "engine": EngineName(engine_name),
         }
@@ -257,6 +259,42 @@ def prepare(
         engine=engine_name,
         rqalpha_command=settings.rqalpha_command if settings is not None else None,
     )
+
+
+#: Exchange suffixes of China's A-share markets (Shanghai, Shenzhen, Beijing).
+CN_SUFFIXES = (".XSHG", ".XSHE", ".BJSE")
+
+
+def infer_market(spec: BacktestSpec, catalog: Catalog) -> str:
+    """The market profile a spec without ``market`` runs on: the instruments' market.
+
+    The universe and benchmark decide (their catalog market; an id the catalog lacks counts
+    as ``cn`` when it ends in ``.XSHG``/``.XSHE``/``.BJSE``). With no instrument named, a
+    catalog holding one market's instruments decides, else ``us_stock``.
+
+    Raises:
+        InvalidArgument: the instruments named trade in different markets.
+    """
+    names = [*(spec.universe or ())]
+    if spec.benchmark and spec.benchmark.lower() != "none":
+        names.append(spec.benchmark)
+    markets: set[str] = set()
+    for oid in names:
+        try:
+            markets.add(str(catalog.instrument(oid).market))
+        except NotFound:
+            if oid.upper().endswith(CN_SUFFIXES):
+                markets.add(str(Market.CN))
+    if not names:
+        markets = {str(i.market) for i in catalog.instruments()}
+        if len(markets) != 1:
+            return MarketName.US_STOCK
+    if len(markets) > 1:
+        raise InvalidArgument(
+            f"the universe and benchmark mix markets ({', '.join(sorted(markets))}); "
+            "name the market (us_stock or cn_stock) or pick instruments of one market"
+        )
+    return f"{markets.pop()}_stock" if markets else MarketName.US_STOCK
 
 
 def execute_backtest(

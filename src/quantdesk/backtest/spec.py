@@ -83,7 +83,8 @@ class BacktestSpec(BaseModel):
     Dates are sessions (``YYYY-MM-DD`` on the wire), money is in the market's currency and
     rates are fractions. ``benchmark``: ``None`` for the market's default (``SPX`` /
     ``000300.XSHG``), ``"none"`` for no benchmark. ``universe``: ``None`` (or empty) for every
-    stock of the market with bars in the window.
+    stock of the market with bars in the window. ``market``: ``None`` follows the instruments
+    named (``backtest.run.infer_market``); ``prepare`` resolves it.
 
     ``BacktestSpec.of(...)`` builds one from Python values and raises ``InvalidArgument``;
     ``model_validate`` raises pydantic's ``ValidationError`` (the API turns it into 400).
@@ -108,7 +109,11 @@ class BacktestSpec(BaseModel):
     universe: tuple[str, ...] | None = Field(
         None, description="order_book_ids for handle_bar; default every stock of the market"
     )
-    market: MarketName = Field(MarketName.US_STOCK, description="market rules and default costs")
+    market: MarketName | None = Field(
+        None,
+        description="market rules and default costs; default: the market of the universe and "
+        "benchmark (cn_stock for .XSHG/.XSHE ids), else us_stock",
+    )
     matching: Matching = Field(
         Matching.CURRENT_BAR, description="fill at this bar's close or the next bar's open"
     )

@@ -97,7 +97,10 @@ def backtest(
         str | None, typer.Option(help="Benchmark id (default SPX / 000300.XSHG; 'none').")
     ] = None,
     frequency: Annotated[str, typer.Option(help="Bar frequency (1d).")] = "1d",
-    market: Annotated[str, typer.Option(help="us_stock or cn_stock.")] = "us_stock",
+    market: Annotated[
+        str | None,
+        typer.Option(help="us_stock or cn_stock (default: the universe's and benchmark's)."),
+    ] = None,
     matching: Annotated[str, typer.Option(help="current_bar or next_bar.")] = "current_bar",
     adjust: Annotated[str, typer.Option(help="pre (split/dividend adjusted) or none.")] = "pre",
     engine: Annotated[

@@ -56,7 +56,7 @@ from quantdesk.storage.models import JobRow
 CLEANUP_EVERY_SECONDS = 600.0
 MAX_PAGE_SIZE = 1000
 #: The spec's fields that ``prepare`` resolves (defaults made explicit) before a job is queued.
-RESOLVED = {"universe", "benchmark", "engine"}
+RESOLVED = {"universe", "benchmark", "engine", "market"}
 
 
 class RunRequest(BacktestSpec):

@@ -1983,11 +1983,8 @@ export interface components {
              * @default 1d
              */
             frequency: components["schemas"]["Frequency"];
-            /**
-             * @description market rules and default costs
-             * @default us_stock
-             */
-            market: components["schemas"]["MarketName"];
+            /** @description market rules and default costs; default: the market of the universe and benchmark (cn_stock for .XSHG/.XSHE ids), else us_stock */
+            market?: components["schemas"]["MarketName"] | null;
             /**
              * @description fill at this bar's close or the next bar's open
              * @default current_bar
