@@ -292,6 +292,14 @@ def test_the_contracts_example_run_body_runs_as_written(
     assert (dates[0], dates[-1], len(dates)) == ("2020-01-02", "2020-12-31", 243)  # XSHG 2020
 
 
+def test_a_config_key_the_run_cannot_honour_is_a_400(client: TestClient) -> None:
+    h = login(client)
+    code = '__config__ = {"mod": {"sys_simulation": {"slippage": 0.01}}}\n' + SMA
+    client.post("/api/backtest/strategies/cfg", headers=h, json={"code": code})
+    res = client.post("/api/backtest/run", headers=h, json={**RUN, "strategy_id": "cfg"})
+    assert_error(res, 400, "INVALID_ARGUMENT", "__config__ key mod.sys_simulation.slippage")
+
+
 def test_failing_strategy_and_timeout(client: TestClient, platform: Platform) -> None:
     h = login(client)
     boom = "def handle_bar(context, bar_dict):\n    raise ValueError('bad signal')\n"

@@ -17,6 +17,7 @@ from quantdesk.backtest.spec import (
     ProgressCallback,
     SessionCallback,
 )
+from quantdesk.backtest.strategy_config import apply_strategy_config, read_strategy_config
 from quantdesk.core.errors import DataUnavailable, InvalidArgument, NotFound
 from quantdesk.core.instruments import InstrumentType, Market
 from quantdesk.core.settings import Settings
@@ -189,6 +190,11 @@ def prepare(
     source, filename, name = _load_strategy(strategy)
     name = strategy_name or name
     engine_name = resolve_engine(spec.engine, source)
+    notes: list[str] = []
+    if engine_name != "backtrader":  # backtrader files have no RQAlpha __config__
+        file_config = read_strategy_config(source)
+        if file_config:
+            spec, notes = apply_strategy_config(spec, file_config)
     start_d, end_d = spec.start_date, spec.end_date
     if catalog is None:
         settings = settings or Settings()
@@ -258,6 +264,7 @@ def prepare(
         spec=resolved,
         engine=engine_name,
         rqalpha_command=settings.rqalpha_command if settings is not None else None,
+        notes=tuple(notes),
     )
 
 
@@ -312,6 +319,7 @@ def execute_backtest(
         warnings = _split_warnings(
             prepared.catalog, list(config.universe), config.start, config.end
         )
+    warnings[:0] = [f"{config.start.isoformat()} {note}" for note in prepared.notes]
     for line in warnings:
         if log_sink is not None:
             log_sink(line)

@@ -191,6 +191,8 @@ class BacktestSpec(BaseModel):
     @field_validator(*_CLOSED, mode="before")
     @classmethod
     def _closed(cls, value: Any, info: ValidationInfo) -> Any:
+        if value is None and info.field_name == "market":
+            return None  # follows the instruments (``prepare``)
         enum, message = _CLOSED[info.field_name or ""]
         key = value.strip().lower() if isinstance(value, str) else value
         try:
@@ -269,7 +271,8 @@ class PreparedBacktest:
     """A spec checked against the catalog.
 
     The strategy text, the catalog, the engine's configuration and the resolved spec (its
-    universe, benchmark and engine as they will run); ``engine`` is never ``auto``.
+    universe, benchmark and engine as they will run); ``engine`` is never ``auto``. ``notes``:
+    log lines about the preparation (the file's ``__config__``), ``"LEVEL message"``.
     """
 
     source: str
@@ -281,6 +284,7 @@ class PreparedBacktest:
     engine: str = "native"
     rqalpha_command: str | None = None
     bars: BarSource | None = None
+    notes: tuple[str, ...] = ()
 
     @property
     def adjust(self) -> Adjust:

@@ -68,7 +68,8 @@ def limit_price_of(
     """The limit price an order function's price arguments ask for (``None`` = market).
 
     Raises:
-        InvalidArgument: more than one given, or not a number or an order style.
+        InvalidArgument: more than one given, not a number or an order style, or NaN (as in
+            RQAlpha; other invalid prices are orders rejected with reason ``price``).
     """
     given = [v for v in (price_or_style, price, style) if v is not None]
     if len(given) > 1:
@@ -77,10 +78,14 @@ def limit_price_of(
         return None
     value = given[0]
     if isinstance(value, OrderStyle):
-        return value.get_limit_price()
-    if isinstance(value, bool) or not isinstance(value, int | float | np.number):
+        limit = value.get_limit_price()
+    elif isinstance(value, bool) or not isinstance(value, int | float | np.number):
         raise InvalidArgument(f"price_or_style must be a price or an order style, got {value!r}")
-    return float(value)
+    else:
+        limit = float(value)
+    if limit is not None and math.isnan(limit):
+        raise InvalidArgument("Limit order price should not be nan.")  # RQAlpha's words
+    return limit
 
 
 class OrderFunctions:

@@ -47,6 +47,8 @@ if TYPE_CHECKING:
 RESULT_PICKLE = "result.pkl"
 #: The mod that runs inside RQAlpha (copied into the work directory, never imported here).
 _MOD_FILE = Path(__file__).with_name("quantdesk_mod.py")
+#: Appended to the strategy file RQAlpha runs (see ``_run``): the last assignment wins.
+NEUTRAL_CONFIG = "\n\n__config__ = {}  # quantdesk: applied to the run already\n"
 #: Line prefixes the mod prints (the same literals are in quantdesk_mod.py).
 PROGRESS_PREFIX = "QUANTDESK_PROGRESS"
 VERSION_PREFIX = "QUANTDESK_RQALPHA_VERSION"
@@ -119,7 +121,9 @@ def _run(
     ids = [*config.universe, *([config.benchmark] if config.benchmark else [])]
     build_bundle(rq / "bundle", source, config, ids)
     sessions = source.sessions(MARKET_CALENDAR[config.profile.market], config.start, config.end)
-    (rq / "strategy.py").write_text(prepared.source, encoding="utf-8")
+    # RQAlpha would merge the file's __config__ over our configuration; prepare() has
+    # applied its run keys (or refused the run) already, so RQAlpha runs it empty.
+    (rq / "strategy.py").write_text(prepared.source + NEUTRAL_CONFIG, encoding="utf-8")
     shutil.copyfile(_MOD_FILE, rq / "quantdesk_mod.py")
     result_path = (work / RESULT_PICKLE).resolve()
     result_path.unlink(missing_ok=True)

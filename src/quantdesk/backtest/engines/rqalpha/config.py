@@ -37,9 +37,18 @@ def rqalpha_flags(config: EngineConfig) -> list[str]:
 
     ``rqalpha run`` registers some mod options as click flags with a default (e.g.
     ``--pit-tax``, default ``False``), and a flag's default overrides the config file's value;
-    such settings only take effect on the command line.
+    such settings only take effect on the command line. The run's dates, cash and frequency
+    go there too, as they rank above a strategy file's ``__config__`` in RQAlpha (the adapter
+    also empties that ``__config__``: ``prepare`` has applied it already, see
+    ``quantdesk.backtest.strategy_config``).
     """
-    return ["--pit-tax"] if config.profile.tax is None else []
+    flags = [
+        "--start-date", config.start.isoformat(), "--end-date", config.end.isoformat(),
+        "--account", "stock", repr(float(config.cash)), "--frequency", "1d",
+    ]  # fmt: skip
+    if config.profile.tax is None:
+        flags.append("--pit-tax")
+    return flags
 
 
 def rqalpha_config(
