@@ -77,10 +77,11 @@ def read_strategy_config(source: str) -> dict[str, Any] | None:
         return None  # the run reports the syntax error
     found: dict[str, Any] | None = None
     for node in tree.body:
-        targets = node.targets if isinstance(node, ast.Assign) else []
-        if any(isinstance(t, ast.Name) and t.id == "__config__" for t in targets):
+        if not isinstance(node, ast.Assign):
+            continue
+        if any(isinstance(t, ast.Name) and t.id == "__config__" for t in node.targets):
             try:
-                value = ast.literal_eval(node.value)  # type: ignore[union-attr]
+                value = ast.literal_eval(node.value)
             except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
                 raise InvalidArgument(
                     f"__config__ (line {node.lineno}) must be a literal dict (strings, numbers, "
