@@ -15,7 +15,8 @@ BJS (BSE)      30%                      30%                         first 1
 =============  =======================  ==========================  ==========================
 
 ETFs and funds have the main board's 10%; indices have none. "Sessions without limits" count
-the instrument's own bars from its listing date (the first bar has no previous close either).
+the instrument's own bars from its listing date (the first bar has no previous close either),
+when the data starts at the listing.
 Limits are ``prev_close * (1 ± rate)`` rounded half-up to the 0.01 tick (``costs.limit_prices``)
 on prices as traded; ``limit_up``/``limit_down`` columns in the data take precedence wherever
 they hold a value.
@@ -38,6 +39,9 @@ from quantdesk.engine.ports import BarSeries
 GEM_REFORM = dt.date(2020, 8, 24)
 #: The main boards' registration reform: 5 unlimited IPO sessions.
 MAIN_BOARD_REFORM = dt.date(2023, 4, 10)
+#: Data whose first bar is this close to the listing date starts with the IPO sessions;
+#: later data (history imported from a later date) has none of them.
+IPO_DATA_SLACK = np.timedelta64(14, "D")
 
 
 def limit_rate(instrument: Instrument, day: dt.date, base_rate: float) -> float | None:
@@ -100,7 +104,10 @@ def price_limits(
     up[1:] = np.floor(prev * (1 + rates[1:]) * 100 + 0.5 + 1e-7) / 100
     down[1:] = np.floor(prev * (1 - rates[1:]) * 100 + 0.5 + 1e-7) / 100
     listed = np.datetime64(instrument.listed_date, "D")
-    first_limited = int(np.searchsorted(dates, listed)) + ipo_free_sessions(instrument)
+    first_limited = int(np.searchsorted(dates, listed))
+    if first_limited < n and dates[first_limited] - listed <= IPO_DATA_SLACK:
+        # the data starts at the listing: its first sessions trade without limits
+        first_limited += ipo_free_sessions(instrument)
     up[:first_limited] = np.nan
     down[:first_limited] = np.nan
     for given, out in ((series.limit_down, down), (series.limit_up, up)):
