@@ -168,14 +168,15 @@ def test_data_functions_never_look_ahead() -> None:
         logger.info(f"before {list(p)} {s.last if s else None}")
 
     def handle_bar(context, bar_dict):
-        p = get_price("A", "2021-03-01", expect_df=True)
+        p = get_price("A", "2021-03-01", "2030-01-01", expect_df=True)
+        until_yesterday = get_price("A", "2021-03-01", fields="close")  # RQAlpha's default end
         s = current_snapshot("A")
-        logger.info(f"bar {list(p['close'])} {s.last} {s.prev_close}")
+        logger.info(f"bar {list(p['close'])} {list(until_yesterday)} {s.last} {s.prev_close}")
     """
     lines = logged(run(code, {"A": [10.0, 11.0]}))
     assert lines == [
-        "before [] None", "bar [10.0] 10.0 nan",
-        "before [10.0] 10.0", "bar [10.0, 11.0] 11.0 10.0",
+        "before [] None", "bar [10.0] [] 10.0 nan",
+        "before [10.0] 10.0", "bar [10.0, 11.0] [10.0] 11.0 10.0",
     ]  # fmt: skip
 
 
@@ -313,13 +314,14 @@ def test_context_run_info_config_and_accounts() -> None:
     ]  # fmt: skip
 
 
-def test_short_positions_do_not_exist() -> None:
+def test_short_positions_are_always_empty() -> None:
     code = """
     def handle_bar(context, bar_dict):
-        get_position("A", POSITION_DIRECTION.SHORT)
+        order_shares("A", 100)
+        long, short = get_position("A"), get_position("A", POSITION_DIRECTION.SHORT)
+        logger.info(f"{long.quantity} {short.quantity}")
     """
-    with pytest.raises(StrategyError, match="LONG only"):
-        run(code, FLAT)
+    assert logged(run(code, {"A": [10.0]})) == ["100 0"]
 
 
 def test_st_shares_have_5_percent_limits() -> None:

@@ -332,6 +332,10 @@ class CatalogBarSource:
         """The catalog's instrument ``order_book_id`` (``NotFound`` if unknown)."""
         return self.catalog.instrument(order_book_id)
 
+    def instruments(self) -> list[Instrument]:
+        """Every instrument of the catalog (``all_instruments`` in a strategy)."""
+        return self.catalog.instruments()
+
     def sessions(self, calendar: str, start: dt.date, end: dt.date) -> DateArray:
         """Sessions of ``calendar`` in ``[start, end]`` (cached in the catalog's ``calendars``)."""
         return calendar_sessions(calendar, start, end, self.catalog.root / "calendars")

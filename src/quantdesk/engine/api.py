@@ -37,6 +37,7 @@ from quantdesk.engine.records import (
     Side,
 )
 from quantdesk.engine.rules import order_quantities
+from quantdesk.engine.run_info import MatchingType, RunType
 from quantdesk.engine.scheduler import market_close, market_open, physical_time
 from quantdesk.engine.session import StrategySession
 from quantdesk.engine.user_output import StrategyLogger
@@ -78,6 +79,7 @@ class StrategyAPI(OrderFunctions, DataFunctions):
         ns.update(ORDER_TYPE=OrderType, POSITION_EFFECT=PositionEffect)
         ns.update(POSITION_DIRECTION=PositionDirection, DEFAULT_ACCOUNT_TYPE=AccountType)
         ns.update(EVENT=EVENT, LimitOrder=LimitOrder, MarketOrder=MarketOrder)
+        ns.update(RUN_TYPE=RunType, MATCHING_TYPE=MatchingType)
         ns.update(scheduler=self._engine.scheduler, market_open=market_open)
         ns.update(market_close=market_close, physical_time=physical_time)
         ns["indicator"] = indicator_function(self._engine)
@@ -94,9 +96,9 @@ class StrategyAPI(OrderFunctions, DataFunctions):
         style: Any = None,
     ) -> Order | None:
         """Buy (``amount > 0``) or sell ``amount`` shares; buys round down to whole lots."""
-        limit = limit_price_of(price_or_style, price, style)
-        oid = self._oid(id_or_ins)
         qty = self._int_amount(amount)
+        limit = limit_price_of(price_or_style, price, style, buy=qty > 0)
+        oid = self._oid(id_or_ins)
         if qty == 0:
             return None
         return self._engine.broker.submit(oid, qty, limit)
@@ -110,10 +112,11 @@ class StrategyAPI(OrderFunctions, DataFunctions):
         style: Any = None,
     ) -> Order | None:
         """Buy or sell ``amount`` lots (``lots * lot_size`` shares)."""
-        limit = limit_price_of(price_or_style, price, style)
         oid = self._oid(id_or_ins)
-        lot = self._engine.feed(oid).instrument.lot_size
-        return self.order_shares(oid, self._int_amount(amount) * lot, limit)
+        lots = self._int_amount(amount)
+        limit = limit_price_of(price_or_style, price, style, buy=lots > 0)
+        lot = InstrumentView(self._engine.feed(oid).instrument, self._engine).round_lot
+        return self.order_shares(oid, lots * lot, limit)
 
     def order_value(
         self,
@@ -124,9 +127,10 @@ class StrategyAPI(OrderFunctions, DataFunctions):
         style: Any = None,
     ) -> Order | None:
         """Buy (``> 0``) or sell (``< 0``) about ``cash_amount`` worth of the instrument."""
-        limit = limit_price_of(price_or_style, price, style)
+        value = self._finite(cash_amount, "cash_amount")
+        limit = limit_price_of(price_or_style, price, style, buy=value > 0)
         oid = self._oid(id_or_ins)
-        return self._order_value(oid, self._finite(cash_amount, "cash_amount"), limit, False)
+        return self._order_value(oid, value, limit, False)
 
     def order_percent(
         self,
@@ -137,9 +141,9 @@ class StrategyAPI(OrderFunctions, DataFunctions):
         style: Any = None,
     ) -> Order | None:
         """``order_value`` of ``percent`` (a fraction in [-1, 1]) of the total value."""
-        limit = limit_price_of(price_or_style, price, style)
-        oid = self._oid(id_or_ins)
         pct = self._finite(percent, "percent")
+        limit = limit_price_of(price_or_style, price, style, buy=pct > 0)
+        oid = self._oid(id_or_ins)
         if not -1 <= pct <= 1:
             raise InvalidArgument(f"percent must be in [-1, 1], got {percent}")
         value = pct * self._engine.portfolio.total_value
@@ -154,11 +158,12 @@ class StrategyAPI(OrderFunctions, DataFunctions):
         style: Any = None,
     ) -> Order | None:
         """Trade so that the position is worth about ``cash_amount`` (>= 0)."""
-        limit = limit_price_of(price_or_style, price, style)
         oid = self._oid(id_or_ins)
         target = self._finite(cash_amount, "cash_amount")
         if target < 0:
             raise InvalidArgument(f"target value must be >= 0 (no shorting), got {target}")
+        buy = target > self._engine.portfolio.positions[oid].market_value
+        limit = limit_price_of(price_or_style, price, style, buy=buy)
         return self._order_target(oid, target, limit)
 
     def order_target_percent(
@@ -170,18 +175,21 @@ class StrategyAPI(OrderFunctions, DataFunctions):
         style: Any = None,
     ) -> Order | None:
         """Trade so that the position is ``percent`` (a fraction in [0, 1]) of total value."""
-        limit = limit_price_of(price_or_style, price, style)
         oid = self._oid(id_or_ins)
         pct = self._finite(percent, "percent")
         if not 0 <= pct <= 1:
             raise InvalidArgument(f"target percent must be in [0, 1], got {percent}")
-        return self._order_target(oid, pct * self._engine.portfolio.total_value, limit)
+        target = pct * self._engine.portfolio.total_value
+        buy = target > self._engine.portfolio.positions[oid].market_value
+        limit = limit_price_of(price_or_style, price, style, buy=buy)
+        return self._order_target(oid, target, limit)
 
-    def cancel_order(self, order: Order) -> None:
-        """Cancel an open order."""
+    def cancel_order(self, order: Order) -> Order:
+        """Cancel an open order; returns it."""
         if not isinstance(order, Order):
             raise InvalidArgument(f"cancel_order expects an Order, got {type(order).__name__}")
         self._engine.broker.cancel(order)
+        return order
 
     def get_open_orders(self, order_book_id: str | None = None) -> list[Order]:
         """Orders not yet filled, cancelled or rejected."""
@@ -237,34 +245,35 @@ class StrategyAPI(OrderFunctions, DataFunctions):
             return feed.weekly(end, int(bar_count), fields)
         return feed.history(end, int(bar_count), fields)
 
-    def update_universe(self, id_or_symbols: str | list[str]) -> None:
-        """Replace the universe (the keys of ``bar_dict``)."""
-        ids = [id_or_symbols] if isinstance(id_or_symbols, str) else list(id_or_symbols)
-        for oid in ids:
-            self._engine.feed(oid)
+    def update_universe(self, id_or_symbols: Any) -> None:
+        """Replace the universe (the keys of ``bar_dict``); ids or instrument objects."""
+        ids = [self._oid(i) for i in self._many(id_or_symbols)]
         self._engine.universe = list(dict.fromkeys(ids))
 
-    def subscribe(self, id_or_symbols: str | list[str]) -> None:
+    def subscribe(self, id_or_symbols: Any) -> None:
         """Add instruments to the universe."""
-        ids = [id_or_symbols] if isinstance(id_or_symbols, str) else list(id_or_symbols)
+        ids = [self._oid(i) for i in self._many(id_or_symbols)]
         self.update_universe(self._engine.universe + ids)
 
-    def unsubscribe(self, id_or_symbols: str | list[str]) -> None:
+    def unsubscribe(self, id_or_symbols: Any) -> None:
         """Remove instruments from the universe."""
-        drop = {id_or_symbols} if isinstance(id_or_symbols, str) else set(id_or_symbols)
+        drop = {self._oid(i) for i in self._many(id_or_symbols)}
         self._engine.universe = [u for u in self._engine.universe if u not in drop]
+
+    @staticmethod
+    def _many(id_or_symbols: Any) -> list[Any]:
+        if isinstance(id_or_symbols, str | Instrument | InstrumentView):
+            return [id_or_symbols]
+        return list(id_or_symbols)
 
     def get_position(
         self, order_book_id: str | Instrument, direction: Any = PositionDirection.LONG
     ) -> Position:
-        """The position in ``order_book_id`` (empty when not held; stock positions are LONG).
-
-        Raises:
-            InvalidArgument: ``direction`` SHORT (no short selling of stocks).
-        """
+        """The position in ``order_book_id`` (empty when not held, and SHORT: no shorts)."""
+        oid = self._oid(order_book_id)
         if str(getattr(direction, "value", direction)).upper() != PositionDirection.LONG:
-            raise InvalidArgument("stock positions are LONG only; short selling is off")
-        return self._engine.portfolio.positions[self._oid(order_book_id)]
+            return Position(oid, self._engine.config.profile.t_plus)  # never short: empty
+        return self._engine.portfolio.positions[oid]
 
     def get_positions(self) -> list[Position]:
         """Every held position."""

@@ -12,8 +12,9 @@ session's; from ``handle_bar`` on it is today's.
   ``ETF``).
 * ``get_trading_dates(start, end)`` -> ``DatetimeIndex``; ``get_previous_trading_date`` /
   ``get_next_trading_date(date, n=1)`` -> ``datetime.date``.
-* ``get_price(ids, start_date, end_date=None, fields=None, expect_df=True)``: daily bars in
-  the run's adjustment; ``end_date`` defaults to, and is capped at, the latest known bar.
+* ``get_price(ids, start_date, end_date=None, fields=None, expect_df=False)``: daily bars in
+  the run's adjustment; ``end_date`` defaults to the previous session and is capped at the
+  latest known bar.
 * ``current_snapshot(id)``: the latest known bar as RQAlpha's tick object (``last`` = close).
 * ``is_st_stock`` / ``is_suspended(id, count=1)``: a bool, or the last ``count`` sessions'
   flags (oldest first).
@@ -37,6 +38,8 @@ if TYPE_CHECKING:
     from quantdesk.engine.feeds import Feed
     from quantdesk.engine.session import StrategySession
 
+#: Type names ``all_instruments`` also accepts for RQAlpha's codes.
+TYPE_ALIASES = {"Stock": "CS", "stock": "CS", "Index": "INDX", "index": "INDX", "Fund": "ETF"}
 #: RQAlpha's ``de_listed_date`` of an instrument still listed.
 NOT_DELISTED = dt.datetime(2999, 12, 31)  # noqa: DTZ001 (naive, as RQAlpha's)
 
@@ -197,7 +200,8 @@ class DataFunctions:
         """
         engine = self._engine
         day = min(_as_date(date), engine.today) if date is not None else engine.today
-        types = None if type is None else {type} if isinstance(type, str) else set(type)
+        given = None if type is None else [type] if isinstance(type, str) else list(type)
+        types = None if given is None else {TYPE_ALIASES.get(t, t) for t in given}
         rows = []
         for instrument in engine.listed_instruments():
             view = InstrumentView(instrument, engine)
@@ -252,13 +256,15 @@ class DataFunctions:
         fields: str | list[str] | None = None,
         adjust_type: str = "pre",  # noqa: ARG002 (the run's adjustment applies)
         skip_suspended: bool = False,  # noqa: ARG002 (suspended sessions have no bar here)
-        expect_df: bool = True,
+        expect_df: bool = False,
         **_: Any,
     ) -> pd.DataFrame | pd.Series:
-        """Daily bars of ``order_book_ids`` from ``start_date`` to ``end_date`` (capped now).
+        """Daily bars of ``order_book_ids`` from ``start_date`` to ``end_date``.
 
-        ``expect_df=True``: a DataFrame indexed by ``(order_book_id, date)``; otherwise,
-        for one id, indexed by date (a Series for one field).
+        ``end_date`` defaults to the previous session (RQAlpha's default) and is capped at the
+        latest known bar (today's from ``handle_bar`` on). ``expect_df=True`` (or several
+        ids): a DataFrame indexed by ``(order_book_id, date)``; otherwise, for one id, indexed
+        by date (a Series for one field).
 
         Raises:
             InvalidArgument: a frequency other than ``1d``, an unknown field.
@@ -269,15 +275,15 @@ class DataFunctions:
         names = ["open", "high", "low", "close", "volume", "total_turnover"]
         wanted = names if fields is None else [fields] if isinstance(fields, str) else list(fields)
         start = np.datetime64(_as_date(start_date), "D")
-        end = None if end_date is None else np.datetime64(_as_date(end_date), "D")
+        if end_date is None:
+            end_date = self.get_previous_trading_date(self._engine.today)
+        end = np.datetime64(_as_date(end_date), "D")
         frames = []
         for oid in ids:
             feed = self._engine.feed(self._oid(oid))
             known = self._known(feed)
             dates = feed.series.dates[:known]
-            keep = dates >= start
-            if end is not None:
-                keep &= dates <= end
+            keep = (dates >= start) & (dates <= end)
             data = {f: feed.history(known, known, f)[keep] for f in wanted}
             frame = pd.DataFrame(data, index=pd.DatetimeIndex(dates[keep], name="date"))
             frames.append(frame.assign(order_book_id=oid))
@@ -317,10 +323,9 @@ class DataFunctions:
 
     def is_suspended(self, order_book_id: str | Instrument, count: int = 1) -> bool | list[bool]:
         """True when it has no bar today; or the flags of the last ``count`` sessions."""
-        engine = self._engine
-        feed = engine.feed(self._oid(order_book_id))
-        t = engine.t
-        flags = [not feed.has_bar[i] for i in range(max(0, t - _positive(count) + 1), t + 1)]
+        feed = self._engine.feed(self._oid(order_book_id))
+        days = np.array(self._last_sessions(_positive(count)), dtype="datetime64[D]")
+        flags: list[bool] = [bool(x) for x in ~np.isin(days, feed.series.dates)]
         return flags[-1] if count == 1 else flags
 
     def _known(self, feed: Feed) -> int:

@@ -63,9 +63,11 @@ class LimitOrder(OrderStyle):
 
 
 def limit_price_of(
-    price_or_style: Any = None, price: Any = None, style: Any = None
+    price_or_style: Any = None, price: Any = None, style: Any = None, *, buy: bool = True
 ) -> float | None:
     """The limit price an order function's price arguments ask for (``None`` = market).
+
+    A ``(open_style, close_style)`` tuple (RQAlpha 6) gives the buy's and the sell's styles.
 
     Raises:
         InvalidArgument: more than one given, not a number or an order style, or NaN (as in
@@ -77,6 +79,10 @@ def limit_price_of(
     if not given:
         return None
     value = given[0]
+    if isinstance(value, tuple) and len(value) == 2:
+        value = value[0] if buy else value[1]
+        if value is None:
+            return None
     if isinstance(value, OrderStyle):
         limit = value.get_limit_price()
     elif isinstance(value, bool) or not isinstance(value, int | float | np.number):
@@ -109,9 +115,13 @@ class OrderFunctions:
         price_or_style: Any = None,
         price: Any = None,
         style: Any = None,
-    ) -> Order | None:
-        """Buy (``> 0``) or sell ``quantity`` shares (``order_shares`` for stocks)."""
-        return self.order_shares(id_or_ins, quantity, price_or_style, price=price, style=style)
+    ) -> list[Order]:
+        """Buy (``> 0``) or sell ``quantity`` shares (``order_shares`` for stocks).
+
+        Returns the placed orders as a list (RQAlpha 6), empty when none was placed.
+        """
+        placed = self.order_shares(id_or_ins, quantity, price_or_style, price=price, style=style)
+        return [] if placed is None else [placed]
 
     def order_to(
         self,
@@ -120,12 +130,12 @@ class OrderFunctions:
         price_or_style: Any = None,
         price: Any = None,
         style: Any = None,
-    ) -> Order | None:
-        """Trade so that ``quantity`` shares are held (buys round down to whole lots)."""
+    ) -> list[Order]:
+        """Trade so that ``quantity`` shares are held; the placed orders as a list."""
         oid = self._oid(id_or_ins)
         pos = self._engine.portfolio.positions.get(oid)
         held = pos.quantity if pos else 0
-        return self.order_shares(oid, quantity - held, price_or_style, price=price, style=style)
+        return self.order(oid, quantity - held, price_or_style, price=price, style=style)
 
     def submit_order(
         self,
@@ -134,6 +144,7 @@ class OrderFunctions:
         side: Side | str,
         price: float | None = None,
         position_effect: Any = None,  # noqa: ARG002 (RQAlpha's signature; stocks: side decides)
+        style: Any = None,
     ) -> Order | None:
         """Place a raw order of ``amount`` (> 0) shares on ``side`` (``SIDE.BUY``/``SIDE.SELL``).
 
@@ -151,7 +162,7 @@ class OrderFunctions:
         if not (math.isfinite(amount) and amount > 0):
             raise InvalidArgument(f"amount must be > 0, got {amount}")
         signed = amount if side is Side.BUY else -amount
-        return self.order_shares(id_or_ins, signed, price)
+        return self.order_shares(id_or_ins, signed, price=price, style=style)
 
     def order_target_portfolio(
         self,

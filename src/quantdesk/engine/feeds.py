@@ -270,6 +270,8 @@ class Bar:
     """
 
     __slots__ = (
+        "_feed",
+        "_k",
         "close",
         "datetime",
         "high",
@@ -282,6 +284,8 @@ class Bar:
     )
 
     def __init__(self, feed: Feed, t: int, when: dt.datetime) -> None:
+        self._feed = feed
+        self._k = feed.known[t] - 1  # the latest bar on or before session t (-1: none)
         self.order_book_id = feed.instrument.order_book_id
         self.datetime = when
         self.prev_close = feed.prev_close(t) or math.nan
@@ -307,6 +311,42 @@ class Bar:
     def suspended(self) -> bool:
         """True when the instrument did not trade this session."""
         return not self.is_trading
+
+    @property
+    def symbol(self) -> str:
+        """The instrument's short name."""
+        return self._feed.instrument.symbol
+
+    @property
+    def limit_up(self) -> float:
+        """Today's limit-up price (the feed's prices), NaN without a limit or a bar."""
+        return self._extra("limit_up")
+
+    @property
+    def limit_down(self) -> float:
+        """Today's limit-down price, NaN without a limit or a bar."""
+        return self._extra("limit_down")
+
+    @property
+    def total_turnover(self) -> float:
+        """Traded value, ``volume * close`` (0 without a bar)."""
+        return self._extra("total_turnover") if self.is_trading else 0.0
+
+    def mavg(self, intervals: int, frequency: str = "1d") -> float:
+        """Mean close of the last ``intervals`` bars up to this one.
+
+        Raises:
+            InvalidArgument: a frequency other than ``1d`` or a non-positive count.
+        """
+        if frequency != "1d" or isinstance(intervals, bool) or not isinstance(intervals, int):
+            raise InvalidArgument("mavg(intervals, '1d'): daily bars and an int count only")
+        if intervals < 1:
+            raise InvalidArgument(f"mavg: intervals must be >= 1, got {intervals}")
+        closes = self._feed.series.close[max(0, self._k + 1 - intervals) : self._k + 1]
+        return float(closes.mean()) if len(closes) else math.nan
+
+    def _extra(self, name: str) -> float:
+        return float(self._feed._extra[name][self._k]) if self.is_trading else math.nan
 
     def __repr__(self) -> str:
         return (

@@ -4,9 +4,25 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
 from quantdesk.engine.config import EngineConfig, Matching
+
+
+class RunType(StrEnum):
+    """RQAlpha's ``RUN_TYPE``: runs here are backtests."""
+
+    BACKTEST = "BACKTEST"
+    PAPER_TRADING = "PAPER_TRADING"
+    LIVE_TRADING = "LIVE_TRADING"
+
+
+class MatchingType(StrEnum):
+    """RQAlpha's ``MATCHING_TYPE`` names of the two daily rules."""
+
+    CURRENT_BAR_CLOSE = "CURRENT_BAR_CLOSE"
+    NEXT_BAR_OPEN = "NEXT_BAR_OPEN"
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +54,11 @@ class RunInfo:
     margin_multiplier: float
     benchmark: str | None
     matching_type: str
+
+    @property
+    def stock_commission_multiplier(self) -> float:
+        """RQAlpha 4+'s name of ``commission_multiplier``."""
+        return self.commission_multiplier
 
 
 class AttrDict(dict[str, Any]):

@@ -17,7 +17,7 @@ from quantdesk.core.errors import InvalidArgument, StrategyError, StrategySyntax
 HOOKS = ("init", "before_trading", "handle_bar", "after_trading")
 
 #: Module names that resolve to our API while a strategy is loaded and run.
-SHIM_MODULES = ("rqalpha", "rqalpha.api", "rqalpha.apis")
+SHIM_MODULES = ("rqalpha", "rqalpha.api", "rqalpha.apis", "rqalpha.const")
 
 Hook = Callable[..., Any]
 
@@ -114,6 +114,8 @@ def shim_rqalpha(api: Mapping[str, Any]) -> Iterator[None]:
     root: Any = sys.modules["rqalpha"]
     root.api = sys.modules["rqalpha.api"]
     root.apis = sys.modules["rqalpha.apis"]
+    root.const = sys.modules["rqalpha.const"]
+    root.__path__ = []  # a package: ``from rqalpha.const import SIDE`` resolves
     try:
         yield
     finally:

@@ -77,6 +77,14 @@ class StrategyLogger:
         """Log ``msg % args`` at ``ERROR`` (``msg`` and ``args`` joined by spaces if that fails)."""
         self._engine.log("ERROR", _fmt(msg, args))
 
+    def critical(self, msg: object, *args: object) -> None:
+        """Log ``msg`` with ``args`` at ``CRITICAL``."""
+        self._engine.log("CRITICAL", _fmt(msg, args))
+
+    def notice(self, msg: object, *args: object) -> None:
+        """Log ``msg`` with ``args`` at ``INFO`` (logbook's NOTICE level)."""
+        self._engine.log("INFO", _fmt(msg, args))
+
     def exception(self, msg: object, *args: object) -> None:
         """Log ``msg % args`` at ``ERROR``, as ``error`` (no traceback is added)."""
         self._engine.log("ERROR", _fmt(msg, args))
@@ -87,10 +95,15 @@ class StrategyLogger:
 
 
 def _fmt(msg: object, args: tuple[object, ...]) -> str:
+    """``msg`` with ``args`` filled in.
+
+    ``str.format`` when it has ``{`` (RQAlpha's logbook style), else ``%`` (the ``logging``
+    style); joined by spaces when neither fits.
+    """
     text = str(msg)
     if args:
         try:
-            text = text % args
-        except (TypeError, ValueError):
+            text = text.format(*args) if "{" in text else text % args
+        except (TypeError, ValueError, IndexError, KeyError):
             text = " ".join([text, *map(str, args)])
     return text
