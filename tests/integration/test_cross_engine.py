@@ -10,37 +10,22 @@ board rules (STAR: 20% limits, 200-share minimum, steps of 1; ST: 5%), and a fil
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from typing import Any
 
 import pytest
 
 from quantdesk.backtest import BacktestResult
-from quantdesk.backtest.run import execute_backtest, prepare_backtest
+from quantdesk.backtest.run import prepare_backtest
 from quantdesk.core.errors import InvalidArgument
 from quantdesk.data import Catalog
-from tests.fixtures.rqalpha import rqalpha_command
+from tests.fixtures.ashares import fills, run_on
 
 
 def run(catalog: Catalog, code: str, engine: str, **kw: Any) -> BacktestResult:
     args: dict[str, Any] = {"cash": 1_000_000, "benchmark": "000300.XSHG", "market": "cn_stock",
                             **kw}  # fmt: skip
-    args = {k: v for k, v in args.items() if v is not None}  # None: not given
-    prepared = prepare_backtest(code, catalog=catalog, engine=engine, **args)
-    if engine == "rqalpha":
-        prepared = dataclasses.replace(prepared, rqalpha_command=rqalpha_command())
-    return execute_backtest(prepared)
-
-
-def fills(result: BacktestResult) -> list[tuple[str, str, str, int, float]]:
-    t = result.trades
-    return [
-        (d.date().isoformat(), oid, side, int(q), round(float(p), 4))
-        for d, oid, side, q, p in zip(
-            t.datetime, t.order_book_id, t.side, t.quantity, t.price, strict=True
-        )
-    ]
+    return run_on(catalog, code, engine, **args)
 
 
 def both(catalog: Catalog, code: str, **kw: Any) -> tuple[BacktestResult, BacktestResult]:

@@ -13,16 +13,15 @@ agree fill for fill (date, id, side, quantity, price), in orders refused, and in
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from pathlib import Path
 
 import pytest
 
 from quantdesk.backtest import BacktestResult
-from quantdesk.backtest.run import execute_backtest, prepare_backtest
 from quantdesk.core.errors import StrategyError
 from quantdesk.data import Catalog
+from tests.fixtures.ashares import fills, run_on
 from tests.fixtures.rqalpha import ROOT, rqalpha_command
 
 EXAMPLES = next(ROOT.glob(".venv-rqalpha/lib/python3*/site-packages/rqalpha/examples"), None)
@@ -59,23 +58,8 @@ def example_source(name: str) -> str:
 def run(
     catalog: Catalog, code: str, engine: str, universe: str, start: str, end: str
 ) -> BacktestResult:
-    prepared = prepare_backtest(
-        code, catalog=catalog, engine=engine, cash=100_000, universe=universe, start=start,
-        end=end, benchmark="000300.XSHG", market="cn_stock",
-    )  # fmt: skip
-    if engine == "rqalpha":
-        prepared = dataclasses.replace(prepared, rqalpha_command=rqalpha_command())
-    return execute_backtest(prepared)
-
-
-def fills(result: BacktestResult) -> list[tuple[str, str, str, int, float]]:
-    t = result.trades
-    return [
-        (d.date().isoformat(), oid, side, int(q), round(float(p), 4))
-        for d, oid, side, q, p in zip(
-            t.datetime, t.order_book_id, t.side, t.quantity, t.price, strict=True
-        )
-    ]
+    return run_on(catalog, code, engine, cash=100_000, universe=universe, start=start, end=end,
+                  benchmark="000300.XSHG", market="cn_stock")  # fmt: skip
 
 
 @pytest.fixture(scope="module", params=sorted(CASES))
