@@ -18,7 +18,7 @@ help: ## List the targets
 
 install: ## Install uv if missing, then the package and dev tools into .venv (uv.lock)
 	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
-	$(UV) sync --frozen
+	$(UV) sync --frozen --extra research
 
 run: install web ## Build the web UI, start the platform on http://127.0.0.1:54321 with 2 workers and the demo data
 	$(RUN) quantdesk serve
@@ -54,7 +54,7 @@ arch: install ## Check the layers of DESIGN.md §3 with import-linter
 check: lint typecheck arch web-check test ## Everything CI runs: lint, types, layers, web UI, tests
 
 bench: install ## Benchmarks vs peers (slow; prints figures and ratios)
-	$(UV) sync --frozen --group bench
+	$(UV) sync --frozen --extra research --group bench
 	$(UV) run --frozen --group bench python bench/engines.py
 
 # The web UI (web/, DESIGN §8): npm ci from package-lock.json, the API client generated from
