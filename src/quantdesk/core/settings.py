@@ -76,6 +76,24 @@ class Settings(BaseSettings):
         log_dir: Where ``quantdesk serve`` writes ``server.log`` (INFO+) and ``server.err.log``
             (ERROR+), rotated at ``log_max_mb`` keeping ``log_backups``; empty: console only.
         log_json: Log JSON objects (one per line) instead of text.
+        research_public_base_url: ``RESEARCH_PUBLIC_BASE_URL``: scheme and host put before
+            notebook URLs (empty: the request's own).
+        research_notebook_proxy_base: ``RESEARCH_NOTEBOOK_PROXY_BASE``: the same-origin path the
+            notebooks are served under (``/jupyter``).
+        research_notebook_api_base: ``RESEARCH_NOTEBOOK_API_BASE``: an external Jupyter's URL;
+            set, sessions are created through its REST API instead of quantdesk's own
+            sandboxed servers.
+        research_notebook_api_token: ``RESEARCH_NOTEBOOK_API_TOKEN``: that Jupyter's token.
+        research_notebook_root_dir: ``RESEARCH_NOTEBOOK_ROOT_DIR``: where notebook files live
+            (default ``./var``).
+        research_notebook_default_dir: ``RESEARCH_NOTEBOOK_DEFAULT_DIR``: a directory relative
+            to the root; each user's notebooks are under its ``users/<user_id>/`` (default
+            ``research/notebooks``, or the root itself when the root is set).
+        research_session_ttl_seconds: ``RESEARCH_SESSION_TTL_SECONDS``: a notebook session
+            ends (its kernels stop) this long after it was started or last refreshed.
+        research_memory_mb: Memory of one user's notebook server and kernels (MiB).
+        research_max_procs: Processes and threads of one user's notebook server and kernels.
+        research_sandbox_uids: ``FIRST-LAST``: user ``u``'s notebooks run as uid ``FIRST + u``.
     """
 
     model_config = SettingsConfigDict(env_file=".env", extra="ignore")
@@ -124,13 +142,24 @@ class Settings(BaseSettings):
     log_json: bool = False
     log_max_mb: float = Field(10.0, gt=0)
     log_backups: int = Field(5, ge=0)
+    # -- research workbench (issue 14) --
+    research_public_base_url: str = ""
+    research_notebook_proxy_base: str = Field("/jupyter", pattern=r"^/[A-Za-z0-9_\-/]*[^/]$")
+    research_notebook_api_base: str = ""
+    research_notebook_api_token: str = ""
+    research_notebook_root_dir: Path | None = None
+    research_notebook_default_dir: str | None = None
+    research_session_ttl_seconds: float = Field(7200.0, gt=0)
+    research_memory_mb: int = Field(2048, ge=256)
+    research_max_procs: int = Field(256, ge=16)
+    research_sandbox_uids: str = Field("61000-69999", pattern=r"^\d+-\d+$")
 
-    @field_validator("backtest_sandbox_uids", mode="after")
+    @field_validator("backtest_sandbox_uids", "research_sandbox_uids", mode="after")
     @classmethod
     def _uid_range(cls, value: str) -> str:
         low, _, high = value.partition("-")
         if not 1 <= int(low) <= int(high) < 2**31 - 1:  # uid 0 would be root in the sandbox
-            raise ValueError("BACKTEST_SANDBOX_UIDS must be FIRST-LAST with 1 <= FIRST <= LAST")
+            raise ValueError("a uid range must be FIRST-LAST with 1 <= FIRST <= LAST")
         return value
 
     @field_validator("rqalpha_command", mode="after")
@@ -140,6 +169,23 @@ class Settings(BaseSettings):
             return value
         local = Path(".venv-rqalpha/bin/rqalpha")
         return str(local.resolve()) if local.is_file() else None
+
+    @property
+    def research_notebooks_dir(self) -> Path:
+        """The directory whose ``users/<user_id>/`` hold each user's notebooks."""
+        root = self.research_notebook_root_dir
+        default = self.research_notebook_default_dir
+        if default is None or not default.strip():
+            default = "" if root is not None else "research/notebooks"
+        if Path(default).is_absolute() or ".." in Path(default).parts:
+            raise ValueError("RESEARCH_NOTEBOOK_DEFAULT_DIR must be a relative directory")
+        return (root if root is not None else Path("var")) / default
+
+    @property
+    def research_uids(self) -> range:
+        """``RESEARCH_SANDBOX_UIDS`` as a range (inclusive of its last uid)."""
+        first, _, last = self.research_sandbox_uids.partition("-")
+        return range(int(first), int(last) + 1)
 
     @property
     def allowed_origins(self) -> tuple[str, ...]:

@@ -212,3 +212,45 @@ class EventRow(Base):
     subject: Mapped[str] = mapped_column(String(128))
     user_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class ResearchItemRow(Base):
+    """A research item (the contract's ``Research``): a notebook and its description."""
+
+    __tablename__ = "research_items"
+
+    owner_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    title: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="")
+    notebook_path: Mapped[str] = mapped_column(String(255))
+    kernel: Mapped[str] = mapped_column(String(64), default="python3")
+    status: Mapped[str] = mapped_column(String(16), default="ACTIVE")
+    tags: Mapped[list[str]] = mapped_column(JSON, default=list)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+
+class ResearchSessionRow(Base):
+    """A notebook session of a research item: a user's Jupyter server while it runs.
+
+    ``host`` and ``pid`` name the supervising launcher process (any API process on that host
+    can stop it); ``socket`` is the server's Unix socket the proxy connects to.
+    """
+
+    __tablename__ = "research_sessions"
+    __table_args__ = (Index("ix_research_sessions_owner_item", "owner_id", "item_id"),)
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    owner_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    item_id: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16))
+    notebook_path: Mapped[str] = mapped_column(String(255))
+    started_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    last_active_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    ended_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    host: Mapped[str] = mapped_column(String(255), default="")
+    pid: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    socket: Mapped[str] = mapped_column(String(255), default="")
+    message: Mapped[str] = mapped_column(Text, default="")

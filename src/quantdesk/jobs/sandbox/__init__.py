@@ -244,6 +244,36 @@ class Sandbox:
             scratch=str(self.scratch), env=env or {},
         )  # fmt: skip
 
+    @property
+    def isolates_files(self) -> bool:
+        """True when runs get their own file system (the work folder is ``/job`` inside)."""
+        detection = self.detection
+        return self.enabled and detection is not None and Layer.FILESYSTEM in detection.layers
+
+    def research_policy(
+        self,
+        uid: int,
+        *,
+        notebook_dir: Path,
+        extra_read_only: tuple[str, ...] = (),
+        env: dict[str, str] | None = None,
+    ) -> SandboxPolicy:
+        """The policy of a user's notebook server: ``notebook_dir`` bound read-write at ``/job``.
+
+        Research limits (``RESEARCH_MEMORY_MB``, ``RESEARCH_MAX_PROCS``), no CPU-time limit (a
+        server lives for hours), everything else as a job's.
+        """
+        s = self.settings
+        layers = self.detection.layers if self.detection and self.enabled else frozenset()
+        return SandboxPolicy(
+            uid=uid, gid=uid, layers=tuple(sorted(str(x) for x in layers)),
+            read_only=(*self._read_only, *extra_read_only), work_dir=str(notebook_dir),
+            persistent=True, inet_sockets=True, memory_mb=s.research_memory_mb, max_procs=s.research_max_procs,
+            cpus=max(s.backtest_cpus, 1.0), disk_mb=s.backtest_disk_mb, tmp_mb=s.backtest_tmp_mb,
+            cpu_seconds=None, cgroup="research-" if Layer.CGROUP in layers else None,
+            instance=self.instance, scratch=str(self.scratch), env=env or {},
+        )  # fmt: skip
+
     def cgroup(self, name: str) -> JobCgroup | None:
         """The control group ``name`` of this deployment (``None`` without cgroups)."""
         hierarchy = Hierarchy.find()

@@ -230,7 +230,7 @@ class _Box:
             _scheduling(pid, idle=False)
         group = self.group
         try:
-            if self.root is not None and policy.work_dir is not None:
+            if self.root is not None and policy.work_dir is not None and not policy.persistent:
                 rootfs.stage(policy, self.root)
             work_dir = policy.work_dir
             if work_dir is not None and self.root is not None:

@@ -166,7 +166,7 @@ def _enter(policy: SandboxPolicy, root: str | None) -> None:
     prctl(PR_SET_NO_NEW_PRIVS, 1)
     prctl(PR_SET_PDEATHSIG, signal.SIGKILL)  # after the uid change, which clears it
     if policy.has(Layer.SECCOMP):
-        seccomp.install()
+        seccomp.install(inet_sockets=policy.inet_sockets)
 
 
 def _rlimits(policy: SandboxPolicy) -> None:

@@ -81,6 +81,11 @@ class SandboxPolicy:
             code exits 0 and ``collect`` is set); without, the folder itself.
         inputs: File names copied from ``work_dir`` into the private copy (read-only there).
         collect: Copy regular files the code wrote back into ``work_dir`` (exit status 0).
+        persistent: ``work_dir`` itself is bound read-write at ``/job`` (a user's notebook
+            folder: what the code writes stays), instead of a private copy. Only for runs
+            started by the one-shot launcher (the template knows the folder).
+        inet_sockets: Let the code create IPv4/IPv6 sockets (``seccomp.install``): notebook
+            kernels need it; the network namespace and Landlock still give them no network.
         memory_mb, max_procs, disk_mb, tmp_mb: Limits (MiB, processes + threads, MiB, MiB).
         cpus: CPU time the run may use, in cores (a control group quota).
         cpu_seconds: CPU-time limit (RLIMIT_CPU), ``None`` for none.
@@ -99,6 +104,8 @@ class SandboxPolicy:
     work_dir: str | None = None
     inputs: tuple[str, ...] = ()
     collect: bool = False
+    persistent: bool = False
+    inet_sockets: bool = False
     memory_mb: int = 2048
     max_procs: int = 64
     cpus: float = 1.0

@@ -10,7 +10,9 @@
     /tmp               tmpfs of ``tmp_mb``
     <read_only paths>  read-only binds at their host paths (runtime, venvs, catalog)
     /job               the job folder: tmpfs of ``disk_mb`` owned by the sandbox uid, holding
-                       copies of ``inputs`` (``stage``); copied back by ``collect``
+                       copies of ``inputs`` (``stage``); copied back by ``collect``. A
+                       ``persistent`` policy binds the folder itself there instead (a user's
+                       notebooks: what the code writes stays).
 
 Nothing else of the host exists inside: not ``var/``, the database, ``secret_key``, other
 jobs' folders or ``strategies/``. Binds are not recursive, so a host mount below a bound
@@ -102,7 +104,12 @@ def build(policy: SandboxPolicy) -> str:
     _etc(root, policy)
     _dev(root, policy)
     os.makedirs(_inside(root, "/proc"), mode=0o555, exist_ok=True)
-    if policy.work_dir is not None:
+    if policy.work_dir and policy.persistent:
+        target = _inside(root, JOB_DIR)
+        os.makedirs(target, mode=0o700, exist_ok=True)
+        mount(policy.work_dir, target, None, MS_BIND)
+        mount(None, target, None, MS_REMOUNT | MS_BIND | MS_NOSUID | MS_NODEV)
+    elif policy.work_dir is not None:
         _tmpfs(_inside(root, JOB_DIR),
                f"size={policy.disk_mb}m,mode=0700,uid={policy.uid},gid={policy.gid}")  # fmt: skip
     return root

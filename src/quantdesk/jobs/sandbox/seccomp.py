@@ -36,8 +36,13 @@ DENIED = (
 _TIOCSTI = 0x5412
 
 
-def install() -> None:
+def install(*, inet_sockets: bool = False) -> None:
     """Load the filter into this process (and its future children).
+
+    ``inet_sockets``: also let ``AF_INET``/``AF_INET6`` and ``AF_NETLINK`` sockets be created
+    (notebook kernels: libzmq aborts when creating one fails instead of reporting it, and lists
+    interfaces over netlink). They stay useless: the sandbox's network namespace has no
+    interface up, Landlock refuses TCP bind/connect, and netlink sees only that namespace.
 
     Needs ``no_new_privs`` or CAP_SYS_ADMIN.
 
@@ -50,7 +55,15 @@ def install() -> None:
             flt.add_rule(sc.ERRNO(errno.EPERM), name)
         except (ValueError, RuntimeError, OSError):
             continue  # not a system call on this architecture
-    flt.add_rule(sc.ERRNO(errno.EAFNOSUPPORT), "socket", sc.Arg(0, sc.NE, socket.AF_UNIX))
+    if inet_sockets:  # every family but AF_UNIX, AF_INET, AF_INET6 and AF_NETLINK
+        allowed = {socket.AF_UNIX, socket.AF_INET, socket.AF_INET6, socket.AF_NETLINK}
+        refuse = sc.ERRNO(errno.EAFNOSUPPORT)
+        flt.add_rule(refuse, "socket", sc.Arg(0, sc.GT, max(allowed)))
+        for family in range(max(allowed)):
+            if family not in allowed:
+                flt.add_rule(refuse, "socket", sc.Arg(0, sc.EQ, family))
+    else:
+        flt.add_rule(sc.ERRNO(errno.EAFNOSUPPORT), "socket", sc.Arg(0, sc.NE, socket.AF_UNIX))
     flt.add_rule(sc.ERRNO(errno.EAFNOSUPPORT), "socketpair", sc.Arg(0, sc.NE, socket.AF_UNIX))
     for flag in CLONE_NAMESPACES:
         flt.add_rule(sc.ERRNO(errno.EPERM), "clone", sc.Arg(0, sc.MASKED_EQ, flag, flag))

@@ -25,6 +25,28 @@ def _compile(args: dict[str, Any]) -> int:
     return run(str(args["code"]))
 
 
+def _jupyter(args: dict[str, Any]) -> int:
+    """JupyterLab for a research session (``jobs/notebooks.py``): replaces this process.
+
+    Listens on the Unix socket ``args["socket"]`` only (no TCP), serves under
+    ``args["base_url"]``, keeps its notebooks in the working folder and talks to kernels over
+    ``ipc``; the token comes in ``JUPYTER_TOKEN``.
+    """
+    import os
+    import sys
+
+    argv = [
+        sys.executable, "-m", "jupyterlab", "--no-browser",
+        f"--ServerApp.sock={args['socket']}", f"--ServerApp.base_url={args['base_url']}",
+        f"--ServerApp.root_dir={os.getcwd()}", "--KernelManager.transport=ipc",
+        "--ServerApp.ip=127.0.0.1",  # never bound (the socket is): skips probing TCP
+        "--ServerApp.terminals_enabled=False", "--LabApp.news_url=None",
+        "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+    ]  # fmt: skip
+    sys.stdout.flush()
+    os.execv(sys.executable, argv)
+
+
 def _probe(args: dict[str, Any]) -> int:
     from quantdesk.jobs.sandbox.probe import probe
 
@@ -35,6 +57,7 @@ TARGETS: dict[str, Callable[[dict[str, Any]], int]] = {
     "job": _job,
     "compile": _compile,
     "probe": _probe,
+    "jupyter": _jupyter,
 }
 
 

@@ -1,0 +1,95 @@
+"""Research items and notebook sessions (rows; the service owns the rules)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from quantdesk.storage.models import ResearchItemRow, ResearchSessionRow
+
+#: Session states that hold a running server (or one being started).
+LIVE = ("STARTING", "RUNNING")
+
+
+def get_item(session: Session, owner_id: int, item_id: str) -> ResearchItemRow | None:
+    """One item of ``owner_id``."""
+    return session.get(ResearchItemRow, (owner_id, item_id))
+
+
+def list_items(session: Session, owner_id: int) -> list[ResearchItemRow]:
+    """Every item of ``owner_id``, most recently updated first."""
+    rows = session.scalars(
+        select(ResearchItemRow)
+        .where(ResearchItemRow.owner_id == owner_id)
+        .order_by(ResearchItemRow.updated_at.desc(), ResearchItemRow.id)
+    )
+    return list(rows)
+
+
+def add_item(session: Session, row: ResearchItemRow) -> ResearchItemRow:
+    """Insert ``row`` (the caller checked the id is free)."""
+    session.add(row)
+    session.flush()
+    return row
+
+
+def delete_item(session: Session, owner_id: int, item_id: str) -> None:
+    """Delete an item and its session rows."""
+    session.execute(
+        delete(ResearchSessionRow).where(
+            ResearchSessionRow.owner_id == owner_id, ResearchSessionRow.item_id == item_id
+        )
+    )
+    session.execute(
+        delete(ResearchItemRow).where(
+            ResearchItemRow.owner_id == owner_id, ResearchItemRow.id == item_id
+        )
+    )
+
+
+def latest_session(session: Session, owner_id: int, item_id: str) -> ResearchSessionRow | None:
+    """The item's most recent session (live or ended), if any."""
+    return session.scalars(
+        select(ResearchSessionRow)
+        .where(ResearchSessionRow.owner_id == owner_id, ResearchSessionRow.item_id == item_id)
+        .order_by(ResearchSessionRow.started_at.desc())
+        .limit(1)
+    ).first()
+
+
+def latest_sessions(session: Session, owner_id: int) -> dict[str, ResearchSessionRow]:
+    """Per item id of ``owner_id``: its most recent session."""
+    rows = session.scalars(
+        select(ResearchSessionRow)
+        .where(ResearchSessionRow.owner_id == owner_id)
+        .order_by(ResearchSessionRow.started_at)
+    )
+    return {row.item_id: row for row in rows}
+
+
+def get_session(session: Session, session_id: str) -> ResearchSessionRow | None:
+    """A session by id."""
+    return session.get(ResearchSessionRow, session_id)
+
+
+def live_sessions(
+    session: Session, *, owner_id: int | None = None, host: str | None = None
+) -> Sequence[ResearchSessionRow]:
+    """Sessions that are starting or running (of one owner / supervised on one host)."""
+    query = select(ResearchSessionRow).where(ResearchSessionRow.status.in_(LIVE))
+    if owner_id is not None:
+        query = query.where(ResearchSessionRow.owner_id == owner_id)
+    if host is not None:
+        query = query.where(ResearchSessionRow.host == host)
+    return list(session.scalars(query))
+
+
+def end_session(row: ResearchSessionRow, status: str, now: dt.datetime, message: str = "") -> None:
+    """Mark ``row`` ended (``STOPPED``, ``EXPIRED`` or ``FAILED``) at ``now``."""
+    row.status = status
+    row.ended_at = now
+    if message:
+        row.message = message
