@@ -268,8 +268,9 @@ class Sandbox:
         return SandboxPolicy(
             uid=uid, gid=uid, layers=tuple(sorted(str(x) for x in layers)),
             read_only=(*self._read_only, *extra_read_only), work_dir=str(notebook_dir),
-            persistent=True, inet_sockets=True, memory_mb=s.research_memory_mb, max_procs=s.research_max_procs,
-            cpus=max(s.backtest_cpus, 1.0), disk_mb=s.backtest_disk_mb, tmp_mb=s.backtest_tmp_mb,
+            persistent=True, inet_sockets=True, memory_mb=s.research_memory_mb,
+            max_procs=s.research_max_procs, cpus=max(s.backtest_cpus, 1.0),
+            disk_mb=s.backtest_disk_mb, tmp_mb=s.backtest_tmp_mb,
             cpu_seconds=None, cgroup="research-" if Layer.CGROUP in layers else None,
             instance=self.instance, scratch=str(self.scratch), env=env or {},
         )  # fmt: skip
