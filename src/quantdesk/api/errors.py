@@ -76,13 +76,32 @@ def error_body(code: str, message: str, data: Any = None) -> dict[str, Any]:
     return body
 
 
+#: Paths whose errors are the research format ``{"message": "..."}`` (the contract's
+#: Research API, and the notebook proxy).
+RESEARCH_PREFIXES = ("/api/research",)
+
+
+def is_research(path: str, proxy_base: str = "") -> bool:
+    """True for the Research API's paths (and the notebook proxy's, ``proxy_base``)."""
+    return path.startswith(RESEARCH_PREFIXES) or bool(
+        proxy_base and (path == proxy_base or path.startswith(proxy_base.rstrip("/") + "/"))
+    )
+
+
 def error_response(
-    status: int, code: str, message: str, data: Any = None, headers: dict[str, str] | None = None
+    status: int,
+    code: str,
+    message: str,
+    data: Any = None,
+    headers: dict[str, str] | None = None,
+    *,
+    research: bool = False,
 ) -> JSONResponse:
-    """A JSON error response."""
+    """A JSON error response (the research format ``{"message"}`` when ``research``)."""
     if status == 401:
         headers = {**(headers or {}), "WWW-Authenticate": "Bearer"}
-    return JSONResponse(error_body(code, message, data), status_code=status, headers=headers)
+    body = {"message": message} if research else error_body(code, message, data)
+    return JSONResponse(body, status_code=status, headers=headers)
 
 
 def status_of(exc: QuantdeskError) -> int:
@@ -96,21 +115,28 @@ def status_of(exc: QuantdeskError) -> int:
 def install(app: FastAPI) -> None:
     """Register the handlers that turn every failure into the contract's error body."""
 
+    def research(request: Request) -> bool:
+        platform = getattr(request.app.state, "platform", None)
+        base = platform.settings.research_notebook_proxy_base if platform is not None else ""
+        return is_research(request.url.path, base)
+
     @app.exception_handler(QuantdeskError)
-    async def _quantdesk(_request: Request, exc: QuantdeskError) -> JSONResponse:
+    async def _quantdesk(request: Request, exc: QuantdeskError) -> JSONResponse:
         headers = (
             {"Retry-After": str(exc.retry_after)} if isinstance(exc, TooManyRequests) else None
         )
         return error_response(
-            status_of(exc), exc.code, exc.message, getattr(exc, "data", None), headers
-        )
+            status_of(exc), exc.code, exc.message, getattr(exc, "data", None), headers,
+            research=research(request),
+        )  # fmt: skip
 
     @app.exception_handler(RequestValidationError)
-    async def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
         errors = exc.errors()
         # A body rule of type UNPROCESSABLE (the rename endpoints' ids) answers 422, not 400.
         status = 422 if errors and all(e.get("type") == UNPROCESSABLE for e in errors) else 400
-        return error_response(status, _HTTP_CODES[status], describe_validation_errors(errors))
+        return error_response(status, _HTTP_CODES[status], describe_validation_errors(errors),
+                              research=research(request))  # fmt: skip
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
@@ -121,9 +147,11 @@ def install(app: FastAPI) -> None:
             message = f"method {request.method} is not allowed on {request.url.path}"
         else:
             message = str(exc.detail)
-        return error_response(status, _HTTP_CODES.get(status, f"HTTP_{status}"), message)
+        return error_response(status, _HTTP_CODES.get(status, f"HTTP_{status}"), message,
+                              research=research(request))  # fmt: skip
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, _exc: Exception) -> JSONResponse:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return error_response(500, "INTERNAL_ERROR", "internal server error")
+        return error_response(500, "INTERNAL_ERROR", "internal server error",
+                              research=research(request))  # fmt: skip

@@ -19,7 +19,7 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.middleware.gzip import GZipMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from quantdesk.api.errors import error_body
+from quantdesk.api.errors import error_body, is_research
 from quantdesk.core.settings import Settings
 
 log = logging.getLogger("quantdesk.api")
@@ -37,6 +37,8 @@ UI_CSP = (
 CORS_HEADERS = ("Authorization", "Content-Type", "Idempotency-Key", "X-API-Key", "X-API-Secret")
 #: JSON and text answers are never documents to render.
 API_CSP = "default-src 'none'; frame-ancestors 'none'"
+#: The Research API's and the notebook proxy's (Jupyter sets its own fuller policy).
+FRAMED_CSP = "frame-ancestors 'self'"
 _HEADERS = [
     (b"x-content-type-options", b"nosniff"),
     (b"referrer-policy", b"no-referrer"),
@@ -44,8 +46,11 @@ _HEADERS = [
 ]
 
 
-async def _send_error(send: Send, status: int, code: str, message: str) -> None:
-    body = json.dumps(error_body(code, message)).encode()
+async def _send_error(
+    send: Send, status: int, code: str, message: str, *, research: bool = False
+) -> None:
+    payload = {"message": message} if research else error_body(code, message)
+    body = json.dumps(payload).encode()
     await send({"type": "http.response.start", "status": status, "headers": [
         (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
     ]})  # fmt: skip
@@ -84,7 +89,8 @@ class CatchAll:
             log.exception("unhandled error on %s %s", scope.get("method"), scope.get("path"))
             if started:
                 raise  # half an answer was sent: only closing the connection is honest
-            await _send_error(send, 500, "INTERNAL_ERROR", "internal server error")
+            await _send_error(send, 500, "INTERNAL_ERROR", "internal server error",
+                              research=is_research(scope.get("path", "")))  # fmt: skip
 
 
 class BodyLimit:
@@ -98,9 +104,10 @@ class BodyLimit:
     only once a route reads the body, so a route that refuses a caller first never says 413.
     """
 
-    def __init__(self, app: ASGIApp, limit: int) -> None:
+    def __init__(self, app: ASGIApp, limit: int, exempt: tuple[str, ...] = ()) -> None:
         self.app = app
         self.limit = limit
+        self.exempt = tuple(p.rstrip("/") + "/" for p in exempt)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Run the app unless the body is too large (413) or ``Content-Length`` is invalid (400).
@@ -108,9 +115,11 @@ class BodyLimit:
         A chunked body is counted as the app reads it: the chunk that passes ``limit`` raises
         ``HTTPException(413)`` inside the route's body parsing. Non-HTTP scopes pass through.
         """
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
+        path = scope.get("path", "") if scope["type"] == "http" else ""
+        if scope["type"] != "http" or path.startswith(self.exempt):
+            await self.app(scope, receive, send)  # (the notebook proxy streams its bodies)
             return
+        research = is_research(path)
         declared = None
         for name, value in scope.get("headers", ()):
             if name == b"content-length":
@@ -121,10 +130,12 @@ class BodyLimit:
             except ValueError:
                 length = -1
             if length < 0:
-                await _send_error(send, 400, "INVALID_ARGUMENT", "invalid Content-Length")
+                await _send_error(send, 400, "INVALID_ARGUMENT", "invalid Content-Length",
+                                  research=research)  # fmt: skip
                 return
             if length > self.limit:
-                await _send_error(send, 413, "PAYLOAD_TOO_LARGE", self._message())
+                await _send_error(send, 413, "PAYLOAD_TOO_LARGE", self._message(),
+                                  research=research)  # fmt: skip
                 return
         received = 0
 
@@ -153,25 +164,33 @@ class SecurityHeaders:
     the UI's for HTML, ``default-src 'none'`` for the rest.
     """
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, proxy_base: str = "/jupyter") -> None:
         self.app = app
+        self.proxy_base = proxy_base
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Run the app, adding to its response start the security headers it did not set.
 
-        Non-HTTP scopes pass through untouched.
+        The Research API and the notebook proxy may be framed by this origin (the contract:
+        ``frame-ancestors 'self'``, no ``X-Frame-Options``). Non-HTTP scopes pass through.
         """
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        framed = is_research(scope.get("path", ""), self.proxy_base)
 
         async def sending(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers: list[Any] = list(message.get("headers", ()))
+                if framed:
+                    headers = [(n, v) for n, v in headers if n.lower() != b"x-frame-options"]
                 present = {name.lower() for name, _ in headers}
                 kind = next((v for n, v in headers if n.lower() == b"content-type"), b"")
-                csp = UI_CSP if kind.startswith(b"text/html") else API_CSP
-                extra = [*_HEADERS, (b"content-security-policy", csp.encode())]
+                if framed:
+                    extra = [*_HEADERS[:2], (b"content-security-policy", FRAMED_CSP.encode())]
+                else:
+                    csp = UI_CSP if kind.startswith(b"text/html") else API_CSP
+                    extra = [*_HEADERS, (b"content-security-policy", csp.encode())]
                 headers += [(n, v) for n, v in extra if n not in present]
                 message = {**message, "headers": headers}
             await send(message)
@@ -190,6 +209,7 @@ def install(app: FastAPI, settings: Settings) -> None:
             allow_headers=list(CORS_HEADERS),
             max_age=600,
         )
-    app.add_middleware(BodyLimit, limit=int(settings.max_request_mb * 2**20))
+    app.add_middleware(BodyLimit, limit=int(settings.max_request_mb * 2**20),
+                       exempt=(settings.research_notebook_proxy_base,))  # fmt: skip
     app.add_middleware(CatchAll)
-    app.add_middleware(SecurityHeaders)
+    app.add_middleware(SecurityHeaders, proxy_base=settings.research_notebook_proxy_base)

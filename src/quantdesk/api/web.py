@@ -69,9 +69,10 @@ see <a href="/docs">/docs</a>.</p>
 class WebUI:
     """ASGI middleware serving the single-page app from ``dist`` (see the module doc)."""
 
-    def __init__(self, app: ASGIApp, dist: Path) -> None:
+    def __init__(self, app: ASGIApp, dist: Path, passed: tuple[str, ...] = ()) -> None:
         self.app = app
         self.dist = dist.resolve()
+        self.prefixes = (*API_PREFIXES, *passed)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Answer a GET or HEAD outside the API's prefixes from the build; pass the rest on."""
@@ -79,7 +80,7 @@ class WebUI:
         if (
             scope["type"] != "http"
             or scope.get("method") not in ("GET", "HEAD")
-            or any(path == p or path.startswith(p + "/") for p in API_PREFIXES)
+            or any(path == p or path.startswith(p + "/") for p in self.prefixes)
         ):
             await self.app(scope, receive, send)
             return
@@ -103,10 +104,13 @@ class WebUI:
         return FileResponse(index, headers={"Cache-Control": "no-cache"})
 
 
-def install(app: FastAPI, dist: Path | None = None) -> Path:
-    """Serve the UI built in ``dist`` (default ``default_dist()``) at ``/``; returns it."""
+def install(app: FastAPI, dist: Path | None = None, passed: tuple[str, ...] = ()) -> Path:
+    """Serve the UI built in ``dist`` (default ``default_dist()``) at ``/``; returns it.
+
+    ``passed``: more path prefixes left to the app (the notebook proxy's).
+    """
     folder = dist or default_dist()
     if not (folder / "index.html").is_file():
         log.warning("web UI not built (%s missing); run `%s`", folder / "index.html", BUILD_HINT)
-    app.add_middleware(WebUI, dist=folder)
+    app.add_middleware(WebUI, dist=folder, passed=passed)
     return folder

@@ -56,6 +56,7 @@ class NotebookServer:
     pid: int
     run: SandboxRun
     pump: threading.Thread | None = None
+    log: CappedLog | None = None
 
 
 class NotebookServers:
@@ -99,6 +100,12 @@ class NotebookServers:
             InternalError: the server did not come up (its log's tail in the message).
         """
         uid = self.uid_for(user_id)
+        detection = self.sandbox.detection or self.sandbox.detect()
+        if not detection.runnable:
+            raise ConfigurationError(
+                "notebooks run user code and need the sandbox; missing: "
+                + ", ".join(detection.missing)
+            )
         notebook_dir = notebook_dir.resolve()
         server_dir = notebook_dir / SERVER_DIR
         socket_path = server_dir / SOCKET_NAME
@@ -134,8 +141,9 @@ class NotebookServers:
         try:
             run = self.sandbox.starter.spawn(policy, "jupyter", args, log=capped)
         except (OSError, RuntimeError) as exc:
+            capped.close()
             raise InternalError(f"the notebook sandbox could not start: {exc}") from exc
-        server = NotebookServer(session_id, socket_path, run.monitor_pid, run)
+        server = NotebookServer(session_id, socket_path, run.monitor_pid, run, log=capped)
         server.pump = threading.Thread(target=self._pump, args=(server,), daemon=True,
                                        name=f"notebook-{session_id}")  # fmt: skip
         with self._lock:
@@ -151,6 +159,8 @@ class NotebookServers:
         """Drain the server's pipes until it ends (its log would otherwise fill and block)."""
         while not server.run.wait(1.0):
             pass
+        if server.log is not None:
+            server.log.close()
         with self._lock:
             self._servers.pop(server.session_id, None)
         log.info("notebook server of %s ended: %s", server.session_id, server.run.outcome)

@@ -49,6 +49,8 @@ MIN_SECRET_BYTES = 32
 #: Shortest password a user may set.
 MIN_PASSWORD = 8
 #: The ``typ`` claim of the tokens ``POST /api/login`` issues.
+#: ``typ`` of the notebook proxy's cookie tokens (one session each).
+NOTEBOOK_TOKEN_TYPE = "jupyter"
 TOKEN_TYPE = "access"
 #: Claims a token must have.
 REQUIRED_CLAIMS = ("exp", "iat", "sub", "typ")
@@ -322,7 +324,41 @@ class AuthService:
                 raise Unauthorized("token revoked; log in again")
             return Principal(user.id, user.is_admin, user.role)
 
-    def _decode(self, token: str) -> dict[str, Any]:
+    def notebook_token(self, principal: Principal, session_id: str, expires: dt.datetime) -> str:
+        """A token for the notebook proxy: user, session, expiry (the ``/jupyter`` cookie).
+
+        It opens that one session only, until ``expires`` or a "log out everywhere".
+        """
+        with self._db.read() as session:
+            user = user_store.get(session, principal.user_id)
+            version = user.token_version if user is not None else -1
+        claims = {"sub": str(principal.user_id), "iat": utcnow(), "exp": expires,
+                  "typ": NOTEBOOK_TOKEN_TYPE, "ver": version, "sid": session_id}  # fmt: skip
+        return jwt.encode(claims, self._secret, algorithm=_ALGORITHM, headers={"kid": self._kid})
+
+    def authenticate_notebook(self, token: str, session_id: str) -> Principal:
+        """The caller of a ``notebook_token`` for ``session_id``.
+
+        Raises:
+            Unauthorized: invalid, expired, revoked, or for another session.
+            UserDisabled: the user is disabled (403).
+        """
+        claims = self._decode(token, NOTEBOOK_TOKEN_TYPE)
+        if claims.get("sid") != session_id:
+            raise Unauthorized("this notebook session was not opened with this login")
+        try:
+            user_id = int(claims["sub"])
+        except (TypeError, ValueError):
+            raise Unauthorized("invalid token") from None
+        with self._db.read() as session:
+            user = user_store.get(session, user_id)
+            if user is None or claims.get("ver") != user.token_version:
+                raise Unauthorized("token revoked; log in again")
+            if user.disabled:
+                raise UserDisabled(DISABLED_MESSAGE)
+            return Principal(user.id, user.is_admin, user.role)
+
+    def _decode(self, token: str, typ: str = "") -> dict[str, Any]:
         try:
             kid = jwt.get_unverified_header(token).get("kid")
         except jwt.InvalidTokenError:
@@ -338,7 +374,7 @@ class AuthService:
             raise Unauthorized("token expired; log in again") from None
         except jwt.InvalidTokenError:
             raise Unauthorized("invalid token") from None
-        if claims.get("typ") != TOKEN_TYPE:
+        if claims.get("typ") != (typ or TOKEN_TYPE):
             raise Unauthorized("invalid token")
         if kid == self._previous_kid:
             age = time.time() - float(claims["iat"])

@@ -11,6 +11,7 @@ from quantdesk.core.settings import Settings
 from quantdesk.data import Catalog
 from quantdesk.data.demo import import_demo
 from quantdesk.jobs.local import ProcessSpec, Supervisor, settings_env, worker_spec
+from quantdesk.jobs.notebooks import NotebookServers
 from quantdesk.jobs.sandbox import Launcher, Sandbox, check_mode
 from quantdesk.services.auth import AuthService, resolve_secret_key
 from quantdesk.services.backtests import BacktestService
@@ -18,6 +19,7 @@ from quantdesk.services.compile import CompileService
 from quantdesk.services.events import EventLog
 from quantdesk.services.events.processes import ProcessMonitor
 from quantdesk.services.jobs import JobService
+from quantdesk.services.research import ResearchService
 from quantdesk.services.strategies import StrategyService
 from quantdesk.services.users import UserService
 from quantdesk.storage import Database
@@ -41,9 +43,11 @@ class Platform:
     compiler: CompileService
     events: EventLog
     processes: ProcessMonitor
+    research: ResearchService
 
     def close(self) -> None:
-        """Release database connections."""
+        """Stop this process's notebook servers and release database connections."""
+        self.research.close()
         self.db.dispose()
 
 
@@ -71,10 +75,12 @@ def bootstrap(settings: Settings) -> Platform:
     strategies = StrategyService(db, settings)
     backtests = BacktestService(db, settings, catalog, strategies)
     jobs = JobService(db, settings, strategies, backtests)
+    sandbox = Sandbox(settings, Launcher())
+    research = ResearchService(db, settings, NotebookServers(settings, sandbox, secret), secret)
     return Platform(
         settings, db, catalog, auth, strategies, backtests, jobs, UserService(db),
-        CompileService(settings, strategies, Sandbox(settings, Launcher())),
-        events, ProcessMonitor(db, settings.job_lease_seconds),
+        CompileService(settings, strategies, sandbox), events,
+        ProcessMonitor(db, settings.job_lease_seconds), research,
     )  # fmt: skip
 
 

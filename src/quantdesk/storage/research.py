@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from quantdesk.storage.models import ResearchItemRow, ResearchSessionRow
+from quantdesk.storage.models import JobRow, ResearchItemRow, ResearchSessionRow
 
 #: Session states that hold a running server (or one being started).
 LIVE = ("STARTING", "RUNNING")
@@ -93,3 +93,38 @@ def end_session(row: ResearchSessionRow, status: str, now: dt.datetime, message:
     row.ended_at = now
     if message:
         row.message = message
+
+
+def finished_runs(session: Session, owner_id: int) -> list[tuple[str, str]]:
+    """``(job_id, run_dir)`` of every FINISHED job of ``owner_id`` (``load_job`` reads them)."""
+    rows = session.execute(
+        select(JobRow.id, JobRow.run_dir).where(
+            JobRow.owner_id == owner_id, JobRow.status == "FINISHED"
+        )
+    )
+    return [(job_id, run_dir) for job_id, run_dir in rows]
+
+
+def update_item(row: ResearchItemRow, changes: dict[str, object], now: dt.datetime) -> None:
+    """Set the given fields of ``row`` (the service checked them) and its ``updated_at``."""
+    for key, value in changes.items():
+        setattr(row, key, value)
+    row.updated_at = now
+
+
+def mark_running(row: ResearchSessionRow, pid: int, socket_path: str) -> None:
+    """The session's server answers: ``RUNNING`` under launcher ``pid`` at ``socket_path``."""
+    row.status = "RUNNING"
+    row.pid = pid
+    row.socket = socket_path
+
+
+def extend(row: ResearchSessionRow, now: dt.datetime, expires_at: dt.datetime) -> None:
+    """A refresh: active now, ending at ``expires_at``."""
+    row.last_active_at = now
+    row.expires_at = expires_at
+
+
+def touch(row: ResearchSessionRow, now: dt.datetime) -> None:
+    """Record activity through the proxy (``last_active_at``)."""
+    row.last_active_at = now
