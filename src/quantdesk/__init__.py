@@ -6,6 +6,11 @@ market-data catalog and returns a ``BacktestResult`` (see ``quantdesk.backtest.r
 ``quantdesk.Catalog`` opens a catalog (``quantdesk.data``). The engine itself is
 ``quantdesk.engine``.
 
+Research helpers (``quantdesk.research``), for notebooks: ``get_price(ids, start, end,
+fields, adjust)`` and ``all_instruments(type, market)`` read the catalog, ``load_job(job_id)``
+reads a finished job's result; a ``BacktestResult`` has ``stats()``, ``round_trips()`` and
+``plot()`` and shows itself as a metrics table in a notebook.
+
 Public names are those in ``__all__`` (``dir(quantdesk)`` lists them); they are imported on
 first use, so ``import quantdesk`` stays cheap (no pandas or pyarrow until needed).
 """
@@ -18,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from quantdesk.backtest import BacktestResult, BacktestSpec, run_backtest, run_spec
     from quantdesk.data import Adjust, Catalog
+    from quantdesk.research import all_instruments, get_price, load_job
 
 try:
     __version__ = metadata.version("quantdesk")
@@ -32,11 +38,14 @@ _LAZY = {
     "run_backtest": "quantdesk.backtest",
     "Catalog": "quantdesk.data",
     "Adjust": "quantdesk.data",
+    "get_price": "quantdesk.research",
+    "all_instruments": "quantdesk.research",
+    "load_job": "quantdesk.research",
 }
 
 __all__ = [
-    "Adjust", "BacktestResult", "BacktestSpec", "Catalog", "__version__", "run_backtest",
-    "run_spec",
+    "Adjust", "BacktestResult", "BacktestSpec", "Catalog", "__version__", "all_instruments",
+    "get_price", "load_job", "run_backtest", "run_spec",
 ]  # fmt: skip
 
 
@@ -44,7 +53,9 @@ def __getattr__(name: str) -> Any:
     if name in _LAZY:
         import importlib
 
-        return getattr(importlib.import_module(_LAZY[name]), name)
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value  # later look-ups skip this function
+        return value
     raise AttributeError(f"module 'quantdesk' has no attribute {name!r}")
 
 

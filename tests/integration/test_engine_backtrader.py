@@ -359,7 +359,8 @@ def test_the_benchmark_is_not_a_feed(
     # The benchmark columns still come from SPX's catalog bars, session by session.
     spx = demo_catalog.bar_source(Adjust.PRE).bars("SPX", dt.date(2006, 3, 31))
     closes = dict(zip(spx.dates.astype(dt.date), spx.close, strict=True))
-    assert list(result.portfolio["benchmark_close"]) == [closes[d] for d in result.portfolio.index]
+    sessions = [d.date() for d in result.portfolio.index]
+    assert list(result.portfolio["benchmark_close"]) == [closes[d] for d in sessions]
 
 
 def test_a_library_strategy_runs_and_trades_on_its_crosses(demo_catalog: Catalog) -> None:
@@ -455,9 +456,9 @@ def test_configure_applies_sizers_analyzers_and_commission(demo_catalog: Catalog
     assert trades["pnl"]["net"]["total"] == pytest.approx(t["realized_pnl"].sum())
     assert trades["pnl"]["net"]["total"] == pytest.approx(result.summary["total_value"] - 100_000)
     daily = analyzers["timereturn"]
-    assert list(daily) == [f"{d.isoformat()}T00:00:00" for d in result.portfolio.index]
+    assert list(daily) == [f"{d.date().isoformat()}T00:00:00" for d in result.portfolio.index]
     assert list(daily.values()) == pytest.approx(list(result.portfolio["returns"]), abs=1e-12)
-    last = result.portfolio.index[-1].isoformat()
+    last = result.portfolio.index[-1].date().isoformat()
     lines = [line for line in result.logs if " INFO analyzer " in line]
     assert [line.split(":", 1)[0] for line in lines] == [
         f"{last} INFO analyzer trades",

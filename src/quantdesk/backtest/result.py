@@ -1,34 +1,50 @@
-"""``BacktestResult``: the engine's raw output as DataFrames, a summary, JSON and files."""
+"""``BacktestResult``: the engine's raw output as DataFrames, a summary, JSON and files.
+
+The per-session frames (``portfolio``, ``positions``, ``plots``) are indexed by a tz-naive,
+normalized ``DatetimeIndex`` named ``date`` (so ``resample``, ``loc["2010"]`` and joins with
+``get_price`` work); JSON and CSV files keep dates as ``YYYY-MM-DD`` text. ``read`` /
+``from_dict`` rebuild a result from a job's ``result.json`` with the dtypes ``build_result``
+gives. Views for notebooks: ``stats()`` (``result_stats``), ``round_trips()``
+(``round_trips``), ``repr``/``_repr_html_`` (``result_view``) and ``plot()`` (``result_plot``).
+"""
 
 from __future__ import annotations
 
 import json
-import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
+from quantdesk.backtest.result_frames import (
+    ORDER_COLUMNS,
+    POSITION_FLOATS,
+    TRADE_COLUMNS,
+    column_lists,
+    dated_frame,
+    flat_frame,
+    iso_dates,
+    json_safe,
+    orders_frame,
+    portfolio_frame,
+    record_rows,
+    records,
+    trades_frame,
+)
+from quantdesk.backtest.result_stats import compute_stats
+from quantdesk.backtest.result_view import result_html, result_repr
+from quantdesk.backtest.round_trips import round_trips
 from quantdesk.core.files import atomic_write_bytes
 from quantdesk.core.version import package_version
-from quantdesk.data.catalog import Adjust
+from quantdesk.data.catalog import Adjust, Catalog
 from quantdesk.engine import EngineConfig, EngineResult
 from quantdesk.engine.metrics import CONVENTIONS, max_drawdown, summarize, trade_stats
 from quantdesk.engine.records import OrderStatus, Side
 
-TRADE_COLUMNS = [
-    "datetime", "order_id", "order_book_id", "side", "quantity", "price", "commission",
-    "tax", "reason", "realized_pnl",
-]  # fmt: skip
-ORDER_COLUMNS = [
-    "order_id", "datetime", "order_book_id", "side", "quantity", "filled_quantity",
-    "avg_price", "limit_price", "status", "reject_reason", "message",
-]  # fmt: skip
 
-
-@dataclass
+@dataclass(repr=False)
 class BacktestResult:
     """The result of one run.
 
@@ -37,11 +53,15 @@ class BacktestResult:
         conventions: How each metric is computed (formulas, annualization, rf).
         config: The run's parameters.
         portfolio: Daily ``cash, market_value, total_value, nav, returns, benchmark_close,
-            benchmark_nav, benchmark_returns`` indexed by ``date``.
-        trades: One row per fill, columns ``TRADE_COLUMNS``.
-        positions: One row per (date, held instrument).
-        orders: Every order with its final status and reject reason.
-        plots: ``plot()`` series as ``date, name, value`` rows.
+            benchmark_nav, benchmark_returns`` (float64; NaN benchmark columns without a
+            benchmark) indexed by ``date`` (``DatetimeIndex``, one row per session).
+        trades: One row per fill, columns ``TRADE_COLUMNS`` (``datetime`` is the bar's
+            exchange-local time, tz-naive).
+        positions: One row per (session, held instrument) at the close: ``order_book_id,
+            quantity, sellable, avg_price, last_price, market_value`` indexed by ``date``.
+        orders: Every order with its final status and reject reason, columns
+            ``ORDER_COLUMNS``.
+        plots: ``plot()`` series as ``name, value`` rows indexed by ``date``.
         logs: Strategy log lines.
         reference: The engine's own summary when it has one (RQAlpha), else ``None``.
     """
@@ -62,12 +82,12 @@ class BacktestResult:
 
         Shape: ``summary``, ``conventions``, ``config``, ``equity`` (``dates, nav, returns,
         benchmark_nav`` arrays, the contract's shape), ``portfolio`` / ``positions`` / ``plots``
-        (column -> list), ``trades`` (list of records) with ``trade_columns`` and
-        ``trades_total``, ``orders`` (records) and ``logs``.
+        (column -> list, ``date`` first as ``YYYY-MM-DD``), ``trades`` (list of records) with
+        ``trade_columns`` and ``trades_total``, ``orders`` (records) and ``logs``.
         """
         pf = self.portfolio
-        dates = [d.isoformat() for d in pf.index]
-        out: dict[str, Any] = _clean(
+        dates = iso_dates(pf.index)
+        out: dict[str, Any] = json_safe(
             {
                 "summary": self.summary,
                 "conventions": self.conventions,
@@ -79,12 +99,12 @@ class BacktestResult:
                     "benchmark_nav": pf["benchmark_nav"].tolist(),
                 },
                 "portfolio": {"date": dates, **{c: pf[c].tolist() for c in pf.columns}},
-                "trades": _records(self.trades),
+                "trades": records(self.trades),
                 "trade_columns": list(self.trades.columns),
                 "trades_total": len(self.trades),
-                "positions": {c: self.positions[c].tolist() for c in self.positions.columns},
-                "orders": _records(self.orders),
-                "plots": {c: self.plots[c].tolist() for c in self.plots.columns},
+                "positions": column_lists(self.positions),
+                "orders": records(self.orders),
+                "plots": column_lists(self.plots),
                 "logs": list(self.logs),
                 "engine_summary": self.reference,
             }
@@ -103,10 +123,12 @@ class BacktestResult:
         out = Path(directory)
         files = {
             "result.json": self.to_json().encode(),
-            "summary.json": json.dumps(_clean(self.summary), indent=2, ensure_ascii=False).encode(),
+            "summary.json": json.dumps(
+                json_safe(self.summary), indent=2, ensure_ascii=False
+            ).encode(),
             "portfolio.csv": self.portfolio.to_csv().encode(),
             "trades.csv": self.trades.to_csv(index=False).encode(),
-            "positions.csv": self.positions.to_csv(index=False).encode(),
+            "positions.csv": flat_frame(self.positions).to_csv(index=False).encode(),
             "orders.csv": self.orders.to_csv(index=False).encode(),
         }
         if log:
@@ -116,6 +138,104 @@ class BacktestResult:
             atomic_write_bytes(out / name, data)
             paths.append(out / name)
         return paths
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> BacktestResult:
+        """Rebuild a result from ``to_dict()``'s shape (a job's ``result.json``, parsed).
+
+        The frames get the dtypes ``build_result`` gives them; what JSON cannot carry comes
+        back as stored: NaN summary values stay ``None``, an order's missing limit price
+        ``None``. ``equity`` is not read (it repeats ``portfolio``).
+
+        Raises:
+            ValueError: ``data`` is not a result (a key or a column is missing, or a date
+                does not parse).
+        """
+        try:
+            return cls(
+                summary=dict(data["summary"]),
+                conventions=dict(data["conventions"]),
+                config=dict(data["config"]),
+                portfolio=portfolio_frame(data["portfolio"]),
+                trades=trades_frame(record_rows(data["trades"], TRADE_COLUMNS)),
+                positions=dated_frame(data["positions"], floats=POSITION_FLOATS),
+                orders=orders_frame(record_rows(data["orders"], ORDER_COLUMNS)),
+                plots=dated_frame(data["plots"], floats=("value",)),
+                logs=list(data.get("logs") or []),
+                reference=data.get("engine_summary"),
+            )
+        except (KeyError, TypeError) as exc:
+            raise ValueError(f"not a backtest result (result.json's shape): {exc!r}") from exc
+
+    @classmethod
+    def read(cls, path: Path | str) -> BacktestResult:
+        """Read a result from ``result.json``, or from the job folder that holds it.
+
+        Raises:
+            FileNotFoundError: there is no such file (or folder without ``result.json``).
+            ValueError: the file is not a result (not JSON, or not ``to_dict()``'s shape).
+        """
+        file = Path(path)
+        if file.is_dir():
+            file = file / "result.json"
+        with file.open("rb") as fh:
+            data = json.load(fh)
+        if not isinstance(data, dict):
+            raise ValueError(f"{file} is not a backtest result (a JSON object)")
+        return cls.from_dict(data)
+
+    def round_trips(self) -> pd.DataFrame:
+        """The fills paired into round-trip trades (FIFO lots; see ``round_trips``)."""
+        return round_trips(self.trades, self.portfolio.index)
+
+    def stats(self) -> pd.Series:
+        """Performance and trade statistics as a Series, like backtesting.py's ``stats``.
+
+        See ``result_stats.compute_stats`` for every entry's definition and unit.
+        """
+        return compute_stats(
+            self.portfolio,
+            self.round_trips(),
+            self.positions,
+            starting_cash=float(self.config["cash"]),
+            periods=int(self.config.get("trading_days_per_year") or 252),
+            risk_free_rate=float(self.config.get("risk_free_rate") or 0.0),
+        )
+
+    def plot(self, *, catalog: Catalog | None = None) -> Any:
+        """An interactive plotly figure: NAV vs benchmark, drawdown, prices with fills.
+
+        Args:
+            catalog: Where the traded instruments' closes come from (with the run's
+                ``adjust``); default ``Catalog(Settings().data_dir)``.
+
+        Returns:
+            A ``plotly.graph_objects.Figure`` with three rows (see ``result_plot``).
+
+        Raises:
+            ImportError: plotly is not installed (the ``research`` extra).
+        """
+        from quantdesk.backtest.result_plot import plot_result
+
+        title = (
+            f"{self.summary.get('strategy_name', '')} "
+            f"{self.summary.get('start_date')} .. {self.summary.get('end_date')}"
+        )
+        return plot_result(
+            self.portfolio,
+            self.trades,
+            title=title,
+            benchmark=self.config.get("benchmark"),
+            adjust=str(self.config.get("adjust") or Adjust.PRE),
+            catalog=catalog,
+        )
+
+    def __repr__(self) -> str:
+        return result_repr(self.summary)
+
+    def _repr_html_(self) -> str:
+        """The notebook view: a metrics table and an equity-vs-benchmark sparkline."""
+        return result_html(self.summary, self.stats(), self.portfolio)
 
 
 def build_result(
@@ -133,26 +253,20 @@ def build_result(
 
     The same for every engine: ``engine`` and ``engine_version`` say which one produced them.
     """
-    portfolio = pd.DataFrame(raw.portfolio).set_index("date")
-    trades = pd.DataFrame(
-        [
-            (f.datetime, f.order_id, f.order_book_id, str(f.side), f.quantity, f.price,
-             f.commission, f.tax, f.reason, f.realized_pnl)
-            for f in raw.fills
-        ],
-        columns=TRADE_COLUMNS,
+    portfolio = portfolio_frame(raw.portfolio)
+    trades = trades_frame(
+        (f.datetime, f.order_id, f.order_book_id, str(f.side), f.quantity, f.price,
+         f.commission, f.tax, f.reason, f.realized_pnl)
+        for f in raw.fills
     )  # fmt: skip
-    orders = pd.DataFrame(
-        [
-            (o.order_id, o.created_at, o.order_book_id, str(o.side), o.quantity,
-             o.filled_quantity, o.avg_price, o.limit_price, str(o.status),
-             None if o.reject_reason is None else str(o.reject_reason), o.message)
-            for o in raw.orders
-        ],
-        columns=ORDER_COLUMNS,
+    orders = orders_frame(
+        (o.order_id, o.created_at, o.order_book_id, str(o.side), o.quantity,
+         o.filled_quantity, o.avg_price, o.limit_price, str(o.status),
+         None if o.reject_reason is None else str(o.reject_reason), o.message)
+        for o in raw.orders
     )  # fmt: skip
-    positions = pd.DataFrame(raw.positions)
-    plots = pd.DataFrame(raw.plots)
+    positions = dated_frame(raw.positions, floats=POSITION_FLOATS)
+    plots = dated_frame(raw.plots, floats=("value",))
     profile = config.profile
     run_config = {
         "start_date": config.start.isoformat(),
@@ -216,7 +330,7 @@ def _summary(
         periods=config.trading_days_per_year,
         risk_free_rate=config.risk_free_rate,
     )
-    dates = list(portfolio.index)
+    dates = iso_dates(portfolio.index)
     mdd, peak, trough = max_drawdown(nav)
     sells = trades[trades["side"] == str(Side.SELL)]
     win_rate, pl_ratio = trade_stats(sells["realized_pnl"].tolist())
@@ -238,10 +352,10 @@ def _summary(
         "market_value": float(last["market_value"]),
         "unit_net_value": float(last["nav"]),
         **metrics,
-        "max_drawdown_start": dates[peak].isoformat()
+        "max_drawdown_start": dates[peak]
         if mdd > 0 and peak >= 0
         else (config.start.isoformat() if mdd > 0 else None),
-        "max_drawdown_end": dates[trough].isoformat() if mdd > 0 else None,
+        "max_drawdown_end": dates[trough] if mdd > 0 else None,
         "max_drawdown_duration": (trough - peak) if mdd > 0 else 0,
         "win_rate": win_rate,
         "profit_loss_ratio": pl_ratio,
@@ -252,31 +366,3 @@ def _summary(
         "total_commission": float(trades["commission"].sum()) if len(trades) else 0.0,
         "total_tax": float(trades["tax"].sum()) if len(trades) else 0.0,
     }
-
-
-def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    return [dict(zip(frame.columns, row, strict=True)) for row in frame.itertuples(index=False)]
-
-
-def _clean(value: Any) -> Any:
-    """Recursively make ``value`` JSON-safe: NaN/inf -> None, numpy -> Python, dates -> ISO."""
-    if isinstance(value, dict):
-        return {str(k): _clean(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_clean(v) for v in value]
-    if isinstance(value, float | np.floating):
-        f = float(value)
-        return f if math.isfinite(f) else None
-    if isinstance(value, bool | np.bool_):
-        return bool(value)
-    if isinstance(value, int | np.integer):
-        return int(value)
-    if isinstance(value, pd.Timestamp):
-        return value.isoformat()
-    if hasattr(value, "isoformat"):
-        return value.isoformat()
-    if value is None or isinstance(value, str):
-        return value
-    if value is pd.NA or value is pd.NaT:
-        return None
-    return str(value)
