@@ -211,7 +211,18 @@ def test_a_session_runs_jupyterlab_for_its_owner_only(research_client: Any) -> N
     lab = client.get(session["embed_url"].split("testserver", 1)[1])
     assert lab.status_code == 200 and "JupyterLab" in lab.text
     assert "x-frame-options" not in lab.headers
-    # a kernel runs quantdesk on the demo data, in the sandbox, without network or secrets
+    # a kernel runs quantdesk on the demo data, in the sandbox, without network or secrets,
+    # and cannot see another user's notebooks (or the database)
+    theirs = platform.research.notebook_dir(2) / "private.ipynb"
+    theirs.write_text("{}")
+    database = platform.settings.database_url.split("///")[1]
+    out = run_cell(client, sid, (
+        "import os\n"
+        f"print('theirs', os.path.exists({str(theirs)!r}))\n"
+        f"print('db', os.path.exists({database!r}))\n"
+        "print('own', os.path.exists('study.ipynb'))\n"
+    ))  # fmt: skip
+    assert "theirs False" in out and "db False" in out and "own True" in out, out
     out = run_cell(client, sid, (
         "import quantdesk, socket, os\n"
         f"r = quantdesk.run_backtest({BUY_AND_HOLD!r}, start='2010-01-04', end='2010-12-31',"
