@@ -280,3 +280,76 @@ def test_a_session_expires_after_its_ttl(research_client: Any) -> None:
     from quantdesk.jobs.notebooks import is_launcher
 
     assert launcher is not None and not is_launcher(launcher)  # the server and kernels are gone
+
+
+# -- an external Jupyter (RESEARCH_NOTEBOOK_API_BASE) ------------------------------------------
+
+
+@pytest.fixture
+def external_jupyter(tmp_path: Path) -> Any:
+    """A real Jupyter server on a local TCP port, with a token: ``(api_base, token, root)``."""
+    import socket
+    import subprocess
+    import sys
+
+    import httpx
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    root = tmp_path / "jupyter-root"
+    root.mkdir()
+    token = uuid.uuid4().hex
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "JUPYTER_TOKEN": token,
+           "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime")}  # fmt: skip
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "jupyter_server", "--no-browser", "--allow-root",
+         f"--ServerApp.port={port}", "--ServerApp.ip=127.0.0.1", f"--ServerApp.root_dir={root}"],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{base}/api/status", params={"token": token}).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        yield base, token, root
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def test_sessions_in_an_external_jupyter(
+    external_jupyter: Any, tmp_path: Path, demo_data_dir: Path
+) -> None:
+    import httpx
+
+    base, token, root = external_jupyter
+    settings = make_settings(tmp_path, f"sqlite:///{tmp_path / 'x.db'}", demo_data_dir,
+                             research_notebook_api_base=base,
+                             research_notebook_api_token=token)  # fmt: skip
+    platform = bootstrap(settings)
+    try:
+        with TestClient(create_app(settings, platform), raise_server_exceptions=False) as client:
+            h = login(client)
+            client.post("/api/research/items", headers=h,
+                        json={"id": "ext", "notebook_path": "a/ext.ipynb"})  # fmt: skip
+            res = client.post("/api/research/items/ext/notebook/session", headers=h)
+            assert res.status_code == 200, res.text
+            session = res.json()["session"]
+            assert session["status"] == "RUNNING"
+            assert session["notebook_url"].endswith("/jupyter/lab/tree/users/1/a/ext.ipynb")
+            notebook = json.loads((root / "users" / "1" / "a" / "ext.ipynb").read_text())
+            assert "import quantdesk" in "".join(notebook["cells"][1]["source"])
+            remote = httpx.get(f"{base}/api/sessions", params={"token": token}).json()
+            assert [s["path"] for s in remote] == ["users/1/a/ext.ipynb"]
+            again = client.post("/api/research/items/ext/notebook/session", headers=h).json()
+            assert again["session"]["session_id"] == session["session_id"]  # the live one
+            stopped = client.delete("/api/research/items/ext/notebook/session", headers=h)
+            assert stopped.json()["session"]["status"] == "STOPPED"
+            assert httpx.get(f"{base}/api/sessions", params={"token": token}).json() == []
+    finally:
+        platform.close()

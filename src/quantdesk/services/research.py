@@ -7,6 +7,9 @@ folder their server may write); their finished jobs' ``result.json`` are linked 
 ``var/research/jobs/<u>/<job_id>/`` (read-only inside, ``quantdesk.load_job``), refreshed
 whenever a session starts, refreshes or is read.
 
+With ``RESEARCH_NOTEBOOK_API_BASE`` set, sessions are created in that external Jupyter through
+its REST API instead (``research_external.py``).
+
 Sessions: one live session per item. ``POST`` starts one (or returns the live one), its
 ``expires_at`` is ``RESEARCH_SESSION_TTL_SECONDS`` after the start or the last refresh; at
 expiry (``expire_due``, called every few seconds by each API process) the server and its
@@ -35,6 +38,7 @@ from quantdesk.core.settings import Settings
 from quantdesk.data import Catalog
 from quantdesk.jobs.notebooks import NotebookServers, is_launcher, session_token
 from quantdesk.services.auth import Principal
+from quantdesk.services.research_external import ExternalJupyter
 from quantdesk.services.strategies import check_strategy_id
 from quantdesk.services.views_research import (
     NotebookSession,
@@ -95,6 +99,10 @@ class ResearchService:
         self._servers = servers
         self._host = socket.gethostname()
         self._starting = threading.Lock()
+        api_base = settings.research_notebook_api_base.strip()
+        self._external = (
+            ExternalJupyter(api_base, settings.research_notebook_api_token) if api_base else None
+        )
         self.jobs_root = (settings.backtest_base_dir.parent / "research" / "jobs").resolve()
 
     # -- items ---------------------------------------------------------------------------------
@@ -199,16 +207,19 @@ class ResearchService:
             NotFound: no such item of the caller's.
             ConfigurationError / InternalError: the server could not start (500).
         """
-        if self._servers is None:
+        if self._servers is None and self._external is None:
             raise InternalError("notebook sessions are not available in this process")
         self.expire_due()
         with self._starting:
             with self._db.read() as session:
                 item = self._own(session, principal, item_id)
                 live = store.latest_session(session, principal.user_id, item_id)
-                path = item.notebook_path
+                path, kernel = item.notebook_path, item.kernel
             if live is not None and live.status in store.LIVE and self._alive_or_end(live):
                 return SessionEnvelope(session=self._view(live, base))
+            if self._external is not None:
+                return self._start_external(principal, item_id, path, kernel, base)
+            assert self._servers is not None
             folder = self.notebook_dir(principal.user_id)
             Catalog(self._settings.data_dir).make_readable()  # its uid reads the catalog
             self._ensure_notebook(folder, path, self._servers.uid_for(principal.user_id))
@@ -240,6 +251,26 @@ class ResearchService:
                 store.mark_running(started, server.pid, str(server.socket_path))
                 view = self._view(started, base)
         return SessionEnvelope(session=view)
+
+    def _start_external(
+        self, principal: Principal, item_id: str, path: str, kernel: str, base: str
+    ) -> SessionEnvelope:
+        """A session in the external Jupyter (``RESEARCH_NOTEBOOK_API_BASE``)."""
+        assert self._external is not None
+        remote = f"users/{principal.user_id}/{path}"
+        self._external.ensure_notebook(remote, notebook_template())
+        external_id = self._external.start_session(remote, kernel)
+        now = utcnow()
+        ttl = dt.timedelta(seconds=self._settings.research_session_ttl_seconds)
+        row = ResearchSessionRow(
+            id=f"sess_{secrets.token_hex(12)}", owner_id=principal.user_id, item_id=item_id,
+            status=SessionStatus.STARTING, notebook_path=path, started_at=now,
+            last_active_at=now, expires_at=now + ttl, host="external", socket="", message="",
+        )  # fmt: skip
+        store.mark_running(row, None, "", external_id)
+        with self._db.write() as session:
+            session.add(row)
+            return SessionEnvelope(session=self._view(row, base))
 
     def refresh(self, principal: Principal, item_id: str, base: str) -> SessionEnvelope:
         """Extend the live session by a TTL from now.
@@ -289,7 +320,8 @@ class ResearchService:
         """
         with self._db.write() as session:
             row = store.get_session(session, session_id)
-            if row is None or row.owner_id != user_id or row.status != SessionStatus.RUNNING:
+            if (row is None or row.owner_id != user_id or row.status != SessionStatus.RUNNING
+                    or row.external_id is not None):  # fmt: skip
                 raise NotFound("no such notebook session")
             now = utcnow()
             if row.expires_at <= now:
@@ -320,6 +352,8 @@ class ResearchService:
 
     def close(self) -> None:
         """Stop this process's servers (shutdown) and end their sessions."""
+        if self._external is not None:
+            self._external.close()
         with self._db.read() as session:
             rows = list(store.live_sessions(session, host=self._host))
         for row in rows:
@@ -390,6 +424,11 @@ class ResearchService:
 
     def _alive_or_end(self, row: ResearchSessionRow) -> bool:
         """True when ``row``'s server still runs; else the session ends (STOPPED)."""
+        if row.external_id is not None and self._external is not None:
+            if self._external.alive(row.external_id):
+                return True
+            self._end(row.id, SessionStatus.STOPPED, "the Jupyter session is gone")
+            return False
         if row.host != self._host or row.status == SessionStatus.STARTING:
             return True  # another host's (cannot check), or being started right now
         if row.pid is not None and is_launcher(row.pid):
@@ -401,7 +440,10 @@ class ResearchService:
         with self._db.read() as session:
             row = store.get_session(session, session_id)
             pid = row.pid if row is not None else None
-        if self._servers is not None:
+            external_id = row.external_id if row is not None else None
+        if external_id is not None and self._external is not None:
+            self._external.stop_session(external_id)
+        elif self._servers is not None:
             self._servers.stop(session_id, pid)
         with self._db.write() as session:
             row = store.get_session(session, session_id)
@@ -420,7 +462,10 @@ class ResearchService:
 
     def _view(self, row: ResearchSessionRow, base: str) -> NotebookSession:
         public = self._settings.research_public_base_url.rstrip("/") or base.rstrip("/")
-        url = f"{public}{self.proxy_base}/{row.id}/lab/tree/{row.notebook_path}"
+        if row.external_id is not None:  # the gateway proxies the base to that Jupyter
+            url = f"{public}{self.proxy_base}/lab/tree/users/{row.owner_id}/{row.notebook_path}"
+        else:
+            url = f"{public}{self.proxy_base}/{row.id}/lab/tree/{row.notebook_path}"
         return NotebookSession(
             session_id=row.id, notebook_url=url, embed_url=url, status=SessionStatus(row.status),
             started_at=_iso(row.started_at), last_active_at=_iso(row.last_active_at),

@@ -235,7 +235,8 @@ class ResearchSessionRow(Base):
     """A notebook session of a research item: a user's Jupyter server while it runs.
 
     ``host`` and ``pid`` name the supervising launcher process (any API process on that host
-    can stop it); ``socket`` is the server's Unix socket the proxy connects to.
+    can stop it); ``socket`` is the server's Unix socket the proxy connects to. With an
+    external Jupyter, ``external_id`` is its session id instead.
     """
 
     __tablename__ = "research_sessions"
@@ -253,4 +254,6 @@ class ResearchSessionRow(Base):
     host: Mapped[str] = mapped_column(String(255), default="")
     pid: Mapped[int | None] = mapped_column(Integer, nullable=True)
     socket: Mapped[str] = mapped_column(String(255), default="")
+    #: The session's id in an external Jupyter (``RESEARCH_NOTEBOOK_API_BASE``).
+    external_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
     message: Mapped[str] = mapped_column(Text, default="")

@@ -112,11 +112,17 @@ def update_item(row: ResearchItemRow, changes: dict[str, object], now: dt.dateti
     row.updated_at = now
 
 
-def mark_running(row: ResearchSessionRow, pid: int, socket_path: str) -> None:
-    """The session's server answers: ``RUNNING`` under launcher ``pid`` at ``socket_path``."""
+def mark_running(
+    row: ResearchSessionRow, pid: int | None, socket_path: str, external_id: str | None = None
+) -> None:
+    """Mark the session ``RUNNING``: its server answers.
+
+    Under launcher ``pid`` at ``socket_path``, or as ``external_id`` in an external Jupyter.
+    """
     row.status = "RUNNING"
     row.pid = pid
     row.socket = socket_path
+    row.external_id = external_id
 
 
 def extend(row: ResearchSessionRow, now: dt.datetime, expires_at: dt.datetime) -> None:

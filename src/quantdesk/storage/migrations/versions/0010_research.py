@@ -44,6 +44,7 @@ def upgrade() -> None:
         sa.Column("host", sa.String(length=255), nullable=False),
         sa.Column("pid", sa.Integer(), nullable=True),
         sa.Column("socket", sa.String(length=255), nullable=False),
+        sa.Column("external_id", sa.String(length=64), nullable=True),
         sa.Column("message", sa.Text(), nullable=False),
     )
     op.create_index("ix_research_sessions_owner_item", "research_sessions",
