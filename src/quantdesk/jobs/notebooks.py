@@ -23,6 +23,7 @@ import signal
 import socket
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -74,6 +75,10 @@ class NotebookServers:
         self._secret = secret
         self._servers: dict[str, NotebookServer] = {}
         self._lock = threading.Lock()
+        # The launcher dies with the *thread* that started it (PR_SET_PDEATHSIG is per thread):
+        # start them from one thread that lives as long as this process, never from a pool
+        # thread that may be retired while the notebook runs.
+        self._spawner = ThreadPoolExecutor(1, thread_name_prefix="notebook-spawner")
         self.log_dir = (settings.backtest_base_dir.parent / "research" / "logs").resolve()
 
     def uid_for(self, user_id: int) -> int:
@@ -139,7 +144,9 @@ class NotebookServers:
         capped = CappedLog(self.log_dir / f"{session_id}.log", _LOG_BYTES, "research log")
         args = {"socket": f"{inside_dir}/{SERVER_DIR}/{SOCKET_NAME}", "base_url": base_url}
         try:
-            run = self.sandbox.starter.spawn(policy, "jupyter", args, log=capped)
+            run = self._spawner.submit(
+                self.sandbox.starter.spawn, policy, "jupyter", args, log=capped
+            ).result()
         except (OSError, RuntimeError) as exc:
             capped.close()
             raise InternalError(f"the notebook sandbox could not start: {exc}") from exc
