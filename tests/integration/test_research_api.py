@@ -23,7 +23,7 @@ from quantdesk.core.clock import utcnow
 from quantdesk.services.auth import hash_password
 from quantdesk.services.platform import Platform, bootstrap
 from quantdesk.storage import users as user_store
-from tests.fixtures.platform import ADMIN_LOGIN, make_settings
+from tests.fixtures.platform import ADMIN_LOGIN, drain, make_settings
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
@@ -353,3 +353,31 @@ def test_sessions_in_an_external_jupyter(
             assert httpx.get(f"{base}/api/sessions", params={"token": token}).json() == []
     finally:
         platform.close()
+
+
+def test_a_kernel_loads_the_owners_finished_jobs_only(research_client: Any) -> None:
+    client, platform = research_client
+    add_user(platform, 2, OTHER)
+    h, h2 = login(client), login(client, OTHER)
+    for headers in (h, h2):
+        client.post("/api/backtest/strategies/bh", headers=headers, json={"code": BUY_AND_HOLD})
+    run = {"strategy_id": "bh", "start_date": "2010-01-04", "end_date": "2010-06-30",
+           "universe": ["AAPL"], "benchmark": "SPX"}  # fmt: skip
+    mine = client.post("/api/backtest/run", headers=h, json=run).json()["job_id"]
+    theirs = client.post("/api/backtest/run", headers=h2, json=run).json()["job_id"]
+    assert drain(platform) == 2
+    client.post("/api/research/items", headers=h, json={"id": "jobs"})
+    sid = client.post("/api/research/items/jobs/notebook/session", headers=h).json()["session"][
+        "session_id"
+    ]
+    out = run_cell(client, sid, (
+        "import quantdesk\n"
+        f"r = quantdesk.load_job({mine!r})\n"
+        "print('mine', round(r.summary['total_returns'], 6), len(r.portfolio))\n"
+        f"try:\n    quantdesk.load_job({theirs!r})\nexcept Exception as e:\n"
+        "    print('theirs', type(e).__name__)\n"
+    ))  # fmt: skip
+    result = client.get(f"/api/backtest/jobs/{mine}/result", headers=h).json()
+    expected = round(result["summary"]["total_returns"], 6)
+    assert f"mine {expected} {len(result['equity']['dates'])}" in out, out
+    assert "theirs NotFound" in out, out

@@ -315,10 +315,12 @@ class ResearchService:
     def proxy_target(self, user_id: int, session_id: str) -> Path:
         """The socket of ``session_id`` if ``user_id`` owns it and it runs; marks activity.
 
+        A read per request; ``last_active_at`` is written at most every 30 s.
+
         Raises:
             NotFound: unknown, another user's, or not running (the proxy answers 404).
         """
-        with self._db.write() as session:
+        with self._db.read() as session:
             row = store.get_session(session, session_id)
             if (row is None or row.owner_id != user_id or row.status != SessionStatus.RUNNING
                     or row.external_id is not None):  # fmt: skip
@@ -326,9 +328,13 @@ class ResearchService:
             now = utcnow()
             if row.expires_at <= now:
                 raise NotFound("the notebook session has expired")
-            if (now - row.last_active_at).total_seconds() > 30:
-                store.touch(row, now)
-            return Path(row.socket)
+            socket_path, stale = Path(row.socket), (now - row.last_active_at).total_seconds() > 30
+        if stale:
+            with self._db.write() as session:
+                found = store.get_session(session, session_id)
+                if found is not None:
+                    store.touch(found, now)
+        return socket_path
 
     def server_token(self, session_id: str) -> str:
         """The Jupyter token of ``session_id``'s server (derived from the secret)."""
@@ -383,19 +389,19 @@ class ResearchService:
         for entry in view.iterdir():
             if entry.name not in finished:
                 shutil.rmtree(entry, ignore_errors=True)
+        view.chmod(0o755)
         for job_id, run_dir in finished.items():
             source = base / run_dir / "result.json"
             target = view / job_id / "result.json"
             if target.exists() or not source.is_file():
                 continue
-            target.parent.mkdir(exist_ok=True)
+            target.parent.mkdir(mode=0o755, exist_ok=True)
             try:
                 os.link(source, target)
             except OSError:
                 shutil.copyfile(source, target)
-        for path in (view, *view.rglob("*")):
-            with contextlib.suppress(OSError):
-                path.chmod(0o755 if path.is_dir() else 0o644)
+            with contextlib.suppress(OSError):  # the notebook's uid reads it
+                target.chmod(0o644)
         return view
 
     @staticmethod
