@@ -249,6 +249,8 @@ class ResearchService:
                 started = store.get_session(session, session_id)
                 assert started is not None
                 store.mark_running(started, server.pid, str(server.socket_path))
+                # the TTL counts from when it answers (a slow start must not eat it)
+                store.extend(started, utcnow(), utcnow() + ttl)
                 view = self._view(started, base)
         return SessionEnvelope(session=view)
 
@@ -344,17 +346,26 @@ class ResearchService:
         """End sessions past ``expires_at`` (stopping their servers); returns their ids."""
         now = utcnow()
         with self._db.read() as session:
-            due = [r.id for r in store.live_sessions(session) if r.expires_at <= now]
+            due = [r.id for r in store.live_sessions(session)
+                   if r.status == SessionStatus.RUNNING and r.expires_at <= now]  # fmt: skip
         for session_id in due:
             self._end(session_id, SessionStatus.EXPIRED)
         return due
 
     def reconcile(self) -> None:
-        """End this host's sessions whose server is gone (a restarted API process)."""
+        """End this host's sessions whose server is gone (a restarted API process).
+
+        Sessions left STARTING by a process that died while starting them end too.
+        """
         with self._db.read() as session:
             rows = list(store.live_sessions(session, host=self._host))
         for row in rows:
-            self._alive_or_end(row)
+            if row.status == SessionStatus.STARTING and not (row.pid and is_launcher(row.pid)):
+                self._end(
+                    row.id, SessionStatus.FAILED, "the API process restarted while starting it"
+                )
+            else:
+                self._alive_or_end(row)
 
     def close(self) -> None:
         """Stop this process's servers (shutdown) and end their sessions."""
