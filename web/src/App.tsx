@@ -6,6 +6,7 @@ import { DataPage } from "./pages/DataPage";
 import { EditorPage } from "./pages/EditorPage";
 import { JobsPage } from "./pages/JobsPage";
 import { LoginPage } from "./pages/LoginPage";
+import { ResearchItemPage, ResearchPage } from "./pages/ResearchPage";
 import { ResultPage } from "./pages/ResultPage";
 import { StrategiesPage } from "./pages/StrategiesPage";
 import { SystemPage } from "./pages/SystemPage";
@@ -42,6 +43,8 @@ export function App() {
           <Route path="/strategies/:id" element={<EditorPage />} />
           <Route path="/jobs" element={<JobsPage />} />
           <Route path="/jobs/:id" element={<ResultPage />} />
+          <Route path="/research" element={<ResearchPage />} />
+          <Route path="/research/:id" element={<ResearchItemPage />} />
           <Route path="/data" element={<DataPage />} />
           <Route path="/data/:id" element={<DataPage />} />
           <Route path="/system" element={<SystemPage />} />

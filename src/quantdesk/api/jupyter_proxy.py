@@ -165,7 +165,7 @@ async def _relay(websocket: WebSocket, upstream: Any) -> None:
                                      WebSocketDisconnect, RuntimeError):  # fmt: skip
                 await task
         await upstream.close()
-        with contextlib.suppress(RuntimeError):
+        with contextlib.suppress(RuntimeError, WebSocketDisconnect):
             await websocket.close()
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import hmac
+import json
 import logging
 import os
 import signal
@@ -122,6 +123,7 @@ class NotebookServers:
         _own(notebook_dir, uid)
         server_dir.mkdir(mode=0o700, exist_ok=True)
         _own(server_dir, uid)
+        _lab_settings(server_dir, uid)
         with contextlib.suppress(FileNotFoundError):
             socket_path.unlink()
         inside_dir = "/job" if self.sandbox.isolates_files else str(notebook_dir)
@@ -227,6 +229,29 @@ def _own(path: Path, uid: int) -> None:
         with contextlib.suppress(OSError):
             os.chown(path, uid, uid)
             path.chmod(0o700)
+
+
+#: JupyterLab user settings a new server starts with (the servers have no network: no news).
+LAB_SETTINGS = {
+    "@jupyterlab/apputils-extension/notification.jupyterlab-settings": {
+        "fetchNews": "false", "checkForUpdates": False,
+    },
+}  # fmt: skip
+
+
+def _lab_settings(server_dir: Path, uid: int) -> None:
+    """Write ``LAB_SETTINGS`` under the server's config folder (once; the user may change them)."""
+    root = server_dir / "config" / "lab" / "user-settings"
+    for relative, values in LAB_SETTINGS.items():
+        path = root / relative
+        if path.exists():
+            continue
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(values))
+        current = path
+        while current != server_dir:
+            _own(current, uid)
+            current = current.parent
 
 
 def _answers(socket_path: Path, server: NotebookServer, timeout: float) -> bool:

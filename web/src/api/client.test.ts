@@ -17,3 +17,15 @@ describe("API errors", () => {
     expect(toApiError(500, undefined).message).toBe("request failed with HTTP 500");
   });
 });
+
+describe("research errors", () => {
+  it("carry the research format's message ({message}, not {ok, error})", () => {
+    const e = toApiError(409, { message: "research item 'x' already exists" });
+    expect([e.status, e.code, e.message]).toEqual([
+      409,
+      "HTTP_409",
+      "research item 'x' already exists",
+    ]);
+    expect(toApiError(404, { message: "" }).message).toBe("request failed with HTTP 404");
+  });
+});

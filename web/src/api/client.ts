@@ -1,7 +1,8 @@
 /**
  * The typed API client: `openapi-fetch` over the types generated from the server's OpenAPI
  * schema (`src/api/schema.d.ts`, `make web-client`). Every failure becomes an `ApiError`
- * carrying the contract's `{"ok": false, "error": {"code", "message"}}`.
+ * carrying the contract's `{"ok": false, "error": {"code", "message"}}`, or the Research API's
+ * `{"message": "..."}` (its code then `HTTP_<status>`).
  */
 import createClient, { type Middleware } from "openapi-fetch";
 import { expireSession, getSession } from "./auth";
@@ -62,8 +63,9 @@ export function toApiError(status: number, body: unknown): ApiError {
         data,
       );
     }
-    if ("message" in body && typeof body.message === "string")
-      return new ApiError(status, `HTTP_${status}`, body.message);
+    // The Research API's format: `{"message": "..."}`.
+    const message = "message" in body ? text(body.message) : undefined;
+    if (message) return new ApiError(status, `HTTP_${status}`, message);
   }
   if (typeof body === "string" && body.trim())
     return new ApiError(status, `HTTP_${status}`, body.trim().slice(0, 300));

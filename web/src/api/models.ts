@@ -47,6 +47,16 @@ export type EventPage = Schemas["EventPage"];
 export type ProcessView = Schemas["ProcessView"];
 export type ProcessList = Schemas["ProcessList"];
 export type JobError = Schemas["JobError"];
+/** A research item (`/api/research/items`); `session_status` is null without a live session. */
+export type Research = Schemas["Research"];
+export type ResearchList = Schemas["ResearchList"];
+export type ResearchCreate = Schemas["ResearchCreate"];
+/** `PUT /api/research/items/{id}`: only the fields to change. */
+export type ResearchUpdate = Schemas["ResearchUpdate"];
+export type ItemStatus = Schemas["ItemStatus"];
+/** A research item's JupyterLab session (`.../notebook/session`). */
+export type NotebookSession = Schemas["NotebookSession"];
+export type SessionStatus = Schemas["SessionStatus"];
 /** One fill: the schema types rows as `{[key: string]: unknown}`; readers convert fields. */
 export type Trade = TradePage["trades"][number];
 

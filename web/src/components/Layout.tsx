@@ -34,6 +34,7 @@ export function Logo() {
 const icons = {
   strategies: "M4 5h16M4 12h16M4 19h10",
   jobs: "M5 4h14v16H5zM9 9h6M9 13h6M9 17h3",
+  research: "M9 3h6M10 3v6l-5.5 9.5A1.7 1.7 0 0 0 6 21h12a1.7 1.7 0 0 0 1.5-2.5L14 9V3M7 15h10",
   data: "M4 19V9m5 10V5m5 14v-7m5 7V8",
   system: "M3 12h4l3-7 4 14 3-7h4",
 };
@@ -88,6 +89,9 @@ export function Layout() {
           </NavLink>
           <NavLink to="/jobs">
             <Icon d={icons.jobs} /> Jobs
+          </NavLink>
+          <NavLink to="/research">
+            <Icon d={icons.research} /> Research
           </NavLink>
           <NavLink to="/data">
             <Icon d={icons.data} /> Data
