@@ -205,7 +205,7 @@ def test_a_session_runs_jupyterlab_for_its_owner_only(research_client: Any) -> N
         "RUNNING"
     )
     # the notebook was created with a first cell that loads quantdesk
-    nb = platform.research.notebook_dir(1) / "study.ipynb"
+    nb = platform.research.files.notebook_dir(1) / "study.ipynb"
     assert "import quantdesk" in "".join(json.loads(nb.read_text())["cells"][1]["source"])
     # JupyterLab through the proxy (the cookie, no token in any URL)
     lab = client.get(session["embed_url"].split("testserver", 1)[1])
@@ -213,7 +213,7 @@ def test_a_session_runs_jupyterlab_for_its_owner_only(research_client: Any) -> N
     assert "x-frame-options" not in lab.headers
     # a kernel runs quantdesk on the demo data, in the sandbox, without network or secrets,
     # and cannot see another user's notebooks (or the database)
-    theirs = platform.research.notebook_dir(2) / "private.ipynb"
+    theirs = platform.research.files.notebook_dir(2) / "private.ipynb"
     theirs.write_text("{}")
     database = platform.settings.database_url.split("///")[1]
     out = run_cell(client, sid, (

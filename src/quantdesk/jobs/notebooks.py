@@ -231,6 +231,14 @@ def _own(path: Path, uid: int) -> None:
             path.chmod(0o700)
 
 
+def give_to(path: Path, top: Path, uid: int) -> None:
+    """Make ``path`` and its folders up to (not including) ``top`` the notebook uid's."""
+    current = path
+    while current != top and top in current.parents:
+        _own(current, uid)
+        current = current.parent
+
+
 #: JupyterLab user settings a new server starts with (the servers have no network: no news).
 LAB_SETTINGS = {
     "@jupyterlab/apputils-extension/notification.jupyterlab-settings": {
@@ -248,10 +256,7 @@ def _lab_settings(server_dir: Path, uid: int) -> None:
             continue
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(values))
-        current = path
-        while current != server_dir:
-            _own(current, uid)
-            current = current.parent
+        give_to(path, server_dir, uid)
 
 
 def _answers(socket_path: Path, server: NotebookServer, timeout: float) -> bool:

@@ -2,10 +2,8 @@
 
 Each session is a user's own sandboxed JupyterLab (``jobs/notebooks.py``).
 
-Files: user ``u``'s notebooks live in ``<RESEARCH notebooks dir>/users/<u>/`` (the only
-folder their server may write); their finished jobs' ``result.json`` are linked into
-``var/research/jobs/<u>/<job_id>/`` (read-only inside, ``quantdesk.load_job``), refreshed
-whenever a session starts, refreshes or is read.
+Files (``research_files.py``): each user's notebook folder, and their finished jobs' results,
+refreshed whenever a session starts, refreshes or is read.
 
 With ``RESEARCH_NOTEBOOK_API_BASE`` set, sessions are created in that external Jupyter through
 its REST API instead (``research_external.py``).
@@ -20,14 +18,10 @@ process on the same host can proxy to it and stop it.
 from __future__ import annotations
 
 import builtins
-import contextlib
 import datetime as dt
-import json
 import logging
-import os
 import re
 import secrets
-import shutil
 import socket
 import threading
 from pathlib import Path
@@ -39,6 +33,7 @@ from quantdesk.data import Catalog
 from quantdesk.jobs.notebooks import NotebookServers, is_launcher, session_token
 from quantdesk.services.auth import Principal
 from quantdesk.services.research_external import ExternalJupyter
+from quantdesk.services.research_files import NotebookFiles, notebook_template
 from quantdesk.services.strategies import check_strategy_id
 from quantdesk.services.views_research import (
     NotebookSession,
@@ -55,29 +50,6 @@ from quantdesk.storage import research as store
 from quantdesk.storage.models import ResearchItemRow, ResearchSessionRow
 
 log = logging.getLogger("quantdesk.research")
-
-#: The first cell of a new notebook.
-FIRST_CELL = """import quantdesk
-from quantdesk import all_instruments, get_price, load_job, run_backtest
-
-all_instruments().head()"""
-
-
-def notebook_template() -> dict[str, object]:
-    """A minimal nbformat 4 notebook whose first cell loads quantdesk and the catalog."""
-    return {
-        "cells": [
-            {"cell_type": "markdown", "metadata": {}, "source": "# Research notebook"},
-            {"cell_type": "code", "execution_count": None, "metadata": {}, "outputs": [],
-             "source": FIRST_CELL},
-        ],
-        "metadata": {
-            "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
-            "language_info": {"name": "python"},
-        },
-        "nbformat": 4,
-        "nbformat_minor": 5,
-    }  # fmt: skip
 
 
 class ResearchService:
@@ -103,7 +75,7 @@ class ResearchService:
         self._external = (
             ExternalJupyter(api_base, settings.research_notebook_api_token) if api_base else None
         )
-        self.jobs_root = (settings.backtest_base_dir.parent / "research" / "jobs").resolve()
+        self.files = NotebookFiles(db, settings)
 
     # -- items ---------------------------------------------------------------------------------
 
@@ -195,7 +167,7 @@ class ResearchService:
         if row is None or row.status not in store.LIVE:
             return SessionEnvelope(session=None)
         self._alive_or_end(row)
-        self.sync_jobs(principal.user_id)
+        self.files.sync_jobs(principal.user_id)
         return SessionEnvelope(session=self._view(row, base))
 
     def start(self, principal: Principal, item_id: str, base: str) -> SessionEnvelope:
@@ -220,10 +192,10 @@ class ResearchService:
             if self._external is not None:
                 return self._start_external(principal, item_id, path, kernel, base)
             assert self._servers is not None
-            folder = self.notebook_dir(principal.user_id)
+            folder = self.files.notebook_dir(principal.user_id)
             Catalog(self._settings.data_dir).make_readable()  # its uid reads the catalog
-            self._ensure_notebook(folder, path, self._servers.uid_for(principal.user_id))
-            jobs = self.sync_jobs(principal.user_id)
+            self.files.ensure_notebook(folder, path, self._servers.uid_for(principal.user_id))
+            jobs = self.files.sync_jobs(principal.user_id)
             now = utcnow()
             ttl = dt.timedelta(seconds=self._settings.research_session_ttl_seconds)
             session_id = f"sess_{secrets.token_hex(12)}"
@@ -250,7 +222,8 @@ class ResearchService:
                 assert started is not None
                 store.mark_running(started, server.pid, str(server.socket_path))
                 # the TTL counts from when it answers (a slow start must not eat it)
-                store.extend(started, utcnow(), utcnow() + ttl)
+                answered = utcnow()
+                store.extend(started, answered, answered + ttl)
                 view = self._view(started, base)
         return SessionEnvelope(session=view)
 
@@ -290,7 +263,7 @@ class ResearchService:
             ttl = dt.timedelta(seconds=self._settings.research_session_ttl_seconds)
             store.extend(row, now, now + ttl)
             view = self._view(row, base)
-        self.sync_jobs(principal.user_id)
+        self.files.sync_jobs(principal.user_id)
         return SessionEnvelope(session=view)
 
     def stop(
@@ -383,53 +356,6 @@ class ResearchService:
     def proxy_base(self) -> str:
         """``RESEARCH_NOTEBOOK_PROXY_BASE`` without a trailing slash."""
         return self._settings.research_notebook_proxy_base.rstrip("/")
-
-    def notebook_dir(self, user_id: int) -> Path:
-        """User ``user_id``'s notebook folder (created)."""
-        folder = (self._settings.research_notebooks_dir / "users" / str(user_id)).resolve()
-        folder.mkdir(parents=True, exist_ok=True)
-        return folder
-
-    def sync_jobs(self, user_id: int) -> Path:
-        """Link the user's finished jobs' ``result.json`` into their jobs folder; returns it."""
-        view = self.jobs_root / str(user_id)
-        view.mkdir(parents=True, exist_ok=True)
-        base = self._settings.backtest_base_dir.resolve()
-        with self._db.read() as session:
-            finished = dict(store.finished_runs(session, user_id))
-        for entry in view.iterdir():
-            if entry.name not in finished:
-                shutil.rmtree(entry, ignore_errors=True)
-        view.chmod(0o755)
-        for job_id, run_dir in finished.items():
-            source = base / run_dir / "result.json"
-            target = view / job_id / "result.json"
-            if target.exists() or not source.is_file():
-                continue
-            target.parent.mkdir(mode=0o755, exist_ok=True)
-            try:
-                os.link(source, target)
-            except OSError:
-                shutil.copyfile(source, target)
-            with contextlib.suppress(OSError):  # the notebook's uid reads it
-                target.chmod(0o644)
-        return view
-
-    @staticmethod
-    def _ensure_notebook(folder: Path, relative: str, uid: int) -> None:
-        path = folder / relative
-        if not path.resolve().is_relative_to(folder):
-            raise NotFound("notebook path outside the notebook folder")
-        if path.exists():
-            return
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(notebook_template(), indent=1, ensure_ascii=False))
-        if os.geteuid() == 0:
-            current = path
-            while current != folder:
-                with contextlib.suppress(OSError):
-                    os.chown(current, uid, uid)
-                current = current.parent
 
     # -- helpers -------------------------------------------------------------------------------
 
