@@ -3,6 +3,7 @@
 import { type KeyboardEvent, useState } from "react";
 import { api, errorMessage, unwrap } from "../api/client";
 import type { ItemStatus, Research } from "../api/models";
+import { checkId } from "../lib/ids";
 import {
   checkNotebookPath,
   checkTags,
@@ -13,7 +14,6 @@ import {
   parseTags,
   updateBody,
 } from "../lib/research";
-import { checkId } from "../pages/StrategiesPage";
 import { ErrorBanner, Modal } from "./ui";
 
 /** Create (`item` undefined) or edit `item`; `onSaved` gets the item the server answered. */

@@ -6,15 +6,7 @@ import type { StrategyMeta } from "../api/models";
 import { Empty, ErrorBanner, Modal, StatusBadge } from "../components/ui";
 import { ago, bytes } from "../lib/format";
 import { useLoad } from "../lib/hooks";
-
-const ID_RULE = /^[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaffA-Za-z0-9_-]{1,64}$/;
-
-export function checkId(id: string): string | null {
-  if (!id) return "an id is required";
-  if (id.length > 64) return "at most 64 characters";
-  if (!ID_RULE.test(id)) return "letters, digits, CJK, _ and - only (no spaces)";
-  return null;
-}
+import { checkId } from "../lib/ids";
 
 const BLANK = `"""A new strategy."""
 PARAMS = {}
