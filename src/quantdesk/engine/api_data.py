@@ -172,8 +172,9 @@ class DataFunctions:
 
     _engine: StrategySession
 
-    def _oid(self, id_or_ins: Any) -> str:
-        raise NotImplementedError
+    if TYPE_CHECKING:  # provided by StrategyAPI, which mixes this class in
+
+        def _oid(self, id_or_ins: Any) -> str: ...
 
     def instruments(self, id_or_symbols: str | Iterable[str]) -> Any:
         """``InstrumentView`` of one id, or a list for a list of ids (unknown ids skipped)."""

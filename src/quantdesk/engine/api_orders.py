@@ -99,14 +99,15 @@ class OrderFunctions:
 
     _engine: StrategySession
 
-    def order_shares(
-        self, id_or_ins: str | Instrument, amount: float, *args: Any, **kw: Any
-    ) -> Order | None:
-        """Defined by ``StrategyAPI``."""
-        raise NotImplementedError
+    if TYPE_CHECKING:  # provided by StrategyAPI, which mixes this class in
 
-    def _oid(self, id_or_ins: Any) -> str:
-        raise NotImplementedError
+        def order_shares(
+            self, id_or_ins: str | Instrument, amount: float, *args: Any, **kw: Any
+        ) -> Order | None:
+            """Buy or sell ``amount`` shares (``StrategyAPI.order_shares``)."""
+            ...
+
+        def _oid(self, id_or_ins: Any) -> str: ...
 
     def order(
         self,

@@ -44,26 +44,6 @@ MAIN_BOARD_REFORM = dt.date(2023, 4, 10)
 IPO_DATA_SLACK = np.timedelta64(14, "D")
 
 
-def limit_rate(instrument: Instrument, day: dt.date, base_rate: float) -> float | None:
-    """The daily price limit of ``instrument`` on ``day`` as a fraction of the previous close.
-
-    ``base_rate`` is the market profile's main-board rate (0.10 for ``cn_stock``); ``None``
-    means no limit (indices).
-    """
-    if instrument.type is InstrumentType.INDEX:
-        return None
-    board = instrument.board_type
-    if board is BoardType.KSH:
-        return 0.20
-    if board is BoardType.BJS:
-        return 0.30
-    if board is BoardType.GEM and day >= GEM_REFORM:
-        return 0.20
-    if instrument.type is InstrumentType.STOCK and instrument.is_st(day):
-        return 0.05
-    return base_rate
-
-
 def ipo_free_sessions(instrument: Instrument) -> int:
     """How many of the instrument's first sessions trade without a daily limit."""
     board, listed = instrument.board_type, instrument.listed_date
