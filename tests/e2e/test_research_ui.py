@@ -79,7 +79,7 @@ def _status(page: Any, url: str, **headers: str) -> int:
 
 
 def test_a_researcher_runs_a_backtest_in_the_embedded_jupyterlab(
-    chromium: str,  # noqa: F811
+    chromium: str,  # noqa: F811 (the fixture imported above, requested by name)
     server: str,
 ) -> None:
     from playwright.sync_api import ConsoleMessage, expect

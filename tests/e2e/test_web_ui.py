@@ -75,7 +75,7 @@ def chromium() -> str:
     )
     _require((DIST / "index.html").is_file(), f"the web UI is not built ({DIST}); run `make web`")
     try:
-        import playwright.sync_api  # noqa: F401
+        import playwright.sync_api  # noqa: F401 (imported only to check it is installed)
     except ImportError:  # pragma: no cover - a dev dependency
         _require(False, "the playwright package is not installed (uv sync)")
     return CHROMIUM

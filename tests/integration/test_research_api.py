@@ -9,6 +9,7 @@ session API sets (HTTP and the kernel WebSocket), refreshed, expired by its TTL 
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import time
 import uuid
@@ -20,6 +21,7 @@ from fastapi.testclient import TestClient
 
 from quantdesk.api import create_app
 from quantdesk.core.clock import utcnow
+from quantdesk.services import research as research_service
 from quantdesk.services.auth import hash_password
 from quantdesk.services.platform import Platform, bootstrap
 from quantdesk.storage import users as user_store
@@ -180,7 +182,9 @@ def run_cell(client: TestClient, session_id: str, code: str) -> str:
     return "".join(out)
 
 
-def test_a_session_runs_jupyterlab_for_its_owner_only(research_client: Any) -> None:
+def test_a_session_runs_jupyterlab_for_its_owner_only(
+    research_client: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     client, platform = research_client
     add_user(platform, 2, OTHER)
     h = login(client)
@@ -240,10 +244,12 @@ def test_a_session_runs_jupyterlab_for_its_owner_only(research_client: Any) -> N
     other = TestClient(client.app, raise_server_exceptions=False)
     message(other.get(f"/jupyter/{sid}/api/status", headers=h2), 404)
     message(other.get(f"/jupyter/{sid}/api/status"), 401)
-    # refresh extends the session; stop ends it and its kernels
+    # refresh extends the session (on a clock moved on: its times have whole seconds); stop
+    # ends it and its kernels
     before = session["expires_at"]
-    time.sleep(1.1)
-    refreshed = client.post("/api/research/items/study/notebook/session/refresh", headers=h)
+    with monkeypatch.context() as clock:
+        clock.setattr(research_service, "utcnow", lambda: utcnow() + dt.timedelta(seconds=2))
+        refreshed = client.post("/api/research/items/study/notebook/session/refresh", headers=h)
     assert refreshed.json()["session"]["expires_at"] > before
     stopped = client.delete(f"/api/research/items/study/notebook/session?session_id={sid}",
                             headers=h)  # fmt: skip

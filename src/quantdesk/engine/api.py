@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 from types import SimpleNamespace
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -41,9 +41,6 @@ from quantdesk.engine.run_info import MatchingType, RunType
 from quantdesk.engine.scheduler import market_close, market_open, physical_time
 from quantdesk.engine.session import StrategySession
 from quantdesk.engine.user_output import StrategyLogger
-
-if TYPE_CHECKING:
-    pass
 
 
 def _stock_account(account_type: Any) -> None:

@@ -36,6 +36,7 @@ from quantdesk.services.research_external import ExternalJupyter
 from quantdesk.services.research_files import NotebookFiles, notebook_template
 from quantdesk.services.strategies import check_strategy_id
 from quantdesk.services.views_research import (
+    Kernel,
     NotebookSession,
     Research,
     ResearchCreate,
@@ -101,11 +102,12 @@ class ResearchService:
             if store.get_item(session, principal.user_id, item_id) is not None:
                 raise Conflict(f"research item {item_id!r} already exists")
             path = body.notebook_path or f"{item_id}.ipynb"
-            row = store.add_item(session, ResearchItemRow(
-                owner_id=principal.user_id, id=item_id, title=body.title or item_id,
-                description=body.description, notebook_path=path, kernel=body.kernel or "python3",
-                status=str(body.status), tags=body.tags or [], created_at=now, updated_at=now,
-            ))  # fmt: skip
+            row = store.add_item(
+                session, owner_id=principal.user_id, item_id=item_id, title=body.title or item_id,
+                description=body.description, notebook_path=path,
+                kernel=body.kernel or Kernel.PYTHON3, status=body.status, tags=body.tags or [],
+                now=now,
+            )  # fmt: skip
             return self._item(row, None)
 
     def get(self, principal: Principal, item_id: str) -> Research:
@@ -115,7 +117,7 @@ class ResearchService:
             NotFound: no such item of the caller's.
         """
         with self._db.read() as session:
-            row = self._own(session, principal, item_id)
+            row = store.owned_item(session, principal.user_id, item_id)
             return self._item(row, store.latest_session(session, principal.user_id, item_id))
 
     def update(self, principal: Principal, item_id: str, body: ResearchUpdate) -> Research:
@@ -129,7 +131,7 @@ class ResearchService:
         if "notebook_path" in changes and changes["notebook_path"] is None:
             changes["notebook_path"] = f"{item_id}.ipynb"
         with self._db.write() as session:
-            row = self._own(session, principal, item_id)
+            row = store.owned_item(session, principal.user_id, item_id)
             live = store.latest_session(session, principal.user_id, item_id)
             running = live is not None and live.status in store.LIVE
             moved = {k for k in ("notebook_path", "kernel") if k in changes
@@ -148,7 +150,7 @@ class ResearchService:
             NotFound: no such item of the caller's.
         """
         with self._db.read() as session:
-            self._own(session, principal, item_id)
+            store.owned_item(session, principal.user_id, item_id)
             live = store.latest_session(session, principal.user_id, item_id)
         if live is not None and live.status in store.LIVE:
             self._end(live.id, SessionStatus.STOPPED)
@@ -162,7 +164,7 @@ class ResearchService:
         """The item's live session (``{"session": null}`` without one)."""
         self.expire_due()
         with self._db.read() as session:
-            self._own(session, principal, item_id)
+            store.owned_item(session, principal.user_id, item_id)
             row = store.latest_session(session, principal.user_id, item_id)
         if row is None or row.status not in store.LIVE:
             return SessionEnvelope(session=None)
@@ -184,7 +186,7 @@ class ResearchService:
         self.expire_due()
         with self._starting:
             with self._db.read() as session:
-                item = self._own(session, principal, item_id)
+                item = store.owned_item(session, principal.user_id, item_id)
                 live = store.latest_session(session, principal.user_id, item_id)
                 path, kernel = item.notebook_path, item.kernel
             if live is not None and live.status in store.LIVE and self._alive_or_end(live):
@@ -199,13 +201,11 @@ class ResearchService:
             now = utcnow()
             ttl = dt.timedelta(seconds=self._settings.research_session_ttl_seconds)
             session_id = f"sess_{secrets.token_hex(12)}"
-            row = ResearchSessionRow(
-                id=session_id, owner_id=principal.user_id, item_id=item_id,
-                status=SessionStatus.STARTING, notebook_path=path, started_at=now,
-                last_active_at=now, expires_at=now + ttl, host=self._host, socket="", message="",
-            )  # fmt: skip
             with self._db.write() as session:
-                session.add(row)
+                store.add_session(
+                    session, session_id=session_id, owner_id=principal.user_id, item_id=item_id,
+                    notebook_path=path, host=self._host, now=now, expires_at=now + ttl,
+                )  # fmt: skip
             try:
                 server = self._servers.start(
                     session_id=session_id, user_id=principal.user_id, notebook_dir=folder,
@@ -237,14 +237,13 @@ class ResearchService:
         external_id = self._external.start_session(remote, kernel)
         now = utcnow()
         ttl = dt.timedelta(seconds=self._settings.research_session_ttl_seconds)
-        row = ResearchSessionRow(
-            id=f"sess_{secrets.token_hex(12)}", owner_id=principal.user_id, item_id=item_id,
-            status=SessionStatus.STARTING, notebook_path=path, started_at=now,
-            last_active_at=now, expires_at=now + ttl, host="external", socket="", message="",
-        )  # fmt: skip
-        store.mark_running(row, None, "", external_id)
         with self._db.write() as session:
-            session.add(row)
+            row = store.add_session(
+                session, session_id=f"sess_{secrets.token_hex(12)}", owner_id=principal.user_id,
+                item_id=item_id, notebook_path=path, host="external", now=now,
+                expires_at=now + ttl,
+            )  # fmt: skip
+            store.mark_running(row, None, "", external_id)
             return SessionEnvelope(session=self._view(row, base))
 
     def refresh(self, principal: Principal, item_id: str, base: str) -> SessionEnvelope:
@@ -255,7 +254,7 @@ class ResearchService:
         """
         self.expire_due()
         with self._db.write() as session:
-            self._own(session, principal, item_id)
+            store.owned_item(session, principal.user_id, item_id)
             row = store.latest_session(session, principal.user_id, item_id)
             if row is None or row.status not in store.LIVE:
                 raise NotFound(f"research item {item_id!r} has no running notebook session")
@@ -275,10 +274,10 @@ class ResearchService:
             NotFound: no item, or no such session of it.
         """
         with self._db.read() as session:
-            self._own(session, principal, item_id)
-            row = (store.get_session(session, session_id) if session_id
+            store.owned_item(session, principal.user_id, item_id)
+            row = (store.get_session(session, session_id, principal.user_id) if session_id
                    else store.latest_session(session, principal.user_id, item_id))  # fmt: skip
-            if row is None or row.owner_id != principal.user_id or row.item_id != item_id:
+            if row is None or row.item_id != item_id:
                 raise NotFound(f"no notebook session {session_id or ''} of {item_id!r}".strip())
         if row.status in store.LIVE:
             self._end(row.id, SessionStatus.STOPPED)
@@ -296,8 +295,8 @@ class ResearchService:
             NotFound: unknown, another user's, or not running (the proxy answers 404).
         """
         with self._db.read() as session:
-            row = store.get_session(session, session_id)
-            if (row is None or row.owner_id != user_id or row.status != SessionStatus.RUNNING
+            row = store.get_session(session, session_id, user_id)
+            if (row is None or row.status != SessionStatus.RUNNING
                     or row.external_id is not None):  # fmt: skip
                 raise NotFound("no such notebook session")
             now = utcnow()
@@ -358,12 +357,6 @@ class ResearchService:
         return self._settings.research_notebook_proxy_base.rstrip("/")
 
     # -- helpers -------------------------------------------------------------------------------
-
-    def _own(self, session: object, principal: Principal, item_id: str) -> ResearchItemRow:
-        row = store.get_item(session, principal.user_id, item_id)  # type: ignore[arg-type]
-        if row is None:
-            raise NotFound(f"research item {item_id!r} not found")
-        return row
 
     def _alive_or_end(self, row: ResearchSessionRow) -> bool:
         """True when ``row``'s server still runs; else the session ends (STOPPED)."""

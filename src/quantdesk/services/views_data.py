@@ -7,6 +7,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from quantdesk.backtest.spec import EngineName, Frequency
+from quantdesk.core.instruments import Market
 from quantdesk.core.jobs import JobStatus
 from quantdesk.data.catalog import Adjust
 from quantdesk.engine import MarketName, Matching
@@ -18,7 +19,7 @@ class InstrumentStats(BaseModel):
     order_book_id: str
     symbol: str
     name: str
-    market: str
+    market: Market
     type: str
     exchange: str
     lot_size: int
@@ -41,7 +42,7 @@ class Bars(BaseModel):
     """``data`` of ``GET /api/data/instruments/{order_book_id}/bars``: columns of one length."""
 
     order_book_id: str
-    adjust: str = Field(description="pre (forward-adjusted) or none (as traded)")
+    adjust: Adjust = Field(description="pre (forward-adjusted) or none (as traded)")
     dates: list[str]
     open: list[float | None]
     high: list[float | None]

@@ -6,11 +6,20 @@ from enum import StrEnum
 from pathlib import PurePosixPath
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic_core import PydanticCustomError
 
 #: Placeholder paths that mean "the default notebook" (``<id>.ipynb``), as in the contract.
 PLACEHOLDER_PATHS = frozenset({"research/notebooks/workbench.ipynb", "workbench.ipynb"})
-#: Kernels a session can start.
-KERNELS = ("python3",)
+
+
+class Kernel(StrEnum):
+    """The Jupyter kernels a research item's session can start."""
+
+    PYTHON3 = "python3"
+
+
+#: Kernels a session can start (their names, as the contract spells them).
+KERNELS = tuple(str(kernel) for kernel in Kernel)
 
 
 class ItemStatus(StrEnum):
@@ -58,12 +67,22 @@ class _Body(BaseModel):
             return None  # the default: <id>.ipynb
         return check_notebook_path(value)
 
-    @field_validator("kernel", check_fields=False)
+    @field_validator("kernel", mode="before", check_fields=False)
     @classmethod
-    def _kernel(cls, value: str | None) -> str | None:
-        if value is not None and value not in KERNELS:
+    def _kernel(cls, value: object) -> object:
+        """A kernel name (stripped) of ``KERNELS``, with the messages of a ``str`` field.
+
+        Raises:
+            PydanticCustomError: not a string (``string_type``).
+            ValueError: a string that names no kernel.
+        """
+        if value is None:
+            return None
+        if not isinstance(value, str):
+            raise PydanticCustomError("string_type", "Input should be a valid string")
+        if value.strip() not in KERNELS:
             raise ValueError(f"kernel must be one of {', '.join(KERNELS)}")
-        return value
+        return value.strip()
 
     @field_validator("tags", check_fields=False)
     @classmethod
@@ -83,7 +102,7 @@ class ResearchCreate(_Body):
     title: str | None = Field(None, max_length=200)
     description: str = Field("", max_length=20_000)
     notebook_path: str | None = Field(None, description="relative .ipynb path; default <id>.ipynb")
-    kernel: str | None = Field(None, description="python3")
+    kernel: Kernel | None = Field(None, description="python3")
     status: ItemStatus = ItemStatus.ACTIVE
     tags: list[str] | None = None
 
@@ -94,7 +113,7 @@ class ResearchUpdate(_Body):
     title: str | None = Field(None, min_length=1, max_length=200)
     description: str | None = Field(None, max_length=20_000)
     notebook_path: str | None = None
-    kernel: str | None = None
+    kernel: Kernel | None = None
     status: ItemStatus | None = None
     tags: list[str] | None = None
 
@@ -106,7 +125,7 @@ class Research(BaseModel):
     title: str
     description: str
     notebook_path: str
-    kernel: str
+    kernel: Kernel
     status: ItemStatus
     session_status: SessionStatus | None = Field(description="null without a session")
     tags: list[str]

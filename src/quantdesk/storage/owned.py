@@ -1,7 +1,8 @@
 """The one lookup of an object owned by a user.
 
-Every per-user table goes through it, so "another user's id answers 404" has a single
-implementation.
+A user's jobs, API keys, strategies and their versions, research items and notebook sessions
+are looked up by id through it (``storage.jobs``, ``users``, ``strategies``, ``research``), so
+"another user's id answers 404" has a single implementation.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ def get_owned(session: Session, model: type[RowT], key: Any, owner_id: int | Non
 
     Args:
         session: An open session.
-        model: The mapped class (``JobRow``, ``ApiKeyRow``...).
+        model: The mapped class (``JobRow``, ``ApiKeyRow``, ``ResearchItemRow``...).
         key: Its primary key (a tuple for composite keys).
         owner_id: The caller's user id; ``None`` skips the ownership check (admin tools).
 

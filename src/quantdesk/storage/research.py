@@ -1,4 +1,7 @@
-"""Research items and notebook sessions (rows; the service owns the rules)."""
+"""Research items and notebook sessions (rows; the service owns the rules).
+
+Rows are built here only (``add_item``, ``add_session``) and looked up through ``get_owned``.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +11,9 @@ from collections.abc import Sequence
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from quantdesk.core.errors import NotFound
 from quantdesk.storage.models import JobRow, ResearchItemRow, ResearchSessionRow
+from quantdesk.storage.owned import get_owned
 
 #: Session states that hold a running server (or one being started).
 LIVE = ("STARTING", "RUNNING")
@@ -16,7 +21,19 @@ LIVE = ("STARTING", "RUNNING")
 
 def get_item(session: Session, owner_id: int, item_id: str) -> ResearchItemRow | None:
     """One item of ``owner_id``."""
-    return session.get(ResearchItemRow, (owner_id, item_id))
+    return get_owned(session, ResearchItemRow, (owner_id, item_id), owner_id)
+
+
+def owned_item(session: Session, owner_id: int, item_id: str) -> ResearchItemRow:
+    """The item ``item_id`` of ``owner_id``.
+
+    Raises:
+        NotFound: no such item of ``owner_id``'s (another user's ids are not revealed).
+    """
+    row = get_item(session, owner_id, item_id)
+    if row is None:
+        raise NotFound(f"research item {item_id!r} not found")
+    return row
 
 
 def list_items(session: Session, owner_id: int) -> list[ResearchItemRow]:
@@ -29,8 +46,28 @@ def list_items(session: Session, owner_id: int) -> list[ResearchItemRow]:
     return list(rows)
 
 
-def add_item(session: Session, row: ResearchItemRow) -> ResearchItemRow:
-    """Insert ``row`` (the caller checked the id is free)."""
+def add_item(
+    session: Session,
+    *,
+    owner_id: int,
+    item_id: str,
+    title: str,
+    description: str,
+    notebook_path: str,
+    kernel: str,
+    status: str,
+    tags: list[str],
+    now: dt.datetime,
+) -> ResearchItemRow:
+    """Insert an item of ``owner_id`` created and updated at ``now``.
+
+    The caller checked the fields and that the id is free.
+    """
+    row = ResearchItemRow(
+        owner_id=owner_id, id=item_id, title=title, description=description,
+        notebook_path=notebook_path, kernel=kernel, status=status, tags=list(tags),
+        created_at=now, updated_at=now,
+    )  # fmt: skip
     session.add(row)
     session.flush()
     return row
@@ -70,9 +107,47 @@ def latest_sessions(session: Session, owner_id: int) -> dict[str, ResearchSessio
     return {row.item_id: row for row in rows}
 
 
-def get_session(session: Session, session_id: str) -> ResearchSessionRow | None:
-    """A session by id."""
-    return session.get(ResearchSessionRow, session_id)
+def get_session(
+    session: Session, session_id: str, owner_id: int | None = None
+) -> ResearchSessionRow | None:
+    """A session by id (only if owned by ``owner_id`` when given)."""
+    return get_owned(session, ResearchSessionRow, session_id, owner_id)
+
+
+def add_session(
+    session: Session,
+    *,
+    session_id: str,
+    owner_id: int,
+    item_id: str,
+    notebook_path: str,
+    host: str,
+    now: dt.datetime,
+    expires_at: dt.datetime,
+) -> ResearchSessionRow:
+    """Insert a ``STARTING`` session of ``owner_id``'s item, started and active at ``now``.
+
+    Args:
+        session: An open write session.
+        session_id: The new session's id.
+        owner_id: The item's owner.
+        item_id: The item.
+        notebook_path: The item's notebook, relative to the owner's folder.
+        host: The host supervising its server (``"external"`` for an external Jupyter).
+        now: The start time.
+        expires_at: When it expires unless refreshed.
+
+    Returns:
+        The new row (``mark_running`` once its server answers).
+    """
+    row = ResearchSessionRow(
+        id=session_id, owner_id=owner_id, item_id=item_id, status="STARTING",
+        notebook_path=notebook_path, started_at=now, last_active_at=now, expires_at=expires_at,
+        host=host, socket="", message="",
+    )  # fmt: skip
+    session.add(row)
+    session.flush()
+    return row
 
 
 def live_sessions(

@@ -8,11 +8,12 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from quantdesk.storage.models import StrategyRow, StrategyVersionRow
+from quantdesk.storage.owned import get_owned
 
 
 def get(session: Session, owner_id: int, strategy_id: str) -> StrategyRow | None:
     """One strategy of ``owner_id``."""
-    return session.get(StrategyRow, (owner_id, strategy_id))
+    return get_owned(session, StrategyRow, (owner_id, strategy_id), owner_id)
 
 
 def save(
@@ -26,7 +27,7 @@ def save(
     created_at: dt.datetime | None,
 ) -> StrategyRow:
     """Insert or update a strategy's metadata; ``created_at`` is kept once set."""
-    row = session.get(StrategyRow, (owner_id, strategy_id))
+    row = get(session, owner_id, strategy_id)
     if row is None:
         row = StrategyRow(
             owner_id=owner_id, id=strategy_id, created_at=created_at, name="", description="",
@@ -93,7 +94,7 @@ def version(
     session: Session, owner_id: int, strategy_id: str, number: int
 ) -> StrategyVersionRow | None:
     """One version of a strategy."""
-    return session.get(StrategyVersionRow, (owner_id, strategy_id, number))
+    return get_owned(session, StrategyVersionRow, (owner_id, strategy_id, number), owner_id)
 
 
 def move_versions(session: Session, owner_id: int, from_id: str, to_id: str) -> None:

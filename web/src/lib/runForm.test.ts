@@ -4,7 +4,7 @@ import { dateRange, defaultRunForm, shiftYears, toRunBody, tradable, validate } 
 
 const ins = (
   id: string,
-  market: string,
+  market: InstrumentStats["market"],
   type: string,
   first: string,
   last: string,

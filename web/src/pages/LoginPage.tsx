@@ -21,11 +21,10 @@ export function LoginPage({ session }: { session: Session | null }) {
     setBusy(true);
     setError(null);
     try {
-      const body = new URLSearchParams({ mobile, password });
+      // openapi-fetch sends the body as a form (URL-encoded) for this Content-Type
       const res = await unwrap(
         api.POST("/api/login", {
-          body: body as never,
-          bodySerializer: (b: unknown) => b as URLSearchParams,
+          body: { mobile, password },
           headers: { "Content-Type": "application/x-www-form-urlencoded" },
         }),
       );
