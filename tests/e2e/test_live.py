@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
+import signal
+import sqlite3
 import time
 import uuid
 from collections.abc import Iterator
@@ -205,6 +208,8 @@ def test_system_status_ticks(live: Live) -> None:
     assert 0 <= data["cpu_percent"] <= 100 * data["cpu_count"]
     assert 0 < data["memory_percent"] < 100 and data["uptime_seconds"] > 0
     assert isinstance(data["jobs"], dict) and len(data["load"]) == 3
+    assert data["queue_depth"] == data["jobs"].get("QUEUED", 0) >= 0
+    assert data["running"] == data["jobs"].get("RUNNING", 0) >= 0
 
 
 def test_events_over_http_match_what_was_pushed(live: Live) -> None:
@@ -266,3 +271,85 @@ def test_the_logs_channel_and_the_server_log_files(live: Live) -> None:
     assert (live.root / "logs" / "server.err.log").is_file()
     listed = live.http.get("/api/processes", headers={"Authorization": "bad"})
     assert listed.status_code == 401
+
+
+def test_the_http_status_of_a_running_job_shows_live_progress(live: Live) -> None:
+    """``GET /jobs/{id}`` is ahead of the database (written at most once a second and on each
+    lease heartbeat): the API's hub has the progress of a moment ago."""
+    slow = "import time\n\ndef handle_bar(context, bar_dict):\n    time.sleep(0.012)\n"
+    job_id = live.submit(slow)
+    database = sqlite3.connect(f"file:{live.root / 'quantdesk.db'}?mode=ro", uri=True)
+    ahead: list[tuple[int, int]] = []
+    deadline = time.monotonic() + 60
+    try:
+        while time.monotonic() < deadline:
+            shown = live.http.get(f"/api/backtest/jobs/{job_id}").json()
+            if shown["status"] in ("FINISHED", "FAILED", "CANCELLED"):
+                break
+            if shown["status"] == "RUNNING" and shown["current_bar"] > 0:
+                (stored,) = database.execute(
+                    "SELECT current_bar FROM jobs WHERE id = ?", (job_id,)
+                ).fetchone()  # read after the API answered: it can only have moved on since
+                assert shown["current_bar"] <= shown["total_bars"] == 252
+                if shown["current_bar"] > stored:
+                    ahead.append((shown["current_bar"], stored))
+            time.sleep(0.02)
+    finally:
+        database.close()
+    assert shown["status"] == "FINISHED", shown
+    assert ahead, "the HTTP status never showed progress newer than the database's"
+
+
+def _events(live: Live, kind: str) -> list[dict[str, Any]]:
+    listed = live.http.get("/api/events", params={"kind": kind, "limit": 1000})
+    assert listed.status_code == 200, listed.text
+    return list(listed.json()["data"]["events"])
+
+
+def _eventually(what: str, timeout: float, find: Any) -> Any:
+    deadline = time.monotonic() + timeout
+    while (found := find()) is None:
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.1)
+    return found
+
+
+def _processes(live: Live, role: str) -> list[dict[str, Any]]:
+    listed = live.http.get("/api/processes").json()["data"]["processes"]
+    return [p for p in listed if p["role"] == role]
+
+
+def test_a_dead_fork_server_is_recorded_and_replaced(live: Live) -> None:
+    (worker,) = _processes(live, "worker")
+    (template,) = [p for p in _processes(live, "forkserver") if p["ppid"] == worker["pid"]]
+    os.kill(template["pid"], signal.SIGKILL)
+    crashed = _eventually("forkserver.crashed", 30, lambda: next(
+        (e for e in _events(live, "forkserver.crashed") if e["data"]["pid"] == template["pid"]),
+        None,
+    ))  # fmt: skip
+    assert crashed["subject"].split(":")[2] == str(worker["pid"])  # the worker's id
+    assert crashed["data"]["exit"] == "signal SIGKILL" and crashed["user_id"] is None
+    job_id = live.submit("def handle_bar(context, bar_dict):\n    pass\n")
+    status = _eventually("the job on a new template", 60, lambda: (
+        s if (s := live.http.get(f"/api/backtest/jobs/{job_id}").json())["status"]
+        in ("FINISHED", "FAILED") else None
+    ))  # fmt: skip
+    assert status["status"] == "FINISHED", status
+    restarted = [e for e in _events(live, "forkserver.started")
+                 if e["subject"] == crashed["subject"] and e["id"] > crashed["id"]]  # fmt: skip
+    assert len(restarted) == 1 and restarted[0]["data"]["pid"] != template["pid"]
+
+
+def test_a_dead_worker_is_recorded_and_restarted(live: Live) -> None:
+    """Last in the module: the server's one worker is killed (the supervisor restarts it)."""
+    (worker,) = _processes(live, "worker")
+    os.kill(worker["pid"], signal.SIGKILL)
+    crashed = _eventually("worker.crashed", 30, lambda: next(
+        (e for e in _events(live, "worker.crashed") if e["data"]["pid"] == worker["pid"]), None
+    ))  # fmt: skip
+    assert crashed["subject"].endswith(f":{worker['pid']}:w0")
+    assert crashed["data"]["exit"] == "signal SIGKILL" and crashed["data"]["slot"] == 0
+    started = _eventually("the next worker", 60, lambda: next(
+        (e for e in _events(live, "worker.started") if e["id"] > crashed["id"]), None
+    ))  # fmt: skip
+    assert started["subject"].endswith(":w0") and started["data"]["pid"] != worker["pid"]

@@ -254,3 +254,68 @@ def test_job_changes_record_their_events_in_the_same_transaction(platform: Any) 
     assert events[-1].data["status"] == "FINISHED" and events[-1].user_id == 1
     other = platform.events.list(Principal(2, False, "researcher"), subject=job_id, limit=100)
     assert other.total == 0  # another user's events are not listed
+
+
+def status(job: str, kind: str) -> StreamMessage:
+    return StreamMessage(f"job.{job}", "status", {"job_id": job, "kind": kind})
+
+
+def test_an_ended_jobs_buffer_is_dropped_once_nobody_listens(db: Database) -> None:
+    """Kept ``JOB_BUFFER_SECONDS`` after the final status and while subscribed; after that a
+    client that saw everything resumes with nothing to replay, one that missed some is reset,
+    and the numbering goes on where it stopped."""
+
+    async def scenario() -> None:
+        hub = Hub(db)
+        for bar in range(1, 4):
+            hub.publish(progress("f", bar))
+        hub.publish(status("f", EventKind.JOB_FINISHED))  # seq 4
+        hub.publish(progress("g", 1))  # still running
+        now = time.monotonic()
+        assert hub.sweep_buffers(now + hub_module.JOB_BUFFER_SECONDS - 1) == 0
+        listener = Subscriber(1, False)
+        await hub.subscribe(listener, "job.f")
+        later = now + hub_module.JOB_BUFFER_SECONDS + 1
+        assert hub.sweep_buffers(later) == 0  # somebody listens
+        hub.unsubscribe(listener)
+        assert hub.sweep_buffers(later) == 1
+        assert hub.buffered_channels() == ["job.g"]  # the running job's is kept
+        assert hub.seq_of("job.f") == 4
+        assert await hub.subscribe(Subscriber(1, False), "job.f", after=4, epoch=hub.epoch) == []
+        (reset,) = await hub.subscribe(Subscriber(1, False), "job.f", after=2, epoch=hub.epoch)
+        assert (reset["event"], reset["seq"]) == ("reset", 4)
+        assert hub.publish(progress("f", 9))["seq"] == 5  # a late message: no seq reused
+
+    asyncio.run(scenario())
+
+
+def test_job_channels_are_capped_least_recently_active_first(
+    db: Database, monkeypatch: Any
+) -> None:
+    monkeypatch.setattr(hub_module, "JOB_CHANNELS_KEPT", 3)
+
+    async def scenario() -> None:
+        hub = Hub(db)
+        hub.publish(StreamMessage(Channel.SYSTEM_STATUS, "tick", {}))  # never counted nor dropped
+        busy = Subscriber(1, False)
+        await hub.subscribe(busy, "job.a")
+        for job in ("a", "b", "c"):
+            hub.publish(progress(job, 1))
+            hub.publish(progress(job, 2))
+        hub.publish(progress("b", 3))  # b is now the most recently active
+        hub.publish(progress("d", 1))  # one too many: c goes (a has a subscriber)
+        assert hub.buffered_channels() == [Channel.SYSTEM_STATUS, "job.a", "job.b", "job.d"]
+        hub.publish(progress("e", 1))  # a still has its subscriber: b goes
+        assert hub.buffered_channels() == [Channel.SYSTEM_STATUS, "job.a", "job.d", "job.e"]
+        assert busy.queue.qsize() == 2
+        (reset,) = await hub.subscribe(Subscriber(1, False), "job.c", after=1, epoch=hub.epoch)
+        assert (reset["event"], reset["seq"]) == ("reset", 2)
+        kept = await hub.subscribe(Subscriber(1, False), "job.a", after=0, epoch=hub.epoch)
+        assert [f["seq"] for f in kept] == [1, 2]
+        for job in ("d", "e"):  # every job channel is subscribed to now
+            await hub.subscribe(Subscriber(1, False), f"job.{job}")
+        assert hub.publish(progress("f", 1))["seq"] == 1  # one over the cap, but being used
+        assert hub.publish(progress("f", 2))["seq"] == 2
+        assert hub.buffered_channels()[-1] == "job.f"
+
+    asyncio.run(scenario())

@@ -99,3 +99,29 @@ def test_credentials_on_the_handshake_and_refusals(admin_client: Any) -> None:
         assert ws.receive_json()["error"]["code"] == "FORBIDDEN"
     processes = c.get("/api/processes").json()["data"]
     assert processes["total"] >= 1 and processes["processes"][0]["role"] == "api"
+
+
+@sqlite_only
+def test_the_token_after_a_marker_subprotocol(admin_client: Any) -> None:
+    """``["bearer", token]``, ``["access_token", token]``...: the marker is answered, the token
+    authenticates; with two candidates the one that authenticates wins."""
+    c = admin_client
+    token = c.headers.pop("Authorization")
+    for protocols, answered in (
+        (["bearer", token], "bearer"),
+        (["access_token", token], "access_token"),
+        (["Token", token], "Token"),
+        ([token, "quantdesk"], "quantdesk"),
+        (["quantdesk", "not-a-token", token], "quantdesk"),
+        ([token], None),
+    ):
+        with c.websocket_connect("/api/ws", subprotocols=protocols) as ws:
+            assert ws.accepted_subprotocol == answered, protocols
+            assert ws.receive_json()["event"] == "connected", protocols
+    for protocols in (["bearer", "not-a-token"], ["bearer", "bad-1", "bad-2"]):
+        with c.websocket_connect("/api/ws", subprotocols=protocols) as ws:
+            assert ws.accepted_subprotocol == "bearer"
+            assert ws.receive_json()["error"]["code"] == "UNAUTHORIZED"
+            with pytest.raises(WebSocketDisconnect) as closed:
+                ws.receive_json()
+            assert closed.value.code == 1008

@@ -2,8 +2,9 @@
 
 Authentication, as the HTTP API's (never in the URL): the subprotocols ``["quantdesk",
 "<token>"]`` (a browser's ``new WebSocket(url, ["quantdesk", token])``; the server answers
-``quantdesk``), or ``Authorization`` / ``X-API-Key`` + ``X-API-Secret`` headers on the handshake,
-or a first message ``{"action": "auth", "token": "..."}`` within ``AUTH_SECONDS``.
+``quantdesk``; the markers ``bearer``, ``access_token`` and ``token`` are accepted too and
+answered the same way), or ``Authorization`` / ``X-API-Key`` + ``X-API-Secret`` headers on the
+handshake, or a first message ``{"action": "auth", "token": "..."}`` within ``AUTH_SECONDS``.
 
 Client messages (JSON)::
 
@@ -31,7 +32,7 @@ from typing import Any
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from starlette.websockets import WebSocketState
 
-from quantdesk.core.errors import Forbidden, InvalidArgument, QuantdeskError
+from quantdesk.core.errors import Forbidden, InvalidArgument, QuantdeskError, Unauthorized
 from quantdesk.core.events import JOB_CHANNEL, Channel
 from quantdesk.services.auth import Principal
 from quantdesk.services.events import Hub, Subscriber
@@ -47,6 +48,11 @@ HEARTBEAT_SECONDS = 15.0
 #: Longest client message accepted (bytes).
 MAX_CLIENT_MESSAGE = 4096
 SUBPROTOCOL = "quantdesk"
+#: Offered subprotocols that mark the next one as the token (never a token themselves); the
+#: server answers the first one offered (a browser fails a handshake answered with none).
+MARKERS = (SUBPROTOCOL, "bearer", "access_token", "token")
+#: Token candidates tried from the subprotocols at most.
+MAX_CANDIDATES = 2
 
 
 def _error(code: str, message: str, channel: str | None = None) -> dict[str, Any]:
@@ -62,9 +68,14 @@ async def _authenticate(ws: WebSocket, platform: Platform) -> Principal | None:
     ``None`` when it fails (the socket is then closed with 1008).
     """
     protocols = [p.strip() for p in ws.scope.get("subprotocols", [])]
-    token = next((p for p in protocols if p != SUBPROTOCOL), None)
+    candidates = [p for p in protocols if p and p.lower() not in MARKERS][:MAX_CANDIDATES]
+    token = candidates[0] if candidates else None
     headers = ws.headers
     try:
+        if len(candidates) > 1:  # e.g. ["bearer", token, "v2"]: the first that authenticates
+            principal = await asyncio.to_thread(_first_valid, platform, candidates)
+            await ws.accept(subprotocol=_answer(protocols))
+            return principal
         if token is None and headers.get("x-api-key"):
             key, secret = headers["x-api-key"].strip(), headers.get("x-api-secret", "").strip()
             principal = await asyncio.to_thread(platform.users.authenticate_key, key, secret)
@@ -75,7 +86,7 @@ async def _authenticate(ws: WebSocket, platform: Platform) -> Principal | None:
             token = rest.strip() if rest and scheme.lower() == "bearer" else scheme
         if token is not None:
             principal = await asyncio.to_thread(platform.auth.authenticate, token)
-            await ws.accept(subprotocol=SUBPROTOCOL if SUBPROTOCOL in protocols else None)
+            await ws.accept(subprotocol=_answer(protocols))
             return principal
         await ws.accept()
         raw = await asyncio.wait_for(ws.receive_text(), AUTH_SECONDS)
@@ -92,6 +103,23 @@ async def _authenticate(ws: WebSocket, platform: Platform) -> Principal | None:
     return None
 
 
+def _answer(offered: list[str]) -> str | None:
+    """The subprotocol the server answers: the first marker offered (``None``: none was)."""
+    return next((p for p in offered if p.lower() in MARKERS), None)
+
+
+def _first_valid(platform: Platform, candidates: list[str]) -> Principal:
+    """The caller of the first candidate token that authenticates.
+
+    Raises:
+        Unauthorized: none does (the last candidate's error). UserDisabled: a disabled user.
+    """
+    for token in candidates[:-1]:
+        with contextlib.suppress(Unauthorized):
+            return platform.auth.authenticate(token)
+    return platform.auth.authenticate(candidates[-1])
+
+
 async def _refuse(ws: WebSocket, code: str, message: str) -> None:
     """Send an error frame and close with 1008.
 
@@ -100,7 +128,7 @@ async def _refuse(ws: WebSocket, code: str, message: str) -> None:
     """
     if ws.client_state == WebSocketState.CONNECTING:
         offered = [p.strip() for p in ws.scope.get("subprotocols", [])]
-        await ws.accept(subprotocol=SUBPROTOCOL if SUBPROTOCOL in offered else None)
+        await ws.accept(subprotocol=_answer(offered))
     with contextlib.suppress(Exception):
         await ws.send_json(_error(code, message))
         await ws.close(code=1008, reason=code)

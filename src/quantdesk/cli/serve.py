@@ -32,7 +32,7 @@ def serve(
     daemon: Annotated[
         bool,
         typer.Option(
-            help="Run in the background (PID file var/run/quantdesk.pid; "
+            help="Run in the background (PID file var/run/quantdesk-<port>.pid; "
             "`quantdesk stop` / `status` / `restart`)."
         ),
     ] = False,

@@ -19,7 +19,7 @@ import re
 import time
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, Protocol
 
 #: ``job.<id>``: one job's channel (ids are 32 hex digits, but any safe id is accepted).
 JOB_CHANNEL = re.compile(r"job\.([A-Za-z0-9_-]{1,64})")
@@ -54,6 +54,10 @@ class EventKind(StrEnum):
     JOB_DELETED = "job.deleted"  # [job id]
     WORKER_STARTED = "worker.started"  # [worker id] sandbox level
     WORKER_STOPPED = "worker.stopped"  # [worker id]
+    WORKER_CRASHED = "worker.crashed"  # [worker id] slot, pid, exit, ran seconds, restart in
+    FORKSERVER_STARTED = "forkserver.started"  # [worker id] pid, starts (1: first, 2+: restart)
+    FORKSERVER_STOPPED = "forkserver.stopped"  # [worker id] pid, exit
+    FORKSERVER_CRASHED = "forkserver.crashed"  # [worker id] pid, exit (it died on its own)
     LOGIN_SUCCEEDED = "auth.login"  # [mobile] client address
     LOGIN_FAILED = "auth.login_failed"  # [mobile] client address, reason
     USER_CHANGED = "user.changed"  # [user id] what changed
@@ -62,6 +66,18 @@ class EventKind(StrEnum):
     STRATEGY_RENAMED = "strategy.renamed"  # [new id] from
     STRATEGY_DELETED = "strategy.deleted"  # [strategy id]
     DATA_IMPORTED = "data.imported"  # [order_book_id] rows
+
+
+class EventRecorder(Protocol):
+    """Something that records a platform event: ``record_event(kind, subject, data)``.
+
+    ``EventLog.record_event`` and ``Platform.record_event`` (the services layer) are ones;
+    a supervisor and a fork server take one to report their processes' lives.
+    """
+
+    def __call__(self, kind: str, subject: str, data: dict[str, Any] | None = None, /) -> object:
+        """Record ``kind`` about ``subject`` with ``data`` (a platform event: admins see it)."""
+        ...
 
 
 #: Job events that change a job's status (pushed on ``jobs`` and ``job.{id}`` too).

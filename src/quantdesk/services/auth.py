@@ -8,6 +8,10 @@ a user's version (password change or reset, role change, disabling, ``POST
 /api/logout-all``) revokes every token issued before. Key rotation: tokens are always issued
 with ``SECRET_KEY``; ones signed with ``SECRET_KEY_PREVIOUS`` are still accepted while their
 ``iat`` is within ``JWT_EXPIRES_HOURS``. Failed logins are limited by ``LoginLimiter``.
+
+Platform events: every login (``auth.login``) and refused login (``auth.login_failed``, the
+rate limit's refusals too, at most one per mobile and address every ``REFUSAL_EVENT_SECONDS``),
+and a password change or "log out everywhere" (``user.changed``, in the same transaction).
 """
 
 from __future__ import annotations
@@ -16,7 +20,9 @@ import datetime as dt
 import functools
 import hashlib
 import secrets
+import threading
 import time
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,6 +36,7 @@ from quantdesk.core.errors import (
     Forbidden,
     InvalidArgument,
     NotFound,
+    TooManyRequests,
     Unauthorized,
     UserDisabled,
 )
@@ -56,6 +63,11 @@ TOKEN_TYPE = "access"
 REQUIRED_CLAIMS = ("exp", "iat", "sub", "typ")
 #: The message of a login (or token use) by a disabled account (the seed's wording).
 DISABLED_MESSAGE = "用户被禁用 (user disabled)"
+#: A login refused by the rate limit is recorded at most this often per mobile and address
+#: (a client hammering the login must not fill the event log).
+REFUSAL_EVENT_SECONDS = 60.0
+#: (mobile, address) pairs whose last recorded refusal is remembered.
+REFUSALS_KEPT = 4096
 _ALGORITHM = "HS256"
 _hasher = PasswordHasher()
 
@@ -186,6 +198,8 @@ class AuthService:
             self._previous_kid = key_id(previous)
             self._keys[self._previous_kid] = previous
         self._limiter = limiter or LoginLimiter(settings)
+        self._refusals: OrderedDict[tuple[str, str], float] = OrderedDict()
+        self._refusals_lock = threading.Lock()
 
     def bootstrap_admin(self) -> None:
         """Create or update the local admin from ``LOCAL_AUTH_*``.
@@ -242,8 +256,14 @@ class AuthService:
                 disabled account).
             UserDisabled: the right password of a disabled account (403).
         """
-        self._limiter.check_address(ip)
-        self._limiter.check_account(mobile, ip)
+        try:
+            self._limiter.check_address(ip)
+            self._limiter.check_account(mobile, ip)
+        except TooManyRequests as exc:
+            if self._first_refusal(mobile, ip):
+                self._record(EventKind.LOGIN_FAILED, mobile, None, ip=ip, reason=exc.code,
+                             retry_after=exc.retry_after)  # fmt: skip
+            raise
         try:
             result = self._login(mobile, password)
         except (Unauthorized, UserDisabled) as exc:
@@ -255,10 +275,27 @@ class AuthService:
         self._record(EventKind.LOGIN_SUCCEEDED, mobile, result.userid, ip=ip)
         return result
 
-    def _record(self, kind: EventKind, mobile: str, user_id: int | None, **data: str) -> None:
+    def _record(self, kind: EventKind, mobile: str, user_id: int | None, **data: str | int) -> None:
         """A login event (a failure is the platform's: only admins see it)."""
         with self._db.write() as session:
             event_store.append(session, kind, mobile, user_id=user_id, data=data)
+
+    def _first_refusal(self, mobile: str, ip: str) -> bool:
+        """Whether a rate-limit refusal of ``mobile`` from ``ip`` is to be recorded.
+
+        True at most once per ``REFUSAL_EVENT_SECONDS`` per pair (this process's memory,
+        bounded by ``REFUSALS_KEPT``).
+        """
+        now, key = time.monotonic(), (mobile[:128], ip)
+        with self._refusals_lock:
+            last = self._refusals.get(key)
+            if last is not None and now - last < REFUSAL_EVENT_SECONDS:
+                return False
+            self._refusals[key] = now
+            self._refusals.move_to_end(key)
+            while len(self._refusals) > REFUSALS_KEPT:
+                self._refusals.popitem(last=False)
+            return True
 
     def _login(self, mobile: str, password: str) -> LoginResult:
         with self._db.read() as session:
@@ -389,6 +426,9 @@ class AuthService:
         """
         with self._db.write() as session:
             user_store.bump_token_version(session, principal.user_id)
+            event_store.append(session, EventKind.USER_CHANGED, str(principal.user_id),
+                               user_id=principal.user_id,
+                               data={"logout_all": True, "tokens_revoked": True})  # fmt: skip
         return TokensRevoked(userid=principal.user_id, tokens_revoked=True)
 
     def change_password(
@@ -427,6 +467,9 @@ class AuthService:
             if row is None:
                 raise NotFound("user not found")
             version = user_store.set_password(session, row.id, hashed)
+            event_store.append(session, EventKind.USER_CHANGED, str(row.id), user_id=row.id,
+                               data={"password_changed": True, "tokens_revoked": True,
+                                     "ip": ip})  # fmt: skip
             return self._issue(row.id, row.is_admin, version)
 
 

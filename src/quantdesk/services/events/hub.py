@@ -15,6 +15,12 @@ other channels the hub numbers the messages itself: ``epoch`` (this hub's id, se
 it fell out of the buffer (``BUFFER`` messages per channel), it gets ``reset``: reload over
 HTTP and continue from the new ``seq``.
 
+A job channel's buffer is dropped ``JOB_BUFFER_SECONDS`` after the job's final status once
+nobody subscribes to it, and at most ``JOB_CHANNELS_KEPT`` job channels are buffered (the least
+recently active one without subscribers goes first). The hub remembers a dropped channel's
+last ``seq`` (``DROPPED_KEPT`` of them), so its numbering goes on where it stopped: a client
+that saw everything resumes with nothing to replay, one that missed frames gets ``reset``.
+
 Subscribers never slow the hub: each has a bounded queue (``QUEUE`` frames); one that is full
 is dropped (its socket closed with 1013, "try again later") instead of being waited for.
 """
@@ -34,7 +40,13 @@ from typing import Any
 
 import psutil
 
-from quantdesk.core.events import JOB_STATUS_EVENTS, Channel, StreamMessage, job_channel
+from quantdesk.core.events import (
+    JOB_STATUS_EVENTS,
+    Channel,
+    EventKind,
+    StreamMessage,
+    job_channel,
+)
 from quantdesk.services.events.processes import ProcessMonitor
 from quantdesk.storage import Database
 from quantdesk.storage import events as event_store
@@ -58,6 +70,16 @@ PROGRESS_KEPT = 10_000
 ADMIN_CHANNELS = frozenset({Channel.SYSTEM_PROCESSES, Channel.LOGS})
 #: Channels numbered by event id (resumable from the database).
 EVENT_CHANNELS = frozenset({Channel.EVENTS, Channel.JOBS})
+#: Seconds a job channel's buffer is kept after the job's final status (for resuming clients).
+JOB_BUFFER_SECONDS = 120.0
+#: Job channels buffered at most (least recently active without subscribers dropped first).
+JOB_CHANNELS_KEPT = 1000
+#: Last sequence numbers of dropped job channels remembered (numbering goes on after a drop).
+DROPPED_KEPT = 20_000
+#: Job events after which a job's channel falls silent.
+FINAL_JOB_EVENTS = frozenset(
+    {EventKind.JOB_FINISHED, EventKind.JOB_FAILED, EventKind.JOB_CANCELLED, EventKind.JOB_DELETED}
+)
 
 
 @dataclass(eq=False)
@@ -121,7 +143,9 @@ class Hub:
         self._bus = bus
         self.processes = processes
         self.epoch = uuid.uuid4().hex[:12]
-        self._buffers: dict[str, _Buffer] = {}
+        self._buffers: OrderedDict[str, _Buffer] = OrderedDict()  # least recently active first
+        self._final_at: dict[str, float] = {}  # job channels whose job ended: when (monotonic)
+        self._dropped: OrderedDict[str, int] = OrderedDict()  # dropped job channels: last seq
         self._subscribers: dict[str, set[Subscriber]] = {}
         self._progress: OrderedDict[str, dict[str, Any]] = OrderedDict()
         self._tasks: list[asyncio.Task[None]] = []
@@ -175,17 +199,83 @@ class Hub:
 
         ``seq``: the event id on event channels (must grow), else the hub's next number.
         """
-        buffer = self._buffers.setdefault(message.channel, _Buffer())
+        buffer = self._buffer_for(message.channel)
         buffer.seq = buffer.seq + 1 if seq is None else max(buffer.seq, seq)
         frame = {"channel": message.channel, "seq": buffer.seq, "event": message.event,
                  "data": message.data, "ts": message.ts}  # fmt: skip
         buffer.frames.append((frame, message.owner_id))
-        if message.event == "progress" and message.channel.startswith("job."):
-            self._remember_progress(message.channel[4:], message.data)
+        if message.channel.startswith("job."):
+            if message.event == "progress":
+                self._remember_progress(message.channel[4:], message.data)
+            elif message.event == "status":
+                if message.data.get("kind") in FINAL_JOB_EVENTS:
+                    self._final_at.setdefault(message.channel, time.monotonic())
+                else:
+                    self._final_at.pop(message.channel, None)
         for sub in self._subscribers.get(message.channel, ()):
             if sub.may_see(message.channel, message.owner_id):
                 sub.offer(frame)
         return frame
+
+    def _buffer_for(self, channel: str) -> _Buffer:
+        """``channel``'s buffer, created (and the job channels capped) when it has none."""
+        buffer = self._buffers.get(channel)
+        if buffer is not None:
+            self._buffers.move_to_end(channel)
+            return buffer
+        buffer = self._buffers[channel] = _Buffer(seq=self._dropped.pop(channel, 0))
+        if channel.startswith("job."):
+            self._cap_job_channels(channel)
+        return buffer
+
+    def _cap_job_channels(self, new: str) -> None:
+        """Drop the least recently active job channels without subscribers beyond the cap.
+
+        Never ``new`` (the channel being published on).
+        """
+        fixed = sum(1 for c in Channel if c in self._buffers)
+        excess = len(self._buffers) - fixed - JOB_CHANNELS_KEPT
+        if excess <= 0:
+            return
+        idle = []
+        for channel in self._buffers:  # least recently active first
+            if channel.startswith("job.") and channel != new and channel not in self._subscribers:
+                idle.append(channel)
+                if len(idle) == excess:
+                    break
+        for channel in idle:
+            self._drop(channel)
+
+    def _drop(self, channel: str) -> None:
+        """Forget a job channel's buffer, remembering its last ``seq``."""
+        buffer = self._buffers.pop(channel, None)
+        self._final_at.pop(channel, None)
+        if buffer is None:
+            return
+        self._dropped[channel] = buffer.seq
+        self._dropped.move_to_end(channel)
+        while len(self._dropped) > DROPPED_KEPT:
+            self._dropped.popitem(last=False)
+
+    def sweep_buffers(self, now: float | None = None) -> int:
+        """Drop the buffers of ended jobs nobody subscribes to (``JOB_BUFFER_SECONDS`` after).
+
+        Args:
+            now: ``time.monotonic()`` by default.
+
+        Returns:
+            How many were dropped.
+        """
+        now = time.monotonic() if now is None else now
+        due = [c for c, at in self._final_at.items()
+               if now - at >= JOB_BUFFER_SECONDS and c not in self._subscribers]  # fmt: skip
+        for channel in due:
+            self._drop(channel)
+        return len(due)
+
+    def buffered_channels(self) -> list[str]:
+        """The channels with a buffer, least recently active first."""
+        return list(self._buffers)
 
     def progress_of(self, job_id: str) -> dict[str, Any] | None:
         """The latest live progress of ``job_id`` seen by this hub (``None``: none)."""
@@ -204,7 +294,9 @@ class Hub:
         buffer = self._buffers.get(channel)
         if buffer is not None:
             return buffer.seq
-        return self._floor if channel in EVENT_CHANNELS else 0
+        if channel in EVENT_CHANNELS:
+            return self._floor
+        return self._dropped.get(channel, 0)
 
     async def subscribe(
         self, sub: Subscriber, channel: str, after: int | None = None, epoch: str | None = None
@@ -218,7 +310,9 @@ class Hub:
         sub.channels.add(channel)
         if after is None:
             return []
-        buffer = self._buffers.get(channel, _Buffer())
+        buffer = self._buffers.get(channel)
+        if buffer is None:  # nothing since this hub started, or dropped: only its last seq
+            buffer = _Buffer(seq=self._dropped.get(channel, 0))
         if channel in EVENT_CHANNELS:
             kept = [f for f, owner in buffer.frames if f["seq"] > after
                     and sub.may_see(channel, owner)]  # fmt: skip
@@ -347,6 +441,7 @@ class Hub:
     async def _tick_status(self) -> None:
         while await self._pause(STATUS_SECONDS):
             try:
+                self.sweep_buffers()
                 status = await asyncio.to_thread(self.system_status)
                 self.publish(StreamMessage(Channel.SYSTEM_STATUS, "tick", status))
                 if self.processes is not None and self._subscribers.get(Channel.SYSTEM_PROCESSES):

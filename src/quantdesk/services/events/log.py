@@ -72,6 +72,26 @@ class EventLog:
         with self._db.write() as session:
             return event_store.append(session, kind, subject, user_id=user_id, data=data).id
 
+    def record_event(
+        self, kind: str, subject: str, data: dict[str, Any] | None = None, *,
+        user_id: int | None = None,
+    ) -> int:  # fmt: skip
+        """``record_event(kind, subject, data)``: the services' way to record a platform event.
+
+        An ``EventRecorder``: hand it to what reports events without a database of its own
+        (the supervisor of ``quantdesk serve``, a worker's fork server).
+
+        Args:
+            kind: An ``EventKind`` (``job.finished``, ``worker.crashed``...).
+            subject: What it is about (a job id, a worker id, a mobile...).
+            data: Details (JSON-serializable).
+            user_id: Whose event it is; ``None``: the platform's (admins only).
+
+        Returns:
+            The event's id (its sequence number on the ``events`` channel).
+        """
+        return self.record(kind, subject, user_id=user_id, data=data)
+
     def list(
         self,
         principal: Principal,
