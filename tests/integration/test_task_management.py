@@ -196,26 +196,44 @@ def test_performance_report(client: TestClient, platform: Platform) -> None:
     )
 
 
-def test_cleanup_removes_old_buckets_but_not_live_jobs(
+def _age_job(platform: Platform, job_id: str, bucket: str) -> None:
+    """Move a job's folder (and row) into the date bucket ``bucket``."""
+    base = platform.settings.backtest_base_dir
+    with platform.db.write() as session:
+        row = job_store.get(session, job_id)
+        assert row is not None
+        old_dir = base / row.run_dir
+        row.run_dir = f"runs/{bucket}/{job_id}"
+        (base / "runs" / bucket).mkdir(parents=True, exist_ok=True)
+        old_dir.rename(base / row.run_dir)
+
+
+def test_cleanup_removes_old_buckets_but_never_one_with_a_live_job(
     client: TestClient, platform: Platform
 ) -> None:
-    import datetime as dt
-
+    base = platform.settings.backtest_base_dir
     old_done = submit(client)
+    lone_done = submit(client, cash=8e4)
     drain(platform)
     old_queued = submit(client, cash=7e4)
-    base = platform.settings.backtest_base_dir
-    with platform.db.write() as session:  # pretend both were made 40 days ago
-        for job_id in (old_done, old_queued):
-            row = job_store.get(session, job_id)
-            assert row is not None
-            old_dir = base / row.run_dir
-            row.run_dir = f"runs/2000-01-01/{job_id}"
-            (base / "runs" / "2000-01-01").mkdir(parents=True, exist_ok=True)
-            old_dir.rename(base / row.run_dir)
-    touched = platform.backtests.cleanup(dt.datetime.now(dt.UTC), force=True)
-    assert touched == ["2000-01-01"]
-    assert client.get(f"/api/backtest/jobs/{old_done}").status_code == 404
+    _age_job(platform, old_done, "2000-01-01")
+    _age_job(platform, old_queued, "2000-01-01")
+    _age_job(platform, lone_done, "2000-01-02")
+    stray = base / "runs" / "2000-01-03" / "leftover"
+    stray.mkdir(parents=True)
+
+    submit(client, cash=9e4)  # creating a job runs the cleanup, not only every 600 s
+
+    assert client.get(f"/api/backtest/jobs/{lone_done}").status_code == 404
+    assert not (base / "runs" / "2000-01-02").exists()
+    assert not (base / "runs" / "2000-01-03").exists()
+    # the bucket that holds a queued job is left whole: its finished job too
     assert client.get(f"/api/backtest/jobs/{old_queued}").json()["status"] == "QUEUED"
+    assert client.get(f"/api/backtest/jobs/{old_done}").json()["status"] == "FINISHED"
     assert (base / "runs" / "2000-01-01" / old_queued / "strategy.py").is_file()
-    assert not (base / "runs" / "2000-01-01" / old_done).exists()
+    assert (base / "runs" / "2000-01-01" / old_done / "extracted.json").is_file()
+
+    assert client.post(f"/api/backtest/jobs/{old_queued}/cancel").status_code == 200
+    submit(client, cash=9.5e4)
+    assert not (base / "runs" / "2000-01-01").exists()
+    assert client.get(f"/api/backtest/jobs/{old_done}").status_code == 404

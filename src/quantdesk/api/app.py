@@ -7,6 +7,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
@@ -18,6 +19,7 @@ from quantdesk.api.routes_events import router as events_router
 from quantdesk.api.routes_jobs import router as jobs_router
 from quantdesk.api.routes_research import router as research_router
 from quantdesk.api.routes_users import router as users_router
+from quantdesk.core.jobs import JobStatus
 from quantdesk.core.settings import Settings
 from quantdesk.services.events import Hub
 from quantdesk.services.events.hub import HubLogHandler
@@ -26,6 +28,8 @@ from quantdesk.storage.bus import receiver_for
 
 #: Seconds between two checks for expired notebook sessions.
 EXPIRY_CHECK_SECONDS = 2.0
+#: Seconds between two purges of events older than ``EVENTS_KEEP_DAYS`` (the first at start).
+EVENT_PURGE_SECONDS = 3600.0
 
 
 async def _expire_sessions(platform: Platform) -> None:
@@ -38,24 +42,53 @@ async def _expire_sessions(platform: Platform) -> None:
             logging.getLogger("quantdesk.research").exception("expiring notebook sessions failed")
 
 
-def create_app(settings: Settings | None = None, platform: Platform | None = None) -> FastAPI:
+async def _purge_events(platform: Platform, stopping: asyncio.Event) -> None:
+    """Delete events older than ``EVENTS_KEEP_DAYS`` at start, then hourly until ``stopping``.
+
+    Workers purge too, but a server without workers (``WORKERS=0``) has only this. Stopped by
+    ``stopping``, never cancelled: a purge in its thread ends before the database is closed.
+    """
+    log = logging.getLogger("quantdesk.events")
+    while not stopping.is_set():
+        try:
+            purged = await run_in_threadpool(platform.events.purge)
+            if purged:
+                log.info("purged %d events older than %d days", purged,
+                         platform.settings.events_keep_days)  # fmt: skip
+        except Exception:
+            log.exception("purging old events failed")
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stopping.wait(), EVENT_PURGE_SECONDS)
+
+
+def queue_status(counts: dict[str, int]) -> dict[str, Any]:
+    """What ``system.status`` says of the jobs: per status, the queue depth and the running."""
+    return {"jobs": counts, "queue_depth": counts.get(JobStatus.QUEUED, 0),
+            "running": counts.get(JobStatus.RUNNING, 0)}  # fmt: skip
+
+
+def create_app(
+    settings: Settings | None = None, platform: Platform | None = None, *, announce: bool = True
+) -> FastAPI:
     """Build the app: checks settings, migrates the database, ensures the admin and data.
 
     Args:
-        settings: Defaults to ``Settings()`` (environment / ``.env``).
+        settings: Defaults to ``Settings()`` (environment, ``.env``, ``.env.wsgi``).
         platform: An already bootstrapped platform (tests share one).
+        announce: Log the start-up notes (``bootstrap``); ``quantdesk serve``'s API process
+            does not (its supervisor did).
 
     Raises:
         ConfigurationError: unsafe settings outside development.
     """
-    platform = platform or bootstrap(settings or Settings())
+    platform = platform or bootstrap(settings or Settings(), announce=announce)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         settings = platform.settings
         bus = receiver_for(settings.redis_url, settings.hub_socket)
         hub = Hub(platform.db, bus, platform.processes)
-        hub.status_hooks.append(lambda: {"jobs": platform.backtests.counts()})
+        hub.status_hooks.append(lambda: queue_status(platform.backtests.counts()))
         app.state.hub = hub
         platform.backtests.live = hub.progress_of
         await hub.start()
@@ -63,12 +96,17 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
         logging.getLogger().addHandler(handler)
         await run_in_threadpool(platform.research.reconcile)
         expiry = asyncio.create_task(_expire_sessions(platform))
+        stopping = asyncio.Event()
+        purge = asyncio.create_task(_purge_events(platform, stopping))
         try:
             yield
         finally:
+            stopping.set()
             expiry.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await expiry
+            with contextlib.suppress(Exception):
+                await purge
             await app.state.close_notebook_clients()
             logging.getLogger().removeHandler(handler)
             platform.backtests.live = None

@@ -111,15 +111,12 @@ class CheckedRoute(APIRoute):
         return checked
 
 
-#: Validation errors of a body that is not a JSON object (or not JSON at all).
-_NOT_AN_OBJECT = frozenset({"json_invalid", "dict_type", "model_type", "model_attributes_type"})
-
-
 class CompileRoute(CheckedRoute):
     """The compile check's route: a bad body answers 400 in the compile answer's shape (§3).
 
-    The contract gives that route one body shape for every outcome; a body that is not a JSON
-    object stays the API's usual 400.
+    The contract gives that route one body shape for every outcome, a 400 included: a body
+    that is not JSON (``zzz``) or not an object (``[1]``) gets ``ok, stdout, stderr,
+    diagnostics, error`` too.
     """
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
@@ -130,11 +127,8 @@ class CompileRoute(CheckedRoute):
             try:
                 return await handler(request)
             except RequestValidationError as exc:
-                errors = exc.errors()
-                if any(err.get("type") in _NOT_AN_OBJECT for err in errors):
-                    raise
                 result = CompileResult.refused(
-                    "INVALID_ARGUMENT", describe_validation_errors(errors)
+                    "INVALID_ARGUMENT", describe_validation_errors(exc.errors())
                 )
                 return JSONResponse(result.model_dump(mode="json", exclude_none=True), 400)
 

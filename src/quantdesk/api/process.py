@@ -45,7 +45,7 @@ def main(argv: list[str] | None = None) -> None:
 
 def create_checked_app() -> FastAPI:
     """The app, after the sandbox self-test (logged at start, and shown by ``/api/health``)."""
-    app = create_app()
+    app = create_app(announce=False)  # the supervisor logged the start-up notes
     app.state.platform.compiler.sandbox()
     return app
 

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable, Coroutine
 from typing import Annotated, Any
 
 import anyio
-from fastapi import APIRouter, Body, Header, Query, Request, Response
+from fastapi import APIRouter, Body, Form, Header, Query, Request, Response
 from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.routing import APIRoute
+from pydantic import BaseModel, Field, model_validator
+from pydantic_core import PydanticCustomError
+from starlette.datastructures import FormData
 
-from quantdesk.api.boundary import CheckedRoute, CompileRoute
+from quantdesk.api.boundary import CheckedRequest, CheckedRoute, CompileRoute
 from quantdesk.api.deps import PlatformDep, PrincipalDep, client_ip
 from quantdesk.api.params import (
     ByteOffset,
@@ -41,11 +47,11 @@ from quantdesk.api.schemas import (
     Strategy,
     StrategyList,
     StrategyMeta,
+    StrategyParams,
     StrategyVersion,
     StrategyVersions,
     TemplateList,
 )
-from quantdesk.core.errors import InvalidArgument
 from quantdesk.services.backtests import LogStream, RunRequest
 
 router = APIRouter(prefix="/api", route_class=CheckedRoute, responses=ERROR_RESPONSES)
@@ -54,46 +60,106 @@ router = APIRouter(prefix="/api", route_class=CheckedRoute, responses=ERROR_RESP
 STRATEGY_LIMIT_DEFAULT, STRATEGY_LIMIT_MAX = 100, 500
 
 
-_CREDENTIALS = {
-    "type": "object",
-    "required": ["mobile", "password"],
-    "properties": {"mobile": {"type": "string", "minLength": 1},
-                   "password": {"type": "string", "minLength": 1}},
-}  # fmt: skip
+class Credentials(BaseModel):
+    """``POST /api/login``: ``mobile`` and ``password``, as form fields or a JSON object.
+
+    Anything but two non-empty strings is refused with the one message the contract gives
+    (400 ``mobile and password are required``).
+    """
+
+    mobile: str = Field(min_length=1)
+    password: str = Field(min_length=1)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _required(cls, data: Any) -> dict[str, Any]:
+        """Both fields as non-empty strings (extra fields are ignored).
+
+        Raises:
+            PydanticCustomError: either is missing, empty or not a string.
+        """
+        fields = data if isinstance(data, dict) else {}
+        given = {name: fields.get(name) for name in ("mobile", "password")}
+        if not all(isinstance(value, str) and value for value in given.values()):
+            raise PydanticCustomError("invalid", "mobile and password are required")
+        return given
 
 
-@router.post(
-    "/login",
-    response_model=LoginResponse,
-    tags=["auth"],
-    openapi_extra={"requestBody": {"required": True, "content": {
-        "application/x-www-form-urlencoded": {"schema": _CREDENTIALS},
-        "application/json": {"schema": _CREDENTIALS},
-    }}},
-)  # fmt: skip
-async def login(request: Request, platform: PlatformDep) -> LoginResponse:
+class CredentialsRequest(CheckedRequest):
+    """The login's request: a JSON body is read as the form it stands for.
+
+    ``form()`` of an ``application/json`` body holds the object's string members (other
+    members, or a body that is no object, hold nothing, so ``Credentials`` refuses them).
+    """
+
+    async def _get_form(
+        self,
+        *,
+        max_files: int | float = 1000,
+        max_fields: int | float = 1000,
+        max_part_size: int = 1024 * 1024,
+    ) -> FormData:
+        """The form fields (starlette's parser), or the string members of a JSON object.
+
+        Starlette's ``form()``, which FastAPI awaits for a ``Form()`` body, reads the body here.
+
+        Raises:
+            json.JSONDecodeError: the body is not JSON (``the body is not valid JSON``).
+            HTTPException: 400 for what ``CheckedRequest.json`` refuses.
+        """
+        if not self.headers.get("content-type", "").startswith("application/json"):
+            return await super()._get_form(
+                max_files=max_files, max_fields=max_fields, max_part_size=max_part_size
+            )
+        try:
+            body = await self.json()
+        except ValueError as exc:  # not UTF-8 either: the same answer as other bad JSON
+            raise json.JSONDecodeError("the body is not valid JSON", "", 0) from exc
+        fields = body if isinstance(body, dict) else {}
+        return FormData([(key, value) for key, value in fields.items() if isinstance(value, str)])
+
+
+class LoginRoute(CheckedRoute):
+    """The login's route: its handler gets a ``CredentialsRequest`` (form or JSON)."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        """FastAPI's handler for this route, given a ``CredentialsRequest``."""
+        handler = APIRoute.get_route_handler(self)
+
+        async def login_handler(request: Request) -> Response:
+            return await handler(CredentialsRequest(request.scope, request.receive))
+
+        return login_handler
+
+
+async def login(
+    credentials: Annotated[Credentials, Form()], request: Request, platform: PlatformDep
+) -> LoginResponse:
     """Log in with form fields ``mobile`` and ``password`` (JSON is accepted too).
 
     Errors: 401 unknown mobile or wrong password; 403 ``USER_DISABLED`` the right password of
     a disabled account; 429 (with ``Retry-After``, seconds) too many failed logins from this
     client address or for this account (an account's recent good addresses are not refused).
     """
-    if request.headers.get("content-type", "").startswith("application/json"):
-        try:
-            body: Any = await request.json()
-        except ValueError:
-            raise InvalidArgument("the body is not valid JSON") from None
-        fields = body if isinstance(body, dict) else {}
-    else:
-        fields = dict(await request.form())
-    mobile, password = fields.get("mobile"), fields.get("password")
-    if not isinstance(mobile, str) or not mobile or not isinstance(password, str) or not password:
-        raise InvalidArgument("mobile and password are required")
     # argon2 verification is CPU-bound: keep it off the event loop.
     result = await anyio.to_thread.run_sync(
-        platform.auth.login, mobile, password, client_ip(request)
+        platform.auth.login, credentials.mobile, credentials.password, client_ip(request)
     )
     return LoginResponse.of(result)
+
+
+router.add_api_route(
+    "/login",
+    login,
+    methods=["POST"],
+    response_model=LoginResponse,
+    tags=["auth"],
+    # the form is FastAPI's; the same fields as a JSON object are accepted too
+    openapi_extra={"requestBody": {"content": {
+        "application/json": {"schema": {"$ref": "#/components/schemas/Credentials"}},
+    }}},
+    route_class_override=LoginRoute,
+)  # fmt: skip
 
 
 @router.get("/backtest/strategies", response_model=StrategyList, tags=["strategies"])
@@ -126,6 +192,31 @@ def save_strategy(
         tags=body.tags,
     )  # fmt: skip
     return SavedStrategy(data=data)
+
+
+@router.put(
+    "/backtest/strategies/{strategy_id}",
+    response_model=SavedStrategy,
+    tags=["strategies"],
+    operation_id="put_strategy",
+)
+def put_strategy(
+    strategy_id: str, body: SaveStrategy, platform: PlatformDep, principal: PrincipalDep
+) -> SavedStrategy:
+    """Create or update a strategy's code: the same as ``POST`` (seed 003's REST shape)."""
+    return save_strategy(strategy_id, body, platform, principal)
+
+
+@router.get(
+    "/backtest/strategies/{strategy_id}/params",
+    response_model=Envelope[StrategyParams],
+    tags=["strategies"],
+)
+def strategy_params(
+    strategy_id: str, platform: PlatformDep, principal: PrincipalDep
+) -> Envelope[StrategyParams]:
+    """The parameter schema of the saved code: ``PARAMS`` read statically (never run)."""
+    return Envelope(data=platform.strategies.params(principal, strategy_id))
 
 
 @router.get(

@@ -34,7 +34,11 @@ def list_jobs(
     date_from: Annotated[str | None, Query(description="created on/after, YYYY-MM-DD")] = None,
     date_to: Annotated[str | None, Query(description="created on/before, YYYY-MM-DD")] = None,
     order_by: Annotated[
-        str, Query(description="id, strategy_id, status, created_at or updated_at")
+        str,
+        Query(
+            description="id, strategy_id, name (the strategy's name, then its id), status, "
+            "created_at or updated_at"
+        ),
     ] = "created_at",
     order: Annotated[str, Query(description="asc or desc")] = "desc",
     limit: JobLimit = 100,

@@ -55,6 +55,7 @@ from quantdesk.services.views_strategies import (
     Strategy,
     StrategyList,
     StrategyMeta,
+    StrategyParams,
     StrategyVersion,
     StrategyVersions,
     Template,
@@ -182,7 +183,8 @@ __all__ = [
     "PasswordChange", "Performance", "PositionPage", "RenameMap", "RenameStrategy", "Renamed",
     "ResultView", "Role", "RunInfo", "RunOptions", "RunResponse", "SandboxHealth",
     "SaveStrategy", "SavedStrategy", "Strategy", "StrategyDeleted", "StrategyJobs",
-    "StrategyList", "StrategyMeta", "StrategyVersion", "StrategyVersions", "Template",
+    "StrategyList", "StrategyMeta", "StrategyParams", "StrategyVersion", "StrategyVersions",
+    "Template",
     "TemplateList", "TokensRevoked", "TradePage", "UserChanges", "UserList", "UserView",
     "VersionInfo",
 ]  # fmt: skip

@@ -11,6 +11,7 @@ gives. Views for notebooks: ``stats()`` (``result_stats``), ``round_trips()``
 from __future__ import annotations
 
 import json
+import pickle
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,6 +34,7 @@ from quantdesk.backtest.result_frames import (
     records,
     trades_frame,
 )
+from quantdesk.backtest.result_pickle import RESULT_PICKLE, rqalpha_result_dict
 from quantdesk.backtest.result_stats import compute_stats
 from quantdesk.backtest.result_view import result_html, result_repr
 from quantdesk.backtest.round_trips import round_trips
@@ -116,7 +118,10 @@ class BacktestResult:
         return json.dumps(self.to_dict(), ensure_ascii=False, allow_nan=False, indent=indent)
 
     def write(self, directory: Path | str, *, log: bool = True) -> list[Path]:
-        """Write ``result.json``, ``summary.json``, CSVs and (``log``) ``run.log`` to ``directory``.
+        """Write ``result.json``, ``summary.json``, CSVs, ``result.pkl`` and (``log``) ``run.log``.
+
+        ``result.pkl`` is RQAlpha's result dict (``result_pickle``); in an RQAlpha run's
+        directory the pickle RQAlpha wrote is kept.
 
         Every file is written atomically. Returns the written paths.
         """
@@ -131,6 +136,10 @@ class BacktestResult:
             "positions.csv": flat_frame(self.positions).to_csv(index=False).encode(),
             "orders.csv": self.orders.to_csv(index=False).encode(),
         }
+        if self.summary.get("engine") != "rqalpha" or not (out / RESULT_PICKLE).exists():
+            files[RESULT_PICKLE] = pickle.dumps(
+                rqalpha_result_dict(self), protocol=pickle.HIGHEST_PROTOCOL
+            )  # an RQAlpha run keeps the pickle RQAlpha wrote
         if log:
             files["run.log"] = "".join(f"{line}\n" for line in self.logs).encode()
         paths = []
@@ -248,10 +257,13 @@ def build_result(
     engine: str = "native",
     engine_version: str | None = None,
     reference: dict[str, Any] | None = None,
+    data_bundle: str | None = None,
 ) -> BacktestResult:
     """Turn an engine's columns into DataFrames and compute the summary.
 
-    The same for every engine: ``engine`` and ``engine_version`` say which one produced them.
+    The same for every engine: ``engine`` and ``engine_version`` say which one produced them;
+    ``data_bundle`` (RQAlpha's bundle: a path or ``"catalog"``) becomes
+    ``summary["rqalpha_bundle"]``.
     """
     portfolio = portfolio_frame(raw.portfolio)
     trades = trades_frame(
@@ -294,6 +306,8 @@ def build_result(
         portfolio, trades, orders, config, strategy_name,
         engine=engine, engine_version=engine_version or package_version("quantdesk"),
     )  # fmt: skip
+    if data_bundle is not None:
+        summary["rqalpha_bundle"] = data_bundle
     conventions = dict(CONVENTIONS, trading_days_per_year=config.trading_days_per_year)
     conventions["risk_free_rate_value"] = config.risk_free_rate
     return BacktestResult(

@@ -264,6 +264,11 @@ def prepare(
         spec=resolved,
         engine=engine_name,
         rqalpha_command=settings.rqalpha_command if settings is not None else None,
+        rqalpha_bundle=(
+            str(settings.rqalpha_bundle_path)
+            if settings is not None and settings.rqalpha_bundle_path is not None
+            else None
+        ),
         notes=tuple(notes),
     )
 
@@ -335,6 +340,7 @@ def execute_backtest(
         engine=run.engine,
         engine_version=run.engine_version,
         reference=run.reference,
+        data_bundle=run.data_bundle,
     )
 
 

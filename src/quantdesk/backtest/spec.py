@@ -257,6 +257,8 @@ class EngineRun:
         reference: The engine's own summary where it computes one (RQAlpha's ``summary``),
             kept beside ours for cross-checks; ``None`` otherwise.
         artifacts: Extra files the engine wrote into the work directory (names).
+        data_bundle: The RQAlpha bundle the run read (``RQALPHA_BUNDLE_PATH``) or
+            ``"catalog"`` (built from the catalog for the run); ``None`` for other engines.
     """
 
     raw: EngineResult
@@ -264,6 +266,7 @@ class EngineRun:
     engine_version: str
     reference: dict[str, Any] | None = None
     artifacts: list[str] = field(default_factory=list)
+    data_bundle: str | None = None
 
 
 @dataclass(frozen=True)
@@ -283,6 +286,7 @@ class PreparedBacktest:
     spec: BacktestSpec
     engine: str = "native"
     rqalpha_command: str | None = None
+    rqalpha_bundle: str | None = None
     bars: BarSource | None = None
     notes: tuple[str, ...] = ()
 

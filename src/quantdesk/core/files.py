@@ -20,7 +20,9 @@ def atomic_writer(path: Path, mode: int = 0o644) -> Iterator[BinaryIO]:
     (``mkstemp``'s 0600 would hide the catalog from the sandboxed jobs that read it).
     """
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    # The temp name must fit NAME_MAX (255 bytes) when ``path``'s own name nearly fills it.
+    stem = path.name.encode()[:200].decode(errors="ignore")
+    fd, tmp = tempfile.mkstemp(prefix=f".{stem}.", suffix=".tmp", dir=path.parent)
     try:
         os.fchmod(fd, mode)
         with os.fdopen(fd, "wb") as fh:

@@ -1,4 +1,4 @@
-"""Settings from the environment / ``.env`` (read only where an entry point builds them).
+"""Settings from the environment, ``.env`` and ``.env.wsgi`` (read where an entry point needs them).
 
 Names follow the BackQuant contract (``BACKTEST_*``, ``LOCAL_AUTH_*``, ``JWT_EXPIRES_HOURS``,
 ``SECRET_KEY``) with paths defaulting under ``./var`` so a fresh checkout runs without root;
@@ -57,6 +57,13 @@ class Settings(BaseSettings):
             the contract's name): a path such as ``.venv-rqalpha/bin/rqalpha`` or a command
             line such as ``python -m rqalpha``. Unset: ``./.venv-rqalpha/bin/rqalpha`` when
             ``make rqalpha`` created it, else the rqalpha engine is unavailable.
+        rqalpha_bundle_path: ``RQALPHA_BUNDLE_PATH`` (the contract's name): an RQAlpha data
+            bundle (e.g. from ``rqalpha download-bundle``) that ``engine: rqalpha`` runs on
+            instead of one built from the catalog; the result's ``summary.rqalpha_bundle``
+            records which ran. Instruments and dates are still checked against the catalog.
+        backtest_rename_db_path: ``BACKTEST_RENAME_DB_PATH``: accepted and ignored (logged
+            once at start-up): the rename map lives in the main database, so renames stay
+            transactional.
         max_request_mb: Largest request body (MiB) → 413, answered before it is read.
         cors_origins: Comma-separated origins allowed cross-origin (empty: none, the UI is
             served from the same origin).
@@ -96,7 +103,9 @@ class Settings(BaseSettings):
         research_sandbox_uids: ``FIRST-LAST``: user ``u``'s notebooks run as uid ``FIRST + u``.
     """
 
-    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+    #: ``.env``, then the contract's ``.env.wsgi`` (its values win over ``.env``'s), both
+    #: optional; the process environment wins over both.
+    model_config = SettingsConfigDict(env_file=(".env", ".env.wsgi"), extra="ignore")
 
     config_env: str = "development"
     data_dir: Path = Path("var/data")
@@ -118,6 +127,8 @@ class Settings(BaseSettings):
     job_lease_seconds: float = Field(30.0, gt=0)
     job_max_attempts: int = Field(3, ge=1)
     rqalpha_command: str | None = None
+    rqalpha_bundle_path: Path | None = None
+    backtest_rename_db_path: str | None = None
     backtest_sandbox: str = Field("strict", pattern="^(strict|off)$")
     backtest_memory_mb: int = Field(2048, ge=64)
     backtest_max_procs: int = Field(64, ge=4)
@@ -208,7 +219,7 @@ class Settings(BaseSettings):
         """``BACKTEST_ALLOWED_FREQUENCIES`` as a tuple."""
         return tuple(f.strip() for f in self.backtest_allowed_frequencies.split(",") if f.strip())
 
-    @field_validator("log_dir", mode="before")
+    @field_validator("log_dir", "rqalpha_bundle_path", mode="before")
     @classmethod
     def _no_log_dir(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value

@@ -80,9 +80,10 @@ class JobConfig(BacktestSpec):
     """
 
     job_id: str
-    strategy_id: str
+    strategy_id: str = Field(description="the saved strategy run; '' for an inline run")
     data_dir: str = Field(description="the catalog's folder")
     version: int | None = Field(None, description="the saved code version the job runs")
+    strategy_name: str | None = Field(None, description="the strategy's (or inline run's) name")
 
 
 class JobFailure(BaseModel):

@@ -207,7 +207,7 @@ def main(run_dir: str, log_bytes: int | None = None) -> int:
             catalog=Catalog(config.data_dir),
             progress=report.progress,
             log_sink=log,
-            strategy_name=config.strategy_id,
+            strategy_name=config.strategy_id or config.strategy_name or "inline",
             work_dir=folder.path,  # RQAlpha's result.pkl lands beside extracted.json
             on_session=report.on_session,
         )

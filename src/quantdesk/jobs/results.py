@@ -169,12 +169,12 @@ def read_result_page(path: Path, start: int = 0, stop: int | None = None) -> dic
     """The contract's result parts of ``extracted.json`` with trades ``[start, stop)`` only.
 
     In one pass: ``{"summary", "equity", "trade_columns", "raw_keys"}`` (each as stored,
-    ``None`` when absent), ``"trades"`` (the list of those trade objects) and
-    ``"trades_total"`` (how many trades the file holds, counted).
+    ``None`` when absent), ``"trades"`` (the list of those trade objects; empty when the file
+    has none, or something else than a list, under ``trades``) and ``"trades_total"`` (how
+    many trades the file holds, counted).
 
     Raises:
-        FileNotFoundError: as ``open_regular``. CorruptFile: not JSON, not an object, or
-            without a ``trades`` list.
+        FileNotFoundError: as ``open_regular``. CorruptFile: not JSON or not an object.
     """
     out: dict[str, Any] = dict.fromkeys(("summary", "equity", "trade_columns", "raw_keys"))
     page: list[Any] = []
@@ -182,6 +182,9 @@ def read_result_page(path: Path, start: int = 0, stop: int | None = None) -> dic
 
     def trades(events: _Events, first: _First) -> None:
         nonlocal total
+        if first[0] != "start_array":  # a missing or malformed field reads as empty
+            events.skip(first)
+            return
         for item in events.items(first, "trades"):
             if start <= total and (stop is None or total < stop):
                 page.append(events.value(item))
@@ -191,8 +194,7 @@ def read_result_page(path: Path, start: int = 0, stop: int | None = None) -> dic
 
     handlers = {key: _build_into(out, key) for key in out}
     handlers["trades"] = trades
-    if "trades" not in _scan(path, handlers):
-        raise CorruptFile(f"{path.name} has no trades list")
+    _scan(path, handlers)
     out["trades"] = page
     out["trades_total"] = total
     return out

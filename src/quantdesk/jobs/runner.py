@@ -61,7 +61,8 @@ def child_env(settings: Settings | None = None) -> dict[str, str]:
     """The whole environment of a job.
 
     No proxies, no credentials, deterministic hashing, one thread per pool; plus
-    ``RQALPHA_COMMAND`` from ``settings`` (the external engine a job may run).
+    ``RQALPHA_COMMAND`` and ``RQALPHA_BUNDLE_PATH`` from ``settings`` (the external engine a
+    job may run and its data).
     """
     env = {
         "PATH": "/usr/local/bin:/usr/bin:/bin",
@@ -74,6 +75,8 @@ def child_env(settings: Settings | None = None) -> dict[str, str]:
     }
     if settings is not None and settings.rqalpha_command:
         env["RQALPHA_COMMAND"] = settings.rqalpha_command
+    if settings is not None and settings.rqalpha_bundle_path is not None:
+        env["RQALPHA_BUNDLE_PATH"] = str(settings.rqalpha_bundle_path.resolve())
     return env
 
 

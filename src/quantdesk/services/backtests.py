@@ -11,12 +11,15 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import os
+import shutil
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 from quantdesk.backtest.run import prepare
@@ -44,15 +47,20 @@ from quantdesk.jobs.artifacts import (
     run_dir_for,
 )
 from quantdesk.jobs.logs import LogChunk, read_log_chunk
-from quantdesk.jobs.results import read_result_page
+from quantdesk.jobs.results import read_json_members, read_result_page
 from quantdesk.services.auth import Principal
-from quantdesk.services.strategies import StrategyService, check_strategy_id
+from quantdesk.services.strategies import (
+    StrategyService,
+    check_inline_code,
+    check_strategy_id,
+)
 from quantdesk.services.views_jobs import Equity, JobStatusView, Performance, ResultView
 from quantdesk.storage import Database, DbSession
 from quantdesk.storage import idempotency as key_store
 from quantdesk.storage import jobs as job_store
 from quantdesk.storage.models import JobRow
 
+#: How often (seconds) a creation also forgets expired Idempotency-Keys (a write).
 CLEANUP_EVERY_SECONDS = 600.0
 MAX_PAGE_SIZE = 1000
 #: The spec's fields that ``prepare`` resolves (defaults made explicit) before a job is queued.
@@ -63,13 +71,34 @@ class RunRequest(BacktestSpec):
     """A backtest request (``POST /api/backtest/run``): the contract's fields and the spec's.
 
     ``strategy_id`` names the user's strategy; ``version`` runs a saved version of its code
-    (default the latest). Validation keeps the contract's rules and messages.
+    (default the latest). Or, as zquant does, ``strategy_code`` runs inline code (with an
+    optional ``strategy_name``): it is checked like a saved strategy and snapshotted with the
+    job, and never kept in the request's dump. Validation keeps the contract's rules and
+    messages.
     """
 
-    strategy_id: str = Field(description="1-64 chars: CJK, letters, digits, _ or -")
+    strategy_id: str | None = Field(None, description="1-64 chars: CJK, letters, digits, _ or -")
     version: int | None = Field(
         None, ge=1, le=MAX_ID, description="run this saved version of the code"
     )
+    strategy_code: str | None = Field(
+        None, exclude=True, description="inline code to run instead of a saved strategy"
+    )
+    strategy_name: str | None = Field(
+        None, max_length=200, description="the inline run's name (a saved strategy's own name)"
+    )
+
+    @model_validator(mode="after")
+    def _one_strategy(self) -> RunRequest:
+        if self.strategy_code is not None and self.strategy_id is not None:
+            raise PydanticCustomError(
+                "strategy_ambiguous", "give strategy_id or strategy_code, not both"
+            )
+        if self.strategy_code is not None and self.version is not None:
+            raise PydanticCustomError(
+                "version_inline", "version applies to a saved strategy, not to strategy_code"
+            )
+        return self
 
     @field_validator("benchmark", mode="after")
     @classmethod
@@ -87,6 +116,52 @@ class LogStream:
     """
 
     chunks: Iterator[bytes]
+
+
+def _of_type(value: Any, kind: type[dict[str, Any]] | type[list[Any]]) -> Any:
+    """``value`` when it is a ``kind`` (dict or list), else an empty one."""
+    return value if isinstance(value, kind) else kind()
+
+
+def _strings(value: Any) -> list[str]:
+    """The strings of ``value`` when it is a list, else ``[]``."""
+    return [v for v in _of_type(value, list) if isinstance(v, str)]
+
+
+def _equity(value: Any) -> Equity:
+    """The result's ``equity`` arrays; missing arrays (or non-numbers in them) come back empty."""
+    equity = _of_type(value, dict)
+
+    def numbers(key: str) -> list[float | None]:
+        return [
+            float(v) if isinstance(v, int | float) and not isinstance(v, bool) else None
+            for v in _of_type(equity.get(key), list)
+        ]
+
+    dates = [str(d) for d in _of_type(equity.get("dates"), list)]
+    return Equity(
+        dates=dates, nav=numbers("nav"), returns=numbers("returns"),
+        benchmark_nav=numbers("benchmark_nav"),
+    )  # fmt: skip
+
+
+def old_buckets(runs: Path, cutoff: str) -> list[str]:
+    """Names of the ``YYYY-MM-DD`` buckets under ``runs`` dated before ``cutoff`` (ISO date)."""
+    try:
+        with os.scandir(runs) as entries:
+            names = [e.name for e in entries if e.is_dir(follow_symlinks=False)]
+    except FileNotFoundError:
+        return []
+    old = []
+    for name in names:
+        if len(name) != 10 or name >= cutoff:
+            continue
+        try:
+            dt.date.fromisoformat(name)
+        except ValueError:
+            continue
+        old.append(name)
+    return sorted(old)
 
 
 def request_digest(code: str, request: RunRequest) -> str:
@@ -141,22 +216,27 @@ class BacktestService:
                 known = key_store.keyed_job(session, key_use)
             if known is not None:
                 return known  # the same job, whatever happened to the strategy since
-        check_strategy_id(request.strategy_id)
+        if request.strategy_code is not None:
+            code = check_inline_code(request.strategy_code)
+        else:
+            strategy_id = check_strategy_id(request.strategy_id)
+            canonical = self._strategies.resolve(principal, strategy_id)
+            code = (
+                self._strategies.version(principal, canonical, request.version).code
+                if request.version is not None
+                else self._strategies.read_code(principal, canonical)
+            )  # an old id runs the renamed one
+            name = self._strategies.name_of(principal, canonical)
+            request = request.model_copy(
+                update={"strategy_id": canonical, "strategy_name": name or None}
+            )
         allowed = self._settings.allowed_frequencies
         if request.frequency not in allowed:
             raise InvalidArgument(f"frequency must be one of {', '.join(allowed)}")
-        canonical = self._strategies.resolve(principal, request.strategy_id)
-        if canonical != request.strategy_id:  # an old id runs the renamed one
-            request = request.model_copy(update={"strategy_id": canonical})
-        code = (
-            self._strategies.version(principal, request.strategy_id, request.version).code
-            if request.version is not None
-            else self._strategies.read_code(principal, request.strategy_id)
-        )
         try:
             prepared = prepare(
                 code, request, catalog=self._catalog, settings=self._settings,
-                strategy_name=request.strategy_id,
+                strategy_name=request.strategy_id or request.strategy_name or "inline",
             )  # fmt: skip
         except NotFound as exc:  # an unknown instrument is a bad field, not a missing resource
             raise InvalidArgument(exc.message) from None
@@ -209,13 +289,15 @@ class BacktestService:
         if known is not None:
             return known
         # Files first, then a short transaction: the write lock is never held across fsyncs.
-        strategy_id = request.strategy_id
+        strategy_id = request.strategy_id or ""  # "" marks an inline run
         normalized = request.model_dump(mode="json")
+        config = JobConfig(
+            **{**request.model_dump(), "strategy_id": strategy_id},
+            job_id=job_id, data_dir=str(self._catalog.root.resolve()),
+        )  # fmt: skip
         folder.create(
             code=code,
-            config=JobConfig(
-                **request.model_dump(), job_id=job_id, data_dir=str(self._catalog.root.resolve())
-            ),
+            config=config,
             meta=JobMeta(
                 job_id=job_id, strategy_id=strategy_id, owner_id=principal.user_id,
                 created_at=iso_utc(now) or "", request=normalized, request_hash=digest,
@@ -233,7 +315,8 @@ class BacktestService:
                     job_store.insert(
                         session,
                         id=job_id, owner_id=principal.user_id, strategy_id=strategy_id,
-                        status=JobStatus.QUEUED, request=normalized, request_hash=digest,
+                        strategy_name=request.strategy_name or "", status=JobStatus.QUEUED,
+                        request=normalized, request_hash=digest,
                         run_dir=folder.relative, created_at=now, updated_at=now,
                         attempts=0, max_attempts=self._settings.job_max_attempts, fence=0,
                         progress=0.0, current_bar=0, total_bars=0, retry_of=retry_of,
@@ -252,36 +335,28 @@ class BacktestService:
     def cleanup(self, now: dt.datetime, *, force: bool = False) -> list[str]:
         """Remove date buckets of ``runs/`` older than ``BACKTEST_KEEP_DAYS``, with their jobs.
 
-        At most every ``CLEANUP_EVERY_SECONDS`` per process unless ``force``. Only finished
-        jobs go: folders of QUEUED/RUNNING jobs are kept. Also forgets expired
-        Idempotency-Keys. Returns the buckets touched.
+        Runs whenever a job is created (the contract): it lists the bucket names only, so a
+        creation with nothing to remove costs one directory read. A bucket that holds a
+        QUEUED or RUNNING job is not touched at all (checked in the same transaction that
+        deletes the bucket's rows). Expired Idempotency-Keys are forgotten at most every
+        ``CLEANUP_EVERY_SECONDS`` unless ``force``. Returns the buckets removed.
         """
-        if not force and now.timestamp() - self._last_cleanup < CLEANUP_EVERY_SECONDS:
-            return []
-        self._last_cleanup = now.timestamp()
-        with self._db.write() as session:
-            key_store.forget_keys(
-                session, now - dt.timedelta(hours=self._settings.idempotency_key_hours)
-            )
-        cutoff = (now - dt.timedelta(days=self._settings.backtest_keep_days)).date()
-        runs = self._base / "runs"
-        touched = []
-        for bucket in sorted(runs.glob("????-??-??")) if runs.is_dir() else []:
-            try:
-                day = dt.date.fromisoformat(bucket.name)
-            except ValueError:
-                continue
-            if day >= cutoff:
-                continue
+        if force or now.timestamp() - self._last_cleanup >= CLEANUP_EVERY_SECONDS:
+            self._last_cleanup = now.timestamp()
             with self._db.write() as session:
-                kept = job_store.purge_bucket(session, bucket.name)
-            for folder in bucket.iterdir():
-                relative = f"runs/{bucket.name}/{folder.name}"
-                if relative not in kept:
-                    RunFolder(self._base, relative).remove()
-            if not any(bucket.iterdir()):
-                bucket.rmdir()
-            touched.append(bucket.name)
+                key_store.forget_keys(
+                    session, now - dt.timedelta(hours=self._settings.idempotency_key_hours)
+                )
+        cutoff = (now - dt.timedelta(days=self._settings.backtest_keep_days)).date().isoformat()
+        touched = []
+        for bucket in old_buckets(self._base / "runs", cutoff):
+            with self._db.write() as session:
+                if not job_store.purge_bucket(session, bucket):
+                    continue  # a queued or running job lives there
+            for folder in sorted((self._base / "runs" / bucket).iterdir()):
+                RunFolder(self._base, f"runs/{bucket}/{folder.name}").remove()
+            shutil.rmtree(self._base / "runs" / bucket, ignore_errors=True)
+            touched.append(bucket)
         return touched
 
     # -- reads ---------------------------------------------------------------------------------
@@ -341,17 +416,15 @@ class BacktestService:
             payload = read_result_page(folder.file(EXTRACTED), start, stop)
         except (FileNotFoundError, CorruptFile):
             raise InternalError(f"the result file of job {job_id} is missing or corrupt") from None
-        equity = payload["equity"] if isinstance(payload["equity"], dict) else {}
+        # A field the file lacks (or holds in another shape) comes back empty (the contract).
         return ResultView(
             job_id=job_id,
-            summary=payload["summary"] or {},
-            equity=Equity.model_validate(
-                {k: equity.get(k) or [] for k in ("dates", "nav", "returns", "benchmark_nav")}
-            ),
-            trades=payload["trades"],
-            trade_columns=payload["trade_columns"] or [],
+            summary=_of_type(payload["summary"], dict),
+            equity=_equity(payload["equity"]),
+            trades=[t for t in payload["trades"] if isinstance(t, dict)],
+            trade_columns=_strings(payload["trade_columns"]),
             trades_total=payload["trades_total"],
-            raw_keys=payload["raw_keys"] or [],
+            raw_keys=_strings(payload["raw_keys"]),
             page=p if paged else None,
             page_size=size if paged else None,
         )
@@ -369,28 +442,34 @@ class BacktestService:
         row = self._job(principal, job_id)
         if row.status != JobStatus.FINISHED:
             raise ResultNotReady(f"job {job_id} is {row.status}; the report exists once FINISHED")
-        try:
-            full = RunFolder(self._base, row.run_dir).read_json("result.json")
-        except ValueError:
-            full = None
-        if not isinstance(full, dict) or "summary" not in full:
-            raise InternalError(f"the result file of job {job_id} is missing or corrupt")
-        summary = full["summary"]
+        members = ("summary", "trades", "positions", "portfolio")
+        try:  # streamed: never the whole file (it is the job's, up to BACKTEST_DISK_MB)
+            path = RunFolder(self._base, row.run_dir).file("result.json")
+            full = read_json_members(path, members)
+        except (FileNotFoundError, CorruptFile):
+            raise InternalError(f"the result file of job {job_id} is missing or corrupt") from None
+        summary = _of_type(full["summary"], dict)
         names = {
             "total_return": "total_returns", "annual_return": "annualized_returns",
             "max_drawdown": "max_drawdown", "sharpe_ratio": "sharpe", "win_rate": "win_rate",
             "profit_loss_ratio": "profit_loss_ratio", "alpha": "alpha", "beta": "beta",
         }  # fmt: skip
-        positions = full.get("positions") or {}
+        positions = {
+            c: v for c, v in _of_type(full["positions"], dict).items() if isinstance(v, list)
+        }
         columns = list(positions)
-        rows = zip(*(positions[c] for c in columns), strict=True) if columns else iter(())
+        rows = zip(*(positions[c] for c in columns), strict=False) if columns else iter(())
+        metrics = {k: summary.get(v) for k, v in names.items()}
         return Performance(
             job_id=job_id,
-            metrics={k: summary.get(v) for k, v in names.items()},
+            metrics={
+                k: v if isinstance(v, int | float) and not isinstance(v, bool) else None
+                for k, v in metrics.items()
+            },
             summary=summary,
-            trades=full.get("trades") or [],
+            trades=[t for t in _of_type(full["trades"], list) if isinstance(t, dict)],
             portfolio=[dict(zip(columns, r, strict=True)) for r in rows],
-            daily=full.get("portfolio") or {},
+            daily=_of_type(full["portfolio"], dict),
         )
 
     def log(

@@ -127,7 +127,7 @@ class JobService:
             jobs.append(
                 HistoryItem(
                     job_id=view.job_id,
-                    strategy_id=view.strategy_id,
+                    strategy_id=row.strategy_id,
                     status=view.status,
                     error=view.error,
                     created_at=view.created_at,
@@ -162,7 +162,9 @@ class JobService:
         except FileNotFoundError:
             raise Conflict(f"job {job_id} has no code snapshot left to retry") from None
         try:
-            request = RunRequest.model_validate({**row.request, "strategy_id": row.strategy_id})
+            request = RunRequest.model_validate(
+                {**row.request, "strategy_id": row.strategy_id or None}  # None: an inline run
+            )
         except ValidationError as exc:
             raise Conflict(
                 f"job {job_id}'s request is no longer valid: "

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import Any
 
 from quantdesk.core.events import EventKind
 from quantdesk.core.files import remove_temp_files
@@ -45,22 +46,48 @@ class Platform:
     processes: ProcessMonitor
     research: ResearchService
 
+    def record_event(
+        self, kind: str, subject: str, data: dict[str, Any] | None = None, *,
+        user_id: int | None = None,
+    ) -> int:  # fmt: skip
+        """Record a platform event in its own transaction (``EventLog.record_event``).
+
+        Returns:
+            The event's id.
+        """
+        return self.events.record_event(kind, subject, data, user_id=user_id)
+
     def close(self) -> None:
         """Stop this process's notebook servers and release database connections."""
         self.research.close()
         self.db.dispose()
 
 
-def bootstrap(settings: Settings) -> Platform:
+def announce_settings(settings: Settings) -> None:
+    """Log what the settings ask that quantdesk does otherwise (the contract's deviations)."""
+    if settings.backtest_rename_db_path:
+        log.info(
+            "BACKTEST_RENAME_DB_PATH=%s is ignored: the strategy rename map lives in the main "
+            "database (%s), so renames stay transactional",
+            settings.backtest_rename_db_path,
+            settings.database_url.split("@")[-1],
+        )
+
+
+def bootstrap(settings: Settings, *, announce: bool = True) -> Platform:
     """Check the configuration, migrate the database, create the local admin, seed the catalog.
 
-    An empty catalog gets the bundled demo data (on first start).
+    An empty catalog gets the bundled demo data (on first start). ``announce`` logs the
+    start-up notes (settings accepted but not used); the API process that ``quantdesk serve``
+    supervises passes ``False``, its supervisor having logged them once.
 
     Raises:
         ConfigurationError: unsafe settings outside development.
     """
     secret = resolve_secret_key(settings)
     check_mode(settings)
+    if announce:
+        announce_settings(settings)
     settings.backtest_base_dir.mkdir(parents=True, exist_ok=True)
     db = Database(settings.database_url)
     migrate(db)
@@ -89,7 +116,8 @@ def supervise_platform(settings: Settings, api_argv: list[str], listen_fd: int) 
 
     Left: its jobs' control groups and processes, temporary files of interrupted writes.
     Supervised: the API process (``api_argv``, inheriting the listening socket ``listen_fd``)
-    and ``settings.workers`` workers (``stop()`` them).
+    and ``settings.workers`` workers (``stop()`` them). A worker that dies is recorded as a
+    ``worker.crashed`` event (the supervisor's own connection to the database).
     """
     swept = Sandbox(settings, Launcher()).sweep()
     if swept:
@@ -98,6 +126,8 @@ def supervise_platform(settings: Settings, api_argv: list[str], listen_fd: int) 
     if temp:
         log.warning("removed %d temporary files of interrupted writes", temp)
     api = ProcessSpec("api", api_argv, settings_env(settings), pass_fds=(listen_fd,))
-    supervisor = Supervisor([api, *(worker_spec(settings, i) for i in range(settings.workers))])
+    events = EventLog(Database(settings.database_url), settings)
+    specs = [api, *(worker_spec(settings, i) for i in range(settings.workers))]
+    supervisor = Supervisor(specs, record_event=events.record_event)
     supervisor.start()
     return supervisor

@@ -31,6 +31,7 @@ from quantdesk.services.views_strategies import (
     Strategy,
     StrategyList,
     StrategyMeta,
+    StrategyParams,
     StrategyVersion,
     StrategyVersions,
     Template,
@@ -43,9 +44,59 @@ from quantdesk.storage import renames as rename_store
 from quantdesk.storage import strategies as strategy_store
 from quantdesk.storage.models import StrategyRow
 
+#: Every CJK Unified Ideographs block (Unicode 17: the main block, extensions A-J) and the
+#: two compatibility blocks, as regex ranges.
+CJK_RANGES = (
+    "\u3400-\u4dbf"  # Extension A
+    "\u4e00-\u9fff"  # CJK Unified Ideographs
+    "\uf900-\ufaff"  # Compatibility Ideographs
+    "\U00020000-\U0002a6df"  # Extension B
+    "\U0002a700-\U0002ee5f"  # Extensions C, D, E, F, I
+    "\U0002f800-\U0002fa1f"  # Compatibility Ideographs Supplement
+    "\U00030000-\U0003347f"  # Extensions G, H, J
+)
 #: 1-64 characters: CJK ideographs, ASCII letters, digits, ``_`` and ``-`` (the contract's rule).
-STRATEGY_ID = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaffA-Za-z0-9_-]{1,64}")
+STRATEGY_ID = re.compile(rf"[{CJK_RANGES}A-Za-z0-9_-]{{1,64}}")
+#: Longest file name (bytes) on Linux file systems: 64 ideographs outside the BMP take 256.
+NAME_MAX = 255
 MAX_CODE_BYTES = 1_000_000
+
+
+def code_file_name(strategy_id: str, suffix: str = ".py") -> str:
+    """``<strategy_id>.py`` (the contract's name), shortened when it exceeds ``NAME_MAX`` bytes.
+
+    Only ids of mostly supplementary-plane ideographs (4 UTF-8 bytes each) are that long:
+    they keep as many leading characters as fit, then ``~`` and 16 hex digits of the id's
+    SHA-256 (``~`` is never in an id, so no other id has that name).
+    """
+    name = f"{strategy_id}{suffix}"
+    if len(name.encode()) <= NAME_MAX:
+        return name
+    digest = hashlib.sha256(strategy_id.encode()).hexdigest()[:16]
+    head = strategy_id
+    while len(f"{head}~{digest}{suffix}".encode()) > NAME_MAX:
+        head = head[:-1]
+    return f"{head}~{digest}{suffix}"
+
+
+def check_inline_code(code: str) -> str:
+    """An inline strategy (``strategy_code``), checked like a saved one would be run.
+
+    Raises:
+        InvalidArgument: empty, larger than ``MAX_CODE_BYTES``, or not valid Python (the
+            message gives the line).
+    """
+    if not code.strip():
+        raise InvalidArgument("strategy_code is empty")
+    if len(code.encode("utf-8")) > MAX_CODE_BYTES:
+        raise InvalidArgument(f"strategy_code is larger than {MAX_CODE_BYTES} bytes")
+    try:
+        parse_module(code, "strategy.py")
+    except SyntaxError as exc:
+        raise InvalidArgument(
+            f"strategy_code has a syntax error at line {exc.lineno}: {exc.msg}"
+        ) from None
+    return code
 
 
 def check_strategy_id(value: object, field: str = "strategy_id") -> str:
@@ -130,10 +181,10 @@ class StrategyService:
         self._root = settings.backtest_base_dir / "strategies"
 
     def code_path(self, owner_id: int, strategy_id: str) -> Path:
-        """Where the code of ``strategy_id`` of ``owner_id`` is stored."""
+        """Where the code of ``strategy_id`` of ``owner_id`` is stored (``code_file_name``)."""
         if owner_id == self._settings.local_auth_user_id:
-            return self._root / f"{strategy_id}.py"
-        return self._root / "users" / str(owner_id) / f"{strategy_id}.py"
+            return self._root / code_file_name(strategy_id)
+        return self._root / "users" / str(owner_id) / code_file_name(strategy_id)
 
     def _adopt_legacy(self, principal: Principal) -> None:
         """Give the local admin metadata rows for code files that have none."""
@@ -188,6 +239,23 @@ class StrategyService:
         return Strategy(
             **view.model_dump(), code=code, params_schema=ParamSpec.of(params_schema(code))
         )
+
+    def params(self, principal: Principal, strategy_id: str) -> StrategyParams:
+        """The parameter schema of a strategy's saved code (``PARAMS``, read without running it).
+
+        Raises:
+            InvalidArgument: malformed id. NotFound: no such strategy of the caller.
+        """
+        check_strategy_id(strategy_id)
+        strategy_id = self.resolve(principal, strategy_id)
+        code = self.read_code(principal, strategy_id)
+        return StrategyParams(strategy_id=strategy_id, params=ParamSpec.of(params_schema(code)))
+
+    def name_of(self, principal: Principal, strategy_id: str) -> str:
+        """The ``name`` of the caller's strategy ``strategy_id`` ('' when unnamed or absent)."""
+        with self._db.read() as session:
+            row = strategy_store.get(session, principal.user_id, strategy_id)
+            return row.name if row is not None else ""
 
     def resolve(self, principal: Principal, strategy_id: str) -> str:
         """The current id of ``strategy_id`` (itself unless it was renamed away)."""

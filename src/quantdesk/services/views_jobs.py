@@ -25,7 +25,13 @@ class JobStatusView(BaseModel):
     status: JobStatus
     error: JobError | None
     error_message: str | None
-    strategy_id: str
+    strategy_id: str | None = Field(description="the strategy run; null for an inline run")
+    strategy_name: str = Field(
+        "", description="the strategy's name when the job was created (an inline run's own)"
+    )
+    inline: bool = Field(
+        False, description="true when the code came with the request (strategy_code)"
+    )
     created_at: str | None
     updated_at: str | None
     started_at: str | None
@@ -47,7 +53,9 @@ class JobStatusView(BaseModel):
             status=JobStatus(row.status),
             error=error,
             error_message=row.error_message if row.error_code else None,
-            strategy_id=row.strategy_id,
+            strategy_id=row.strategy_id or None,
+            strategy_name=row.strategy_name,
+            inline=not row.strategy_id,
             created_at=iso_utc(row.created_at),
             updated_at=iso_utc(row.updated_at),
             started_at=iso_utc(row.started_at),

@@ -47,6 +47,13 @@ class Strategy(StrategyMeta):
     params_schema: list[ParamSpec] = Field(default_factory=list)
 
 
+class StrategyParams(BaseModel):
+    """``GET /api/backtest/strategies/{id}/params``: the parameter schema of the saved code."""
+
+    strategy_id: str = Field(description="the strategy's current id (an old id is resolved)")
+    params: list[ParamSpec] = Field(description="``PARAMS`` entries in order, read statically")
+
+
 class VersionInfo(BaseModel):
     """One saved version of a strategy's code (without the code)."""
 

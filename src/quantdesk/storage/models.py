@@ -124,7 +124,9 @@ class JobRow(Base):
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     owner_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
-    strategy_id: Mapped[str] = mapped_column(String(64))
+    strategy_id: Mapped[str] = mapped_column(String(64))  # "" for an inline run
+    #: The strategy's name when the job was created (an inline run's ``strategy_name``).
+    strategy_name: Mapped[str] = mapped_column(String(200), default="", server_default="")
     status: Mapped[str] = mapped_column(String(16))
     request: Mapped[dict[str, Any]] = mapped_column(JSON)
     request_hash: Mapped[str] = mapped_column(String(64))

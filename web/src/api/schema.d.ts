@@ -416,7 +416,11 @@ export interface paths {
          * @description One strategy with its ``code``.
          */
         get: operations["get_strategy"];
-        put?: never;
+        /**
+         * Put Strategy
+         * @description Create or update a strategy's code: the same as ``POST`` (seed 003's REST shape).
+         */
+        put: operations["put_strategy"];
         /**
          * Save Strategy
          * @description Create or update a strategy's code.
@@ -487,6 +491,26 @@ export interface paths {
          * @description A strategy's job history (§4).
          */
         get: operations["strategy_jobs"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/backtest/strategies/{strategy_id}/params": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Strategy Params
+         * @description The parameter schema of the saved code: ``PARAMS`` read statically (never run).
+         */
+        get: operations["strategy_params"];
         put?: never;
         post?: never;
         delete?: never;
@@ -985,11 +1009,8 @@ export interface components {
          * @description ``data`` of ``GET /api/data/instruments/{order_book_id}/bars``: columns of one length.
          */
         Bars: {
-            /**
-             * Adjust
-             * @description pre (forward-adjusted) or none (as traded)
-             */
-            adjust: string;
+            /** @description pre (forward-adjusted) or none (as traded) */
+            adjust: components["schemas"]["Adjust"];
             /** Close */
             close: (number | null)[];
             /** Dates */
@@ -1054,6 +1075,19 @@ export interface components {
              * @description what passed, one check per line
              */
             stdout: string;
+        };
+        /**
+         * Credentials
+         * @description ``POST /api/login``: ``mobile`` and ``password``, as form fields or a JSON object.
+         *
+         *     Anything but two non-empty strings is refused with the one message the contract gives
+         *     (400 ``mobile and password are required``).
+         */
+        Credentials: {
+            /** Mobile */
+            mobile: string;
+            /** Password */
+            password: string;
         };
         /**
          * Diagnostic
@@ -1216,6 +1250,16 @@ export interface components {
         /** Envelope[StrategyMeta] */
         Envelope_StrategyMeta_: {
             data: components["schemas"]["StrategyMeta"];
+            /**
+             * Ok
+             * @description always true
+             * @default true
+             */
+            ok: boolean;
+        };
+        /** Envelope[StrategyParams] */
+        Envelope_StrategyParams_: {
+            data: components["schemas"]["StrategyParams"];
             /**
              * Ok
              * @description always true
@@ -1473,8 +1517,7 @@ export interface components {
             listed_date: string | null;
             /** Lot Size */
             lot_size: number;
-            /** Market */
-            market: string;
+            market: components["schemas"]["Market"];
             /** Name */
             name: string;
             /** Order Book Id */
@@ -1554,6 +1597,12 @@ export interface components {
             error_message: string | null;
             /** Finished At */
             finished_at: string | null;
+            /**
+             * Inline
+             * @description true when the code came with the request (strategy_code)
+             * @default false
+             */
+            inline: boolean;
             /** Job Id */
             job_id: string;
             /**
@@ -1569,13 +1618,28 @@ export interface components {
             /** Started At */
             started_at: string | null;
             status: components["schemas"]["JobStatus"];
-            /** Strategy Id */
-            strategy_id: string;
+            /**
+             * Strategy Id
+             * @description the strategy run; null for an inline run
+             */
+            strategy_id: string | null;
+            /**
+             * Strategy Name
+             * @description the strategy's name when the job was created (an inline run's own)
+             * @default
+             */
+            strategy_name: string;
             /** Total Bars */
             total_bars: number;
             /** Updated At */
             updated_at: string | null;
         };
+        /**
+         * Kernel
+         * @description The Jupyter kernels a research item's session can start.
+         * @enum {string}
+         */
+        Kernel: "python3";
         /**
          * KeyDeleted
          * @description ``DELETE /api/keys/{key}``.
@@ -1655,6 +1719,12 @@ export interface components {
             /** Userid */
             userid: number;
         };
+        /**
+         * Market
+         * @description The market an instrument trades in; it picks the calendar and the default profile.
+         * @enum {string}
+         */
+        Market: "us" | "cn";
         /**
          * MarketName
          * @description The market profiles a run can name (``market`` of a backtest).
@@ -1986,8 +2056,7 @@ export interface components {
             description: string;
             /** Id */
             id: string;
-            /** Kernel */
-            kernel: string;
+            kernel: components["schemas"]["Kernel"];
             /** Notebook Path */
             notebook_path: string;
             /** @description null without a session */
@@ -2018,11 +2087,8 @@ export interface components {
              * @description 1-64 chars: CJK, letters, digits, _ or -
              */
             id?: string | null;
-            /**
-             * Kernel
-             * @description python3
-             */
-            kernel?: string | null;
+            /** @description python3 */
+            kernel?: components["schemas"]["Kernel"] | null;
             /**
              * Notebook Path
              * @description relative .ipynb path; default <id>.ipynb
@@ -2073,8 +2139,7 @@ export interface components {
         ResearchUpdate: {
             /** Description */
             description?: string | null;
-            /** Kernel */
-            kernel?: string | null;
+            kernel?: components["schemas"]["Kernel"] | null;
             /** Notebook Path */
             notebook_path?: string | null;
             status?: components["schemas"]["ItemStatus"] | null;
@@ -2189,7 +2254,10 @@ export interface components {
          * @description A backtest request (``POST /api/backtest/run``): the contract's fields and the spec's.
          *
          *     ``strategy_id`` names the user's strategy; ``version`` runs a saved version of its code
-         *     (default the latest). Validation keeps the contract's rules and messages.
+         *     (default the latest). Or, as zquant does, ``strategy_code`` runs inline code (with an
+         *     optional ``strategy_name``): it is checked like a saved strategy and snapshotted with the
+         *     job, and never kept in the request's dump. Validation keeps the contract's rules and
+         *     messages.
          */
         RunRequest: {
             /**
@@ -2268,10 +2336,20 @@ export interface components {
              */
             start_date: string;
             /**
+             * Strategy Code
+             * @description inline code to run instead of a saved strategy
+             */
+            strategy_code?: string | null;
+            /**
              * Strategy Id
              * @description 1-64 chars: CJK, letters, digits, _ or -
              */
-            strategy_id: string;
+            strategy_id?: string | null;
+            /**
+             * Strategy Name
+             * @description the inline run's name (a saved strategy's own name)
+             */
+            strategy_name?: string | null;
             /**
              * Tax
              * @description sell-side tax rate
@@ -2468,6 +2546,22 @@ export interface components {
              * @default 0
              */
             version: number;
+        };
+        /**
+         * StrategyParams
+         * @description ``GET /api/backtest/strategies/{id}/params``: the parameter schema of the saved code.
+         */
+        StrategyParams: {
+            /**
+             * Params
+             * @description ``PARAMS`` entries in order, read statically
+             */
+            params: components["schemas"]["ParamSpec"][];
+            /**
+             * Strategy Id
+             * @description the strategy's current id (an old id is resolved)
+             */
+            strategy_id: string;
         };
         /**
          * StrategyVersion
@@ -2964,7 +3058,7 @@ export interface operations {
                 date_from?: string | null;
                 /** @description created on/before, YYYY-MM-DD */
                 date_to?: string | null;
-                /** @description id, strategy_id, status, created_at or updated_at */
+                /** @description id, strategy_id, name (the strategy's name, then its id), status, created_at or updated_at */
                 order_by?: string;
                 /** @description asc or desc */
                 order?: string;
@@ -4917,6 +5011,111 @@ export interface operations {
             };
         };
     };
+    put_strategy: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description `<token>` or `Bearer <token>` */
+                authorization?: string | null;
+                /** @description API key (with X-API-Secret) */
+                "x-api-key"?: string | null;
+                /** @description API key secret */
+                "x-api-secret"?: string | null;
+            };
+            path: {
+                strategy_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SaveStrategy"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SavedStrategy"];
+                };
+            };
+            /** @description INVALID_ARGUMENT and other bad input (the message names the field) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description UNAUTHORIZED: missing, invalid, expired or revoked credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description FORBIDDEN (role) or USER_DISABLED */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description NOT_FOUND: no such object of the caller */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description CONFLICT, or RESULT_NOT_READY before a job finished */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description PAYLOAD_TOO_LARGE: the body is over MAX_REQUEST_MB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description UNPROCESSABLE_ENTITY, e.g. an Idempotency-Key reused with another body */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description TOO_MANY_REQUESTS (login limits), with Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     save_strategy: {
         parameters: {
             query?: never;
@@ -5367,6 +5566,107 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Envelope_StrategyJobs_"];
+                };
+            };
+            /** @description INVALID_ARGUMENT and other bad input (the message names the field) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description UNAUTHORIZED: missing, invalid, expired or revoked credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description FORBIDDEN (role) or USER_DISABLED */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description NOT_FOUND: no such object of the caller */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description CONFLICT, or RESULT_NOT_READY before a job finished */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description PAYLOAD_TOO_LARGE: the body is over MAX_REQUEST_MB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description UNPROCESSABLE_ENTITY, e.g. an Idempotency-Key reused with another body */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description TOO_MANY_REQUESTS (login limits), with Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    strategy_params: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description `<token>` or `Bearer <token>` */
+                authorization?: string | null;
+                /** @description API key (with X-API-Secret) */
+                "x-api-key"?: string | null;
+                /** @description API key secret */
+                "x-api-secret"?: string | null;
+            };
+            path: {
+                strategy_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope_StrategyParams_"];
                 };
             };
             /** @description INVALID_ARGUMENT and other bad input (the message names the field) */
@@ -6675,14 +6975,8 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": {
-                    mobile: string;
-                    password: string;
-                };
-                "application/x-www-form-urlencoded": {
-                    mobile: string;
-                    password: string;
-                };
+                "application/json": components["schemas"]["Credentials"];
+                "application/x-www-form-urlencoded": components["schemas"]["Credentials"];
             };
         };
         responses: {

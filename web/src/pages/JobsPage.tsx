@@ -201,12 +201,18 @@ export function JobsPage() {
                         </Link>
                       </td>
                       <td>
-                        <Link
-                          to={`/strategies/${encodeURIComponent(j.strategy_id)}`}
-                          onClick={(e) => e.stopPropagation()}
-                        >
-                          {j.strategy_id}
-                        </Link>
+                        {j.strategy_id === null ? (
+                          <span title="inline run (code sent with the request)">
+                            {j.strategy_name || "inline run"} <span className="subtle">inline</span>
+                          </span>
+                        ) : (
+                          <Link
+                            to={`/strategies/${encodeURIComponent(j.strategy_id)}`}
+                            onClick={(e) => e.stopPropagation()}
+                          >
+                            {j.strategy_id}
+                          </Link>
+                        )}
                       </td>
                       <td style={{ width: 140 }}>
                         {j.status === "RUNNING" ? (

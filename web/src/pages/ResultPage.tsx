@@ -141,7 +141,11 @@ export function ResultPage() {
         </h1>
         <StatusBadge status={j.status} />
         <span className="subtle result-meta">
-          <Link to={`/strategies/${encodeURIComponent(j.strategy_id)}`}>{j.strategy_id}</Link>
+          {j.strategy_id === null ? (
+            <span>{j.strategy_name || "inline run"} (inline)</span>
+          ) : (
+            <Link to={`/strategies/${encodeURIComponent(j.strategy_id)}`}>{j.strategy_id}</Link>
+          )}
           {request.start_date
             ? ` · ${String(request.start_date)} → ${String(request.end_date)}`
             : ""}

@@ -6,7 +6,9 @@ never runs in our interpreter. For one run the adapter
 
 1. builds a data bundle from our bars (``bundle.build_bundle``: instruments, trading dates,
    daily bars of the universe and benchmark, the ``000001.XSHG`` range anchor, a yield
-   curve at the run's risk-free rate) in ``<work>/rqalpha/bundle``;
+   curve at the run's risk-free rate) in ``<work>/rqalpha/bundle`` -- or, with
+   ``RQALPHA_BUNDLE_PATH`` set, uses that bundle as it is (``rqalpha download-bundle``'s);
+   the result's ``summary.rqalpha_bundle`` says which (the path, or ``"catalog"``);
 2. writes ``<work>/rqalpha/rqalpha.yml`` mapping our profile onto RQAlpha's mods
    (``config.rqalpha_config``) and copies ``quantdesk_mod.py`` beside it;
 3. runs ``RQALPHA_COMMAND run --config rqalpha.yml`` with ``<work>/rqalpha`` as the working
@@ -118,8 +120,13 @@ def _run(
     if rq.exists():
         shutil.rmtree(rq)
     rq.mkdir(parents=True)
-    ids = [*config.universe, *([config.benchmark] if config.benchmark else [])]
-    build_bundle(rq / "bundle", source, config, ids)
+    bundle = external_bundle(prepared.rqalpha_bundle)
+    if bundle is None:
+        bundle = rq / "bundle"
+        ids = [*config.universe, *([config.benchmark] if config.benchmark else [])]
+        build_bundle(bundle, source, config, ids)
+    if log_sink is not None:
+        log_sink(f"rqalpha data bundle: {prepared.rqalpha_bundle or 'built from the catalog'}")
     sessions = source.sessions(MARKET_CALENDAR[config.profile.market], config.start, config.end)
     # RQAlpha would merge the file's __config__ over our configuration; prepare() has
     # applied its run keys (or refused the run) already, so RQAlpha runs it empty.
@@ -130,7 +137,7 @@ def _run(
     settings = rqalpha_config(
         prepared.source,
         config,
-        bundle=rq / "bundle",
+        bundle=bundle,
         strategy_file=rq / "strategy.py",
         result_file=result_path,
         orders_file=rq / "orders.json",
@@ -153,7 +160,25 @@ def _run(
         engine_version=version,
         reference=clean_summary(result.get("summary") or {}),
         artifacts=[RESULT_PICKLE],
+        data_bundle=prepared.rqalpha_bundle or "catalog",
     )
+
+
+def external_bundle(path: str | None) -> Path | None:
+    """``RQALPHA_BUNDLE_PATH`` checked to be a bundle folder; ``None`` when unset.
+
+    Raises:
+        EngineUnavailable: the path is not a folder holding RQAlpha's bundle files.
+    """
+    if not path:
+        return None
+    bundle = Path(path)
+    if not (bundle / "instruments.pk").is_file() or not (bundle / "trading_dates.npy").is_file():
+        raise EngineUnavailable(
+            f"RQALPHA_BUNDLE_PATH {path!r} is not an RQAlpha data bundle (no instruments.pk "
+            "and trading_dates.npy there); unset it to build the bundle from the catalog"
+        )
+    return bundle
 
 
 def _execute(
