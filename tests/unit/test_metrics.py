@@ -234,16 +234,3 @@ def test_max_drawdown_peak_is_the_last_day_at_the_high_water_mark() -> None:
     mdd, peak, trough = metrics.max_drawdown(nav)
     assert mdd == pytest.approx(0.25, rel=1e-14)
     assert (peak, trough) == (3, 4)
-
-
-def test_trade_stats() -> None:
-    # Wins 10 and 20 (mean 15), losses -5 and -15 (mean -10), one break-even: 2 of 5 win.
-    win_rate, pl_ratio = metrics.trade_stats([10.0, -5.0, 20.0, 0.0, -15.0])
-    assert win_rate == pytest.approx(0.4, rel=1e-14)
-    assert pl_ratio == pytest.approx(1.5, rel=1e-14)
-
-
-def test_trade_stats_edge_cases() -> None:
-    assert metrics.trade_stats([]) == (None, None)
-    assert metrics.trade_stats([3.0, 1.0]) == (1.0, None)
-    assert metrics.trade_stats([-3.0, 0.0]) == (0.0, None)

@@ -25,6 +25,7 @@ from quantdesk.core.errors import (
     InternalError,
     InvalidArgument,
     NotFound,
+    PayloadTooLarge,
     QuantdeskError,
     StrategyError,
     TooManyRequests,
@@ -49,6 +50,7 @@ STATUS: dict[type[QuantdeskError], int] = {
     NotFound: 404,
     Conflict: 409,
     Unprocessable: 422,
+    PayloadTooLarge: 413,
     TooManyRequests: 429,
     InternalError: 500,
 }

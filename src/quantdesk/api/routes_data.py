@@ -28,11 +28,13 @@ from quantdesk.api.schemas import (
 from quantdesk.data import Adjust
 from quantdesk.services.data import DataService
 from quantdesk.services.platform import Platform
+from quantdesk.services.views_results import ResultDocument
 
 router = APIRouter(prefix="/api", route_class=CheckedRoute, responses=ERROR_RESPONSES)
 
 
-def _service(request: Request, platform: Platform) -> DataService:
+def data_service(request: Request, platform: Platform) -> DataService:
+    """The app's ``DataService`` (made on first use)."""
     service = getattr(request.app.state, "data_service", None)
     if service is None:
         service = DataService(platform.db, platform.settings, platform.catalog)
@@ -98,7 +100,7 @@ def instruments(
     request: Request, platform: PlatformDep, _principal: PrincipalDep
 ) -> InstrumentsResponse:
     """The catalog: every instrument with its first/last bar and bar count."""
-    return InstrumentsResponse(data=_service(request, platform).instruments())
+    return InstrumentsResponse(data=data_service(request, platform).instruments())
 
 
 @router.get("/data/instruments/{order_book_id}/bars", response_model=BarsResponse, tags=["data"])
@@ -114,7 +116,9 @@ def bars(
     ),
 ) -> BarsResponse:
     """One instrument's daily bars in ``[start, end]``."""
-    return BarsResponse(data=_service(request, platform).bars(order_book_id, start, end, adjust))
+    return BarsResponse(
+        data=data_service(request, platform).bars(order_book_id, start, end, adjust)
+    )
 
 
 @router.get("/backtest/options", response_model=RunOptionsResponse, tags=["jobs"])
@@ -122,13 +126,13 @@ def run_options(
     request: Request, platform: PlatformDep, _principal: PrincipalDep
 ) -> RunOptionsResponse:
     """The choices a run accepts (frequencies, markets with their defaults, engines...)."""
-    return RunOptionsResponse(data=_service(request, platform).run_options())
+    return RunOptionsResponse(data=data_service(request, platform).run_options())
 
 
 @router.get("/backtest/last-runs", response_model=LastRunsResponse, tags=["strategies"])
 def last_runs(request: Request, platform: PlatformDep, principal: PrincipalDep) -> LastRunsResponse:
     """The newest job of each of the caller's strategies."""
-    return LastRunsResponse(data=_service(request, platform).last_runs(principal))
+    return LastRunsResponse(data=data_service(request, platform).last_runs(principal))
 
 
 @router.get("/backtest/jobs/{job_id}/run-info", response_model=RunInfoResponse, tags=["jobs"])
@@ -136,7 +140,7 @@ def run_info(
     job_id: str, request: Request, platform: PlatformDep, principal: PrincipalDep
 ) -> RunInfoResponse:
     """A job's request, and once FINISHED the run's config, conventions and traded symbols."""
-    return RunInfoResponse(data=_service(request, platform).run_info(principal, job_id))
+    return RunInfoResponse(data=data_service(request, platform).run_info(principal, job_id))
 
 
 @router.get("/backtest/jobs/{job_id}/positions", response_model=PositionsResponse, tags=["jobs"])
@@ -150,7 +154,7 @@ def positions(
     date: Annotated[str | None, Query(description="only this YYYY-MM-DD")] = None,
 ) -> PositionsResponse:
     """Daily positions of a FINISHED job, newest first (409 ``RESULT_NOT_READY`` before)."""
-    data = _service(request, platform).positions(principal, job_id, page, page_size, date)
+    data = data_service(request, platform).positions(principal, job_id, page, page_size, date)
     return PositionsResponse(data=data)
 
 
@@ -165,7 +169,7 @@ def trades(
     page_size: PageSizeDep = 100,
 ) -> TradesResponse:
     """Fills of a FINISHED job, optionally of one symbol."""
-    data = _service(request, platform).trades(principal, job_id, symbol, page, page_size)
+    data = data_service(request, platform).trades(principal, job_id, symbol, page, page_size)
     return TradesResponse(data=data)
 
 
@@ -173,14 +177,14 @@ def trades(
     "/backtest/jobs/{job_id}/files/result.json",
     tags=["jobs"],
     response_class=StreamingResponse,
-    responses={200: {"description": "the job's result.json, as an attachment", "content": {
-        "application/json": {"schema": {"type": "object", "additionalProperties": True}}}}},
+    responses={200: {"description": "the job's result.json, as an attachment",
+                     "model": ResultDocument}},
 )  # fmt: skip
 def result_file(
     job_id: str, request: Request, platform: PlatformDep, principal: PrincipalDep
 ) -> Response:
     """Download the full result JSON (summary, conventions, config, daily series, fills...)."""
-    body = _service(request, platform).result_file(principal, job_id)
+    body = data_service(request, platform).result_file(principal, job_id)
     return StreamingResponse(
         body,
         media_type="application/json",
@@ -199,7 +203,7 @@ def trades_csv(
     job_id: str, request: Request, platform: PlatformDep, principal: PrincipalDep
 ) -> Response:
     """Download the fills as CSV."""
-    body = _service(request, platform).trades_csv(principal, job_id)
+    body = data_service(request, platform).trades_csv(principal, job_id)
     return StreamingResponse(
         body,
         media_type="text/csv",

@@ -19,6 +19,18 @@ from quantdesk.api.schemas import (
     StrategyDeleted,
     StrategyJobs,
 )
+from quantdesk.core.jobs import JobStatus
+
+#: The closed values of the listing's query (declared as enums in the schema; the service
+#: keeps its messages: an unknown status is a 400 naming the values, an unknown order_by
+#: falls back to created_at descending, as the contract's listing did).
+STATUSES = [s.value for s in JobStatus]
+ORDER_BY = ["id", "strategy_id", "name", "status", "created_at", "updated_at"]
+ORDERS = ["asc", "desc"]
+StatusQuery = Annotated[
+    str | None,
+    Query(description=" | ".join(STATUSES), json_schema_extra={"enum": [*STATUSES, ""]}),
+]
 
 router = APIRouter(
     prefix="/api/backtest", tags=["jobs"], route_class=CheckedRoute, responses=ERROR_RESPONSES
@@ -29,7 +41,7 @@ router = APIRouter(
 def list_jobs(
     platform: PlatformDep,
     principal: PrincipalDep,
-    status: Annotated[str | None, Query(description="QUEUED | RUNNING | ... ")] = None,
+    status: StatusQuery = None,
     strategy_id: Annotated[str | None, Query()] = None,
     date_from: Annotated[str | None, Query(description="created on/after, YYYY-MM-DD")] = None,
     date_to: Annotated[str | None, Query(description="created on/before, YYYY-MM-DD")] = None,
@@ -37,10 +49,13 @@ def list_jobs(
         str,
         Query(
             description="id, strategy_id, name (the strategy's name, then its id), status, "
-            "created_at or updated_at"
+            "created_at or updated_at",
+            json_schema_extra={"enum": ORDER_BY},
         ),
     ] = "created_at",
-    order: Annotated[str, Query(description="asc or desc")] = "desc",
+    order: Annotated[str, Query(description="asc or desc", json_schema_extra={"enum": ORDERS})] = (
+        "desc"
+    ),
     limit: JobLimit = 100,
     offset: Offset = 0,
 ) -> Envelope[JobList]:
@@ -77,7 +92,7 @@ def strategy_jobs(
     strategy_id: str,
     platform: PlatformDep,
     principal: PrincipalDep,
-    status: Annotated[str | None, Query()] = None,
+    status: StatusQuery = None,
     limit: JobLimit = 100,
     offset: Offset = 0,
 ) -> Envelope[StrategyJobs]:

@@ -12,13 +12,22 @@ from __future__ import annotations
 
 import json
 import pickle
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from quantdesk.backtest.analysis import (
+    PERIOD_CONVENTIONS,
+    TRADE_CONVENTIONS,
+    BarWindow,
+    add_excursions,
+    exposure_time,
+    period_tables,
+    trade_statistics,
+)
 from quantdesk.backtest.result_frames import (
     ORDER_COLUMNS,
     POSITION_FLOATS,
@@ -33,6 +42,7 @@ from quantdesk.backtest.result_frames import (
     record_rows,
     records,
     trades_frame,
+    trips_frame,
 )
 from quantdesk.backtest.result_pickle import RESULT_PICKLE, rqalpha_result_dict
 from quantdesk.backtest.result_stats import compute_stats
@@ -42,8 +52,8 @@ from quantdesk.core.files import atomic_write_bytes
 from quantdesk.core.version import package_version
 from quantdesk.data.catalog import Adjust, Catalog
 from quantdesk.engine import EngineConfig, EngineResult
-from quantdesk.engine.metrics import CONVENTIONS, max_drawdown, summarize, trade_stats
-from quantdesk.engine.records import OrderStatus, Side
+from quantdesk.engine.metrics import CONVENTIONS, max_drawdown, summarize
+from quantdesk.engine.records import OrderStatus
 
 
 @dataclass(repr=False)
@@ -66,6 +76,10 @@ class BacktestResult:
         plots: ``plot()`` series as ``name, value`` rows indexed by ``date``.
         logs: Strategy log lines.
         reference: The engine's own summary when it has one (RQAlpha), else ``None``.
+        trips: The round trips (``round_trips()``), with ``mae``/``mfe`` when the run had
+            the bars; ``None``: computed from ``trades`` when asked.
+        analysis: Period tables (``analysis.period_tables``): monthly and yearly returns,
+            rolling metrics, the deepest drawdowns; ``None``: computed when asked.
     """
 
     summary: dict[str, Any]
@@ -78,6 +92,8 @@ class BacktestResult:
     plots: pd.DataFrame
     logs: list[str] = field(default_factory=list)
     reference: dict[str, Any] | None = None
+    trips: pd.DataFrame | None = None
+    analysis: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict (NaN as ``None``, dates as ISO strings).
@@ -85,10 +101,13 @@ class BacktestResult:
         Shape: ``summary``, ``conventions``, ``config``, ``equity`` (``dates, nav, returns,
         benchmark_nav`` arrays, the contract's shape), ``portfolio`` / ``positions`` / ``plots``
         (column -> list, ``date`` first as ``YYYY-MM-DD``), ``trades`` (list of records) with
-        ``trade_columns`` and ``trades_total``, ``orders`` (records) and ``logs``.
+        ``trade_columns`` and ``trades_total``, ``orders`` (records), ``logs``,
+        ``round_trips`` (records, ISO times; ``mae``/``mfe`` when known) with
+        ``round_trips_total``, and ``analysis`` (``period_tables``).
         """
         pf = self.portfolio
         dates = iso_dates(pf.index)
+        trips = self.round_trips()
         out: dict[str, Any] = json_safe(
             {
                 "summary": self.summary,
@@ -109,6 +128,9 @@ class BacktestResult:
                 "plots": column_lists(self.plots),
                 "logs": list(self.logs),
                 "engine_summary": self.reference,
+                "round_trips": records(trips),
+                "round_trips_total": len(trips),
+                "analysis": self.period_tables(),
             }
         )
         return out
@@ -135,6 +157,7 @@ class BacktestResult:
             "trades.csv": self.trades.to_csv(index=False).encode(),
             "positions.csv": flat_frame(self.positions).to_csv(index=False).encode(),
             "orders.csv": self.orders.to_csv(index=False).encode(),
+            "round_trips.csv": self.round_trips().to_csv(index=False).encode(),
         }
         if self.summary.get("engine") != "rqalpha" or not (out / RESULT_PICKLE).exists():
             files[RESULT_PICKLE] = pickle.dumps(
@@ -172,6 +195,8 @@ class BacktestResult:
                 plots=dated_frame(data["plots"], floats=("value",)),
                 logs=list(data.get("logs") or []),
                 reference=data.get("engine_summary"),
+                trips=trips_frame(data["round_trips"]) if data.get("round_trips") else None,
+                analysis=data.get("analysis") if isinstance(data.get("analysis"), dict) else None,
             )
         except (KeyError, TypeError) as exc:
             raise ValueError(f"not a backtest result (result.json's shape): {exc!r}") from exc
@@ -194,8 +219,24 @@ class BacktestResult:
         return cls.from_dict(data)
 
     def round_trips(self) -> pd.DataFrame:
-        """The fills paired into round-trip trades (FIFO lots; see ``round_trips``)."""
-        return round_trips(self.trades, self.portfolio.index)
+        """The fills paired into round-trip trades (FIFO lots; see ``round_trips``).
+
+        With ``mae``/``mfe`` (``analysis.add_excursions``) when the run had the bars.
+        """
+        if self.trips is None:
+            self.trips = round_trips(self.trades, self.portfolio.index)
+        return self.trips
+
+    def period_tables(self) -> dict[str, Any]:
+        """Monthly / yearly returns, rolling metrics, drawdown periods (``period_tables``)."""
+        if self.analysis is None:
+            self.analysis = period_tables(
+                self.portfolio,
+                periods=int(self.config.get("trading_days_per_year") or 252),
+                risk_free_rate=float(self.config.get("risk_free_rate") or 0.0),
+                has_benchmark=bool(self.config.get("benchmark")),
+            )
+        return self.analysis
 
     def stats(self) -> pd.Series:
         """Performance and trade statistics as a Series, like backtesting.py's ``stats``.
@@ -258,12 +299,14 @@ def build_result(
     engine_version: str | None = None,
     reference: dict[str, Any] | None = None,
     data_bundle: str | None = None,
+    bars: Callable[[str], BarWindow | None] | None = None,
 ) -> BacktestResult:
     """Turn an engine's columns into DataFrames and compute the summary.
 
     The same for every engine: ``engine`` and ``engine_version`` say which one produced them;
     ``data_bundle`` (RQAlpha's bundle: a path or ``"catalog"``) becomes
-    ``summary["rqalpha_bundle"]``.
+    ``summary["rqalpha_bundle"]``. ``bars`` (``order_book_id -> (dates, highs, lows)``, the
+    prices the fills used) gives each round trip its ``mae``/``mfe``.
     """
     portfolio = portfolio_frame(raw.portfolio)
     trades = trades_frame(
@@ -302,13 +345,20 @@ def build_result(
         "trading_days_per_year": config.trading_days_per_year,
         "engine": engine,
     }
+    trips = round_trips(trades, portfolio.index)
+    if bars is not None:
+        trips = add_excursions(trips, bars)
     summary = _summary(
         portfolio, trades, orders, config, strategy_name,
         engine=engine, engine_version=engine_version or package_version("quantdesk"),
     )  # fmt: skip
+    summary.update(trade_statistics(trips, exposure_time(positions, len(portfolio))))
     if data_bundle is not None:
         summary["rqalpha_bundle"] = data_bundle
-    conventions = dict(CONVENTIONS, trading_days_per_year=config.trading_days_per_year)
+    conventions = dict(
+        CONVENTIONS, **TRADE_CONVENTIONS, **PERIOD_CONVENTIONS,
+        trading_days_per_year=config.trading_days_per_year,
+    )  # fmt: skip
     conventions["risk_free_rate_value"] = config.risk_free_rate
     return BacktestResult(
         summary=summary,
@@ -321,6 +371,7 @@ def build_result(
         plots=plots,
         logs=list(raw.logs),
         reference=reference,
+        trips=trips,
     )
 
 
@@ -346,8 +397,6 @@ def _summary(
     )
     dates = iso_dates(portfolio.index)
     mdd, peak, trough = max_drawdown(nav)
-    sells = trades[trades["side"] == str(Side.SELL)]
-    win_rate, pl_ratio = trade_stats(sells["realized_pnl"].tolist())
     traded = float((trades["quantity"] * trades["price"]).sum()) if len(trades) else 0.0
     mean_value = float(portfolio["total_value"].mean())
     last = portfolio.iloc[-1]
@@ -371,8 +420,6 @@ def _summary(
         else (config.start.isoformat() if mdd > 0 else None),
         "max_drawdown_end": dates[trough] if mdd > 0 else None,
         "max_drawdown_duration": (trough - peak) if mdd > 0 else 0,
-        "win_rate": win_rate,
-        "profit_loss_ratio": pl_ratio,
         "turnover": traded / (2 * mean_value) if mean_value > 0 else None,
         "trade_count": len(trades),
         "order_count": len(orders),

@@ -66,6 +66,24 @@ def trades_frame(rows: Iterable[tuple[Any, ...]]) -> pd.DataFrame:
     return pd.DataFrame(list(rows), columns=TRADE_COLUMNS)
 
 
+def trips_frame(rows: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
+    """Round trips from their JSON records (``to_dict``'s ``round_trips``).
+
+    The entry and exit times become ``datetime64``; the numbers float64 (``holding_sessions``
+    nullable Int64).
+    """
+    frame = pd.DataFrame(list(rows))
+    for col in ("entry_datetime", "exit_datetime"):
+        if col in frame.columns:
+            frame[col] = pd.to_datetime(frame[col])
+    for col in ("quantity", "entry_price", "exit_price", "costs", "pnl", "return", "mae", "mfe"):
+        if col in frame.columns:
+            frame[col] = frame[col].astype("float64")
+    if "holding_sessions" in frame.columns:
+        frame["holding_sessions"] = frame["holding_sessions"].astype("Int64")
+    return frame
+
+
 def orders_frame(rows: Iterable[tuple[Any, ...]]) -> pd.DataFrame:
     """``orders`` from order tuples in ``ORDER_COLUMNS`` order."""
     return pd.DataFrame(list(rows), columns=ORDER_COLUMNS)

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
+from quantdesk.backtest.analysis import BarWindow
 from quantdesk.backtest.engines import resolve_engine, run_engine
 from quantdesk.backtest.result import BacktestResult, build_result
 from quantdesk.backtest.spec import (
@@ -18,7 +21,7 @@ from quantdesk.backtest.spec import (
     SessionCallback,
 )
 from quantdesk.backtest.strategy_config import apply_strategy_config, read_strategy_config
-from quantdesk.core.errors import DataUnavailable, InvalidArgument, NotFound
+from quantdesk.core.errors import DataUnavailable, InvalidArgument, NotFound, QuantdeskError
 from quantdesk.core.instruments import InstrumentType, Market
 from quantdesk.core.settings import Settings
 from quantdesk.data.catalog import Adjust, Catalog
@@ -341,7 +344,27 @@ def execute_backtest(
         engine_version=run.engine_version,
         reference=run.reference,
         data_bundle=run.data_bundle,
+        bars=_bar_windows(prepared),
     )
+
+
+def _bar_windows(prepared: PreparedBacktest) -> Callable[[str], BarWindow | None]:
+    """``order_book_id -> (dates, highs, lows)`` of the bars the engines read (excursions)."""
+    source = prepared.bar_source()
+    end = prepared.config.end
+
+    def window(order_book_id: str) -> BarWindow | None:
+        try:
+            bars = source.bars(order_book_id, end)
+        except QuantdeskError:
+            return None
+        return (
+            np.asarray(bars.dates, dtype="datetime64[D]"),
+            np.asarray(bars.high, dtype=float),
+            np.asarray(bars.low, dtype=float),
+        )
+
+    return window
 
 
 def _split_warnings(catalog: Catalog, ids: list[str], start: dt.date, end: dt.date) -> list[str]:

@@ -144,6 +144,12 @@ class InternalError(QuantdeskError):
     code = "INTERNAL_ERROR"
 
 
+class PayloadTooLarge(QuantdeskError):
+    """What was asked for is too large to answer this way (HTTP 413)."""
+
+    code = "PAYLOAD_TOO_LARGE"
+
+
 class TooManyRequests(QuantdeskError):
     """Rate limited (HTTP 429).
 

@@ -25,15 +25,15 @@ The names and formulas are RQAlpha's so a strategy's summary reads the same on b
 engines; ``tests/integration/test_engine_rqalpha.py`` checks them against real RQAlpha.
 * max drawdown = ``max(1 - NAV / running peak)`` with the NAV starting at 1 (a positive
   fraction); Calmar = annualized return / max drawdown.
-* win rate and profit/loss ratio are per closing (sell) fill: the share of sells with a
-  positive realized P/L (costs of both legs included), and mean win / |mean loss|.
+* win rate, profit/loss ratio and the other trade statistics are over closed round trips
+  (``quantdesk.backtest.analysis``), no longer over sell fills: a partial trim of a winning
+  position is part of one trade, not a win of its own.
 * turnover = traded value (buys + sells) / (2 * mean daily total value).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -57,8 +57,6 @@ CONVENTIONS: dict[str, Any] = {
     "tracking_error": "std(r - b, ddof=1) * sqrt(A)",
     "max_drawdown": "max(1 - NAV / running max NAV), NAV starts at 1; positive fraction",
     "calmar": "annualized_returns / max_drawdown",
-    "win_rate": "share of closing (sell) fills with positive realized P/L net of costs",
-    "profit_loss_ratio": "mean winning sell P/L / |mean losing sell P/L|",
     "turnover": "(buy + sell value) / (2 * mean daily total value)",
     "risk_free_rate": "annual; per day rf_d = (1 + rf) ** (1 / A) - 1",
 }
@@ -166,19 +164,6 @@ def max_drawdown(nav: Array) -> tuple[float, int, int]:
     # The drawdown starts on the last day at the high-water mark (pyfolio convention).
     peak = trough - int(np.argmax(path[trough::-1] == peaks[trough]))
     return float(dd[trough]), peak - 1, trough - 1
-
-
-def trade_stats(realized: Sequence[float]) -> tuple[float | None, float | None]:
-    """``(win_rate, profit_loss_ratio)`` over closing fills' realized P/L."""
-    if not realized:
-        return None, None
-    pnl = np.asarray(realized, dtype=float)
-    wins = pnl[pnl > 0]
-    losses = pnl[pnl < 0]
-    win_rate = float(len(wins) / len(pnl))
-    if len(losses) == 0 or len(wins) == 0:
-        return win_rate, None
-    return win_rate, float(wins.mean() / abs(losses.mean()))
 
 
 def summarize(

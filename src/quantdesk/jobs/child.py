@@ -36,7 +36,8 @@ def extract(result: BacktestResult) -> dict[str, Any]:
     """The contract's result shape.
 
     ``summary``, ``equity``, ``trades``, ``trade_columns``, ``trades_total``, ``raw_keys``
-    (plus ``conventions`` and ``config``).
+    (plus ``conventions``, ``config``, ``round_trips`` with ``round_trips_total`` and
+    ``analysis``: what the API pages and the report read without the whole result).
     """
     full = result.to_dict()
     return {
@@ -48,6 +49,9 @@ def extract(result: BacktestResult) -> dict[str, Any]:
         "raw_keys": sorted(full),
         "conventions": full["conventions"],
         "config": full["config"],
+        "round_trips": full["round_trips"],
+        "round_trips_total": full["round_trips_total"],
+        "analysis": full["analysis"],
     }
 
 

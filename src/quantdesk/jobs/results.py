@@ -206,18 +206,38 @@ def read_trades_page(
     """Trades ``[start, stop)`` of the ``trades`` list in ``extracted.json``, and their count.
 
     Only those of ``symbol`` (= their ``order_book_id``) when given; the count is of all of
-    them. One pass, holding one page.
+    them. One pass, holding one page. No ``trades`` (absent or null) reads as none.
 
     Raises:
         FileNotFoundError: as ``open_regular``. CorruptFile: not JSON, not an object, or
-            without a ``trades`` list.
+            ``trades`` is neither a list nor null.
+    """
+    page, total, _ = read_list_page(path, "trades", start, stop, symbol)
+    return page, total
+
+
+def read_list_page(
+    path: Path, key: str, start: int, stop: int, symbol: str | None = None
+) -> tuple[list[Any], int, bool]:
+    """Items ``[start, stop)`` of the top-level list ``key`` of a JSON object, and their count.
+
+    Only the objects whose ``order_book_id`` is ``symbol`` when given (the count is of
+    those). One pass, holding one page. Returns ``(page, total, found)``: ``found`` is False
+    when the file has no ``key`` (``page`` empty, ``total`` 0); a null ``key`` is an empty
+    list.
+
+    Raises:
+        FileNotFoundError: as ``open_regular``. CorruptFile: not JSON, not an object, or
+            ``key`` is neither a list nor null.
     """
     page: list[Any] = []
     total = 0
 
-    def trades(events: _Events, first: _First) -> None:
+    def items(events: _Events, first: _First) -> None:
         nonlocal total
-        for item in events.items(first, "trades"):
+        if first[0] == "null":
+            return
+        for item in events.items(first, key):
             if symbol is None:
                 if start <= total < stop:
                     page.append(events.value(item))
@@ -225,15 +245,14 @@ def read_trades_page(
                     events.skip(item)
                 total += 1
                 continue
-            trade = events.value(item)
-            if isinstance(trade, dict) and trade.get("order_book_id") == symbol:
+            value = events.value(item)
+            if isinstance(value, dict) and value.get("order_book_id") == symbol:
                 if start <= total < stop:
-                    page.append(trade)
+                    page.append(value)
                 total += 1
 
-    if "trades" not in _scan(path, {"trades": trades}):
-        raise CorruptFile(f"{path.name} has no trades list")
-    return page, total
+    found = key in _scan(path, {key: items})
+    return page, total, found
 
 
 def read_run_info(path: Path) -> dict[str, Any]:

@@ -184,13 +184,19 @@ class DataService:
         with self._db.read() as session:
             return job_store.owned(session, job_id, principal.user_id)
 
-    def _finished(self, principal: Principal, job_id: str) -> tuple[JobRow, RunFolder]:
+    def finished(self, principal: Principal, job_id: str) -> tuple[JobRow, RunFolder]:
+        """The caller's FINISHED job and its folder.
+
+        Raises:
+            NotFound: no such job of the caller. ResultNotReady: not FINISHED.
+        """
         row = self._job(principal, job_id)
         if row.status != JobStatus.FINISHED:
             raise ResultNotReady(f"job {job_id} is {row.status}; the result exists once FINISHED")
         return row, RunFolder(self._base, row.run_dir)
 
-    def _read(self, job_id: str, read: Callable[[], _T]) -> _T:
+    @staticmethod
+    def guarded_read(job_id: str, read: Callable[[], _T]) -> _T:
         """``read()``, with a missing, unsafe or corrupt result file as ``InternalError``."""
         try:
             return read()
@@ -207,7 +213,7 @@ class DataService:
         used: dict[str, Any] = {"config": None, "conventions": None, "symbols": []}
         if row.status == JobStatus.FINISHED:
             folder = RunFolder(self._base, row.run_dir)
-            used.update(self._read(job_id, lambda: read_run_info(folder.file(RESULT))))
+            used.update(self.guarded_read(job_id, lambda: read_run_info(folder.file(RESULT))))
         return RunInfo(
             job_id=row.id, strategy_id=row.strategy_id, status=JobStatus(row.status),
             request=row.request, **used,
@@ -224,8 +230,8 @@ class DataService:
         """
         day = _date(date, "date")
         lo, hi = _page(page, page_size)
-        _, folder = self._finished(principal, job_id)
-        columns, rows, total = self._read(
+        _, folder = self.finished(principal, job_id)
+        columns, rows, total = self.guarded_read(
             job_id,
             lambda: read_positions_page(
                 folder.file(RESULT), lo, hi, None if day is None else day.isoformat()
@@ -243,8 +249,8 @@ class DataService:
         Streamed from ``extracted.json``; only the page is kept.
         """
         lo, hi = _page(page, page_size)
-        _, folder = self._finished(principal, job_id)
-        trades, total = self._read(
+        _, folder = self.finished(principal, job_id)
+        trades, total = self.guarded_read(
             job_id, lambda: read_trades_page(folder.file(EXTRACTED), lo, hi, symbol or None)
         )
         return TradePage(trades=trades, total=total, page=page, page_size=page_size)
@@ -255,8 +261,8 @@ class DataService:
         Raises:
             NotFound, ResultNotReady. InternalError: the file is missing (or unsafe).
         """
-        _, folder = self._finished(principal, job_id)
-        return self._read(job_id, lambda: iter_file(folder.file(RESULT)))
+        _, folder = self.finished(principal, job_id)
+        return self.guarded_read(job_id, lambda: iter_file(folder.file(RESULT)))
 
     def trades_csv(self, principal: Principal, job_id: str) -> Iterator[bytes]:
         """The fills as CSV, in chunks.
@@ -267,17 +273,17 @@ class DataService:
         Raises:
             NotFound, ResultNotReady. InternalError: neither file is usable.
         """
-        _, folder = self._finished(principal, job_id)
+        _, folder = self.finished(principal, job_id)
         try:
             return iter_file(folder.file(TRADES_CSV))
         except FileNotFoundError:
             pass
-        path = self._read(job_id, lambda: folder.file(RESULT))
-        members = self._read(job_id, lambda: read_json_members(path, ("trade_columns",)))
+        path = self.guarded_read(job_id, lambda: folder.file(RESULT))
+        members = self.guarded_read(job_id, lambda: read_json_members(path, ("trade_columns",)))
         columns = members["trade_columns"]
         if not isinstance(columns, list):
             columns = []
-        trades = self._read(job_id, lambda: iter_json_items(path, "trades"))
+        trades = self.guarded_read(job_id, lambda: iter_json_items(path, "trades"))
         return _csv_chunks([str(c) for c in columns], trades)
 
 

@@ -9,14 +9,15 @@ import { Empty, ErrorBanner, LiveBadge, Pager, Progress, StatusBadge } from "../
 import { ago, dateTime, duration } from "../lib/format";
 import { useDebounced, useInterval, useLoad } from "../lib/hooks";
 
-type SortKey = "created_at" | "updated_at" | "strategy_id" | "status" | "id";
+const SORT_KEYS = ["created_at", "updated_at", "name", "strategy_id", "status", "id"] as const;
+type SortKey = (typeof SORT_KEYS)[number];
 
 export function JobsPage() {
   const navigate = useNavigate();
   const [params, setParams] = useSearchParams();
-  const status = params.get("status") ?? "";
+  const status = JOB_STATUSES.find((s) => s === params.get("status")) ?? "";
   const strategy = params.get("strategy_id") ?? "";
-  const orderBy = (params.get("order_by") as SortKey) || "created_at";
+  const orderBy: SortKey = SORT_KEYS.find((k) => k === params.get("order_by")) ?? "created_at";
   const order = params.get("order") === "asc" ? "asc" : "desc";
   const page = Math.max(1, Number(params.get("page") ?? 1));
   const pageSize = Number(params.get("page_size") ?? 25);
