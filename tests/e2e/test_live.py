@@ -142,7 +142,13 @@ def test_a_client_that_reconnects_mid_job_misses_nothing(live: Live) -> None:
             frame = recv(ws)
             if frame.get("channel") == channel:
                 frames.append(frame)
-    time.sleep(0.3)  # the job goes on while nobody listens
+    seen = frames[-1]["data"].get("current_bar", 0) if frames[-1]["event"] == "progress" else 0
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:  # the job goes on while nobody listens
+        status = live.http.get(f"/api/backtest/jobs/{job_id}").json()
+        if status["status"] != "RUNNING" or status["current_bar"] > seen:
+            break
+        time.sleep(0.05)
     with live.ws() as ws:
         answer = subscribe(ws, channel, after=frames[-1]["seq"], epoch=epoch)
         assert answer["event"] == "subscribed"

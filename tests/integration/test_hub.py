@@ -4,8 +4,10 @@ the events table's tail (gaps included), and both bus transports."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import time
+import types
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +15,8 @@ import pytest
 
 from quantdesk.core.events import Channel, EventKind, StreamMessage
 from quantdesk.services.events import hub as hub_module
-from quantdesk.services.events.hub import Hub, Subscriber
+from quantdesk.services.events.frames import SERVER_FRAME
+from quantdesk.services.events.hub import Hub, HubLogHandler, Subscriber
 from quantdesk.storage import Database
 from quantdesk.storage import events as event_store
 from quantdesk.storage.bus import LocalReceiver, LocalSender, RedisReceiver, RedisSender
@@ -34,6 +37,11 @@ def progress(job: str, bar: int) -> StreamMessage:
     return StreamMessage(f"job.{job}", "progress", {"current_bar": bar, "total_bars": 100})
 
 
+def queued(sub: Subscriber) -> dict[str, Any]:
+    """The next frame queued for ``sub``, as its socket would send it."""
+    return dict(sub.queue.get_nowait())
+
+
 def test_channels_are_numbered_and_resumed_within_the_buffer(db: Database) -> None:
     async def scenario() -> None:
         hub = Hub(db)
@@ -44,8 +52,8 @@ def test_channels_are_numbered_and_resumed_within_the_buffer(db: Database) -> No
         assert [f["seq"] for f in missed] == [3, 4, 5]
         assert [f["data"]["current_bar"] for f in missed] == [3, 4, 5]
         hub.publish(progress("a", 6))
-        assert sub.queue.get_nowait()["seq"] == 6
-        assert hub.progress_of("a") == {"current_bar": 6, "total_bars": 100}
+        assert queued(sub)["seq"] == 6
+        assert dict(hub.progress_of("a") or {}) == {"current_bar": 6, "total_bars": 100}
         # another hub's numbering, or a seq from the future: reload over HTTP
         for after, epoch in ((2, "other-hub"), (99, hub.epoch)):
             (reset,) = await hub.subscribe(Subscriber(1, False), "job.a", after, epoch)
@@ -107,7 +115,7 @@ def test_events_are_tailed_filtered_per_user_and_replayed_from_the_database(db: 
         await first.subscribe(user, Channel.JOBS)
         for row in first._new_events():
             first._deliver_event(row)
-        got = [user.queue.get_nowait() for _ in range(user.queue.qsize())]
+        got = [queued(user) for _ in range(user.queue.qsize())]
         assert [(f["channel"], f["seq"]) for f in got] == [
             ("events", ids[0]), ("jobs", ids[0]), ("events", ids[2]), ("jobs", ids[2]),
         ]  # fmt: skip
@@ -142,7 +150,9 @@ def test_the_tail_waits_for_a_gap_in_ids_then_moves_past_it(db: Database, monkey
         session.add(EventRow(id=6, created_at=_now(), kind="x", subject="s", data={}))
     assert [r.id for r in hub._new_events()] == [6]
     assert hub._floor == 4  # 5 may still commit
-    time.sleep(0.25)
+    later = time.monotonic() + 0.25  # past the settle time, without waiting for it
+    clock = types.SimpleNamespace(monotonic=lambda: later, time=time.time)
+    monkeypatch.setattr(hub_module, "time", clock)
     assert hub._new_events() == []
     assert hub._floor == 6  # 5 never came
 
@@ -317,5 +327,31 @@ def test_job_channels_are_capped_least_recently_active_first(
         assert hub.publish(progress("f", 1))["seq"] == 1  # one over the cap, but being used
         assert hub.publish(progress("f", 2))["seq"] == 2
         assert hub.buffered_channels()[-1] == "job.f"
+
+    asyncio.run(scenario())
+
+
+def test_the_frames_the_hub_builds_have_their_schemas(db: Database) -> None:
+    """``reset``, ``tick`` and ``log`` frames (the workers' payloads are checked end to end)."""
+
+    async def scenario() -> None:
+        hub = Hub(db, job_counts=lambda: {"QUEUED": 2, "RUNNING": 1, "FINISHED": 5})
+        status = hub.system_status()
+        assert (status["queue_depth"], status["running"]) == (2, 1)
+        assert "queue_depth" not in Hub(db).system_status()  # no counts, no queue figures
+        listener = Subscriber(9, True)
+        await hub.subscribe(listener, Channel.LOGS)
+        handler = HubLogHandler(hub, asyncio.get_running_loop())
+        record = logging.LogRecord("quantdesk.x", logging.INFO, "f.py", 1, "hi %s", ("x",), None)
+        handler.emit(record)
+        await asyncio.sleep(0)  # the record reaches the hub on the loop
+        hub.publish(StreamMessage(Channel.SYSTEM_STATUS, "tick", dict(status)))
+        hub.publish(progress("r", 1))
+        (reset,) = await hub.subscribe(Subscriber(1, False), "job.r", after=7, epoch="other")
+        (tick,) = await hub.subscribe(Subscriber(1, False), Channel.SYSTEM_STATUS, after=0)
+        logged = queued(listener)
+        for frame in (reset, tick, logged):
+            SERVER_FRAME.validate_python(frame)
+        assert (logged["event"], logged["data"]["message"]) == ("log", "hi x")
 
     asyncio.run(scenario())

@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 from starlette.websockets import WebSocketDisconnect
 
+from quantdesk.services.events.frames import SERVER_FRAME
 from quantdesk.services.platform import Platform
 from tests.fixtures.platform import drain
 
@@ -17,8 +18,10 @@ sqlite_only = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
 
 def _until(ws: Any, event: str, channel: str | None = None) -> dict[str, Any]:
+    """The next frame of ``event`` (on ``channel``); every frame on the way has its schema."""
     while True:
         frame: dict[str, Any] = ws.receive_json()
+        SERVER_FRAME.validate_python(frame)
         if frame.get("event") == event and (channel is None or frame.get("channel") == channel):
             return frame
 

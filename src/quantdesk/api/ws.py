@@ -6,7 +6,7 @@ Authentication, as the HTTP API's (never in the URL): the subprotocols ``["quant
 answered the same way), or ``Authorization`` / ``X-API-Key`` + ``X-API-Secret`` headers on the
 handshake, or a first message ``{"action": "auth", "token": "..."}`` within ``AUTH_SECONDS``.
 
-Client messages (JSON)::
+Client messages (JSON; ``services/events/frames.py`` types them and every server frame)::
 
     {"action": "subscribe", "channel": "job.<id>", "after": 12, "epoch": "..."}
     {"action": "subscribe", "channel": "backtest", "task_id": "<id>"}   # = job.<id> (seed 003)
@@ -30,12 +30,30 @@ import time
 from typing import Any
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+from pydantic import ValidationError
 from starlette.websockets import WebSocketState
 
 from quantdesk.core.errors import Forbidden, InvalidArgument, QuantdeskError, Unauthorized
 from quantdesk.core.events import JOB_CHANNEL, Channel
 from quantdesk.services.auth import Principal
 from quantdesk.services.events import Hub, Subscriber
+from quantdesk.services.events.frames import (
+    CLIENT_ACTION,
+    AuthAction,
+    ConnectedData,
+    ConnectedFrame,
+    ErrorFrame,
+    FrameError,
+    HeartbeatFrame,
+    Outgoing,
+    PingAction,
+    PongFrame,
+    SubscribedFrame,
+    UnsubscribeAction,
+    UnsubscribedFrame,
+    channel_of,
+    json_schemas,
+)
 from quantdesk.services.events.hub import ADMIN_CHANNELS
 from quantdesk.services.platform import Platform
 
@@ -55,8 +73,36 @@ MARKERS = (SUBPROTOCOL, "bearer", "access_token", "token")
 MAX_CANDIDATES = 2
 
 
-def _error(code: str, message: str, channel: str | None = None) -> dict[str, Any]:
-    frame: dict[str, Any] = {"event": "error", "error": {"code": code, "message": message}}
+#: The answer to a client message that is not an action.
+NOT_AN_ACTION = "use {action: subscribe|unsubscribe, channel} or {action: ping}"
+
+
+def document(openapi: dict[str, Any]) -> None:
+    """Add the frames of ``/api/ws`` to an OpenAPI document's ``components/schemas``.
+
+    FastAPI leaves WebSocket routes out of the document; with the frames in it, the web
+    client's generated types name them (``ServerFrame``, ``ClientAction``, ``JobProgressData``...).
+
+    Models the HTTP API answers too (``ProcessList``, ``JobStatus``) keep its rendering.
+
+    Raises:
+        RuntimeError: a frame's schema has the name of a different schema of the HTTP API.
+    """
+    schemas = openapi.setdefault("components", {}).setdefault("schemas", {})
+    for name, schema in json_schemas("#/components/schemas/{model}").items():
+        known = schemas.setdefault(name, schema)
+        if _shape(known) != _shape(schema):
+            raise RuntimeError(f"/api/ws's schema {name} differs from the HTTP API's {name}")
+
+
+def _shape(schema: dict[str, Any]) -> tuple[object, ...]:
+    """What two renderings of one schema agree on (FastAPI's omits defaults, for one)."""
+    fields = schema.get("properties", {})
+    return sorted(fields), sorted(schema.get("required", [])), schema.get("enum")
+
+
+def _error(code: str, message: str, channel: str | None = None) -> ErrorFrame:
+    frame = ErrorFrame(event="error", error=FrameError(code=code, message=message))
     if channel is not None:
         frame["channel"] = channel
     return frame
@@ -91,11 +137,12 @@ async def _authenticate(ws: WebSocket, platform: Platform) -> Principal | None:
         await ws.accept()
         raw = await asyncio.wait_for(ws.receive_text(), AUTH_SECONDS)
         message = json.loads(raw) if len(raw) <= MAX_CLIENT_MESSAGE else None
-        if not (isinstance(message, dict) and message.get("action") == "auth"
-                and isinstance(message.get("token"), str)):  # fmt: skip
+        try:
+            auth = AuthAction.model_validate(message)
+        except ValidationError:
             await _refuse(ws, "UNAUTHORIZED", 'send {"action": "auth", "token": ...} first')
             return None
-        return await asyncio.to_thread(platform.auth.authenticate, message["token"])
+        return await asyncio.to_thread(platform.auth.authenticate, auth.token)
     except QuantdeskError as exc:
         await _refuse(ws, exc.code, exc.message)
     except (TimeoutError, ValueError):
@@ -164,29 +211,24 @@ async def _handle(
     if not isinstance(message, dict):
         sub.offer(_error("INVALID_ARGUMENT", "messages are JSON objects with an action"))
         return
-    action = message.get("action")
-    if action == "auth":
+    if message.get("action") == "auth":
         return  # already authenticated (on the handshake): nothing to do
-    if action == "ping":
-        sub.offer({"event": "pong", "ts": time.time()})
+    try:
+        action = CLIENT_ACTION.validate_python(message)
+    except ValidationError as exc:
+        sub.offer(_refusal(message, exc))
         return
-    channel = message.get("channel")
-    if channel == "backtest" and isinstance(message.get("task_id"), str):
-        channel = f"job.{message['task_id']}"  # seed 003's spelling
-    if action not in ("subscribe", "unsubscribe") or not isinstance(channel, str):
-        sub.offer(_error(
-            "INVALID_ARGUMENT", "use {action: subscribe|unsubscribe, channel} or {action: ping}"
-        ))  # fmt: skip
+    if isinstance(action, AuthAction):
         return
-    if action == "unsubscribe":
+    if isinstance(action, PingAction):
+        sub.offer(PongFrame(event="pong", ts=time.time()))
+        return
+    channel = action.channel
+    if isinstance(action, UnsubscribeAction):
         hub.unsubscribe(sub, channel)
-        sub.offer({"event": "unsubscribed", "channel": channel})
+        sub.offer(UnsubscribedFrame(event="unsubscribed", channel=channel))
         return
-    after = message.get("after")
-    if after is not None and (isinstance(after, bool) or not isinstance(after, int) or after < 0):
-        sub.offer(_error("INVALID_ARGUMENT", "after must be an integer >= 0", channel))
-        return
-    epoch = message.get("epoch") if isinstance(message.get("epoch"), str) else None
+    after, epoch = action.after, action.epoch
     try:
         await asyncio.to_thread(_check_channel, platform, principal, channel)
     except QuantdeskError as exc:
@@ -194,9 +236,18 @@ async def _handle(
         return
     seq = hub.seq_of(channel)
     missed = await hub.subscribe(sub, channel, after, epoch)
-    sub.offer({"event": "subscribed", "channel": channel, "seq": seq, "epoch": hub.epoch})
+    sub.offer(SubscribedFrame(event="subscribed", channel=channel, seq=seq, epoch=hub.epoch))
     for frame in missed:
         sub.offer(frame)
+
+
+def _refusal(message: dict[str, Any], exc: ValidationError) -> ErrorFrame:
+    """The error frame for a message that is not a valid action."""
+    channel = channel_of(message)
+    bad_after = all(error["loc"][-1:] == ("after",) for error in exc.errors())
+    if bad_after and isinstance(channel, str):
+        return _error("INVALID_ARGUMENT", "after must be an integer >= 0", channel)
+    return _error("INVALID_ARGUMENT", NOT_AN_ACTION)
 
 
 @router.websocket("/api/ws")
@@ -208,8 +259,8 @@ async def websocket(ws: WebSocket) -> None:
     if principal is None:
         return
     sub = Subscriber(principal.user_id, principal.is_admin)
-    sub.offer({"event": "connected", "data": {"user_id": principal.user_id,
-                                                        "epoch": hub.epoch}})  # fmt: skip
+    connected = ConnectedData(user_id=principal.user_id, epoch=hub.epoch)
+    sub.offer(ConnectedFrame(event="connected", data=connected))
 
     async def reader() -> None:
         while True:
@@ -218,10 +269,11 @@ async def websocket(ws: WebSocket) -> None:
 
     async def writer() -> None:
         while True:
+            frame: Outgoing
             try:
                 frame = await asyncio.wait_for(sub.queue.get(), HEARTBEAT_SECONDS)
             except TimeoutError:
-                frame = {"event": "heartbeat", "ts": time.time()}
+                frame = HeartbeatFrame(event="heartbeat", ts=time.time())
             await ws.send_json(frame)
 
     async def watchdog() -> None:

@@ -16,18 +16,45 @@
  *   `after: 0`, again when it joins a channel already subscribed), flagged `replayed`; the other
  *   handlers of the channel never see those frames.
  *
- * Frames are not in the OpenAPI schema: `decodeFrame` and the payload decoders below check at
- * run time every field the UI reads.
+ * The frames are typed by the server (`services/events/frames.py`, in the OpenAPI schema's
+ * components, aliased in `./models`); what the UI reads of them is typed from those. A frame is
+ * still untrusted input: `decodeFrame` and the payload decoders below check at run time every
+ * field the UI reads.
  */
 import { useEffect, useRef, useState, useSyncExternalStore } from "react";
 import { getSession, onSession } from "./auth";
 import { api } from "./client";
-import type { EventView, JobStatus, ProcessView } from "./models";
+import type {
+  ClientAction,
+  ConnectedFrame,
+  ErrorFrame,
+  EventView,
+  JobEquityData,
+  JobProgressData,
+  JobStatus,
+  JobStatusData,
+  ProcessView,
+  SubscribeAction,
+  SubscribedFrame,
+  SystemStatusData,
+  UnsubscribedFrame,
+  WireChannelFrame,
+} from "./models";
 import { JOB_STATUSES } from "./models";
 
 // -- decoding ----------------------------------------------------------------------------------
 
 type JsonObject = Record<string, unknown>;
+
+/** `current_bar` → `currentBar`. */
+type CamelCase<S extends string> = S extends `${infer Head}_${infer Tail}`
+  ? `${Head}${Capitalize<CamelCase<Tail>>}`
+  : S;
+/** A wire payload's fields as the UI names them (camelCase), with the schema's types. */
+type Camel<T> = { [K in keyof T & string as CamelCase<K>]: T[K] };
+/** Fields a frame may lack: `null` when it does. */
+type OrNull<T> = { [K in keyof T]-?: Exclude<T[K], undefined> | null };
+type Simplify<T> = { [K in keyof T]: T[K] } & {};
 
 function isObject(value: unknown): value is JsonObject {
   return typeof value === "object" && value !== null && !Array.isArray(value);
@@ -49,23 +76,18 @@ function optString(value: unknown): string | null {
   return isString(value) ? value : null;
 }
 
-/** A message on a channel: `{channel, seq, event, data, ts}`. */
-export interface ChannelFrame {
-  channel: string;
-  seq: number;
-  event: string;
-  data: JsonObject;
-  ts: number;
+/** A message on a channel: `{channel, seq, event, data, ts}` (`data` is decoded per event). */
+export type ChannelFrame = WireChannelFrame & {
   /** From the hub's buffer, sent before the handler joined (handlers with `history` only). */
   replayed?: boolean;
-}
+};
 
 /** What the server sends, decoded. */
 export type ServerFrame =
-  | { type: "connected"; userId: number; epoch: string }
-  | { type: "subscribed"; channel: string; seq: number; epoch: string }
-  | { type: "unsubscribed"; channel: string }
-  | { type: "error"; channel: string | null; code: string; message: string }
+  | { type: "connected"; userId: ConnectedFrame["data"]["user_id"]; epoch: string }
+  | ({ type: "subscribed" } & Omit<SubscribedFrame, "event">)
+  | ({ type: "unsubscribed" } & Omit<UnsubscribedFrame, "event">)
+  | ({ type: "error"; channel: string | null } & ErrorFrame["error"])
   | { type: "pong" }
   | { type: "heartbeat" }
   | ({ type: "message" } & ChannelFrame);
@@ -110,14 +132,10 @@ export function decodeFrame(raw: unknown): ServerFrame | null {
   }
 }
 
-/** `progress` on `job.<id>`. */
-export interface JobProgress {
-  jobId: string;
-  /** 0-100 */
-  progress: number;
-  currentBar: number;
-  totalBars: number;
-}
+/** `progress` on `job.<id>` (`progress`: 0-100). */
+export type JobProgress = Camel<
+  Pick<JobProgressData, "job_id" | "progress" | "current_bar" | "total_bars">
+>;
 
 export function decodeProgress(data: JsonObject): JobProgress | null {
   const jobId = optString(data.job_id) ?? optString(data.task_id);
@@ -143,13 +161,10 @@ export function toJobStatus(value: unknown): JobStatus | null {
 }
 
 /** One session of a run: its date (`YYYY-MM-DD`) and NAV (total value / starting cash). */
-export type EquityPoint = [date: string, nav: number];
+export type EquityPoint = JobEquityData["points"][number];
 
 /** `equity` on `job.<id>`: the NAV of the sessions run since the last batch, in date order. */
-export interface JobEquity {
-  jobId: string;
-  points: EquityPoint[];
-}
+export type JobEquity = Camel<Pick<JobEquityData, "job_id" | "points">>;
 
 const DAY = /^\d{4}-\d{2}-\d{2}$/;
 
@@ -168,16 +183,14 @@ export function decodeEquity(data: JsonObject): JobEquity | null {
   return { jobId, points: out };
 }
 
-/** `status` on `jobs` and `job.<id>`: a job's status changed. */
-export interface JobStatusChange {
-  jobId: string;
-  /** The platform event: job.submitted, job.claimed, job.finished, job.deleted... */
-  kind: string;
-  status: JobStatus;
-  strategyId: string | null;
-  attempts: number;
-  error: { code: string; message: string | null } | null;
-}
+/**
+ * `status` on `jobs` and `job.<id>`: a job's status changed. `kind` is the platform event
+ * (job.submitted, job.claimed, job.finished, job.deleted...).
+ */
+export type JobStatusChange = Simplify<
+  Camel<Pick<JobStatusData, "job_id" | "kind" | "status" | "attempts">> &
+    Camel<OrNull<Pick<JobStatusData, "strategy_id" | "error">>>
+>;
 
 export function decodeStatus(data: JsonObject): JobStatusChange | null {
   const jobId = optString(data.job_id) ?? optString(data.task_id);
@@ -197,23 +210,19 @@ export function decodeStatus(data: JsonObject): JobStatusChange | null {
   };
 }
 
-/** `tick` on `system.status`. */
-export interface SystemTick {
-  ts: number;
-  cpuPercent: number;
-  cpuCount: number | null;
-  memoryPercent: number;
-  memoryUsedMb: number | null;
-  memoryTotalMb: number | null;
-  diskPercent: number | null;
-  diskFreeGb: number | null;
-  load: number[];
-  uptimeSeconds: number | null;
-  apiUptimeSeconds: number | null;
-  subscribers: number | null;
-  /** Job counts per status (every user's). */
-  jobs: Record<string, number>;
-}
+/** What a `system.status` tick may lack (`null` when it does). */
+type OptionalFigures = Omit<SystemStatusData, "cpu_percent" | "memory_percent" | "load" | "jobs">;
+
+/** `tick` on `system.status`: CPU and memory, the other figures when the tick has them. */
+export type SystemTick = Simplify<
+  { ts: ChannelFrame["ts"] } & Camel<
+    Pick<SystemStatusData, "cpu_percent" | "memory_percent" | "load">
+  > &
+    Camel<OrNull<OptionalFigures>> & {
+      /** Job counts per status (every user's). */
+      jobs: NonNullable<SystemStatusData["jobs"]>;
+    }
+>;
 
 export function decodeTick(data: JsonObject, ts: number): SystemTick | null {
   const cpu = optNumber(data.cpu_percent);
@@ -237,6 +246,8 @@ export function decodeTick(data: JsonObject, ts: number): SystemTick | null {
     uptimeSeconds: optNumber(data.uptime_seconds),
     apiUptimeSeconds: optNumber(data.api_uptime_seconds),
     subscribers: optNumber(data.subscribers),
+    queueDepth: optNumber(data.queue_depth),
+    running: optNumber(data.running),
     jobs,
   };
 }
@@ -752,7 +763,7 @@ export class LiveClient {
   private sendSubscribe(name: string, channel: Channel): void {
     const history = channel.wantHistory.size > 0 ? new Set(channel.wantHistory) : null;
     channel.wantHistory.clear();
-    const message: Record<string, unknown> = { action: "subscribe", channel: name };
+    const message: SubscribeAction = { action: "subscribe", channel: name };
     if (history !== null || channel.seq !== null) {
       // A history starts from the hub's oldest frame; the epoch still guards the numbering.
       message.after = history !== null ? 0 : channel.seq;
@@ -770,7 +781,7 @@ export class LiveClient {
     if (this.state === "open") this.send({ action: "unsubscribe", channel: name });
   }
 
-  private send(message: Record<string, unknown>): void {
+  private send(message: ClientAction): void {
     const socket = this.conn?.socket;
     if (socket && socket.readyState === OPEN) socket.send(JSON.stringify(message));
   }

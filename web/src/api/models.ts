@@ -60,6 +60,26 @@ export type SessionStatus = Schemas["SessionStatus"];
 /** One fill: the schema types rows as `{[key: string]: unknown}`; readers convert fields. */
 export type Trade = TradePage["trades"][number];
 
+// -- /api/ws (`services/events/frames.py`): WebSocket frames are schema components, not operations
+
+/** Every message a client sends to `/api/ws`. */
+export type ClientAction = Schemas["ClientAction"];
+export type SubscribeAction = Schemas["SubscribeAction"];
+/** The first frame of an authenticated socket, and the answers to `subscribe`/`unsubscribe`. */
+export type ConnectedFrame = Schemas["ConnectedFrame"];
+export type SubscribedFrame = Schemas["SubscribedFrame"];
+export type UnsubscribedFrame = Schemas["UnsubscribedFrame"];
+export type ErrorFrame = Schemas["ErrorFrame"];
+/** `{channel, seq, event, data, ts}`: a message on a channel, whatever its event. */
+export type WireChannelFrame = Schemas["ChannelFrame"];
+/** The `data` of each channel event. */
+export type JobProgressData = Schemas["JobProgressData"];
+export type JobLogData = Schemas["JobLogData"];
+export type JobEquityData = Schemas["JobEquityData"];
+export type JobStatusData = Schemas["JobStatusData"];
+export type SystemStatusData = Schemas["SystemStatusData"];
+export type LogRecordData = Schemas["LogRecordData"];
+
 /** The contract's job states (the schema's `JobStatus` enum). */
 export type JobStatus = Schemas["JobStatus"];
 export const JOB_STATUSES: JobStatus[] = ["QUEUED", "RUNNING", "FINISHED", "FAILED", "CANCELLED"];

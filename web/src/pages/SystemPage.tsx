@@ -121,9 +121,9 @@ function Figures({ tick }: { tick: SystemTick | null }) {
     ],
     [
       "Queue",
-      tick ? String(jobs.QUEUED ?? 0) : "—",
+      tick ? String(tick.queueDepth ?? jobs.QUEUED ?? 0) : "—",
       "",
-      tick ? `${jobs.RUNNING ?? 0} running` : undefined,
+      tick ? `${tick.running ?? jobs.RUNNING ?? 0} running` : undefined,
     ],
     [
       "Jobs done",

@@ -4,7 +4,7 @@ Inputs: the stream bus (``storage.bus``: job progress and log lines from the wor
 ``events`` table (tailed every ``TAIL_SECONDS``: platform events, among them every job status
 change) and a ``system.status`` sampler (every ``STATUS_SECONDS``).
 
-Frames (what a subscriber receives, as JSON)::
+Frames (what a subscriber receives, as JSON; typed in ``frames``)::
 
     {"channel": "job.<id>", "seq": 12, "event": "progress", "data": {...}, "ts": 1.7e9}
 
@@ -36,7 +36,7 @@ import uuid
 from collections import OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import cast
 
 import psutil
 
@@ -46,6 +46,17 @@ from quantdesk.core.events import (
     EventKind,
     StreamMessage,
     job_channel,
+)
+from quantdesk.core.jobs import JobStatus
+from quantdesk.services.events.frames import (
+    ChannelFrame,
+    EventData,
+    JobProgressData,
+    JobStatusData,
+    LogRecordData,
+    Outgoing,
+    ResetData,
+    SystemStatusData,
 )
 from quantdesk.services.events.processes import ProcessMonitor
 from quantdesk.storage import Database
@@ -95,7 +106,7 @@ class Subscriber:
 
     user_id: int
     is_admin: bool
-    queue: asyncio.Queue[dict[str, Any]] = field(default_factory=lambda: asyncio.Queue(QUEUE))
+    queue: asyncio.Queue[Outgoing] = field(default_factory=lambda: asyncio.Queue(QUEUE))
     channels: set[str] = field(default_factory=set)
     dropped: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -107,7 +118,7 @@ class Subscriber:
             return self.is_admin or owner_id == self.user_id
         return True  # job.{id}: ownership was checked when it subscribed
 
-    def offer(self, frame: dict[str, Any]) -> None:
+    def offer(self, frame: Outgoing) -> None:
         """Queue ``frame``; a full queue drops the subscriber (never waits)."""
         if self.dropped.is_set():
             return
@@ -120,7 +131,7 @@ class Subscriber:
 @dataclass
 class _Buffer:
     seq: int = 0
-    frames: deque[tuple[dict[str, Any], int | None]] = field(
+    frames: deque[tuple[ChannelFrame, int | None]] = field(
         default_factory=lambda: deque(maxlen=BUFFER)
     )
 
@@ -133,27 +144,29 @@ class Hub:
         bus: Where live messages from workers arrive (``None``: none).
         processes: Samples the platform's processes for ``system.processes`` (``None``: the
             channel stays silent).
+        job_counts: Jobs per status, for ``system.status`` (``None``: it has no job figures).
     """
 
     def __init__(
         self, db: Database, bus: BusReceiver | None = None,
         processes: ProcessMonitor | None = None,
+        job_counts: Callable[[], dict[str, int]] | None = None,
     ) -> None:  # fmt: skip
         self._db = db
         self._bus = bus
         self.processes = processes
+        self.job_counts = job_counts
         self.epoch = uuid.uuid4().hex[:12]
         self._buffers: OrderedDict[str, _Buffer] = OrderedDict()  # least recently active first
         self._final_at: dict[str, float] = {}  # job channels whose job ended: when (monotonic)
         self._dropped: OrderedDict[str, int] = OrderedDict()  # dropped job channels: last seq
         self._subscribers: dict[str, set[Subscriber]] = {}
-        self._progress: OrderedDict[str, dict[str, Any]] = OrderedDict()
+        self._progress: OrderedDict[str, JobProgressData] = OrderedDict()
         self._tasks: list[asyncio.Task[None]] = []
         self._floor = 0  # every event id <= floor was delivered or given up on
         self._pending: dict[int, float] = {}  # missing ids above the floor: first seen at
         self._seen: set[int] = set()  # delivered ids above the floor
         self.started_at = time.time()
-        self.status_hooks: list[Callable[[], dict[str, Any]]] = []
         self._stopping = asyncio.Event()
 
     # -- life ----------------------------------------------------------------------------------
@@ -194,19 +207,19 @@ class Hub:
 
     # -- publishing ----------------------------------------------------------------------------
 
-    def publish(self, message: StreamMessage, seq: int | None = None) -> dict[str, Any]:
+    def publish(self, message: StreamMessage, seq: int | None = None) -> ChannelFrame:
         """Number ``message`` on its channel, buffer it and offer it to its subscribers.
 
         ``seq``: the event id on event channels (must grow), else the hub's next number.
         """
         buffer = self._buffer_for(message.channel)
         buffer.seq = buffer.seq + 1 if seq is None else max(buffer.seq, seq)
-        frame = {"channel": message.channel, "seq": buffer.seq, "event": message.event,
-                 "data": message.data, "ts": message.ts}  # fmt: skip
+        frame = ChannelFrame(channel=message.channel, seq=buffer.seq, event=message.event,
+                             data=message.data, ts=message.ts)  # fmt: skip
         buffer.frames.append((frame, message.owner_id))
         if message.channel.startswith("job."):
-            if message.event == "progress":
-                self._remember_progress(message.channel[4:], message.data)
+            if message.event == "progress":  # from a worker: a JobProgressData
+                self._remember_progress(message.channel[4:], cast(JobProgressData, message.data))
             elif message.event == "status":
                 if message.data.get("kind") in FINAL_JOB_EVENTS:
                     self._final_at.setdefault(message.channel, time.monotonic())
@@ -277,11 +290,11 @@ class Hub:
         """The channels with a buffer, least recently active first."""
         return list(self._buffers)
 
-    def progress_of(self, job_id: str) -> dict[str, Any] | None:
+    def progress_of(self, job_id: str) -> JobProgressData | None:
         """The latest live progress of ``job_id`` seen by this hub (``None``: none)."""
         return self._progress.get(job_id)
 
-    def _remember_progress(self, job_id: str, data: dict[str, Any]) -> None:
+    def _remember_progress(self, job_id: str, data: JobProgressData) -> None:
         self._progress[job_id] = data
         self._progress.move_to_end(job_id)
         while len(self._progress) > PROGRESS_KEPT:
@@ -300,7 +313,7 @@ class Hub:
 
     async def subscribe(
         self, sub: Subscriber, channel: str, after: int | None = None, epoch: str | None = None
-    ) -> list[dict[str, Any]]:
+    ) -> list[ChannelFrame]:
         """Add ``sub`` to ``channel``; returns the frames it missed after ``after``.
 
         Without ``after``: nothing to replay. When what it missed cannot be replayed (another
@@ -341,12 +354,12 @@ class Hub:
         """Distinct subscribers connected."""
         return len({s for subs in self._subscribers.values() for s in subs})
 
-    def _reset(self, channel: str) -> dict[str, Any]:
-        data = {"epoch": self.epoch, "reason": "reload over HTTP"}
-        return {"channel": channel, "seq": self.seq_of(channel), "event": "reset",
-                "data": data, "ts": time.time()}  # fmt: skip
+    def _reset(self, channel: str) -> ChannelFrame:
+        data = ResetData(epoch=self.epoch, reason="reload over HTTP")
+        return ChannelFrame(channel=channel, seq=self.seq_of(channel), event="reset",
+                            data=dict(data), ts=time.time())  # fmt: skip
 
-    def _replay_events(self, sub: Subscriber, channel: str, after: int) -> list[dict[str, Any]]:
+    def _replay_events(self, sub: Subscriber, channel: str, after: int) -> list[ChannelFrame]:
         """Frames of ``events``/``jobs`` after ``after`` from the database (up to ``BUFFER``)."""
         with self._db.read() as session:
             rows = event_store.tail(session, after, BUFFER + 1)
@@ -356,8 +369,8 @@ class Hub:
                 break  # the live tail delivers these
             message = self._event_message(row, channel)
             if message is not None and sub.may_see(channel, message.owner_id):
-                frames.append({"channel": channel, "seq": row.id, "event": message.event,
-                               "data": message.data, "ts": message.ts})  # fmt: skip
+                frames.append(ChannelFrame(channel=channel, seq=row.id, event=message.event,
+                                           data=message.data, ts=message.ts))  # fmt: skip
         if len(rows) > BUFFER:
             return [self._reset(channel)]
         return frames
@@ -411,18 +424,18 @@ class Hub:
     def _event_message(row: EventRow, channel: str) -> StreamMessage | None:
         """The message an event makes on ``channel`` (``job`` = the job's own channel)."""
         ts = row.created_at.timestamp() if row.created_at else time.time()
-        view = {"id": row.id, "kind": row.kind, "subject": row.subject, "user_id": row.user_id,
-                "data": dict(row.data or {}),
-                "created_at": row.created_at.isoformat() if row.created_at else None}  # fmt: skip
         if channel == Channel.EVENTS:
-            return StreamMessage(Channel.EVENTS, "event", view, ts, row.user_id)
+            created = row.created_at.isoformat() if row.created_at else None
+            view = EventData(id=row.id, kind=row.kind, subject=row.subject, user_id=row.user_id,
+                             data=dict(row.data or {}), created_at=created)  # fmt: skip
+            return StreamMessage(Channel.EVENTS, "event", dict(view), ts, row.user_id)
         if row.kind not in JOB_STATUS_EVENTS:
             return None
-        status = {"job_id": row.subject, "task_id": row.subject, "kind": row.kind,
-                  **dict(row.data or {})}  # fmt: skip
-        if channel == Channel.JOBS:
-            return StreamMessage(Channel.JOBS, "status", status, ts, row.user_id)
-        return StreamMessage(job_channel(row.subject), "status", status, ts, row.user_id)
+        # a status event's data is what ``storage.jobs.status_event`` recorded
+        status = cast(JobStatusData, {"job_id": row.subject, "task_id": row.subject,
+                                      "kind": row.kind, **dict(row.data or {})})  # fmt: skip
+        target = Channel.JOBS if channel == Channel.JOBS else job_channel(row.subject)
+        return StreamMessage(target, "status", dict(status), ts, row.user_id)
 
     async def _read_bus(self) -> None:
         assert self._bus is not None
@@ -443,7 +456,7 @@ class Hub:
             try:
                 self.sweep_buffers()
                 status = await asyncio.to_thread(self.system_status)
-                self.publish(StreamMessage(Channel.SYSTEM_STATUS, "tick", status))
+                self.publish(StreamMessage(Channel.SYSTEM_STATUS, "tick", dict(status)))
                 if self.processes is not None and self._subscribers.get(Channel.SYSTEM_PROCESSES):
                     sample = await asyncio.to_thread(self.processes.sample)
                     self.publish(StreamMessage(Channel.SYSTEM_PROCESSES, "processes",
@@ -451,25 +464,28 @@ class Hub:
             except Exception:
                 log.exception("system.status could not be sampled")
 
-    def system_status(self) -> dict[str, Any]:
-        """CPU, memory, disk, load, uptime and what the hooks add (queue depth...)."""
+    def system_status(self) -> SystemStatusData:
+        """CPU, memory, disk, load, uptime and (with ``job_counts``) the queue."""
         memory = psutil.virtual_memory()
         disk = psutil.disk_usage(os.getcwd())
-        status: dict[str, Any] = {
-            "cpu_percent": psutil.cpu_percent(None),
-            "cpu_count": psutil.cpu_count(),
-            "memory_percent": memory.percent,
-            "memory_used_mb": round((memory.total - memory.available) / 2**20, 1),
-            "memory_total_mb": round(memory.total / 2**20, 1),
-            "disk_percent": disk.percent,
-            "disk_free_gb": round(disk.free / 2**30, 2),
-            "load": list(os.getloadavg()),
-            "uptime_seconds": round(time.time() - psutil.boot_time(), 1),
-            "api_uptime_seconds": round(time.time() - self.started_at, 1),
-            "subscribers": self.subscriber_count(),
-        }
-        for hook in self.status_hooks:
-            status.update(hook())
+        status = SystemStatusData(
+            cpu_percent=psutil.cpu_percent(None),
+            cpu_count=psutil.cpu_count(),
+            memory_percent=memory.percent,
+            memory_used_mb=round((memory.total - memory.available) / 2**20, 1),
+            memory_total_mb=round(memory.total / 2**20, 1),
+            disk_percent=disk.percent,
+            disk_free_gb=round(disk.free / 2**30, 2),
+            load=list(os.getloadavg()),
+            uptime_seconds=round(time.time() - psutil.boot_time(), 1),
+            api_uptime_seconds=round(time.time() - self.started_at, 1),
+            subscribers=self.subscriber_count(),
+        )
+        if self.job_counts is not None:
+            counts = self.job_counts()
+            status["jobs"] = counts
+            status["queue_depth"] = counts.get(JobStatus.QUEUED, 0)
+            status["running"] = counts.get(JobStatus.RUNNING, 0)
         return status
 
 
@@ -490,9 +506,10 @@ class HubLogHandler(logging.Handler):
         if record.name == __name__ or self._loop.is_closed():
             return
         try:
-            data = {"level": record.levelname, "logger": record.name,
-                    "message": record.getMessage()[:4000], "pid": record.process}  # fmt: skip
-            message = StreamMessage(Channel.LOGS, "log", data, record.created)
+            text = record.getMessage()[:4000]
+            data = LogRecordData(level=record.levelname, logger=record.name, message=text,
+                                 pid=record.process)  # fmt: skip
+            message = StreamMessage(Channel.LOGS, "log", dict(data), record.created)
             self._loop.call_soon_threadsafe(self._hub.publish, message)
         except Exception:  # a log line must never break its caller
             self.handleError(record)
