@@ -66,16 +66,19 @@ def test_backtest_table_and_output_files(demo_data_dir: Path, tmp_path: Path) ->
         [
             "backtest", str(EXAMPLES / "momentum_rotation.py"), "--start", "2006-01-03",
             "--end", "2012-12-31", "--universe", "AAPL,GOOG,IBM,MSFT", "--output", str(out),
-            "--data-dir", str(demo_data_dir),
+            "--data-dir", str(demo_data_dir), "--report", str(tmp_path / "report.html"),
         ],
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     assert "Sharpe" in result.output and "Max drawdown" in result.output
     names = sorted(p.name for p in out.iterdir())
     assert names == [
-        "orders.csv", "portfolio.csv", "positions.csv", "result.json", "run.log",
-        "summary.json", "trades.csv",
+        "orders.csv", "portfolio.csv", "positions.csv", "result.json", "result.pkl",
+        "round_trips.csv", "run.log", "summary.json", "trades.csv",
     ]  # fmt: skip
+    report = (tmp_path / "report.html").read_text(encoding="utf-8")
+    assert report.startswith("<!DOCTYPE html>") and 'id="round-trips"' in report
+    assert "momentum_rotation" in report
     payload = json.loads((out / "result.json").read_text())
     assert set(payload["equity"]) == {"dates", "nav", "returns", "benchmark_nav"}
     assert payload["trades_total"] == len(payload["trades"]) > 0

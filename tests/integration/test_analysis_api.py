@@ -135,3 +135,109 @@ def test_compare_refuses_bad_sets(saved: TestClient, platform: Platform) -> None
     queued = saved.post("/api/backtest/run", json={**RUN, "cash": 3e5}).json()["job_id"]
     not_ready = saved.get(f"/api/backtest/compare?job_ids={a},{queued}")
     assert not_ready.status_code == 409 and not_ready.json()["error"]["code"] == "RESULT_NOT_READY"
+
+
+def test_jobs_list_shows_and_sorts_by_the_run_columns(
+    saved: TestClient, platform: Platform
+) -> None:
+    a = finished(saved, platform)
+    b = finished(saved, platform, params={"fast": 5, "slow": 20})
+    c = finished(saved, platform, universe=["MSFT"])
+    queued = saved.post("/api/backtest/run", json={**RUN, "cash": 3e5}).json()["job_id"]
+    jobs = saved.get("/api/backtest/jobs?order_by=sharpe&order=desc").json()["data"]["jobs"]
+    sharpes = {j: saved.get(f"/api/backtest/jobs/{j}/result").json()["summary"]["sharpe"]
+               for j in (a, b, c)}  # fmt: skip
+    assert [j["job_id"] for j in jobs] == [*sorted(sharpes, key=lambda j: -sharpes[j]), queued]
+    row = next(j for j in jobs if j["job_id"] == c)
+    assert row["sharpe"] == pytest.approx(sharpes[c])
+    assert row["universe"] == ["MSFT"] and row["engine"] == "native"
+    assert (row["start_date"], row["end_date"]) == ("2008-01-02", "2011-12-30")
+    assert row["strategy_version"] == 1 and row["duration_seconds"] > 0
+    assert row["total_returns"] is not None and row["max_drawdown"] is not None
+    asc = saved.get("/api/backtest/jobs?order_by=max_drawdown&order=asc").json()["data"]["jobs"]
+    assert asc[-1]["job_id"] == queued  # blanks last both ways
+    drawdowns = [j["max_drawdown"] for j in asc[:-1]]
+    assert drawdowns == sorted(drawdowns)
+    by_time = saved.get("/api/backtest/jobs?order_by=duration").json()["data"]["jobs"]
+    assert by_time[-1]["job_id"] == queued
+    saved.post("/api/backtest/strategies/other", json={"code": SMA, "name": "Momentum Alpha"})
+    other = saved.post("/api/backtest/run", json={**RUN, "strategy_id": "other"}).json()["job_id"]
+    found = saved.get("/api/backtest/jobs?strategy=mENTUM").json()["data"]
+    assert [j["job_id"] for j in found["jobs"]] == [other] and found["total"] == 1
+    assert saved.get("/api/backtest/jobs?strategy=sm").json()["data"]["total"] == 4
+    assert saved.get("/api/backtest/jobs?strategy=%25").json()["data"]["total"] == 0
+
+
+def test_title_and_notes_are_editable_and_listed(saved: TestClient, platform: Platform) -> None:
+    job = finished(saved, platform)
+    res = saved.patch(f"/api/backtest/jobs/{job}", json={"title": " baseline ", "notes": "a\nb"})
+    assert res.status_code == 200, res.text
+    assert (res.json()["title"], res.json()["notes"]) == ("baseline", "a\nb")
+    assert saved.patch(f"/api/backtest/jobs/{job}", json={"notes": "only notes"}).status_code == 200
+    got = saved.get(f"/api/backtest/jobs/{job}").json()
+    assert (got["title"], got["notes"]) == ("baseline", "only notes")
+    listed = saved.get("/api/backtest/jobs?strategy=baseline").json()["data"]["jobs"]
+    assert [j["job_id"] for j in listed] == [job]
+    for bad in ({"title": "x" * 201}, {"title": "two\nlines"}, {"title": 5}, {"owner": 2}):
+        answer = saved.patch(f"/api/backtest/jobs/{job}", json=bad)
+        assert answer.status_code == 400, (bad, answer.text)
+    assert saved.patch(f"/api/backtest/jobs/{'0' * 32}", json={"title": "x"}).status_code == 404
+
+
+def test_retry_keeps_the_snapshot_and_rerun_takes_the_current_code(
+    saved: TestClient, platform: Platform
+) -> None:
+    broken = SMA.replace(
+        "def handle_bar(context, bar_dict):", "def handle_bar(context, bar_dict):\n    1 / 0", 1
+    )
+    saved.post("/api/backtest/strategies/sma", json={"code": broken})
+    res = saved.post("/api/backtest/run", json=RUN)
+    drain(platform)
+    failed = res.json()["job_id"]
+    assert saved.get(f"/api/backtest/jobs/{failed}").json()["status"] == "FAILED"
+    saved.post("/api/backtest/strategies/sma", json={"code": SMA})  # the fix: version 3
+    retried = saved.post(f"/api/backtest/jobs/{failed}/retry").json()["job_id"]
+    drain(platform)
+    retry = saved.get(f"/api/backtest/jobs/{retried}").json()
+    assert retry["status"] == "FAILED" and retry["strategy_version"] == 2  # the old snapshot
+    rerun = saved.post(f"/api/backtest/jobs/{failed}/rerun")
+    assert rerun.status_code == 200, rerun.text
+    drain(platform)
+    fixed = saved.get(f"/api/backtest/jobs/{rerun.json()['job_id']}").json()
+    assert fixed["status"] == "FINISHED" and fixed["strategy_version"] == 3
+    inline = saved.post(
+        "/api/backtest/run",
+        json={**{k: v for k, v in RUN.items() if k != "strategy_id"}, "strategy_code": SMA},
+    ).json()["job_id"]
+    drain(platform)
+    assert saved.post(f"/api/backtest/jobs/{inline}/rerun").status_code == 409
+
+
+def test_report_and_plots_over_http(saved: TestClient, platform: Platform) -> None:
+    plotting = SMA.replace(
+        "def handle_bar(context, bar_dict):",
+        "def handle_bar(context, bar_dict):\n    plot('cash_k', context.portfolio.cash / 1000)",
+        1,
+    )
+    saved.post("/api/backtest/strategies/sma", json={"code": plotting})
+    job = finished(saved, platform)
+    saved.patch(f"/api/backtest/jobs/{job}", json={"title": "<b>baseline</b>", "notes": "n1"})
+    res = saved.get(f"/api/backtest/jobs/{job}/report")
+    assert res.status_code == 200, res.text
+    assert res.headers["content-type"].startswith("text/html")
+    assert f'filename="{job}-report.html"' in res.headers["content-disposition"]
+    html = res.text
+    assert "&lt;b&gt;baseline&lt;/b&gt;" in html and "<b>baseline</b>" not in html
+    assert "n1" in html and job in html
+    for section in ("header", "metrics", "equity", "drawdown", "monthly", "yearly", "rolling",
+                    "distribution", "round-trips", "exposure", "plots"):  # fmt: skip
+        assert f'id="{section}"' in html, section
+    assert "<script src=" not in html
+    plots = saved.get(f"/api/backtest/jobs/{job}/plots").json()["data"]
+    line = plots["series"]["cash_k"]
+    days = saved.get(f"/api/backtest/jobs/{job}/result").json()["summary"]["trading_days"]
+    assert len(line["dates"]) == len(line["values"]) == days
+    assert all(v is not None and v >= 0 for v in line["values"])
+    running = saved.post("/api/backtest/run", json={**RUN, "cash": 4e5}).json()["job_id"]
+    assert saved.get(f"/api/backtest/jobs/{running}/report").status_code == 409
+    assert saved.get(f"/api/backtest/jobs/{'0' * 32}/report").status_code == 404

@@ -14,12 +14,12 @@ from starlette.concurrency import run_in_threadpool
 
 from quantdesk.api import errors, jupyter_proxy, middleware, web, ws
 from quantdesk.api.routes import router
+from quantdesk.api.routes_analysis import router as analysis_router
 from quantdesk.api.routes_data import router as data_router
 from quantdesk.api.routes_events import router as events_router
 from quantdesk.api.routes_jobs import router as jobs_router
 from quantdesk.api.routes_research import router as research_router
 from quantdesk.api.routes_users import router as users_router
-from quantdesk.core.jobs import JobStatus
 from quantdesk.core.settings import Settings
 from quantdesk.services.events import Hub
 from quantdesk.services.events.hub import HubLogHandler
@@ -61,10 +61,16 @@ async def _purge_events(platform: Platform, stopping: asyncio.Event) -> None:
             await asyncio.wait_for(stopping.wait(), EVENT_PURGE_SECONDS)
 
 
-def queue_status(counts: dict[str, int]) -> dict[str, Any]:
-    """What ``system.status`` says of the jobs: per status, the queue depth and the running."""
-    return {"jobs": counts, "queue_depth": counts.get(JobStatus.QUEUED, 0),
-            "running": counts.get(JobStatus.RUNNING, 0)}  # fmt: skip
+class QuantdeskAPI(FastAPI):
+    """The app; its OpenAPI document also describes the frames of ``/api/ws`` (``ws.document``)."""
+
+    def openapi(self) -> dict[str, Any]:
+        """The OpenAPI document, built once, with the WebSocket frames in its components."""
+        built = self.openapi_schema is not None
+        document = super().openapi()
+        if not built:
+            ws.document(document)
+        return document
 
 
 def create_app(
@@ -87,8 +93,7 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         settings = platform.settings
         bus = receiver_for(settings.redis_url, settings.hub_socket)
-        hub = Hub(platform.db, bus, platform.processes)
-        hub.status_hooks.append(lambda: queue_status(platform.backtests.counts()))
+        hub = Hub(platform.db, bus, platform.processes, platform.backtests.counts)
         app.state.hub = hub
         platform.backtests.live = hub.progress_of
         await hub.start()
@@ -113,7 +118,7 @@ def create_app(
             await hub.stop()
             platform.close()
 
-    app = FastAPI(
+    app = QuantdeskAPI(
         title="quantdesk",
         summary="Self-hosted backtests on real market data (BackQuant-compatible API).",
         version="0.1.0",
@@ -128,6 +133,7 @@ def create_app(
     app.include_router(jobs_router)
     app.include_router(users_router)
     app.include_router(data_router)
+    app.include_router(analysis_router)
     app.include_router(events_router)
     app.include_router(ws.router)
     app.include_router(research_router)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Body, Query
 
 from quantdesk.api.boundary import CheckedRoute
 from quantdesk.api.deps import PlatformDep, PrincipalDep
@@ -20,12 +20,16 @@ from quantdesk.api.schemas import (
     StrategyJobs,
 )
 from quantdesk.core.jobs import JobStatus
+from quantdesk.services.bodies import JobAnnotation
 
 #: The closed values of the listing's query (declared as enums in the schema; the service
 #: keeps its messages: an unknown status is a 400 naming the values, an unknown order_by
 #: falls back to created_at descending, as the contract's listing did).
 STATUSES = [s.value for s in JobStatus]
-ORDER_BY = ["id", "strategy_id", "name", "status", "created_at", "updated_at"]
+ORDER_BY = [
+    "id", "strategy_id", "name", "status", "created_at", "updated_at", "total_returns",
+    "sharpe", "max_drawdown", "duration",
+]  # fmt: skip
 ORDERS = ["asc", "desc"]
 StatusQuery = Annotated[
     str | None,
@@ -42,14 +46,19 @@ def list_jobs(
     platform: PlatformDep,
     principal: PrincipalDep,
     status: StatusQuery = None,
-    strategy_id: Annotated[str | None, Query()] = None,
+    strategy_id: Annotated[str | None, Query(description="exactly this strategy")] = None,
+    strategy: Annotated[
+        str | None,
+        Query(max_length=200, description="a substring of the strategy id, name or title"),
+    ] = None,
     date_from: Annotated[str | None, Query(description="created on/after, YYYY-MM-DD")] = None,
     date_to: Annotated[str | None, Query(description="created on/before, YYYY-MM-DD")] = None,
     order_by: Annotated[
         str,
         Query(
             description="id, strategy_id, name (the strategy's name, then its id), status, "
-            "created_at or updated_at",
+            "created_at, updated_at, total_returns, sharpe, max_drawdown or duration (the "
+            "metrics put unfinished jobs last)",
             json_schema_extra={"enum": ORDER_BY},
         ),
     ] = "created_at",
@@ -63,6 +72,7 @@ def list_jobs(
     data = platform.jobs.list(
         principal, status=status, strategy_id=strategy_id, date_from=date_from,
         date_to=date_to, order_by=order_by, order=order, limit=limit, offset=offset,
+        strategy=strategy,
     )  # fmt: skip
     return Envelope(data=data)
 
@@ -75,8 +85,25 @@ def cancel_job(job_id: str, platform: PlatformDep, principal: PrincipalDep) -> J
 
 @router.post("/jobs/{job_id}/retry", response_model=RunResponse)
 def retry_job(job_id: str, platform: PlatformDep, principal: PrincipalDep) -> RunResponse:
-    """A new job with the same code snapshot and inputs."""
+    """A new job with the same code snapshot and inputs (the code as it was, not as it is)."""
     return RunResponse(job_id=platform.jobs.retry(principal, job_id))
+
+
+@router.post("/jobs/{job_id}/rerun", response_model=RunResponse)
+def rerun_job(job_id: str, platform: PlatformDep, principal: PrincipalDep) -> RunResponse:
+    """A new job with the same inputs and the strategy's current code (409 for inline runs)."""
+    return RunResponse(job_id=platform.jobs.rerun(principal, job_id))
+
+
+@router.patch("/jobs/{job_id}", response_model=JobStatusView)
+def annotate_job(
+    job_id: str,
+    body: Annotated[JobAnnotation, Body(examples=[{"title": "baseline", "notes": "..."}])],
+    platform: PlatformDep,
+    principal: PrincipalDep,
+) -> JobStatusView:
+    """Set the run's ``title`` and/or ``notes`` (shown in lists, comparisons and reports)."""
+    return platform.jobs.annotate(principal, job_id, body.title, body.notes)
 
 
 @router.delete("/jobs/{job_id}", response_model=Envelope[JobDeleted])

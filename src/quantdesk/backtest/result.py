@@ -28,6 +28,7 @@ from quantdesk.backtest.analysis import (
     period_tables,
     trade_statistics,
 )
+from quantdesk.backtest.report import render_report
 from quantdesk.backtest.result_frames import (
     ORDER_COLUMNS,
     POSITION_FLOATS,
@@ -237,6 +238,22 @@ class BacktestResult:
                 has_benchmark=bool(self.config.get("benchmark")),
             )
         return self.analysis
+
+    def report(self, path: Path | str | None = None, meta: Mapping[str, Any] | None = None) -> str:
+        """A self-contained HTML tear sheet of the run (``report.render_report``).
+
+        Args:
+            path: Also write it there (UTF-8, atomically).
+            meta: Shown in the header when given: ``title``, ``notes``, ``job_id``,
+                ``strategy_version``, ``code_sha256``...
+
+        Returns:
+            The HTML text (works offline: ECharts and the data are inlined).
+        """
+        html = render_report(self, meta)
+        if path is not None:
+            atomic_write_bytes(Path(path), html.encode("utf-8"))
+        return html
 
     def stats(self) -> pd.Series:
         """Performance and trade statistics as a Series, like backtesting.py's ``stats``.

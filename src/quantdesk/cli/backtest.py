@@ -128,6 +128,10 @@ def backtest(
     data_dir: Annotated[
         Path | None, typer.Option(help="Catalog folder (default: $DATA_DIR or ./var/data).")
     ] = None,
+    report: Annotated[
+        Path | None,
+        typer.Option(help="Write a self-contained HTML tear sheet of the run to this file."),
+    ] = None,
 ) -> None:
     """Run a backtest of FILE on the catalog's daily bars and print the summary."""
     with reported_errors():
@@ -170,6 +174,12 @@ def backtest(
             except OSError as exc:
                 raise InvalidArgument(f"cannot write the result to {output}: {exc}") from None
             stderr.print(f"wrote {len(paths)} files to {output}")
+        if report is not None:
+            try:
+                result.report(report, meta={"strategy_file": str(file)})
+            except OSError as exc:
+                raise InvalidArgument(f"cannot write the report to {report}: {exc}") from None
+            stderr.print(f"wrote the report to {report}")
         if json_out:
             sys.stdout.write(json.dumps(result.to_dict()["summary"], ensure_ascii=False) + "\n")
         else:

@@ -28,16 +28,19 @@ from quantdesk.data import Catalog
 from quantdesk.jobs.artifacts import (
     EXTRACTED,
     RUN_LOG,
+    CorruptFile,
     JobFailure,
     JobStatusFile,
     RunFolder,
 )
 from quantdesk.jobs.forkserver import ForkServer, ForkServerError
 from quantdesk.jobs.reports import equity_points, error_event, progress_event
+from quantdesk.jobs.results import read_json_members
 from quantdesk.jobs.sandbox import Detection, Level, LiveLog, Outcome, Sandbox, SandboxRun
 from quantdesk.storage import Database
 from quantdesk.storage import jobs as job_store
 from quantdesk.storage.bus import BusSender, sender_for
+from quantdesk.storage.job_meta import headline_metrics
 
 #: How often a running job checks whether it was cancelled (cancel must land within 2 s).
 CANCEL_POLL_SECONDS = 0.25
@@ -78,6 +81,18 @@ def child_env(settings: Settings | None = None) -> dict[str, str]:
     if settings is not None and settings.rqalpha_bundle_path is not None:
         env["RQALPHA_BUNDLE_PATH"] = str(settings.rqalpha_bundle_path.resolve())
     return env
+
+
+def _metrics(folder: RunFolder) -> dict[str, float | None] | None:
+    """The headline metrics of a finished job's summary (its own file: checked, never trusted).
+
+    ``None`` when the summary cannot be read (the job still FINISHED; the list shows blanks).
+    """
+    try:
+        summary = read_json_members(folder.file(EXTRACTED), ("summary",))["summary"]
+    except (OSError, CorruptFile):
+        return None
+    return headline_metrics(summary) if isinstance(summary, dict) else None
 
 
 def _timeout_error(folder: RunFolder, seconds: float) -> tuple[JobErrorCode, str]:
@@ -316,7 +331,9 @@ class JobRunner:
             failure = (JobErrorCode.DISK_LIMIT,
                        f"{outcome.full} is full ({setting}={size} MiB)")  # fmt: skip
         elif outcome.exit_code == 0 and (folder.path / EXTRACTED).is_file():
-            return self._finish(folder, job, JobStatus.FINISHED, None, None, progress)
+            return self._finish(
+                folder, job, JobStatus.FINISHED, None, None, progress, _metrics(folder)
+            )
         elif outcome.signal in KILL_SIGNALS:
             name = signal.Signals(outcome.signal).name
             folder.append_log(f"the job's process (or its parent) was killed ({name}) from inside")
@@ -369,8 +386,11 @@ class JobRunner:
         code: str | None,
         message: str | None,
         progress: dict[str, Any] | None = None,
+        metrics: dict[str, float | None] | None = None,
     ) -> JobStatus | None:
-        if not job_store.finish(self.db, job.id, job.fence, status, code, message, progress):
+        if not job_store.finish(
+            self.db, job.id, job.fence, status, code, message, progress, metrics
+        ):
             folder.append_log(f"lease lost before commit: {status} discarded")
             return None
         if code is not None:

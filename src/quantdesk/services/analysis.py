@@ -8,6 +8,7 @@ needs the whole run (comparison curves, the report; bounded by ``MAX_REPORT_MB``
 from __future__ import annotations
 
 import difflib
+import hashlib
 import math
 from collections.abc import Iterable
 from typing import Any
@@ -20,6 +21,7 @@ from quantdesk.backtest.analysis import PERIOD_CONVENTIONS
 from quantdesk.backtest.result import BacktestResult
 from quantdesk.backtest.result_frames import json_safe, records
 from quantdesk.backtest.round_trips import round_trips
+from quantdesk.core.clock import iso_utc
 from quantdesk.core.errors import InternalError, InvalidArgument, PayloadTooLarge
 from quantdesk.jobs.artifacts import EXTRACTED, RESULT, RunFolder
 from quantdesk.jobs.results import iter_json_items, read_json_members, read_list_page
@@ -31,9 +33,11 @@ from quantdesk.services.views_analysis import (
     Comparison,
     Correlation,
     CurveSet,
-    InputRow,
-    MetricRow,
+    InputComparison,
+    MetricComparison,
     PeriodTables,
+    PlotLine,
+    PlotSeries,
     RoundTrip,
     RoundTripPage,
 )
@@ -159,6 +163,49 @@ class AnalysisService:
         except (OSError, ValueError):
             raise InternalError(f"the result file of job {job_id} is missing or corrupt") from None
 
+    def report(self, principal: Principal, job_id: str) -> str:
+        """The job's self-contained HTML tear sheet, with its title, notes and code version.
+
+        Built from ``result.json`` (at most ``MAX_REPORT_MB``) when asked, so the title and
+        notes are the current ones.
+
+        Raises:
+            NotFound, ResultNotReady. PayloadTooLarge / InternalError: as ``load``.
+        """
+        row, folder = self._data.finished(principal, job_id)
+        result = self.load(job_id, folder)
+        code = self._code(job_id, folder)
+        meta = {
+            "job_id": job_id,
+            "title": row.title,
+            "notes": row.notes,
+            "strategy_id": row.strategy_id or None,
+            "strategy_version": row.strategy_version,
+            "code_sha256": hashlib.sha256(code.encode("utf-8")).hexdigest(),
+            "created_at": iso_utc(row.created_at),
+            "inline": not row.strategy_id,
+        }
+        return result.report(meta=meta)
+
+    def plots(self, principal: Principal, job_id: str) -> PlotSeries:
+        """The values the strategy recorded with ``plot()``, one series per name.
+
+        Raises:
+            NotFound, ResultNotReady. InternalError: the result file is missing or corrupt.
+        """
+        _, folder = self._data.finished(principal, job_id)
+        plots = self._data.guarded_read(
+            job_id, lambda: read_json_members(folder.file(RESULT), ("plots",))
+        )["plots"]
+        columns = plots if isinstance(plots, dict) else {}
+        dates, names, values = (columns.get(k) or [] for k in ("date", "name", "value"))
+        series: dict[str, PlotLine] = {}
+        for day, name, value in zip(dates, names, values, strict=False):
+            line = series.setdefault(str(name), PlotLine(dates=[], values=[]))
+            line.dates.append(str(day))
+            line.values.append(_number(value))
+        return PlotSeries(job_id=job_id, series=series)
+
     # -- comparison ----------------------------------------------------------------------------
 
     def compare(self, principal: Principal, job_ids: str) -> Comparison:
@@ -211,7 +258,7 @@ def _run_of(row: JobRow, result: BacktestResult) -> CompareRun:
     )
 
 
-def _metric_rows(ids: list[str], summaries: list[dict[str, Any]]) -> list[MetricRow]:
+def _metric_rows(ids: list[str], summaries: list[dict[str, Any]]) -> list[MetricComparison]:
     rows = []
     for metric, higher in COMPARED_METRICS.items():
         values = {i: _number(s.get(metric)) for i, s in zip(ids, summaries, strict=True)}
@@ -220,7 +267,9 @@ def _metric_rows(ids: list[str], summaries: list[dict[str, Any]]) -> list[Metric
         if higher is not None and known:
             pick = max if higher else min
             best = pick(known, key=lambda i: known[i])
-        rows.append(MetricRow(metric=metric, values=values, higher_is_better=higher, best=best))
+        rows.append(
+            MetricComparison(metric=metric, values=values, higher_is_better=higher, best=best)
+        )
     return rows
 
 
@@ -259,12 +308,12 @@ def _curves(ids: list[str], portfolios: list[pd.DataFrame]) -> dict[str, Any]:
     }
 
 
-def _input_rows(ids: list[str], requests: list[dict[str, Any]]) -> list[InputRow]:
+def _input_rows(ids: list[str], requests: list[dict[str, Any]]) -> list[InputComparison]:
     rows = []
     for field in COMPARED_INPUTS:
         values = {i: r.get(field) for i, r in zip(ids, requests, strict=True)}
         distinct = {repr(v) for v in values.values()}
-        rows.append(InputRow(field=field, values=values, differs=len(distinct) > 1))
+        rows.append(InputComparison(field=field, values=values, differs=len(distinct) > 1))
     return rows
 
 

@@ -14,7 +14,7 @@ import json
 import os
 import shutil
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -184,7 +184,7 @@ class BacktestService:
         self._last_cleanup = 0.0
         #: The latest live progress of a running job (the API's hub), newer than the
         #: database's (written on each lease heartbeat); ``None`` outside an API process.
-        self.live: Callable[[str], dict[str, Any] | None] | None = None
+        self.live: Callable[[str], Mapping[str, Any] | None] | None = None
 
     # -- submit --------------------------------------------------------------------------------
 
@@ -216,6 +216,7 @@ class BacktestService:
                 known = key_store.keyed_job(session, key_use)
             if known is not None:
                 return known  # the same job, whatever happened to the strategy since
+        code_version: int | None = None  # inline code has no saved version
         if request.strategy_code is not None:
             code = check_inline_code(request.strategy_code)
         else:
@@ -226,10 +227,11 @@ class BacktestService:
                 if request.version is not None
                 else self._strategies.read_code(principal, canonical)
             )  # an old id runs the renamed one
-            name = self._strategies.name_of(principal, canonical)
+            name, latest = self._strategies.name_and_version(principal, canonical)
             request = request.model_copy(
                 update={"strategy_id": canonical, "strategy_name": name or None}
             )
+            code_version = request.version or latest
         allowed = self._settings.allowed_frequencies
         if request.frequency not in allowed:
             raise InvalidArgument(f"frequency must be one of {', '.join(allowed)}")
@@ -245,7 +247,7 @@ class BacktestService:
         window = self._settings.backtest_idempotency_window_seconds
         return self.enqueue(
             principal, resolved, code, digest,
-            dedup_seconds=0.0 if key_use else window, key_use=key_use,
+            dedup_seconds=0.0 if key_use else window, key_use=key_use, code_version=code_version,
         )  # fmt: skip
 
     def enqueue(
@@ -258,6 +260,7 @@ class BacktestService:
         dedup_seconds: float = 0.0,
         retry_of: str | None = None,
         key_use: key_store.KeyUse | None = None,
+        code_version: int | None = None,
     ) -> str:
         """Write the job folder and insert the QUEUED row; returns the job id.
 
@@ -268,7 +271,8 @@ class BacktestService:
         is remembered (422 ``Unprocessable`` for another body), else the new job is recorded
         under it. Else, with ``dedup_seconds > 0``, an identical request (same ``digest``)
         submitted within that many seconds returns the existing job instead (never a
-        FAILED/CANCELLED one).
+        FAILED/CANCELLED one). ``code_version`` is the saved version the code is (``None`` for
+        inline code).
         """
         now = utcnow()
         self.cleanup(now)
@@ -321,6 +325,7 @@ class BacktestService:
                         attempts=0, max_attempts=self._settings.job_max_attempts, fence=0,
                         progress=0.0, current_bar=0, total_bars=0, retry_of=retry_of,
                         idempotency_key=key_use.key if key_use is not None else None,
+                        strategy_version=code_version,
                     )  # fmt: skip
                     if key_use is not None:
                         key_store.remember_key(session, key_use, job_id, now)

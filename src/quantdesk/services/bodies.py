@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, NoReturn
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic.json_schema import SkipJsonSchema
 from pydantic_core import PydanticCustomError
 
@@ -181,3 +181,19 @@ class NewKey(BaseModel):
         if not isinstance(_object(data).get("name"), str):
             return {**data, "name": ""}
         return data
+
+
+class JobAnnotation(BaseModel):
+    """``PATCH /api/backtest/jobs/{job_id}``: the run's ``title`` and/or ``notes``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    title: str | None = Field(None, max_length=200, description="one line (at most 200 chars)")
+    notes: str | None = Field(None, max_length=20_000, description="free text (20,000 chars)")
+
+    @field_validator("title", mode="after")
+    @classmethod
+    def _one_line(cls, value: str | None) -> str | None:
+        if value is not None and ("\n" in value or "\r" in value):
+            raise PydanticCustomError("title_lines", "title must be one line")
+        return value.strip() if value is not None else None

@@ -22,7 +22,7 @@ from quantdesk.services.views_jobs import (
     StrategyDeleted,
     StrategyJobs,
 )
-from quantdesk.storage import Database
+from quantdesk.storage import Database, job_meta
 from quantdesk.storage import events as event_store
 from quantdesk.storage import jobs as job_store
 from quantdesk.storage import renames as rename_store
@@ -82,8 +82,12 @@ class JobService:
         order: str,
         limit: int,
         offset: int,
+        strategy: str | None = None,
     ) -> JobList:
-        """Jobs across strategies, filtered, sorted (unknown ``order_by`` → created_at desc)."""
+        """Jobs across strategies, filtered, sorted (unknown ``order_by`` → created_at desc).
+
+        ``strategy``: a case-insensitive substring of the strategy id, its name or the title.
+        """
         start, end = _date(date_from, "date_from"), _date(date_to, "date_to")
         with self._db.read() as session:
             rows, total = job_store.list_jobs(
@@ -91,6 +95,7 @@ class JobService:
                 principal.user_id,
                 status=_status(status),
                 strategy_ids=[strategy_id] if strategy_id else None,
+                strategy_like=strategy[:200] if strategy else None,
                 created_from=start,
                 created_to=end + dt.timedelta(days=1) if end else None,
                 order_by=order_by,
@@ -170,7 +175,49 @@ class JobService:
                 f"job {job_id}'s request is no longer valid: "
                 f"{describe_validation_errors(exc.errors())}"
             ) from None
-        return self._backtests.enqueue(principal, request, code, row.request_hash, retry_of=job_id)
+        return self._backtests.enqueue(
+            principal, request, code, row.request_hash, retry_of=job_id,
+            code_version=row.strategy_version,
+        )  # fmt: skip
+
+    def rerun(self, principal: Principal, job_id: str) -> str:
+        """A new job with the same inputs and the strategy's *current* code (latest version).
+
+        Unlike ``retry`` (the same code snapshot), this runs what the strategy is now: after a
+        fix, "run again with the current code". The request is validated again (as a new
+        submission: the catalog, the engine, the frequency).
+
+        Raises:
+            NotFound: no such job, or its strategy is gone. Conflict: an inline run (it has no
+            saved strategy) or a job still QUEUED/RUNNING. InvalidArgument / DataUnavailable:
+            the inputs no longer validate.
+        """
+        row = self._row(principal, job_id)
+        if not JobStatus(row.status).is_final:
+            raise Conflict(f"job {job_id} is {row.status}; run it again once it has ended")
+        if not row.strategy_id:
+            raise Conflict(f"job {job_id} is an inline run: it has no saved strategy to rerun")
+        fields = {k: v for k, v in row.request.items() if k not in ("version", "strategy_name")}
+        try:
+            request = RunRequest.model_validate({**fields, "strategy_id": row.strategy_id})
+        except ValidationError as exc:
+            raise Conflict(
+                f"job {job_id}'s request is no longer valid: "
+                f"{describe_validation_errors(exc.errors())}"
+            ) from None
+        return self._backtests.submit(principal, request)
+
+    def annotate(
+        self, principal: Principal, job_id: str, title: str | None, notes: str | None
+    ) -> JobStatusView:
+        """Set the run's title and/or notes (``None`` keeps one); returns the job status.
+
+        Raises:
+            NotFound: no such job of the caller.
+        """
+        with self._db.write() as session:
+            row = job_meta.annotate(session, job_id, principal.user_id, title=title, notes=notes)
+            return JobStatusView.of(row)
 
     def delete(self, principal: Principal, job_id: str) -> JobDeleted:
         """Delete a job and its folder.

@@ -251,11 +251,14 @@ class StrategyService:
         code = self.read_code(principal, strategy_id)
         return StrategyParams(strategy_id=strategy_id, params=ParamSpec.of(params_schema(code)))
 
-    def name_of(self, principal: Principal, strategy_id: str) -> str:
-        """The ``name`` of the caller's strategy ``strategy_id`` ('' when unnamed or absent)."""
+    def name_and_version(self, principal: Principal, strategy_id: str) -> tuple[str, int | None]:
+        """The ``name`` ('' when unnamed) and latest saved version of a strategy of the caller.
+
+        ``("", None)`` when there is no such strategy.
+        """
         with self._db.read() as session:
             row = strategy_store.get(session, principal.user_id, strategy_id)
-            return row.name if row is not None else ""
+            return (row.name, row.version or None) if row is not None else ("", None)
 
     def resolve(self, principal: Principal, strategy_id: str) -> str:
         """The current id of ``strategy_id`` (itself unless it was renamed away)."""

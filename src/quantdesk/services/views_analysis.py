@@ -94,6 +94,20 @@ class PeriodTables(BaseModel):
     conventions: dict[str, str] = Field(description="how each table is computed")
 
 
+class PlotLine(BaseModel):
+    """One ``plot()`` series: a value per session it was recorded."""
+
+    dates: list[str]
+    values: list[float | int | None]
+
+
+class PlotSeries(BaseModel):
+    """``data`` of ``GET /api/backtest/jobs/{job_id}/plots``: the strategy's series by name."""
+
+    job_id: str
+    series: dict[str, PlotLine]
+
+
 class CompareRun(BaseModel):
     """One run of a comparison: what it is."""
 
@@ -106,7 +120,7 @@ class CompareRun(BaseModel):
     end_date: str | None
 
 
-class MetricRow(BaseModel):
+class MetricComparison(BaseModel):
     """One metric side by side; ``best`` is the job with the best value (null: no order)."""
 
     metric: str
@@ -130,7 +144,7 @@ class Correlation(BaseModel):
     sessions: int = Field(description="sessions the correlation is computed over")
 
 
-class InputRow(BaseModel):
+class InputComparison(BaseModel):
     """One input side by side."""
 
     field: str
@@ -150,9 +164,9 @@ class Comparison(BaseModel):
     """``data`` of ``GET /api/backtest/compare``."""
 
     runs: list[CompareRun]
-    metrics: list[MetricRow]
+    metrics: list[MetricComparison]
     equity: CurveSet = Field(description="NAV rebased to 1 at the first common session")
     drawdowns: CurveSet = Field(description="1 - NAV / running peak of the rebased NAV")
     correlation: Correlation
-    inputs: list[InputRow]
+    inputs: list[InputComparison]
     code: list[CodeDiff]

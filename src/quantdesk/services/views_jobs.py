@@ -2,13 +2,26 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from pydantic import BaseModel, Field
 
-from quantdesk.core.clock import iso_utc
+from quantdesk.core.clock import iso_utc, utcnow
 from quantdesk.core.jobs import JobStatus
 from quantdesk.storage.models import JobRow
+
+
+def _text(value: Any) -> str | None:
+    return str(value) if value not in (None, "") else None
+
+
+def _duration(started: dt.datetime | None, finished: dt.datetime | None) -> float | None:
+    """Seconds from ``started`` to ``finished`` (or to now while it runs)."""
+    if started is None:
+        return None
+    end = finished if finished is not None else utcnow()
+    return round(max((end - started).total_seconds(), 0.0), 3)
 
 
 class JobError(BaseModel):
@@ -43,11 +56,26 @@ class JobStatusView(BaseModel):
     sandbox_level: str | None = Field(
         None, description="strong | standard | weak | off: the sandbox the job last ran in"
     )
+    title: str = Field("", description="the user's title of the run")
+    notes: str = Field("", description="the user's notes on the run")
+    strategy_version: int | None = Field(None, description="the saved code version it ran")
+    start_date: str | None = Field(None, description="the run's first date (YYYY-MM-DD)")
+    end_date: str | None = Field(None, description="the run's last date (YYYY-MM-DD)")
+    universe: list[str] = Field(default_factory=list, description="the instruments it traded")
+    engine: str | None = Field(None, description="native, backtrader or rqalpha")
+    total_returns: float | None = Field(None, description="FINISHED: total return (fraction)")
+    sharpe: float | None = Field(None, description="FINISHED: annualized Sharpe ratio")
+    max_drawdown: float | None = Field(None, description="FINISHED: max drawdown (fraction)")
+    duration_seconds: float | None = Field(
+        None, description="from start to finish (so far, while it runs)"
+    )
 
     @classmethod
     def of(cls, row: JobRow) -> JobStatusView:
         """The status of the job ``row`` (``error`` only when it carries an error code)."""
         error = JobError(code=row.error_code, message=row.error_message) if row.error_code else None
+        request = row.request if isinstance(row.request, dict) else {}
+        universe = request.get("universe")
         return cls(
             job_id=row.id,
             status=JobStatus(row.status),
@@ -65,6 +93,17 @@ class JobStatusView(BaseModel):
             current_bar=row.current_bar,
             total_bars=row.total_bars,
             sandbox_level=row.sandbox_level,
+            title=row.title or "",
+            notes=row.notes or "",
+            strategy_version=row.strategy_version,
+            start_date=_text(request.get("start_date")),
+            end_date=_text(request.get("end_date")),
+            universe=[str(u) for u in universe] if isinstance(universe, list) else [],
+            engine=_text(request.get("engine")),
+            total_returns=row.total_returns,
+            sharpe=row.sharpe,
+            max_drawdown=row.max_drawdown,
+            duration_seconds=_duration(row.started_at, row.finished_at),
         )
 
 

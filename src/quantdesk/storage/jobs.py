@@ -229,8 +229,14 @@ def _fenced_update(
         if changed and event:
             row = session.get(JobRow, job_id, populate_existing=True)
             if row is not None:
+                if row.finished_at is not None and row.started_at is not None:
+                    row.run_seconds = (row.finished_at - row.started_at).total_seconds()
                 status_event(session, row)
         return changed
+
+
+#: The job columns a FINISHED job's headline metrics go to.
+HEADLINE_COLUMNS = ("total_returns", "sharpe", "max_drawdown")
 
 
 def finish(
@@ -241,8 +247,11 @@ def finish(
     error_code: str | None = None,
     error_message: str | None = None,
     progress: dict[str, Any] | None = None,
+    metrics: dict[str, float | None] | None = None,
 ) -> bool:
     """Commit a final state if the fence still holds; False otherwise (nothing changes).
+
+    ``metrics``: the headline metrics of a FINISHED job (``job_meta.headline_metrics``).
 
     Raises:
         ValueError: ``status`` is not final (FINISHED, FAILED, CANCELLED).
@@ -263,6 +272,8 @@ def finish(
         values.update(
             {k: progress[k] for k in ("progress", "current_bar", "total_bars") if k in progress}
         )
+    if metrics:
+        values.update({k: v for k, v in metrics.items() if k in HEADLINE_COLUMNS})
     return _fenced_update(db, job_id, fence, values, event=True)
 
 
@@ -417,6 +428,10 @@ SORTABLE: dict[str, InstrumentedAttribute[Any]] = {
     "status": JobRow.status,
     "created_at": JobRow.created_at,
     "updated_at": JobRow.updated_at,
+    "total_returns": JobRow.total_returns,
+    "sharpe": JobRow.sharpe,
+    "max_drawdown": JobRow.max_drawdown,
+    "duration": JobRow.run_seconds,
 }
 
 
@@ -426,6 +441,7 @@ def list_jobs(
     *,
     status: str | None = None,
     strategy_ids: list[str] | None = None,
+    strategy_like: str | None = None,
     created_from: dt.datetime | None = None,
     created_to: dt.datetime | None = None,
     order_by: str = "created_at",
@@ -435,24 +451,38 @@ def list_jobs(
 ) -> tuple[list[JobRow], int]:
     """A page of the owner's jobs and the total matching count.
 
-    ``order_by`` outside ``SORTABLE`` falls back to ``created_at`` descending.
+    ``order_by`` is a ``SORTABLE`` column (the headline metrics and ``duration`` put blanks
+    last) or ``name`` (the strategy's name when the job was created, else its id; then the
+    id); anything else falls back to ``created_at`` descending. ``strategy_like``: a
+    case-insensitive substring of the strategy id, its name or the job's title.
     """
     where = [JobRow.owner_id == owner_id]
     if status:
         where.append(JobRow.status == status)
     if strategy_ids is not None:
         where.append(JobRow.strategy_id.in_(strategy_ids))
+    if strategy_like:
+        where.append(
+            JobRow.strategy_id.icontains(strategy_like, autoescape=True)
+            | JobRow.strategy_name.icontains(strategy_like, autoescape=True)
+            | JobRow.title.icontains(strategy_like, autoescape=True)
+        )
     if created_from is not None:
         where.append(JobRow.created_at >= created_from)
     if created_to is not None:
         where.append(JobRow.created_at < created_to)
-    if order_by not in SORTABLE:
+    if order_by not in SORTABLE and order_by != "name":
         order_by, descending = "created_at", True
-    column = SORTABLE[order_by]
-    order: list[ColumnElement[Any]] = [
-        column.desc() if descending else column.asc(),
-        JobRow.id.desc(),
-    ]
+    keys: list[ColumnElement[Any] | InstrumentedAttribute[Any]] = (
+        [func.coalesce(func.nullif(JobRow.strategy_name, ""), JobRow.strategy_id),
+         JobRow.strategy_id]
+        if order_by == "name"
+        else [SORTABLE[order_by]]
+    )  # fmt: skip
+    order: list[ColumnElement[Any]] = []
+    for key in keys:  # blanks (a metric of an unfinished job) go last either way
+        order += [key.is_(None), key.desc() if descending else key.asc()]
+    order.append(JobRow.id.desc())
     total = session.scalar(select(func.count()).select_from(JobRow).where(*where)) or 0
     rows = session.scalars(
         select(JobRow).where(*where).order_by(*order).limit(limit).offset(offset)
@@ -480,17 +510,18 @@ def rename_strategy(session: Session, owner_id: int, from_id: str, to_id: str) -
     return int(result.rowcount)  # type: ignore[attr-defined]
 
 
-def purge_bucket(session: Session, bucket: str) -> set[str]:
-    """Delete the final jobs whose folder is in ``runs/<bucket>/``.
+def purge_bucket(session: Session, bucket: str) -> bool:
+    """Delete the jobs whose folder is in ``runs/<bucket>/``, unless one of them is live.
 
     Returns:
-        The run dirs of jobs still QUEUED/RUNNING there, whose folders must be kept.
+        False (nothing deleted) when a job there is QUEUED or RUNNING: the bucket is kept
+        whole; True when its rows are gone and its folder may be removed.
     """
-    rows = session.scalars(select(JobRow).where(JobRow.run_dir.like(f"runs/{bucket}/%"))).all()
-    kept = set()
+    rows = session.scalars(
+        select(JobRow).where(JobRow.run_dir.like(f"runs/{bucket}/%")).with_for_update()
+    ).all()
+    if any(not JobStatus(row.status).is_final for row in rows):
+        return False
     for row in rows:
-        if JobStatus(row.status).is_final:
-            session.delete(row)
-        else:
-            kept.add(row.run_dir)
-    return kept
+        session.delete(row)
+    return True

@@ -127,6 +127,17 @@ class JobRow(Base):
     strategy_id: Mapped[str] = mapped_column(String(64))  # "" for an inline run
     #: The strategy's name when the job was created (an inline run's ``strategy_name``).
     strategy_name: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    #: The user's title and notes of the run (editable; shown in lists and reports).
+    title: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    notes: Mapped[str] = mapped_column(Text, default="", server_default="")
+    #: The saved code version the job ran (null: inline code, or a job from before versions).
+    strategy_version: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    #: Headline metrics of a FINISHED job (from its summary), for sorting the jobs list.
+    total_returns: Mapped[float | None] = mapped_column(Float, nullable=True)
+    sharpe: Mapped[float | None] = mapped_column(Float, nullable=True)
+    max_drawdown: Mapped[float | None] = mapped_column(Float, nullable=True)
+    #: Seconds from the first claim to the final state (set when the job ends).
+    run_seconds: Mapped[float | None] = mapped_column(Float, nullable=True)
     status: Mapped[str] = mapped_column(String(16))
     request: Mapped[dict[str, Any]] = mapped_column(JSON)
     request_hash: Mapped[str] = mapped_column(String(64))

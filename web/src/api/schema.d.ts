@@ -51,6 +51,26 @@ export interface paths {
         patch: operations["update_user"];
         trace?: never;
     };
+    "/api/backtest/compare": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Compare
+         * @description Runs side by side: metrics, rebased equity, drawdowns, correlation, inputs, code diff.
+         */
+        get: operations["compare"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/backtest/jobs": {
         parameters: {
             query?: never;
@@ -90,6 +110,30 @@ export interface paths {
          * @description Delete a job (§4.1): ``{"ok": true, "data": {"job_id", "deleted": true}}``.
          */
         delete: operations["delete_job"];
+        options?: never;
+        head?: never;
+        /**
+         * Annotate Job
+         * @description Set the run's ``title`` and/or ``notes`` (shown in lists, comparisons and reports).
+         */
+        patch: operations["annotate_job"];
+        trace?: never;
+    };
+    "/api/backtest/jobs/{job_id}/analysis": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Period Tables
+         * @description Monthly and yearly returns, rolling Sharpe/volatility/beta, the deepest drawdowns.
+         */
+        get: operations["period_tables"];
+        put?: never;
+        post?: never;
+        delete?: never;
         options?: never;
         head?: never;
         patch?: never;
@@ -198,6 +242,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/backtest/jobs/{job_id}/plots": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Plots
+         * @description The series the strategy recorded with ``plot()``, by name.
+         */
+        get: operations["plots"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/backtest/jobs/{job_id}/positions": {
         parameters: {
             query?: never;
@@ -212,6 +276,46 @@ export interface paths {
         get: operations["positions"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/backtest/jobs/{job_id}/report": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Report
+         * @description Download the run's HTML report (works offline; 413 past a 64 MiB result).
+         */
+        get: operations["report"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/backtest/jobs/{job_id}/rerun": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Rerun Job
+         * @description A new job with the same inputs and the strategy's current code (409 for inline runs).
+         */
+        post: operations["rerun_job"];
         delete?: never;
         options?: never;
         head?: never;
@@ -249,9 +353,29 @@ export interface paths {
         put?: never;
         /**
          * Retry Job
-         * @description A new job with the same code snapshot and inputs.
+         * @description A new job with the same code snapshot and inputs (the code as it was, not as it is).
          */
         post: operations["retry_job"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/backtest/jobs/{job_id}/round-trips": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Round Trips
+         * @description Round-trip trades of a FINISHED job (FIFO lots), paged, in the order they closed.
+         */
+        get: operations["round_trips"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -1005,6 +1129,19 @@ export interface components {
             name: string;
         };
         /**
+         * AuthAction
+         * @description Authenticate by the first message (when the handshake carried no credentials).
+         */
+        AuthAction: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            action: "auth";
+            /** Token */
+            token: string;
+        };
+        /**
          * Bars
          * @description ``data`` of ``GET /api/data/instruments/{order_book_id}/bars``: columns of one length.
          */
@@ -1037,6 +1174,88 @@ export interface components {
              * @default true
              */
             ok: boolean;
+        };
+        /**
+         * ChannelFrame
+         * @description A message on a channel, whatever its event (the typed frames below name each ``data``).
+         */
+        ChannelFrame: {
+            /**
+             * Channel
+             * @example job.0f3c
+             * @example jobs
+             * @example system.status
+             */
+            channel: string;
+            /** Data */
+            data: {
+                [key: string]: unknown;
+            };
+            /** Event */
+            event: string;
+            /**
+             * Seq
+             * @description per channel; on events and jobs the event's id
+             */
+            seq: number;
+            /**
+             * Ts
+             * @description epoch seconds when it was produced
+             */
+            ts: number;
+        };
+        /** @description Every message a client of /api/ws sends (JSON). */
+        ClientAction: components["schemas"]["AuthAction"] | components["schemas"]["SubscribeAction"] | components["schemas"]["UnsubscribeAction"] | components["schemas"]["PingAction"];
+        /**
+         * CodeDiff
+         * @description The unified diff of a run's code snapshot against the first run's.
+         */
+        CodeDiff: {
+            /** Diff */
+            diff: string;
+            /** Identical */
+            identical: boolean;
+            /** Job Id */
+            job_id: string;
+        };
+        /**
+         * CompareRun
+         * @description One run of a comparison: what it is.
+         */
+        CompareRun: {
+            /** End Date */
+            end_date: string | null;
+            /** Engine */
+            engine: string | null;
+            /** Job Id */
+            job_id: string;
+            /** Start Date */
+            start_date: string | null;
+            /** Strategy Id */
+            strategy_id: string | null;
+            /** Strategy Name */
+            strategy_name: string;
+            /** Title */
+            title: string;
+        };
+        /**
+         * Comparison
+         * @description ``data`` of ``GET /api/backtest/compare``.
+         */
+        Comparison: {
+            /** Code */
+            code: components["schemas"]["CodeDiff"][];
+            correlation: components["schemas"]["Correlation"];
+            /** @description 1 - NAV / running peak of the rebased NAV */
+            drawdowns: components["schemas"]["CurveSet"];
+            /** @description NAV rebased to 1 at the first common session */
+            equity: components["schemas"]["CurveSet"];
+            /** Inputs */
+            inputs: components["schemas"]["InputComparison"][];
+            /** Metrics */
+            metrics: components["schemas"]["MetricComparison"][];
+            /** Runs */
+            runs: components["schemas"]["CompareRun"][];
         };
         /**
          * CompileRequest
@@ -1077,6 +1296,46 @@ export interface components {
             stdout: string;
         };
         /**
+         * ConnectedData
+         * @description ``connected``: who the socket authenticated, and the hub's numbering.
+         */
+        ConnectedData: {
+            /**
+             * Epoch
+             * @description this hub's id: send it back with `after`
+             */
+            epoch: string;
+            /** User Id */
+            user_id: number;
+        };
+        /**
+         * ConnectedFrame
+         * @description The first frame of an authenticated socket.
+         */
+        ConnectedFrame: {
+            data: components["schemas"]["ConnectedData"];
+            /**
+             * Event
+             * @constant
+             */
+            event: "connected";
+        };
+        /**
+         * Correlation
+         * @description Correlation of daily returns on the sessions every run has.
+         */
+        Correlation: {
+            /** Job Ids */
+            job_ids: string[];
+            /** Matrix */
+            matrix: (number | null)[][];
+            /**
+             * Sessions
+             * @description sessions the correlation is computed over
+             */
+            sessions: number;
+        };
+        /**
          * Credentials
          * @description ``POST /api/login``: ``mobile`` and ``password``, as form fields or a JSON object.
          *
@@ -1088,6 +1347,18 @@ export interface components {
             mobile: string;
             /** Password */
             password: string;
+        };
+        /**
+         * CurveSet
+         * @description Series on one date axis (``null`` where a run has no value).
+         */
+        CurveSet: {
+            /** Dates */
+            dates: string[];
+            /** Series */
+            series: {
+                [key: string]: (number | null)[];
+            };
         };
         /**
          * Diagnostic
@@ -1109,6 +1380,33 @@ export interface components {
          */
         DiagnosticLevel: "error" | "warning";
         /**
+         * DrawdownPeriod
+         * @description One drawdown period: peak, trough and recovery (``end`` null while under water).
+         */
+        DrawdownPeriod: {
+            /**
+             * Days
+             * @description calendar days of the same span
+             */
+            days: number;
+            /**
+             * Depth
+             * @description 1 - trough / peak, a positive fraction
+             */
+            depth: number;
+            /** End */
+            end: string | null;
+            /**
+             * Length
+             * @description sessions from the peak to the recovery (or the last)
+             */
+            length: number;
+            /** Start */
+            start: string;
+            /** Trough */
+            trough: string;
+        };
+        /**
          * EngineName
          * @description The engine a run asks for.
          *
@@ -1120,6 +1418,16 @@ export interface components {
         /** Envelope[ApiKeyList] */
         Envelope_ApiKeyList_: {
             data: components["schemas"]["ApiKeyList"];
+            /**
+             * Ok
+             * @description always true
+             * @default true
+             */
+            ok: boolean;
+        };
+        /** Envelope[Comparison] */
+        Envelope_Comparison_: {
+            data: components["schemas"]["Comparison"];
             /**
              * Ok
              * @description always true
@@ -1197,6 +1505,26 @@ export interface components {
              */
             ok: boolean;
         };
+        /** Envelope[PeriodTables] */
+        Envelope_PeriodTables_: {
+            data: components["schemas"]["PeriodTables"];
+            /**
+             * Ok
+             * @description always true
+             * @default true
+             */
+            ok: boolean;
+        };
+        /** Envelope[PlotSeries] */
+        Envelope_PlotSeries_: {
+            data: components["schemas"]["PlotSeries"];
+            /**
+             * Ok
+             * @description always true
+             * @default true
+             */
+            ok: boolean;
+        };
         /** Envelope[ProcessList] */
         Envelope_ProcessList_: {
             data: components["schemas"]["ProcessList"];
@@ -1220,6 +1548,16 @@ export interface components {
         /** Envelope[Renamed] */
         Envelope_Renamed_: {
             data: components["schemas"]["Renamed"];
+            /**
+             * Ok
+             * @description always true
+             * @default true
+             */
+            ok: boolean;
+        };
+        /** Envelope[RoundTripPage] */
+        Envelope_RoundTripPage_: {
+            data: components["schemas"]["RoundTripPage"];
             /**
              * Ok
              * @description always true
@@ -1373,6 +1711,84 @@ export interface components {
             message: string;
         };
         /**
+         * ErrorFrame
+         * @description A refused message (``channel`` when it was about one) or failed authentication.
+         */
+        ErrorFrame: {
+            /** Channel */
+            channel?: string;
+            error: components["schemas"]["FrameError"];
+            /**
+             * Event
+             * @constant
+             */
+            event: "error";
+        };
+        /**
+         * EventData
+         * @description ``event`` on ``events``: a platform event, as ``GET /api/events`` lists it.
+         */
+        EventData: {
+            /**
+             * Created At
+             * @description ISO 8601
+             */
+            created_at: string | null;
+            /** Data */
+            data: {
+                [key: string]: unknown;
+            };
+            /**
+             * Id
+             * @description = the frame's seq
+             */
+            id: number;
+            /**
+             * Kind
+             * @example job.finished
+             */
+            kind: string;
+            /**
+             * Subject
+             * @description a job id, a strategy id, a mobile...
+             */
+            subject: string;
+            /**
+             * User Id
+             * @description null: the platform's (admins only)
+             */
+            user_id: number | null;
+        };
+        /**
+         * EventFrame
+         * @description ``event`` on ``events`` (the caller's events; every event for admins).
+         */
+        EventFrame: {
+            /**
+             * Channel
+             * @example job.0f3c
+             * @example jobs
+             * @example system.status
+             */
+            channel: string;
+            data: components["schemas"]["EventData"];
+            /**
+             * Event
+             * @constant
+             */
+            event: "event";
+            /**
+             * Seq
+             * @description per channel; on events and jobs the event's id
+             */
+            seq: number;
+            /**
+             * Ts
+             * @description epoch seconds when it was produced
+             */
+            ts: number;
+        };
+        /**
          * EventPage
          * @description ``data`` of ``GET /api/events``: newest first.
          */
@@ -1423,6 +1839,66 @@ export interface components {
             user_id: number | null;
         };
         /**
+         * FillRecord
+         * @description One fill (``trades`` of a result): the execution of (part of) an order.
+         */
+        FillRecord: {
+            /** Commission */
+            commission: number;
+            /**
+             * Datetime
+             * @description the bar's exchange-local time, ISO 8601
+             */
+            datetime: string;
+            /** Order Book Id */
+            order_book_id: string;
+            /** Order Id */
+            order_id: number;
+            /**
+             * Price
+             * @description fill price after slippage
+             */
+            price: number;
+            /**
+             * Quantity
+             * @description shares
+             */
+            quantity: number;
+            /**
+             * Realized Pnl
+             * @description P/L a sell realized (average cost)
+             */
+            realized_pnl: number | null;
+            /**
+             * Reason
+             * @description the fill rule applied
+             */
+            reason: string;
+            /**
+             * Side
+             * @description BUY or SELL
+             */
+            side: string;
+            /** Tax */
+            tax: number;
+        } & {
+            [key: string]: unknown;
+        };
+        /**
+         * FrameError
+         * @description ``error`` of an error frame: a stable upper-case ``code`` and a human ``message``.
+         */
+        FrameError: {
+            /**
+             * Code
+             * @example NOT_FOUND
+             * @example INVALID_ARGUMENT
+             */
+            code: string;
+            /** Message */
+            message: string;
+        };
+        /**
          * Frequency
          * @description Bar frequencies an engine can run (``BACKTEST_ALLOWED_FREQUENCIES`` narrows them).
          * @enum {string}
@@ -1461,6 +1937,22 @@ export interface components {
             status: string;
         };
         /**
+         * HeartbeatFrame
+         * @description Sent to a socket idle for 15 s.
+         */
+        HeartbeatFrame: {
+            /**
+             * Event
+             * @constant
+             */
+            event: "heartbeat";
+            /**
+             * Ts
+             * @description epoch seconds when it was produced
+             */
+            ts: number;
+        };
+        /**
          * HistoryItem
          * @description One job of ``GET /api/backtest/strategies/{strategy_id}/jobs`` (the contract's §4).
          */
@@ -1482,6 +1974,20 @@ export interface components {
             strategy_id: string;
             /** Updated At */
             updated_at: string | null;
+        };
+        /**
+         * InputComparison
+         * @description One input side by side.
+         */
+        InputComparison: {
+            /** Differs */
+            differs: boolean;
+            /** Field */
+            field: string;
+            /** Values */
+            values: {
+                [key: string]: unknown;
+            };
         };
         /**
          * InstrumentList
@@ -1546,6 +2052,22 @@ export interface components {
          */
         ItemStatus: "ACTIVE" | "ARCHIVED";
         /**
+         * JobAnnotation
+         * @description ``PATCH /api/backtest/jobs/{job_id}``: the run's ``title`` and/or ``notes``.
+         */
+        JobAnnotation: {
+            /**
+             * Notes
+             * @description free text (20,000 chars)
+             */
+            notes?: string | null;
+            /**
+             * Title
+             * @description one line (at most 200 chars)
+             */
+            title?: string | null;
+        };
+        /**
          * JobDeleted
          * @description ``DELETE /api/backtest/jobs/{job_id}``.
          */
@@ -1554,6 +2076,56 @@ export interface components {
             deleted: boolean;
             /** Job Id */
             job_id: string;
+        };
+        /**
+         * JobEquityData
+         * @description ``equity`` on ``job.{id}``: the NAV of the sessions run since the last batch.
+         */
+        JobEquityData: {
+            /** Job Id */
+            job_id: string;
+            /**
+             * Points
+             * @description [date (YYYY-MM-DD), NAV (total value / starting cash)], in date order
+             */
+            points: [
+                string,
+                number
+            ][];
+            /**
+             * Task Id
+             * @description = job_id (the seed's spelling)
+             */
+            task_id: string;
+        };
+        /**
+         * JobEquityFrame
+         * @description ``equity`` on ``job.{id}``.
+         */
+        JobEquityFrame: {
+            /**
+             * Channel
+             * @example job.0f3c
+             * @example jobs
+             * @example system.status
+             */
+            channel: string;
+            data: components["schemas"]["JobEquityData"];
+            /**
+             * Event
+             * @constant
+             */
+            event: "equity";
+            /**
+             * Seq
+             * @description per channel; on events and jobs the event's id
+             */
+            seq: number;
+            /**
+             * Ts
+             * @description epoch seconds when it was produced
+             */
+            ts: number;
         };
         /**
          * JobError
@@ -1576,11 +2148,189 @@ export interface components {
             total: number;
         };
         /**
+         * JobLogData
+         * @description ``log`` on ``job.{id}``: the job's new log lines, oldest first.
+         */
+        JobLogData: {
+            /** Job Id */
+            job_id: string;
+            /** Lines */
+            lines: string[];
+            /**
+             * Task Id
+             * @description = job_id (the seed's spelling)
+             */
+            task_id: string;
+        };
+        /**
+         * JobLogFrame
+         * @description ``log`` on ``job.{id}``.
+         */
+        JobLogFrame: {
+            /**
+             * Channel
+             * @example job.0f3c
+             * @example jobs
+             * @example system.status
+             */
+            channel: string;
+            data: components["schemas"]["JobLogData"];
+            /**
+             * Event
+             * @constant
+             */
+            event: "log";
+            /**
+             * Seq
+             * @description per channel; on events and jobs the event's id
+             */
+            seq: number;
+            /**
+             * Ts
+             * @description epoch seconds when it was produced
+             */
+            ts: number;
+        };
+        /**
+         * JobProgressData
+         * @description ``progress`` on ``job.{id}``: at most every 250 ms while the job runs.
+         */
+        JobProgressData: {
+            /**
+             * Current Bar
+             * @description sessions done
+             */
+            current_bar: number;
+            /** Job Id */
+            job_id: string;
+            /**
+             * Pct
+             * @description = progress (the seed's spelling)
+             */
+            pct: number;
+            /**
+             * Progress
+             * @description percent, 0 to 100
+             */
+            progress: number;
+            /**
+             * Task Id
+             * @description = job_id (the seed's spelling)
+             */
+            task_id: string;
+            /**
+             * Total Bars
+             * @description sessions in the window
+             */
+            total_bars: number;
+        };
+        /**
+         * JobProgressFrame
+         * @description ``progress`` on ``job.{id}``.
+         */
+        JobProgressFrame: {
+            /**
+             * Channel
+             * @example job.0f3c
+             * @example jobs
+             * @example system.status
+             */
+            channel: string;
+            data: components["schemas"]["JobProgressData"];
+            /**
+             * Event
+             * @constant
+             */
+            event: "progress";
+            /**
+             * Seq
+             * @description per channel; on events and jobs the event's id
+             */
+            seq: number;
+            /**
+             * Ts
+             * @description epoch seconds when it was produced
+             */
+            ts: number;
+        };
+        /**
          * JobStatus
          * @description The contract's job states.
          * @enum {string}
          */
         JobStatus: "QUEUED" | "RUNNING" | "FAILED" | "CANCELLED" | "FINISHED";
+        /**
+         * JobStatusData
+         * @description ``status`` on ``jobs`` and ``job.{id}``: a job's status changed (a platform event).
+         */
+        JobStatusData: {
+            /** Attempts */
+            attempts: number;
+            error: components["schemas"]["StatusError"] | null;
+            /** Job Id */
+            job_id: string;
+            /**
+             * Kind
+             * @description the event
+             * @example job.finished
+             */
+            kind: string;
+            /**
+             * Reason
+             * @description why it went back to the queue
+             */
+            reason?: string;
+            /**
+             * Retry Of
+             * @description job.submitted, job.retried
+             */
+            retry_of?: string | null;
+            status: components["schemas"]["JobStatus"];
+            /**
+             * Strategy Id
+             * @description '' for an inline run
+             */
+            strategy_id: string;
+            /**
+             * Task Id
+             * @description = job_id (the seed's spelling)
+             */
+            task_id: string;
+            /**
+             * Worker
+             * @description job.claimed: the lease owner
+             */
+            worker?: string;
+        };
+        /**
+         * JobStatusFrame
+         * @description ``status`` on ``jobs`` (the caller's jobs) and ``job.{id}``.
+         */
+        JobStatusFrame: {
+            /**
+             * Channel
+             * @example job.0f3c
+             * @example jobs
+             * @example system.status
+             */
+            channel: string;
+            data: components["schemas"]["JobStatusData"];
+            /**
+             * Event
+             * @constant
+             */
+            event: "status";
+            /**
+             * Seq
+             * @description per channel; on events and jobs the event's id
+             */
+            seq: number;
+            /**
+             * Ts
+             * @description epoch seconds when it was produced
+             */
+            ts: number;
+        };
         /**
          * JobStatusView
          * @description ``GET /api/backtest/jobs/{job_id}`` (and ``POST .../cancel``).
@@ -1592,6 +2342,21 @@ export interface components {
             created_at: string | null;
             /** Current Bar */
             current_bar: number;
+            /**
+             * Duration Seconds
+             * @description from start to finish (so far, while it runs)
+             */
+            duration_seconds?: number | null;
+            /**
+             * End Date
+             * @description the run's last date (YYYY-MM-DD)
+             */
+            end_date?: string | null;
+            /**
+             * Engine
+             * @description native, backtrader or rqalpha
+             */
+            engine?: string | null;
             error: components["schemas"]["JobError"] | null;
             /** Error Message */
             error_message: string | null;
@@ -1606,6 +2371,17 @@ export interface components {
             /** Job Id */
             job_id: string;
             /**
+             * Max Drawdown
+             * @description FINISHED: max drawdown (fraction)
+             */
+            max_drawdown?: number | null;
+            /**
+             * Notes
+             * @description the user's notes on the run
+             * @default
+             */
+            notes: string;
+            /**
              * Progress
              * @description 0-100
              */
@@ -1615,6 +2391,16 @@ export interface components {
              * @description strong | standard | weak | off: the sandbox the job last ran in
              */
             sandbox_level?: string | null;
+            /**
+             * Sharpe
+             * @description FINISHED: annualized Sharpe ratio
+             */
+            sharpe?: number | null;
+            /**
+             * Start Date
+             * @description the run's first date (YYYY-MM-DD)
+             */
+            start_date?: string | null;
             /** Started At */
             started_at: string | null;
             status: components["schemas"]["JobStatus"];
@@ -1629,8 +2415,29 @@ export interface components {
              * @default
              */
             strategy_name: string;
+            /**
+             * Strategy Version
+             * @description the saved code version it ran
+             */
+            strategy_version?: number | null;
+            /**
+             * Title
+             * @description the user's title of the run
+             * @default
+             */
+            title: string;
             /** Total Bars */
             total_bars: number;
+            /**
+             * Total Returns
+             * @description FINISHED: total return (fraction)
+             */
+            total_returns?: number | null;
+            /**
+             * Universe
+             * @description the instruments it traded
+             */
+            universe?: string[];
             /** Updated At */
             updated_at: string | null;
         };
@@ -1687,6 +2494,56 @@ export interface components {
              * @default true
              */
             ok: boolean;
+        };
+        /**
+         * LogRecordData
+         * @description ``log`` on ``logs`` (admins): one log record (INFO and above) of the API process.
+         */
+        LogRecordData: {
+            /**
+             * Level
+             * @example INFO
+             * @example WARNING
+             */
+            level: string;
+            /** Logger */
+            logger: string;
+            /**
+             * Message
+             * @description at most 4000 characters
+             */
+            message: string;
+            /** Pid */
+            pid: number | null;
+        };
+        /**
+         * LogRecordFrame
+         * @description ``log`` on ``logs`` (admins).
+         */
+        LogRecordFrame: {
+            /**
+             * Channel
+             * @example job.0f3c
+             * @example jobs
+             * @example system.status
+             */
+            channel: string;
+            data: components["schemas"]["LogRecordData"];
+            /**
+             * Event
+             * @constant
+             */
+            event: "log";
+            /**
+             * Seq
+             * @description per channel; on events and jobs the event's id
+             */
+            seq: number;
+            /**
+             * Ts
+             * @description epoch seconds when it was produced
+             */
+            ts: number;
         };
         /**
          * LogSlice
@@ -1765,6 +2622,39 @@ export interface components {
          */
         Matching: "current_bar" | "next_bar";
         /**
+         * MetricComparison
+         * @description One metric side by side; ``best`` is the job with the best value (null: no order).
+         */
+        MetricComparison: {
+            /** Best */
+            best: string | null;
+            /**
+             * Higher Is Better
+             * @description null when neither way is better
+             */
+            higher_is_better: boolean | null;
+            /** Metric */
+            metric: string;
+            /** Values */
+            values: {
+                [key: string]: number | null;
+            };
+        };
+        /**
+         * MonthlyReturn
+         * @description One month of the monthly returns table.
+         */
+        MonthlyReturn: {
+            /** Benchmark Returns */
+            benchmark_returns: number | null;
+            /** Month */
+            month: number;
+            /** Returns */
+            returns: number | null;
+            /** Year */
+            year: number;
+        };
+        /**
          * NewApiKey
          * @description ``POST /api/keys``: the secret is shown this once.
          */
@@ -1837,6 +2727,39 @@ export interface components {
             status: components["schemas"]["SessionStatus"];
         };
         /**
+         * OrderRecord
+         * @description One order of a result with its final status.
+         */
+        OrderRecord: {
+            /** Avg Price */
+            avg_price: number | null;
+            /** Datetime */
+            datetime: string;
+            /** Filled Quantity */
+            filled_quantity: number;
+            /** Limit Price */
+            limit_price: number | null;
+            /** Message */
+            message: string | null;
+            /** Order Book Id */
+            order_book_id: string;
+            /** Order Id */
+            order_id: number;
+            /** Quantity */
+            quantity: number;
+            /** Reject Reason */
+            reject_reason: string | null;
+            /** Side */
+            side: string;
+            /**
+             * Status
+             * @description FILLED, REJECTED, CANCELLED...
+             */
+            status: string;
+        } & {
+            [key: string]: unknown;
+        };
+        /**
          * ParamSpec
          * @description One parameter of a strategy, template or version (read statically from ``PARAMS``).
          */
@@ -1903,6 +2826,77 @@ export interface components {
             trades: {
                 [key: string]: unknown;
             }[];
+        };
+        /**
+         * PeriodTables
+         * @description ``data`` of ``GET /api/backtest/jobs/{job_id}/analysis``: the run's period tables.
+         */
+        PeriodTables: {
+            /**
+             * Conventions
+             * @description how each table is computed
+             */
+            conventions: {
+                [key: string]: string;
+            };
+            /** Drawdowns */
+            drawdowns: components["schemas"]["DrawdownPeriod"][];
+            /** Job Id */
+            job_id: string;
+            /** Monthly */
+            monthly: components["schemas"]["MonthlyReturn"][];
+            rolling: components["schemas"]["RollingMetrics"];
+            /** Yearly */
+            yearly: components["schemas"]["YearlyReturn"][];
+        };
+        /**
+         * PingAction
+         * @description Ask for a ``pong`` (keeps an idle socket alive).
+         */
+        PingAction: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            action: "ping";
+        };
+        /**
+         * PlotLine
+         * @description One ``plot()`` series: a value per session it was recorded.
+         */
+        PlotLine: {
+            /** Dates */
+            dates: string[];
+            /** Values */
+            values: (number | null)[];
+        };
+        /**
+         * PlotSeries
+         * @description ``data`` of ``GET /api/backtest/jobs/{job_id}/plots``: the strategy's series by name.
+         */
+        PlotSeries: {
+            /** Job Id */
+            job_id: string;
+            /** Series */
+            series: {
+                [key: string]: components["schemas"]["PlotLine"];
+            };
+        };
+        /**
+         * PongFrame
+         * @description The answer to ``ping``.
+         */
+        PongFrame: {
+            /**
+             * Event
+             * @constant
+             */
+            event: "pong";
+            /**
+             * Ts
+             * @description epoch seconds when it was produced
+             */
+            ts: number;
         };
         /**
          * PositionPage
@@ -1998,6 +2992,35 @@ export interface components {
              * @description psutil's: running, sleeping...
              */
             status: string;
+        };
+        /**
+         * ProcessesFrame
+         * @description ``processes`` on ``system.processes`` (admins): as ``GET /api/processes`` answers.
+         */
+        ProcessesFrame: {
+            /**
+             * Channel
+             * @example job.0f3c
+             * @example jobs
+             * @example system.status
+             */
+            channel: string;
+            data: components["schemas"]["ProcessList"];
+            /**
+             * Event
+             * @constant
+             */
+            event: "processes";
+            /**
+             * Seq
+             * @description per channel; on events and jobs the event's id
+             */
+            seq: number;
+            /**
+             * Ts
+             * @description epoch seconds when it was produced
+             */
+            ts: number;
         };
         /**
          * RenameMap
@@ -2149,6 +3172,116 @@ export interface components {
             title?: string | null;
         };
         /**
+         * ResetData
+         * @description ``reset``: what was missed cannot be replayed; reload over HTTP, go on from ``seq``.
+         */
+        ResetData: {
+            /**
+             * Epoch
+             * @description the hub numbering the channel now
+             */
+            epoch: string;
+            /** Reason */
+            reason: string;
+        };
+        /**
+         * ResetFrame
+         * @description ``reset`` on any channel (instead of the frames a resuming client missed).
+         */
+        ResetFrame: {
+            /**
+             * Channel
+             * @example job.0f3c
+             * @example jobs
+             * @example system.status
+             */
+            channel: string;
+            data: components["schemas"]["ResetData"];
+            /**
+             * Event
+             * @constant
+             */
+            event: "reset";
+            /**
+             * Seq
+             * @description per channel; on events and jobs the event's id
+             */
+            seq: number;
+            /**
+             * Ts
+             * @description epoch seconds when it was produced
+             */
+            ts: number;
+        };
+        /**
+         * ResultDocument
+         * @description ``result.json``: everything a run produced (see ``BacktestResult.to_dict``).
+         */
+        ResultDocument: {
+            /**
+             * Config
+             * @description the run's parameters
+             */
+            config: {
+                [key: string]: unknown;
+            };
+            /**
+             * Conventions
+             * @description how each metric is computed
+             */
+            conventions: {
+                [key: string]: number | string | boolean | null;
+            };
+            /**
+             * Engine Summary
+             * @description the engine's own summary (RQAlpha's), else null
+             */
+            engine_summary: {
+                [key: string]: unknown;
+            } | null;
+            equity: components["schemas"]["Equity"];
+            /** Logs */
+            logs: string[];
+            /** Orders */
+            orders: components["schemas"]["OrderRecord"][];
+            /**
+             * Plots
+             * @description plot() series: date, name, value
+             */
+            plots: {
+                [key: string]: (number | string | boolean | null)[];
+            };
+            /**
+             * Portfolio
+             * @description daily columns: date, cash, market_value, total_value, nav, returns, benchmark_close, benchmark_nav, benchmark_returns
+             */
+            portfolio: {
+                [key: string]: (number | string | null)[];
+            };
+            /**
+             * Positions
+             * @description per (session, holding): date, order_book_id, quantity, sellable, avg_price, last_price, market_value
+             */
+            positions: {
+                [key: string]: (number | string | boolean | null)[];
+            };
+            /**
+             * Summary
+             * @description run info and metrics (RQAlpha's names)
+             */
+            summary: {
+                [key: string]: number | string | boolean | null;
+            };
+            /** Trade Columns */
+            trade_columns: string[];
+            /** Trades */
+            trades: components["schemas"]["FillRecord"][];
+            /** Trades Total */
+            trades_total: number;
+        } & {
+            [key: string]: unknown;
+        };
+        /**
          * ResultView
          * @description ``GET /api/backtest/jobs/{job_id}/result``.
          */
@@ -2181,6 +3314,112 @@ export interface components {
          * @enum {string}
          */
         Role: "admin" | "researcher" | "viewer";
+        /**
+         * RollingMetrics
+         * @description Rolling Sharpe, volatility and beta over the last ``window`` sessions.
+         */
+        RollingMetrics: {
+            /** Beta */
+            beta: (number | null)[];
+            /** Dates */
+            dates: string[];
+            /** Sharpe */
+            sharpe: (number | null)[];
+            /** Volatility */
+            volatility: (number | null)[];
+            /** Window */
+            window: number;
+        };
+        /**
+         * RoundTrip
+         * @description One round-trip trade: a quantity opened by one fill and closed by a later one (FIFO).
+         */
+        RoundTrip: {
+            /**
+             * Costs
+             * @description both legs' commission and tax allocated to this trip
+             */
+            costs: number;
+            /**
+             * Direction
+             * @description LONG or SHORT
+             */
+            direction: string;
+            /**
+             * Entry Datetime
+             * @description the entry fill's exchange-local time, ISO 8601
+             */
+            entry_datetime: string;
+            /** Entry Order Id */
+            entry_order_id?: number | null;
+            /** Entry Price */
+            entry_price: number;
+            /**
+             * Exit Datetime
+             * @description the exit fill's exchange-local time, ISO 8601
+             */
+            exit_datetime: string;
+            /** Exit Order Id */
+            exit_order_id?: number | null;
+            /** Exit Price */
+            exit_price: number;
+            /**
+             * Holding Days
+             * @description calendar days from entry to exit
+             */
+            holding_days?: number | null;
+            /**
+             * Holding Sessions
+             * @description sessions from entry to exit
+             */
+            holding_sessions?: number | null;
+            /**
+             * Mae
+             * @description maximum adverse excursion, fraction of the entry price (<= 0)
+             */
+            mae?: number | null;
+            /**
+             * Mfe
+             * @description maximum favourable excursion, fraction of the entry price (>= 0)
+             */
+            mfe?: number | null;
+            /** Order Book Id */
+            order_book_id: string;
+            /**
+             * Pnl
+             * @description profit and loss net of costs (currency)
+             */
+            pnl: number;
+            /**
+             * Quantity
+             * @description shares
+             */
+            quantity: number;
+            /**
+             * Return
+             * @description pnl / (quantity * entry_price)
+             */
+            return?: number | null;
+        } & {
+            [key: string]: unknown;
+        };
+        /**
+         * RoundTripPage
+         * @description ``data`` of ``GET /api/backtest/jobs/{job_id}/round-trips``.
+         */
+        RoundTripPage: {
+            /** Page */
+            page: number;
+            /** Page Size */
+            page_size: number;
+            /** Round Trips */
+            round_trips: components["schemas"]["RoundTrip"][];
+            /**
+             * Total
+             * @description round trips matching (all pages)
+             */
+            total: number;
+        };
         /**
          * RunInfo
          * @description ``data`` of ``GET /api/backtest/jobs/{job_id}/run-info`` (``config``... once FINISHED).
@@ -2422,6 +3661,8 @@ export interface components {
              */
             ok: boolean;
         };
+        /** @description Every frame /api/ws sends (see ChannelFrame for one on a channel). */
+        ServerFrame: components["schemas"]["ConnectedFrame"] | components["schemas"]["SubscribedFrame"] | components["schemas"]["UnsubscribedFrame"] | components["schemas"]["ErrorFrame"] | components["schemas"]["PongFrame"] | components["schemas"]["HeartbeatFrame"] | components["schemas"]["JobProgressFrame"] | components["schemas"]["JobLogFrame"] | components["schemas"]["JobEquityFrame"] | components["schemas"]["JobStatusFrame"] | components["schemas"]["EventFrame"] | components["schemas"]["SystemStatusFrame"] | components["schemas"]["ProcessesFrame"] | components["schemas"]["LogRecordFrame"] | components["schemas"]["ResetFrame"];
         /**
          * SessionEnvelope
          * @description ``{"session": ...}`` (``null`` when the item has none).
@@ -2435,6 +3676,16 @@ export interface components {
          * @enum {string}
          */
         SessionStatus: "STARTING" | "RUNNING" | "STOPPED" | "EXPIRED" | "FAILED";
+        /**
+         * StatusError
+         * @description ``error`` of a job status change: why the job failed.
+         */
+        StatusError: {
+            /** Code */
+            code: string;
+            /** Message */
+            message: string | null;
+        };
         /**
          * Strategy
          * @description ``GET /api/backtest/strategies/{id}``.
@@ -2598,6 +3849,145 @@ export interface components {
             versions: components["schemas"]["VersionInfo"][];
         };
         /**
+         * SubscribeAction
+         * @description Subscribe to ``channel``; with ``after`` (a ``seq`` seen), replay what came after it.
+         */
+        SubscribeAction: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            action: "subscribe";
+            /**
+             * After
+             * @description the last seq seen
+             */
+            after?: number | null;
+            /**
+             * Channel
+             * @description job.{id}, jobs, events, system.status, system.processes or logs
+             */
+            channel: string;
+            /**
+             * Epoch
+             * @description the hub that numbered `after`
+             */
+            epoch?: string | null;
+            /**
+             * Task Id
+             * @description with channel "backtest": the same as channel job.{task_id}
+             */
+            task_id?: string | null;
+        };
+        /**
+         * SubscribedFrame
+         * @description A subscription is live; what it missed (after ``after``) follows.
+         */
+        SubscribedFrame: {
+            /** Channel */
+            channel: string;
+            /** Epoch */
+            epoch: string;
+            /**
+             * Event
+             * @constant
+             */
+            event: "subscribed";
+            /**
+             * Seq
+             * @description the channel's latest seq before the replay
+             */
+            seq: number;
+        };
+        /**
+         * SystemStatusData
+         * @description ``tick`` on ``system.status`` (every 2 s): the host, this API process and the queue.
+         *
+         *     ``jobs``, ``queue_depth`` and ``running`` are absent when the hub has no job counts.
+         */
+        SystemStatusData: {
+            /**
+             * Api Uptime Seconds
+             * @description this API process's
+             */
+            api_uptime_seconds: number;
+            /** Cpu Count */
+            cpu_count: number | null;
+            /** Cpu Percent */
+            cpu_percent: number;
+            /** Disk Free Gb */
+            disk_free_gb: number;
+            /** Disk Percent */
+            disk_percent: number;
+            /**
+             * Jobs
+             * @description jobs per status (all users)
+             */
+            jobs?: {
+                [key: string]: number;
+            };
+            /**
+             * Load
+             * @description 1, 5 and 15 minute load averages
+             */
+            load: number[];
+            /** Memory Percent */
+            memory_percent: number;
+            /** Memory Total Mb */
+            memory_total_mb: number;
+            /** Memory Used Mb */
+            memory_used_mb: number;
+            /**
+             * Queue Depth
+             * @description QUEUED jobs
+             */
+            queue_depth?: number;
+            /**
+             * Running
+             * @description RUNNING jobs
+             */
+            running?: number;
+            /**
+             * Subscribers
+             * @description WebSocket clients of this API process
+             */
+            subscribers: number;
+            /**
+             * Uptime Seconds
+             * @description the host's
+             */
+            uptime_seconds: number;
+        };
+        /**
+         * SystemStatusFrame
+         * @description ``tick`` on ``system.status``.
+         */
+        SystemStatusFrame: {
+            /**
+             * Channel
+             * @example job.0f3c
+             * @example jobs
+             * @example system.status
+             */
+            channel: string;
+            data: components["schemas"]["SystemStatusData"];
+            /**
+             * Event
+             * @constant
+             */
+            event: "tick";
+            /**
+             * Seq
+             * @description per channel; on events and jobs the event's id
+             */
+            seq: number;
+            /**
+             * Ts
+             * @description epoch seconds when it was produced
+             */
+            ts: number;
+        };
+        /**
          * Template
          * @description A bundled example strategy, in ``GET /api/backtest/templates``.
          */
@@ -2656,6 +4046,40 @@ export interface components {
              * @default true
              */
             ok: boolean;
+        };
+        /**
+         * UnsubscribeAction
+         * @description Stop a subscription.
+         */
+        UnsubscribeAction: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            action: "unsubscribe";
+            /**
+             * Channel
+             * @description job.{id}, jobs, events, system.status, system.processes or logs
+             */
+            channel: string;
+            /**
+             * Task Id
+             * @description with channel "backtest": the same as channel job.{task_id}
+             */
+            task_id?: string | null;
+        };
+        /**
+         * UnsubscribedFrame
+         * @description The answer to ``unsubscribe``.
+         */
+        UnsubscribedFrame: {
+            /** Channel */
+            channel: string;
+            /**
+             * Event
+             * @constant
+             */
+            event: "unsubscribed";
         };
         /**
          * UserChanges
@@ -2731,6 +4155,18 @@ export interface components {
             size: number;
             /** Version */
             version: number;
+        };
+        /**
+         * YearlyReturn
+         * @description One year of the yearly returns table.
+         */
+        YearlyReturn: {
+            /** Benchmark Returns */
+            benchmark_returns: number | null;
+            /** Returns */
+            returns: number | null;
+            /** Year */
+            year: number;
         };
     };
     responses: never;
@@ -3048,20 +4484,125 @@ export interface operations {
             };
         };
     };
+    compare: {
+        parameters: {
+            query: {
+                /** @description 2-10 FINISHED job ids, comma-separated */
+                job_ids: string;
+            };
+            header?: {
+                /** @description `<token>` or `Bearer <token>` */
+                authorization?: string | null;
+                /** @description API key (with X-API-Secret) */
+                "x-api-key"?: string | null;
+                /** @description API key secret */
+                "x-api-secret"?: string | null;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope_Comparison_"];
+                };
+            };
+            /** @description INVALID_ARGUMENT and other bad input (the message names the field) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description UNAUTHORIZED: missing, invalid, expired or revoked credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description FORBIDDEN (role) or USER_DISABLED */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description NOT_FOUND: no such object of the caller */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description CONFLICT, or RESULT_NOT_READY before a job finished */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description PAYLOAD_TOO_LARGE: the body is over MAX_REQUEST_MB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description UNPROCESSABLE_ENTITY, e.g. an Idempotency-Key reused with another body */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description TOO_MANY_REQUESTS (login limits), with Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     list_jobs: {
         parameters: {
             query?: {
-                /** @description QUEUED | RUNNING | ... */
-                status?: string | null;
+                /** @description QUEUED | RUNNING | FAILED | CANCELLED | FINISHED */
+                status?: "QUEUED" | "RUNNING" | "FAILED" | "CANCELLED" | "FINISHED" | "";
+                /** @description exactly this strategy */
                 strategy_id?: string | null;
+                /** @description a substring of the strategy id, name or title */
+                strategy?: string | null;
                 /** @description created on/after, YYYY-MM-DD */
                 date_from?: string | null;
                 /** @description created on/before, YYYY-MM-DD */
                 date_to?: string | null;
-                /** @description id, strategy_id, name (the strategy's name, then its id), status, created_at or updated_at */
-                order_by?: string;
+                /** @description id, strategy_id, name (the strategy's name, then its id), status, created_at, updated_at, total_returns, sharpe, max_drawdown or duration (the metrics put unfinished jobs last) */
+                order_by?: "id" | "strategy_id" | "name" | "status" | "created_at" | "updated_at" | "total_returns" | "sharpe" | "max_drawdown" | "duration";
                 /** @description asc or desc */
-                order?: string;
+                order?: "asc" | "desc";
                 /** @description default 100; larger values give 1000 */
                 limit?: number;
                 /** @description rows to skip */
@@ -3365,6 +4906,212 @@ export interface operations {
             };
         };
     };
+    annotate_job: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description `<token>` or `Bearer <token>` */
+                authorization?: string | null;
+                /** @description API key (with X-API-Secret) */
+                "x-api-key"?: string | null;
+                /** @description API key secret */
+                "x-api-secret"?: string | null;
+            };
+            path: {
+                job_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["JobAnnotation"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JobStatusView"];
+                };
+            };
+            /** @description INVALID_ARGUMENT and other bad input (the message names the field) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description UNAUTHORIZED: missing, invalid, expired or revoked credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description FORBIDDEN (role) or USER_DISABLED */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description NOT_FOUND: no such object of the caller */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description CONFLICT, or RESULT_NOT_READY before a job finished */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description PAYLOAD_TOO_LARGE: the body is over MAX_REQUEST_MB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description UNPROCESSABLE_ENTITY, e.g. an Idempotency-Key reused with another body */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description TOO_MANY_REQUESTS (login limits), with Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    period_tables: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description `<token>` or `Bearer <token>` */
+                authorization?: string | null;
+                /** @description API key (with X-API-Secret) */
+                "x-api-key"?: string | null;
+                /** @description API key secret */
+                "x-api-secret"?: string | null;
+            };
+            path: {
+                job_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope_PeriodTables_"];
+                };
+            };
+            /** @description INVALID_ARGUMENT and other bad input (the message names the field) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description UNAUTHORIZED: missing, invalid, expired or revoked credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description FORBIDDEN (role) or USER_DISABLED */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description NOT_FOUND: no such object of the caller */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description CONFLICT, or RESULT_NOT_READY before a job finished */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description PAYLOAD_TOO_LARGE: the body is over MAX_REQUEST_MB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description UNPROCESSABLE_ENTITY, e.g. an Idempotency-Key reused with another body */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description TOO_MANY_REQUESTS (login limits), with Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     cancel_job: {
         parameters: {
             query?: never;
@@ -3490,9 +5237,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["ResultDocument"];
                 };
             };
             /** @description INVALID_ARGUMENT and other bad input (the message names the field) */
@@ -3878,6 +5623,107 @@ export interface operations {
             };
         };
     };
+    plots: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description `<token>` or `Bearer <token>` */
+                authorization?: string | null;
+                /** @description API key (with X-API-Secret) */
+                "x-api-key"?: string | null;
+                /** @description API key secret */
+                "x-api-secret"?: string | null;
+            };
+            path: {
+                job_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope_PlotSeries_"];
+                };
+            };
+            /** @description INVALID_ARGUMENT and other bad input (the message names the field) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description UNAUTHORIZED: missing, invalid, expired or revoked credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description FORBIDDEN (role) or USER_DISABLED */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description NOT_FOUND: no such object of the caller */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description CONFLICT, or RESULT_NOT_READY before a job finished */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description PAYLOAD_TOO_LARGE: the body is over MAX_REQUEST_MB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description UNPROCESSABLE_ENTITY, e.g. an Idempotency-Key reused with another body */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description TOO_MANY_REQUESTS (login limits), with Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     positions: {
         parameters: {
             query?: {
@@ -3908,6 +5754,208 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["PositionsResponse"];
+                };
+            };
+            /** @description INVALID_ARGUMENT and other bad input (the message names the field) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description UNAUTHORIZED: missing, invalid, expired or revoked credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description FORBIDDEN (role) or USER_DISABLED */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description NOT_FOUND: no such object of the caller */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description CONFLICT, or RESULT_NOT_READY before a job finished */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description PAYLOAD_TOO_LARGE: the body is over MAX_REQUEST_MB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description UNPROCESSABLE_ENTITY, e.g. an Idempotency-Key reused with another body */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description TOO_MANY_REQUESTS (login limits), with Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    report: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description `<token>` or `Bearer <token>` */
+                authorization?: string | null;
+                /** @description API key (with X-API-Secret) */
+                "x-api-key"?: string | null;
+                /** @description API key secret */
+                "x-api-secret"?: string | null;
+            };
+            path: {
+                job_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description a self-contained HTML tear sheet, as an attachment */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+            /** @description INVALID_ARGUMENT and other bad input (the message names the field) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description UNAUTHORIZED: missing, invalid, expired or revoked credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description FORBIDDEN (role) or USER_DISABLED */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description NOT_FOUND: no such object of the caller */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description CONFLICT, or RESULT_NOT_READY before a job finished */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description PAYLOAD_TOO_LARGE: the body is over MAX_REQUEST_MB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description UNPROCESSABLE_ENTITY, e.g. an Idempotency-Key reused with another body */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description TOO_MANY_REQUESTS (login limits), with Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    rerun_job: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description `<token>` or `Bearer <token>` */
+                authorization?: string | null;
+                /** @description API key (with X-API-Secret) */
+                "x-api-key"?: string | null;
+                /** @description API key secret */
+                "x-api-secret"?: string | null;
+            };
+            path: {
+                job_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RunResponse"];
                 };
             };
             /** @description INVALID_ARGUMENT and other bad input (the message names the field) */
@@ -4113,6 +6161,112 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["RunResponse"];
+                };
+            };
+            /** @description INVALID_ARGUMENT and other bad input (the message names the field) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description UNAUTHORIZED: missing, invalid, expired or revoked credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description FORBIDDEN (role) or USER_DISABLED */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description NOT_FOUND: no such object of the caller */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description CONFLICT, or RESULT_NOT_READY before a job finished */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description PAYLOAD_TOO_LARGE: the body is over MAX_REQUEST_MB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description UNPROCESSABLE_ENTITY, e.g. an Idempotency-Key reused with another body */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description TOO_MANY_REQUESTS (login limits), with Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    round_trips: {
+        parameters: {
+            query?: {
+                /** @description only this order_book_id */
+                symbol?: string | null;
+                page?: number;
+                page_size?: number;
+            };
+            header?: {
+                /** @description `<token>` or `Bearer <token>` */
+                authorization?: string | null;
+                /** @description API key (with X-API-Secret) */
+                "x-api-key"?: string | null;
+                /** @description API key secret */
+                "x-api-secret"?: string | null;
+            };
+            path: {
+                job_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope_RoundTripPage_"];
                 };
             };
             /** @description INVALID_ARGUMENT and other bad input (the message names the field) */
@@ -5538,7 +7692,8 @@ export interface operations {
     strategy_jobs: {
         parameters: {
             query?: {
-                status?: string | null;
+                /** @description QUEUED | RUNNING | FAILED | CANCELLED | FINISHED */
+                status?: "QUEUED" | "RUNNING" | "FAILED" | "CANCELLED" | "FINISHED" | "";
                 /** @description default 100; larger values give 1000 */
                 limit?: number;
                 /** @description rows to skip */
