@@ -353,9 +353,9 @@ def test_a_dead_worker_is_recorded_and_restarted(live: Live) -> None:
     crashed = _eventually("worker.crashed", 30, lambda: next(
         (e for e in _events(live, "worker.crashed") if e["data"]["pid"] == worker["pid"]), None
     ))  # fmt: skip
-    assert crashed["subject"].endswith(f":{worker['pid']}:w0")
+    assert f":{worker['pid']}:w0@" in crashed["subject"]  # host:boot:pid:wN@start
     assert crashed["data"]["exit"] == "signal SIGKILL" and crashed["data"]["slot"] == 0
     started = _eventually("the next worker", 60, lambda: next(
         (e for e in _events(live, "worker.started") if e["id"] > crashed["id"]), None
     ))  # fmt: skip
-    assert started["subject"].endswith(":w0") and started["data"]["pid"] != worker["pid"]
+    assert ":w0@" in started["subject"] and started["data"]["pid"] != worker["pid"]

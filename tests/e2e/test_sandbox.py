@@ -27,6 +27,10 @@ ADMIN = {"mobile": "13800138000", "password": "pass123456"}
 RESEARCHER = {"mobile": "13900000077", "password": "research-pass-1", "role": "researcher"}
 MONTH = {"start_date": "2010-02-01", "end_date": "2010-02-26", "universe": ["IBM"],
          "benchmark": "SPX"}  # fmt: skip
+#: Secrets the server holds and no worker may (tokens signed with the previous key are still
+#: accepted: a worker holding it could forge an admin's).
+PREVIOUS_KEY = "previous-signing-key-0123456789-abcdefghijklmnop"
+NOTEBOOK_TOKEN = "external-jupyter-token-0123456789"
 
 
 @dataclass
@@ -94,6 +98,7 @@ def platform(tmp_path_factory: pytest.TempPathFactory, demo_data_dir: Path) -> I
         tmp, demo_data_dir, SECRET_KEY="",  # generated into var/secret_key, as in development
         BACKTEST_MEMORY_MB=str(MEMORY_MB), BACKTEST_DISK_MB=str(DISK_MB),
         BACKTEST_TIMEOUT=str(TIMEOUT_S), BACKTEST_LOG_MB=str(LOG_MB),
+        SECRET_KEY_PREVIOUS=PREVIOUS_KEY, RESEARCH_NOTEBOOK_API_TOKEN=NOTEBOOK_TOKEN,
     )  # fmt: skip
     try:
         yield _setup(server, tmp)
@@ -148,7 +153,8 @@ def test_secrets_database_and_other_users_files_are_out_of_reach(platform: Platf
                 data = fh.read()
         except OSError:
             continue
-        if b"SECRET_KEY" in data or b"DATABASE_URL" in data or b"LOCAL_AUTH" in data:
+        if any(name in data for name in (b"SECRET_KEY", b"DATABASE_URL", b"LOCAL_AUTH",
+                                          b"NOTEBOOK_API_TOKEN")):
             leaked.append(pid)
     print("PROBE environ leaks", leaked, sorted(os.environ))
     print("PROBE identity", os.getuid(), os.getgid(), len(os.listdir("/proc")))
@@ -165,11 +171,19 @@ def test_secrets_database_and_other_users_files_are_out_of_reach(platform: Platf
     uid = int(next(line for line in _lines(log) if "identity" in line).split()[2])
     assert 60001 <= uid <= 60064  # BACKTEST_SANDBOX_UIDS, not root
     assert p.pids() == workers  # nothing was killed on the way
+    serve = Path(f"/proc/{p.server.proc.pid}/environ").read_bytes()
+    secrets = (b"SECRET_KEY=", b"SECRET_KEY_PREVIOUS=", b"LOCAL_AUTH_PASSWORD",
+               b"RESEARCH_NOTEBOOK_API_TOKEN=", PREVIOUS_KEY.encode(),
+               NOTEBOOK_TOKEN.encode())  # fmt: skip
+    assert PREVIOUS_KEY.encode() in serve and NOTEBOOK_TOKEN.encode() in serve  # (given)
+    checked = 0
     for pid in workers:  # workers (and their fork servers) hold no secret they do not need
         cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
         if b"quantdesk.jobs.worker" in cmdline:
             environ = Path(f"/proc/{pid}/environ").read_bytes()
-            assert b"SECRET_KEY=" not in environ and b"LOCAL_AUTH_PASSWORD" not in environ
+            assert not [s for s in secrets if s in environ], pid
+            checked += 1
+    assert checked == 2
 
 
 def test_no_network_to_the_api_or_the_databases(platform: Platform) -> None:

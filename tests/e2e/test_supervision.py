@@ -4,6 +4,7 @@ incarnation instead of after its lease."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -14,13 +15,22 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import psutil
 import pytest
 
+from quantdesk.core.settings import Settings
+from quantdesk.jobs.sandbox.cgroups import Hierarchy
 from tests.fixtures.server import Server, start_server
 
 ADMIN = {"mobile": "13800138000", "password": "pass123456"}
-SLOW = "import time\n\ndef handle_bar(context, bar_dict):\n    time.sleep(0.03)\n"
+#: ~8 s of bars for a year; ``init`` leaves a process in its own session behind.
+SLOW = (
+    "import subprocess, time\n\n"
+    "def init(context):\n    subprocess.Popen(['sleep', '43434'], start_new_session=True)\n\n"
+    "def handle_bar(context, bar_dict):\n    time.sleep(0.03)\n"
+)
 QUICK = "def handle_bar(context, bar_dict):\n    pass\n"
+SANDBOX_UIDS = Settings(_env_file=None).sandbox_uids
 
 
 def _children(pid: int) -> dict[int, str]:
@@ -70,6 +80,45 @@ def _status(http: httpx.Client, headers: dict[str, str], job_id: str) -> dict[st
     return dict(http.get(f"/api/backtest/jobs/{job_id}", headers=headers).json())
 
 
+def _sandboxed(server: Server) -> list[psutil.Process]:
+    """The server's descendants that run as a sandbox uid (jobs and prepared sandboxes)."""
+    found = []
+    for proc in psutil.Process(server.proc.pid).children(recursive=True):
+        with contextlib.suppress(psutil.Error):
+            if proc.uids().real in SANDBOX_UIDS:
+                found.append(proc)
+    return found
+
+
+def _groups(processes: list[psutil.Process]) -> set[Path]:
+    """The control groups (memory controller) of ``processes``: quantdesk's only."""
+    hierarchy = Hierarchy.find()
+    assert hierarchy is not None
+    found = set()
+    for proc in processes:
+        with contextlib.suppress(OSError):
+            for line in Path(f"/proc/{proc.pid}/cgroup").read_text().splitlines():
+                _, controllers, path = line.split(":", 2)
+                wanted = "memory" in controllers.split(",") or hierarchy.version == 2
+                if wanted and "/quantdesk/" in f"{path}/":
+                    found.add(hierarchy.memory / path.lstrip("/"))
+    return found
+
+
+def _alive(proc: psutil.Process) -> bool:
+    try:
+        return proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
+
+
+def _populated(group: Path) -> bool:
+    try:
+        return bool((group / "cgroup.procs").read_text().split())
+    except OSError:
+        return False  # removed
+
+
 def test_a_killed_api_process_is_restarted_on_the_same_port(server: Server) -> None:
     [api] = _role(server, "quantdesk.api.process")
     os.kill(api, signal.SIGKILL)
@@ -98,9 +147,17 @@ def test_a_worker_killed_mid_job_is_restarted_and_its_job_reclaimed_at_once(
         owner = _status(http, headers, job_id)
         workers = _role(server, "quantdesk.jobs.worker")
         assert owner["status"] == "RUNNING" and len(workers) == 2
+        inside = _sandboxed(server)
+        groups = _groups(inside)
+        assert any(p.cmdline() == ["sleep", "43434"] for p in inside), inside  # the job's child
+        assert groups and any(_populated(group) for group in groups)
         for pid in workers:  # whichever runs it dies; the lease (30 s) is not waited for
             os.kill(pid, signal.SIGKILL)
         began = time.monotonic()
+        # Nothing of the job (nor of the prepared sandboxes) outlives its worker by 2 s.
+        _wait(lambda: not [p for p in inside if _alive(p)], 2, f"the end of {inside}")
+        _wait(lambda: not [g for g in groups if _populated(g)], 2 - (time.monotonic() - began),
+              "the job's control groups to empty")  # fmt: skip
         _wait(lambda: _status(http, headers, job_id)["status"] == "FINISHED", 30, "the job")
         assert time.monotonic() - began < 20  # reclaimed at once, then ~8 s of run
         final = _status(http, headers, job_id)

@@ -5,9 +5,11 @@ features (root only, as in CI)."""
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import signal
 import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -19,8 +21,17 @@ import pytest
 from quantdesk.core.jobs import JobStatus
 from quantdesk.jobs.forkserver import ForkServer
 from quantdesk.jobs.runner import JobRunner
-from quantdesk.jobs.sandbox import Launcher, Layer, Level, Sandbox, SandboxPolicy
+from quantdesk.jobs.sandbox import (
+    Launcher,
+    Layer,
+    Level,
+    Sandbox,
+    SandboxPolicy,
+    SandboxRun,
+    seccomp,
+)
 from quantdesk.jobs.sandbox import cgroups as cgroup_module
+from quantdesk.jobs.sandbox.policy import level_of
 from quantdesk.services.auth import Principal
 from quantdesk.services.backtests import RunRequest
 from quantdesk.services.platform import Platform, bootstrap
@@ -114,6 +125,79 @@ def test_off_mode_runs_without_isolation_in_development(
         platform.close()
 
 
+def test_the_template_pins_its_thread_pools_before_numpy_is_imported() -> None:
+    """Regression: the template module imported numpy, pandas and pyarrow (through the sandbox
+    modules) before ``THREAD_ENV`` was set, so OpenBLAS sized its pool to the machine."""
+    code = (
+        "import sys, quantdesk.jobs.forkserver\n"
+        "print(sorted(m for m in ('numpy', 'pandas', 'pyarrow') if m in sys.modules))"
+    )
+    imported = subprocess.run([sys.executable, "-I", "-c", code], env={}, capture_output=True,
+                              text=True, check=True)  # fmt: skip
+    assert imported.stdout.strip() == "[]", imported.stdout
+    server = ForkServer("threads")
+    server.start()
+    try:
+        pid = server.pid
+        threads = {int(tid): Path(f"/proc/{pid}/task/{tid}/comm").read_text().strip()
+                   for tid in os.listdir(f"/proc/{pid}/task")}  # fmt: skip
+        # Only the main thread (and jemalloc's purger, pyarrow's allocator): OpenBLAS starts
+        # cpu_count - 1 workers when it is loaded without OPENBLAS_NUM_THREADS=1.
+        extra = {tid: name for tid, name in threads.items()
+                 if tid != pid and name != "jemalloc_bg_thd"}  # fmt: skip
+        assert extra == {}, threads
+    finally:
+        server.close()
+
+
+def _probe_report(run: SandboxRun, reports: list[dict[str, Any]]) -> Any:
+    assert run.wait(30), run.output
+    [report] = [r for r in reports if "uid" in r]
+    return report
+
+
+def test_without_the_pid_layer_proc_shows_no_other_process(
+    tmp_path: Path, demo_data_dir: Path
+) -> None:
+    """Level ``standard`` without the pid namespace: ``/proc`` is the host's pid namespace,
+    mounted with ``hidepid``: the probe sees itself, not the workers or the server."""
+    sandbox = Sandbox(make_settings(tmp_path, "sqlite://", demo_data_dir), Launcher())
+    layers = sandbox.detect().layers - {Layer.PID}
+    assert level_of(layers) is Level.STANDARD
+    others = ["/proc/1/environ", f"/proc/{os.getpid()}/environ", f"/proc/{os.getpid()}/cmdline"]
+    reports: list[dict[str, Any]] = []
+    run = sandbox.starter.spawn(sandbox.policy(None, layers=layers), "probe", {"paths": others},
+                                on_event=reports.append)  # fmt: skip
+    report = _probe_report(run, reports)
+    assert report["hostname"] != "sandbox"  # no pid/UTS namespace: the host's pids
+    assert report["paths"] == dict.fromkeys(others, False)
+    assert report["visible_pids"] <= 2, report  # itself (its init and shell are not dumpable)
+    assert len([p for p in os.listdir("/proc") if p.isdigit()]) > 10
+
+
+def test_the_self_test_counts_the_network_layer_only_when_a_connection_fails(
+    tmp_path: Path, demo_data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = make_settings(tmp_path, "sqlite://", demo_data_dir)
+    detection = Sandbox(settings, Launcher()).detect()
+    [refused] = detection.details["ports"].values()
+    assert refused != "connected" and Layer.NETWORK in detection.layers
+    real = Launcher.spawn
+
+    def leaky(self: Launcher, policy: SandboxPolicy, target: str, *args: Any, **kw: Any) -> Any:
+        """A machine where the network layer has no effect (nor Landlock, which would stop
+        the connection too)."""
+        layers = tuple(x for x in policy.layers if x not in (Layer.NETWORK, Layer.LANDLOCK))
+        return real(self, dataclasses.replace(policy, layers=layers), target, *args, **kw)
+
+    monkeypatch.setattr(Launcher, "spawn", leaky)
+    leaked = Sandbox(settings, Launcher()).detect()
+    [connected] = leaked.details["ports"].values()
+    assert connected == "connected"  # the port the self-test listened on was reachable
+    assert Layer.NETWORK not in leaked.layers
+    assert leaked.level is Level.WEAK and "network" in leaked.missing
+
+
 def test_the_self_test_finds_every_layer_as_root(tmp_path: Path, demo_data_dir: Path) -> None:
     settings = make_settings(tmp_path, "sqlite://", demo_data_dir)
     detection = Sandbox(settings, Launcher()).detect()
@@ -148,22 +232,46 @@ def test_the_sweep_kills_and_removes_leftover_control_groups(
     assert not any(path.exists() for path in group.paths)
 
 
+#: System calls of the issue's deny-list the probe makes (``probe._SYSCALLS``), each with
+#: arguments that fail, unfiltered and unprivileged, with an error other than ``EPERM``.
+UNPRIVILEGED_DISTINCT = (
+    "ptrace", "keyctl", "unshare", "personality", "pidfd_getfd", "mount", "setns",
+    "perf_event_open", "process_vm_readv", "process_vm_writev",
+)  # fmt: skip
+#: Those a kernel may refuse unprivileged before looking at the arguments (``EPERM``; ``bpf``
+#: with ``unprivileged_bpf_disabled`` before Linux 6.x): told apart from the filter as root
+#: with every capability (or ``ENOSYS``: not built in).
+PRIVILEGED = ("bpf", "init_module", "kexec_load")
+
+
 def test_the_seccomp_filter_refuses_what_it_lists(tmp_path: Path, demo_data_dir: Path) -> None:
     sandbox = Sandbox(make_settings(tmp_path, "sqlite://", demo_data_dir), Launcher())
     detection = sandbox.detect()
     seen: dict[str, dict[str, str]] = {}
-    for layers in (detection.layers, detection.layers - {Layer.SECCOMP}):
+    runs = {
+        "filtered": detection.layers,
+        "open": detection.layers - {Layer.SECCOMP},
+        "root": detection.layers - {Layer.SECCOMP, Layer.IDENTITY},  # uid 0, every capability
+    }
+    for name, layers in runs.items():
         reports: list[dict[str, object]] = []
         run = sandbox.starter.spawn(sandbox.policy(None, layers=layers), "probe",
                                     {"syscalls": True}, on_event=reports.append)  # fmt: skip
         assert run.wait(30), run.output
         [report] = [r for r in reports if "syscalls" in r]
-        seen[str(Layer.SECCOMP in layers)] = report["syscalls"]  # type: ignore[assignment]
-    filtered, open_ = seen["True"], seen["False"]
-    for name in ("ptrace", "keyctl", "unshare", "personality"):
-        assert (filtered[name], open_[name]) == ("EPERM", "ok"), name
-    assert filtered["io_uring_setup"] == "EPERM" and open_["io_uring_setup"] != "EPERM"
-    assert (filtered["pidfd_getfd"], open_["pidfd_getfd"]) == ("EPERM", "EBADF")
+        seen[name] = report["syscalls"]  # type: ignore[assignment]
+    filtered, open_, root = seen["filtered"], seen["open"], seen["root"]
+    for name in (*UNPRIVILEGED_DISTINCT, "io_uring_setup", *PRIVILEGED):
+        assert filtered[name] == "EPERM", (name, filtered)
+        assert name in seccomp.DENIED, name
+    for name in UNPRIVILEGED_DISTINCT:
+        assert open_[name] not in ("EPERM", "?"), (name, open_[name])
+    assert (open_["ptrace"], open_["unshare"], open_["personality"]) == ("ok", "ok", "ok")
+    assert (open_["pidfd_getfd"], open_["setns"], open_["mount"]) == ("EBADF", "EBADF", "EFAULT")
+    assert open_["process_vm_readv"] == open_["perf_event_open"] == "EINVAL"
+    assert open_["io_uring_setup"] != "EPERM"
+    for name in PRIVILEGED:
+        assert root[name] not in ("EPERM", "?"), (name, root[name])  # EINVAL/ENOEXEC/ENOSYS
     for family in ("AF_INET", "AF_INET6", "AF_NETLINK"):
         assert filtered[family] == "EAFNOSUPPORT" and open_[family] == "ok", family
     assert filtered["AF_UNIX"] == "ok"

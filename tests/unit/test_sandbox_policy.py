@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import errno
 import os
+import subprocess
+import sys
 
+import psutil
 import pytest
 
 from quantdesk.core.errors import ConfigurationError, StrategyError
 from quantdesk.core.settings import Settings
 from quantdesk.jobs.child import cap_logs, resource_error
+from quantdesk.jobs.local import WORKER_SECRETS, settings_env
 from quantdesk.jobs.reports import equity_points, error_event, progress_event
-from quantdesk.jobs.sandbox import check_mode
+from quantdesk.jobs.sandbox import _confirmed, check_mode
+from quantdesk.jobs.sandbox.inside import HIDE_OTHER_PROCESSES, proc_options
 from quantdesk.jobs.sandbox.policy import (
     Layer,
     Level,
@@ -20,7 +25,8 @@ from quantdesk.jobs.sandbox.policy import (
     level_of,
     missing_core,
 )  # fmt: skip
-from quantdesk.jobs.worker import owner_alive, worker_id
+from quantdesk.jobs.sandbox.probe import network_namespace
+from quantdesk.jobs.worker import owner_alive, process_start, without_secrets, worker_id
 
 EVERYTHING = set(Layer) - {Layer.USERNS}
 
@@ -120,12 +126,75 @@ def test_the_sandbox_can_be_switched_off_only_in_development() -> None:
 
 def test_worker_ids_name_their_incarnation() -> None:
     me = worker_id(3)
-    host, boot, pid, slot = me.split(":")
+    host, boot, pid, slot_start = me.split(":")
+    slot, _, start = slot_start.partition("@")
     assert (int(pid), slot) == (os.getpid(), "w3") and len(boot) == 8
+    # The start time is /proc/PID/stat's (clock ticks after boot): psutil's create_time.
+    ticks = os.sysconf("SC_CLK_TCK")
+    assert int(start) == process_start(os.getpid())
+    assert abs(psutil.boot_time() + int(start) / ticks - psutil.Process().create_time()) < 1.5
+    assert owner_alive(me)  # this very incarnation (with the start: no command-line check)
     assert not owner_alive(f"{host}:{boot}:{os.getpid()}:w0")  # pytest is not a worker
     assert not owner_alive(f"{host}:deadbeef:{os.getpid()}:w0")  # a previous boot
     assert not owner_alive(f"{host}:{boot}:999999999:w0")
+    assert not owner_alive(f"{host}:{boot}:999999999:w0@12345")
     assert owner_alive("legacy-worker-id")  # not ours to judge: the lease decides
+
+
+def test_a_reused_pid_is_not_taken_for_the_worker_that_had_it() -> None:
+    code = "import time; print('ready', flush=True); time.sleep(60)  # quantdesk.jobs.worker"
+    worker = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    try:
+        assert worker.stdout is not None and worker.stdout.readline() == "ready\n"  # (exec done)
+        me = worker_id(0, worker.pid)
+        host, boot, pid, slot_start = me.split(":")
+        start = int(slot_start.partition("@")[2])
+        assert owner_alive(me)
+        # An earlier incarnation whose pid this process now has (a restarted container):
+        assert not owner_alive(f"{host}:{boot}:{pid}:w0@{start - 100}")
+        assert owner_alive(f"{host}:{boot}:{pid}:w0")  # an id without the start: as before
+    finally:
+        worker.kill()
+        worker.wait()
+        if worker.stdout is not None:
+            worker.stdout.close()
+    assert not owner_alive(me)
+    assert worker_id(0, worker.pid) == me  # the id of a worker that exited can still be given
+
+
+def test_workers_get_no_secret() -> None:
+    settings = Settings(
+        _env_file=None, secret_key="k" * 40, secret_key_previous="p" * 40,
+        local_auth_password="admin-password", local_auth_password_hash="$argon2id$x",
+        research_notebook_api_token="jupyter-token",
+    )  # fmt: skip
+    assert {"SECRET_KEY_PREVIOUS", "RESEARCH_NOTEBOOK_API_TOKEN"} <= WORKER_SECRETS
+    env = settings_env(settings, secrets=False)
+    assert not WORKER_SECRETS & env.keys()
+    assert not {"k" * 40, "p" * 40, "admin-password", "jupyter-token"} & set(env.values())
+    assert settings_env(settings).keys() >= WORKER_SECRETS  # the API process keeps them
+    stripped = without_secrets(settings).model_dump()
+    for name in WORKER_SECRETS:
+        assert not stripped[name.lower()], name
+
+
+def test_proc_hides_other_processes_without_the_pid_layer() -> None:
+    with_pid = SandboxPolicy(uid=60001, gid=60001, layers=("filesystem", "pid"))
+    assert proc_options(with_pid) is None  # its own pid namespace: nothing else to hide
+    without = SandboxPolicy(uid=60001, gid=60001, layers=("filesystem",))
+    assert proc_options(without) == HIDE_OTHER_PROCESSES == "hidepid=invisible"
+
+
+def test_the_network_layer_counts_only_when_the_probe_could_not_connect() -> None:
+    layers = {Layer.IDENTITY, Layer.NETWORK}
+    seen = {"uid": 60001, "cap_eff": 0, "no_new_privs": 1, "netns": "net:[1]"}
+    refused = {**seen, "ports": {"4242": "OSError: Network is unreachable"}}
+    assert _confirmed(layers, refused, "i") == layers
+    assert _confirmed(layers, {**refused, "netns": ""}, "i") == layers  # (unreadable)
+    assert _confirmed(layers, {**seen, "ports": {"4242": "connected"}}, "i") == {Layer.IDENTITY}
+    assert _confirmed(layers, {**seen, "ports": {}}, "i") == {Layer.IDENTITY}  # not tried
+    host = {**refused, "netns": network_namespace()}  # (Landlock refused, in our namespace)
+    assert network_namespace() and _confirmed(layers, host, "i") == {Layer.IDENTITY}
 
 
 def test_sandbox_uids_are_an_unprivileged_range() -> None:

@@ -4,9 +4,12 @@ It is forked per job so a job starts in milliseconds instead of paying an interp
 
 The template is ``python -I -m quantdesk.jobs.forkserver FD``, started by ``ForkServer`` with
 an empty environment and only its end of a ``SOCK_SEQPACKET`` socket pair open: it holds no
-database connection, no secret and no other socket. It sets the thread pools to one thread,
-imports numpy, pandas, pyarrow, exchange_calendars and the engines, answers ``ready``, then
-serves requests (one JSON object per message, file descriptors attached)::
+database connection, no secret and no other socket. It sets the thread pools to one thread
+(``THREAD_ENV``) before anything imports numpy, pandas or pyarrow (this module imports none of
+them at its top: the sandbox modules it uses pull them in, so they are imported in the
+functions that need them), imports numpy, pandas, pyarrow, exchange_calendars and the
+engines, answers ``ready``, then serves requests (one JSON object per message, file
+descriptors attached)::
 
     {"op": "spawn", "target": "job", "args": {...}, "policy": {...}}  + [log, events, outcome]
         -> {"pid": <monitor pid>}   (a sandbox prepared by ``sandbox.enter.prepare`` takes the
@@ -14,7 +17,9 @@ serves requests (one JSON object per message, file descriptors attached)::
     {"op": "warm", "data_dir": "..."}   -> {"ok": true}   (load the catalog's calendars once)
 
 It never runs user code itself, dies with its worker (``PR_SET_PDEATHSIG``) and exits when the
-worker closes the socket. The worker restarts it if it dies.
+worker closes the socket. The worker restarts it if it dies. Its life is reported through the
+worker's ``EventRecorder`` (``forkserver.started``, ``.stopped``, ``.crashed``): the template
+process holds no database connection, and neither does this module.
 """
 
 from __future__ import annotations
@@ -31,16 +36,19 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from quantdesk.jobs.sandbox.enter import Prepared, prepare
-from quantdesk.jobs.sandbox.handle import CappedLog, Pipes, SandboxRun
-from quantdesk.jobs.sandbox.policy import SandboxPolicy
-from quantdesk.jobs.sandbox.targets import TARGETS
+from quantdesk.core.events import EventKind, EventRecorder
+
+if TYPE_CHECKING:  # (imported where used: each of them imports numpy, pandas and pyarrow)
+    from quantdesk.jobs.sandbox.enter import Prepared
+    from quantdesk.jobs.sandbox.handle import CappedLog, SandboxRun
+    from quantdesk.jobs.sandbox.policy import SandboxPolicy
 
 log = logging.getLogger(__name__)
 
-#: Thread pools pinned before numpy/pyarrow are imported (a job gets one core's worth).
+#: Thread pools pinned before numpy/pyarrow are imported (a job gets one core's worth): set
+#: by ``main`` first thing, since numpy's OpenBLAS and pyarrow size their pools when loaded.
 THREAD_ENV = {
     "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
     "NUMEXPR_NUM_THREADS": "1", "ARROW_NUM_THREADS": "1",
@@ -55,7 +63,7 @@ _MAX_MESSAGE = 1 << 20
 
 
 def _preload() -> None:
-    os.environ.update(THREAD_ENV)
+    os.environ.update(THREAD_ENV)  # (already done by ``main``; kept for direct callers)
     import importlib
 
     for name in PRELOAD:
@@ -89,6 +97,8 @@ class _Spare:
 
     def take(self, policy: SandboxPolicy) -> Prepared:
         """The prepared sandbox for ``policy`` (prepared now if none fits)."""
+        from quantdesk.jobs.sandbox.enter import prepare
+
         spare, self.prepared = self.prepared, None
         if spare is None or spare.key != policy.template_key():
             if spare is not None:
@@ -97,6 +107,9 @@ class _Spare:
         return spare
 
     def refill(self, template: SandboxPolicy) -> None:
+        """Prepare the next job's sandbox for ``template``."""
+        from quantdesk.jobs.sandbox.enter import prepare
+
         self.prepared = prepare(template)
 
     def drop(self) -> None:
@@ -136,6 +149,9 @@ def _handle(sock: socket.socket, spare: _Spare) -> SandboxPolicy | None:
     Raises:
         EOFError: the worker closed the socket.
     """
+    from quantdesk.jobs.sandbox.policy import SandboxPolicy
+    from quantdesk.jobs.sandbox.targets import TARGETS
+
     try:
         message, fds, _flags, _addr = socket.recv_fds(sock, _MAX_MESSAGE, 8)
     except OSError:
@@ -175,7 +191,12 @@ def _warm(request: dict[str, Any]) -> None:
 
 
 def main() -> None:
-    """The template process (``python -I -m quantdesk.jobs.forkserver FD``)."""
+    """The template process (``python -I -m quantdesk.jobs.forkserver FD``).
+
+    Pins the thread pools (``THREAD_ENV``) before anything imports numpy, pandas or pyarrow:
+    importing any ``quantdesk.jobs.sandbox`` module does.
+    """
+    os.environ.update(THREAD_ENV)
     from quantdesk.jobs.sandbox.linux import PR_SET_PDEATHSIG, prctl
 
     prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
@@ -195,18 +216,30 @@ class ForkServerError(RuntimeError):
 class ForkServer:
     """The worker's handle on its template process (started lazily, restarted when dead).
 
+    A template that exits on its own is a crash: seen by ``check`` (the worker calls it while
+    idle), or by the next ``spawn``, which starts a new one.
+
     Args:
         name: For log messages.
         start_timeout: Seconds the template may take to import the stack.
+        record_event: Reports its starts, stops and crashes (``forkserver.*`` events about
+            ``subject``); ``None``: only logged.
+        subject: The subject of those events (the worker's id); default ``name``.
     """
 
-    def __init__(self, name: str = "forkserver", start_timeout: float = 120.0) -> None:
+    def __init__(
+        self, name: str = "forkserver", start_timeout: float = 120.0, *,
+        record_event: EventRecorder | None = None, subject: str | None = None,
+    ) -> None:  # fmt: skip
         self.name = name
         self._timeout = start_timeout
         self._proc: subprocess.Popen[bytes] | None = None
         self._sock: socket.socket | None = None
         self.starts = 0
+        self.crashes = 0
         self._warm: dict[str, str] = {}
+        self._record_event = record_event
+        self._subject = subject or name
 
     @property
     def pid(self) -> int | None:
@@ -223,6 +256,7 @@ class ForkServer:
         Raises:
             ForkServerError: it exited or did not answer within the start timeout.
         """
+        self.check()
         self.close()
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         try:
@@ -242,6 +276,7 @@ class ForkServer:
             raise ForkServerError(f"{self.name}: unexpected first message {reply!r}")
         if self.starts > 1:
             log.warning("%s: template restarted (pid %s)", self.name, self.pid)
+        self._notify(EventKind.FORKSERVER_STARTED, pid=self.pid, starts=self.starts)
         if self._warm:
             self._request(self._warm)
 
@@ -287,6 +322,8 @@ class ForkServer:
         Raises:
             ForkServerError: the template could not be (re)started or refused the request.
         """
+        from quantdesk.jobs.sandbox.handle import Pipes
+
         if not self.alive():
             self.start()
         pipes = Pipes()
@@ -302,8 +339,36 @@ class ForkServer:
             pipes.close_writers()
         return pipes.run(int(reply["pid"]), log, on_event)
 
+    def check(self) -> bool:
+        """Whether the template died on its own since it was started (a crash).
+
+        A crash is logged and reported (``forkserver.crashed``) once, and the template is
+        forgotten: the next ``spawn`` starts a new one.
+        """
+        if self._proc is None or self._proc.poll() is None:
+            return False
+        pid, code = self._proc.pid, self._proc.returncode
+        self.crashes += 1
+        log.warning("%s: the template (pid %d) died with %s", self.name, pid, _describe(code))
+        self._notify(EventKind.FORKSERVER_CRASHED, pid=pid, exit=_describe(code),
+                     returncode=code)  # fmt: skip
+        self._release()
+        return True
+
     def close(self) -> None:
-        """Stop the template (closing the socket ends it; killed if it lingers)."""
+        """Stop the template (closing the socket ends it; killed if it lingers).
+
+        Reported as ``forkserver.stopped``, or ``forkserver.crashed`` when it was already dead.
+        """
+        if self.check() or self._proc is None:
+            self._release()
+            return
+        proc = self._proc
+        self._release()
+        self._notify(EventKind.FORKSERVER_STOPPED, pid=proc.pid, exit=_describe(proc.returncode))
+
+    def _release(self) -> None:
+        """Close the socket and reap the template (killed if it lingers)."""
         if self._sock is not None:
             self._sock.close()
             self._sock = None
@@ -314,6 +379,24 @@ class ForkServer:
                 self._proc.kill()
                 self._proc.wait()
             self._proc = None
+
+    def _notify(self, kind: EventKind, **data: object) -> None:
+        """Report ``kind`` about the worker; a failing recorder is logged, never raised."""
+        if self._record_event is None:
+            return
+        try:
+            self._record_event(kind, self._subject, data)
+        except Exception:  # a database that went away must not take the jobs down
+            log.exception("%s: could not record %s", self.name, kind)
+
+
+def _describe(code: int) -> str:
+    """``signal SIGKILL`` or ``status 1``."""
+    if code < 0:
+        with contextlib.suppress(ValueError):
+            return f"signal {signal.Signals(-code).name}"
+        return f"signal {-code}"
+    return f"status {code}"
 
 
 if __name__ == "__main__":

@@ -3,20 +3,23 @@
 ``Sandbox`` turns ``Settings`` into a ``SandboxPolicy`` per run and starts it through a
 ``Starter``: the worker's warm ``ForkServer`` (``jobs/forkserver.py``) or the one-shot
 ``Launcher``. ``detect`` is the start-up self-test: it runs the probe under every layer the
-machine seems to offer, keeps those whose effect the probe observed, and gives the ``Level``.
+machine seems to offer, keeps those whose effect the probe observed (for the network: a TCP
+connect to a port the self-test listens on must fail), and gives the ``Level``.
 Nothing else in quantdesk starts user code.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import json
 import logging
 import os
+import socket
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -34,6 +37,7 @@ from quantdesk.jobs.sandbox.policy import (
     missing_core,
     runtime_paths,
 )  # fmt: skip
+from quantdesk.jobs.sandbox.probe import network_namespace
 
 __all__ = [
     "CappedLog",
@@ -193,6 +197,8 @@ class Sandbox:
         self.detection: Detection | None = None
         commands = (settings.rqalpha_command,) if settings.rqalpha_command else ()
         paths = (*runtime_paths(commands), str(settings.data_dir.resolve()))
+        if settings.rqalpha_bundle_path is not None:  # read-only, like the catalog
+            paths = (*paths, str(settings.rqalpha_bundle_path.resolve()))
         private = [base, settings.secret_key_path.resolve(), *_database_files(settings)]
         self._read_only = tuple(p for p in paths if not any(_within(x, p) for x in private))
         for dropped in sorted(set(paths) - set(self._read_only)):
@@ -301,7 +307,7 @@ class Sandbox:
             observed, error = self._probe(slot, frozenset(layers))
             if observed is not None:
                 details = observed
-                layers = _confirmed(layers, observed, self)
+                layers = _confirmed(layers, observed, self.instance)
                 break
             details["errors"] = [*details.get("errors", []), f"{drop}: {error}"]
         else:
@@ -314,25 +320,33 @@ class Sandbox:
     def _probe(
         self, slot: int | None, layers: frozenset[Layer]
     ) -> tuple[dict[str, Any] | None, str]:
+        """Run the probe under ``layers``: its report, or ``None`` and why it failed.
+
+        The probe tries a TCP connection to a port this process listens on (on 127.0.0.1),
+        with IPv4 sockets allowed by the system-call filter (as a notebook kernel has them),
+        so that only the network namespace or Landlock can stop it.
+        """
         secret = self.settings.secret_key_path
-        args = {
-            "paths": [
-                str(self.settings.backtest_base_dir.resolve()),
-                str(secret),
-                "/etc/shadow",
-                *map(str, _database_files(self.settings)),
-            ],
-            "ports": [],
-        }
         prefix = "probe-" if slot is None else f"s{slot}-probe-"  # swept with the slot's groups
         policy = self.policy(slot, layers=layers, cgroup=prefix if Layer.CGROUP in layers else None)
+        policy = dataclasses.replace(policy, inet_sockets=True)
         reports: list[dict[str, Any]] = []
-        try:
-            run = self.starter.spawn(policy, "probe", args, on_event=reports.append)
-        except (OSError, RuntimeError) as exc:
-            return None, str(exc)
-        if not run.wait(30.0):
-            run.kill()
+        with _listening() as port:
+            args = {
+                "paths": [
+                    str(self.settings.backtest_base_dir.resolve()),
+                    str(secret),
+                    "/etc/shadow",
+                    *map(str, _database_files(self.settings)),
+                ],
+                "ports": [port],
+            }
+            try:
+                run = self.starter.spawn(policy, "probe", args, on_event=reports.append)
+            except (OSError, RuntimeError) as exc:
+                return None, str(exc)
+            if not run.wait(30.0):
+                run.kill()
         outcome = run.outcome or Outcome(error="no outcome")
         reports = [r for r in reports if "uid" in r]
         if outcome.error or outcome.exit_code != 0 or not reports:
@@ -341,8 +355,21 @@ class Sandbox:
         return reports[0], ""
 
 
-def _confirmed(layers: set[Layer], seen: dict[str, Any], sandbox: Sandbox) -> set[Layer]:
-    """Keep only the layers whose effect the probe observed."""
+@contextlib.contextmanager
+def _listening() -> Iterator[int]:
+    """A TCP socket listening on 127.0.0.1 for the probe to try (never accepted); its port."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(4)  # (the kernel completes a connection in the backlog by itself)
+        yield int(listener.getsockname()[1])
+
+
+def _confirmed(layers: set[Layer], seen: dict[str, Any], instance: str) -> set[Layer]:
+    """Keep only the layers whose effect the probe observed.
+
+    The network layer only when the probe failed to reach every port it was given and, when
+    it could tell, sat in a network namespace other than this process's.
+    """
     kept = set(layers)
     if not (seen.get("uid", 0) != 0 and seen.get("cap_eff", 1) == 0 and seen.get("no_new_privs")):
         kept.discard(Layer.IDENTITY)
@@ -352,8 +379,14 @@ def _confirmed(layers: set[Layer], seen: dict[str, Any], sandbox: Sandbox) -> se
         kept.discard(Layer.SECCOMP)
     if seen.get("visible_pids", 0) > 8 or seen.get("hostname") != "sandbox":
         kept.discard(Layer.PID)
-    if Layer.CGROUP in kept and sandbox.instance not in str(seen.get("cgroup", "")):
+    if Layer.CGROUP in kept and instance not in str(seen.get("cgroup", "")):
         kept.discard(Layer.CGROUP)
+    ports = seen.get("ports")
+    if not isinstance(ports, dict) or not ports or "connected" in ports.values():
+        kept.discard(Layer.NETWORK)
+    netns = seen.get("netns")
+    if netns and netns == network_namespace():
+        kept.discard(Layer.NETWORK)
     return kept
 
 

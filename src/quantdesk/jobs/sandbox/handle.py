@@ -43,25 +43,29 @@ class CappedLog:
         self._setting = setting
         self.written = 0
         self.dropped = 0
+        #: Whether the marker line was written (the first time a byte was dropped).
+        self.truncated = False
 
     def write(self, data: bytes) -> None:
         """Append what fits under the cap (flushed); count the rest in ``dropped``.
 
-        The write that reaches the cap also appends the truncation marker line.
+        The first write that has to drop a byte also appends the truncation marker line
+        (after the ``cap`` bytes kept; ``written`` counts the output only), whether the cap
+        was reached in that write or exactly at the end of an earlier one.
         """
-        room = self._cap - self.written
-        if room > 0:
-            chunk = data[:room]
-            self._fh.write(chunk)
+        room = max(self._cap - self.written, 0)
+        kept, data = data[:room], data[room:]
+        out = [kept] if kept else []
+        if data and not self.truncated:
+            self.truncated = True
+            out.append(
+                f"\n[log truncated at {self._cap // (1024 * 1024)} MB ({self._setting}); "
+                "further output is discarded, the job goes on]\n".encode()
+            )
+        if out:
+            self._fh.write(b"".join(out))
             self._fh.flush()
-            self.written += len(chunk)
-            data = data[room:]
-            if data:
-                self._fh.write(
-                    f"\n[log truncated at {self._cap // (1024 * 1024)} MB ({self._setting}); "
-                    "further output is discarded, the job goes on]\n".encode()
-                )
-                self._fh.flush()
+        self.written += len(kept)
         self.dropped += len(data)
 
     def close(self) -> None:

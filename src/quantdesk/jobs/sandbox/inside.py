@@ -57,6 +57,12 @@ MAX_MESSAGE = 1 << 20
 #: would not); the shell and the code get the default actions back.
 _IGNORED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1,
             signal.SIGUSR2, signal.SIGALRM)  # fmt: skip
+#: Options of the sandbox's ``/proc`` without the pid layer, where it shows the host's pid
+#: namespace: only processes the code could trace (its own) are listed, not the workers, the
+#: server or other users' jobs. Named values exist since Linux 5.8, the first kernel where
+#: each ``/proc`` mount has its own options; on older ones the mount fails (the self-test then
+#: reports the filesystem layer missing) rather than hiding processes in the host's ``/proc``.
+HIDE_OTHER_PROCESSES = "hidepid=invisible"
 
 
 def init_main(
@@ -142,8 +148,9 @@ def _enter(policy: SandboxPolicy, root: str | None) -> None:
     """Mounts, identity, limits and the system-call filter, in the order the kernel allows."""
     if root is not None:
         unshare(CLONE_NEWNS)  # a nested namespace: pivot_root must not move the monitor
-        # Our own pid namespace's /proc (without the pid layer it would show the host's).
-        mount("proc", os.path.join(root, "proc"), "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+        # Our own pid namespace's /proc (without the pid layer, the host's: others hidden).
+        mount("proc", os.path.join(root, "proc"), "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC,
+              proc_options(policy))  # fmt: skip
         mount(None, root, None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV)
         os.chdir(root)
         pivot_root(".", ".")
@@ -167,6 +174,11 @@ def _enter(policy: SandboxPolicy, root: str | None) -> None:
     prctl(PR_SET_PDEATHSIG, signal.SIGKILL)  # after the uid change, which clears it
     if policy.has(Layer.SECCOMP):
         seccomp.install(inet_sockets=policy.inet_sockets)
+
+
+def proc_options(policy: SandboxPolicy) -> str | None:
+    """Mount options of the sandbox's ``/proc``: ``HIDE_OTHER_PROCESSES`` without the pid layer."""
+    return None if policy.has(Layer.PID) else HIDE_OTHER_PROCESSES
 
 
 def _rlimits(policy: SandboxPolicy) -> None:
@@ -193,7 +205,6 @@ def _code(policy: SandboxPolicy, control: socket.socket, *, landlocked: bool) ->
     code = 1
     try:
         prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-        prctl(PR_SET_DUMPABLE, 1)  # its own /proc/self stays readable to it
         for number in _IGNORED:
             signal.signal(number, signal.SIG_DFL)
         if policy.work_dir is not None:
@@ -202,6 +213,10 @@ def _code(policy: SandboxPolicy, control: socket.socket, *, landlocked: bool) ->
         message, fds, _flags, _addr = socket.recv_fds(control, MAX_MESSAGE, 2)
         if not message or len(fds) != 2:
             os._exit(0)  # the sandbox was discarded unused
+        # Its own /proc/self readable to it from now on; not while it waited: a job running
+        # under the same uid (its slot's previous one) must not see or open this process,
+        # which its /proc lists when there is no pid layer.
+        prctl(PR_SET_DUMPABLE, 1)
         job = json.loads(message)
         null = os.open("/dev/null", os.O_RDONLY)
         os.dup2(null, 0)

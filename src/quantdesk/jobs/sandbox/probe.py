@@ -2,8 +2,9 @@
 
 Writes one JSON line to the events pipe (fd 3): identity (uid, capabilities, no_new_privs,
 seccomp mode), the host paths it was asked about (``exists`` / readable), whether an AF_INET
-socket connects to the host ports it was given, how many processes it sees, its hostname and
-control groups. Imports nothing heavy, so the one-shot launcher stays fast.
+socket connects to the host ports it was given (``"connected"`` or the error), its network
+namespace, how many processes it sees, its hostname and control groups. Imports nothing
+heavy, so the one-shot launcher stays fast.
 """
 
 from __future__ import annotations
@@ -27,6 +28,14 @@ def _connect(port: int) -> str:
         return "connected"
     except OSError as exc:
         return f"{type(exc).__name__}: {exc.strerror or exc}"
+
+
+def network_namespace() -> str:
+    """This process's network namespace (``net:[inode]``; ``""`` when it cannot be read)."""
+    try:
+        return os.readlink("/proc/self/ns/net")
+    except OSError:
+        return ""
 
 
 def _visible(path: str) -> bool:
@@ -56,6 +65,7 @@ def observe(args: dict[str, Any]) -> dict[str, Any]:
         "hostname": socket.gethostname(),
         "paths": {p: _visible(p) for p in args.get("paths", [])},
         "ports": {str(p): _connect(int(p)) for p in args.get("ports", [])},
+        "netns": network_namespace(),
         "cgroup": "",
         "write_root": False,
     }
@@ -83,15 +93,27 @@ def observe(args: dict[str, Any]) -> dict[str, Any]:
     return report
 
 
-#: System calls the probe tries with harmless arguments when asked (``syscalls``), each of
-#: which an unconfined unprivileged process may make (so an error shows the filter).
-_SYSCALLS = {
+#: System calls the probe tries with harmless arguments when asked (``syscalls``). Each fails
+#: without the filter with an error of its own (shown), raised before any permission check
+#: where the kernel allows (``mount``, ``setns``, ``bpf``, ``perf_event_open``,
+#: ``process_vm_*``), so that the filter's ``EPERM`` stands out; ``init_module`` and
+#: ``kexec_load`` check the capability first (``EPERM`` either way unprivileged: ``ENOSYS``
+#: on a kernel built without them).
+_SYSCALLS: dict[str, tuple[int, ...]] = {
     "ptrace": (0, 0, 0, 0),  # PTRACE_TRACEME
     "keyctl": (0, -3, 0, 0),  # KEYCTL_GET_KEYRING_ID of the session keyring
     "io_uring_setup": (1, 0, 0, 0),  # (a NULL params pointer: EFAULT when allowed)
     "unshare": (0, 0, 0, 0),  # no flags: a no-op when allowed
     "personality": (0xFFFFFFFF, 0, 0, 0),  # query only
     "pidfd_getfd": (-1, 0, 0, 0),  # a bad pidfd: EBADF when allowed
+    "mount": (0, 0, 1, 0, 0),  # a bad fstype pointer: EFAULT, copied before the check
+    "setns": (-1, 0),  # a bad fd: EBADF
+    "bpf": (0x7FFFFFFF, 0, 0),  # no such command: EINVAL (EPERM before Linux 5.x's rework)
+    "perf_event_open": (0, 0, -1, -1, -1),  # unknown flags: EINVAL before anything else
+    "process_vm_readv": (0, 0, 0, 0, 0, 1),  # flags must be 0: EINVAL
+    "process_vm_writev": (0, 0, 0, 0, 0, 1),  # likewise
+    "init_module": (0, 0, 0),  # (CAP_SYS_MODULE first: EPERM; as root ENOEXEC, no image)
+    "kexec_load": (0, 1 << 30, 0, 0),  # (CAP_SYS_BOOT first; as root EINVAL: segments)
 }
 
 
