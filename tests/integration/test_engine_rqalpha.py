@@ -161,7 +161,8 @@ def test_result_records_engine_and_version(pair: Pair) -> None:
     assert pair.native.summary["engine"] == "native"
     assert pair.rqalpha.summary["engine"] == "rqalpha"
     assert pair.rqalpha.summary["engine_version"][0].isdigit()
-    assert set(pair.native.summary) == set(pair.rqalpha.summary)
+    assert set(pair.native.summary) | {"rqalpha_bundle"} == set(pair.rqalpha.summary)
+    assert pair.rqalpha.summary["rqalpha_bundle"] == "catalog"  # built from the catalog
     assert list(pair.native.trades.columns) == list(pair.rqalpha.trades.columns)
 
 

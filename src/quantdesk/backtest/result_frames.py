@@ -69,14 +69,14 @@ def trades_frame(rows: Iterable[tuple[Any, ...]]) -> pd.DataFrame:
 def trips_frame(rows: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
     """Round trips from their JSON records (``to_dict``'s ``round_trips``).
 
-    The entry and exit times become ``datetime64``; the numbers float64 (``holding_sessions``
-    nullable Int64).
+    The entry and exit times become ``datetime64``; prices, costs, P&L and excursions float64;
+    ``holding_sessions`` nullable Int64; quantities keep JSON's type (whole shares: int64).
     """
     frame = pd.DataFrame(list(rows))
     for col in ("entry_datetime", "exit_datetime"):
         if col in frame.columns:
             frame[col] = pd.to_datetime(frame[col])
-    for col in ("quantity", "entry_price", "exit_price", "costs", "pnl", "return", "mae", "mfe"):
+    for col in ("entry_price", "exit_price", "costs", "pnl", "return", "mae", "mfe"):
         if col in frame.columns:
             frame[col] = frame[col].astype("float64")
     if "holding_sessions" in frame.columns:
