@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi import FastAPI
@@ -33,6 +34,8 @@ UI_CSP = (
     "img-src 'self' data: blob:; font-src 'self' data:; connect-src 'self' ws: wss:; "
     "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
 )
+#: The market-data upload: its body may be up to ``DATA_UPLOAD_MB``, not ``MAX_REQUEST_MB``.
+UPLOAD_PATH = "/api/data/import"
 #: Request headers a cross-origin client may send.
 CORS_HEADERS = ("Authorization", "Content-Type", "Idempotency-Key", "X-API-Key", "X-API-Secret")
 #: JSON and text answers are never documents to render.
@@ -104,10 +107,18 @@ class BodyLimit:
     only once a route reads the body, so a route that refuses a caller first never says 413.
     """
 
-    def __init__(self, app: ASGIApp, limit: int, exempt: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        limit: int,
+        exempt: tuple[str, ...] = (),
+        larger: Mapping[str, tuple[int, str]] | None = None,
+    ) -> None:
         self.app = app
         self.limit = limit
         self.exempt = tuple(p.rstrip("/") + "/" for p in exempt)
+        #: Routes allowed bigger bodies (uploads): path -> (bytes, the setting's name).
+        self.larger = dict(larger or {})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Run the app unless the body is too large (413) or ``Content-Length`` is invalid (400).
@@ -120,6 +131,7 @@ class BodyLimit:
             await self.app(scope, receive, send)  # (the notebook proxy streams its bodies)
             return
         research = is_research(path)
+        limit, setting = self.larger.get(path.rstrip("/"), (self.limit, "MAX_REQUEST_MB"))
         declared = None
         for name, value in scope.get("headers", ()):
             if name == b"content-length":
@@ -133,8 +145,8 @@ class BodyLimit:
                 await _send_error(send, 400, "INVALID_ARGUMENT", "invalid Content-Length",
                                   research=research)  # fmt: skip
                 return
-            if length > self.limit:
-                await _send_error(send, 413, "PAYLOAD_TOO_LARGE", self._message(),
+            if length > limit:
+                await _send_error(send, 413, "PAYLOAD_TOO_LARGE", _too_large(limit, setting),
                                   research=research)  # fmt: skip
                 return
         received = 0
@@ -144,17 +156,17 @@ class BodyLimit:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.limit:
+                if received > limit:
                     # Raised inside the route's body parsing: FastAPI lets HTTPException
                     # through to the error handlers, which answer 413.
-                    raise HTTPException(413, self._message())
+                    raise HTTPException(413, _too_large(limit, setting))
             return message
 
         await self.app(scope, counting, send)
 
-    def _message(self) -> str:
-        return (f"the request body is larger than {self.limit} bytes "
-                f"(MAX_REQUEST_MB={self.limit / 2**20:g})")  # fmt: skip
+
+def _too_large(limit: int, setting: str) -> str:
+    return f"the request body is larger than {limit} bytes ({setting}={limit / 2**20:g})"
 
 
 class SecurityHeaders:
@@ -209,7 +221,9 @@ def install(app: FastAPI, settings: Settings) -> None:
             allow_headers=list(CORS_HEADERS),
             max_age=600,
         )
+    upload = (int(settings.data_upload_mb * 2**20), "DATA_UPLOAD_MB")
     app.add_middleware(BodyLimit, limit=int(settings.max_request_mb * 2**20),
-                       exempt=(settings.research_notebook_proxy_base,))  # fmt: skip
+                       exempt=(settings.research_notebook_proxy_base,),
+                       larger={UPLOAD_PATH: upload})  # fmt: skip
     app.add_middleware(CatchAll)
     app.add_middleware(SecurityHeaders, proxy_base=settings.research_notebook_proxy_base)

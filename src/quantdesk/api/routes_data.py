@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel
+from starlette.concurrency import run_in_threadpool
 
 from quantdesk.api.boundary import CheckedRoute
 from quantdesk.api.deps import PlatformDep, PrincipalDep
@@ -18,6 +19,7 @@ from quantdesk.api.params import Page
 from quantdesk.api.schemas import (
     ERROR_RESPONSES,
     Bars,
+    Envelope,
     InstrumentList,
     LastRuns,
     PositionPage,
@@ -27,7 +29,9 @@ from quantdesk.api.schemas import (
 )
 from quantdesk.data import Adjust
 from quantdesk.services.data import DataService
+from quantdesk.services.data_import import DataImportService, upload_spec
 from quantdesk.services.platform import Platform
+from quantdesk.services.views_data import UploadResult
 from quantdesk.services.views_results import ResultDocument
 
 router = APIRouter(prefix="/api", route_class=CheckedRoute, responses=ERROR_RESPONSES)
@@ -209,3 +213,58 @@ def trades_csv(
         media_type="text/csv",
         headers={"Content-Disposition": f'attachment; filename="{job_id}-trades.csv"'},
     )
+
+
+def import_service(request: Request, platform: Platform) -> DataImportService:
+    """The app's ``DataImportService`` (made on first use)."""
+    service = getattr(request.app.state, "import_service", None)
+    if service is None:
+        service = DataImportService(platform.catalog, platform.events)
+        request.app.state.import_service = service
+    return service
+
+
+@router.post(
+    "/data/import",
+    response_model=Envelope[UploadResult],
+    tags=["data"],
+    responses={400: {"description": "unreadable file, bad field, or refused (the report is "
+                                    "the error's ``data``); nothing changed"}},
+)  # fmt: skip
+async def import_data(
+    request: Request,
+    platform: PlatformDep,
+    principal: PrincipalDep,
+    file: Annotated[UploadFile, File(description="CSV or Parquet: one instrument or many")],
+    order_book_id: Annotated[
+        str | None, Form(description="the id of a single-instrument file", max_length=32)
+    ] = None,
+    market: Annotated[str | None, Form(description="us or cn (new instruments)")] = None,
+    type: Annotated[str | None, Form(description="CS, INDX or ETF (new instruments)")] = None,
+    lot_size: Annotated[int | None, Form(ge=1, le=1_000_000)] = None,
+    board: Annotated[str | None, Form(description="MainBoard, GEM, KSH or BJS")] = None,
+    name: Annotated[str | None, Form(max_length=200)] = None,
+    mapping: Annotated[
+        str | None,
+        Form(
+            description='JSON {catalog column: file column}, e.g. {"date": "Day"}', max_length=4000
+        ),
+    ] = None,
+    strict: Annotated[bool, Form(description="refuse the file if any row is invalid")] = True,
+    dry_run: Annotated[bool, Form(description="validate and report only")] = False,
+) -> Envelope[UploadResult]:
+    """Validate and import a file of daily bars (admins): a report per instrument.
+
+    ``dry_run`` previews without writing; ``strict`` (the default) refuses the whole file
+    when anything is invalid. At most ``DATA_UPLOAD_MB`` (100 MiB).
+    """
+    spec = upload_spec(
+        order_book_id=order_book_id, market=market, type_=type, lot_size=lot_size,
+        board=board, name=name, mapping=mapping, strict=strict, dry_run=dry_run,
+    )  # fmt: skip
+    data = await file.read()
+    service = import_service(request, platform)
+    result = await run_in_threadpool(
+        service.upload, principal, file.filename or "upload", data, spec
+    )
+    return Envelope(data=result)

@@ -65,6 +65,7 @@ class Settings(BaseSettings):
             once at start-up): the rename map lives in the main database, so renames stay
             transactional.
         max_request_mb: Largest request body (MiB) → 413, answered before it is read.
+        data_upload_mb: Largest market-data file ``POST /api/data/import`` takes (MiB) → 413.
         cors_origins: Comma-separated origins allowed cross-origin (empty: none, the UI is
             served from the same origin).
         idempotency_key_hours: How long an ``Idempotency-Key`` returns the job it created.
@@ -139,6 +140,7 @@ class Settings(BaseSettings):
     backtest_sandbox_uids: str = Field("60001-60064", pattern=r"^\d+-\d+$")
     # -- API boundary (issue 11) --
     max_request_mb: float = Field(2.0, gt=0)
+    data_upload_mb: float = Field(100.0, gt=0)
     cors_origins: str = ""
     idempotency_key_hours: float = Field(24.0, gt=0)
     # -- accounts and tokens (issue 11) --

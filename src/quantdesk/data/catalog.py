@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import difflib
+import re
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -101,6 +102,10 @@ def _atomic_write_table(table: pa.Table, path: Path) -> None:
         pq.write_table(table, fh, compression="zstd")
 
 
+#: What an ``order_book_id`` may be in the catalog (``Catalog.check_id``).
+ORDER_BOOK_ID = re.compile(r"[A-Za-z0-9_^=\-][A-Za-z0-9._^=\-]{0,31}")
+
+
 class Catalog:
     """Read and write market data under ``root`` (``DATA_DIR``)."""
 
@@ -117,9 +122,25 @@ class Catalog:
             raise InvalidArgument(
                 f"frequency {frequency!r} is not supported; choose {', '.join(FREQUENCIES)}"
             )
-        if "/" in order_book_id or order_book_id.startswith(".") or not order_book_id:
-            raise InvalidArgument(f"invalid order_book_id {order_book_id!r}")
+        self.check_id(order_book_id)
         return self.root / "bars" / frequency / f"{order_book_id}.parquet"
+
+    @staticmethod
+    def check_id(order_book_id: str) -> str:
+        """``order_book_id`` if the catalog can store it (it names a file).
+
+        1-32 characters: letters, digits and ``. _ - ^ =`` (``000001.XSHE``, ``BRK-B``,
+        ``^GSPC``, ``EURUSD=X``), not starting with a dot.
+
+        Raises:
+            InvalidArgument: anything else.
+        """
+        if not ORDER_BOOK_ID.fullmatch(order_book_id):
+            raise InvalidArgument(
+                f"invalid order_book_id {order_book_id!r}: 1-32 letters, digits or . _ - ^ =, "
+                "not starting with a dot"
+            )
+        return order_book_id
 
     # -- instruments --------------------------------------------------------------------------
 

@@ -103,7 +103,15 @@ class DataService:
     def instruments(self) -> InstrumentList:
         """Every instrument of the catalog with its bar statistics, and how many there are."""
         rows = [
-            InstrumentStats.model_validate({k: _iso(v) for k, v in row.items()})
+            InstrumentStats.model_validate(
+                {
+                    **{k: _iso(v) for k, v in row.items()},
+                    "st_periods": [
+                        {"start": _iso(p["start"]), "end": _iso(p["end"])}
+                        for p in row.get("st_periods") or []
+                    ],
+                }
+            )
             for row in self._catalog.stats()
         ]
         return InstrumentList(instruments=rows, total=len(rows))

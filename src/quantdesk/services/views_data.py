@@ -13,6 +13,13 @@ from quantdesk.data.catalog import Adjust
 from quantdesk.engine import MarketName, Matching
 
 
+class StPeriodView(BaseModel):
+    """A period under special treatment (``end`` null while it lasts)."""
+
+    start: str
+    end: str | None
+
+
 class InstrumentStats(BaseModel):
     """One instrument of ``GET /api/data/instruments`` with its bar range."""
 
@@ -26,6 +33,10 @@ class InstrumentStats(BaseModel):
     listed_date: str | None
     delisted_date: str | None
     currency: str
+    board_type: str = Field("MainBoard", description="A-shares: MainBoard, GEM, KSH or BJS")
+    st_periods: list[StPeriodView] = Field(
+        default_factory=list, description="special-treatment (ST) periods of an A-share"
+    )
     first_bar: str | None = Field(description="YYYY-MM-DD of the first stored bar")
     last_bar: str | None
     bar_count: int | None
@@ -118,3 +129,39 @@ class TradePage(BaseModel):
     total: int
     page: int
     page_size: int
+
+
+class RejectedRow(BaseModel):
+    """A row an import refused, and why."""
+
+    date: str = Field(description="the row's date as written in the file")
+    reason: str
+
+
+class ImportedInstrument(BaseModel):
+    """One instrument of an uploaded file: what was accepted, refused and missing."""
+
+    order_book_id: str
+    rows_in: int
+    rows_accepted: int
+    rejected_total: int
+    rejected: list[RejectedRow] = Field(description="the first 200 refused rows")
+    missing_sessions_total: int = Field(description="calendar sessions without a bar")
+    missing_sessions: list[str] = Field(description="the first 200 of them, YYYY-MM-DD")
+    first: str | None
+    last: str | None
+    error: str | None = Field(description="why none of it can be used (null when usable)")
+    warnings: list[str]
+
+
+class UploadResult(BaseModel):
+    """``data`` of ``POST /api/data/import``: the validation report of an uploaded file."""
+
+    format: str = Field(description="csv or parquet")
+    columns: list[str] = Field(description="the file's own column names")
+    dry_run: bool
+    committed: bool = Field(description="true once accepted rows were written")
+    refused: str | None = Field(description="why a strict upload was not written")
+    rows_in: int
+    rows_accepted: int
+    instruments: list[ImportedInstrument]
