@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
@@ -189,10 +190,11 @@ def test_print_does_not_pollute_json_and_exit_fails_the_run(
 @pytest.mark.parametrize(
     ("content", "extra", "message"),
     [
-        ("", [], "not a readable CSV file"),
-        ("day,open\n1,2\n", [], "has no 'date' column"),
+        ("", [], "bars.csv is empty"),
+        ("day,open\n1,2\n", [], "missing column(s) date, high, low, close, volume"),
+        ("day,open\n1,2\n", ["--map", "nonsense"], "is not OURS=THEIRS"),
         ("date,open,high,low,close,volume\n2021-03-01,1,1,1,1,1\n", ["--lot-size", "-100"],
-         "lot size must be >= 1"),
+         "lot_size must be between 1 and 1000000"),
         ("date,open,high,low,close,volume\nxx,1,1,1,1,1\n", [], "no valid bars"),
     ],
 )  # fmt: skip
@@ -326,3 +328,25 @@ def test_data_import_metadata_errors_are_clear(
     assert message in result.output
     assert "Traceback" not in result.output
     assert not (tmp_path / "instruments.parquet").exists()
+
+
+def test_data_import_reads_multi_instrument_parquet_with_a_mapping(tmp_path: Path) -> None:
+    days = pd.bdate_range("2024-01-02", "2024-01-12")
+    frame = pd.concat(
+        pd.DataFrame({"code": oid, "Day": days.strftime("%Y-%m-%d"), "open": 10.0, "high": 11.0,
+                      "low": 9.0, "Last": 10.5, "volume": 1000})
+        for oid in ("000001.XSHE", "600000.XSHG")
+    )  # fmt: skip
+    path = tmp_path / "many.parquet"
+    frame.to_parquet(path, index=False)
+    args = ["data", "import", str(path), "--map", "date=Day", "--map", "close=Last",
+            "--data-dir", str(tmp_path / "cat")]  # fmt: skip
+    preview = runner.invoke(app, [*args, "--dry-run"])
+    assert preview.exit_code == 0, preview.output
+    assert "dry run: nothing was imported" in preview.output
+    assert not (tmp_path / "cat" / "instruments.parquet").exists()
+    done = runner.invoke(app, args)
+    assert done.exit_code == 0, done.output
+    assert "000001.XSHE: 9/9 bars accepted" in done.output
+    listing = runner.invoke(app, ["data", "list", "--data-dir", str(tmp_path / "cat")])
+    assert "600000.XSHG" in listing.output and "000001.XSHE" in listing.output

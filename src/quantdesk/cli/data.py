@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-import datetime as dt
+import dataclasses
+import json
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any
@@ -16,12 +17,14 @@ from rich.table import Table
 from quantdesk.cli.errors import reported_errors, stderr
 from quantdesk.core.errors import DataValidationError, InvalidArgument
 from quantdesk.core.events import EventKind
-from quantdesk.core.instruments import BoardType, Instrument, InstrumentType, Market
+from quantdesk.core.instruments import BoardType, Market
 from quantdesk.core.settings import Settings
 from quantdesk.data import Adjust, Catalog
 from quantdesk.data.demo import import_demo
-from quantdesk.data.instruments_table import infer_board_type, parse_st_period
+from quantdesk.data.instruments_table import parse_st_period
+from quantdesk.data.uploads import import_file
 from quantdesk.data.validation import ImportReport
+from quantdesk.services.data_import import upload_spec
 from quantdesk.services.events import EventLog
 from quantdesk.storage import Database
 
@@ -120,10 +123,13 @@ _CN_EXCHANGES = ("XSHG", "XSHE", "BJSE")
 @data_app.command("import")
 def import_cmd(
     file: Annotated[Path, typer.Argument(help=(
-        "CSV with date, open, high, low, close, volume [, adj_close, limit_up, limit_down]."))],
-    order_book_id: Annotated[str, typer.Option("--id", help="order_book_id to store it as.")],
-    market: Annotated[str, typer.Option(help="us or cn.")] = "us",
-    type_: Annotated[str, typer.Option("--type", help="CS, INDX or ETF.")] = "CS",
+        "CSV or Parquet of daily bars: date, open, high, low, close, volume [, adj_close, "
+        "limit_up, limit_down]; an order_book_id column for several instruments."))],
+    order_book_id: Annotated[str | None, typer.Option("--id", help=(
+        "order_book_id of a single-instrument file (one without an id column)."))] = None,
+    market: Annotated[str | None, typer.Option(help=(
+        "us or cn for new instruments (default: cn for .XSHG/.XSHE/.BJSE ids, else us)."))] = None,
+    type_: Annotated[str | None, typer.Option("--type", help="CS, INDX or ETF.")] = None,
     name: Annotated[str | None, typer.Option(help="Full name.")] = None,
     exchange: Annotated[str | None, typer.Option(help=(
         "Exchange MIC (default: from a cn id's suffix, else XSHG / XNYS)."))] = None,
@@ -134,42 +140,47 @@ def import_cmd(
     st_period: Annotated[list[str] | None, typer.Option(metavar="START:END", help=(
         "An ST period of a cn stock, YYYY-MM-DD:YYYY-MM-DD (END empty while it lasts); "
         "repeat for several."))] = None,
-    strict: Annotated[bool, typer.Option(help="Refuse the file if any row is invalid.")] = False,
+    map_: Annotated[list[str] | None, typer.Option("--map", metavar="OURS=THEIRS", help=(
+        "Read catalog column OURS from the file's column THEIRS, e.g. --map date=Day; "
+        "repeat for several."))] = None,
+    strict: Annotated[bool, typer.Option(help=(
+        "Refuse the whole file if any row is invalid (default: import the valid rows)."))] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Validate and report only.")] = False,
     data_dir: DataDirOption = None,
 ) -> None:  # fmt: skip
-    """Validate and import one instrument's daily bars from a CSV file.
+    """Validate and import daily bars from a CSV or Parquet file (the upload's checks).
 
-    The instrument's reference data (board, ST periods...) replaces what the catalog had.
+    The reference data given here (board, ST periods...) replaces what the catalog had.
     """
     with reported_errors():
-        try:
-            mkt, kind = Market(market), InstrumentType(type_)
-        except ValueError as exc:
-            raise InvalidArgument(str(exc)) from None
-        periods = tuple(parse_st_period(text) for text in st_period or ())
         if not file.is_file():
             raise InvalidArgument(f"{file} does not exist")
-        try:
-            frame = pd.read_csv(file)
-        except (ValueError, UnicodeDecodeError) as exc:  # pandas' EmptyDataError/ParserError
-            raise DataValidationError(f"{file} is not a readable CSV file: {exc}") from None
-        frame.columns = [str(c).strip().lower().replace(" ", "_") for c in frame.columns]
-        if "date" not in frame.columns:
-            raise DataValidationError(f"{file} has no 'date' column")
-        first = pd.to_datetime(frame["date"], errors="coerce").min()
-        listed = first.date() if isinstance(first, pd.Timestamp) else dt.datetime.now(dt.UTC).date()
-        lot = lot_size or (100 if mkt is Market.CN and kind is not InstrumentType.INDEX else 1)
-        cn = mkt is Market.CN
-        suffix = order_book_id.rpartition(".")[2].upper()
-        board = board_type or (infer_board_type(order_book_id, kind) if cn else BoardType.MAIN)
-        mic = exchange or ((suffix if suffix in _CN_EXCHANGES else "XSHG") if cn else "XNYS")
-        instrument = Instrument(
-            order_book_id, order_book_id.split(".")[0], name or order_book_id, mkt, kind,
-            mic, lot, listed, None, "CNY" if cn else "USD", board, periods,
+        mapping = {}
+        for pair in map_ or ():
+            ours, sep, theirs = pair.partition("=")
+            if not sep or not ours or not theirs:
+                raise InvalidArgument(f"--map {pair!r} is not OURS=THEIRS")
+            mapping[ours.strip()] = theirs.strip()
+        spec = upload_spec(
+            order_book_id=order_book_id, market=market, type_=type_, lot_size=lot_size,
+            board=str(board_type) if board_type else None, name=name,
+            mapping=json.dumps(mapping), strict=strict, dry_run=dry_run,
         )  # fmt: skip
-        report = _catalog(data_dir).import_bars(instrument, frame, strict=strict)
-        stdout.print(report.describe())
-        _record([report], f"file {file.name}")
+        periods = tuple(parse_st_period(text) for text in st_period or ())
+        spec = dataclasses.replace(spec, exchange=exchange, st_periods=periods or None)
+        report = import_file(_catalog(data_dir), file.name, file.read_bytes(), spec)
+        for outcome in report.instruments:
+            stdout.print(outcome.report.describe())
+            for line in ([outcome.error] if outcome.error else []) + outcome.warnings:
+                stdout.print(f"  {line}")
+        if report.refused:
+            raise DataValidationError(report.refused)
+        if dry_run:
+            stdout.print("dry run: nothing was imported")
+            return
+        if not report.committed:
+            raise DataValidationError(f"nothing in {file.name} could be imported")
+        _record([o.report for o in report.instruments if o.usable], f"file {file.name}")
 
 
 @data_app.command("bars")

@@ -65,6 +65,8 @@ class UploadSpec:
         strict: Refuse the whole file (nothing changes) if any row of any instrument is
             invalid or its dates are out of order.
         dry_run: Validate and report only.
+        exchange: Exchange MIC of new instruments (default: an A-share suffix, else XNYS).
+        st_periods: ST periods (single-instrument files): replace the catalog's.
     """
 
     order_book_id: str | None = None
@@ -76,6 +78,8 @@ class UploadSpec:
     mapping: Mapping[str, str] = field(default_factory=dict)
     strict: bool = True
     dry_run: bool = False
+    exchange: str | None = None
+    st_periods: tuple[tuple[dt.date, dt.date | None], ...] | None = None
 
 
 @dataclass
@@ -235,12 +239,13 @@ def _instrument(
     if board is None:
         board = infer_board_type(oid, kind) if cn else BoardType.MAIN
     name = (spec.name if single else None) or (known.name if known else oid)
-    mic = known.exchange if known else ((suffix if suffix in CN_SUFFIXES else "XSHG") if cn
-                                        else "XNYS")  # fmt: skip
+    mic = spec.exchange or (known.exchange if known else None)
+    if mic is None:
+        mic = (suffix if suffix in CN_SUFFIXES else "XSHG") if cn else "XNYS"
     listed = known.listed_date if known else (first or dt.date(1990, 1, 1))
     symbol = known.symbol if known else oid.split(".", maxsplit=1)[0]
     delisted = known.delisted_date if known else None
-    periods = known.st_periods if known else ()
+    periods = (spec.st_periods if single else None) or (known.st_periods if known else ())
     currency = "CNY" if cn else "USD"
     return checked_instrument(
         Instrument(
@@ -319,16 +324,16 @@ def import_file(catalog: Catalog, filename: str, data: bytes, spec: UploadSpec) 
     problems = [o for o in outcomes if o.error or o.report.rejected or o.warnings]
     result = UploadReport(fmt, [str(c) for c in raw.columns], outcomes, spec.dry_run)
     if spec.strict and problems:
-        first = problems[0]
-        why = first.error or (
-            f"{len(first.report.rejected)} invalid rows (first: {first.report.rejected[0][0]}: "
-            f"{first.report.rejected[0][1]})"
-            if first.report.rejected
-            else first.warnings[0]
+        worst = problems[0]
+        why = worst.error or (
+            f"{len(worst.report.rejected)} invalid rows (first: {worst.report.rejected[0][0]}: "
+            f"{worst.report.rejected[0][1]})"
+            if worst.report.rejected
+            else worst.warnings[0]
         )
         result.refused = (
             f"strict: {len(problems)} of {len(outcomes)} instrument(s) cannot be imported as "
-            f"they are ({first.report.order_book_id}: {why}); nothing was imported"
+            f"they are ({worst.report.order_book_id}: {why}); nothing was imported"
         )
         return result
     if spec.dry_run:
