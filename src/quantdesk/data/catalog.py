@@ -112,6 +112,7 @@ class Catalog:
     def __init__(self, root: Path | str) -> None:
         self.root = Path(root)
         self._instruments: dict[str, dict[str, Any]] | None = None
+        self._stamp: tuple[int, int] | None = None
 
     @property
     def _instruments_path(self) -> Path:
@@ -145,11 +146,20 @@ class Catalog:
     # -- instruments --------------------------------------------------------------------------
 
     def _rows(self) -> dict[str, dict[str, Any]]:
-        if self._instruments is None:
-            if self._instruments_path.exists():
-                self._instruments = rows_from_table(read_parquet(self._instruments_path))
-            else:
-                self._instruments = {}
+        """The instruments table, re-read when its file changed.
+
+        Another process may write it: a data-update job on a worker, an import from the CLI.
+        """
+        try:
+            st = self._instruments_path.stat()
+            stamp: tuple[int, int] | None = (st.st_mtime_ns, st.st_size)
+        except FileNotFoundError:
+            stamp = None
+        if self._instruments is None or stamp != self._stamp:
+            self._instruments = (
+                rows_from_table(read_parquet(self._instruments_path)) if stamp is not None else {}
+            )
+            self._stamp = stamp
         return self._instruments
 
     def warm(self) -> None:
@@ -265,8 +275,15 @@ class Catalog:
         rows = dict(self._rows())
         rows[instrument.order_book_id] = row
         _atomic_write_table(table_from_rows(rows), self._instruments_path)
-        self._instruments = rows
+        self._instruments = None  # re-read (with the new file's stamp) on next use
         return report
+
+    def stored_bars(self, order_book_id: str) -> pd.DataFrame | None:
+        """The bars of ``order_book_id`` as stored (traded prices), or ``None`` without a file."""
+        path = self._bars_path(order_book_id)
+        if not path.exists():
+            return None
+        return read_parquet(path).to_pandas()
 
     def bars_frame(
         self,

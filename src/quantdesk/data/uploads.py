@@ -67,6 +67,8 @@ class UploadSpec:
         dry_run: Validate and report only.
         exchange: Exchange MIC of new instruments (default: an A-share suffix, else XNYS).
         st_periods: ST periods (single-instrument files): replace the catalog's.
+        listed_date: Listing date (default: the catalog's, else the first bar).
+        delisted_date: Delisting date (default: the catalog's, else none).
     """
 
     order_book_id: str | None = None
@@ -80,6 +82,8 @@ class UploadSpec:
     dry_run: bool = False
     exchange: str | None = None
     st_periods: tuple[tuple[dt.date, dt.date | None], ...] | None = None
+    listed_date: dt.date | None = None
+    delisted_date: dt.date | None = None
 
 
 @dataclass
@@ -218,10 +222,14 @@ def _order_warning(dates: pd.Series) -> str | None:
     return "dates are not in order (neither ascending nor descending); they were sorted"
 
 
-def _instrument(
+def instrument_for(
     catalog: Catalog, oid: str, spec: UploadSpec, first: dt.date | None, single: bool
 ) -> Instrument:
-    """The reference data of ``oid``: the catalog's, with what ``spec`` gives, or new."""
+    """The reference data of ``oid``: the catalog's, with what ``spec`` gives, or new.
+
+    Raises:
+        InvalidArgument: the result breaks a reference-data rule (``checked_instrument``).
+    """
     try:
         known: Instrument | None = catalog.instrument(oid)
     except NotFound:
@@ -242,9 +250,9 @@ def _instrument(
     mic = spec.exchange or (known.exchange if known else None)
     if mic is None:
         mic = (suffix if suffix in CN_SUFFIXES else "XSHG") if cn else "XNYS"
-    listed = known.listed_date if known else (first or dt.date(1990, 1, 1))
+    listed = spec.listed_date or (known.listed_date if known else (first or dt.date(1990, 1, 1)))
     symbol = known.symbol if known else oid.split(".", maxsplit=1)[0]
-    delisted = known.delisted_date if known else None
+    delisted = spec.delisted_date or (known.delisted_date if known else None)
     periods = (spec.st_periods if single else None) or (known.st_periods if known else ())
     currency = "CNY" if cn else "USD"
     return checked_instrument(
@@ -309,7 +317,7 @@ def import_file(catalog: Catalog, filename: str, data: bytes, spec: UploadSpec) 
         outcomes.append(outcome)
         try:
             first = pd.to_datetime(rows["date"], errors="coerce").min()
-            instrument = _instrument(
+            instrument = instrument_for(
                 catalog, oid, spec, first.date() if isinstance(first, pd.Timestamp) else None,
                 single,
             )  # fmt: skip

@@ -1,0 +1,338 @@
+"""Where market data comes from: the bundled demo, uploaded files, and library adapters.
+
+Each adapter wraps a library users already use (each an optional extra:
+``pip install 'quantdesk[akshare]'``...) and turns its documented response into the
+catalog's columns (``date, open, high, low, close, volume`` [+ ``adj_close``]) and reference
+data; the import rules (``validation``) then apply as to any file. The library is imported
+when an update runs, or passed in (``client=``): tests give adapters recorded responses and
+never touch the network; a user with internet gets real data.
+
+Sources and what they provide (``SourceInfo.provides``):
+
+* ``akshare`` (A-shares, ``ak.stock_zh_a_hist``: Eastmoney daily bars in CNY, volume in lots
+  of 100 shares; ``ak.stock_info_a_code_name``: names);
+* ``baostock`` (A-shares, ``bs.query_history_k_data_plus``: daily bars with ``tradestatus``
+  (suspended days are left out, so they show as sessions without a bar) and ``isST`` (ST
+  periods); ``bs.query_stock_basic``: names, listing and delisting dates);
+* ``yfinance`` (US and others, ``yf.Ticker(...).history(auto_adjust=False)``: daily bars with
+  ``Adj Close``, whence the split/dividend adjustment factor).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib
+import importlib.util
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+import pandas as pd
+
+from quantdesk.core.errors import InvalidArgument, QuantdeskError
+from quantdesk.core.instruments import Market
+
+#: Capabilities a source may declare.
+CAPABILITIES = (
+    "daily_bars", "adjustment_factors", "instruments", "listing_dates", "suspensions",
+    "st_status", "limit_prices", "index_constituents", "files",
+)  # fmt: skip
+#: A-share exchange suffixes and the prefixes their codes take in each library.
+_AK_PREFIX = {"XSHG": "sh", "XSHE": "sz", "BJSE": "bj"}
+
+
+class SourceError(QuantdeskError):
+    """A data source failed (network, rate limit, changed schema): the update fails with it."""
+
+    code = "SOURCE_ERROR"
+
+
+@dataclass(frozen=True)
+class SourceInfo:
+    """What ``GET /api/data/sources`` says of a source.
+
+    Attributes:
+        name: The source's id in the API (``POST /api/data/sources/{name}/update``).
+        title: What it is.
+        markets: Markets it covers (``us``, ``cn``).
+        provides: Its ``CAPABILITIES``.
+        package: The library it needs (``None``: built in).
+        extra: The quantdesk extra that installs it.
+        updatable: Whether ``update`` runs on it (files are uploaded instead).
+    """
+
+    name: str
+    title: str
+    markets: tuple[str, ...]
+    provides: tuple[str, ...]
+    package: str | None = None
+    extra: str | None = None
+    updatable: bool = True
+
+    @property
+    def available(self) -> bool:
+        """True when its library is installed (always for built-in sources)."""
+        return self.package is None or importlib.util.find_spec(self.package) is not None
+
+
+@dataclass
+class Fetched:
+    """One instrument as a source gave it: bars in the catalog's columns and reference data.
+
+    ``reference`` may hold ``name``, ``listed_date``, ``delisted_date``, ``type``
+    (``CS``/``INDX``) and ``st_periods`` (``((start, end | None), ...)``).
+    """
+
+    order_book_id: str
+    bars: pd.DataFrame
+    reference: dict[str, Any] = field(default_factory=dict)
+
+
+class Adapter(Protocol):
+    """A library adapter: ``fetch`` one instrument's daily bars in ``[start, end]``."""
+
+    info: SourceInfo
+
+    def fetch(self, order_book_id: str, start: dt.date, end: dt.date) -> Fetched:
+        """Raises ``SourceError`` (the library's message) or ``InvalidArgument`` (a bad id)."""
+        ...
+
+
+def _load(package: str, client: Any) -> Any:
+    if client is not None:
+        return client
+    try:
+        return importlib.import_module(package)
+    except ImportError:
+        raise SourceError(
+            f"{package} is not installed: pip install 'quantdesk[{package}]' (or uv sync "
+            f"--extra {package}) on the workers"
+        ) from None
+
+
+def _cn_code(order_book_id: str) -> tuple[str, str]:
+    """``600519.XSHG`` -> ``("600519", "XSHG")``.
+
+    Raises:
+        InvalidArgument: not an A-share id.
+    """
+    code, _, suffix = order_book_id.partition(".")
+    if suffix not in _AK_PREFIX or not (code.isdigit() and len(code) == 6):
+        raise InvalidArgument(
+            f"{order_book_id} is not an A-share order_book_id (6 digits and .XSHG, .XSHE or .BJSE)"
+        )
+    return code, suffix
+
+
+def _columns(frame: pd.DataFrame, names: dict[str, str], source: str) -> pd.DataFrame:
+    """``frame``'s columns ``names`` (theirs -> ours); a missing one is a changed schema."""
+    missing = [theirs for theirs in names if theirs not in frame.columns]
+    if missing:
+        raise SourceError(
+            f"{source} answered without the column(s) {', '.join(missing)} (it has "
+            f"{', '.join(map(str, frame.columns))}): the library's response changed"
+        )
+    return frame[list(names)].rename(columns=names)
+
+
+def _call(source: str, what: str, call: Callable[[], Any]) -> Any:
+    """Run a library call, its failures (network, rate limit...) as ``SourceError``."""
+    try:
+        return call()
+    except QuantdeskError:
+        raise
+    except Exception as exc:  # the libraries raise anything: requests, JSON, KeyError...
+        raise SourceError(f"{source} {what} failed: {type(exc).__name__}: {exc}") from None
+
+
+class AkshareSource:
+    """A-share daily bars from akshare (Eastmoney); see the module docstring."""
+
+    info = SourceInfo(
+        "akshare", "A-shares through akshare (Eastmoney daily bars)", ("cn",),
+        ("daily_bars", "instruments", "suspensions"), package="akshare", extra="akshare",
+    )  # fmt: skip
+
+    def __init__(self, client: Any = None) -> None:
+        self._client = client
+
+    def fetch(self, order_book_id: str, start: dt.date, end: dt.date) -> Fetched:
+        """Unadjusted daily bars of an A-share (``adjust=""``); volume from lots to shares."""
+        code, _ = _cn_code(order_book_id)
+        ak = _load("akshare", self._client)
+        raw = _call("akshare", f"stock_zh_a_hist({code})", lambda: ak.stock_zh_a_hist(
+            symbol=code, period="daily", start_date=start.strftime("%Y%m%d"),
+            end_date=end.strftime("%Y%m%d"), adjust="",
+        ))  # fmt: skip
+        if not isinstance(raw, pd.DataFrame):
+            raise SourceError(f"akshare answered {type(raw).__name__}, not a table")
+        bars = _columns(raw, {"日期": "date", "开盘": "open", "最高": "high", "最低": "low",
+                              "收盘": "close", "成交量": "volume"}, "akshare")  # fmt: skip
+        bars = bars.assign(volume=pd.to_numeric(bars["volume"], errors="coerce") * 100)
+        reference: dict[str, Any] = {}
+        names = _call("akshare", "stock_info_a_code_name()", ak.stock_info_a_code_name)
+        if isinstance(names, pd.DataFrame) and {"code", "name"} <= set(names.columns):
+            hit = names[names["code"].astype(str) == code]
+            if len(hit):
+                reference["name"] = str(hit["name"].iloc[0])
+        return Fetched(order_book_id, bars, reference)
+
+
+class BaostockSource:
+    """A-share daily bars, suspensions, ST periods and listing dates from baostock."""
+
+    info = SourceInfo(
+        "baostock", "A-shares through baostock (daily bars, ST and suspension flags)", ("cn",),
+        ("daily_bars", "instruments", "listing_dates", "suspensions", "st_status",
+         "index_constituents"),
+        package="baostock", extra="baostock",
+    )  # fmt: skip
+    FIELDS = "date,code,open,high,low,close,volume,tradestatus,isST"
+
+    def __init__(self, client: Any = None) -> None:
+        self._client = client
+
+    @staticmethod
+    def _rows(result: Any, what: str) -> pd.DataFrame:
+        if getattr(result, "error_code", "0") != "0":
+            raise SourceError(f"baostock {what} failed: {getattr(result, 'error_msg', '')}")
+        frame = result.get_data()
+        if not isinstance(frame, pd.DataFrame):
+            raise SourceError(f"baostock {what} answered {type(frame).__name__}, not a table")
+        return frame
+
+    def fetch(self, order_book_id: str, start: dt.date, end: dt.date) -> Fetched:
+        """Unadjusted daily bars (``adjustflag=3``); suspended days dropped; ST periods."""
+        code, suffix = _cn_code(order_book_id)
+        bs = _load("baostock", self._client)
+        symbol = f"{_AK_PREFIX[suffix]}.{code}"
+        login = _call("baostock", "login", bs.login)
+        if getattr(login, "error_code", "0") != "0":
+            raise SourceError(f"baostock login failed: {getattr(login, 'error_msg', '')}")
+        try:
+            raw = self._rows(_call("baostock", "query_history_k_data_plus", lambda: (
+                bs.query_history_k_data_plus(
+                    symbol, self.FIELDS, start_date=start.isoformat(), end_date=end.isoformat(),
+                    frequency="d", adjustflag="3",
+                )
+            )), f"query_history_k_data_plus({symbol})")  # fmt: skip
+            basic = self._rows(
+                _call("baostock", "query_stock_basic", lambda: bs.query_stock_basic(code=symbol)),
+                f"query_stock_basic({symbol})",
+            )
+        finally:
+            _call("baostock", "logout", bs.logout)
+        frame = _columns(raw, {"date": "date", "open": "open", "high": "high", "low": "low",
+                               "close": "close", "volume": "volume", "tradestatus": "trading",
+                               "isST": "st"}, "baostock")  # fmt: skip
+        trading = frame["trading"].astype(str) == "1"
+        reference: dict[str, Any] = {"st_periods": _periods(frame["date"], frame["st"])}
+        if len(basic) and {"code_name", "ipoDate", "outDate"} <= set(basic.columns):
+            row = basic.iloc[0]
+            reference["name"] = str(row["code_name"])
+            reference["listed_date"] = _date_or_none(row["ipoDate"])
+            reference["delisted_date"] = _date_or_none(row["outDate"])
+            if str(row.get("type", "1")) == "2":
+                reference["type"] = "INDX"
+        bars = frame.loc[trading, ["date", "open", "high", "low", "close", "volume"]]
+        return Fetched(order_book_id, bars.reset_index(drop=True), reference)
+
+
+def _date_or_none(value: Any) -> dt.date | None:
+    text = str(value or "").strip()
+    try:
+        return dt.date.fromisoformat(text) if text else None
+    except ValueError:
+        return None
+
+
+def _periods(dates: pd.Series, flags: pd.Series) -> tuple[tuple[dt.date, dt.date | None], ...]:
+    """Runs of ``flags == "1"`` as ``(first, last)`` dates (the last run open if it lasts)."""
+    days = [dt.date.fromisoformat(str(d)) for d in dates]
+    on = [str(f) == "1" for f in flags]
+    periods: list[tuple[dt.date, dt.date | None]] = []
+    start: dt.date | None = None
+    for i, (day, flag) in enumerate(zip(days, on, strict=True)):
+        if flag and start is None:
+            start = day
+        if start is not None and (not flag or i == len(days) - 1):
+            end = days[i - 1] if not flag else None  # still ST on the last day: open
+            periods.append((start, end))
+            start = None
+    return tuple(periods)
+
+
+class YFinanceSource:
+    """Daily bars with Adj Close from yfinance (Yahoo); US tickers as the catalog ids."""
+
+    info = SourceInfo(
+        "yfinance", "US and other markets through yfinance (Yahoo daily bars)", ("us",),
+        ("daily_bars", "adjustment_factors"), package="yfinance", extra="yfinance",
+    )  # fmt: skip
+
+    def __init__(self, client: Any = None) -> None:
+        self._client = client
+
+    def fetch(self, order_book_id: str, start: dt.date, end: dt.date) -> Fetched:
+        """Unadjusted OHLCV and ``adj_close`` (``auto_adjust=False``); ``end`` included."""
+        yf = _load("yfinance", self._client)
+        ticker = _call("yfinance", f"Ticker({order_book_id})", lambda: yf.Ticker(order_book_id))
+        raw = _call("yfinance", f"history({order_book_id})", lambda: ticker.history(
+            start=start.isoformat(), end=(end + dt.timedelta(days=1)).isoformat(),
+            auto_adjust=False, actions=True,
+        ))  # fmt: skip
+        if not isinstance(raw, pd.DataFrame):
+            raise SourceError(f"yfinance answered {type(raw).__name__}, not a table")
+        if raw.empty:
+            raise SourceError(
+                f"yfinance has no bars for {order_book_id} between {start} and {end} "
+                "(unknown ticker, or delisted)"
+            )
+        frame = raw.reset_index()
+        frame = frame.rename(columns={frame.columns[0]: "Date"})
+        bars = _columns(frame, {"Date": "date", "Open": "open", "High": "high", "Low": "low",
+                                "Close": "close", "Volume": "volume",
+                                "Adj Close": "adj_close"}, "yfinance")  # fmt: skip
+        dates = pd.to_datetime(bars["date"], utc=False)
+        bars["date"] = [d.date().isoformat() for d in dates]
+        bars["adj_close"] = pd.to_numeric(bars["adj_close"], errors="coerce").astype(np.float64)
+        return Fetched(order_book_id, bars, {})
+
+
+#: Every source, by name.
+SOURCES: dict[str, SourceInfo] = {
+    "demo": SourceInfo(
+        "demo", "Bundled real demo data (5 US stocks 2000-2013, S&P 500, NASDAQ, CSI 300)",
+        ("us", "cn"), ("daily_bars", "adjustment_factors"), updatable=False,
+    ),
+    "upload": SourceInfo(
+        "upload", "Files: CSV or Parquet uploads (POST /api/data/import, quantdesk data import)",
+        ("us", "cn"), ("daily_bars", "adjustment_factors", "limit_prices", "files"),
+        updatable=False,
+    ),
+    "akshare": AkshareSource.info,
+    "baostock": BaostockSource.info,
+    "yfinance": YFinanceSource.info,
+}  # fmt: skip
+_ADAPTERS: dict[str, Callable[[Any], Adapter]] = {
+    "akshare": AkshareSource, "baostock": BaostockSource, "yfinance": YFinanceSource,
+}  # fmt: skip
+
+
+def adapter(name: str, client: Any = None) -> Adapter:
+    """The adapter of source ``name`` (``client``: the library module, or a recorded stand-in).
+
+    Raises:
+        InvalidArgument: no such source, or one that is not updated (``demo``, ``upload``).
+    """
+    if name not in SOURCES:
+        raise InvalidArgument(f"unknown data source {name!r}; sources: {', '.join(SOURCES)}")
+    if name not in _ADAPTERS:
+        raise InvalidArgument(f"source {name!r} is not updated from a library (it is built in)")
+    return _ADAPTERS[name](client)
+
+
+def market_of(source: str) -> Market:
+    """The market of a library source's instruments."""
+    return Market.CN if "cn" in SOURCES[source].markets else Market.US

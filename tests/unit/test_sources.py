@@ -1,0 +1,219 @@
+"""Data-source adapters on recorded responses (the libraries' documented shapes), and updates
+that write all or nothing. No test touches the network: each adapter gets a stand-in client."""
+
+from __future__ import annotations
+
+import datetime as dt
+import types
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+
+from quantdesk.core.errors import InvalidArgument
+from quantdesk.data.catalog import Catalog
+from quantdesk.data.sources import (
+    SOURCES,
+    AkshareSource,
+    BaostockSource,
+    SourceError,
+    YFinanceSource,
+    adapter,
+)
+from quantdesk.data.update import UpdateCancelled, run_update
+
+START, END = dt.date(2024, 1, 2), dt.date(2024, 1, 10)
+#: XSHG sessions 2024-01-02 .. 2024-01-10 (7).
+CN_DAYS = ["2024-01-02", "2024-01-03", "2024-01-04", "2024-01-05", "2024-01-08", "2024-01-09",
+           "2024-01-10"]  # fmt: skip
+
+
+def akshare_client(*, fail: Exception | None = None, schema: dict[str, str] | None = None) -> Any:
+    """``ak.stock_zh_a_hist`` / ``ak.stock_info_a_code_name`` as akshare 1.x answers them."""
+
+    def stock_zh_a_hist(symbol: str, period: str, start_date: str, end_date: str, adjust: str):
+        assert (period, adjust) == ("daily", "")
+        if fail is not None:
+            raise fail
+        rows = [
+            {"日期": d, "股票代码": symbol, "开盘": 1700.0 + i, "收盘": 1705.0 + i,
+             "最高": 1710.0 + i, "最低": 1695.0 + i, "成交量": 25000 + i, "成交额": 4.2e9,
+             "振幅": 0.9, "涨跌幅": 0.3, "涨跌额": 5.0, "换手率": 0.2}
+            for i, d in enumerate(CN_DAYS)
+            if start_date <= d.replace("-", "") <= end_date
+        ]  # fmt: skip
+        frame = pd.DataFrame(rows)
+        return frame.rename(columns=schema) if schema else frame
+
+    def stock_info_a_code_name() -> pd.DataFrame:
+        return pd.DataFrame({"code": ["600519", "000001"], "name": ["贵州茅台", "平安银行"]})
+
+    return types.SimpleNamespace(
+        stock_zh_a_hist=stock_zh_a_hist, stock_info_a_code_name=stock_info_a_code_name
+    )
+
+
+class _Result:
+    """baostock's ``ResultData``: ``error_code``/``error_msg`` and ``get_data()`` (strings)."""
+
+    def __init__(self, frame: pd.DataFrame, error_code: str = "0", error_msg: str = "success"):
+        self.error_code, self.error_msg, self._frame = error_code, error_msg, frame
+
+    def get_data(self) -> pd.DataFrame:
+        return self._frame
+
+
+def baostock_client(*, login_error: str | None = None) -> Any:
+    calls: list[str] = []
+
+    def query_history_k_data_plus(code: str, fields: str, **kw: str) -> _Result:
+        assert kw["adjustflag"] == "3" and kw["frequency"] == "d"
+        rows = []
+        for i, d in enumerate(CN_DAYS):
+            rows.append({
+                "date": d, "code": code, "open": f"{10 + i:.2f}", "high": f"{10.5 + i:.2f}",
+                "low": f"{9.5 + i:.2f}", "close": f"{10.2 + i:.2f}", "volume": str(100000 + i),
+                "tradestatus": "0" if d == "2024-01-04" else "1",
+                "isST": "1" if d >= "2024-01-08" else "0",
+            })  # fmt: skip
+        return _Result(pd.DataFrame(rows, columns=fields.split(",")))
+
+    def query_stock_basic(code: str) -> _Result:
+        row = {"code": code, "code_name": "浦发银行", "ipoDate": "1999-11-10", "outDate": "",
+               "type": "1", "status": "1"}  # fmt: skip
+        return _Result(pd.DataFrame([row]))
+
+    def login() -> _Result:
+        calls.append("login")
+        return _Result(pd.DataFrame(), *(("10001", login_error) if login_error else ()))
+
+    def logout() -> _Result:
+        calls.append("logout")
+        return _Result(pd.DataFrame())
+
+    return types.SimpleNamespace(
+        login=login, logout=logout, query_history_k_data_plus=query_history_k_data_plus,
+        query_stock_basic=query_stock_basic, calls=calls,
+    )  # fmt: skip
+
+
+def yfinance_client(*, empty: bool = False) -> Any:
+    class Ticker:
+        def __init__(self, symbol: str) -> None:
+            self.symbol = symbol
+
+        def history(self, start: str, end: str, auto_adjust: bool, actions: bool) -> pd.DataFrame:
+            assert auto_adjust is False and actions is True
+            if empty:
+                return pd.DataFrame()
+            index = pd.DatetimeIndex(
+                pd.bdate_range(start, end, inclusive="left"), name="Date"
+            ).tz_localize("America/New_York")
+            n = len(index)
+            return pd.DataFrame(
+                {"Open": [100.0] * n, "High": [101.0] * n, "Low": [99.0] * n,
+                 "Close": [100.5] * n, "Adj Close": [100.0] * n, "Volume": [5_000_000] * n,
+                 "Dividends": [0.0] * n, "Stock Splits": [0.0] * n},
+                index=index,
+            )  # fmt: skip
+
+    return types.SimpleNamespace(Ticker=Ticker)
+
+
+def test_akshare_bars_come_in_shares_with_the_name() -> None:
+    got = AkshareSource(akshare_client()).fetch("600519.XSHG", START, END)
+    assert list(got.bars.columns) == ["date", "open", "high", "low", "close", "volume"]
+    assert got.bars["date"].tolist() == CN_DAYS
+    assert got.bars["volume"].iloc[0] == 2_500_000  # 25,000 lots of 100 shares
+    assert got.reference["name"] == "贵州茅台"
+
+
+def test_baostock_drops_suspended_days_and_reads_st_periods_and_listing() -> None:
+    client = baostock_client()
+    got = BaostockSource(client).fetch("600000.XSHG", START, END)
+    assert "2024-01-04" not in got.bars["date"].tolist() and len(got.bars) == 6
+    assert got.reference["st_periods"] == ((dt.date(2024, 1, 8), None),)
+    assert got.reference["listed_date"] == dt.date(1999, 11, 10)
+    assert got.reference["delisted_date"] is None and got.reference["name"] == "浦发银行"
+    assert client.calls == ["login", "logout"]
+
+
+def test_yfinance_gives_adjusted_closes_and_includes_the_end_date() -> None:
+    got = YFinanceSource(yfinance_client()).fetch("AAPL", START, END)
+    assert (
+        got.bars["date"].tolist()[-1] == "2024-01-10" and got.bars["date"].iloc[0] == "2024-01-02"
+    )
+    assert got.bars["adj_close"].iloc[0] == 100.0
+
+
+@pytest.mark.parametrize(
+    ("source", "call", "message"),
+    [
+        (lambda: AkshareSource(akshare_client(fail=ConnectionError("timed out"))),
+         lambda s: s.fetch("600519.XSHG", START, END), "ConnectionError: timed out"),
+        (lambda: AkshareSource(akshare_client(schema={"收盘": "close_px"})),
+         lambda s: s.fetch("600519.XSHG", START, END), "the library's response changed"),
+        (lambda: BaostockSource(baostock_client(login_error="user not exist")),
+         lambda s: s.fetch("600000.XSHG", START, END), "login failed: user not exist"),
+        (lambda: YFinanceSource(yfinance_client(empty=True)),
+         lambda s: s.fetch("NOPE", START, END), "no bars for NOPE"),
+    ],
+)  # fmt: skip
+def test_source_failures_are_source_errors_with_the_sources_message(
+    source: Any, call: Any, message: str
+) -> None:
+    with pytest.raises(SourceError, match=message):
+        call(source())
+
+
+def test_a_bad_id_or_source_is_refused() -> None:
+    with pytest.raises(InvalidArgument, match="not an A-share order_book_id"):
+        AkshareSource(akshare_client()).fetch("AAPL", START, END)
+    with pytest.raises(InvalidArgument, match="unknown data source"):
+        adapter("bloomberg")
+    with pytest.raises(InvalidArgument, match="built in"):
+        adapter("demo")
+    assert {"demo", "upload", "akshare", "baostock", "yfinance"} <= set(SOURCES)
+    assert SOURCES["baostock"].provides[:2] == ("daily_bars", "instruments")
+
+
+def test_an_update_writes_every_instrument_or_none(tmp_path: Path) -> None:
+    catalog = Catalog(tmp_path)
+    first = run_update(catalog, "akshare", ["600519.XSHG"], START, dt.date(2024, 1, 5),
+                       client=akshare_client())  # fmt: skip
+    assert first.reports[0].rows_accepted == 4
+    before = {p: p.read_bytes() for p in tmp_path.rglob("*.parquet")}
+
+    class Flaky:
+        calls = 0
+
+        def __getattr__(self, name: str) -> Any:
+            good = akshare_client()
+            if name != "stock_zh_a_hist":
+                return getattr(good, name)
+
+            def hist(**kw: Any) -> pd.DataFrame:
+                Flaky.calls += 1
+                if Flaky.calls > 1:
+                    raise TimeoutError("rate limited")
+                return good.stock_zh_a_hist(**kw)
+
+            return hist
+
+    with pytest.raises(SourceError, match="rate limited"):
+        run_update(catalog, "akshare", ["600519.XSHG", "000001.XSHE"], START, END, client=Flaky())
+    assert {p: p.read_bytes() for p in tmp_path.rglob("*.parquet")} == before  # unchanged
+    with pytest.raises(UpdateCancelled):
+        run_update(catalog, "akshare", ["600519.XSHG"], START, END, client=akshare_client(),
+                   cancelled=lambda: True)  # fmt: skip
+    assert {p: p.read_bytes() for p in tmp_path.rglob("*.parquet")} == before
+    seen: list[tuple[int, int]] = []
+    done = run_update(
+        catalog, "akshare", ["600519.XSHG", "000001.XSHE"], START, END,
+        client=akshare_client(), progress=lambda i, n: seen.append((i, n)),
+    )  # fmt: skip
+    assert seen == [(1, 2), (2, 2)]
+    assert [r.rows_accepted for r in done.reports] == [7, 7]  # merged over the stored 4
+    assert catalog.instrument("000001.XSHE").name == "平安银行"
+    assert catalog.instrument("600519.XSHG").market == "cn"
