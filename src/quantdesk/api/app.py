@@ -19,6 +19,7 @@ from quantdesk.api.routes_data import router as data_router
 from quantdesk.api.routes_events import router as events_router
 from quantdesk.api.routes_jobs import router as jobs_router
 from quantdesk.api.routes_research import router as research_router
+from quantdesk.api.routes_sources import router as sources_router
 from quantdesk.api.routes_users import router as users_router
 from quantdesk.core.settings import Settings
 from quantdesk.services.events import Hub
@@ -134,6 +135,7 @@ def create_app(
     app.include_router(users_router)
     app.include_router(data_router)
     app.include_router(analysis_router)
+    app.include_router(sources_router)
     app.include_router(events_router)
     app.include_router(ws.router)
     app.include_router(research_router)

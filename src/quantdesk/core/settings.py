@@ -66,6 +66,7 @@ class Settings(BaseSettings):
             transactional.
         max_request_mb: Largest request body (MiB) → 413, answered before it is read.
         data_upload_mb: Largest market-data file ``POST /api/data/import`` takes (MiB) → 413.
+        data_update_timeout: Seconds a data-update job may run → ``DATA_UPDATE_TIMEOUT``.
         cors_origins: Comma-separated origins allowed cross-origin (empty: none, the UI is
             served from the same origin).
         idempotency_key_hours: How long an ``Idempotency-Key`` returns the job it created.
@@ -141,6 +142,7 @@ class Settings(BaseSettings):
     # -- API boundary (issue 11) --
     max_request_mb: float = Field(2.0, gt=0)
     data_upload_mb: float = Field(100.0, gt=0)
+    data_update_timeout: float = Field(3600.0, gt=0)
     cors_origins: str = ""
     idempotency_key_hours: float = Field(24.0, gt=0)
     # -- accounts and tokens (issue 11) --

@@ -37,6 +37,7 @@ from quantdesk.jobs.forkserver import ForkServer, ForkServerError
 from quantdesk.jobs.reports import equity_points, error_event, progress_event
 from quantdesk.jobs.results import read_json_members
 from quantdesk.jobs.sandbox import Detection, Level, LiveLog, Outcome, Sandbox, SandboxRun
+from quantdesk.jobs.updates import DATA_UPDATE, run_update_job
 from quantdesk.storage import Database
 from quantdesk.storage import jobs as job_store
 from quantdesk.storage.bus import BusSender, sender_for
@@ -179,6 +180,8 @@ class JobRunner:
         settings = self.settings
         self._timings = {"claimed": time.time()}
         self._usage = {}
+        if job.request.get("kind") == DATA_UPDATE:
+            return self._run_update(job)
         detection = self.prepare()
         folder = RunFolder(settings.backtest_base_dir.resolve(), job.run_dir)
         folder.clear_outputs()
@@ -299,6 +302,22 @@ class JobRunner:
                     return None
         return self._conclude(folder, job, run.outcome or Outcome(error="no outcome"),
                               progress, reported)  # fmt: skip
+
+    def _run_update(self, job: job_store.ClaimedJob) -> JobStatus | None:
+        """A data-update job (``jobs.updates``): no sandbox, the worker's own process."""
+        folder = RunFolder(self.settings.backtest_base_dir.resolve(), job.run_dir)
+        folder.append_log(
+            f"=== attempt {job.attempts} on {self.worker_id} at {utcnow().isoformat()} ==="
+        )
+        self._status(folder, job, JobStatus.RUNNING)
+        outcome = run_update_job(
+            self.db, self.settings, job, folder, stop=self.stop,
+            publish=lambda event, data: self._publish(job.id, event, data),
+        )  # fmt: skip
+        if outcome is None:
+            return None
+        status, code, message, progress = outcome
+        return self._finish(folder, job, status, code, message, progress)
 
     def _conclude(
         self,

@@ -165,3 +165,31 @@ class UploadResult(BaseModel):
     rows_in: int
     rows_accepted: int
     instruments: list[ImportedInstrument]
+
+
+class SourceView(BaseModel):
+    """One data source of ``GET /api/data/sources``."""
+
+    name: str
+    title: str
+    markets: list[str]
+    provides: list[str] = Field(
+        description="daily_bars, adjustment_factors, instruments, listing_dates, suspensions, "
+        "st_status, limit_prices, index_constituents, files"
+    )
+    package: str | None = Field(description="the library it needs (null: built in)")
+    extra: str | None = Field(description="the quantdesk extra that installs it")
+    available: bool = Field(description="its library is installed on this server")
+    updatable: bool = Field(description="POST /api/data/sources/{name}/update runs on it")
+
+
+class SourceList(BaseModel):
+    """``data`` of ``GET /api/data/sources``."""
+
+    sources: list[SourceView]
+
+
+class UpdateAccepted(BaseModel):
+    """``data`` of ``POST /api/data/sources/{source}/update``: the update job."""
+
+    job_id: str

@@ -56,6 +56,7 @@ class JobStatusView(BaseModel):
     sandbox_level: str | None = Field(
         None, description="strong | standard | weak | off: the sandbox the job last ran in"
     )
+    kind: str = Field("backtest", description="backtest or data_update")
     title: str = Field("", description="the user's title of the run")
     notes: str = Field("", description="the user's notes on the run")
     strategy_version: int | None = Field(None, description="the saved code version it ran")
@@ -83,7 +84,7 @@ class JobStatusView(BaseModel):
             error_message=row.error_message if row.error_code else None,
             strategy_id=row.strategy_id or None,
             strategy_name=row.strategy_name,
-            inline=not row.strategy_id,
+            inline=not row.strategy_id and (row.kind or "backtest") == "backtest",
             created_at=iso_utc(row.created_at),
             updated_at=iso_utc(row.updated_at),
             started_at=iso_utc(row.started_at),
@@ -93,6 +94,7 @@ class JobStatusView(BaseModel):
             current_bar=row.current_bar,
             total_bars=row.total_bars,
             sandbox_level=row.sandbox_level,
+            kind=row.kind or "backtest",
             title=row.title or "",
             notes=row.notes or "",
             strategy_version=row.strategy_version,

@@ -442,6 +442,7 @@ def list_jobs(
     status: str | None = None,
     strategy_ids: list[str] | None = None,
     strategy_like: str | None = None,
+    kind: str = "backtest",
     created_from: dt.datetime | None = None,
     created_to: dt.datetime | None = None,
     order_by: str = "created_at",
@@ -454,9 +455,10 @@ def list_jobs(
     ``order_by`` is a ``SORTABLE`` column (the headline metrics and ``duration`` put blanks
     last) or ``name`` (the strategy's name when the job was created, else its id; then the
     id); anything else falls back to ``created_at`` descending. ``strategy_like``: a
-    case-insensitive substring of the strategy id, its name or the job's title.
+    case-insensitive substring of the strategy id, its name or the job's title. ``kind``:
+    backtests (the default) or ``data_update`` jobs.
     """
-    where = [JobRow.owner_id == owner_id]
+    where = [JobRow.owner_id == owner_id, JobRow.kind == kind]
     if status:
         where.append(JobRow.status == status)
     if strategy_ids is not None:

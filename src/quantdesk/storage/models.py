@@ -124,6 +124,8 @@ class JobRow(Base):
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     owner_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    #: ``backtest`` or ``data_update`` (an update of the catalog from a source).
+    kind: Mapped[str] = mapped_column(String(16), default="backtest", server_default="backtest")
     strategy_id: Mapped[str] = mapped_column(String(64))  # "" for an inline run
     #: The strategy's name when the job was created (an inline run's ``strategy_name``).
     strategy_name: Mapped[str] = mapped_column(String(200), default="", server_default="")

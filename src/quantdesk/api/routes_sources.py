@@ -1,0 +1,90 @@
+"""Data sources and catalog updates: ``/api/data/sources``, ``/api/data/updates``."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Body, Request
+
+from quantdesk.api.boundary import CheckedRoute
+from quantdesk.api.deps import PlatformDep, PrincipalDep
+from quantdesk.api.params import JobLimit, Offset
+from quantdesk.api.schemas import ERROR_RESPONSES, Envelope, JobList, JobStatusView
+from quantdesk.services.data_updates import (
+    DataUpdateService,
+    UpdateRequest,
+    UpdateStatus,
+    sources,
+)
+from quantdesk.services.platform import Platform
+from quantdesk.services.views_data import SourceList, UpdateAccepted
+
+router = APIRouter(
+    prefix="/api/data", tags=["data"], route_class=CheckedRoute, responses=ERROR_RESPONSES
+)
+
+
+def update_service(request: Request, platform: Platform) -> DataUpdateService:
+    """The app's ``DataUpdateService`` (made on first use)."""
+    service = getattr(request.app.state, "update_service", None)
+    if service is None:
+        service = DataUpdateService(platform.db, platform.settings)
+        request.app.state.update_service = service
+    return service
+
+
+@router.get("/sources", response_model=Envelope[SourceList])
+def list_sources(principal: PrincipalDep) -> Envelope[SourceList]:  # noqa: ARG001 -- signed in
+    """Every data source: what it provides and whether its library is installed."""
+    return Envelope(data=sources())
+
+
+@router.post("/sources/{source}/update", response_model=Envelope[UpdateAccepted])
+def update_source(
+    source: str,
+    request: Request,
+    platform: PlatformDep,
+    principal: PrincipalDep,
+    body: Annotated[
+        UpdateRequest,
+        Body(examples=[{"order_book_ids": ["600519.XSHG"], "start_date": "2024-01-02"}]),
+    ],
+) -> Envelope[UpdateAccepted]:
+    """Queue an update of the catalog from ``source`` (admins): a job on the worker pool."""
+    job_id = update_service(request, platform).submit(principal, source, body)
+    return Envelope(data=UpdateAccepted(job_id=job_id))
+
+
+@router.get("/updates", response_model=Envelope[JobList])
+def list_updates(
+    request: Request,
+    platform: PlatformDep,
+    principal: PrincipalDep,
+    limit: JobLimit = 100,
+    offset: Offset = 0,
+) -> Envelope[JobList]:
+    """The caller's update jobs, newest first."""
+    return Envelope(data=update_service(request, platform).list(principal, limit, offset))
+
+
+@router.get("/updates/{job_id}", response_model=Envelope[UpdateStatus])
+def get_update(
+    job_id: str, request: Request, platform: PlatformDep, principal: PrincipalDep
+) -> Envelope[UpdateStatus]:
+    """An update's status and progress, and its report once FINISHED."""
+    return Envelope(data=update_service(request, platform).status(principal, job_id))
+
+
+@router.post("/updates/{job_id}/cancel", response_model=JobStatusView)
+def cancel_update(job_id: str, platform: PlatformDep, principal: PrincipalDep) -> JobStatusView:
+    """Cancel an update: a queued one at once, a running one before it writes anything."""
+    return platform.jobs.cancel(principal, job_id)
+
+
+@router.post("/updates/{job_id}/retry", response_model=Envelope[UpdateAccepted])
+def retry_update(
+    job_id: str, request: Request, platform: PlatformDep, principal: PrincipalDep
+) -> Envelope[UpdateAccepted]:
+    """Queue the same update again."""
+    job_id = update_service(request, platform).retry(principal, job_id)
+    return Envelope(data=UpdateAccepted(job_id=job_id))

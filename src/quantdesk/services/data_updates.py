@@ -1,0 +1,195 @@
+"""Updates of the catalog from a library source, as jobs on the worker pool (admins).
+
+An update is a job like a backtest (``kind`` ``data_update``): queued here, claimed by a
+worker, run by ``jobs.updates`` with progress, cancel and a timeout, and listed with its
+report. Its request is ``{"kind", "source", "order_book_ids", "start_date", "end_date"}``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import uuid
+from typing import Any
+
+from pydantic import BaseModel, Field, field_validator
+
+from quantdesk.core.clock import iso_utc, utcnow
+from quantdesk.core.errors import Conflict, Forbidden, InvalidArgument, NotFound
+from quantdesk.core.jobs import JobStatus
+from quantdesk.core.settings import Settings
+from quantdesk.data.catalog import Catalog
+from quantdesk.data.sources import SOURCES
+from quantdesk.data.update import MAX_IDS
+from quantdesk.jobs.artifacts import (
+    META,
+    RUN_LOG,
+    JobStatusFile,
+    RunFolder,
+    run_dir_for,
+    write_json,
+)
+from quantdesk.jobs.updates import DATA_UPDATE, UPDATE_REPORT
+from quantdesk.services.auth import Principal
+from quantdesk.services.views_data import SourceList, SourceView
+from quantdesk.services.views_jobs import JobList, JobStatusView
+from quantdesk.storage import Database
+from quantdesk.storage import jobs as job_store
+
+
+class UpdateRequest(BaseModel):
+    """``POST /api/data/sources/{source}/update``: what to fetch."""
+
+    order_book_ids: list[str] = Field(min_length=1, max_length=MAX_IDS)
+    start_date: dt.date
+    end_date: dt.date | None = Field(None, description="default: today")
+
+    @field_validator("order_book_ids", mode="after")
+    @classmethod
+    def _ids(cls, ids: list[str]) -> list[str]:
+        return list(dict.fromkeys(Catalog.check_id(i.strip()) for i in ids))
+
+
+class UpdateStatus(JobStatusView):
+    """``GET /api/data/updates/{job_id}``: the job and, once FINISHED, its report."""
+
+    source: str | None = None
+    order_book_ids: list[str] = Field(default_factory=list)
+    report: dict[str, Any] | None = Field(None, description="per instrument: bars written")
+
+
+def sources() -> SourceList:
+    """Every data source with what it provides and whether its library is installed."""
+    return SourceList(
+        sources=[
+            SourceView(
+                name=s.name,
+                title=s.title,
+                markets=list(s.markets),
+                provides=list(s.provides),
+                package=s.package,
+                extra=s.extra,
+                available=s.available,
+                updatable=s.updatable,
+            )
+            for s in SOURCES.values()
+        ]
+    )
+
+
+class DataUpdateService:
+    """Queue, read, cancel and retry catalog updates (admins only: the catalog is shared)."""
+
+    def __init__(self, db: Database, settings: Settings) -> None:
+        self._db = db
+        self._settings = settings
+        self._base = settings.backtest_base_dir.resolve()
+
+    @staticmethod
+    def _admin(principal: Principal) -> None:
+        if not principal.is_admin:
+            raise Forbidden("only admins update market data (the catalog is shared)")
+
+    def submit(self, principal: Principal, source: str, body: UpdateRequest) -> str:
+        """Queue an update of ``body.order_book_ids`` from ``source``; returns the job id.
+
+        Raises:
+            Forbidden: not an admin. NotFound: no such source. InvalidArgument: a source
+            that is not updated (``demo``, ``upload``), or ``end_date`` before ``start_date``.
+        """
+        self._admin(principal)
+        info = SOURCES.get(source)
+        if info is None:
+            raise NotFound(f"data source {source!r} not found; sources: {', '.join(SOURCES)}")
+        if not info.updatable:
+            raise InvalidArgument(f"source {source!r} is not updated from a library")
+        end = body.end_date or utcnow().date()
+        if end < body.start_date:
+            raise InvalidArgument("end_date must be on or after start_date")
+        request = {
+            "kind": DATA_UPDATE,
+            "source": source,
+            "order_book_ids": body.order_book_ids,
+            "start_date": body.start_date.isoformat(),
+            "end_date": end.isoformat(),
+        }
+        return self._enqueue(principal, request)
+
+    def _enqueue(
+        self, principal: Principal, request: dict[str, Any], retry_of: str | None = None
+    ) -> str:
+        now = utcnow()
+        job_id = uuid.uuid4().hex
+        folder = RunFolder(self._base, run_dir_for(job_id, now))
+        folder.path.mkdir(parents=True, exist_ok=True)
+        write_json(folder.path / "update.json", request)
+        write_json(folder.path / META, {"job_id": job_id, "owner_id": principal.user_id,
+                                        "created_at": iso_utc(now), "request": request,
+                                        "retry_of": retry_of})  # fmt: skip
+        folder.write_status(JobStatusFile(job_id=job_id, status=JobStatus.QUEUED))
+        (folder.path / RUN_LOG).touch()
+        digest = hashlib.sha256(json.dumps(request, sort_keys=True).encode()).hexdigest()
+        try:
+            with self._db.write() as session:
+                job_store.insert(
+                    session, id=job_id, owner_id=principal.user_id, kind=DATA_UPDATE,
+                    strategy_id="", strategy_name=f"data update: {request['source']}",
+                    status=JobStatus.QUEUED, request=request, request_hash=digest,
+                    run_dir=folder.relative, created_at=now, updated_at=now, attempts=0,
+                    max_attempts=self._settings.job_max_attempts, fence=0, progress=0.0,
+                    current_bar=0, total_bars=len(request["order_book_ids"]), retry_of=retry_of,
+                )  # fmt: skip
+        except BaseException:
+            folder.remove()
+            raise
+        return job_id
+
+    def _row(self, principal: Principal, job_id: str) -> Any:
+        self._admin(principal)
+        with self._db.read() as session:
+            row = job_store.owned(session, job_id, principal.user_id)
+        if row.kind != DATA_UPDATE:
+            raise NotFound(f"data update {job_id!r} not found")
+        return row
+
+    def status(self, principal: Principal, job_id: str) -> UpdateStatus:
+        """An update job's status, with its report once FINISHED.
+
+        Raises:
+            Forbidden: not an admin. NotFound: no such update of the caller.
+        """
+        row = self._row(principal, job_id)
+        report = None
+        if row.status == JobStatus.FINISHED:
+            folder = RunFolder(self._base, row.run_dir)
+            try:
+                with open(folder.file(UPDATE_REPORT), "rb") as fh:
+                    report = json.load(fh)
+            except (OSError, ValueError):
+                report = None
+        view = JobStatusView.of(row)
+        return UpdateStatus(
+            **view.model_dump(), source=row.request.get("source"),
+            order_book_ids=list(row.request.get("order_book_ids") or []), report=report,
+        )  # fmt: skip
+
+    def list(self, principal: Principal, limit: int, offset: int) -> JobList:
+        """The caller's update jobs, newest first."""
+        self._admin(principal)
+        with self._db.read() as session:
+            rows, total = job_store.list_jobs(
+                session, principal.user_id, kind=DATA_UPDATE, limit=limit, offset=offset
+            )
+        return JobList(jobs=[JobStatusView.of(r) for r in rows], total=total)
+
+    def retry(self, principal: Principal, job_id: str) -> str:
+        """A new update with the same request.
+
+        Raises:
+            NotFound: no such update. Conflict: it is still QUEUED or RUNNING.
+        """
+        row = self._row(principal, job_id)
+        if not JobStatus(row.status).is_final:
+            raise Conflict(f"update {job_id} is {row.status}; retry it once it has ended")
+        return self._enqueue(principal, dict(row.request), retry_of=job_id)
