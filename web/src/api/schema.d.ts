@@ -727,6 +727,29 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/data/import": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Import Data
+         * @description Validate and import a file of daily bars (admins): a report per instrument.
+         *
+         *     ``dry_run`` previews without writing; ``strict`` (the default) refuses the whole file
+         *     when anything is invalid. At most ``DATA_UPLOAD_MB`` (100 MiB).
+         */
+        post: operations["import_data"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/data/instruments": {
         parameters: {
             query?: never;
@@ -761,6 +784,126 @@ export interface paths {
         get: operations["bars"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/data/sources": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Sources
+         * @description Every data source: what it provides and whether its library is installed.
+         */
+        get: operations["list_sources"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/data/sources/{source}/update": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Update Source
+         * @description Queue an update of the catalog from ``source`` (admins): a job on the worker pool.
+         */
+        post: operations["update_source"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/data/updates": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Updates
+         * @description The caller's update jobs, newest first.
+         */
+        get: operations["list_updates"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/data/updates/{job_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Update
+         * @description An update's status and progress, and its report once FINISHED.
+         */
+        get: operations["get_update"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/data/updates/{job_id}/cancel": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Cancel Update
+         * @description Cancel an update: a queued one at once, a running one before it writes anything.
+         */
+        post: operations["cancel_update"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/data/updates/{job_id}/retry": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Retry Update
+         * @description Queue the same update again.
+         */
+        post: operations["retry_update"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1175,6 +1318,55 @@ export interface components {
              */
             ok: boolean;
         };
+        /** Body_import_data */
+        Body_import_data: {
+            /**
+             * Board
+             * @description MainBoard, GEM, KSH or BJS
+             */
+            board?: string | null;
+            /**
+             * Dry Run
+             * @description validate and report only
+             * @default false
+             */
+            dry_run: boolean;
+            /**
+             * File
+             * @description CSV or Parquet: one instrument or many
+             */
+            file: string;
+            /** Lot Size */
+            lot_size?: number | null;
+            /**
+             * Mapping
+             * @description JSON {catalog column: file column}, e.g. {"date": "Day"}
+             */
+            mapping?: string | null;
+            /**
+             * Market
+             * @description us or cn (new instruments)
+             */
+            market?: string | null;
+            /** Name */
+            name?: string | null;
+            /**
+             * Order Book Id
+             * @description the id of a single-instrument file
+             */
+            order_book_id?: string | null;
+            /**
+             * Strict
+             * @description refuse the file if any row is invalid
+             * @default true
+             */
+            strict: boolean;
+            /**
+             * Type
+             * @description CS, INDX or ETF (new instruments)
+             */
+            type?: string | null;
+        };
         /**
          * ChannelFrame
          * @description A message on a channel, whatever its event (the typed frames below name each ``data``).
@@ -1565,6 +1757,16 @@ export interface components {
              */
             ok: boolean;
         };
+        /** Envelope[SourceList] */
+        Envelope_SourceList_: {
+            data: components["schemas"]["SourceList"];
+            /**
+             * Ok
+             * @description always true
+             * @default true
+             */
+            ok: boolean;
+        };
         /** Envelope[StrategyDeleted] */
         Envelope_StrategyDeleted_: {
             data: components["schemas"]["StrategyDeleted"];
@@ -1638,6 +1840,36 @@ export interface components {
         /** Envelope[TokensRevoked] */
         Envelope_TokensRevoked_: {
             data: components["schemas"]["TokensRevoked"];
+            /**
+             * Ok
+             * @description always true
+             * @default true
+             */
+            ok: boolean;
+        };
+        /** Envelope[UpdateAccepted] */
+        Envelope_UpdateAccepted_: {
+            data: components["schemas"]["UpdateAccepted"];
+            /**
+             * Ok
+             * @description always true
+             * @default true
+             */
+            ok: boolean;
+        };
+        /** Envelope[UpdateStatus] */
+        Envelope_UpdateStatus_: {
+            data: components["schemas"]["UpdateStatus"];
+            /**
+             * Ok
+             * @description always true
+             * @default true
+             */
+            ok: boolean;
+        };
+        /** Envelope[UploadResult] */
+        Envelope_UploadResult_: {
+            data: components["schemas"]["UploadResult"];
             /**
              * Ok
              * @description always true
@@ -1976,6 +2208,46 @@ export interface components {
             updated_at: string | null;
         };
         /**
+         * ImportedInstrument
+         * @description One instrument of an uploaded file: what was accepted, refused and missing.
+         */
+        ImportedInstrument: {
+            /**
+             * Error
+             * @description why none of it can be used (null when usable)
+             */
+            error: string | null;
+            /** First */
+            first: string | null;
+            /** Last */
+            last: string | null;
+            /**
+             * Missing Sessions
+             * @description the first 200 of them, YYYY-MM-DD
+             */
+            missing_sessions: string[];
+            /**
+             * Missing Sessions Total
+             * @description calendar sessions without a bar
+             */
+            missing_sessions_total: number;
+            /** Order Book Id */
+            order_book_id: string;
+            /**
+             * Rejected
+             * @description the first 200 refused rows
+             */
+            rejected: components["schemas"]["RejectedRow"][];
+            /** Rejected Total */
+            rejected_total: number;
+            /** Rows Accepted */
+            rows_accepted: number;
+            /** Rows In */
+            rows_in: number;
+            /** Warnings */
+            warnings: string[];
+        };
+        /**
          * InputComparison
          * @description One input side by side.
          */
@@ -2006,6 +2278,12 @@ export interface components {
         InstrumentStats: {
             /** Bar Count */
             bar_count: number | null;
+            /**
+             * Board Type
+             * @description A-shares: MainBoard, GEM, KSH or BJS
+             * @default MainBoard
+             */
+            board_type: string;
             /** Currency */
             currency: string;
             /** Delisted Date */
@@ -2028,6 +2306,11 @@ export interface components {
             name: string;
             /** Order Book Id */
             order_book_id: string;
+            /**
+             * St Periods
+             * @description special-treatment (ST) periods of an A-share
+             */
+            st_periods?: components["schemas"]["StPeriodView"][];
             /** Symbol */
             symbol: string;
             /** Type */
@@ -2370,6 +2653,12 @@ export interface components {
             inline: boolean;
             /** Job Id */
             job_id: string;
+            /**
+             * Kind
+             * @description backtest or data_update
+             * @default backtest
+             */
+            kind: string;
             /**
              * Max Drawdown
              * @description FINISHED: max drawdown (fraction)
@@ -3021,6 +3310,19 @@ export interface components {
              * @description epoch seconds when it was produced
              */
             ts: number;
+        };
+        /**
+         * RejectedRow
+         * @description A row an import refused, and why.
+         */
+        RejectedRow: {
+            /**
+             * Date
+             * @description the row's date as written in the file
+             */
+            date: string;
+            /** Reason */
+            reason: string;
         };
         /**
          * RenameMap
@@ -3677,6 +3979,61 @@ export interface components {
          */
         SessionStatus: "STARTING" | "RUNNING" | "STOPPED" | "EXPIRED" | "FAILED";
         /**
+         * SourceList
+         * @description ``data`` of ``GET /api/data/sources``.
+         */
+        SourceList: {
+            /** Sources */
+            sources: components["schemas"]["SourceView"][];
+        };
+        /**
+         * SourceView
+         * @description One data source of ``GET /api/data/sources``.
+         */
+        SourceView: {
+            /**
+             * Available
+             * @description its library is installed on this server
+             */
+            available: boolean;
+            /**
+             * Extra
+             * @description the quantdesk extra that installs it
+             */
+            extra: string | null;
+            /** Markets */
+            markets: string[];
+            /** Name */
+            name: string;
+            /**
+             * Package
+             * @description the library it needs (null: built in)
+             */
+            package: string | null;
+            /**
+             * Provides
+             * @description daily_bars, adjustment_factors, instruments, listing_dates, suspensions, st_status, limit_prices, index_constituents, files
+             */
+            provides: string[];
+            /** Title */
+            title: string;
+            /**
+             * Updatable
+             * @description POST /api/data/sources/{name}/update runs on it
+             */
+            updatable: boolean;
+        };
+        /**
+         * StPeriodView
+         * @description A period under special treatment (``end`` null while it lasts).
+         */
+        StPeriodView: {
+            /** End */
+            end: string | null;
+            /** Start */
+            start: string;
+        };
+        /**
          * StatusError
          * @description ``error`` of a job status change: why the job failed.
          */
@@ -4080,6 +4437,193 @@ export interface components {
              * @constant
              */
             event: "unsubscribed";
+        };
+        /**
+         * UpdateAccepted
+         * @description ``data`` of ``POST /api/data/sources/{source}/update``: the update job.
+         */
+        UpdateAccepted: {
+            /** Job Id */
+            job_id: string;
+        };
+        /**
+         * UpdateRequest
+         * @description ``POST /api/data/sources/{source}/update``: what to fetch.
+         */
+        UpdateRequest: {
+            /**
+             * End Date
+             * @description default: today
+             */
+            end_date?: string | null;
+            /** Order Book Ids */
+            order_book_ids: string[];
+            /**
+             * Start Date
+             * Format: date
+             */
+            start_date: string;
+        };
+        /**
+         * UpdateStatus
+         * @description ``GET /api/data/updates/{job_id}``: the job and, once FINISHED, its report.
+         */
+        UpdateStatus: {
+            /** Attempts */
+            attempts: number;
+            /** Created At */
+            created_at: string | null;
+            /** Current Bar */
+            current_bar: number;
+            /**
+             * Duration Seconds
+             * @description from start to finish (so far, while it runs)
+             */
+            duration_seconds?: number | null;
+            /**
+             * End Date
+             * @description the run's last date (YYYY-MM-DD)
+             */
+            end_date?: string | null;
+            /**
+             * Engine
+             * @description native, backtrader or rqalpha
+             */
+            engine?: string | null;
+            error: components["schemas"]["JobError"] | null;
+            /** Error Message */
+            error_message: string | null;
+            /** Finished At */
+            finished_at: string | null;
+            /**
+             * Inline
+             * @description true when the code came with the request (strategy_code)
+             * @default false
+             */
+            inline: boolean;
+            /** Job Id */
+            job_id: string;
+            /**
+             * Kind
+             * @description backtest or data_update
+             * @default backtest
+             */
+            kind: string;
+            /**
+             * Max Drawdown
+             * @description FINISHED: max drawdown (fraction)
+             */
+            max_drawdown?: number | null;
+            /**
+             * Notes
+             * @description the user's notes on the run
+             * @default
+             */
+            notes: string;
+            /** Order Book Ids */
+            order_book_ids?: string[];
+            /**
+             * Progress
+             * @description 0-100
+             */
+            progress: number;
+            /**
+             * Report
+             * @description per instrument: bars written
+             */
+            report?: {
+                [key: string]: unknown;
+            } | null;
+            /**
+             * Sandbox Level
+             * @description strong | standard | weak | off: the sandbox the job last ran in
+             */
+            sandbox_level?: string | null;
+            /**
+             * Sharpe
+             * @description FINISHED: annualized Sharpe ratio
+             */
+            sharpe?: number | null;
+            /** Source */
+            source?: string | null;
+            /**
+             * Start Date
+             * @description the run's first date (YYYY-MM-DD)
+             */
+            start_date?: string | null;
+            /** Started At */
+            started_at: string | null;
+            status: components["schemas"]["JobStatus"];
+            /**
+             * Strategy Id
+             * @description the strategy run; null for an inline run
+             */
+            strategy_id: string | null;
+            /**
+             * Strategy Name
+             * @description the strategy's name when the job was created (an inline run's own)
+             * @default
+             */
+            strategy_name: string;
+            /**
+             * Strategy Version
+             * @description the saved code version it ran
+             */
+            strategy_version?: number | null;
+            /**
+             * Title
+             * @description the user's title of the run
+             * @default
+             */
+            title: string;
+            /** Total Bars */
+            total_bars: number;
+            /**
+             * Total Returns
+             * @description FINISHED: total return (fraction)
+             */
+            total_returns?: number | null;
+            /**
+             * Universe
+             * @description the instruments it traded
+             */
+            universe?: string[];
+            /** Updated At */
+            updated_at: string | null;
+        };
+        /**
+         * UploadResult
+         * @description ``data`` of ``POST /api/data/import``: the validation report of an uploaded file.
+         */
+        UploadResult: {
+            /**
+             * Columns
+             * @description the file's own column names
+             */
+            columns: string[];
+            /**
+             * Committed
+             * @description true once accepted rows were written
+             */
+            committed: boolean;
+            /** Dry Run */
+            dry_run: boolean;
+            /**
+             * Format
+             * @description csv or parquet
+             */
+            format: string;
+            /** Instruments */
+            instruments: components["schemas"]["ImportedInstrument"][];
+            /**
+             * Refused
+             * @description why a strict upload was not written
+             */
+            refused: string | null;
+            /** Rows Accepted */
+            rows_accepted: number;
+            /** Rows In */
+            rows_in: number;
         };
         /**
          * UserChanges
@@ -8403,6 +8947,107 @@ export interface operations {
             };
         };
     };
+    import_data: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description `<token>` or `Bearer <token>` */
+                authorization?: string | null;
+                /** @description API key (with X-API-Secret) */
+                "x-api-key"?: string | null;
+                /** @description API key secret */
+                "x-api-secret"?: string | null;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "multipart/form-data": components["schemas"]["Body_import_data"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope_UploadResult_"];
+                };
+            };
+            /** @description unreadable file, bad field, or refused (the report is the error's ``data``); nothing changed */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description UNAUTHORIZED: missing, invalid, expired or revoked credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description FORBIDDEN (role) or USER_DISABLED */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description NOT_FOUND: no such object of the caller */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description CONFLICT, or RESULT_NOT_READY before a job finished */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description PAYLOAD_TOO_LARGE: the body is over MAX_REQUEST_MB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description UNPROCESSABLE_ENTITY, e.g. an Idempotency-Key reused with another body */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description TOO_MANY_REQUESTS (login limits), with Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     instruments: {
         parameters: {
             query?: never;
@@ -8534,6 +9179,617 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["BarsResponse"];
+                };
+            };
+            /** @description INVALID_ARGUMENT and other bad input (the message names the field) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description UNAUTHORIZED: missing, invalid, expired or revoked credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description FORBIDDEN (role) or USER_DISABLED */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description NOT_FOUND: no such object of the caller */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description CONFLICT, or RESULT_NOT_READY before a job finished */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description PAYLOAD_TOO_LARGE: the body is over MAX_REQUEST_MB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description UNPROCESSABLE_ENTITY, e.g. an Idempotency-Key reused with another body */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description TOO_MANY_REQUESTS (login limits), with Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    list_sources: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description `<token>` or `Bearer <token>` */
+                authorization?: string | null;
+                /** @description API key (with X-API-Secret) */
+                "x-api-key"?: string | null;
+                /** @description API key secret */
+                "x-api-secret"?: string | null;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope_SourceList_"];
+                };
+            };
+            /** @description INVALID_ARGUMENT and other bad input (the message names the field) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description UNAUTHORIZED: missing, invalid, expired or revoked credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description FORBIDDEN (role) or USER_DISABLED */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description NOT_FOUND: no such object of the caller */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description CONFLICT, or RESULT_NOT_READY before a job finished */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description PAYLOAD_TOO_LARGE: the body is over MAX_REQUEST_MB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description UNPROCESSABLE_ENTITY, e.g. an Idempotency-Key reused with another body */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description TOO_MANY_REQUESTS (login limits), with Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    update_source: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description `<token>` or `Bearer <token>` */
+                authorization?: string | null;
+                /** @description API key (with X-API-Secret) */
+                "x-api-key"?: string | null;
+                /** @description API key secret */
+                "x-api-secret"?: string | null;
+            };
+            path: {
+                source: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["UpdateRequest"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope_UpdateAccepted_"];
+                };
+            };
+            /** @description INVALID_ARGUMENT and other bad input (the message names the field) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description UNAUTHORIZED: missing, invalid, expired or revoked credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description FORBIDDEN (role) or USER_DISABLED */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description NOT_FOUND: no such object of the caller */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description CONFLICT, or RESULT_NOT_READY before a job finished */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description PAYLOAD_TOO_LARGE: the body is over MAX_REQUEST_MB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description UNPROCESSABLE_ENTITY, e.g. an Idempotency-Key reused with another body */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description TOO_MANY_REQUESTS (login limits), with Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    list_updates: {
+        parameters: {
+            query?: {
+                /** @description default 100; larger values give 1000 */
+                limit?: number;
+                /** @description rows to skip */
+                offset?: number;
+            };
+            header?: {
+                /** @description `<token>` or `Bearer <token>` */
+                authorization?: string | null;
+                /** @description API key (with X-API-Secret) */
+                "x-api-key"?: string | null;
+                /** @description API key secret */
+                "x-api-secret"?: string | null;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope_JobList_"];
+                };
+            };
+            /** @description INVALID_ARGUMENT and other bad input (the message names the field) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description UNAUTHORIZED: missing, invalid, expired or revoked credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description FORBIDDEN (role) or USER_DISABLED */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description NOT_FOUND: no such object of the caller */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description CONFLICT, or RESULT_NOT_READY before a job finished */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description PAYLOAD_TOO_LARGE: the body is over MAX_REQUEST_MB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description UNPROCESSABLE_ENTITY, e.g. an Idempotency-Key reused with another body */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description TOO_MANY_REQUESTS (login limits), with Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    get_update: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description `<token>` or `Bearer <token>` */
+                authorization?: string | null;
+                /** @description API key (with X-API-Secret) */
+                "x-api-key"?: string | null;
+                /** @description API key secret */
+                "x-api-secret"?: string | null;
+            };
+            path: {
+                job_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope_UpdateStatus_"];
+                };
+            };
+            /** @description INVALID_ARGUMENT and other bad input (the message names the field) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description UNAUTHORIZED: missing, invalid, expired or revoked credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description FORBIDDEN (role) or USER_DISABLED */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description NOT_FOUND: no such object of the caller */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description CONFLICT, or RESULT_NOT_READY before a job finished */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description PAYLOAD_TOO_LARGE: the body is over MAX_REQUEST_MB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description UNPROCESSABLE_ENTITY, e.g. an Idempotency-Key reused with another body */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description TOO_MANY_REQUESTS (login limits), with Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    cancel_update: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description `<token>` or `Bearer <token>` */
+                authorization?: string | null;
+                /** @description API key (with X-API-Secret) */
+                "x-api-key"?: string | null;
+                /** @description API key secret */
+                "x-api-secret"?: string | null;
+            };
+            path: {
+                job_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JobStatusView"];
+                };
+            };
+            /** @description INVALID_ARGUMENT and other bad input (the message names the field) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description UNAUTHORIZED: missing, invalid, expired or revoked credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description FORBIDDEN (role) or USER_DISABLED */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description NOT_FOUND: no such object of the caller */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description CONFLICT, or RESULT_NOT_READY before a job finished */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description PAYLOAD_TOO_LARGE: the body is over MAX_REQUEST_MB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description UNPROCESSABLE_ENTITY, e.g. an Idempotency-Key reused with another body */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description TOO_MANY_REQUESTS (login limits), with Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    retry_update: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description `<token>` or `Bearer <token>` */
+                authorization?: string | null;
+                /** @description API key (with X-API-Secret) */
+                "x-api-key"?: string | null;
+                /** @description API key secret */
+                "x-api-secret"?: string | null;
+            };
+            path: {
+                job_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope_UpdateAccepted_"];
                 };
             };
             /** @description INVALID_ARGUMENT and other bad input (the message names the field) */

@@ -19,6 +19,8 @@ const ins = (
   listed_date: null,
   delisted_date: null,
   currency: "USD",
+  board_type: "MainBoard",
+  st_periods: [],
   first_bar: first,
   last_bar: last,
   bar_count: 100,
