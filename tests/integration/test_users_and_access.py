@@ -15,7 +15,15 @@ RUN = {"strategy_id": "sma", "start_date": "2010-01-04", "end_date": "2010-03-31
        "universe": ["AAPL"]}  # fmt: skip
 PUBLIC = {("POST", "/api/login"), ("GET", "/api/health")}
 #: Admin-only routes outside /api/admin (the contract's compile check).
-ADMIN_ONLY = {("POST", "/api/backtest/strategies/{strategy_id}/compile")}
+ADMIN_ONLY = {
+    ("POST", "/api/backtest/strategies/{strategy_id}/compile"),
+    ("POST", "/api/data/import"),  # the catalog is shared
+    ("POST", "/api/data/sources/{source}/update"),
+    ("GET", "/api/data/updates"),
+    ("GET", "/api/data/updates/{job_id}"),
+    ("POST", "/api/data/updates/{job_id}/cancel"),
+    ("POST", "/api/data/updates/{job_id}/retry"),
+}
 
 
 def token(client: TestClient, mobile: str, password: str) -> dict[str, str]:
@@ -151,9 +159,16 @@ def test_authorization_matrix_over_every_route(
     job_id = client.post("/api/backtest/run", headers=admin, json=RUN).json()["job_id"]
     key = client.post("/api/keys", headers=admin, json={}).json()["data"]["key"]
     admin_id = client.get("/api/me", headers=admin).json()["data"]["userid"]
-    ids = {"strategy_id": "sma", "job_id": job_id, "key": key, "userid": admin_id, "version": 1}
+    ids = {"strategy_id": "sma", "job_id": job_id, "key": key, "userid": admin_id, "version": 1,
+           "source": "akshare"}  # fmt: skip
     bodies: dict[tuple[str, str], Any] = {
         ("POST", "/api/backtest/strategies/{strategy_id}"): {"code": "# x\n"},
+        ("PUT", "/api/backtest/strategies/{strategy_id}"): {"code": "# x\n"},
+        ("PATCH", "/api/backtest/jobs/{job_id}"): {"title": "mine now"},
+        ("POST", "/api/data/sources/{source}/update"): {
+            "order_book_ids": ["600519.XSHG"],
+            "start_date": "2024-01-02",
+        },
         ("POST", "/api/backtest/run"): RUN,
         ("POST", "/api/admin/users"): {"mobile": "x", "password": "password-9"},
         ("PATCH", "/api/admin/users/{userid}"): {"disabled": False},
@@ -190,6 +205,7 @@ def test_authorization_matrix_over_every_route(
         owned = any("{" + name + "}" in path for name in ("strategy_id", "job_id", "key"))
         creates = {
             ("POST", "/api/backtest/strategies/{strategy_id}"),
+            ("PUT", "/api/backtest/strategies/{strategy_id}"),
             ("POST", "/api/backtest/strategies/{strategy_id}/from-template"),
         }
         if owned and (method, path) not in creates:  # these create the caller's own strategy

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from quantdesk.api.boundary import CheckedRoute
@@ -76,7 +76,7 @@ def plots(
 
 @router.get(
     "/jobs/{job_id}/report",
-    response_class=HTMLResponse,
+    response_class=Response,  # not HTMLResponse: the error answers stay documented as JSON
     responses={200: {"description": "a self-contained HTML tear sheet, as an attachment",
                      "content": {"text/html": {"schema": {"type": "string"}}}}},
 )  # fmt: skip

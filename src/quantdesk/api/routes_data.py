@@ -14,7 +14,7 @@ from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
 from quantdesk.api.boundary import CheckedRoute
-from quantdesk.api.deps import PlatformDep, PrincipalDep
+from quantdesk.api.deps import AdminDep, PlatformDep, PrincipalDep
 from quantdesk.api.params import Page
 from quantdesk.api.schemas import (
     ERROR_RESPONSES,
@@ -234,7 +234,7 @@ def import_service(request: Request, platform: Platform) -> DataImportService:
 async def import_data(
     request: Request,
     platform: PlatformDep,
-    principal: PrincipalDep,
+    principal: AdminDep,
     file: Annotated[UploadFile, File(description="CSV or Parquet: one instrument or many")],
     order_book_id: Annotated[
         str | None, Form(description="the id of a single-instrument file", max_length=32)

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Request
 
 from quantdesk.api.boundary import CheckedRoute
-from quantdesk.api.deps import PlatformDep, PrincipalDep
+from quantdesk.api.deps import AdminDep, PlatformDep, PrincipalDep
 from quantdesk.api.params import JobLimit, Offset
 from quantdesk.api.schemas import ERROR_RESPONSES, Envelope, JobList, JobStatusView
 from quantdesk.services.data_updates import (
@@ -44,7 +44,7 @@ def update_source(
     source: str,
     request: Request,
     platform: PlatformDep,
-    principal: PrincipalDep,
+    principal: AdminDep,
     body: Annotated[
         UpdateRequest,
         Body(examples=[{"order_book_ids": ["600519.XSHG"], "start_date": "2024-01-02"}]),
@@ -59,7 +59,7 @@ def update_source(
 def list_updates(
     request: Request,
     platform: PlatformDep,
-    principal: PrincipalDep,
+    principal: AdminDep,
     limit: JobLimit = 100,
     offset: Offset = 0,
 ) -> Envelope[JobList]:
@@ -69,21 +69,21 @@ def list_updates(
 
 @router.get("/updates/{job_id}", response_model=Envelope[UpdateStatus])
 def get_update(
-    job_id: str, request: Request, platform: PlatformDep, principal: PrincipalDep
+    job_id: str, request: Request, platform: PlatformDep, principal: AdminDep
 ) -> Envelope[UpdateStatus]:
     """An update's status and progress, and its report once FINISHED."""
     return Envelope(data=update_service(request, platform).status(principal, job_id))
 
 
 @router.post("/updates/{job_id}/cancel", response_model=JobStatusView)
-def cancel_update(job_id: str, platform: PlatformDep, principal: PrincipalDep) -> JobStatusView:
+def cancel_update(job_id: str, platform: PlatformDep, principal: AdminDep) -> JobStatusView:
     """Cancel an update: a queued one at once, a running one before it writes anything."""
     return platform.jobs.cancel(principal, job_id)
 
 
 @router.post("/updates/{job_id}/retry", response_model=Envelope[UpdateAccepted])
 def retry_update(
-    job_id: str, request: Request, platform: PlatformDep, principal: PrincipalDep
+    job_id: str, request: Request, platform: PlatformDep, principal: AdminDep
 ) -> Envelope[UpdateAccepted]:
     """Queue the same update again."""
     job_id = update_service(request, platform).retry(principal, job_id)
