@@ -204,3 +204,29 @@ def test_only_admins_upload(admin: tuple[TestClient, Platform]) -> None:
         data={"order_book_id": "600000.XSHG"}, headers={"Authorization": token},
     )  # fmt: skip
     assert res.status_code == 403 and res.json()["error"]["code"] == "FORBIDDEN"
+
+
+def test_search_paging_and_downloads(admin: tuple[TestClient, Platform]) -> None:
+    client, _ = admin
+    everything = client.get("/api/data/instruments").json()["data"]
+    found = client.get("/api/data/instruments?q=aPl").json()["data"]
+    assert [i["order_book_id"] for i in found["instruments"]] == ["AAPL"] and found["total"] == 1
+    cn = client.get("/api/data/instruments?market=cn").json()["data"]
+    assert {i["market"] for i in cn["instruments"]} == {"cn"}
+    page = client.get("/api/data/instruments?limit=2&offset=1").json()["data"]
+    assert page["total"] == everything["total"] and len(page["instruments"]) == 2
+    assert page["instruments"][0] == everything["instruments"][1]
+    window = "start=2005-01-03&end=2005-03-31"
+    full = client.get(f"/api/data/instruments/AAPL/bars?{window}").json()["data"]
+    part = client.get(f"/api/data/instruments/AAPL/bars?{window}&limit=10&offset=5").json()["data"]
+    assert part["total"] == full["total"] == len(full["dates"]) and part["offset"] == 5
+    assert part["dates"] == full["dates"][5:15] and part["close"] == full["close"][5:15]
+    csv = client.get(f"/api/data/instruments/AAPL/bars/download?{window}&format=csv")
+    assert csv.status_code == 200 and csv.headers["content-type"].startswith("text/csv")
+    frame = pd.read_csv(io.StringIO(csv.text))
+    assert frame["date"].tolist() == full["dates"] and frame["close"].tolist() == full["close"]
+    pq = client.get(f"/api/data/instruments/AAPL/bars/download?{window}&format=parquet&adjust=pre")
+    assert pq.status_code == 200 and "AAPL-pre.parquet" in pq.headers["content-disposition"]
+    assert len(pd.read_parquet(io.BytesIO(pq.content))) == full["total"]
+    assert client.get("/api/data/instruments/AAPL/bars/download?format=xls").status_code == 400
+    assert client.get("/api/data/instruments/NOPE/bars/download").status_code == 404

@@ -6,6 +6,7 @@ files.
 
 from __future__ import annotations
 
+import io
 from typing import Annotated
 
 from fastapi import APIRouter, File, Form, Query, Request, UploadFile
@@ -101,10 +102,20 @@ PageSizeDep = Annotated[int, Query(ge=1, le=10_000)]
 
 @router.get("/data/instruments", response_model=InstrumentsResponse, tags=["data"])
 def instruments(
-    request: Request, platform: PlatformDep, _principal: PrincipalDep
+    request: Request,
+    platform: PlatformDep,
+    _principal: PrincipalDep,
+    q: Annotated[
+        str | None, Query(max_length=100, description="a substring of the id, symbol or name")
+    ] = None,
+    market: Annotated[str | None, Query(description="us or cn", max_length=8)] = None,
+    type: Annotated[str | None, Query(description="CS, INDX or ETF", max_length=8)] = None,
+    limit: Annotated[int | None, Query(ge=1, le=10_000)] = None,
+    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
 ) -> InstrumentsResponse:
-    """The catalog: every instrument with its first/last bar and bar count."""
-    return InstrumentsResponse(data=data_service(request, platform).instruments())
+    """The catalog: instruments with their first/last bar and bar count, searched and paged."""
+    service = data_service(request, platform)
+    return InstrumentsResponse(data=service.instruments(q, market, type, limit, offset))
 
 
 @router.get("/data/instruments/{order_book_id}/bars", response_model=BarsResponse, tags=["data"])
@@ -118,11 +129,52 @@ def bars(
     adjust: Annotated[Adjust, Query(description="none: as traded; pre: forward-adjusted")] = (
         Adjust.NONE
     ),
+    limit: Annotated[int | None, Query(ge=1, le=100_000)] = None,
+    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
 ) -> BarsResponse:
-    """One instrument's daily bars in ``[start, end]``."""
-    return BarsResponse(
-        data=data_service(request, platform).bars(order_book_id, start, end, adjust)
-    )
+    """One instrument's daily bars in ``[start, end]`` (paged with ``limit``/``offset``)."""
+    service = data_service(request, platform)
+    return BarsResponse(data=service.bars(order_book_id, start, end, adjust, limit, offset))
+
+
+@router.get(
+    "/data/instruments/{order_book_id}/bars/download",
+    tags=["data"],
+    response_class=Response,
+    responses={200: {"description": "the bars as a CSV or Parquet attachment", "content": {
+        "text/csv": {"schema": {"type": "string"}},
+        "application/vnd.apache.parquet": {"schema": {"type": "string", "format": "binary"}}}}},
+)  # fmt: skip
+def download_bars(
+    order_book_id: str,
+    request: Request,
+    platform: PlatformDep,
+    _principal: PrincipalDep,
+    start: Annotated[str | None, Query(description="YYYY-MM-DD")] = None,
+    end: Annotated[str | None, Query(description="YYYY-MM-DD")] = None,
+    adjust: Annotated[Adjust, Query(description="none: as traded; pre: forward-adjusted")] = (
+        Adjust.NONE
+    ),
+    format: Annotated[str, Query(pattern="^(csv|parquet)$", description="csv or parquet")] = (
+        "csv"
+    ),
+) -> Response:
+    """Download one instrument's daily bars in ``[start, end]`` as CSV or Parquet."""
+    frame = data_service(request, platform).bars_table(order_book_id, start, end, adjust)
+    table = frame.reset_index()
+    table["date"] = table["date"].dt.date.astype(str)
+    name = f"{order_book_id}-{adjust}"
+    if format == "parquet":
+        buffer = io.BytesIO()
+        table.to_parquet(buffer, index=False)
+        return Response(
+            buffer.getvalue(), media_type="application/vnd.apache.parquet",
+            headers={"Content-Disposition": f'attachment; filename="{name}.parquet"'},
+        )  # fmt: skip
+    return Response(
+        table.to_csv(index=False), media_type="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{name}.csv"'},
+    )  # fmt: skip
 
 
 @router.get("/backtest/options", response_model=RunOptionsResponse, tags=["jobs"])

@@ -15,6 +15,8 @@ import math
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
+import pandas as pd
+
 from quantdesk.backtest.run import DEFAULT_BENCHMARK
 from quantdesk.backtest.spec import EngineName, Frequency
 from quantdesk.core.clock import iso_utc
@@ -100,8 +102,28 @@ class DataService:
 
     # -- catalog -------------------------------------------------------------------------------
 
-    def instruments(self) -> InstrumentList:
-        """Every instrument of the catalog with its bar statistics, and how many there are."""
+    def instruments(
+        self,
+        q: str | None = None,
+        market: str | None = None,
+        type_: str | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> InstrumentList:
+        """The catalog's instruments with their bar statistics, searched and paged.
+
+        ``q``: a case-insensitive substring of the id, symbol or name; ``market``/``type_``:
+        exact values. ``total`` counts every match; ``limit``/``offset`` page them (by id).
+        """
+        needle = (q or "").strip().lower()
+        stats = [
+            row for row in self._catalog.stats()
+            if (not needle or any(needle in str(row[k]).lower()
+                                  for k in ("order_book_id", "symbol", "name")))
+            and (not market or str(row["market"]) == market)
+            and (not type_ or str(row["type"]) == type_)
+        ]  # fmt: skip
+        page = stats[offset : offset + limit] if limit is not None else stats[offset:]
         rows = [
             InstrumentStats.model_validate(
                 {
@@ -112,24 +134,44 @@ class DataService:
                     ],
                 }
             )
-            for row in self._catalog.stats()
+            for row in page
         ]
-        return InstrumentList(instruments=rows, total=len(rows))
+        return InstrumentList(instruments=rows, total=len(stats))
 
-    def bars(self, order_book_id: str, start: str | None, end: str | None, adjust: Adjust) -> Bars:
+    def bars_table(
+        self, order_book_id: str, start: str | None, end: str | None, adjust: Adjust
+    ) -> pd.DataFrame:
+        """The bars of ``[start, end]`` as a frame (``date`` index; see ``Catalog.bars_frame``).
+
+        Raises:
+            InvalidArgument: bad date. NotFound: unknown instrument. DataUnavailable: no bars.
+        """
+        first, last = _date(start, "start"), _date(end, "end")
+        if first and last and last < first:
+            raise InvalidArgument("end must be on or after start")
+        return self._catalog.bars_frame(order_book_id, first, last, Adjust(adjust))
+
+    def bars(
+        self,
+        order_book_id: str,
+        start: str | None,
+        end: str | None,
+        adjust: Adjust,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> Bars:
         """Daily bars as columns ``dates, open, high, low, close, volume`` in ``[start, end]``.
 
-        ``adjust``: ``none`` as traded, ``pre`` forward-adjusted.
+        ``adjust``: ``none`` as traded, ``pre`` forward-adjusted. ``limit``/``offset`` page
+        them in date order (``total``: all of ``[start, end]``).
 
         Raises:
             InvalidArgument: bad date. NotFound: unknown instrument.
             DataUnavailable: no bar file.
         """
         mode = Adjust(adjust)
-        first, last = _date(start, "start"), _date(end, "end")
-        if first and last and last < first:
-            raise InvalidArgument("end must be on or after start")
-        frame = self._catalog.bars_frame(order_book_id, first, last, mode)
+        whole = self.bars_table(order_book_id, start, end, mode)
+        frame = whole.iloc[offset : offset + limit] if limit is not None else whole.iloc[offset:]
         columns = {
             col: [_number(float(v)) for v in frame[col].tolist()]
             for col in ("open", "high", "low", "close", "volume")
@@ -139,6 +181,8 @@ class DataService:
             adjust=str(mode),
             dates=[d.date().isoformat() for d in frame.index],
             **columns,
+            total=len(whole),
+            offset=offset,
         )
 
     def run_options(self) -> RunOptions:

@@ -60,6 +60,8 @@ class Bars(BaseModel):
     low: list[float | None]
     close: list[float | None]
     volume: list[float | None]
+    total: int = Field(0, description="bars in [start, end] (all pages)")
+    offset: int = Field(0, description="the first bar of this page within them")
 
 
 class MarketOption(BaseModel):

@@ -759,7 +759,7 @@ export interface paths {
         };
         /**
          * Instruments
-         * @description The catalog: every instrument with its first/last bar and bar count.
+         * @description The catalog: instruments with their first/last bar and bar count, searched and paged.
          */
         get: operations["instruments"];
         put?: never;
@@ -779,9 +779,29 @@ export interface paths {
         };
         /**
          * Bars
-         * @description One instrument's daily bars in ``[start, end]``.
+         * @description One instrument's daily bars in ``[start, end]`` (paged with ``limit``/``offset``).
          */
         get: operations["bars"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/data/instruments/{order_book_id}/bars/download": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Download Bars
+         * @description Download one instrument's daily bars in ``[start, end]`` as CSV or Parquet.
+         */
+        get: operations["download_bars"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1299,10 +1319,22 @@ export interface components {
             high: (number | null)[];
             /** Low */
             low: (number | null)[];
+            /**
+             * Offset
+             * @description the first bar of this page within them
+             * @default 0
+             */
+            offset: number;
             /** Open */
             open: (number | null)[];
             /** Order Book Id */
             order_book_id: string;
+            /**
+             * Total
+             * @description bars in [start, end] (all pages)
+             * @default 0
+             */
+            total: number;
             /** Volume */
             volume: (number | null)[];
         };
@@ -9050,7 +9082,16 @@ export interface operations {
     };
     instruments: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description a substring of the id, symbol or name */
+                q?: string | null;
+                /** @description us or cn */
+                market?: string | null;
+                /** @description CS, INDX or ETF */
+                type?: string | null;
+                limit?: number | null;
+                offset?: number;
+            };
             header?: {
                 /** @description `<token>` or `Bearer <token>` */
                 authorization?: string | null;
@@ -9156,6 +9197,8 @@ export interface operations {
                 end?: string | null;
                 /** @description none: as traded; pre: forward-adjusted */
                 adjust?: components["schemas"]["Adjust"];
+                limit?: number | null;
+                offset?: number;
             };
             header?: {
                 /** @description `<token>` or `Bearer <token>` */
@@ -9179,6 +9222,117 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["BarsResponse"];
+                };
+            };
+            /** @description INVALID_ARGUMENT and other bad input (the message names the field) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description UNAUTHORIZED: missing, invalid, expired or revoked credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description FORBIDDEN (role) or USER_DISABLED */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description NOT_FOUND: no such object of the caller */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description CONFLICT, or RESULT_NOT_READY before a job finished */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description PAYLOAD_TOO_LARGE: the body is over MAX_REQUEST_MB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description UNPROCESSABLE_ENTITY, e.g. an Idempotency-Key reused with another body */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description TOO_MANY_REQUESTS (login limits), with Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    download_bars: {
+        parameters: {
+            query?: {
+                /** @description YYYY-MM-DD */
+                start?: string | null;
+                /** @description YYYY-MM-DD */
+                end?: string | null;
+                /** @description none: as traded; pre: forward-adjusted */
+                adjust?: components["schemas"]["Adjust"];
+                /** @description csv or parquet */
+                format?: string;
+            };
+            header?: {
+                /** @description `<token>` or `Bearer <token>` */
+                authorization?: string | null;
+                /** @description API key (with X-API-Secret) */
+                "x-api-key"?: string | null;
+                /** @description API key secret */
+                "x-api-secret"?: string | null;
+            };
+            path: {
+                order_book_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the bars as a CSV or Parquet attachment */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/vnd.apache.parquet": string;
+                    "text/csv": string;
                 };
             };
             /** @description INVALID_ARGUMENT and other bad input (the message names the field) */
