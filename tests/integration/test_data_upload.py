@@ -230,3 +230,31 @@ def test_search_paging_and_downloads(admin: tuple[TestClient, Platform]) -> None
     assert len(pd.read_parquet(io.BytesIO(pq.content))) == full["total"]
     assert client.get("/api/data/instruments/AAPL/bars/download?format=xls").status_code == 400
     assert client.get("/api/data/instruments/NOPE/bars/download").status_code == 404
+
+
+def test_a_suspended_day_in_uploaded_bars_is_not_tradable(
+    admin: tuple[TestClient, Platform],
+) -> None:
+    client, platform = admin
+    frame = bars()
+    frame = frame[frame["date"] != "2024-01-05"]  # suspended: no bar that session
+    res = upload(client, csv_bytes(frame), order_book_id="600000.XSHG")
+    assert res.status_code == 200, res.text
+    assert res.json()["data"]["instruments"][0]["missing_sessions"] == ["2024-01-05"]
+    code = (
+        "def handle_bar(context, bar_dict):\n"
+        "    if context.now.date().isoformat() in ('2024-01-04', '2024-01-05', '2024-01-08'):\n"
+        "        order_shares('600000.XSHG', 100)\n"
+    )
+    client.post("/api/backtest/strategies/susp", json={"code": code})
+    job = client.post("/api/backtest/run", json={
+        "strategy_id": "susp", "start_date": "2024-01-02", "end_date": "2024-01-15",
+        "universe": ["600000.XSHG"], "benchmark": "none",
+    }).json()["job_id"]  # fmt: skip
+    drain(platform)
+    full = client.get(f"/api/backtest/jobs/{job}/files/result.json").json()
+    filled = [t["datetime"][:10] for t in full["trades"]]
+    assert filled == ["2024-01-04", "2024-01-08"]
+    refused = [o for o in full["orders"] if o["status"] == "REJECTED"]
+    assert [o["datetime"][:10] for o in refused] == ["2024-01-05"]
+    assert refused[0]["reject_reason"] == "suspended"
