@@ -119,6 +119,8 @@ def test_compare_lines_up_runs_with_the_numbers_of_their_single_results(
     assert inputs["params"]["differs"] and inputs["start_date"]["differs"]
     assert inputs["cash"]["values"][c] == 2e5 and inputs["cash"]["differs"]
     assert not inputs["universe"]["differs"]
+    assert inputs["version"]["values"] == {a: 1, b: 1, c: 2}  # the versions that ran
+    assert [r["strategy_version"] for r in data["runs"]] == [1, 1, 2]
     code = {d["job_id"]: d for d in data["code"]}
     assert code[b]["identical"] and code[b]["diff"] == ""
     assert not code[c]["identical"] and "-" in code[c]["diff"] and "40" in code[c]["diff"]

@@ -59,7 +59,7 @@ COMPARED_METRICS: dict[str, bool | None] = {
 COMPARED_INPUTS = (
     "engine", "start_date", "end_date", "cash", "universe", "benchmark", "market", "frequency",
     "matching", "adjust", "commission", "min_commission", "tax", "slippage", "params",
-    "version",
+    "version",  # the saved code version each ran (not the one asked for: null is "latest")
 )  # fmt: skip
 
 
@@ -235,7 +235,9 @@ class AnalysisService:
             runs=[_run_of(row, result) for row, _, result in runs],
             metrics=_metric_rows(ids, [r.summary for _, _, r in runs]),
             **_curves(ids, [r.portfolio for _, _, r in runs]),
-            inputs=_input_rows(ids, [row.request for row, _, _ in runs]),
+            inputs=_input_rows(
+                ids, [{**row.request, "version": row.strategy_version} for row, _, _ in runs]
+            ),
             code=_code_diffs(ids, [self._code(row.id, f) for _, f, _ in runs]),
         )
 
@@ -251,7 +253,9 @@ def _run_of(row: JobRow, result: BacktestResult) -> CompareRun:
         job_id=row.id,
         strategy_id=row.strategy_id or None,
         strategy_name=row.strategy_name,
-        title=getattr(row, "title", "") or "",
+        title=row.title or "",
+        notes=row.notes or "",
+        strategy_version=row.strategy_version,
         engine=str(result.summary.get("engine") or request.get("engine") or "") or None,
         start_date=str(request.get("start_date") or "") or None,
         end_date=str(request.get("end_date") or "") or None,

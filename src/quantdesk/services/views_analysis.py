@@ -115,6 +115,8 @@ class CompareRun(BaseModel):
     strategy_id: str | None
     strategy_name: str
     title: str
+    notes: str = ""
+    strategy_version: int | None = Field(None, description="the saved code version it ran")
     engine: str | None
     start_date: str | None
     end_date: str | None

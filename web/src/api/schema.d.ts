@@ -1453,12 +1453,22 @@ export interface components {
             engine: string | null;
             /** Job Id */
             job_id: string;
+            /**
+             * Notes
+             * @default
+             */
+            notes: string;
             /** Start Date */
             start_date: string | null;
             /** Strategy Id */
             strategy_id: string | null;
             /** Strategy Name */
             strategy_name: string;
+            /**
+             * Strategy Version
+             * @description the saved code version it ran
+             */
+            strategy_version?: number | null;
             /** Title */
             title: string;
         };

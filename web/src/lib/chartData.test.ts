@@ -38,6 +38,8 @@ describe("chart data", () => {
       low: [0.5],
       close: [3],
       volume: [100],
+      total: 1,
+      offset: 0,
     });
     expect(k.values).toEqual([[1, 3, 0.5, 4]]);
     expect(k.volume).toEqual([100]);
