@@ -2,10 +2,17 @@
 
 A researcher's path: log in, create a strategy from the SMA template, compile (a deliberate
 syntax error shows an inline marker; fix it), run it on AAPL vs SPX, wait for FINISHED, read
-the metric cards and the equity chart, open the trades. Then the live views (``/api/ws``): a
-running job's page follows its progress, log and equity curve as they are pushed (the curve
-from its first session, replayed by the hub for a page opened mid-run), the System page charts
-``system.status`` ticks and lists platform events, and a toast says when a job ends.
+the metric cards, the equity chart and the strategy's plot() series, give the run a title and
+notes, download the HTML report, open the round trips (sorted), the fills, the K-line with its
+moving averages and the period tables. A second run with other parameters: the jobs list shows
+the new columns, sorts by Sharpe on the server and filters by a substring; ticking both runs
+opens the comparison (metrics with the best value highlighted, the equity overlay, the input
+and code diffs), from the list and from the strategy's Jobs tab. Then the live views
+(``/api/ws``): a running job's page follows its progress, log and equity curve as they are
+pushed (the curve from its first session, replayed by the hub for a page opened mid-run), the
+System page charts ``system.status`` ticks and lists platform events, and a toast says when a
+job ends; a failed run's page says what Retry and "Run again with current code" each do, and
+the latter runs the fixed code.
 Screenshots of every page go to ``out/web-ui/`` (``QUANTDESK_SCREENSHOTS`` overrides) for a
 person to look at.
 
@@ -57,6 +64,9 @@ CHATTY = (
 )
 LONG_WINDOW = {"start_date": "2010-01-04", "end_date": "2011-12-30", "universe": ["IBM"]}
 SHORT_WINDOW = {"start_date": "2010-01-04", "end_date": "2010-02-26", "universe": ["IBM"]}
+#: Fails on its first bar; FIXED replaces it as the strategy's current code.
+BROKEN = "def handle_bar(context, bar_dict):\n    raise RuntimeError('broken on purpose')\n"
+FIXED = "def handle_bar(context, bar_dict):\n    pass\n"
 
 
 def _require(condition: bool, reason: str) -> None:
@@ -137,7 +147,10 @@ def test_a_researcher_writes_runs_and_reads_a_backtest_in_the_browser(
 ) -> None:
     from playwright.sync_api import expect
 
-    with _browser(chromium) as (_new_page, page, console_errors):
+    with (
+        _browser(chromium) as (_new_page, page, console_errors),
+        httpx.Client(base_url=server, timeout=30) as http,
+    ):
         # Login (an unknown path of the app lands on the login page first).
         page.goto(f"{server}/strategies")
         expect(page).to_have_url(f"{server}/login?next=%2Fstrategies")
@@ -193,6 +206,20 @@ def test_a_researcher_writes_runs_and_reads_a_backtest_in_the_browser(
         page.get_by_test_id("run-submit").click()
         expect(page).to_have_url(re.compile(r".*/jobs/[0-9a-f]{32}$"))
         expect(page.get_by_test_id("status-badge").first).to_have_text("FINISHED", timeout=90_000)
+        first = page.url.rsplit("/", 1)[1]
+        # A second run with other parameters (over HTTP), for the comparison: it runs meanwhile.
+        http.headers["Authorization"] = page.evaluate(
+            "() => JSON.parse(sessionStorage.getItem('quantdesk.session')).token"
+        )
+        run = http.post(
+            "/api/backtest/run",
+            json={
+                "strategy_id": "sma_aapl", "start_date": "2005-01-03", "end_date": "2012-12-31",
+                "universe": ["AAPL"], "benchmark": "SPX", "params": {"fast": 5, "slow": 20},
+            },
+        )  # fmt: skip
+        assert run.status_code == 200, run.text
+        second = str(run.json()["job_id"])
 
         # The result: metric cards and an equity chart drawn with data points.
         cards = page.get_by_test_id("metric-cards")
@@ -205,26 +232,74 @@ def test_a_researcher_writes_runs_and_reads_a_backtest_in_the_browser(
             "() => document.querySelector('[data-testid=equity-chart] canvas') !== null"
         )
         assert _painted_pixels(page, "[data-testid=equity-chart]") > 2000
+        # The template records its cash with plot(): a pane under the equity chart.
+        expect(page.get_by_test_id("plot-chart")).to_have_attribute("data-points", "2013")
+        # A title and notes, shown in the header (and the lists, comparisons and the report).
+        page.get_by_test_id("edit-annotation").click()
+        page.get_by_test_id("title-input").fill("SMA 10/30 baseline")
+        page.get_by_test_id("notes-input").fill("The template's defaults.\nNo costs.")
+        page.get_by_test_id("save-annotation").click()
+        expect(page.get_by_test_id("run-title")).to_have_text("SMA 10/30 baseline")
+        expect(page.get_by_test_id("run-notes")).to_contain_text("No costs.")
         _shot(page, "05-result-overview")
         page.set_viewport_size({"width": 1920, "height": 1080})
         _shot(page, "06-result-overview-1920")
         page.set_viewport_size({"width": 1280, "height": 800})
 
-        page.get_by_role("tab", name="Trades (64)").click()
+        # The report: a self-contained HTML file, fetched with the session's token.
+        with page.expect_download() as download_info:
+            page.get_by_test_id("download-report").click()
+        report = download_info.value
+        assert report.suggested_filename == f"{first}-report.html"
+        html = Path(report.path()).read_text(encoding="utf-8")
+        assert html.lstrip().startswith("<!DOCTYPE html>"), html[:200]
+        assert "SMA 10/30 baseline" in html
+
+        # Round trips: 64 fills, all in and all out, make 32; sortable, with readable heads.
+        page.get_by_role("tab", name="Round trips (32)").click()
+        trips = page.get_by_test_id("round-trips-table")
+        expect(trips.locator("tbody tr")).to_have_count(32)
+        for head in ("Entry", "Exit", "Qty", "P&L", "Return", "Held (sessions)", "MAE", "MFE"):
+            expect(trips.locator("thead")).to_contain_text(head)
+        expect(page.get_by_test_id("trip-stats")).to_contain_text("Win rate")
+        pnl_head = trips.locator("th", has_text="P&L")
+        pnl_head.click()
+        expect(pnl_head).to_have_attribute("aria-sort", "descending")
+        pnls = [
+            float(text.replace(",", ""))
+            for text in trips.locator("tbody td:nth-child(8)").all_inner_texts()
+        ]
+        assert len(pnls) == 32 and pnls == sorted(pnls, reverse=True), pnls
+        page.get_by_test_id("round-trip-symbol").select_option("AAPL")
+        expect(page.get_by_test_id("round-trip-count")).to_contain_text("32 round trips")
+        _shot(page, "21-result-round-trips")
+
+        page.get_by_role("tab", name="Fills (64)").click()
         trades = page.get_by_test_id("trades-table")
         expect(trades.locator("tbody tr")).to_have_count(50)
         expect(trades).to_contain_text("BUY")
+        expect(trades.locator("thead")).to_contain_text("Realized P&L")
         page.get_by_role("button", name="next page").click()
         expect(trades.locator("tbody tr")).to_have_count(14)
         _shot(page, "07-result-trades")
 
         page.get_by_role("tab", name="K-line").click()
         expect(page.get_by_test_id("kline-chart")).to_have_attribute("data-points", "2013")
-        expect(page.get_by_text("64 fills")).to_be_visible()
+        expect(page.get_by_text("64 fills", exact=True)).to_be_visible()
+        overlays = page.get_by_test_id("kline-overlays")
+        expect(overlays).to_contain_text("MA 20")
+        overlays.get_by_test_id("plot-toggle").first.click()  # the cash, on an axis of its own
+        expect(overlays.get_by_test_id("plot-toggle").first).to_have_attribute(
+            "aria-pressed", "true"
+        )
         _shot(page, "08-result-kline")
         page.get_by_role("tab", name="Positions").click()
         expect(page.get_by_test_id("positions-table")).to_contain_text("AAPL")
+        expect(page.get_by_test_id("positions-table").locator("thead")).to_contain_text("Avg price")
         _shot(page, "09-result-positions")
+        page.get_by_role("tab", name="Periods").click()
+        expect(page.get_by_test_id("monthly-table")).to_contain_text("2012")
+        _shot(page, "22-result-periods")
         page.get_by_role("tab", name="Parameters").click()
         expect(page.get_by_text("Metric conventions")).to_be_visible()
         _shot(page, "10-result-parameters")
@@ -232,11 +307,85 @@ def test_a_researcher_writes_runs_and_reads_a_backtest_in_the_browser(
         expect(page.get_by_test_id("log")).to_contain_text("finished")
         _shot(page, "11-result-log")
 
-        # Jobs, strategies with the last run, data.
+        # Jobs: the run's range, universe, engine, version and headline metrics.
+        _wait_finished(http, second)
         page.get_by_role("link", name="Jobs", exact=True).first.click()
-        expect(page.get_by_test_id("jobs-table")).to_contain_text("sma_aapl")
+        table = page.get_by_test_id("jobs-table")
+        expect(table).to_contain_text("sma_aapl")
+        for head in ("Strategy", "Ver.", "Range", "Universe", "Engine", "Return", "Sharpe"):
+            expect(table.locator("thead")).to_contain_text(head)
+        expect(table.locator("thead")).to_contain_text("Max DD")
+        expect(table.locator("thead")).to_contain_text("Duration")
+        row = table.locator(f"tr[data-job='{first}']")
+        for text in ("SMA 10/30 baseline", "v2", "2005-01-03", "2012-12-31", "AAPL", "native"):
+            expect(row).to_contain_text(text)
+        expect(row).to_contain_text("721.32%")
         _shot(page, "12-jobs")
+        # Sorted by Sharpe on the server: the best first, then the other way round.
+        sharpe = {j: http.get(f"/api/backtest/jobs/{j}").json()["sharpe"] for j in (first, second)}
+        best, worst = sorted(sharpe, key=lambda j: sharpe[j], reverse=True)
+        page.get_by_test_id("sort-sharpe").click()
+        expect(page).to_have_url(re.compile(r"order_by=sharpe&order=desc"))
+        expect(table.locator("tbody tr").first).to_have_attribute("data-job", best)
+        page.get_by_test_id("sort-sharpe").click()
+        expect(page).to_have_url(re.compile(r"order_by=sharpe&order=asc"))
+        expect(table.locator("tbody tr").first).to_have_attribute("data-job", worst)
+        expect(page.get_by_test_id("sort-sharpe")).to_have_attribute("aria-sort", "ascending")
+        # A substring of the strategy or the title.
+        page.get_by_test_id("strategy-filter").fill("baseline")
+        expect(page).to_have_url(re.compile(r"strategy=baseline"))
+        expect(table.locator("tbody tr")).to_have_count(1)
+        page.get_by_test_id("strategy-filter").fill("")
+        expect(table.locator("tbody tr")).to_have_count(2)
+
+        # Tick both runs and compare them.
+        compare = page.get_by_test_id("compare-selected")
+        expect(compare).to_be_disabled()
+        for job in (first, second):
+            table.locator(f"tr[data-job='{job}']").get_by_test_id("select-job").check()
+        expect(compare).to_have_text("Compare (2)")
+        compare.click()
+        expect(page).to_have_url(f"{server}/compare?jobs={first},{second}")
+        expect(page.get_by_test_id("compare-runs")).to_contain_text("SMA 10/30 baseline")
+        metrics = page.get_by_test_id("compare-metrics")
+        sharpe_row = metrics.locator("tbody tr", has_text="Sharpe")
+        expect(sharpe_row.locator("td.best")).to_have_count(1)
+        # The best Sharpe is highlighted in its run's column (runs in the order of the URL).
+        best_column = 2 if best == first else 3
+        expect(sharpe_row.locator(f"td:nth-child({best_column})")).to_have_class(
+            re.compile(r"\bbest\b")
+        )
+        chart = page.get_by_test_id("compare-equity-chart")
+        expect(chart).to_have_attribute("data-points", "2013")
+        page.wait_for_function(
+            "() => document.querySelector('[data-testid=compare-equity-chart] canvas') !== null"
+        )
+        assert _painted_pixels(page, "[data-testid=compare-equity-chart]") > 2000
+        expect(page.get_by_test_id("compare-drawdown-chart")).to_have_attribute(
+            "data-points", "2013"
+        )
+        inputs = page.get_by_test_id("compare-inputs")
+        expect(inputs.locator("tbody tr")).to_have_count(1)  # only the differences
+        expect(inputs.locator("tr[data-differs=true]")).to_contain_text("fast=5, slow=20")
+        page.get_by_test_id("only-differences").uncheck()
+        expect(inputs.locator("tr[data-differs=false]").first).to_be_visible()
+        expect(page.get_by_test_id("compare-code")).to_contain_text("identical code")
+        _shot(page, "23-compare")
+        page.locator(".page").evaluate("el => { el.scrollTop = el.scrollHeight; }")
+        _shot(page, "24-compare-tables")
+        # The same from the strategy's Jobs tab.
+        page.goto(f"{server}/strategies/sma_aapl")
+        page.get_by_role("tab", name="Jobs").click()
+        side = page.get_by_test_id("strategy-jobs")
+        expect(side.get_by_test_id("select-job")).to_have_count(2)
+        for box in side.get_by_test_id("select-job").all():
+            box.check()
+        _shot(page, "25-editor-jobs-compare")
+        side.get_by_test_id("compare-selected").click()
+        expect(page).to_have_url(re.compile(r"/compare\?jobs=[0-9a-f]{32},[0-9a-f]{32}$"))
+        expect(page.get_by_test_id("compare-metrics")).to_be_visible()
         page.get_by_role("link", name="Strategies", exact=True).first.click()
+        expect(page.get_by_role("heading", name="Strategies", exact=True)).to_be_visible()
         expect(page.get_by_role("row", name="sma_aapl")).to_contain_text("FINISHED")
         _shot(page, "13-strategies")
         page.get_by_role("link", name="Data", exact=True).first.click()
@@ -296,6 +445,18 @@ def _wait_progress(http: httpx.Client, job_id: str, above: float) -> None:
             return
         time.sleep(0.1)
     pytest.fail(f"the job did not pass {above}% in 60 s: {job}")
+
+
+def _wait_finished(http: httpx.Client, job_id: str) -> dict[str, Any]:
+    """Wait until the job has ended; its status view."""
+    deadline = time.monotonic() + 90
+    job: dict[str, Any] = {}
+    while time.monotonic() < deadline:
+        job = http.get(f"/api/backtest/jobs/{job_id}").json()
+        if job["status"] not in ("QUEUED", "RUNNING"):
+            return job
+        time.sleep(0.2)
+    pytest.fail(f"the job did not end in 90 s: {job}")
 
 
 def _number(page: Any, selector: str, attribute: str) -> float:
@@ -423,5 +584,29 @@ def test_live_pages_follow_a_running_job_the_system_and_the_events(
             "FINISHED", timeout=90_000
         )
         expect(offline.get_by_test_id("metric-cards")).to_contain_text("Total return")
+
+        # A failed run: the page says what each button does; "Run again with current code" runs
+        # the strategy's code as saved now (fixed), where Retry would rerun the failing snapshot.
+        saved = http.post("/api/backtest/strategies/broken", json={"code": BROKEN})
+        assert saved.status_code == 200, saved.text
+        failed = http.post("/api/backtest/run", json={"strategy_id": "broken", **SHORT_WINDOW})
+        assert failed.status_code == 200, failed.text
+        failed_id = str(failed.json()["job_id"])
+        assert _wait_finished(http, failed_id)["status"] == "FAILED"
+        page.goto(f"{server}/jobs/{failed_id}")
+        expect(page.get_by_test_id("status-badge").first).to_have_text("FAILED")
+        rerun_help = page.get_by_test_id("rerun-help")
+        expect(rerun_help).to_contain_text("Retry (same code snapshot) runs the very code this job")
+        expect(rerun_help).to_contain_text(
+            "Run again with current code runs the strategy's code as saved now"
+        )
+        expect(page.get_by_test_id("retry-snapshot")).to_be_visible()
+        _shot(page, "26-result-failed")
+        fixed = http.post("/api/backtest/strategies/broken", json={"code": FIXED})
+        assert fixed.status_code == 200, fixed.text
+        page.get_by_test_id("rerun-current").click()
+        expect(page).to_have_url(re.compile(r".*/jobs/[0-9a-f]{32}$"))
+        expect(page).not_to_have_url(f"{server}/jobs/{failed_id}")
+        expect(page.get_by_test_id("status-badge").first).to_have_text("FINISHED", timeout=90_000)
     unexpected = [e for e in console_errors if "Failed to load" not in e]
     assert not unexpected, unexpected

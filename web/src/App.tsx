@@ -2,6 +2,7 @@ import { useEffect, useState } from "react";
 import { BrowserRouter, Navigate, Route, Routes, useLocation } from "react-router-dom";
 import { getSession, onSession, type Session } from "./api/auth";
 import { Layout } from "./components/Layout";
+import { ComparePage } from "./pages/ComparePage";
 import { DataPage } from "./pages/DataPage";
 import { EditorPage } from "./pages/EditorPage";
 import { JobsPage } from "./pages/JobsPage";
@@ -43,6 +44,7 @@ export function App() {
           <Route path="/strategies/:id" element={<EditorPage />} />
           <Route path="/jobs" element={<JobsPage />} />
           <Route path="/jobs/:id" element={<ResultPage />} />
+          <Route path="/compare" element={<ComparePage />} />
           <Route path="/research" element={<ResearchPage />} />
           <Route path="/research/:id" element={<ResearchItemPage />} />
           <Route path="/data" element={<DataPage />} />

@@ -57,6 +57,7 @@ function Icon({ d }: { d: string }) {
 
 export function Layout() {
   const session = getSession();
+  const { pathname } = useLocation();
   const health = useLoad(async () => {
     const res = await api.GET("/api/health");
     return res.data?.data.jobs ?? {};
@@ -87,7 +88,13 @@ export function Layout() {
           <NavLink to="/strategies">
             <Icon d={icons.strategies} /> Strategies
           </NavLink>
-          <NavLink to="/jobs">
+          {/* The comparison of runs belongs to the jobs. */}
+          <NavLink
+            to="/jobs"
+            className={({ isActive }) =>
+              isActive || pathname.startsWith("/compare") ? "active" : ""
+            }
+          >
             <Icon d={icons.jobs} /> Jobs
           </NavLink>
           <NavLink to="/research">

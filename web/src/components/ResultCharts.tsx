@@ -1,11 +1,12 @@
-/** Equity vs benchmark, drawdown, a running job's equity so far, and a K-line with buy/sell
- * marks. */
+/** Equity vs benchmark, drawdown, the strategy's plot() series, a running job's equity so far,
+ * and a K-line with buy/sell marks, moving averages and indicator overlays. */
 
 import type { EChartsCoreOption } from "echarts/core";
 import { useMemo } from "react";
 import type { EquityPoint } from "../api/live";
 import type { Bars, Equity, Trade } from "../api/models";
 import { candles, equitySeries, paddedAxis, tradeMarks } from "../lib/chartData";
+import { axisGroups } from "../lib/indicators";
 import { axisStyle, baseOption, CHART_COLORS, EChart } from "./EChart";
 
 const pctLabel = (v: number) => `${v.toFixed(0)}%`;
@@ -212,15 +213,102 @@ export function DrawdownChart({ equity }: { equity: Equity }) {
   return <EChart option={option} height={150} group="result" testId="drawdown-chart" />;
 }
 
+/** Colors of the strategy's plot() series, in the order of their names. */
+export const PLOT_COLORS = ["#f472b6", "#a3e635", "#fb923c", "#2dd4bf", "#e879f9", "#94a3b8"];
+
+/** One plot() series laid on a chart's dates. */
+export interface PlotLine {
+  name: string;
+  values: (number | null)[];
+  color: string;
+}
+
+/**
+ * The strategy's plot() series in a pane of their own under the equity chart (same dates, so
+ * zooming one zooms the other); the legend turns series on and off.
+ */
+export function PlotSeriesChart({ dates, lines }: { dates: string[]; lines: PlotLine[] }) {
+  const option = useMemo<EChartsCoreOption>(() => {
+    // Series of very different sizes (cash and a moving average) get an axis each.
+    const axes = axisGroups(lines.map((l) => l.values));
+    const twoAxes = axes.includes(1);
+    const label = (v: number) => v.toLocaleString("en-US", { maximumFractionDigits: 2 });
+    return {
+      ...baseOption(),
+      legend: {
+        top: 0,
+        left: 0,
+        type: "scroll",
+        textStyle: { color: CHART_COLORS.text },
+        pageTextStyle: { color: CHART_COLORS.text },
+        icon: "roundRect",
+        itemHeight: 4,
+      },
+      grid: { left: 56, right: twoAxes ? 64 : 20, top: 30, bottom: 28 },
+      xAxis: {
+        type: "category",
+        data: dates,
+        boundaryGap: false,
+        ...axisStyle(),
+        splitLine: { show: false },
+      },
+      yAxis: [
+        {
+          type: "value",
+          scale: true,
+          ...axisStyle(),
+          axisLabel: { color: CHART_COLORS.text, formatter: label },
+        },
+        {
+          type: "value",
+          scale: true,
+          show: twoAxes,
+          position: "right",
+          ...axisStyle(),
+          axisLabel: { color: CHART_COLORS.text, formatter: label },
+          splitLine: { show: false },
+        },
+      ],
+      tooltip: {
+        ...(baseOption().tooltip as object),
+        valueFormatter: (v: unknown) =>
+          typeof v === "number" ? v.toLocaleString("en-US", { maximumFractionDigits: 4 }) : "—",
+      },
+      dataZoom: [{ type: "inside", xAxisIndex: 0 }],
+      series: lines.map((l, i) => ({
+        name: l.name,
+        type: "line",
+        data: l.values,
+        yAxisIndex: axes[i] ?? 0,
+        showSymbol: false,
+        connectNulls: false,
+        lineStyle: { width: 1.3, color: l.color },
+        itemStyle: { color: l.color },
+      })),
+    };
+  }, [dates, lines]);
+  return <EChart option={option} height={200} group="result" testId="plot-chart" />;
+}
+
+/** A line drawn over the candles: on the price axis, or on an axis of its own (right). */
+export interface KlineOverlay {
+  name: string;
+  values: (number | null)[];
+  color: string;
+  ownAxis?: boolean;
+}
+
 export function KlineChart({
   bars,
   trades,
   symbol,
+  overlays = [],
   height = 460,
 }: {
   bars: Bars;
   trades: Trade[];
   symbol: string;
+  overlays?: KlineOverlay[];
   height?: number;
 }) {
   const option = useMemo<EChartsCoreOption>(() => {
@@ -243,12 +331,14 @@ export function KlineChart({
       },
     }));
     const start = k.dates.length > 260 ? Math.round((1 - 260 / k.dates.length) * 100) : 0;
+    const ownAxis = overlays.some((o) => o.ownAxis);
+    const right = ownAxis ? 64 : 20;
     return {
       ...baseOption(),
       axisPointer: { link: [{ xAxisIndex: "all" }] },
       grid: [
-        { left: 60, right: 20, top: 16, height: "62%" },
-        { left: 60, right: 20, top: "74%", height: "12%" },
+        { left: 60, right, top: 16, height: "62%" },
+        { left: 60, right, top: "74%", height: "12%" },
       ],
       xAxis: [
         {
@@ -274,6 +364,16 @@ export function KlineChart({
           gridIndex: 1,
           scale: true,
           axisLabel: { show: false },
+          splitLine: { show: false },
+        },
+        // The indicators not on the price's scale (drawn only when one is shown).
+        {
+          type: "value",
+          gridIndex: 0,
+          position: "right",
+          scale: true,
+          show: ownAxis,
+          ...axisStyle(),
           splitLine: { show: false },
         },
       ],
@@ -311,8 +411,19 @@ export function KlineChart({
           data: k.volume,
           itemStyle: { color: "#33405a" },
         },
+        ...overlays.map((o) => ({
+          name: o.name,
+          type: "line",
+          data: o.values,
+          yAxisIndex: o.ownAxis ? 2 : 0,
+          showSymbol: false,
+          connectNulls: false,
+          lineStyle: { width: 1.2, color: o.color, ...(o.ownAxis ? { type: "dashed" } : {}) },
+          itemStyle: { color: o.color },
+          z: 3,
+        })),
       ],
     };
-  }, [bars, trades, symbol]);
+  }, [bars, trades, symbol, overlays]);
   return <EChart option={option} height={height} testId="kline-chart" />;
 }

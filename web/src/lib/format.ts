@@ -87,3 +87,12 @@ export function uptime(v: unknown): string {
   if (s >= 60) return `${Math.floor(s / 60)}m ${p(s % 60)}s`;
   return `${s}s`;
 }
+
+/** Seconds as "0.3s", "12.4s", "1m 05s", "2h 03m" (the style of `duration`). */
+export function seconds(v: unknown): string {
+  if (!isNum(v) || v < 0) return "—";
+  if (v < 60) return `${v.toFixed(1)}s`;
+  const s = Math.round(v);
+  if (s < 3600) return `${Math.floor(s / 60)}m ${String(s % 60).padStart(2, "0")}s`;
+  return `${Math.floor(s / 3600)}h ${String(Math.floor((s % 3600) / 60)).padStart(2, "0")}m`;
+}

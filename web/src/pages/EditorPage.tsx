@@ -8,9 +8,11 @@ import type { CompileResult, Diagnostic, RunBody, StrategyVersion } from "../api
 import { ACTIVE } from "../api/models";
 import { CodeEditor, type CodeEditorHandle } from "../components/CodeEditor";
 import { DiffView } from "../components/DiffView";
+import { CompareButton, SelectBox } from "../components/JobSelection";
 import { RunPanel } from "../components/RunPanel";
 import { Empty, ErrorBanner, Modal, StatusBadge, Tabs } from "../components/ui";
-import { ago, bytes, dateTime } from "../lib/format";
+import { toggleSelection } from "../lib/compare";
+import { ago, bytes, dateTime, pct } from "../lib/format";
 import { useDebounced, useInterval, useLoad } from "../lib/hooks";
 
 type Side = "run" | "versions" | "jobs";
@@ -338,6 +340,7 @@ function Versions({
 }
 
 function StrategyJobs({ strategyId }: { strategyId: string }) {
+  const [selected, setSelected] = useState<string[]>([]);
   const jobs = useLoad(
     async () =>
       (
@@ -365,22 +368,50 @@ function StrategyJobs({ strategyId }: { strategyId: string }) {
   if (jobs.data.length === 0)
     return <p className="hint">No runs yet: set up a run in the Run tab.</p>;
   return (
-    <table className="grid">
-      <tbody>
-        {jobs.data.map((j) => (
-          <tr key={j.job_id}>
-            <td>
-              <StatusBadge status={j.status} />
-            </td>
-            <td>
-              <Link className="id-link" to={`/jobs/${j.job_id}`}>
-                {j.job_id.slice(0, 10)}
-              </Link>
-            </td>
-            <td className="subtle">{ago(j.created_at)}</td>
-          </tr>
-        ))}
-      </tbody>
-    </table>
+    <div data-testid="strategy-jobs">
+      <div className="row" style={{ marginBottom: 8 }}>
+        <span className="hint grow">Tick finished runs to compare them.</span>
+        <CompareButton selected={selected} onClear={() => setSelected([])} small />
+      </div>
+      <div className="table-wrap">
+        <table className="grid side-jobs">
+          <tbody>
+            {jobs.data.map((j) => (
+              <tr key={j.job_id} className={selected.includes(j.job_id) ? "selected" : ""}>
+                <SelectBox
+                  job={j}
+                  selected={selected}
+                  onToggle={() => setSelected((s) => toggleSelection(s, j.job_id))}
+                />
+                <td>
+                  <StatusBadge status={j.status} />
+                </td>
+                <td>
+                  <div className="cell-stack">
+                    <Link className="id-link" to={`/jobs/${j.job_id}`}>
+                      {j.job_id.slice(0, 8)}
+                    </Link>
+                    {j.title && (
+                      <span className="cell-sub" style={{ maxWidth: 120 }} title={j.title}>
+                        {j.title}
+                      </span>
+                    )}
+                  </div>
+                </td>
+                <td
+                  className={`num ${typeof j.total_returns === "number" ? (j.total_returns > 0 ? "up" : j.total_returns < 0 ? "down" : "") : "subtle"}`}
+                  title="total return"
+                >
+                  {pct(j.total_returns)}
+                </td>
+                <td className="subtle" title={dateTime(j.created_at)}>
+                  {ago(j.created_at)}
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
+    </div>
   );
 }

@@ -1,8 +1,18 @@
-/** One job: live status while it runs, then the result (metrics, charts, K-lines, trades,
- * positions, parameters, log, downloads). */
-import { type UIEvent, useCallback, useEffect, useLayoutEffect, useRef, useState } from "react";
+/** One job: live status while it runs, then the result (metrics, charts with the strategy's
+ * plot() series, K-lines with indicators, round trips, fills, positions, period tables,
+ * parameters, log, downloads and the HTML report); its title and notes; retry or run again. */
+import {
+  type ReactNode,
+  type UIEvent,
+  useCallback,
+  useEffect,
+  useLayoutEffect,
+  useMemo,
+  useRef,
+  useState,
+} from "react";
 import { Link, useNavigate, useParams } from "react-router-dom";
-import { api, download, errorMessage, unwrap, unwrapData } from "../api/client";
+import { api, download, errorMessage, type Schemas, unwrap, unwrapData } from "../api/client";
 import {
   type ChannelFrame,
   decodeEquity,
@@ -19,8 +29,14 @@ import {
   DrawdownChart,
   EquityChart,
   KlineChart,
+  type KlineOverlay,
   LiveEquityChart,
+  PLOT_COLORS,
+  type PlotLine,
+  PlotSeriesChart,
 } from "../components/ResultCharts";
+import { PeriodsTab, RoundTripsTab } from "../components/ResultTables";
+import { RunAnnotationForm } from "../components/RunAnnotation";
 import {
   Empty,
   ErrorBanner,
@@ -32,6 +48,7 @@ import {
 } from "../components/ui";
 import { cell, dateTime, duration, int, isNum, num, pct } from "../lib/format";
 import { useInterval, useLoad } from "../lib/hooks";
+import { alignSeries, MA_COLORS, MA_WINDOWS, movingAverage, onPriceScale } from "../lib/indicators";
 import {
   addSample,
   appendLines,
@@ -44,14 +61,29 @@ import {
   shortDuration,
   sliceLines,
 } from "../lib/jobLive";
+import { columnHint, columnLabel } from "../lib/tables";
 
-type Tab = "overview" | "kline" | "trades" | "positions" | "params" | "log";
+type Plots = Schemas["PlotSeries"];
+
+type Tab =
+  | "overview"
+  | "kline"
+  | "roundtrips"
+  | "trades"
+  | "positions"
+  | "periods"
+  | "params"
+  | "log";
+/** The tabs that need a result. */
+const RESULT_TABS: readonly Tab[] = ["kline", "roundtrips", "trades", "positions", "periods"];
 
 export function ResultPage() {
   const { id = "" } = useParams();
   const navigate = useNavigate();
   const [tab, setTab] = useState<Tab>("overview");
   const [error, setError] = useState<string | null>(null);
+  const [editing, setEditing] = useState(false);
+  const [busy, setBusy] = useState<string | null>(null);
   const job = useLoad(
     () => unwrap(api.GET("/api/backtest/jobs/{job_id}", { params: { path: { job_id: id } } })),
     [id],
@@ -80,35 +112,59 @@ export function ResultPage() {
     [id, finished],
   );
 
-  useEffect(() => {
-    if (status && !finished && (tab === "kline" || tab === "trades" || tab === "positions"))
-      setTab("overview");
-  }, [status, finished, tab]);
+  const plots = useLoad(
+    async () =>
+      finished
+        ? await unwrapData(
+            api.GET("/api/backtest/jobs/{job_id}/plots", { params: { path: { job_id: id } } }),
+          )
+        : null,
+    [id, finished],
+  );
 
-  async function act(action: "cancel" | "retry") {
+  useEffect(() => {
+    if (status && !finished && RESULT_TABS.includes(tab)) setTab("overview");
+  }, [status, finished, tab]);
+  // biome-ignore lint/correctness/useExhaustiveDependencies: another job closes the form.
+  useEffect(() => setEditing(false), [id]);
+
+  async function act(action: "cancel" | "retry" | "rerun") {
     setError(null);
+    setBusy(action);
     try {
       const path = { params: { path: { job_id: id } } };
       if (action === "cancel") {
         await unwrap(api.POST("/api/backtest/jobs/{job_id}/cancel", path));
         await job.reload();
       } else {
-        const res = await unwrap(api.POST("/api/backtest/jobs/{job_id}/retry", path));
+        const res = await unwrap(
+          action === "retry"
+            ? api.POST("/api/backtest/jobs/{job_id}/retry", path)
+            : api.POST("/api/backtest/jobs/{job_id}/rerun", path),
+        );
         navigate(`/jobs/${res.job_id}`);
       }
     } catch (exc) {
       setError(errorMessage(exc));
+    } finally {
+      setBusy(null);
     }
   }
 
-  async function save(kind: "json" | "csv") {
+  async function save(kind: "json" | "csv" | "report") {
     setError(null);
+    setBusy(kind);
     try {
       if (kind === "json")
         await download(`/api/backtest/jobs/${id}/files/result.json`, `${id}-result.json`);
-      else await download(`/api/backtest/jobs/${id}/files/trades.csv`, `${id}-trades.csv`);
+      else if (kind === "csv")
+        await download(`/api/backtest/jobs/${id}/files/trades.csv`, `${id}-trades.csv`);
+      // The tear sheet: one self-contained HTML file (it opens offline).
+      else await download(`/api/backtest/jobs/${id}/report`, `${id}-report.html`);
     } catch (exc) {
       setError(errorMessage(exc));
+    } finally {
+      setBusy(null);
     }
   }
 
@@ -129,6 +185,36 @@ export function ResultPage() {
   const request = info.data?.request ?? {};
   const summary = result.data?.summary ?? {};
 
+  const inline = j.inline || j.strategy_id === null;
+  const ended = !active && !finished; // FAILED or CANCELLED
+  const version = j.strategy_version ?? (isNum(request.version) ? request.version : null);
+  const rerunButtons = (
+    <>
+      <button
+        type="button"
+        className={ended && j.status === "CANCELLED" ? "primary" : ""}
+        onClick={() => act("retry")}
+        disabled={busy !== null}
+        title="the same code snapshot and the same inputs"
+        data-testid="retry-snapshot"
+      >
+        ↻ Retry (same code snapshot)
+      </button>
+      {!inline && (
+        <button
+          type="button"
+          className={ended && j.status === "FAILED" ? "primary" : ""}
+          onClick={() => act("rerun")}
+          disabled={busy !== null}
+          title="the strategy's current saved code, with the same inputs"
+          data-testid="rerun-current"
+        >
+          ▶ Run again with current code
+        </button>
+      )}
+    </>
+  );
+
   return (
     <div className="page">
       <div className="page-head">
@@ -136,44 +222,100 @@ export function ResultPage() {
           Jobs
         </Link>
         <span className="subtle">/</span>
-        <h1 className="mono" style={{ fontSize: 14 }} title={j.job_id}>
-          {j.job_id.slice(0, 12)}
-        </h1>
-        <StatusBadge status={j.status} />
-        <span className="subtle result-meta">
-          {j.strategy_id === null ? (
-            <span>{j.strategy_name || "inline run"} (inline)</span>
-          ) : (
-            <Link to={`/strategies/${encodeURIComponent(j.strategy_id)}`}>{j.strategy_id}</Link>
+        <h1 className="run-heading" title={j.title || j.job_id} data-testid="run-title">
+          {j.title || (
+            <span className="mono" style={{ fontSize: 14 }}>
+              {j.job_id.slice(0, 12)}
+            </span>
           )}
-          {request.start_date
-            ? ` · ${String(request.start_date)} → ${String(request.end_date)}`
-            : ""}
-          {Array.isArray(request.universe) ? ` · ${request.universe.join(", ")}` : ""}
-          {request.benchmark ? ` vs ${String(request.benchmark)}` : ""}
-        </span>
+        </h1>
+        {!editing && (
+          <button
+            type="button"
+            className="small ghost"
+            onClick={() => setEditing(true)}
+            data-testid="edit-annotation"
+            title="the run's title and notes (shown in lists, comparisons and the report)"
+          >
+            ✎ {j.title || j.notes ? "Edit" : "Add title & notes"}
+          </button>
+        )}
+        <StatusBadge status={j.status} />
         <span className="grow" />
         {active && (
           <button type="button" onClick={() => act("cancel")} data-testid="cancel-job">
             Cancel
           </button>
         )}
-        {!active && (
-          <button type="button" onClick={() => act("retry")}>
-            Retry
-          </button>
-        )}
         {finished && (
           <>
+            <button
+              type="button"
+              className="primary"
+              onClick={() => save("report")}
+              disabled={busy === "report"}
+              data-testid="download-report"
+              title="a self-contained HTML tear sheet to keep or share (opens offline)"
+            >
+              {busy === "report" ? "Preparing…" : "⤓ Report"}
+            </button>
             <button type="button" onClick={() => save("json")} data-testid="download-json">
               ⤓ Result JSON
             </button>
             <button type="button" onClick={() => save("csv")} data-testid="download-csv">
-              ⤓ Trades CSV
+              ⤓ Fills CSV
             </button>
           </>
         )}
       </div>
+      <div className="row result-sub">
+        <span className="subtle result-meta">
+          {j.strategy_id === null ? (
+            <span>{j.strategy_name || "inline run"}</span>
+          ) : (
+            <Link
+              to={`/strategies/${encodeURIComponent(j.strategy_id)}`}
+              title={j.strategy_name ? `name: ${j.strategy_name}` : undefined}
+            >
+              {j.strategy_id}
+            </Link>
+          )}
+          {inline && <span className="tag inline-tag">inline</span>}
+          {version ? ` · v${version}` : ""}
+          {request.start_date
+            ? ` · ${String(request.start_date)} → ${String(request.end_date)}`
+            : ""}
+          {Array.isArray(request.universe) ? ` · ${request.universe.join(", ")}` : ""}
+          {request.benchmark ? ` vs ${String(request.benchmark)}` : ""}
+          {j.engine ? ` · ${j.engine}` : ""}
+          {j.title ? (
+            <>
+              {" · "}
+              <span className="mono" title={j.job_id}>
+                {j.job_id.slice(0, 12)}
+              </span>
+            </>
+          ) : null}
+        </span>
+        <span className="grow" />
+        {finished && <span className="row result-sub-actions">{rerunButtons}</span>}
+      </div>
+      {editing ? (
+        <RunAnnotationForm
+          job={j}
+          onCancel={() => setEditing(false)}
+          onSaved={(saved) => {
+            job.setData(saved);
+            setEditing(false);
+          }}
+        />
+      ) : (
+        j.notes && (
+          <div className="run-notes" data-testid="run-notes">
+            {j.notes}
+          </div>
+        )
+      )}
       <ErrorBanner
         error={error || result.error || info.error}
         onClose={error ? () => setError(null) : undefined}
@@ -192,6 +334,11 @@ export function ResultPage() {
       {finished && result.data && (
         <MetricCards summary={summary} trades={result.data.trades_total} />
       )}
+      {ended && (
+        <RerunHelp job={j} version={version} inline={inline}>
+          {rerunButtons}
+        </RerunHelp>
+      )}
 
       <div className="panel">
         <Tabs<Tab>
@@ -201,11 +348,17 @@ export function ResultPage() {
             { id: "overview", label: "Overview" },
             { id: "kline", label: "K-line", disabled: !finished },
             {
+              id: "roundtrips",
+              label: `Round trips${isNum(summary.round_trips) ? ` (${summary.round_trips})` : ""}`,
+              disabled: !finished,
+            },
+            {
               id: "trades",
-              label: `Trades${result.data ? ` (${result.data.trades_total})` : ""}`,
+              label: `Fills${result.data ? ` (${result.data.trades_total})` : ""}`,
               disabled: !finished,
             },
             { id: "positions", label: "Positions", disabled: !finished },
+            { id: "periods", label: "Periods", disabled: !finished },
             { id: "params", label: "Parameters" },
             { id: "log", label: "Log" },
           ]}
@@ -221,6 +374,11 @@ export function ResultPage() {
                   />
                   <h3 style={{ margin: "6px 0 0 4px" }}>Drawdown</h3>
                   <DrawdownChart equity={result.data.equity} />
+                  <PlotPane
+                    dates={result.data.equity.dates}
+                    plots={plots.data}
+                    error={plots.error}
+                  />
                 </>
               ) : (
                 <Empty title="The run has no sessions" />
@@ -233,21 +391,111 @@ export function ResultPage() {
                 <LogView jobId={id} live />
               </>
             ) : (
-              <>
-                <p className="subtle" style={{ marginTop: 0 }}>
-                  This job is {j.status} and has no result. Its log is below: fix the strategy or
-                  the inputs, then retry.
-                </p>
-                <LogView jobId={id} live={false} />
-              </>
+              <LogView jobId={id} live={false} />
             ))}
-          {tab === "kline" && finished && info.data && <KlineTab jobId={id} info={info.data} />}
+          {tab === "kline" && finished && info.data && (
+            <KlineTab jobId={id} info={info.data} plots={plots.data} />
+          )}
+          {tab === "roundtrips" && finished && (
+            <RoundTripsTab jobId={id} symbols={info.data?.symbols ?? []} summary={summary} />
+          )}
           {tab === "trades" && finished && <TradesTab jobId={id} />}
           {tab === "positions" && finished && <PositionsTab jobId={id} />}
+          {tab === "periods" && finished && <PeriodsTab jobId={id} />}
           {tab === "params" && <ParamsTab job={j} info={info.data} summary={summary} />}
           {tab === "log" && <LogView jobId={id} live={active} />}
         </div>
       </div>
+    </div>
+  );
+}
+
+/**
+ * What a FAILED or CANCELLED job's two buttons do: Retry runs the job's own code snapshot again,
+ * "Run again with current code" the strategy's saved code of today (both with the same inputs).
+ */
+function RerunHelp({
+  job,
+  version,
+  inline,
+  children,
+}: {
+  job: JobStatusView;
+  version: number | null;
+  inline: boolean;
+  children: ReactNode;
+}) {
+  return (
+    <div className="panel rerun-help" data-testid="rerun-help">
+      <div className="panel-body">
+        <p style={{ marginTop: 0 }}>
+          This job {job.status === "FAILED" ? "failed" : "was cancelled"} and has no result. Its log
+          is below.
+        </p>
+        <ul className="rerun-list">
+          <li>
+            <strong>Retry (same code snapshot)</strong> runs the very code this job ran
+            {version ? ` (version ${version})` : ""} again, with the same inputs: for a failure that
+            was not the code's (a worker that died, a timeout, a cancelled run). A bug in the
+            strategy fails again.
+          </li>
+          {inline ? (
+            <li>
+              This is an inline run: its code came with the request, so there is no saved strategy
+              to take newer code from, and only Retry is offered.
+            </li>
+          ) : (
+            <li>
+              <strong>Run again with current code</strong> runs the strategy's code as saved now,
+              with the same inputs: fix the strategy in the{" "}
+              {job.strategy_id !== null ? (
+                <Link to={`/strategies/${encodeURIComponent(job.strategy_id)}`}>editor</Link>
+              ) : (
+                "editor"
+              )}
+              , save it, then press it.
+            </li>
+          )}
+        </ul>
+        <div className="row">{children}</div>
+      </div>
+    </div>
+  );
+}
+
+/** The strategy's plot() series under the equity chart (nothing when it recorded none). */
+function PlotPane({
+  dates,
+  plots,
+  error,
+}: {
+  dates: string[];
+  plots: Plots | null;
+  error: string | null;
+}) {
+  const lines = useMemo<PlotLine[]>(
+    () =>
+      Object.keys(plots?.series ?? {})
+        .sort()
+        .map((name, i) => {
+          const line = plots?.series[name] ?? { dates: [], values: [] };
+          return {
+            name,
+            values: alignSeries(dates, line.dates, line.values),
+            color: PLOT_COLORS[i % PLOT_COLORS.length],
+          };
+        }),
+    [dates, plots],
+  );
+  if (error)
+    return <p className="hint">The strategy's plot() series could not be loaded: {error}</p>;
+  if (!lines.length) return null;
+  return (
+    <div data-testid="plot-pane">
+      <h3 style={{ margin: "10px 0 0 4px" }}>
+        Strategy series <span className="hint plot-hint">recorded with plot()</span>
+      </h3>
+      <PlotSeriesChart dates={dates} lines={lines} />
     </div>
   );
 }
@@ -280,9 +528,24 @@ function MetricCards({ summary, trades }: { summary: Record<string, unknown>; tr
         ? `${String(summary.max_drawdown_start)} → ${String(summary.max_drawdown_end)}`
         : undefined,
     ],
-    ["Win rate", pct(summary.win_rate, 1), ""],
-    ["P/L ratio", num(summary.profit_loss_ratio, 2), ""],
-    ["Trades", int(summary.trade_count ?? trades), "", `volatility ${pct(summary.volatility)}`],
+    [
+      "Win rate",
+      pct(summary.win_rate, 1),
+      "",
+      isNum(summary.round_trips) ? `of ${int(summary.round_trips)} round trips` : undefined,
+    ],
+    [
+      "Profit factor",
+      num(summary.profit_factor, 2),
+      "",
+      `P/L ratio ${num(summary.profit_loss_ratio, 2)}`,
+    ],
+    [
+      "Round trips",
+      int(summary.round_trips),
+      "",
+      `${int(summary.trade_count ?? trades)} fills · vol ${pct(summary.volatility)}`,
+    ],
   ];
   return (
     <div className="cards" data-testid="metric-cards">
@@ -297,13 +560,15 @@ function MetricCards({ summary, trades }: { summary: Record<string, unknown>; tr
   );
 }
 
-function KlineTab({ jobId, info }: { jobId: string; info: RunInfo }) {
+function KlineTab({ jobId, info, plots }: { jobId: string; info: RunInfo; plots: Plots | null }) {
   const symbols = info.symbols.length
     ? info.symbols
     : Array.isArray(info.request.universe)
       ? info.request.universe.map(String)
       : [];
   const [symbol, setSymbol] = useState(symbols[0] ?? "");
+  const [mas, setMas] = useState<number[]>([...MA_WINDOWS]);
+  const [shown, setShown] = useState<string[]>([]);
   const config = info.config ?? info.request;
   const data = useLoad(async () => {
     if (!symbol) return null;
@@ -328,6 +593,36 @@ function KlineTab({ jobId, info }: { jobId: string; info: RunInfo }) {
     ]);
     return { bars, trades: trades.trades };
   }, [symbol, jobId]);
+  const bars = data.data?.bars;
+  const plotNames = Object.keys(plots?.series ?? {}).sort();
+  // The plot() series laid on the bars' dates, each on the price axis when it lives on the
+  // price's scale (a moving average of the price), else on an axis of its own.
+  const plotLines = useMemo(() => {
+    if (!bars || !plots) return [];
+    return Object.keys(plots.series)
+      .sort()
+      .map((name, i) => {
+        const line = plots.series[name];
+        const values = alignSeries(bars.dates, line.dates, line.values);
+        return {
+          name,
+          values,
+          color: PLOT_COLORS[i % PLOT_COLORS.length],
+          ownAxis: !onPriceScale(values, bars.close),
+        };
+      });
+  }, [bars, plots]);
+  const overlays = useMemo<KlineOverlay[]>(() => {
+    if (!bars) return [];
+    return [
+      ...MA_WINDOWS.filter((w) => mas.includes(w)).map((w) => ({
+        name: `MA${w}`,
+        values: movingAverage(bars.close, w, 4),
+        color: MA_COLORS[w],
+      })),
+      ...plotLines.filter((l) => shown.includes(l.name)),
+    ];
+  }, [bars, mas, plotLines, shown]);
   if (!symbols.length)
     return (
       <Empty title="No instrument was traded">
@@ -358,9 +653,59 @@ function KlineTab({ jobId, info }: { jobId: string; info: RunInfo }) {
         <span className="grow" />
         {data.data && <span className="subtle">{data.data.trades.length} fills</span>}
       </div>
+      <div className="row wrap kline-overlays" data-testid="kline-overlays">
+        <span className="subtle">Moving averages</span>
+        {MA_WINDOWS.map((w) => (
+          <button
+            type="button"
+            key={w}
+            className={`chip${mas.includes(w) ? " on" : ""}`}
+            aria-pressed={mas.includes(w)}
+            onClick={() => setMas((m) => (m.includes(w) ? m.filter((x) => x !== w) : [...m, w]))}
+          >
+            <span className="swatch" style={{ background: MA_COLORS[w] }} />
+            MA {w}
+          </button>
+        ))}
+        {plotNames.length > 0 && (
+          <>
+            <span className="subtle" style={{ marginLeft: 12 }}>
+              Strategy series
+            </span>
+            {plotLines.map((l) => (
+              <button
+                type="button"
+                key={l.name}
+                className={`chip${shown.includes(l.name) ? " on" : ""}`}
+                aria-pressed={shown.includes(l.name)}
+                title={
+                  l.ownAxis
+                    ? "not on the price's scale: drawn dashed against the right-hand axis"
+                    : "on the price's scale: drawn over the candles"
+                }
+                onClick={() =>
+                  setShown((s) =>
+                    s.includes(l.name) ? s.filter((x) => x !== l.name) : [...s, l.name],
+                  )
+                }
+                data-testid="plot-toggle"
+              >
+                <span className="swatch" style={{ background: l.color }} />
+                {l.name}
+                {l.ownAxis && <small>right axis</small>}
+              </button>
+            ))}
+          </>
+        )}
+      </div>
       <ErrorBanner error={data.error} />
       {data.data ? (
-        <KlineChart bars={data.data.bars} trades={data.data.trades} symbol={symbol} />
+        <KlineChart
+          bars={data.data.bars}
+          trades={data.data.trades}
+          symbol={symbol}
+          overlays={overlays}
+        />
       ) : (
         !data.error && <div className="loading">Loading bars…</div>
       )}
@@ -395,8 +740,12 @@ function TradesTab({ jobId }: { jobId: string }) {
           <thead>
             <tr>
               {columns.map((c) => (
-                <th key={c} className={typeof result.trades[0]?.[c] === "number" ? "num" : ""}>
-                  {c}
+                <th
+                  key={c}
+                  className={typeof result.trades[0]?.[c] === "number" ? "num" : ""}
+                  title={columnHint(c)}
+                >
+                  {columnLabel(c)}
                 </th>
               ))}
             </tr>
@@ -497,8 +846,12 @@ function PositionsTab({ jobId }: { jobId: string }) {
                 <thead>
                   <tr>
                     {positions.columns.map((c) => (
-                      <th key={c} className={c === "date" || c === "order_book_id" ? "" : "num"}>
-                        {c}
+                      <th
+                        key={c}
+                        className={c === "date" || c === "order_book_id" ? "" : "num"}
+                        title={columnHint(c)}
+                      >
+                        {columnLabel(c)}
                       </th>
                     ))}
                   </tr>
