@@ -6,10 +6,8 @@ worker code (``drain``: each job forked into the sandbox).
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +23,7 @@ from quantdesk.backtest.run import prepare_backtest
 from quantdesk.core.settings import Settings
 from quantdesk.engine import BarSeries
 from quantdesk.services.platform import Platform, bootstrap
-from tests.fixtures.platform import ADMIN_LOGIN, drain, make_settings
+from tests.fixtures.platform import drain, logged_in, make_settings
 from tests.fixtures.rqalpha import rqalpha_command
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
@@ -33,19 +31,6 @@ SMA = (EXAMPLES / "sma_crossover.py").read_text()
 BT_SMA = (EXAMPLES / "bt_sma_crossover.py").read_text()
 RUN = {"strategy_id": "sma", "start_date": "2010-01-04", "end_date": "2010-12-31",
        "universe": ["AAPL"], "benchmark": "SPX"}  # fmt: skip
-
-
-@contextlib.contextmanager
-def logged_in(settings: Settings) -> Iterator[tuple[TestClient, Platform]]:
-    """An admin client over a platform built from ``settings``."""
-    platform = bootstrap(settings)
-    try:
-        with TestClient(create_app(settings, platform), raise_server_exceptions=False) as client:
-            token = client.post("/api/login", data=ADMIN_LOGIN).json()["token"]
-            client.headers["Authorization"] = token
-            yield client, platform
-    finally:
-        platform.close()
 
 
 def run_job(client: TestClient, platform: Platform, **body: Any) -> dict[str, Any]:

@@ -16,10 +16,9 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from quantdesk.api import create_app
-from quantdesk.services.platform import Platform, bootstrap
+from quantdesk.services.platform import Platform
 from quantdesk.storage import jobs as job_store
-from tests.fixtures.platform import ADMIN_LOGIN, drain, make_settings
+from tests.fixtures.platform import drain, logged_in, make_settings
 from tests.unit.test_sources import akshare_client
 
 UPDATE = {"order_book_ids": ["600519.XSHG", "000001.XSHE"], "start_date": "2024-01-02",
@@ -33,15 +32,8 @@ def admin(
     data = tmp_path / "data"
     shutil.copytree(demo_data_dir, data)
     settings = make_settings(tmp_path, database_url, data)
-    platform = bootstrap(settings)
-    try:
-        with TestClient(create_app(settings, platform), raise_server_exceptions=False) as client:
-            client.headers["Authorization"] = client.post("/api/login", data=ADMIN_LOGIN).json()[
-                "token"
-            ]
-            yield client, platform
-    finally:
-        platform.close()
+    with logged_in(settings) as session:
+        yield session
 
 
 def snapshot(root: Path) -> dict[str, bytes]:

@@ -14,9 +14,8 @@ import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
 
-from quantdesk.api import create_app
-from quantdesk.services.platform import Platform, bootstrap
-from tests.fixtures.platform import ADMIN_LOGIN, drain, make_settings
+from quantdesk.services.platform import Platform
+from tests.fixtures.platform import drain, logged_in, make_settings
 
 #: Ten XSHG sessions of a made-up A-share stock (2024-01-02 .. 2024-01-15).
 DAYS = pd.bdate_range("2024-01-02", "2024-01-15")
@@ -56,15 +55,8 @@ def admin(
     tmp_path: Path, database_url: str, catalog_copy: Path
 ) -> Iterator[tuple[TestClient, Platform]]:
     settings = make_settings(tmp_path, database_url, catalog_copy, data_upload_mb=1.0)
-    platform = bootstrap(settings)
-    try:
-        with TestClient(create_app(settings, platform), raise_server_exceptions=False) as client:
-            client.headers["Authorization"] = client.post("/api/login", data=ADMIN_LOGIN).json()[
-                "token"
-            ]
-            yield client, platform
-    finally:
-        platform.close()
+    with logged_in(settings) as session:
+        yield session
 
 
 def upload(client: TestClient, content: bytes, filename: str = "bars.csv", **fields: Any) -> Any:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Callable
+from typing import Annotated, TypeVar
 
 from fastapi import Depends, Header, Request
 
@@ -12,6 +13,22 @@ from quantdesk.services.platform import Platform
 
 #: Paths a viewer may write to (its own API keys, password and sessions).
 VIEWER_WRITABLE = ("/api/keys", "/api/me/password", "/api/logout-all")
+
+
+_S = TypeVar("_S")
+
+
+def app_service(request: Request, name: str, make: Callable[[], _S]) -> _S:
+    """The app's service ``name``, made by ``make()`` on first use and kept in the app state.
+
+    For services a route group needs beyond the ``Platform``'s (the data readers, uploads,
+    updates and analysis): one instance per app, like the platform's own.
+    """
+    service = getattr(request.app.state, name, None)
+    if service is None:
+        service = make()
+        setattr(request.app.state, name, service)
+    return service
 
 
 def platform(request: Request) -> Platform:

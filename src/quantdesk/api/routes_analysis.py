@@ -9,7 +9,7 @@ from fastapi.responses import HTMLResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from quantdesk.api.boundary import CheckedRoute
-from quantdesk.api.deps import PlatformDep, PrincipalDep
+from quantdesk.api.deps import PlatformDep, PrincipalDep, app_service
 from quantdesk.api.params import Page
 from quantdesk.api.routes_data import data_service
 from quantdesk.api.schemas import ERROR_RESPONSES, Envelope
@@ -36,11 +36,9 @@ router = APIRouter(
 
 def analysis_service(request: Request, platform: Platform) -> AnalysisService:
     """The app's ``AnalysisService`` (made on first use)."""
-    service = getattr(request.app.state, "analysis_service", None)
-    if service is None:
-        service = AnalysisService(data_service(request, platform))
-        request.app.state.analysis_service = service
-    return service
+    return app_service(
+        request, "analysis_service", lambda: AnalysisService(data_service(request, platform))
+    )
 
 
 @router.get("/jobs/{job_id}/round-trips", response_model=Envelope[RoundTripPage])

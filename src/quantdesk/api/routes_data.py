@@ -7,15 +7,16 @@ files.
 from __future__ import annotations
 
 import io
+from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import APIRouter, File, Form, Query, Request, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
 from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
 from quantdesk.api.boundary import CheckedRoute
-from quantdesk.api.deps import AdminDep, PlatformDep, PrincipalDep
+from quantdesk.api.deps import AdminDep, PlatformDep, PrincipalDep, app_service
 from quantdesk.api.params import Page
 from quantdesk.api.schemas import (
     ERROR_RESPONSES,
@@ -40,11 +41,10 @@ router = APIRouter(prefix="/api", route_class=CheckedRoute, responses=ERROR_RESP
 
 def data_service(request: Request, platform: Platform) -> DataService:
     """The app's ``DataService`` (made on first use)."""
-    service = getattr(request.app.state, "data_service", None)
-    if service is None:
-        service = DataService(platform.db, platform.settings, platform.catalog)
-        request.app.state.data_service = service
-    return service
+    return app_service(
+        request, "data_service",
+        lambda: DataService(platform.db, platform.settings, platform.catalog),
+    )  # fmt: skip
 
 
 class InstrumentsResponse(BaseModel):
@@ -118,22 +118,42 @@ def instruments(
     return InstrumentsResponse(data=service.instruments(q, market, type, limit, offset))
 
 
+@dataclass(frozen=True)
+class BarWindow:
+    """The bars asked for: ``[start, end]`` (``YYYY-MM-DD``, open ends) and the adjustment."""
+
+    start: str | None
+    end: str | None
+    adjust: Adjust
+
+
+def bar_window(
+    start: Annotated[str | None, Query(description="YYYY-MM-DD")] = None,
+    end: Annotated[str | None, Query(description="YYYY-MM-DD")] = None,
+    adjust: Annotated[Adjust, Query(description="none: as traded; pre: forward-adjusted")] = (
+        Adjust.NONE
+    ),
+) -> BarWindow:
+    """The ``start``/``end``/``adjust`` query of the bar routes."""
+    return BarWindow(start, end, adjust)
+
+
+BarWindowDep = Annotated[BarWindow, Depends(bar_window)]
+
+
 @router.get("/data/instruments/{order_book_id}/bars", response_model=BarsResponse, tags=["data"])
 def bars(
     order_book_id: str,
     request: Request,
     platform: PlatformDep,
     _principal: PrincipalDep,
-    start: Annotated[str | None, Query(description="YYYY-MM-DD")] = None,
-    end: Annotated[str | None, Query(description="YYYY-MM-DD")] = None,
-    adjust: Annotated[Adjust, Query(description="none: as traded; pre: forward-adjusted")] = (
-        Adjust.NONE
-    ),
+    window: BarWindowDep,
     limit: Annotated[int | None, Query(ge=1, le=100_000)] = None,
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
 ) -> BarsResponse:
     """One instrument's daily bars in ``[start, end]`` (paged with ``limit``/``offset``)."""
     service = data_service(request, platform)
+    start, end, adjust = window.start, window.end, window.adjust
     return BarsResponse(data=service.bars(order_book_id, start, end, adjust, limit, offset))
 
 
@@ -150,20 +170,17 @@ def download_bars(
     request: Request,
     platform: PlatformDep,
     _principal: PrincipalDep,
-    start: Annotated[str | None, Query(description="YYYY-MM-DD")] = None,
-    end: Annotated[str | None, Query(description="YYYY-MM-DD")] = None,
-    adjust: Annotated[Adjust, Query(description="none: as traded; pre: forward-adjusted")] = (
-        Adjust.NONE
-    ),
+    window: BarWindowDep,
     format: Annotated[str, Query(pattern="^(csv|parquet)$", description="csv or parquet")] = (
         "csv"
     ),
 ) -> Response:
     """Download one instrument's daily bars in ``[start, end]`` as CSV or Parquet."""
-    frame = data_service(request, platform).bars_table(order_book_id, start, end, adjust)
+    service = data_service(request, platform)
+    frame = service.bars_table(order_book_id, window.start, window.end, window.adjust)
     table = frame.reset_index()
     table["date"] = table["date"].dt.date.astype(str)
-    name = f"{order_book_id}-{adjust}"
+    name = f"{order_book_id}-{window.adjust}"
     if format == "parquet":
         buffer = io.BytesIO()
         table.to_parquet(buffer, index=False)
@@ -269,11 +286,9 @@ def trades_csv(
 
 def import_service(request: Request, platform: Platform) -> DataImportService:
     """The app's ``DataImportService`` (made on first use)."""
-    service = getattr(request.app.state, "import_service", None)
-    if service is None:
-        service = DataImportService(platform.catalog, platform.events)
-        request.app.state.import_service = service
-    return service
+    return app_service(
+        request, "import_service", lambda: DataImportService(platform.catalog, platform.events)
+    )
 
 
 @router.post(

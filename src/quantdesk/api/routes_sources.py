@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Request
 
 from quantdesk.api.boundary import CheckedRoute
-from quantdesk.api.deps import AdminDep, PlatformDep, PrincipalDep
+from quantdesk.api.deps import AdminDep, PlatformDep, PrincipalDep, app_service
 from quantdesk.api.params import JobLimit, Offset
 from quantdesk.api.schemas import ERROR_RESPONSES, Envelope, JobList, JobStatusView
 from quantdesk.services.data_updates import (
@@ -26,11 +26,9 @@ router = APIRouter(
 
 def update_service(request: Request, platform: Platform) -> DataUpdateService:
     """The app's ``DataUpdateService`` (made on first use)."""
-    service = getattr(request.app.state, "update_service", None)
-    if service is None:
-        service = DataUpdateService(platform.db, platform.settings)
-        request.app.state.update_service = service
-    return service
+    return app_service(
+        request, "update_service", lambda: DataUpdateService(platform.db, platform.settings)
+    )
 
 
 @router.get("/sources", response_model=Envelope[SourceList])

@@ -9201,14 +9201,14 @@ export interface operations {
     bars: {
         parameters: {
             query?: {
+                limit?: number | null;
+                offset?: number;
                 /** @description YYYY-MM-DD */
                 start?: string | null;
                 /** @description YYYY-MM-DD */
                 end?: string | null;
                 /** @description none: as traded; pre: forward-adjusted */
                 adjust?: components["schemas"]["Adjust"];
-                limit?: number | null;
-                offset?: number;
             };
             header?: {
                 /** @description `<token>` or `Bearer <token>` */
@@ -9311,14 +9311,14 @@ export interface operations {
     download_bars: {
         parameters: {
             query?: {
+                /** @description csv or parquet */
+                format?: string;
                 /** @description YYYY-MM-DD */
                 start?: string | null;
                 /** @description YYYY-MM-DD */
                 end?: string | null;
                 /** @description none: as traded; pre: forward-adjusted */
                 adjust?: components["schemas"]["Adjust"];
-                /** @description csv or parquet */
-                format?: string;
             };
             header?: {
                 /** @description `<token>` or `Bearer <token>` */
