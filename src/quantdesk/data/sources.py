@@ -184,8 +184,7 @@ class BaostockSource:
 
     info = SourceInfo(
         "baostock", "A-shares through baostock (daily bars, ST and suspension flags)", ("cn",),
-        ("daily_bars", "instruments", "listing_dates", "suspensions", "st_status",
-         "index_constituents"),
+        ("daily_bars", "instruments", "listing_dates", "suspensions", "st_status"),
         package="baostock", extra="baostock",
     )  # fmt: skip
     FIELDS = "date,code,open,high,low,close,volume,tradestatus,isST"
