@@ -369,3 +369,25 @@ def test_limits_are_shared_by_api_processes_through_redis(
         for key in redis_client.scan_iter(f"{REDIS_KEY_PREFIX}:*"):
             if any(mark in key.decode() for mark in marks):
                 redis_client.delete(key)
+
+
+def test_logins_stay_answered_and_limited_while_redis_is_down(
+    tmp_path: Path, demo_data_dir: Path
+) -> None:
+    """Regression: an unreachable REDIS_URL made every login a 500; now each process counts
+    on its own until Redis answers again."""
+    settings = make_settings(
+        tmp_path, f"sqlite:///{tmp_path / 'q.db'}", demo_data_dir,
+        redis_url="redis://127.0.0.1:1/0", login_account_limits="3/minute",
+    )  # fmt: skip
+    platform = bootstrap(settings)
+    try:
+        client = TestClient(create_app(settings, platform), raise_server_exceptions=False)
+        assert client.post("/api/login", data=ADMIN).status_code == 200
+        for _ in range(3):
+            res = client.post("/api/login", data={**ADMIN, "password": "wrong-guess"})
+            assert_error(res, 401, "UNAUTHORIZED")
+        res = from_address(client, "10.9.9.9").post("/api/login", data=ADMIN)
+        assert_error(res, 429, "TOO_MANY_REQUESTS", "account")
+    finally:
+        platform.close()

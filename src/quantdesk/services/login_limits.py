@@ -13,28 +13,32 @@ Two moving-window limits count *failed* logins (wrong password or unknown mobile
   mobiles from one address).
 
 The counters and the good addresses live in memory (one API process), or in Redis when
-``REDIS_URL`` is set, so that every API process shares them.
+``REDIS_URL`` is set, so that every API process shares them; while Redis is down each process
+counts on its own (never unlimited, never a 500).
 """
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
+import logging
 import math
 import time
-from collections.abc import Iterator
+from collections.abc import Callable
+from typing import TypeVar
 
 from limits import RateLimitItem, parse_many
 from limits.errors import StorageError
 from limits.storage import MemoryStorage, RedisStorage, Storage
 from limits.strategies import MovingWindowRateLimiter
 
-from quantdesk.core.errors import ConfigurationError, InternalError, TooManyRequests
+from quantdesk.core.errors import ConfigurationError, TooManyRequests
 from quantdesk.core.settings import Settings
 
 #: Prefix of every key quantdesk writes in Redis.
 REDIS_KEY_PREFIX = "quantdesk-login"
-#: Seconds to wait for Redis before a login fails (500) instead of hanging.
+log = logging.getLogger("quantdesk.auth")
+_T = TypeVar("_T")
+#: Seconds to wait for Redis before a login counts in this process instead of hanging.
 REDIS_TIMEOUT_SECONDS = 2.0
 
 
@@ -58,8 +62,8 @@ def _account_id(mobile: str) -> str:
 class LoginLimiter:
     """Failed-login limits and recent good addresses (see the module docstring).
 
-    Every method raises ``InternalError`` (500) when Redis does not answer within
-    ``REDIS_TIMEOUT_SECONDS``: logins fail closed rather than unlimited.
+    When Redis does not answer within ``REDIS_TIMEOUT_SECONDS``, the counts go to this
+    process's memory until it does: logins stay limited (per process) and answered.
     """
 
     def __init__(self, settings: Settings) -> None:
@@ -87,6 +91,25 @@ class LoginLimiter:
             storage = MemoryStorage()
         self._storage = storage
         self._limiter = MovingWindowRateLimiter(storage)
+        #: Where counts go while Redis does not answer (this process only, never unlimited).
+        self._local = MemoryStorage()
+        self._local_limiter = MovingWindowRateLimiter(self._local)
+        self._warned_at = 0.0
+
+    def _run(self, op: Callable[[MovingWindowRateLimiter, Storage], _T]) -> _T:
+        """``op`` on the shared store, or on this process's own while Redis is down.
+
+        Logins stay limited (per process) and answered when Redis fails, instead of a 500;
+        a warning says so at most once a minute.
+        """
+        try:
+            return op(self._limiter, self._storage)
+        except StorageError as exc:
+            now = time.monotonic()
+            if now - self._warned_at >= 60:
+                self._warned_at = now
+                log.warning("login limits: Redis unavailable (%s); counting in this process", exc)
+            return op(self._local_limiter, self._local)
 
     def check_address(self, ip: str) -> None:
         """Refuse any login from ``ip`` while its failures fill ``LOGIN_IP_LIMITS``.
@@ -116,11 +139,14 @@ class LoginLimiter:
 
     def failed(self, mobile: str, ip: str) -> None:
         """Count a wrong password (or unknown mobile) against ``mobile`` and ``ip``."""
-        with _guard():
+
+        def hit(limiter: MovingWindowRateLimiter, _storage: Storage) -> None:
             for item in self._ip_limits:
-                self._limiter.hit(item, "ip", ip)
+                limiter.hit(item, "ip", ip)
             for item in self._account_limits:
-                self._limiter.hit(item, "account", _account_id(mobile))
+                limiter.hit(item, "account", _account_id(mobile))
+
+        self._run(hit)
 
     def succeeded(self, mobile: str, ip: str) -> None:
         """Remember ``ip`` as a good address of ``mobile`` for ``LOGIN_TRUSTED_IP_DAYS``.
@@ -129,35 +155,30 @@ class LoginLimiter:
         holds for other addresses.
         """
         key = self._trusted_key(mobile, ip)
-        with _guard():
-            self._storage.clear(key)
-            self._storage.incr(key, self._trusted_seconds)
+
+        def remember(_limiter: MovingWindowRateLimiter, storage: Storage) -> None:
+            storage.clear(key)
+            storage.incr(key, self._trusted_seconds)
+
+        self._run(remember)
 
     def is_trusted(self, mobile: str, ip: str) -> bool:
         """True when ``mobile`` logged in successfully from ``ip`` recently."""
-        with _guard():
-            return self._storage.get(self._trusted_key(mobile, ip)) > 0
+        key = self._trusted_key(mobile, ip)
+        return self._run(lambda _limiter, storage: storage.get(key) > 0)
 
     def _trusted_key(self, mobile: str, ip: str) -> str:
         return f"trusted/{_account_id(mobile)}/{ip}"
 
     def _blocked_for(self, items: list[RateLimitItem], *identifiers: str) -> int:
         """0 when another failure is allowed, else whole seconds until one is."""
-        wait = 0.0
-        with _guard():
+
+        def wait_for(limiter: MovingWindowRateLimiter, _storage: Storage) -> float:
+            wait = 0.0
             for item in items:
-                if not self._limiter.test(item, *identifiers):
-                    reset = self._limiter.get_window_stats(item, *identifiers).reset_time
+                if not limiter.test(item, *identifiers):
+                    reset = limiter.get_window_stats(item, *identifiers).reset_time
                     wait = max(wait, reset - time.time(), 1.0)
-        return math.ceil(wait)
+            return wait
 
-
-@contextlib.contextmanager
-def _guard() -> Iterator[None]:
-    """Turns an unreachable Redis into ``InternalError`` (500) with a clear message."""
-    try:
-        yield
-    except StorageError as exc:
-        raise InternalError(
-            "the login limiter's store (REDIS_URL) is unavailable; try again later"
-        ) from exc
+        return math.ceil(self._run(wait_for))
