@@ -126,6 +126,8 @@ def test_a_multi_instrument_parquet_file_with_a_column_mapping(
     assert res.status_code == 200, res.text
     data = res.json()["data"]
     assert data["format"] == "parquet" and data["rows_accepted"] == 20
+    assert data["mapping"]["date"] == "Day" and data["mapping"]["close"] == "Last"
+    assert data["mapping"]["order_book_id"] == "order_book_id"
     assert [i["order_book_id"] for i in data["instruments"]] == ["000001.XSHE", "300750.XSHE"]
     listed = {
         r["order_book_id"]: r
@@ -250,3 +252,22 @@ def test_a_suspended_day_in_uploaded_bars_is_not_tradable(
     refused = [o for o in full["orders"] if o["status"] == "REJECTED"]
     assert [o["datetime"][:10] for o in refused] == ["2024-01-05"]
     assert refused[0]["reject_reason"] == "suspended"
+
+
+def test_a_file_missing_columns_says_which_and_lists_its_own(
+    admin: tuple[TestClient, Platform],
+) -> None:
+    client, _ = admin
+    frame = bars().rename(columns={"date": "Day", "volume": "Qty"})
+    res = upload(client, csv_bytes(frame), order_book_id="600000.XSHG", dry_run=True)
+    assert res.status_code == 400
+    body = res.json()
+    assert body["error"]["code"] == "DATA_INVALID"
+    assert body["data"] == {
+        "columns": ["Day", "open", "high", "low", "close", "Qty"], "missing": ["date", "volume"],
+    }  # fmt: skip
+    fixed = upload(
+        client, csv_bytes(frame), order_book_id="600000.XSHG", dry_run=True,
+        mapping={"date": "Day", "volume": "Qty"},
+    )  # fmt: skip
+    assert fixed.status_code == 200 and fixed.json()["data"]["rows_accepted"] == 10

@@ -114,12 +114,14 @@ class UploadReport:
     dry_run: bool
     committed: bool = False
     refused: str | None = None
+    mapping: dict[str, str] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         """The JSON shape of the report (dates as ``YYYY-MM-DD``)."""
         return {
             "format": self.file_format,
             "columns": self.columns,
+            "mapping": self.mapping,
             "dry_run": self.dry_run,
             "committed": self.committed,
             "refused": self.refused,
@@ -181,8 +183,24 @@ def _key(name: Any) -> str:
     return str(name).strip().lower().replace(" ", "_").replace("-", "_")
 
 
+class MissingColumns(DataValidationError):
+    """A file lacks required columns: ``data`` has the file's ``columns`` and the ``missing``."""
+
+    def __init__(self, message: str, columns: list[str], missing: list[str]) -> None:
+        super().__init__(message)
+        self.data = {"columns": columns, "missing": missing}
+
+
+def applied_mapping(frame: pd.DataFrame) -> dict[str, str]:
+    """``{catalog column: file column}`` of a frame ``normalize_columns`` made."""
+    return dict(frame.attrs.get("mapping", {}))
+
+
 def normalize_columns(frame: pd.DataFrame, mapping: Mapping[str, str]) -> pd.DataFrame:
     """``frame`` with the catalog's column names (see the module docstring).
+
+    The mapping applied (``{catalog column: file column}``) is kept in the result's
+    ``attrs["mapping"]`` (``applied_mapping``).
 
     Raises:
         InvalidArgument: the mapping names a catalog column that does not exist, or a file
@@ -212,7 +230,9 @@ def normalize_columns(frame: pd.DataFrame, mapping: Mapping[str, str]) -> pd.Dat
         )
         if source is not None:
             renames[source] = ours
-    return frame[list(renames)].rename(columns=renames)
+    out = frame[list(renames)].rename(columns=renames)
+    out.attrs["mapping"] = {ours: str(theirs) for theirs, ours in renames.items()}
+    return out
 
 
 def _order_warning(dates: pd.Series) -> str | None:
@@ -303,10 +323,13 @@ def import_file(catalog: Catalog, filename: str, data: bytes, spec: UploadSpec) 
     frame = normalize_columns(raw, spec.mapping)
     missing = [c for c in REQUIRED if c not in frame.columns]
     if missing:
-        raise DataValidationError(
+        raise MissingColumns(
             f"{filename}: missing column(s) {', '.join(missing)} (the file has "
-            f"{', '.join(map(str, raw.columns))}); map them with the column mapping"
+            f"{', '.join(map(str, raw.columns))}); map them with the column mapping",
+            [str(c) for c in raw.columns],
+            missing,
         )
+    mapping = applied_mapping(frame)
     groups = split_instruments(frame, spec.order_book_id)
     single = len(groups) == 1
     outcomes: list[InstrumentOutcome] = []
@@ -330,7 +353,9 @@ def import_file(catalog: Catalog, filename: str, data: bytes, spec: UploadSpec) 
             outcome.warnings.append(warning)
         ready.append((instrument, rows))
     problems = [o for o in outcomes if o.error or o.report.rejected or o.warnings]
-    result = UploadReport(fmt, [str(c) for c in raw.columns], outcomes, spec.dry_run)
+    result = UploadReport(
+        fmt, [str(c) for c in raw.columns], outcomes, spec.dry_run, mapping=mapping
+    )
     if spec.strict and problems:
         worst = problems[0]
         why = worst.error or (

@@ -161,6 +161,9 @@ class UploadResult(BaseModel):
 
     format: str = Field(description="csv or parquet")
     columns: list[str] = Field(description="the file's own column names")
+    mapping: dict[str, str] = Field(
+        default_factory=dict, description="{catalog column: file column} as applied"
+    )
     dry_run: bool
     committed: bool = Field(description="true once accepted rows were written")
     refused: str | None = Field(description="why a strict upload was not written")

@@ -4658,6 +4658,13 @@ export interface components {
             /** Instruments */
             instruments: components["schemas"]["ImportedInstrument"][];
             /**
+             * Mapping
+             * @description {catalog column: file column} as applied
+             */
+            mapping?: {
+                [key: string]: string;
+            };
+            /**
              * Refused
              * @description why a strict upload was not written
              */

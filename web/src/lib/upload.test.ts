@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import { ApiError } from "../api/client";
 import {
   autoMapping,
+  catalogMapping,
   columnKey,
   columnsFromMessage,
   csvHeader,
@@ -14,6 +15,7 @@ import {
   isStOn,
   mappingJson,
   mappingProblems,
+  missingColumnsDetail,
   missingFromMessage,
   optionProblems,
   parseIds,
@@ -331,5 +333,25 @@ describe("sources and updates", () => {
     expect(stShort(periods.slice(0, 1))).toBe("ST 2009–2010");
     expect(stShort([{ start: "2012-03-01", end: "2012-09-28" }])).toBe("ST 2012");
     expect(stShort([])).toBe("");
+  });
+});
+
+describe("missingColumnsDetail", () => {
+  it("reads the server's columns and missing ones, keeping only catalog columns", () => {
+    expect(
+      missingColumnsDetail({ columns: ["Day", "close"], missing: ["date", "nonsense", "volume"] }),
+    ).toEqual({ columns: ["Day", "close"], missing: ["date", "volume"] });
+    expect(missingColumnsDetail({ instruments: [] })).toBeNull();
+    expect(missingColumnsDetail(null)).toBeNull();
+  });
+});
+
+describe("catalogMapping", () => {
+  it("keeps the catalog columns of the mapping the server applied", () => {
+    expect(catalogMapping({ date: "Day", close: "Last", bogus: "x" })).toEqual({
+      date: "Day",
+      close: "Last",
+    });
+    expect(catalogMapping({})).toBeNull();
   });
 });

@@ -312,7 +312,10 @@ export function importFailure(exc: unknown): ImportFailure {
   } else if (status === 403) {
     message = `Not allowed: ${message}`;
   }
-  const missing = missingFromMessage(message);
+  // The server names the file's columns and the missing ones in `data` (the message is the
+  // fallback of older servers).
+  const detail = exc instanceof ApiError ? missingColumnsDetail(exc.data) : null;
+  const missing = detail ? detail.missing : missingFromMessage(message);
   const needsMapping =
     !report &&
     (missing.length > 0 || /^mapping[: ]/.test(message) || /no order_book_id column/.test(message));
@@ -323,7 +326,31 @@ export function importFailure(exc: unknown): ImportFailure {
     report,
     needsMapping,
     missing,
-    columns: columnsFromMessage(message),
+    columns: detail ? detail.columns : columnsFromMessage(message),
+  };
+}
+
+/** The mapping the server applied (`UploadResult.mapping`) as a form mapping; null if empty. */
+export function catalogMapping(applied: Record<string, string>): Mapping | null {
+  const known = new Set<string>(CATALOG_COLUMNS);
+  const out: Mapping = {};
+  for (const [ours, theirs] of Object.entries(applied)) {
+    if (known.has(ours)) out[ours as CatalogColumn] = theirs;
+  }
+  return Object.keys(out).length ? out : null;
+}
+
+/** `{columns, missing}` of a "missing column(s)" answer, or null. */
+export function missingColumnsDetail(
+  data: unknown,
+): { columns: string[]; missing: CatalogColumn[] } | null {
+  if (!data || typeof data !== "object") return null;
+  const { columns, missing } = data as { columns?: unknown; missing?: unknown };
+  if (!Array.isArray(columns) || !Array.isArray(missing)) return null;
+  const known = new Set<string>(CATALOG_COLUMNS);
+  return {
+    columns: columns.map(String),
+    missing: missing.map(String).filter((c): c is CatalogColumn => known.has(c)),
   };
 }
 

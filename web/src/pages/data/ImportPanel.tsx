@@ -12,6 +12,7 @@ import {
   CATALOG_COLUMNS,
   type CatalogColumn,
   COLUMN_HINTS,
+  catalogMapping,
   csvHeader,
   DEFAULT_OPTIONS,
   type ImportFailure,
@@ -113,9 +114,10 @@ export function ImportPanel({
   };
 
   /** The file's columns are known (from the server): pre-fill the mapping unless edited. */
-  const learn = (cols: string[], reveal: boolean): Mapping => {
+  const learn = (cols: string[], reveal: boolean, applied?: Record<string, string>): Mapping => {
     setServerColumns(cols);
-    const next = mappingTouched ? mapping : autoMapping(cols);
+    const server = applied ? catalogMapping(applied) : null;
+    const next = mappingTouched ? mapping : (server ?? autoMapping(cols));
     setMapping(next);
     if (reveal) setShowMapping(true);
     return next;
@@ -139,7 +141,12 @@ export function ImportPanel({
       if (mine !== picks.current) return; // another file was chosen meanwhile
       // The report is of the form as sent; the mapping pre-filled from the file's columns
       // (the matches by name) says the same.
-      setOutcome({ kind, report, failure: null, key: keyOf(learn(report.columns, true)) });
+      setOutcome({
+        kind,
+        report,
+        failure: null,
+        key: keyOf(learn(report.columns, true, report.mapping)),
+      });
     } catch (exc) {
       if (mine !== picks.current) return;
       const failure = importFailure(exc);
