@@ -11,12 +11,9 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-import os
-import shutil
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from pydantic import Field, field_validator, model_validator
@@ -49,6 +46,7 @@ from quantdesk.jobs.artifacts import (
 from quantdesk.jobs.logs import LogChunk, read_log_chunk
 from quantdesk.jobs.results import read_json_members, read_result_page
 from quantdesk.services.auth import Principal
+from quantdesk.services.retention import JobRetention
 from quantdesk.services.strategies import (
     StrategyService,
     check_inline_code,
@@ -60,8 +58,6 @@ from quantdesk.storage import idempotency as key_store
 from quantdesk.storage import jobs as job_store
 from quantdesk.storage.models import JobRow
 
-#: How often (seconds) a creation also forgets expired Idempotency-Keys (a write).
-CLEANUP_EVERY_SECONDS = 600.0
 MAX_PAGE_SIZE = 1000
 #: The spec's fields that ``prepare`` resolves (defaults made explicit) before a job is queued.
 RESOLVED = {"universe", "benchmark", "engine", "market"}
@@ -145,25 +141,6 @@ def _equity(value: Any) -> Equity:
     )  # fmt: skip
 
 
-def old_buckets(runs: Path, cutoff: str) -> list[str]:
-    """Names of the ``YYYY-MM-DD`` buckets under ``runs`` dated before ``cutoff`` (ISO date)."""
-    try:
-        with os.scandir(runs) as entries:
-            names = [e.name for e in entries if e.is_dir(follow_symlinks=False)]
-    except FileNotFoundError:
-        return []
-    old = []
-    for name in names:
-        if len(name) != 10 or name >= cutoff:
-            continue
-        try:
-            dt.date.fromisoformat(name)
-        except ValueError:
-            continue
-        old.append(name)
-    return sorted(old)
-
-
 def request_digest(code: str, request: RunRequest) -> str:
     """SHA-256 of the code and the resolved request: identical runs have the same digest."""
     body = json.dumps({"code": code, "request": request.model_dump(mode="json")}, sort_keys=True)
@@ -181,7 +158,7 @@ class BacktestService:
         self._catalog = catalog
         self._strategies = strategies
         self._base = settings.backtest_base_dir.resolve()
-        self._last_cleanup = 0.0
+        self._retention = JobRetention(db, settings)
         #: The latest live progress of a running job (the API's hub), newer than the
         #: database's (written on each lease heartbeat); ``None`` outside an API process.
         self.live: Callable[[str], Mapping[str, Any] | None] | None = None
@@ -338,31 +315,8 @@ class BacktestService:
         return job_id
 
     def cleanup(self, now: dt.datetime, *, force: bool = False) -> list[str]:
-        """Remove date buckets of ``runs/`` older than ``BACKTEST_KEEP_DAYS``, with their jobs.
-
-        Runs whenever a job is created (the contract): it lists the bucket names only, so a
-        creation with nothing to remove costs one directory read. A bucket that holds a
-        QUEUED or RUNNING job is not touched at all (checked in the same transaction that
-        deletes the bucket's rows). Expired Idempotency-Keys are forgotten at most every
-        ``CLEANUP_EVERY_SECONDS`` unless ``force``. Returns the buckets removed.
-        """
-        if force or now.timestamp() - self._last_cleanup >= CLEANUP_EVERY_SECONDS:
-            self._last_cleanup = now.timestamp()
-            with self._db.write() as session:
-                key_store.forget_keys(
-                    session, now - dt.timedelta(hours=self._settings.idempotency_key_hours)
-                )
-        cutoff = (now - dt.timedelta(days=self._settings.backtest_keep_days)).date().isoformat()
-        touched = []
-        for bucket in old_buckets(self._base / "runs", cutoff):
-            with self._db.write() as session:
-                if not job_store.purge_bucket(session, bucket):
-                    continue  # a queued or running job lives there
-            for folder in sorted((self._base / "runs" / bucket).iterdir()):
-                RunFolder(self._base, f"runs/{bucket}/{folder.name}").remove()
-            shutil.rmtree(self._base / "runs" / bucket, ignore_errors=True)
-            touched.append(bucket)
-        return touched
+        """Remove old date buckets now (``JobRetention.run``); the buckets removed."""
+        return self._retention.run(now, force=force)
 
     # -- reads ---------------------------------------------------------------------------------
 
