@@ -359,3 +359,24 @@ def test_the_data_limit_up_wins_over_the_boards_rule(tmp_path: Path, with_limits
     else:
         assert reasons == ["-", "-"]
         assert fills == ["2021-03-02", "2021-03-03"]
+
+
+def test_import_many_writes_the_table_once_and_nothing_when_one_is_invalid(
+    tmp_path: Path,
+) -> None:
+    catalog = Catalog(tmp_path)
+    days = pd.bdate_range("2024-01-02", "2024-01-05")
+    good = pd.DataFrame({"date": days.date, "open": 1.0, "high": 1.0, "low": 1.0, "close": 1.0,
+                         "volume": 10})  # fmt: skip
+
+    def stock(oid: str) -> Instrument:
+        return Instrument(oid, oid, oid, Market.US, InstrumentType.STOCK, "XNYS", 1,
+                          days[0].date(), None, "USD")  # fmt: skip
+
+    bad = good.assign(close=-1.0)
+    with pytest.raises(DataValidationError):
+        catalog.import_many([(stock("A"), good), (stock("B"), bad)], strict=True)
+    assert not (tmp_path / "instruments.parquet").exists() and catalog.stats() == []
+    reports = catalog.import_many([(stock(f"S{i}"), good) for i in range(20)])
+    assert [r.rows_accepted for r in reports] == [4] * 20
+    assert len(catalog.stats()) == 20 and Catalog(tmp_path).instrument("S19").name == "S19"

@@ -256,27 +256,47 @@ class Catalog:
             DataValidationError: missing columns, no valid row, or (``strict``) any invalid
                 row; nothing is written then.
         """
-        instrument = checked_instrument(instrument)
-        self._bars_path(instrument.order_book_id)  # validates the id before any work
-        clean, report = validate_bars(frame, instrument.order_book_id, instrument.calendar)
-        if strict and report.rejected:
-            raise DataValidationError(
-                f"{len(report.rejected)} invalid rows, nothing imported:\n{report.describe()}"
-            )
-        schema = pa.schema([*_BAR_SCHEMA, *(f for f in _LIMIT_FIELDS if f.name in clean.columns)])
-        table = pa.Table.from_pandas(
-            clean.assign(date=clean["date"].dt.date)[list(schema.names)],
-            schema=schema,
-            preserve_index=False,
-        )
-        _atomic_write_table(table, self._bars_path(instrument.order_book_id))
-        row = row_from_instrument(instrument)
-        row.update(first_bar=report.first, last_bar=report.last, bar_count=report.rows_accepted)
+        return self.import_many([(instrument, frame)], strict=strict)[0]
+
+    def import_many(
+        self, items: list[tuple[Instrument, pd.DataFrame]], *, strict: bool = False
+    ) -> list[ImportReport]:
+        """``import_bars`` for several instruments, writing the instruments table once.
+
+        Every instrument is checked and validated before any file is written, so an error
+        (or, ``strict``, an invalid row) anywhere writes nothing. A bulk import or update of
+        thousands of instruments then rewrites the table once, not once per instrument.
+
+        Raises:
+            The errors of ``import_bars``; nothing is written then.
+        """
+        staged = []
+        for given, frame in items:
+            instrument = checked_instrument(given)
+            self._bars_path(instrument.order_book_id)  # validates the id before any work
+            clean, report = validate_bars(frame, instrument.order_book_id, instrument.calendar)
+            if strict and report.rejected:
+                raise DataValidationError(
+                    f"{len(report.rejected)} invalid rows, nothing imported:\n{report.describe()}"
+                )
+            staged.append((instrument, clean, report))
         rows = dict(self._rows())
-        rows[instrument.order_book_id] = row
-        _atomic_write_table(table_from_rows(rows), self._instruments_path)
-        self._instruments = None  # re-read (with the new file's stamp) on next use
-        return report
+        for instrument, clean, report in staged:
+            names = [*_BAR_SCHEMA, *(f for f in _LIMIT_FIELDS if f.name in clean.columns)]
+            schema = pa.schema(names)
+            table = pa.Table.from_pandas(
+                clean.assign(date=clean["date"].dt.date)[list(schema.names)],
+                schema=schema,
+                preserve_index=False,
+            )
+            _atomic_write_table(table, self._bars_path(instrument.order_book_id))
+            row = row_from_instrument(instrument)
+            row.update(first_bar=report.first, last_bar=report.last, bar_count=report.rows_accepted)
+            rows[instrument.order_book_id] = row
+        if staged:
+            _atomic_write_table(table_from_rows(rows), self._instruments_path)
+            self._instruments = None  # re-read (with the new file's stamp) on next use
+        return [report for _, _, report in staged]
 
     def stored_bars(self, order_book_id: str) -> pd.DataFrame | None:
         """The bars of ``order_book_id`` as stored (traded prices), or ``None`` without a file."""

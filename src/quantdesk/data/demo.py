@@ -68,7 +68,5 @@ def demo_frames() -> dict[str, pd.DataFrame]:
 
 def import_demo(catalog: Catalog) -> list[ImportReport]:
     """Validate and store every demo instrument in ``catalog``; returns one report each."""
-    reports = []
-    for oid, frame in demo_frames().items():
-        reports.append(catalog.import_bars(DEMO_INSTRUMENTS[oid], frame))
-    return reports
+    frames = demo_frames()
+    return catalog.import_many([(DEMO_INSTRUMENTS[oid], frame) for oid, frame in frames.items()])

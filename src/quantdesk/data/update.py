@@ -126,7 +126,7 @@ def run_update(
     if cancelled is not None and cancelled():
         raise UpdateCancelled(f"cancelled after fetching {total} instruments; nothing written")
     result = UpdateReport(source, start, end)
-    for instrument, frame, _ in staged:  # every instrument fetched and valid: now write
-        result.reports.append(catalog.import_bars(instrument, frame))
+    # every instrument fetched and valid: now write them, the instruments table once
+    result.reports = catalog.import_many([(ins, frame) for ins, frame, _ in staged])
     catalog.make_readable()
     return result

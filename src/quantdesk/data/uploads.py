@@ -372,9 +372,7 @@ def import_file(catalog: Catalog, filename: str, data: bytes, spec: UploadSpec) 
     if spec.dry_run:
         return result
     usable = {o.report.order_book_id for o in outcomes if o.usable}
-    for instrument, rows in ready:
-        if instrument.order_book_id in usable:
-            catalog.import_bars(instrument, rows, strict=False)
+    catalog.import_many([(ins, rows) for ins, rows in ready if ins.order_book_id in usable])
     result.committed = bool(usable)
     return result
 
