@@ -72,7 +72,7 @@ def build(root: Path, n: int, days: pd.DatetimeIndex, seed: int) -> pd.DataFrame
     """A catalog of ``n`` random walks over ``days``; returns every bar as one frame."""
     rng = np.random.default_rng(seed)
     catalog = Catalog(root)
-    frames = []
+    frames, batch = [], []
     for i in range(n):
         oid = f"S{i:05d}"
         close = 50 * np.exp(np.cumsum(rng.normal(0.0002, 0.02, len(days))))
@@ -81,12 +81,13 @@ def build(root: Path, n: int, days: pd.DatetimeIndex, seed: int) -> pd.DataFrame
             "date": days.date, "open": close, "high": close + spread, "low": close - spread,
             "close": close, "volume": rng.integers(10_000, 1_000_000, len(days)),
         })  # fmt: skip
-        catalog.import_bars(
+        batch.append((
             Instrument(oid, oid, f"Synthetic {i}", Market.US, InstrumentType.STOCK, "XNYS", 1,
                        days[0].date(), None, "USD"),
             frame,
-        )  # fmt: skip
+        ))  # fmt: skip
         frames.append(frame.assign(order_book_id=oid))
+    catalog.import_many(batch)  # validated, one bar file each, the instruments table once
     return pd.concat(frames, ignore_index=True)
 
 
