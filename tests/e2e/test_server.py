@@ -24,6 +24,7 @@ from quantdesk.jobs.sandbox import Launcher, Sandbox
 from quantdesk.services.auth import Principal
 from quantdesk.services.backtests import RunRequest
 from quantdesk.services.platform import bootstrap
+from quantdesk.storage import job_queries
 from quantdesk.storage import jobs as job_store
 from tests.fixtures.platform import make_settings
 from tests.fixtures.server import start_server
@@ -155,5 +156,5 @@ def test_a_worker_killed_mid_job_is_replaced_and_the_job_finishes_once(
     group = Sandbox(settings, Launcher()).cgroup(f"s0-{job_id}-1")
     assert group is None or group.pids() == [], "the killed worker's backtest kept running"
     with platform.db.read() as session:
-        assert job_store.count_by_status(session) == {"FINISHED": 1}
+        assert job_queries.count_by_status(session) == {"FINISHED": 1}
     platform.close()

@@ -16,7 +16,8 @@ import pytest
 from quantdesk.core.events import Channel, EventKind, StreamMessage
 from quantdesk.services.events import hub as hub_module
 from quantdesk.services.events.frames import SERVER_FRAME
-from quantdesk.services.events.hub import Hub, HubLogHandler, Subscriber
+from quantdesk.services.events.hub import Hub, Subscriber
+from quantdesk.services.events.samples import HubLogHandler
 from quantdesk.storage import Database
 from quantdesk.storage import events as event_store
 from quantdesk.storage.bus import LocalReceiver, LocalSender, RedisReceiver, RedisSender

@@ -19,6 +19,7 @@ from sqlalchemy import inspect, select, text, update
 
 from quantdesk.core.clock import utcnow
 from quantdesk.core.jobs import JobErrorCode, JobStatus
+from quantdesk.storage import job_queries
 from quantdesk.storage import jobs as job_store
 from quantdesk.storage.db import Database
 from quantdesk.storage.models import JobRow, UserRow
@@ -172,7 +173,7 @@ def test_claim_takes_the_oldest_queued_job_and_leases_it(db: Database, owner: in
     assert [job.id if job else None for job in rest] == ["b-middle", "a-newest"]
     assert job_store.claim(db, "worker-2", LEASE) is None
     with db.read() as session:
-        assert job_store.count_by_status(session) == {"RUNNING": 4}
+        assert job_queries.count_by_status(session) == {"RUNNING": 4}
 
 
 def test_claim_breaks_created_at_ties_by_id(db: Database, owner: int) -> None:
@@ -380,7 +381,7 @@ def test_finish_commits_failed_with_its_error(db: Database, owner: int) -> None:
     assert row.error_message == "ZeroDivisionError in handle_bar"
     assert row.finished_at is not None
     with db.read() as session:
-        assert job_store.count_by_status(session) == {"FAILED": 1}
+        assert job_queries.count_by_status(session) == {"FAILED": 1}
 
 
 def test_finish_with_a_stale_fence_keeps_the_new_owners_state(db: Database, owner: int) -> None:
@@ -471,7 +472,7 @@ def test_sweep_only_touches_expired_running_jobs(db: Database, owner: int) -> No
     assert _snapshot(db, "live") == live_before
     assert _job(db, "queued").status == JobStatus.QUEUED
     with db.read() as session:
-        assert job_store.count_by_status(session) == {"QUEUED": 2, "FAILED": 1, "RUNNING": 1}
+        assert job_queries.count_by_status(session) == {"QUEUED": 2, "FAILED": 1, "RUNNING": 1}
 
 
 # --- release -------------------------------------------------------------------------------
@@ -514,23 +515,23 @@ def test_recent_duplicate_returns_the_newest_reusable_job(db: Database, owner: i
     _add_job(db, owner, "other-hash", T0 + 6 * minute, request_hash=h2)
 
     with db.read() as session:
-        found = job_store.recent_duplicate(session, owner, h, T0)
+        found = job_queries.recent_duplicate(session, owner, h, T0)
         assert found is not None
         assert found.id == "running"
         # The window is inclusive of its start and excludes older jobs.
-        at_start = job_store.recent_duplicate(session, owner, h, T0 + 2 * minute)
+        at_start = job_queries.recent_duplicate(session, owner, h, T0 + 2 * minute)
         assert at_start is not None
         assert at_start.id == "running"
-        assert job_store.recent_duplicate(session, owner, h, T0 + 3 * minute) is None
-        wide = job_store.recent_duplicate(session, owner, h, T0 - 20 * minute)
+        assert job_queries.recent_duplicate(session, owner, h, T0 + 3 * minute) is None
+        wide = job_queries.recent_duplicate(session, owner, h, T0 - 20 * minute)
         assert wide is not None
         assert wide.id == "running"
-        theirs = job_store.recent_duplicate(session, other, h, T0)
+        theirs = job_queries.recent_duplicate(session, other, h, T0)
         assert theirs is not None
         assert theirs.id == "other-owner"
-        assert job_store.recent_duplicate(session, owner, "c" * 64, T0 - 20 * minute) is None
+        assert job_queries.recent_duplicate(session, owner, "c" * 64, T0 - 20 * minute) is None
         # A non-UTC window start means the same instant.
-        local = job_store.recent_duplicate(
+        local = job_queries.recent_duplicate(
             session, owner, h2, (T0 + 6 * minute).astimezone(SHANGHAI)
         )
         assert local is not None
@@ -541,7 +542,7 @@ def test_recent_duplicate_ignores_failed_and_cancelled(db: Database, owner: int)
     _add_job(db, owner, "failed", T0, status=JobStatus.FAILED)
     _add_job(db, owner, "cancelled", T0, status=JobStatus.CANCELLED)
     with db.read() as session:
-        assert job_store.recent_duplicate(session, owner, "h" * 64, T0 - dt.timedelta(1)) is None
+        assert job_queries.recent_duplicate(session, owner, "h" * 64, T0 - dt.timedelta(1)) is None
 
 
 # --- time zones ----------------------------------------------------------------------------

@@ -23,7 +23,7 @@ from quantdesk.api.routes_sources import router as sources_router
 from quantdesk.api.routes_users import router as users_router
 from quantdesk.core.settings import Settings
 from quantdesk.services.events import Hub
-from quantdesk.services.events.hub import HubLogHandler
+from quantdesk.services.events.samples import HubLogHandler
 from quantdesk.services.platform import Platform, bootstrap
 from quantdesk.storage.bus import receiver_for
 

@@ -32,8 +32,7 @@ from quantdesk.core.errors import Conflict
 from quantdesk.core.files import atomic_write_bytes
 from quantdesk.core.settings import Settings
 from quantdesk.services.events.processes import ProcessMonitor
-from quantdesk.storage import Database
-from quantdesk.storage import jobs as job_store
+from quantdesk.storage import Database, job_queries
 
 #: Seconds ``stop`` waits for the server to exit before it gives up (it never SIGKILLs).
 STOP_SECONDS = 60.0
@@ -199,7 +198,7 @@ def status(
     db = Database(settings.database_url)
     try:
         with db.read() as session:
-            report["jobs"] = job_store.count_by_status(session)
+            report["jobs"] = job_queries.count_by_status(session)
     except Exception as exc:  # a database that is not there yet is a status, not a crash
         report["jobs"] = {"error": str(exc).splitlines()[0]}
     finally:

@@ -53,7 +53,7 @@ from quantdesk.services.strategies import (
     check_strategy_id,
 )
 from quantdesk.services.views_jobs import Equity, JobStatusView, Performance, ResultView
-from quantdesk.storage import Database, DbSession
+from quantdesk.storage import Database, DbSession, job_queries
 from quantdesk.storage import idempotency as key_store
 from quantdesk.storage import jobs as job_store
 from quantdesk.storage.models import JobRow
@@ -261,7 +261,7 @@ class BacktestService:
             if key_use is not None:
                 return key_store.keyed_job(session, key_use)
             if dedup_seconds > 0:
-                found = job_store.recent_duplicate(session, principal.user_id, digest, since)
+                found = job_queries.recent_duplicate(session, principal.user_id, digest, since)
                 return found.id if found is not None else None
             return None
 
@@ -323,7 +323,7 @@ class BacktestService:
     def counts(self) -> dict[str, int]:
         """Jobs per status, across users (for health checks)."""
         with self._db.read() as session:
-            return job_store.count_by_status(session)
+            return job_queries.count_by_status(session)
 
     def _job(self, principal: Principal, job_id: str) -> JobRow:
         with self._db.read() as session:

@@ -55,7 +55,7 @@ from quantdesk.services.views_data import (
     RunOptions,
     TradePage,
 )
-from quantdesk.storage import Database
+from quantdesk.storage import Database, job_queries
 from quantdesk.storage import jobs as job_store
 from quantdesk.storage.models import JobRow
 
@@ -223,7 +223,7 @@ class DataService:
         """The newest job of each of the caller's strategies, by strategy id."""
         out: dict[str, LastRun] = {}
         with self._db.read() as session:
-            for row in job_store.newest_per_strategy(session, principal.user_id):
+            for row in job_queries.newest_per_strategy(session, principal.user_id):
                 out[row.strategy_id] = LastRun(
                     job_id=row.id,
                     status=JobStatus(row.status),

@@ -34,7 +34,7 @@ from quantdesk.jobs.updates import DATA_UPDATE, UPDATE_REPORT
 from quantdesk.services.auth import Principal
 from quantdesk.services.views_data import SourceList, SourceView
 from quantdesk.services.views_jobs import JobList, JobStatusView
-from quantdesk.storage import Database
+from quantdesk.storage import Database, job_queries
 from quantdesk.storage import jobs as job_store
 
 
@@ -178,7 +178,7 @@ class DataUpdateService:
         """The caller's update jobs, newest first."""
         self._admin(principal)
         with self._db.read() as session:
-            rows, total = job_store.list_jobs(
+            rows, total = job_queries.list_jobs(
                 session, principal.user_id, kind=DATA_UPDATE, limit=limit, offset=offset
             )
         return JobList(jobs=[JobStatusView.of(r) for r in rows], total=total)

@@ -22,7 +22,7 @@ from quantdesk.services.views_jobs import (
     StrategyDeleted,
     StrategyJobs,
 )
-from quantdesk.storage import Database, job_meta
+from quantdesk.storage import Database, job_meta, job_queries
 from quantdesk.storage import events as event_store
 from quantdesk.storage import jobs as job_store
 from quantdesk.storage import renames as rename_store
@@ -90,7 +90,7 @@ class JobService:
         """
         start, end = _date(date_from, "date_from"), _date(date_to, "date_to")
         with self._db.read() as session:
-            rows, total = job_store.list_jobs(
+            rows, total = job_queries.list_jobs(
                 session,
                 principal.user_id,
                 status=_status(status),
@@ -118,7 +118,7 @@ class JobService:
         with self._db.read() as session:
             if strategy_store.get(session, principal.user_id, strategy_id) is None:
                 raise NotFound(f"strategy {strategy_id!r} not found")
-            rows, total = job_store.list_jobs(
+            rows, total = job_queries.list_jobs(
                 session,
                 principal.user_id,
                 status=_status(status),
@@ -247,7 +247,7 @@ class JobService:
         with self._db.write() as session:
             if strategy_store.get(session, principal.user_id, strategy_id) is None:
                 raise NotFound(f"strategy {strategy_id!r} not found")
-            rows, _ = job_store.list_jobs(
+            rows, _ = job_queries.list_jobs(
                 session, principal.user_id, strategy_ids=ids, limit=1_000_000, order_by="id"
             )
             if rows and not cascade:

@@ -14,9 +14,8 @@ from pathlib import Path
 
 from quantdesk.core.settings import Settings
 from quantdesk.jobs.artifacts import RunFolder
-from quantdesk.storage import Database
+from quantdesk.storage import Database, job_queries
 from quantdesk.storage import idempotency as key_store
-from quantdesk.storage import jobs as job_store
 
 #: How often (seconds) a creation also forgets expired Idempotency-Keys (a write).
 CLEANUP_EVERY_SECONDS = 600.0
@@ -69,7 +68,7 @@ class JobRetention:
         touched = []
         for bucket in old_buckets(self._base / "runs", cutoff):
             with self._db.write() as session:
-                if not job_store.purge_bucket(session, bucket):
+                if not job_queries.purge_bucket(session, bucket):
                     continue  # a queued or running job lives there
             for folder in sorted((self._base / "runs" / bucket).iterdir()):
                 RunFolder(self._base, f"runs/{bucket}/{folder.name}").remove()

@@ -37,9 +37,8 @@ from quantdesk.services.views_strategies import (
     Template,
     VersionInfo,
 )
-from quantdesk.storage import Database
+from quantdesk.storage import Database, job_queries
 from quantdesk.storage import events as event_store
-from quantdesk.storage import jobs as job_store
 from quantdesk.storage import renames as rename_store
 from quantdesk.storage import strategies as strategy_store
 from quantdesk.storage.models import StrategyRow
@@ -332,7 +331,7 @@ class StrategyService:
                 strategy_store.move_versions(session, owner, src, dst)
                 if code is not None and moved is not None:
                     strategy_store.add_version(session, moved, code, moved.code_sha256, now)
-                job_store.rename_strategy(session, owner, src, dst)
+                job_queries.rename_strategy(session, owner, src, dst)
                 rename_store.add(session, owner, src, dst, now, target_is_live=True)
                 event_store.append(session, EventKind.STRATEGY_RENAMED, dst, user_id=owner,
                                    data={"from_id": src}, now=now)  # fmt: skip

@@ -30,7 +30,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import time
 import uuid
 from collections import OrderedDict, deque
@@ -41,24 +40,19 @@ from typing import cast
 import psutil
 
 from quantdesk.core.events import (
-    JOB_STATUS_EVENTS,
     Channel,
     EventKind,
     StreamMessage,
-    job_channel,
 )
-from quantdesk.core.jobs import JobStatus
 from quantdesk.services.events.frames import (
     ChannelFrame,
-    EventData,
     JobProgressData,
-    JobStatusData,
-    LogRecordData,
     Outgoing,
     ResetData,
     SystemStatusData,
 )
 from quantdesk.services.events.processes import ProcessMonitor
+from quantdesk.services.events.samples import event_message, system_status
 from quantdesk.storage import Database
 from quantdesk.storage import events as event_store
 from quantdesk.storage.bus import BusReceiver
@@ -367,7 +361,7 @@ class Hub:
         for row in rows:
             if row.id > self._floor:
                 break  # the live tail delivers these
-            message = self._event_message(row, channel)
+            message = event_message(row, channel)
             if message is not None and sub.may_see(channel, message.owner_id):
                 frames.append(ChannelFrame(channel=channel, seq=row.id, event=message.event,
                                            data=message.data, ts=message.ts))  # fmt: skip
@@ -416,26 +410,9 @@ class Hub:
 
     def _deliver_event(self, row: EventRow) -> None:
         for channel in (Channel.EVENTS, Channel.JOBS, "job"):
-            message = self._event_message(row, channel)
+            message = event_message(row, channel)
             if message is not None:
                 self.publish(message, seq=row.id if channel in EVENT_CHANNELS else None)
-
-    @staticmethod
-    def _event_message(row: EventRow, channel: str) -> StreamMessage | None:
-        """The message an event makes on ``channel`` (``job`` = the job's own channel)."""
-        ts = row.created_at.timestamp() if row.created_at else time.time()
-        if channel == Channel.EVENTS:
-            created = row.created_at.isoformat() if row.created_at else None
-            view = EventData(id=row.id, kind=row.kind, subject=row.subject, user_id=row.user_id,
-                             data=dict(row.data or {}), created_at=created)  # fmt: skip
-            return StreamMessage(Channel.EVENTS, "event", dict(view), ts, row.user_id)
-        if row.kind not in JOB_STATUS_EVENTS:
-            return None
-        # a status event's data is what ``storage.jobs.status_event`` recorded
-        status = cast(JobStatusData, {"job_id": row.subject, "task_id": row.subject,
-                                      "kind": row.kind, **dict(row.data or {})})  # fmt: skip
-        target = Channel.JOBS if channel == Channel.JOBS else job_channel(row.subject)
-        return StreamMessage(target, "status", dict(status), ts, row.user_id)
 
     async def _read_bus(self) -> None:
         assert self._bus is not None
@@ -466,50 +443,4 @@ class Hub:
 
     def system_status(self) -> SystemStatusData:
         """CPU, memory, disk, load, uptime and (with ``job_counts``) the queue."""
-        memory = psutil.virtual_memory()
-        disk = psutil.disk_usage(os.getcwd())
-        status = SystemStatusData(
-            cpu_percent=psutil.cpu_percent(None),
-            cpu_count=psutil.cpu_count(),
-            memory_percent=memory.percent,
-            memory_used_mb=round((memory.total - memory.available) / 2**20, 1),
-            memory_total_mb=round(memory.total / 2**20, 1),
-            disk_percent=disk.percent,
-            disk_free_gb=round(disk.free / 2**30, 2),
-            load=list(os.getloadavg()),
-            uptime_seconds=round(time.time() - psutil.boot_time(), 1),
-            api_uptime_seconds=round(time.time() - self.started_at, 1),
-            subscribers=self.subscriber_count(),
-        )
-        if self.job_counts is not None:
-            counts = self.job_counts()
-            status["jobs"] = counts
-            status["queue_depth"] = counts.get(JobStatus.QUEUED, 0)
-            status["running"] = counts.get(JobStatus.RUNNING, 0)
-        return status
-
-
-class HubLogHandler(logging.Handler):
-    """Publishes this process's log records (INFO+) on the admins' ``logs`` channel.
-
-    Safe from any thread: records are handed to the hub's event loop, never published inline;
-    records of the hub's own module are skipped (no feedback loop).
-    """
-
-    def __init__(self, hub: Hub, loop: asyncio.AbstractEventLoop) -> None:
-        super().__init__(logging.INFO)
-        self._hub = hub
-        self._loop = loop
-
-    def emit(self, record: logging.LogRecord) -> None:
-        """Queue ``record`` for the ``logs`` channel."""
-        if record.name == __name__ or self._loop.is_closed():
-            return
-        try:
-            text = record.getMessage()[:4000]
-            data = LogRecordData(level=record.levelname, logger=record.name, message=text,
-                                 pid=record.process)  # fmt: skip
-            message = StreamMessage(Channel.LOGS, "log", dict(data), record.created)
-            self._loop.call_soon_threadsafe(self._hub.publish, message)
-        except Exception:  # a log line must never break its caller
-            self.handleError(record)
+        return system_status(self.started_at, self.subscriber_count(), self.job_counts)

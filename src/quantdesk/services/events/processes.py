@@ -17,8 +17,7 @@ import psutil
 from pydantic import BaseModel, Field
 
 from quantdesk.core.clock import iso_utc
-from quantdesk.storage import Database
-from quantdesk.storage import jobs as job_store
+from quantdesk.storage import Database, job_queries
 
 #: Command-line markers of each role, checked in order.
 _ROLES = (
@@ -144,7 +143,7 @@ class ProcessMonitor:
     def _running_jobs(self) -> dict[int, tuple[str, str | None]]:
         """``{worker pid: (job id, last heartbeat)}`` of this host's RUNNING jobs."""
         with self._db.read() as session:
-            leases = job_store.running_leases(session)
+            leases = job_queries.running_leases(session)
         out: dict[int, tuple[str, str | None]] = {}
         for job_id, owner, expires in leases:
             parts = (owner or "").split(":")
