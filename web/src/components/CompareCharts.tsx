@@ -4,7 +4,7 @@ import type { EChartsCoreOption } from "echarts/core";
 import { useMemo } from "react";
 import type { Schemas } from "../api/client";
 import { toPercent } from "../lib/compare";
-import { axisStyle, baseOption, CHART_COLORS, EChart } from "./EChart";
+import { axisStyle, baseOption, CHART_COLORS, EChart, xZoom } from "./EChart";
 
 type CurveSet = Schemas["CurveSet"];
 
@@ -68,19 +68,7 @@ export function CompareEquityChart({ equity, runs }: { equity: CurveSet; runs: C
         axisLabel: { color: CHART_COLORS.text, formatter: pctAxis },
       },
       tooltip: { ...(baseOption().tooltip as object), valueFormatter: pctValue },
-      dataZoom: [
-        { type: "inside", xAxisIndex: 0 },
-        {
-          type: "slider",
-          xAxisIndex: 0,
-          height: 22,
-          bottom: 12,
-          borderColor: "#33405a",
-          textStyle: { color: CHART_COLORS.text },
-          fillerColor: "rgba(59,130,246,.15)",
-          dataBackground: { lineStyle: { color: "#33405a" }, areaStyle: { color: "#1d2433" } },
-        },
-      ],
+      dataZoom: xZoom(),
       series: curves(equity, runs, 1, 1, false),
     }),
     [equity, runs],

@@ -107,6 +107,23 @@ export function baseOption(): EChartsCoreOption {
   };
 }
 
+/** Zooming on the x axis: wheel/drag inside the plot, and the themed slider under it. */
+export function xZoom(xAxisIndex: number | number[] = 0, height = 22, bottom = 12) {
+  return [
+    { type: "inside", xAxisIndex },
+    {
+      type: "slider",
+      xAxisIndex,
+      height,
+      bottom,
+      borderColor: "#33405a",
+      textStyle: { color: CHART_COLORS.text },
+      fillerColor: "rgba(59,130,246,.15)",
+      dataBackground: { lineStyle: { color: "#33405a" }, areaStyle: { color: "#1d2433" } },
+    },
+  ];
+}
+
 export function axisStyle() {
   return {
     axisLine: { lineStyle: { color: CHART_COLORS.axis } },

@@ -7,7 +7,7 @@ import type { EquityPoint } from "../api/live";
 import type { Bars, Equity, Trade } from "../api/models";
 import { candles, equitySeries, paddedAxis, tradeMarks } from "../lib/chartData";
 import { axisGroups } from "../lib/indicators";
-import { axisStyle, baseOption, CHART_COLORS, EChart } from "./EChart";
+import { axisStyle, baseOption, CHART_COLORS, EChart, xZoom } from "./EChart";
 
 const pctLabel = (v: number) => `${v.toFixed(0)}%`;
 
@@ -77,19 +77,7 @@ export function EquityChart({ equity, benchmark }: { equity: Equity; benchmark: 
         ...(baseOption().tooltip as object),
         valueFormatter: (v: unknown) => (typeof v === "number" ? `${v.toFixed(2)}%` : "—"),
       },
-      dataZoom: [
-        { type: "inside", xAxisIndex: 0 },
-        {
-          type: "slider",
-          xAxisIndex: 0,
-          height: 22,
-          bottom: 12,
-          borderColor: "#33405a",
-          textStyle: { color: CHART_COLORS.text },
-          fillerColor: "rgba(59,130,246,.15)",
-          dataBackground: { lineStyle: { color: "#33405a" }, areaStyle: { color: "#1d2433" } },
-        },
-      ],
+      dataZoom: xZoom(),
       series,
     };
   }, [equity, benchmark]);
