@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 
 from quantdesk.cli.main import app
 from quantdesk.data import Adjust
+from quantdesk.data.bar_source import CatalogBarSource
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
@@ -294,7 +295,7 @@ def test_data_import_board_type_and_st_periods(tmp_path: Path) -> None:
         (dt.date(2020, 1, 2), dt.date(2020, 6, 30)),
         (dt.date(2021, 6, 1), None),
     )
-    series = catalog.bar_source(Adjust.NONE).bars("600000.XSHG", dt.date(2021, 3, 2))
+    series = CatalogBarSource(catalog, Adjust.NONE).bars("600000.XSHG", dt.date(2021, 3, 2))
     assert series.limit_up is not None and series.limit_up.tolist()[1] == 10.5
     listing = runner.invoke(app, ["data", "list", "--data-dir", str(tmp_path)])
     assert listing.exit_code == 0, listing.output

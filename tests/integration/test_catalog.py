@@ -21,6 +21,7 @@ from quantdesk.backtest.run import run_backtest
 from quantdesk.core.errors import DataValidationError, InvalidArgument, NotFound
 from quantdesk.core.instruments import BoardType, Instrument, InstrumentType, Market
 from quantdesk.data import Adjust, Catalog
+from quantdesk.data.bar_source import CatalogBarSource
 from quantdesk.data.demo import DEMO_INSTRUMENTS
 
 
@@ -95,7 +96,6 @@ def test_import_rejects_bad_rows_and_strict_refuses_the_file(tmp_path: Path) -> 
 def test_reading_bars_leaves_no_file_open_once_it_returns(demo_catalog: Catalog) -> None:
     """Regression: Arrow's thread pool closed a bar file some time after the read returned,
     when a forked sandbox had already reused the descriptor number (for its events pipe)."""
-    from quantdesk.data.catalog import CatalogBarSource
 
     def open_bar_files() -> list[str]:
         found = []
@@ -216,7 +216,7 @@ def test_limit_columns_are_stored_and_read_back_as_traded(tmp_path: Path) -> Non
     for frame in (traded, pre):  # ...while the limits stay as traded, NaN kept
         np.testing.assert_array_equal(frame["limit_up"], LIMIT_BARS["limit_up"])
         np.testing.assert_array_equal(frame["limit_down"], LIMIT_BARS["limit_down"])
-    series = catalog.bar_source(Adjust.PRE).bars("600000.XSHG", dt.date(2021, 3, 4))
+    series = CatalogBarSource(catalog, Adjust.PRE).bars("600000.XSHG", dt.date(2021, 3, 4))
     assert len(series) == 4
     assert series.close.tolist() == pytest.approx([5.0, 5.25, 5.3, 5.4])
     assert series.factor is not None and series.factor.tolist() == [0.5, 0.5, 0.5, 1.0]
@@ -228,12 +228,12 @@ def test_limit_columns_are_stored_and_read_back_as_traded(tmp_path: Path) -> Non
 def test_limits_are_none_when_the_bar_file_has_no_such_column(
     demo_catalog: Catalog, tmp_path: Path
 ) -> None:
-    demo = demo_catalog.bar_source(Adjust.PRE).bars("AAPL", dt.date(2005, 3, 1))
+    demo = CatalogBarSource(demo_catalog, Adjust.PRE).bars("AAPL", dt.date(2005, 3, 1))
     assert (demo.limit_up, demo.limit_down) == (None, None)
     assert "limit_up" not in demo_catalog.bars_frame("AAPL").columns
     catalog = Catalog(tmp_path)
     catalog.import_bars(cn_stock(), cn_frame([10.0, 10.5], limit_up=[11.0, 11.0]))
-    only_up = catalog.bar_source(Adjust.NONE).bars("600000.XSHG", dt.date(2021, 3, 5))
+    only_up = CatalogBarSource(catalog, Adjust.NONE).bars("600000.XSHG", dt.date(2021, 3, 5))
     assert only_up.limit_down is None
     assert only_up.limit_up is not None and only_up.limit_up.tolist() == [11.0, 11.0]
     assert "limit_down" not in catalog.bars_frame("600000.XSHG").columns
@@ -283,7 +283,7 @@ def test_a_catalog_written_before_boards_and_limits_still_loads(tmp_path: Path) 
     assert (old.board_type, old.st_periods, old.lot_size) == (BoardType.MAIN, (), 100)
     assert catalog.stats()[0]["board_type"] == "MainBoard"
     assert catalog.stats()[0]["st_periods"] == []
-    series = catalog.bar_source(Adjust.PRE).bars("000001.XSHE", days[1])
+    series = CatalogBarSource(catalog, Adjust.PRE).bars("000001.XSHE", days[1])
     assert series.close.tolist() == [10.0, 10.5]
     assert (series.limit_up, series.limit_down) == (None, None)
     assert catalog.bars_frame("000001.XSHE")["close"].tolist() == [10.0, 10.5]

@@ -24,6 +24,7 @@ from quantdesk.core.errors import (
 )
 from quantdesk.core.version import package_version
 from quantdesk.data import Catalog
+from quantdesk.data.bar_source import CatalogBarSource
 from quantdesk.data.catalog import Adjust
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
@@ -66,7 +67,7 @@ def test_sma_crossover_trades_and_values_equal_native(
     # for 30 sessions and CrossOver acts on a cross, while the native example reads earlier
     # bars and buys whenever fast > slow. Both agree when fast < slow on each of the first 31
     # sessions (no native order there; the first entry is a cross in both).
-    bars = demo_catalog.bar_source(Adjust.PRE).bars("AAPL", dt.date(2012, 12, 31))
+    bars = CatalogBarSource(demo_catalog, Adjust.PRE).bars("AAPL", dt.date(2012, 12, 31))
     closes = bars.close[: int(np.searchsorted(bars.dates, np.datetime64(WINDOW["start"])) + 31)]
     fast = [closes[: k + 1][-10:].mean() for k in range(len(closes) - 31, len(closes))]
     slow = [closes[: k + 1][-30:].mean() for k in range(len(closes) - 31, len(closes))]
@@ -99,7 +100,7 @@ def test_warm_up_rule_when_the_window_starts_above(demo_catalog: Catalog) -> Non
     }
     bt_run = run_backtest(BT_SMA, **kw, matching="next_bar")
     native = run_backtest(NATIVE_SMA, **kw, matching="next_bar")
-    bars = demo_catalog.bar_source(Adjust.PRE).bars("AAPL", dt.date(2001, 6, 29))
+    bars = CatalogBarSource(demo_catalog, Adjust.PRE).bars("AAPL", dt.date(2001, 6, 29))
     assert str(bars.dates[0]) == "2000-03-01"
     days = bars.dates.astype(dt.date)
     fast = np.convolve(bars.close, np.ones(10) / 10, "valid")[20:]  # fast[i]: session 30 + i
@@ -219,7 +220,7 @@ def test_slippage_like_native_and_the_volume_cap_rule(demo_catalog: Catalog) -> 
     kw: dict[str, Any] = {**SHORT, "matching": "next_bar", "catalog": demo_catalog, "cash": 1e12}
     bt_run = run_backtest(BIG_BT, **kw, slippage=0.002)
     native = run_backtest(BIG_NATIVE, **kw, slippage=0.002)
-    bars = demo_catalog.bar_source(Adjust.PRE).bars("AAPL", dt.date(2006, 3, 31))
+    bars = CatalogBarSource(demo_catalog, Adjust.PRE).bars("AAPL", dt.date(2006, 3, 31))
     volume = dict(zip(bars.dates.astype(dt.date), bars.volume, strict=True))
     t, n = bt_run.trades, native.trades
     # Both fill at the next open + 0.2% (clipped to the high), capped at 25% of the volume.
@@ -357,7 +358,7 @@ def test_the_benchmark_is_not_a_feed(
     assert list(result.trades["order_book_id"]) == feeds
     assert list(result.trades["quantity"]) == [1, 1]
     # The benchmark columns still come from SPX's catalog bars, session by session.
-    spx = demo_catalog.bar_source(Adjust.PRE).bars("SPX", dt.date(2006, 3, 31))
+    spx = CatalogBarSource(demo_catalog, Adjust.PRE).bars("SPX", dt.date(2006, 3, 31))
     closes = dict(zip(spx.dates.astype(dt.date), spx.close, strict=True))
     sessions = [d.date() for d in result.portfolio.index]
     assert list(result.portfolio["benchmark_close"]) == [closes[d] for d in sessions]
@@ -371,7 +372,7 @@ def test_a_library_strategy_runs_and_trades_on_its_crosses(demo_catalog: Catalog
     assert result.summary["engine"] == "backtrader"
     # By hand: SMA(10) and SMA(30) over the window's closes; SMA_CrossOver buys one share
     # (backtrader's default sizer) on a cross up when flat and sells it on a cross down.
-    bars = demo_catalog.bar_source(Adjust.PRE).bars("AAPL", dt.date(2008, 12, 31))
+    bars = CatalogBarSource(demo_catalog, Adjust.PRE).bars("AAPL", dt.date(2008, 12, 31))
     keep = bars.dates >= np.datetime64(window["start"])
     closes, days = bars.close[keep], bars.dates[keep].astype(dt.date)
     fast = np.convolve(closes, np.ones(10) / 10, "valid")[20:]  # fast[i], slow[i]: session 29+i

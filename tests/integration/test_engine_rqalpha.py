@@ -26,6 +26,7 @@ from quantdesk.backtest import BacktestResult
 from quantdesk.backtest.run import execute_backtest, prepare_backtest
 from quantdesk.core.errors import EngineUnavailable, InvalidArgument, StrategyError
 from quantdesk.data import Catalog
+from quantdesk.data.bar_source import CatalogBarSource
 from quantdesk.engine import market_profile
 from tests.fixtures.rqalpha import AShareView, rqalpha_command
 
@@ -93,7 +94,7 @@ def _run(
     if a_shares:
         config = dataclasses.replace(prepared.config, profile=market_profile("cn_stock"))
         prepared = dataclasses.replace(
-            prepared, config=config, bars=AShareView(catalog.bar_source(prepared.adjust))
+            prepared, config=config, bars=AShareView(CatalogBarSource(catalog, prepared.adjust))
         )
     prepared = dataclasses.replace(prepared, rqalpha_command=command)
     return execute_backtest(prepared)
@@ -241,7 +242,7 @@ def test_rule_probe_matches(demo_catalog: Catalog, command: str) -> None:
     assert t["commission"].iloc[1] == 5.0  # MSFT 100 shares: 0.08% is below the minimum
     assert t["tax"].iloc[2] == pytest.approx(0.001 * 100 * t["price"].iloc[2])
     capped = t.iloc[4]
-    volume = demo_catalog.bar_source(native.config["adjust"]).bars(
+    volume = CatalogBarSource(demo_catalog, native.config["adjust"]).bars(
         "MSFT", native.config["end_date"]
     )
     assert capped["quantity"] < 0.25 * volume.volume.max()

@@ -17,6 +17,7 @@ from quantdesk.api.routes import router
 from quantdesk.api.routes_analysis import router as analysis_router
 from quantdesk.api.routes_data import router as data_router
 from quantdesk.api.routes_events import router as events_router
+from quantdesk.api.routes_indexes import router as indexes_router
 from quantdesk.api.routes_jobs import router as jobs_router
 from quantdesk.api.routes_research import router as research_router
 from quantdesk.api.routes_sources import router as sources_router
@@ -136,6 +137,7 @@ def create_app(
     app.include_router(data_router)
     app.include_router(analysis_router)
     app.include_router(sources_router)
+    app.include_router(indexes_router)
     app.include_router(events_router)
     app.include_router(ws.router)
     app.include_router(research_router)

@@ -36,6 +36,8 @@ UI_CSP = (
 )
 #: The market-data upload: its body may be up to ``DATA_UPLOAD_MB``, not ``MAX_REQUEST_MB``.
 UPLOAD_PATH = "/api/data/import"
+#: The index-membership import (``routes_indexes.IMPORT_PATH``), with the same limit.
+INDEX_UPLOAD_PATH = "/api/data/indexes/import"
 #: Request headers a cross-origin client may send.
 CORS_HEADERS = ("Authorization", "Content-Type", "Idempotency-Key", "X-API-Key", "X-API-Secret")
 #: JSON and text answers are never documents to render.
@@ -224,6 +226,6 @@ def install(app: FastAPI, settings: Settings) -> None:
     upload = (int(settings.data_upload_mb * 2**20), "DATA_UPLOAD_MB")
     app.add_middleware(BodyLimit, limit=int(settings.max_request_mb * 2**20),
                        exempt=(settings.research_notebook_proxy_base,),
-                       larger={UPLOAD_PATH: upload})  # fmt: skip
+                       larger={UPLOAD_PATH: upload, INDEX_UPLOAD_PATH: upload})  # fmt: skip
     app.add_middleware(CatchAll)
     app.add_middleware(SecurityHeaders, proxy_base=settings.research_notebook_proxy_base)

@@ -26,6 +26,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from quantdesk.core.errors import InvalidArgument, describe_validation_errors
+from quantdesk.data.bar_source import CatalogBarSource
 from quantdesk.data.catalog import Adjust, Catalog
 from quantdesk.engine import MAX_AMOUNT, BarSource, EngineConfig, EngineResult, MarketName, Matching
 
@@ -305,4 +306,4 @@ class PreparedBacktest:
 
         ``bars`` if set (tests), else the catalog's ``adjust`` view.
         """
-        return self.bars if self.bars is not None else self.catalog.bar_source(self.adjust)
+        return self.bars if self.bars is not None else CatalogBarSource(self.catalog, self.adjust)

@@ -37,8 +37,24 @@ DataDirOption = Annotated[
 ]
 
 
-def _catalog(data_dir: Path | None) -> Catalog:
+def catalog_at(data_dir: Path | None) -> Catalog:
+    """The catalog at ``data_dir`` (default: the settings' ``DATA_DIR``)."""
     return Catalog(data_dir or Settings().data_dir)
+
+
+def parse_mapping(pairs: list[str] | None) -> dict[str, str]:
+    """``--map OURS=THEIRS`` options as a mapping.
+
+    Raises:
+        InvalidArgument: a pair without ``=`` or with an empty side.
+    """
+    mapping = {}
+    for pair in pairs or ():
+        ours, sep, theirs = pair.partition("=")
+        if not sep or not ours.strip() or not theirs.strip():
+            raise InvalidArgument(f"--map {pair!r} is not OURS=THEIRS")
+        mapping[ours.strip()] = theirs.strip()
+    return mapping
 
 
 def _record(reports: list[ImportReport], source: str) -> None:
@@ -71,7 +87,7 @@ def _record(reports: list[ImportReport], source: str) -> None:
 def import_demo_cmd(data_dir: DataDirOption = None) -> None:
     """Import the bundled real demo data (US stocks, S&P 500, NASDAQ, CSI 300)."""
     with reported_errors():
-        catalog = _catalog(data_dir)
+        catalog = catalog_at(data_dir)
         reports = import_demo(catalog)
         for report in reports:
             stdout.print(report.describe())
@@ -83,7 +99,7 @@ def import_demo_cmd(data_dir: DataDirOption = None) -> None:
 def list_cmd(data_dir: DataDirOption = None) -> None:
     """List the instruments in the catalog with their bar ranges."""
     with reported_errors():
-        catalog = _catalog(data_dir)
+        catalog = catalog_at(data_dir)
         rows = catalog.stats()
         if not rows:
             stderr.print(
@@ -155,12 +171,7 @@ def import_cmd(
     with reported_errors():
         if not file.is_file():
             raise InvalidArgument(f"{file} does not exist")
-        mapping = {}
-        for pair in map_ or ():
-            ours, sep, theirs = pair.partition("=")
-            if not sep or not ours or not theirs:
-                raise InvalidArgument(f"--map {pair!r} is not OURS=THEIRS")
-            mapping[ours.strip()] = theirs.strip()
+        mapping = parse_mapping(map_)
         spec = upload_spec(
             order_book_id=order_book_id, market=market, type_=type_, lot_size=lot_size,
             board=str(board_type) if board_type else None, name=name,
@@ -168,7 +179,7 @@ def import_cmd(
         )  # fmt: skip
         periods = tuple(parse_st_period(text) for text in st_period or ())
         spec = dataclasses.replace(spec, exchange=exchange, st_periods=periods or None)
-        report = import_file(_catalog(data_dir), file.name, file.read_bytes(), spec)
+        report = import_file(catalog_at(data_dir), file.name, file.read_bytes(), spec)
         for outcome in report.instruments:
             stdout.print(outcome.report.describe())
             for line in ([outcome.error] if outcome.error else []) + outcome.warnings:
@@ -200,5 +211,5 @@ def bars_cmd(
             hi = pd.Timestamp(end).date() if end else None
         except ValueError as exc:
             raise InvalidArgument(str(exc)) from None
-        frame = _catalog(data_dir).bars_frame(order_book_id, lo, hi, mode)
+        frame = catalog_at(data_dir).bars_frame(order_book_id, lo, hi, mode)
         stdout.print(frame.tail(limit).to_string())

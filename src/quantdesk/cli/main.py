@@ -7,6 +7,7 @@ import typer
 from quantdesk.cli.backtest import backtest
 from quantdesk.cli.daemon import restart, status, stop
 from quantdesk.cli.data import data_app
+from quantdesk.cli.indexes import register as register_index_commands
 from quantdesk.cli.serve import serve
 
 app = typer.Typer(
@@ -21,6 +22,7 @@ app.command("serve")(serve)
 app.command("stop")(stop)
 app.command("status")(status)
 app.command("restart")(restart)
+register_index_commands(data_app)
 app.add_typer(data_app, name="data")
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import tempfile
 from collections.abc import Iterator
@@ -55,3 +56,21 @@ def remove_temp_files(root: Path) -> int:
                     os.unlink(os.path.join(folder, name))
                     removed += 1
     return removed
+
+
+@contextmanager
+def exclusive_lock(path: Path) -> Iterator[None]:
+    """Hold an exclusive ``flock`` on ``path`` (created if missing) for the ``with`` block.
+
+    Serialises read-modify-write cycles of files shared by processes (the API and the
+    workers write the catalog). The kernel drops the lock when its process dies, so a killed
+    writer never leaves it held. ``fcntl.flock`` is the standard library's own binding; a
+    lock-file package would add nothing on Linux.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing the descriptor releases the lock

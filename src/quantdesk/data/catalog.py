@@ -38,9 +38,10 @@ from quantdesk.core.errors import (
     InvalidArgument,
     NotFound,
 )
-from quantdesk.core.files import atomic_writer
+from quantdesk.core.files import atomic_writer, exclusive_lock
 from quantdesk.core.instruments import MARKET_CALENDAR, Instrument
 from quantdesk.data.calendars import sessions as calendar_sessions
+from quantdesk.data.index_members import IndexMembership
 from quantdesk.data.instruments_table import (
     checked_instrument,
     instrument_from_row,
@@ -49,7 +50,6 @@ from quantdesk.data.instruments_table import (
     table_from_rows,
 )
 from quantdesk.data.validation import LIMIT_COLUMNS, ImportReport, validate_bars
-from quantdesk.engine.ports import BarSeries, DateArray, FloatArray
 
 FREQUENCIES = ("1d",)
 
@@ -113,6 +113,7 @@ class Catalog:
         self.root = Path(root)
         self._instruments: dict[str, dict[str, Any]] | None = None
         self._stamp: tuple[int, int] | None = None
+        self._memberships: IndexMembership | None = None
 
     @property
     def _instruments_path(self) -> Path:
@@ -280,6 +281,23 @@ class Catalog:
                     f"{len(report.rejected)} invalid rows, nothing imported:\n{report.describe()}"
                 )
             staged.append((instrument, clean, report))
+        with self.write_lock():
+            self._write_staged(staged)
+        return [report for _, _, report in staged]
+
+    def write_lock(self) -> contextlib.AbstractContextManager[None]:
+        """The catalog's write lock (``DATA_DIR/.write.lock``).
+
+        Held while a writer reads, changes and rewrites a shared table (the instruments
+        table, index membership).
+
+        Without it an import in the API and an update job on a worker, both rewriting the
+        instruments table from what they read, would drop each other's new rows.
+        """
+        return exclusive_lock(self.root / ".write.lock")
+
+    def _write_staged(self, staged: list[tuple[Instrument, pd.DataFrame, ImportReport]]) -> None:
+        self._instruments = None  # under the lock: read the table as it is on disk now
         rows = dict(self._rows())
         for instrument, clean, report in staged:
             names = [*_BAR_SCHEMA, *(f for f in _LIMIT_FIELDS if f.name in clean.columns)]
@@ -296,7 +314,6 @@ class Catalog:
         if staged:
             _atomic_write_table(table_from_rows(rows), self._instruments_path)
             self._instruments = None  # re-read (with the new file's stamp) on next use
-        return [report for _, _, report in staged]
 
     def stored_bars(self, order_book_id: str) -> pd.DataFrame | None:
         """The bars of ``order_book_id`` as stored (traded prices), or ``None`` without a file."""
@@ -359,9 +376,12 @@ class Catalog:
             if start <= day <= end
         ]
 
-    def bar_source(self, adjust: Adjust = Adjust.NONE) -> CatalogBarSource:
-        """The engine's ``BarSource`` over this catalog."""
-        return CatalogBarSource(self, adjust)
+    @property
+    def memberships(self) -> IndexMembership:
+        """Index membership over time (``index_members``), under the same root."""
+        if self._memberships is None:
+            self._memberships = IndexMembership(self.root)
+        return self._memberships
 
 
 def _pre_adjust(df: pd.DataFrame) -> pd.DataFrame:
@@ -379,94 +399,4 @@ def _pre_adjust(df: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-class CatalogBarSource:
-    """``quantdesk.engine.BarSource`` backed by a ``Catalog`` with one adjustment mode."""
-
-    def __init__(self, catalog: Catalog, adjust: Adjust) -> None:
-        self.catalog = catalog
-        self.adjust = adjust
-
-    def instrument(self, order_book_id: str) -> Instrument:
-        """The catalog's instrument ``order_book_id`` (``NotFound`` if unknown)."""
-        return self.catalog.instrument(order_book_id)
-
-    def instruments(self) -> list[Instrument]:
-        """Every instrument of the catalog (``all_instruments`` in a strategy)."""
-        return self.catalog.instruments()
-
-    def sessions(self, calendar: str, start: dt.date, end: dt.date) -> DateArray:
-        """Sessions of ``calendar`` in ``[start, end]`` (cached in the catalog's ``calendars``)."""
-        return calendar_sessions(calendar, start, end, self.catalog.root / "calendars")
-
-    def bars(self, order_book_id: str, end: dt.date) -> BarSeries:
-        """The same bars as ``Catalog.bars_frame(order_book_id, end=end, adjust=...)``.
-
-        Read straight from Parquet into numpy (no DataFrame): this runs for every
-        instrument of every backtest. ``limit_up``/``limit_down`` are the stored columns as
-        traded (the engine converts with ``factor``), ``None`` when the file has none.
-
-        Raises:
-            NotFound: unknown instrument.
-            DataUnavailable: the instrument has no bar file.
-        """
-        catalog = self.catalog
-        catalog.instrument(order_book_id)
-        path = catalog._bars_path(order_book_id)
-        if not path.exists():
-            raise DataUnavailable(f"no daily bars stored for {order_book_id}")
-        table = read_parquet(path)
-        dates = np.asarray(table.column("date").to_numpy(), dtype="datetime64[D]")
-        cols = {
-            name: np.array(table.column(name).to_numpy(zero_copy_only=False), dtype=np.float64)
-            for name in ("open", "high", "low", "close", "volume", "adj_close")
-        }
-        limits: dict[str, FloatArray | None] = {
-            name: (
-                np.array(table.column(name).to_numpy(zero_copy_only=False), dtype=np.float64)
-                if name in table.schema.names
-                else None
-            )
-            for name in LIMIT_COLUMNS
-        }
-        factor: FloatArray | None = None
-        if self.adjust is Adjust.PRE:
-            factor = _pre_factor(cols["close"], cols["adj_close"])
-            if factor is None:
-                factor = np.ones(len(dates))
-            else:
-                for name in ("open", "high", "low", "close"):
-                    cols[name] = cols[name] * factor
-                cols["volume"] = cols["volume"] / factor
-        n = int(np.searchsorted(dates, np.datetime64(end, "D"), side="right"))
-        up, down = limits["limit_up"], limits["limit_down"]
-        return BarSeries(
-            order_book_id=order_book_id,
-            dates=dates[:n],
-            open=cols["open"][:n].copy(),
-            high=cols["high"][:n].copy(),
-            low=cols["low"][:n].copy(),
-            close=cols["close"][:n].copy(),
-            volume=cols["volume"][:n].copy(),
-            factor=None if factor is None else factor[:n].copy(),
-            limit_up=None if up is None else up[:n].copy(),
-            limit_down=None if down is None else down[:n].copy(),
-        )
-
-
-def _pre_factor(close: FloatArray, adj_close: FloatArray) -> FloatArray | None:
-    """``_pre_adjust``'s factor in numpy; ``None`` when there is no ratio to adjust by."""
-    ratio = adj_close / close
-    valid = ~np.isnan(ratio)
-    if len(ratio) == 0 or not valid.any():
-        return None
-    # forward fill, then back fill the leading gap (pandas ffill().bfill())
-    idx = np.where(valid, np.arange(len(ratio)), 0)
-    np.maximum.accumulate(idx, out=idx)
-    filled = ratio[idx]
-    first = int(np.argmax(valid))
-    filled[:first] = ratio[first]
-    result: FloatArray = filled / filled[-1]
-    return result
-
-
-__all__ = ["MARKET_CALENDAR", "Adjust", "Catalog", "CatalogBarSource"]
+__all__ = ["MARKET_CALENDAR", "Adjust", "Catalog"]

@@ -148,11 +148,14 @@ def _outcome_dict(outcome: InstrumentOutcome) -> dict[str, Any]:
     }
 
 
-def read_table(filename: str, data: bytes) -> tuple[pd.DataFrame, str]:
+def read_table(filename: str, data: bytes, min_columns: int = 2) -> tuple[pd.DataFrame, str]:
     """The rows of a CSV or Parquet file (Parquet by its magic bytes), and the format's name.
 
+    CSV cells are read as text (codes keep their leading zeros).
+
     Raises:
-        DataValidationError: empty, or neither a readable Parquet nor a CSV file.
+        DataValidationError: empty, neither a readable Parquet nor a CSV file, or a CSV file
+            of fewer than ``min_columns`` columns (daily bars need date and prices).
     """
     if not data.strip():
         raise DataValidationError(f"{filename} is empty")
@@ -167,11 +170,15 @@ def read_table(filename: str, data: bytes) -> tuple[pd.DataFrame, str]:
         raise DataValidationError(
             f"{filename} is neither Parquet nor UTF-8 text (CSV); nothing imported"
         ) from None
+    # the delimiter is sniffed (comma, tab, semicolon...); a one-column file has none to find
+    one_column = "\n" in text and not any(c in text.split("\n", 1)[0] for c in ",;\t|")
     try:
-        frame = pd.read_csv(io.StringIO(text), sep=None, engine="python", dtype=str)
+        frame = pd.read_csv(
+            io.StringIO(text), sep="," if one_column else None, engine="python", dtype=str
+        )
     except (ValueError, pd.errors.ParserError, csv.Error) as exc:
         raise DataValidationError(f"{filename} is not a readable CSV file: {exc}") from None
-    if frame.shape[1] < 2:
+    if frame.shape[1] < min_columns:
         raise DataValidationError(
             f"{filename} has {frame.shape[1]} column(s); expected date, open, high, low, close, "
             "volume"
@@ -196,8 +203,14 @@ def applied_mapping(frame: pd.DataFrame) -> dict[str, str]:
     return dict(frame.attrs.get("mapping", {}))
 
 
-def normalize_columns(frame: pd.DataFrame, mapping: Mapping[str, str]) -> pd.DataFrame:
+def normalize_columns(
+    frame: pd.DataFrame,
+    mapping: Mapping[str, str],
+    aliases: Mapping[str, tuple[str, ...]] = COLUMN_ALIASES,
+) -> pd.DataFrame:
     """``frame`` with the catalog's column names (see the module docstring).
+
+    ``aliases`` are the columns to look for with their other names (default: daily bars').
 
     The mapping applied (``{catalog column: file column}``) is kept in the result's
     ``attrs["mapping"]`` (``applied_mapping``).
@@ -206,11 +219,10 @@ def normalize_columns(frame: pd.DataFrame, mapping: Mapping[str, str]) -> pd.Dat
         InvalidArgument: the mapping names a catalog column that does not exist, or a file
             column the file lacks.
     """
-    unknown = sorted(set(mapping) - set(COLUMN_ALIASES))
+    unknown = sorted(set(mapping) - set(aliases))
     if unknown:
         raise InvalidArgument(
-            f"mapping names unknown column(s) {', '.join(unknown)}; "
-            f"known: {', '.join(COLUMN_ALIASES)}"
+            f"mapping names unknown column(s) {', '.join(unknown)}; known: {', '.join(aliases)}"
         )
     by_key = {_key(c): c for c in frame.columns}
     renames: dict[str, str] = {}
@@ -222,12 +234,10 @@ def normalize_columns(frame: pd.DataFrame, mapping: Mapping[str, str]) -> pd.Dat
                 f"{', '.join(map(str, frame.columns))})"
             )
         renames[source] = ours
-    for ours, aliases in COLUMN_ALIASES.items():
+    for ours, names in aliases.items():
         if ours in renames.values():
             continue
-        source = next(
-            (by_key[a] for a in aliases if a in by_key and by_key[a] not in renames), None
-        )
+        source = next((by_key[a] for a in names if a in by_key and by_key[a] not in renames), None)
         if source is not None:
             renames[source] = ours
     out = frame[list(renames)].rename(columns=renames)

@@ -21,6 +21,7 @@ import numpy.typing as npt
 from quantdesk.core.errors import InvalidArgument
 from quantdesk.core.instruments import Instrument
 from quantdesk.engine.api_data import DataFunctions, InstrumentView
+from quantdesk.engine.api_index import IndexFunctions
 from quantdesk.engine.api_orders import LimitOrder, MarketOrder, OrderFunctions, limit_price_of
 from quantdesk.engine.config import PRE_OPEN_PHASES
 from quantdesk.engine.costs import commission
@@ -56,11 +57,11 @@ FUNCTIONS = (
     "unsubscribe", "plot", "instruments", "all_instruments", "is_suspended", "is_st_stock",
     "get_position", "get_positions", "get_trading_dates", "get_previous_trading_date",
     "get_next_trading_date", "get_price", "current_snapshot", "subscribe_event", "deposit",
-    "withdraw", "symbol",
+    "withdraw", "symbol", "index_components", "index_weights",
 )  # fmt: skip
 
 
-class StrategyAPI(OrderFunctions, DataFunctions):
+class StrategyAPI(OrderFunctions, DataFunctions, IndexFunctions):
     """Binds the strategy-facing functions to one engine run."""
 
     def __init__(self, engine: StrategySession) -> None:

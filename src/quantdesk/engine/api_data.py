@@ -130,7 +130,7 @@ class InstrumentView:
 
     def days_from_listed(self, date: dt.date | None = None) -> int:
         """Calendar days from listing to ``date`` (default today); -1 before listing."""
-        day = _as_date(date) if date is not None else self._engine.today
+        day = as_date(date) if date is not None else self._engine.today
         days = (day - self.instrument.listed_date).days
         return days if days >= 0 else -1
 
@@ -200,7 +200,7 @@ class DataFunctions:
         de_listed_date, board_type``. ``type`` filters by RQAlpha type code(s).
         """
         engine = self._engine
-        day = min(_as_date(date), engine.today) if date is not None else engine.today
+        day = min(as_date(date), engine.today) if date is not None else engine.today
         given = None if type is None else [type] if isinstance(type, str) else list(type)
         types = None if given is None else {TYPE_ALIASES.get(t, t) for t in given}
         rows = []
@@ -223,12 +223,12 @@ class DataFunctions:
 
     def get_trading_dates(self, start_date: Any, end_date: Any) -> pd.DatetimeIndex:
         """Sessions of the run's market in ``[start_date, end_date]``."""
-        days = self._engine.calendar(_as_date(start_date), _as_date(end_date))
+        days = self._engine.calendar(as_date(start_date), as_date(end_date))
         return pd.DatetimeIndex(pd.to_datetime(days))
 
     def get_previous_trading_date(self, date: Any, n: int = 1) -> dt.date:
         """The ``n``-th session before ``date``."""
-        day = _as_date(date)
+        day = as_date(date)
         n = _positive(n)
         days = self._engine.calendar(
             day - dt.timedelta(days=7 * n + 30), day - dt.timedelta(days=1)
@@ -239,7 +239,7 @@ class DataFunctions:
 
     def get_next_trading_date(self, date: Any, n: int = 1) -> dt.date:
         """The ``n``-th session after ``date``."""
-        day = _as_date(date)
+        day = as_date(date)
         n = _positive(n)
         days = self._engine.calendar(
             day + dt.timedelta(days=1), day + dt.timedelta(days=7 * n + 30)
@@ -275,10 +275,10 @@ class DataFunctions:
         ids = [order_book_ids] if isinstance(order_book_ids, str) else list(order_book_ids)
         names = ["open", "high", "low", "close", "volume", "total_turnover"]
         wanted = names if fields is None else [fields] if isinstance(fields, str) else list(fields)
-        start = np.datetime64(_as_date(start_date), "D")
+        start = np.datetime64(as_date(start_date), "D")
         if end_date is None:
             end_date = self.get_previous_trading_date(self._engine.today)
-        end = np.datetime64(_as_date(end_date), "D")
+        end = np.datetime64(as_date(end_date), "D")
         frames = []
         for oid in ids:
             feed = self._engine.feed(self._oid(oid))
@@ -344,7 +344,7 @@ class DataFunctions:
         return days[-count:]
 
 
-def _as_date(value: Any) -> dt.date:
+def as_date(value: Any) -> dt.date:
     """A date from a date, datetime, ``pd.Timestamp``, ``YYYY-MM-DD`` or ``YYYYMMDD``.
 
     Raises:

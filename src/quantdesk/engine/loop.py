@@ -16,7 +16,7 @@ from quantdesk.engine.config import PRE_OPEN_PHASES, EngineConfig, Matching
 from quantdesk.engine.events import EVENT, EventBus
 from quantdesk.engine.feeds import BarMap, Feed
 from quantdesk.engine.portfolio import Portfolio
-from quantdesk.engine.ports import BarSource
+from quantdesk.engine.ports import BarSource, IndexComposition
 from quantdesk.engine.recorder import DailyRecorder
 from quantdesk.engine.records import EngineResult
 from quantdesk.engine.run_info import AttrDict, RunInfo, run_config, run_info
@@ -168,6 +168,22 @@ class Engine:
         listing = getattr(self._source, "instruments", None)
         found = listing() if callable(listing) else [f.instrument for f in self._feeds.values()]
         return [i for i in found if i.market is self.config.profile.market]
+
+    def index_composition(self, index_id: str, day: dt.date) -> IndexComposition:
+        """The composition of ``index_id`` in effect on ``day``, from the bar source.
+
+        Raises:
+            DataUnavailable: the source knows no index membership, or not on ``day``.
+            NotFound: no membership known for the index.
+        """
+        lookup = getattr(self._source, "index_components", None)
+        if not callable(lookup):
+            raise DataUnavailable(
+                "this run's data source has no index membership; the catalog's does "
+                "(POST /api/data/indexes/import, or an update from baostock/akshare)"
+            )
+        composition: IndexComposition = lookup(index_id, day)
+        return composition
 
     def calendar(self, start: dt.date, end: dt.date) -> list[dt.date]:
         """The run's market's sessions in ``[start, end]``."""

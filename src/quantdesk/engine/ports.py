@@ -54,6 +54,30 @@ class BarSeries:
         return int(self.dates.shape[0])
 
 
+class IndexComposition(Protocol):
+    """An index's members from ``date`` until its next composition (``data.index_members``)."""
+
+    @property
+    def date(self) -> dt.date:
+        """The day it took effect."""
+        ...
+
+    @property
+    def order_book_ids(self) -> tuple[str, ...]:
+        """The members, sorted."""
+        ...
+
+    @property
+    def weights(self) -> tuple[float | None, ...] | None:
+        """Weights in percent, in member order; ``None`` when the source gave none."""
+        ...
+
+    @property
+    def source(self) -> str:
+        """Where it came from."""
+        ...
+
+
 class BarSource(Protocol):
     """Where the engine gets instruments, sessions and bars from."""
 
@@ -74,5 +98,18 @@ class BarSource(Protocol):
 
         Raises:
             quantdesk.core.errors.NotFound: unknown ``order_book_id``.
+        """
+        ...
+
+
+class IndexSource(Protocol):
+    """A ``BarSource`` that also knows index membership over time (optional)."""
+
+    def index_components(self, index_id: str, day: dt.date) -> IndexComposition:
+        """The composition of ``index_id`` in effect on ``day``.
+
+        Raises:
+            quantdesk.core.errors.NotFound: no membership known for the index.
+            quantdesk.core.errors.DataUnavailable: ``day`` is before the first composition.
         """
         ...

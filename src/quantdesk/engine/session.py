@@ -9,6 +9,7 @@ from quantdesk.core.instruments import Instrument
 from quantdesk.engine.broker import Broker, BrokerSession
 from quantdesk.engine.events import EventBus
 from quantdesk.engine.indicators import IndicatorSession
+from quantdesk.engine.ports import IndexComposition
 from quantdesk.engine.scheduler import Scheduler
 
 if TYPE_CHECKING:
@@ -49,6 +50,10 @@ class StrategySession(BrokerSession, IndicatorSession, Protocol):
 
     def listed_instruments(self) -> list[Instrument]:
         """Every instrument of the run's market the source knows."""
+        ...
+
+    def index_composition(self, index_id: str, day: dt.date) -> IndexComposition:
+        """The composition of ``index_id`` in effect on ``day`` (``ports.IndexSource``)."""
         ...
 
     def calendar(self, start: dt.date, end: dt.date) -> list[dt.date]:

@@ -38,6 +38,25 @@ def _enum(kind: type[Any], value: str | None, name: str) -> Any:
         raise InvalidArgument(f"{name} must be one of {allowed}") from None
 
 
+def mapping_of(mapping: str | None) -> dict[str, str]:
+    """A column mapping form field: a JSON object ``{column: file column}`` (empty: none).
+
+    Raises:
+        InvalidArgument: not such an object.
+    """
+    columns: Any = {}
+    if mapping is not None and mapping.strip():
+        try:
+            columns = json.loads(mapping)
+        except ValueError:
+            raise InvalidArgument('mapping must be a JSON object, e.g. {"date": "Day"}') from None
+    if not isinstance(columns, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in columns.items()
+    ):
+        raise InvalidArgument("mapping must be a JSON object of column names to column names")
+    return columns
+
+
 def upload_spec(
     *,
     order_book_id: str | None,
@@ -57,16 +76,7 @@ def upload_spec(
     Raises:
         InvalidArgument: a field out of its values (the message names it).
     """
-    columns: Any = {}
-    if mapping is not None and mapping.strip():
-        try:
-            columns = json.loads(mapping)
-        except ValueError:
-            raise InvalidArgument('mapping must be a JSON object, e.g. {"date": "Day"}') from None
-    if not isinstance(columns, dict) or not all(
-        isinstance(k, str) and isinstance(v, str) for k, v in columns.items()
-    ):
-        raise InvalidArgument("mapping must be a JSON object of column names to column names")
+    columns = mapping_of(mapping)
     if lot_size is not None and not 1 <= lot_size <= 1_000_000:
         raise InvalidArgument("lot_size must be between 1 and 1000000")
     oid = order_book_id.strip() if order_book_id and order_book_id.strip() else None

@@ -1,0 +1,79 @@
+"""A-share codes as other tools write them, turned into RQAlpha ``order_book_id`` values.
+
+Exports and libraries spell the same listing differently: Tushare ``600000.SH``, baostock
+``sh.600000``, akshare/Eastmoney ``sh600000`` or a bare ``600000``, Wind ``600000.SH``. The
+catalog (and RQAlpha) uses the exchange's MIC as suffix: ``600000.XSHG`` (Shanghai),
+``000001.XSHE`` (Shenzhen), ``430047.BJSE`` (Beijing).
+"""
+
+from __future__ import annotations
+
+import re
+
+from quantdesk.core.errors import InvalidArgument
+
+#: RQAlpha's A-share suffixes (the exchanges' MICs, and BJSE for Beijing).
+CN_SUFFIXES = ("XSHG", "XSHE", "BJSE")
+#: Other tools' exchange tags -> the catalog's suffix.
+EXCHANGE_TAGS = {
+    "SH": "XSHG", "SS": "XSHG", "SSE": "XSHG", "XSHG": "XSHG",
+    "SZ": "XSHE", "SZSE": "XSHE", "XSHE": "XSHE",
+    "BJ": "BJSE", "BSE": "BJSE", "BJSE": "BJSE",
+}  # fmt: skip
+_SUFFIXED = re.compile(r"(\d{6})\.([A-Za-z]{2,4})")
+_PREFIXED = re.compile(r"([A-Za-z]{2})\.?(\d{6})")
+
+
+def exchange_of_code(code: str, *, index: bool = False) -> str:
+    """The suffix of a bare 6-digit A-share code (the exchanges' code allocation).
+
+    Stocks and funds: 6xxxxx and 9xxxxx (B shares) and 5xxxxx (funds) trade in Shanghai;
+    0xxxxx, 1xxxxx, 2xxxxx, 3xxxxx in Shenzhen; 4xxxxx, 8xxxxx and 920xxx in Beijing.
+    Indices (``index=True``): 399xxx are Shenzhen's, everything else (000300, 000905,
+    000016, 93xxxx) is published on the Shanghai side, as RQAlpha names them.
+    """
+    if index:
+        return "XSHE" if code.startswith("399") else "XSHG"
+    if code.startswith(("6", "9", "5")) and not code.startswith("920"):
+        return "XSHG"
+    if code.startswith(("4", "8", "920")):
+        return "BJSE"
+    return "XSHE"
+
+
+def cn_order_book_id(text: str, *, index: bool = False) -> str:
+    """``text`` as an A-share ``order_book_id`` (``600000.XSHG``).
+
+    Accepts ``600000.XSHG``, ``600000.SH``, ``sh.600000``, ``sh600000`` and bare
+    ``600000`` (exchange from ``exchange_of_code``; ``index`` says the code is an index's).
+
+    Raises:
+        InvalidArgument: not one of those forms.
+    """
+    value = str(text).strip()
+    if (m := _SUFFIXED.fullmatch(value)) and m.group(2).upper() in EXCHANGE_TAGS:
+        return f"{m.group(1)}.{EXCHANGE_TAGS[m.group(2).upper()]}"
+    if (m := _PREFIXED.fullmatch(value)) and m.group(1).upper() in EXCHANGE_TAGS:
+        return f"{m.group(2)}.{EXCHANGE_TAGS[m.group(1).upper()]}"
+    if value.isdigit() and len(value) <= 6:
+        code = value.zfill(6)  # spreadsheets drop leading zeros: 300 -> 000300
+        return f"{code}.{exchange_of_code(code, index=index)}"
+    raise InvalidArgument(
+        f"{value!r} is not an A-share code (600000.XSHG, 600000.SH, sh.600000, sh600000 or 600000)"
+    )
+
+
+def normalize_id(text: str, *, index: bool = False) -> str:
+    """``text`` as the catalog's id.
+
+    A-share spellings become ``cn_order_book_id``; other ids (``AAPL``, ``^GSPC``) stay as
+    they are, stripped.
+    """
+    value = str(text).strip()
+    try:
+        return cn_order_book_id(value, index=index)
+    except InvalidArgument:
+        return value
+
+
+__all__ = ["CN_SUFFIXES", "EXCHANGE_TAGS", "cn_order_book_id", "exchange_of_code", "normalize_id"]
