@@ -132,10 +132,18 @@ def test_updates_are_for_admins_and_check_their_inputs(admin: tuple[TestClient, 
         {**UPDATE, "order_book_ids": ["../etc"]},
         {**UPDATE, "end_date": "2023-01-01"},
         {**UPDATE, "start_date": "soon"},
+        {**UPDATE, "with_members": True},
+        {**UPDATE, "index_ids": ["../x"]},
     ]
     for bad in bad_bodies:
         res = client.post("/api/data/sources/akshare/update", json=bad)
         assert res.status_code == 400, (bad, res.text)
+    lacking = client.post("/api/data/sources/baostock/update",
+                          json={**UPDATE, "index_ids": ["399006.XSHE"]})  # fmt: skip
+    assert lacking.status_code == 400 and "000300.XSHG" in lacking.json()["error"]["message"]
+    no_index = client.post("/api/data/sources/yfinance/update",
+                           json={"index_ids": ["^GSPC"], "start_date": "2024-01-02"})  # fmt: skip
+    assert no_index.status_code == 400 and "none" in no_index.json()["error"]["message"]
     client.post("/api/admin/users", json={"mobile": "139", "password": "password-1"})
     token = client.post("/api/login", data={"mobile": "139", "password": "password-1"}).json()[
         "token"
@@ -144,3 +152,28 @@ def test_updates_are_for_admins_and_check_their_inputs(admin: tuple[TestClient, 
         "/api/data/sources/akshare/update", json=UPDATE, headers={"Authorization": token}
     )
     assert res.status_code == 403
+
+
+def test_an_index_update_with_its_members_runs_as_a_job(
+    admin: tuple[TestClient, Platform], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client, platform = admin
+    monkeypatch.setitem(sys.modules, "akshare", akshare_client())
+    sources = client.get("/api/data/sources").json()["data"]["sources"]
+    assert next(s for s in sources if s["name"] == "akshare")["indexes"] == ["*"]
+    body = {"index_ids": ["000300.XSHG"], "with_members": True, "start_date": "2024-01-02",
+            "end_date": "2024-01-10"}  # fmt: skip
+    job_id = client.post("/api/data/sources/akshare/update", json=body).json()["data"]["job_id"]
+    queued = client.get(f"/api/data/updates/{job_id}").json()["data"]
+    assert queued["index_ids"] == ["000300.XSHG"] and queued["total_bars"] == 1
+    drain(platform)
+    done = client.get(f"/api/data/updates/{job_id}").json()["data"]
+    assert done["status"] == "FINISHED", done
+    assert done["total_bars"] == 4 and done["progress"] == 100.0  # the index, then 3 members
+    assert done["report"]["indexes"][0]["index_id"] == "000300.XSHG"
+    assert {i["order_book_id"] for i in done["report"]["instruments"]} == {
+        "600519.XSHG", "000001.XSHE", "300750.XSHE",
+    }  # fmt: skip
+    members = client.get("/api/data/indexes/000300.XSHG/components").json()["data"]
+    assert members["effective_date"] == "2024-01-05" and members["not_in_catalog"] == []
+    assert members["weights"] == [0.93, 3.02, 5.61]  # sorted by member id

@@ -21,6 +21,7 @@ from quantdesk.data.sources import (
     YFinanceSource,
     adapter,
 )
+from quantdesk.data.index_sources import akshare_compositions, baostock_compositions
 from quantdesk.data.update import UpdateCancelled, run_update
 
 START, END = dt.date(2024, 1, 2), dt.date(2024, 1, 10)
@@ -49,9 +50,33 @@ def akshare_client(*, fail: Exception | None = None, schema: dict[str, str] | No
     def stock_info_a_code_name() -> pd.DataFrame:
         return pd.DataFrame({"code": ["600519", "000001"], "name": ["贵州茅台", "平安银行"]})
 
+    def index_stock_cons_weight_csindex(symbol: str) -> pd.DataFrame:
+        """CSI's weights file as akshare answers it (weights in percent)."""
+        if symbol != "000300":
+            raise ValueError(f"No objects to concatenate ({symbol})")  # akshare on no file
+        rows = [("600519", "贵州茅台", "上海证券交易所", 5.61),
+                ("000001", "平安银行", "深圳证券交易所", 0.93),
+                ("300750", "宁德时代", "深圳证券交易所", 3.02)]  # fmt: skip
+        return pd.DataFrame([
+            {"日期": "2024-01-05", "指数代码": symbol, "指数名称": "沪深300",
+             "指数英文名称": "CSI 300", "成分券代码": code, "成分券名称": name,
+             "成分券英文名称": "", "交易所": exchange, "交易所英文名称": "", "权重": weight}
+            for code, name, exchange, weight in rows
+        ])  # fmt: skip
+
+    def index_stock_cons_csindex(symbol: str) -> pd.DataFrame:
+        """CSI's members file (no weights) as akshare answers it."""
+        return pd.DataFrame([
+            {"日期": "2024-01-08", "指数代码": symbol, "指数名称": "CSI", "指数英文名称": "",
+             "成分券代码": "688981", "成分券名称": "中芯国际", "成分券英文名称": "",
+             "交易所": "上海证券交易所", "交易所英文名称": ""},
+        ])  # fmt: skip
+
     return types.SimpleNamespace(
-        stock_zh_a_hist=stock_zh_a_hist, stock_info_a_code_name=stock_info_a_code_name
-    )
+        stock_zh_a_hist=stock_zh_a_hist, stock_info_a_code_name=stock_info_a_code_name,
+        index_stock_cons_weight_csindex=index_stock_cons_weight_csindex,
+        index_stock_cons_csindex=index_stock_cons_csindex,
+    )  # fmt: skip
 
 
 class _Result:
@@ -92,9 +117,20 @@ def baostock_client(*, login_error: str | None = None) -> Any:
         calls.append("logout")
         return _Result(pd.DataFrame())
 
+    def query_hs300_stocks(date: str) -> _Result:
+        """The CSI 300 composition in effect on ``date``, each row with its updateDate."""
+        calls.append(f"hs300 {date}")
+        if date < "2023-12-11":
+            return _Result(pd.DataFrame(columns=["updateDate", "code", "code_name"]))
+        update, codes = (
+            ("2023-12-11", ["sh.600000", "sz.000001"]) if date < "2024-01-08"
+            else ("2024-01-08", ["sh.600519", "sz.000001"])
+        )  # fmt: skip
+        return _Result(pd.DataFrame({"updateDate": update, "code": codes, "code_name": "x"}))
+
     return types.SimpleNamespace(
         login=login, logout=logout, query_history_k_data_plus=query_history_k_data_plus,
-        query_stock_basic=query_stock_basic, calls=calls,
+        query_stock_basic=query_stock_basic, query_hs300_stocks=query_hs300_stocks, calls=calls,
     )  # fmt: skip
 
 
@@ -137,6 +173,31 @@ def test_baostock_drops_suspended_days_and_reads_st_periods_and_listing() -> Non
     assert got.reference["listed_date"] == dt.date(1999, 11, 10)
     assert got.reference["delisted_date"] is None and got.reference["name"] == "浦发银行"
     assert client.calls == ["login", "logout"]
+
+
+def test_baostock_membership_is_sampled_weekly_and_kept_per_update_date() -> None:
+    client = baostock_client()
+    comps = baostock_compositions(client, "000300.XSHG", dt.date(2023, 12, 1), END)
+    assert [(c.date, c.order_book_ids, c.source) for c in comps] == [
+        (dt.date(2023, 12, 11), ("000001.XSHE", "600000.XSHG"), "baostock"),
+        (dt.date(2024, 1, 8), ("000001.XSHE", "600519.XSHG"), "baostock"),
+    ]
+    asked = [c.split()[1] for c in client.calls if c.startswith("hs300")]
+    assert asked[0] == "2023-12-01" and asked[-1] == "2024-01-10" and len(asked) == 7
+    assert (client.calls[0], client.calls[-1]) == ("login", "logout")
+    with pytest.raises(InvalidArgument, match="000300.XSHG, 000016.XSHG, 000905.XSHG only"):
+        baostock_compositions(client, "399006.XSHE", START, END)
+
+
+def test_akshare_membership_is_the_current_csi_file_with_weights() -> None:
+    [comp] = akshare_compositions(akshare_client(), "000300.XSHG", START, END)
+    assert comp.date == dt.date(2024, 1, 5) and comp.source == "akshare"
+    assert comp.order_book_ids == ("600519.XSHG", "000001.XSHE", "300750.XSHE")
+    assert comp.weights == (5.61, 0.93, 3.02)
+    [plain] = akshare_compositions(akshare_client(), "000852.XSHG", START, END)
+    assert (plain.order_book_ids, plain.weights) == (("688981.XSHG",), None)
+    with pytest.raises(InvalidArgument, match="not an A-share index id"):
+        akshare_compositions(akshare_client(), "SPX", START, END)
 
 
 def test_yfinance_gives_adjusted_closes_and_includes_the_end_date() -> None:
@@ -217,3 +278,35 @@ def test_an_update_writes_every_instrument_or_none(tmp_path: Path) -> None:
     assert [r.rows_accepted for r in done.reports] == [7, 7]  # merged over the stored 4
     assert catalog.instrument("000001.XSHE").name == "平安银行"
     assert catalog.instrument("600519.XSHG").market == "cn"
+
+
+def test_an_update_of_an_index_with_its_members_writes_both_or_nothing(tmp_path: Path) -> None:
+    catalog = Catalog(tmp_path)
+
+    class Broken:
+        """baostock whose bar query fails after the membership was fetched."""
+
+        def __getattr__(self, name: str) -> Any:
+            if name == "query_history_k_data_plus":
+                raise ConnectionError("reset by peer")
+            return getattr(baostock_client(), name)
+
+    with pytest.raises(SourceError, match="reset by peer"):
+        run_update(catalog, "baostock", [], START, END, index_ids=["000300.XSHG"],
+                   with_members=True, client=Broken())  # fmt: skip
+    assert not list(tmp_path.rglob("*.parquet"))  # neither bars nor membership
+    seen: list[tuple[int, int]] = []
+    report = run_update(
+        catalog, "baostock", [], dt.date(2023, 12, 1), END, index_ids=["000300.XSHG"],
+        with_members=True, client=baostock_client(), progress=lambda i, n: seen.append((i, n)),
+    )  # fmt: skip
+    assert [r.order_book_id for r in report.reports] == ["000001.XSHE", "600000.XSHG",
+                                                         "600519.XSHG"]  # fmt: skip
+    assert report.as_dict()["indexes"] == [{"index_id": "000300.XSHG", "added": 2,
+                                            "replaced": 0, "first": "2023-12-11",
+                                            "last": "2024-01-08"}]  # fmt: skip
+    assert seen[0] == (1, 4) and seen[-1] == (4, 4)
+    on = catalog.memberships.composition_on("000300.XSHG", dt.date(2024, 1, 5))
+    assert on.order_book_ids == ("000001.XSHE", "600000.XSHG")
+    with pytest.raises(InvalidArgument, match="provides no index membership"):
+        run_update(catalog, "yfinance", [], START, END, index_ids=["^GSPC"])

@@ -10,10 +10,12 @@ never touch the network; a user with internet gets real data.
 Sources and what they provide (``SourceInfo.provides``):
 
 * ``akshare`` (A-shares, ``ak.stock_zh_a_hist``: Eastmoney daily bars in CNY, volume in lots
-  of 100 shares; ``ak.stock_info_a_code_name``: names);
+  of 100 shares; ``ak.stock_info_a_code_name``: names; the current composition of any CSI
+  index, ``index_sources``);
 * ``baostock`` (A-shares, ``bs.query_history_k_data_plus``: daily bars with ``tradestatus``
   (suspended days are left out, so they show as sessions without a bar) and ``isST`` (ST
-  periods); ``bs.query_stock_basic``: names, listing and delisting dates);
+  periods); ``bs.query_stock_basic``: names, listing and delisting dates; CSI 300, SSE 50
+  and CSI 500 membership over time, ``index_sources``);
 * ``yfinance`` (US and others, ``yf.Ticker(...).history(auto_adjust=False)``: daily bars with
   ``Adj Close``, whence the split/dividend adjustment factor).
 """
@@ -23,6 +25,7 @@ from __future__ import annotations
 import datetime as dt
 import importlib
 import importlib.util
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -60,6 +63,8 @@ class SourceInfo:
         package: The library it needs (``None``: built in).
         extra: The quantdesk extra that installs it.
         updatable: Whether ``update`` runs on it (files are uploaded instead).
+        indexes: The indexes whose membership it gives (``index_ids`` of an update);
+            ``("*",)``: any index of its market (the source says which it has).
     """
 
     name: str
@@ -69,11 +74,17 @@ class SourceInfo:
     package: str | None = None
     extra: str | None = None
     updatable: bool = True
+    indexes: tuple[str, ...] = ()
 
     @property
     def available(self) -> bool:
         """True when its library is installed (always for built-in sources)."""
-        return self.package is None or importlib.util.find_spec(self.package) is not None
+        if self.package is None:
+            return True
+        try:
+            return importlib.util.find_spec(self.package) is not None
+        except ValueError:  # imported already, without a spec (a stand-in module)
+            return self.package in sys.modules
 
 
 @dataclass
@@ -99,7 +110,12 @@ class Adapter(Protocol):
         ...
 
 
-def _load(package: str, client: Any) -> Any:
+def load(package: str, client: Any) -> Any:
+    """``client`` if given (a recorded stand-in), else the library ``package``.
+
+    Raises:
+        SourceError: the library is not installed (the message says which extra).
+    """
     if client is not None:
         return client
     try:
@@ -125,7 +141,7 @@ def _cn_code(order_book_id: str) -> tuple[str, str]:
     return code, suffix
 
 
-def _columns(frame: pd.DataFrame, names: dict[str, str], source: str) -> pd.DataFrame:
+def columns(frame: pd.DataFrame, names: dict[str, str], source: str) -> pd.DataFrame:
     """``frame``'s columns ``names`` (theirs -> ours); a missing one is a changed schema."""
     missing = [theirs for theirs in names if theirs not in frame.columns]
     if missing:
@@ -136,10 +152,10 @@ def _columns(frame: pd.DataFrame, names: dict[str, str], source: str) -> pd.Data
     return frame[list(names)].rename(columns=names)
 
 
-def _call(source: str, what: str, call: Callable[[], Any]) -> Any:
+def call(source: str, what: str, fn: Callable[[], Any]) -> Any:
     """Run a library call, its failures (network, rate limit...) as ``SourceError``."""
     try:
-        return call()
+        return fn()
     except QuantdeskError:
         raise
     except Exception as exc:  # the libraries raise anything: requests, JSON, KeyError...
@@ -151,7 +167,8 @@ class AkshareSource:
 
     info = SourceInfo(
         "akshare", "A-shares through akshare (Eastmoney daily bars)", ("cn",),
-        ("daily_bars", "instruments", "suspensions"), package="akshare", extra="akshare",
+        ("daily_bars", "instruments", "suspensions", "index_constituents"), package="akshare",
+        extra="akshare", indexes=("*",),
     )  # fmt: skip
 
     def __init__(self, client: Any = None) -> None:
@@ -160,18 +177,18 @@ class AkshareSource:
     def fetch(self, order_book_id: str, start: dt.date, end: dt.date) -> Fetched:
         """Unadjusted daily bars of an A-share (``adjust=""``); volume from lots to shares."""
         code, _ = _cn_code(order_book_id)
-        ak = _load("akshare", self._client)
-        raw = _call("akshare", f"stock_zh_a_hist({code})", lambda: ak.stock_zh_a_hist(
+        ak = load("akshare", self._client)
+        raw = call("akshare", f"stock_zh_a_hist({code})", lambda: ak.stock_zh_a_hist(
             symbol=code, period="daily", start_date=start.strftime("%Y%m%d"),
             end_date=end.strftime("%Y%m%d"), adjust="",
         ))  # fmt: skip
         if not isinstance(raw, pd.DataFrame):
             raise SourceError(f"akshare answered {type(raw).__name__}, not a table")
-        bars = _columns(raw, {"日期": "date", "开盘": "open", "最高": "high", "最低": "low",
+        bars = columns(raw, {"日期": "date", "开盘": "open", "最高": "high", "最低": "low",
                               "收盘": "close", "成交量": "volume"}, "akshare")  # fmt: skip
         bars = bars.assign(volume=pd.to_numeric(bars["volume"], errors="coerce") * 100)
         reference: dict[str, Any] = {}
-        names = _call("akshare", "stock_info_a_code_name()", ak.stock_info_a_code_name)
+        names = call("akshare", "stock_info_a_code_name()", ak.stock_info_a_code_name)
         if isinstance(names, pd.DataFrame) and {"code", "name"} <= set(names.columns):
             hit = names[names["code"].astype(str) == code]
             if len(hit):
@@ -184,8 +201,9 @@ class BaostockSource:
 
     info = SourceInfo(
         "baostock", "A-shares through baostock (daily bars, ST and suspension flags)", ("cn",),
-        ("daily_bars", "instruments", "listing_dates", "suspensions", "st_status"),
-        package="baostock", extra="baostock",
+        ("daily_bars", "instruments", "listing_dates", "suspensions", "st_status",
+         "index_constituents"),
+        package="baostock", extra="baostock", indexes=("000300.XSHG", "000016.XSHG", "000905.XSHG"),
     )  # fmt: skip
     FIELDS = "date,code,open,high,low,close,volume,tradestatus,isST"
 
@@ -204,25 +222,25 @@ class BaostockSource:
     def fetch(self, order_book_id: str, start: dt.date, end: dt.date) -> Fetched:
         """Unadjusted daily bars (``adjustflag=3``); suspended days dropped; ST periods."""
         code, suffix = _cn_code(order_book_id)
-        bs = _load("baostock", self._client)
+        bs = load("baostock", self._client)
         symbol = f"{_AK_PREFIX[suffix]}.{code}"
-        login = _call("baostock", "login", bs.login)
+        login = call("baostock", "login", bs.login)
         if getattr(login, "error_code", "0") != "0":
             raise SourceError(f"baostock login failed: {getattr(login, 'error_msg', '')}")
         try:
-            raw = self._rows(_call("baostock", "query_history_k_data_plus", lambda: (
+            raw = self._rows(call("baostock", "query_history_k_data_plus", lambda: (
                 bs.query_history_k_data_plus(
                     symbol, self.FIELDS, start_date=start.isoformat(), end_date=end.isoformat(),
                     frequency="d", adjustflag="3",
                 )
             )), f"query_history_k_data_plus({symbol})")  # fmt: skip
             basic = self._rows(
-                _call("baostock", "query_stock_basic", lambda: bs.query_stock_basic(code=symbol)),
+                call("baostock", "query_stock_basic", lambda: bs.query_stock_basic(code=symbol)),
                 f"query_stock_basic({symbol})",
             )
         finally:
-            _call("baostock", "logout", bs.logout)
-        frame = _columns(raw, {"date": "date", "open": "open", "high": "high", "low": "low",
+            call("baostock", "logout", bs.logout)
+        frame = columns(raw, {"date": "date", "open": "open", "high": "high", "low": "low",
                                "close": "close", "volume": "volume", "tradestatus": "trading",
                                "isST": "st"}, "baostock")  # fmt: skip
         trading = frame["trading"].astype(str) == "1"
@@ -275,9 +293,9 @@ class YFinanceSource:
 
     def fetch(self, order_book_id: str, start: dt.date, end: dt.date) -> Fetched:
         """Unadjusted OHLCV and ``adj_close`` (``auto_adjust=False``); ``end`` included."""
-        yf = _load("yfinance", self._client)
-        ticker = _call("yfinance", f"Ticker({order_book_id})", lambda: yf.Ticker(order_book_id))
-        raw = _call("yfinance", f"history({order_book_id})", lambda: ticker.history(
+        yf = load("yfinance", self._client)
+        ticker = call("yfinance", f"Ticker({order_book_id})", lambda: yf.Ticker(order_book_id))
+        raw = call("yfinance", f"history({order_book_id})", lambda: ticker.history(
             start=start.isoformat(), end=(end + dt.timedelta(days=1)).isoformat(),
             auto_adjust=False, actions=True,
         ))  # fmt: skip
@@ -290,7 +308,7 @@ class YFinanceSource:
             )
         frame = raw.reset_index()
         frame = frame.rename(columns={frame.columns[0]: "Date"})
-        bars = _columns(frame, {"Date": "date", "Open": "open", "High": "high", "Low": "low",
+        bars = columns(frame, {"Date": "date", "Open": "open", "High": "high", "Low": "low",
                                 "Close": "close", "Volume": "volume",
                                 "Adj Close": "adj_close"}, "yfinance")  # fmt: skip
         dates = pd.to_datetime(bars["date"], utc=False)

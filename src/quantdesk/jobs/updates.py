@@ -59,9 +59,11 @@ def run_update_job(
     """
     request = job.request
     ids = [str(i) for i in request.get("order_book_ids") or []]
+    index_ids = [str(i) for i in request.get("index_ids") or []]
     start = dt.date.fromisoformat(str(request["start_date"]))
     end = dt.date.fromisoformat(str(request["end_date"]))
-    progress: dict[str, Any] = {"progress": 0.0, "current_bar": 0, "total_bars": len(ids)}
+    progress: dict[str, Any] = {"progress": 0.0, "current_bar": 0,
+                                "total_bars": len(ids) + len(index_ids)}  # fmt: skip
     cancel = threading.Event()
     outcome = _Outcome()
 
@@ -81,12 +83,16 @@ def run_update_job(
         try:
             outcome.report = run_update(
                 Catalog(settings.data_dir), str(request["source"]), ids, start, end,
+                index_ids=index_ids, with_members=bool(request.get("with_members")),
                 client=client, progress=on_progress, cancelled=stopped, log=on_log,
             )  # fmt: skip
         except BaseException as exc:  # reported by the monitor below
             outcome.error = exc
 
-    on_log(f"updating {len(ids)} instrument(s) from {request['source']} ({start}..{end})")
+    what = f"{len(ids)} instrument(s)" + (f" and index(es) {', '.join(index_ids)}"
+                                          + (" with their members" if request.get("with_members")
+                                             else "") if index_ids else "")  # fmt: skip
+    on_log(f"updating {what} from {request['source']} ({start}..{end})")
     thread = threading.Thread(target=work, name=f"update-{job.id}", daemon=True)
     thread.start()
     lease = settings.job_lease_seconds
@@ -116,7 +122,10 @@ def run_update_job(
                 return None
     if outcome.report is not None:
         write_json(folder.path / UPDATE_REPORT, outcome.report.as_dict())
-        on_log(f"updated {len(outcome.report.reports)} instrument(s)")
+        on_log(
+            f"updated {len(outcome.report.reports)} instrument(s) and "
+            f"{len(outcome.report.indexes)} index(es)"
+        )
         return JobStatus.FINISHED, None, None, progress
     status, code, message = _failure(outcome.error, timed_out, settings.data_update_timeout)
     on_log(f"CANCELLED: {message}" if code is None else f"ERROR {code}: {message}")

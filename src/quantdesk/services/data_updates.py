@@ -2,7 +2,8 @@
 
 An update is a job like a backtest (``kind`` ``data_update``): queued here, claimed by a
 worker, run by ``jobs.updates`` with progress, cancel and a timeout, and listed with its
-report. Its request is ``{"kind", "source", "order_book_ids", "start_date", "end_date"}``.
+report. Its request is ``{"kind", "source", "order_book_ids", "index_ids", "with_members",
+"start_date", "end_date"}``.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import json
 import uuid
 from typing import Any
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 
 from quantdesk.core.clock import iso_utc, utcnow
 from quantdesk.core.errors import Conflict, Forbidden, InvalidArgument, NotFound
@@ -39,16 +40,34 @@ from quantdesk.storage import jobs as job_store
 
 
 class UpdateRequest(BaseModel):
-    """``POST /api/data/sources/{source}/update``: what to fetch."""
+    """``POST /api/data/sources/{source}/update``: instruments, indexes, or both."""
 
-    order_book_ids: list[str] = Field(min_length=1, max_length=MAX_IDS)
+    order_book_ids: list[str] = Field(
+        default_factory=list, max_length=MAX_IDS, description="instruments whose bars to fetch"
+    )
+    index_ids: list[str] = Field(
+        default_factory=list, max_length=50,
+        description="indexes whose membership over the window to fetch (sources that provide "
+        "index_constituents; GET /api/data/sources lists which)",
+    )  # fmt: skip
+    with_members: bool = Field(
+        False, description="also fetch the bars of every member of those indexes' compositions"
+    )
     start_date: dt.date
     end_date: dt.date | None = Field(None, description="default: today")
 
-    @field_validator("order_book_ids", mode="after")
+    @field_validator("order_book_ids", "index_ids", mode="after")
     @classmethod
     def _ids(cls, ids: list[str]) -> list[str]:
         return list(dict.fromkeys(Catalog.check_id(i.strip()) for i in ids))
+
+    @model_validator(mode="after")
+    def _something(self) -> UpdateRequest:
+        if not self.order_book_ids and not self.index_ids:
+            raise ValueError("give order_book_ids, index_ids, or both")
+        if self.with_members and not self.index_ids:
+            raise ValueError("with_members needs index_ids")
+        return self
 
 
 class UpdateStatus(JobStatusView):
@@ -56,6 +75,7 @@ class UpdateStatus(JobStatusView):
 
     source: str | None = None
     order_book_ids: list[str] = Field(default_factory=list)
+    index_ids: list[str] = Field(default_factory=list)
     report: dict[str, Any] | None = Field(None, description="per instrument: bars written")
 
 
@@ -72,6 +92,7 @@ def sources() -> SourceList:
                 extra=s.extra,
                 available=s.available,
                 updatable=s.updatable,
+                indexes=list(s.indexes),
             )
             for s in SOURCES.values()
         ]
@@ -107,10 +128,18 @@ class DataUpdateService:
         end = body.end_date or utcnow().date()
         if end < body.start_date:
             raise InvalidArgument("end_date must be on or after start_date")
+        lacking = [i for i in body.index_ids if "*" not in info.indexes and i not in info.indexes]
+        if lacking:
+            has = ", ".join(info.indexes) or "none"
+            raise InvalidArgument(
+                f"source {source!r} has no membership of {', '.join(lacking)} (it has: {has})"
+            )
         request = {
             "kind": DATA_UPDATE,
             "source": source,
             "order_book_ids": body.order_book_ids,
+            "index_ids": body.index_ids,
+            "with_members": body.with_members,
             "start_date": body.start_date.isoformat(),
             "end_date": end.isoformat(),
         }
@@ -138,7 +167,8 @@ class DataUpdateService:
                     status=JobStatus.QUEUED, request=request, request_hash=digest,
                     run_dir=folder.relative, created_at=now, updated_at=now, attempts=0,
                     max_attempts=self._settings.job_max_attempts, fence=0, progress=0.0,
-                    current_bar=0, total_bars=len(request["order_book_ids"]), retry_of=retry_of,
+                    current_bar=0, retry_of=retry_of,
+                    total_bars=len(request["order_book_ids"]) + len(request.get("index_ids") or []),
                 )  # fmt: skip
         except BaseException:
             folder.remove()
@@ -172,6 +202,7 @@ class DataUpdateService:
         return UpdateStatus(
             **view.model_dump(), source=row.request.get("source"),
             order_book_ids=list(row.request.get("order_book_ids") or []), report=report,
+            index_ids=list(row.request.get("index_ids") or []),
         )  # fmt: skip
 
     def list(self, principal: Principal, limit: int, offset: int) -> JobList:

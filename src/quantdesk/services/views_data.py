@@ -186,6 +186,11 @@ class SourceView(BaseModel):
     extra: str | None = Field(description="the quantdesk extra that installs it")
     available: bool = Field(description="its library is installed on this server")
     updatable: bool = Field(description="POST /api/data/sources/{name}/update runs on it")
+    indexes: list[str] = Field(
+        default_factory=list,
+        description='indexes whose membership it gives (an update\'s index_ids); ["*"]: any '
+        "index of its market it has",
+    )
 
 
 class SourceList(BaseModel):
