@@ -130,8 +130,13 @@ def test_a_one_composition_file_takes_its_index_and_date_as_fields(
         (WEIGHTS.replace(b"600519.SH", b"60/519"), {}, 400, "line 5"),
         (WEIGHTS.replace(b",70", b",-70"), {}, 400, "weight"),
         (WEIGHTS.replace(b"20240110,30", b"2024-99-01,30"), {}, 400, "rejected"),
-        (b"index_code,con_code,trade_date\n000300.SH,600000.SH,20240102\n"
-         b"000300.SH,600000.SH,20240102\n", {}, 400, "listed twice"),
+        (
+            b"index_code,con_code,trade_date\n000300.SH,600000.SH,20240102\n"
+            b"000300.SH,600000.SH,20240102\n",
+            {},
+            400,
+            "listed twice",
+        ),
         (b"foo,bar\n1,2\n", {}, 400, "missing column"),
         (b"", {}, 400, "empty"),
         (b"con_code\n600000\n", {"index_id": CSI}, 400, "date"),
@@ -177,7 +182,8 @@ def test_only_admins_import_and_everyone_reads(admin: tuple[TestClient, Platform
     h = {"Authorization": token}
     res = client.post("/api/data/indexes/import", files={"file": ("m.csv", WEIGHTS)}, headers=h)
     assert res.status_code == 403 and res.json()["error"]["code"] == "FORBIDDEN"
-    assert client.get("/api/data/indexes", headers=h).json()["data"]["indexes"][0]["index_id"] == CSI
+    listed = client.get("/api/data/indexes", headers=h).json()["data"]["indexes"]
+    assert listed[0]["index_id"] == CSI
 
 
 STRATEGY = """

@@ -13,6 +13,7 @@ import pytest
 
 from quantdesk.core.errors import InvalidArgument
 from quantdesk.data.catalog import Catalog
+from quantdesk.data.index_sources import akshare_compositions, baostock_compositions
 from quantdesk.data.sources import (
     SOURCES,
     AkshareSource,
@@ -21,7 +22,6 @@ from quantdesk.data.sources import (
     YFinanceSource,
     adapter,
 )
-from quantdesk.data.index_sources import akshare_compositions, baostock_compositions
 from quantdesk.data.update import UpdateCancelled, run_update
 
 START, END = dt.date(2024, 1, 2), dt.date(2024, 1, 10)
@@ -185,7 +185,7 @@ def test_baostock_membership_is_sampled_weekly_and_kept_per_update_date() -> Non
     asked = [c.split()[1] for c in client.calls if c.startswith("hs300")]
     assert asked[0] == "2023-12-01" and asked[-1] == "2024-01-10" and len(asked) == 7
     assert (client.calls[0], client.calls[-1]) == ("login", "logout")
-    with pytest.raises(InvalidArgument, match="000300.XSHG, 000016.XSHG, 000905.XSHG only"):
+    with pytest.raises(InvalidArgument, match=r"000300\.XSHG, 000016\.XSHG, 000905\.XSHG only"):
         baostock_compositions(client, "399006.XSHE", START, END)
 
 

@@ -750,6 +750,114 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/data/indexes": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Indexes
+         * @description Every index with stored membership: its first and latest composition, members.
+         */
+        get: operations["list_indexes"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/data/indexes/import": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Import Index
+         * @description Import index membership (admins): a file of compositions or of spells.
+         *
+         *     Compositions: ``index_id, date, order_book_id[, weight]``; spells: ``index_id,
+         *     order_book_id, start_date[, end_date]``. Compositions replace stored ones of the same
+         *     index and date. ``dry_run`` previews; ``strict`` (the default) refuses the file if any
+         *     row is rejected. At most ``DATA_UPLOAD_MB``.
+         */
+        post: operations["import_index"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/data/indexes/{index_id}/changes": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Changes
+         * @description Each composition in ``[start, end]`` with who joined and who left.
+         */
+        get: operations["changes"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/data/indexes/{index_id}/components": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Components
+         * @description The members of ``index_id`` on ``date`` (default today).
+         *
+         *     The latest composition dated on or before it. 404 for an index without membership, 400
+         *     (``DATA_UNAVAILABLE``) for a date before its first composition.
+         */
+        get: operations["components"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/data/indexes/{index_id}/spells": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Spells
+         * @description Membership over time: each member's stays (first and last day) in the index.
+         */
+        get: operations["spells"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/data/instruments": {
         parameters: {
             query?: never;
@@ -1399,6 +1507,41 @@ export interface components {
              */
             type?: string | null;
         };
+        /** Body_import_index */
+        Body_import_index: {
+            /**
+             * Date
+             * @description the date of a one-composition file without dates
+             */
+            date?: string | null;
+            /**
+             * Dry Run
+             * @description validate and report only
+             * @default false
+             */
+            dry_run: boolean;
+            /**
+             * File
+             * @description CSV or Parquet of compositions or spells
+             */
+            file: string;
+            /**
+             * Index Id
+             * @description the index of a file without an index_id column
+             */
+            index_id?: string | null;
+            /**
+             * Mapping
+             * @description JSON {column: file column}, e.g. {"order_book_id": "con"}
+             */
+            mapping?: string | null;
+            /**
+             * Strict
+             * @description refuse the file if any row is invalid
+             * @default true
+             */
+            strict: boolean;
+        };
         /**
          * ChannelFrame
          * @description A message on a channel, whatever its event (the typed frames below name each ``data``).
@@ -1682,6 +1825,56 @@ export interface components {
         /** Envelope[Health] */
         Envelope_Health_: {
             data: components["schemas"]["Health"];
+            /**
+             * Ok
+             * @description always true
+             * @default true
+             */
+            ok: boolean;
+        };
+        /** Envelope[IndexChanges] */
+        Envelope_IndexChanges_: {
+            data: components["schemas"]["IndexChanges"];
+            /**
+             * Ok
+             * @description always true
+             * @default true
+             */
+            ok: boolean;
+        };
+        /** Envelope[IndexComponents] */
+        Envelope_IndexComponents_: {
+            data: components["schemas"]["IndexComponents"];
+            /**
+             * Ok
+             * @description always true
+             * @default true
+             */
+            ok: boolean;
+        };
+        /** Envelope[IndexList] */
+        Envelope_IndexList_: {
+            data: components["schemas"]["IndexList"];
+            /**
+             * Ok
+             * @description always true
+             * @default true
+             */
+            ok: boolean;
+        };
+        /** Envelope[IndexSpells] */
+        Envelope_IndexSpells_: {
+            data: components["schemas"]["IndexSpells"];
+            /**
+             * Ok
+             * @description always true
+             * @default true
+             */
+            ok: boolean;
+        };
+        /** Envelope[IndexUploadResult] */
+        Envelope_IndexUploadResult_: {
+            data: components["schemas"]["IndexUploadResult"];
             /**
              * Ok
              * @description always true
@@ -2250,6 +2443,32 @@ export interface components {
             updated_at: string | null;
         };
         /**
+         * ImportedIndex
+         * @description What an import wrote (or would write) for one index.
+         */
+        ImportedIndex: {
+            /**
+             * Added
+             * @description compositions new to the catalog
+             */
+            added: number;
+            /** Compositions */
+            compositions: number;
+            /** First */
+            first: string;
+            /** Index Id */
+            index_id: string;
+            /** Last */
+            last: string;
+            /** Members Latest */
+            members_latest: number;
+            /**
+             * Replaced
+             * @description compositions replacing one of the same date
+             */
+            replaced: number;
+        };
+        /**
          * ImportedInstrument
          * @description One instrument of an uploaded file: what was accepted, refused and missing.
          */
@@ -2288,6 +2507,181 @@ export interface components {
             rows_in: number;
             /** Warnings */
             warnings: string[];
+        };
+        /**
+         * IndexChange
+         * @description One composition against the one before it.
+         */
+        IndexChange: {
+            /** Added */
+            added: string[];
+            /** Date */
+            date: string;
+            /** Members */
+            members: number;
+            /** Removed */
+            removed: string[];
+            /** Source */
+            source: string;
+        };
+        /**
+         * IndexChanges
+         * @description ``data`` of ``GET /api/data/indexes/{index_id}/changes``.
+         */
+        IndexChanges: {
+            /** Changes */
+            changes: components["schemas"]["IndexChange"][];
+            /** Index Id */
+            index_id: string;
+        };
+        /**
+         * IndexComponents
+         * @description ``data`` of ``GET /api/data/indexes/{index_id}/components``: the members on a day.
+         */
+        IndexComponents: {
+            /**
+             * Date
+             * @description the day asked for (default: today)
+             */
+            date: string;
+            /**
+             * Effective Date
+             * @description the date of the composition in effect that day
+             */
+            effective_date: string;
+            /** Index Id */
+            index_id: string;
+            /**
+             * Not In Catalog
+             * @description members the catalog has no instrument for (a backtest cannot trade them)
+             */
+            not_in_catalog: string[];
+            /**
+             * Order Book Ids
+             * @description the members, sorted
+             */
+            order_book_ids: string[];
+            /** Source */
+            source: string;
+            /**
+             * Weights
+             * @description each member's weight in percent (same order); null when none were given
+             */
+            weights: (number | null)[] | null;
+        };
+        /**
+         * IndexList
+         * @description ``data`` of ``GET /api/data/indexes``.
+         */
+        IndexList: {
+            /** Indexes */
+            indexes: components["schemas"]["IndexSummaryView"][];
+        };
+        /**
+         * IndexSpell
+         * @description A stay of one member in the index: ``end`` its last day, null while it stays.
+         */
+        IndexSpell: {
+            /** End */
+            end: string | null;
+            /** Order Book Id */
+            order_book_id: string;
+            /** Start */
+            start: string;
+        };
+        /**
+         * IndexSpells
+         * @description ``data`` of ``GET /api/data/indexes/{index_id}/spells``: membership over time.
+         */
+        IndexSpells: {
+            /** Index Id */
+            index_id: string;
+            /** Spells */
+            spells: components["schemas"]["IndexSpell"][];
+        };
+        /**
+         * IndexSummaryView
+         * @description One index with stored membership.
+         */
+        IndexSummaryView: {
+            /** Compositions */
+            compositions: number;
+            /**
+             * First Date
+             * @description its first composition's date: nothing known before
+             */
+            first_date: string;
+            /**
+             * Index Id
+             * @description the index's order_book_id, e.g. 000300.XSHG
+             */
+            index_id: string;
+            /**
+             * Last Date
+             * @description its latest composition's date, in effect since
+             */
+            last_date: string;
+            /**
+             * Members
+             * @description members of the latest composition
+             */
+            members: number;
+            /**
+             * Name
+             * @description its name when the catalog has the index's bars
+             */
+            name: string | null;
+            /** Sources */
+            sources: string[];
+            /**
+             * Weights
+             * @description the latest composition has weights
+             */
+            weights: boolean;
+        };
+        /**
+         * IndexUploadResult
+         * @description ``data`` of ``POST /api/data/indexes/import``: the report of a membership file.
+         */
+        IndexUploadResult: {
+            /** Columns */
+            columns: string[];
+            /** Committed */
+            committed: boolean;
+            /** Dry Run */
+            dry_run: boolean;
+            /**
+             * Format
+             * @description csv or parquet
+             */
+            format: string;
+            /** Indexes */
+            indexes: components["schemas"]["ImportedIndex"][];
+            /**
+             * Layout
+             * @description compositions (index_id, date, order_book_id[, weight]) or spells (index_id, order_book_id, start_date[, end_date])
+             */
+            layout: string;
+            /**
+             * Mapping
+             * @description {column: file column} as applied
+             */
+            mapping: {
+                [key: string]: string;
+            };
+            /** Refused */
+            refused: string | null;
+            /**
+             * Rejected
+             * @description the first 200
+             */
+            rejected: components["schemas"]["RejectedLine"][];
+            /** Rejected Total */
+            rejected_total: number;
+            /** Rows Accepted */
+            rows_accepted: number;
+            /** Rows In */
+            rows_in: number;
         };
         /**
          * InputComparison
@@ -3354,6 +3748,16 @@ export interface components {
             ts: number;
         };
         /**
+         * RejectedLine
+         * @description A row of a membership file that was rejected (``line`` 0: a rule across rows).
+         */
+        RejectedLine: {
+            /** Line */
+            line: number;
+            /** Reason */
+            reason: string;
+        };
+        /**
          * RejectedRow
          * @description A row an import refused, and why.
          */
@@ -4043,6 +4447,11 @@ export interface components {
              * @description the quantdesk extra that installs it
              */
             extra: string | null;
+            /**
+             * Indexes
+             * @description indexes whose membership it gives (an update's index_ids); ["*"]: any index of its market it has
+             */
+            indexes?: string[];
             /** Markets */
             markets: string[];
             /** Name */
@@ -4490,7 +4899,7 @@ export interface components {
         };
         /**
          * UpdateRequest
-         * @description ``POST /api/data/sources/{source}/update``: what to fetch.
+         * @description ``POST /api/data/sources/{source}/update``: instruments, indexes, or both.
          */
         UpdateRequest: {
             /**
@@ -4498,13 +4907,27 @@ export interface components {
              * @description default: today
              */
             end_date?: string | null;
-            /** Order Book Ids */
-            order_book_ids: string[];
+            /**
+             * Index Ids
+             * @description indexes whose membership over the window to fetch (sources that provide index_constituents; GET /api/data/sources lists which)
+             */
+            index_ids?: string[];
+            /**
+             * Order Book Ids
+             * @description instruments whose bars to fetch
+             */
+            order_book_ids?: string[];
             /**
              * Start Date
              * Format: date
              */
             start_date: string;
+            /**
+             * With Members
+             * @description also fetch the bars of every member of those indexes' compositions
+             * @default false
+             */
+            with_members: boolean;
         };
         /**
          * UpdateStatus
@@ -4537,6 +4960,8 @@ export interface components {
             error_message: string | null;
             /** Finished At */
             finished_at: string | null;
+            /** Index Ids */
+            index_ids?: string[];
             /**
              * Inline
              * @description true when the code came with the request (strategy_code)
@@ -9031,6 +9456,517 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+            /** @description UNAUTHORIZED: missing, invalid, expired or revoked credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description FORBIDDEN (role) or USER_DISABLED */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description NOT_FOUND: no such object of the caller */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description CONFLICT, or RESULT_NOT_READY before a job finished */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description PAYLOAD_TOO_LARGE: the body is over MAX_REQUEST_MB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description UNPROCESSABLE_ENTITY, e.g. an Idempotency-Key reused with another body */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description TOO_MANY_REQUESTS (login limits), with Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    list_indexes: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description `<token>` or `Bearer <token>` */
+                authorization?: string | null;
+                /** @description API key (with X-API-Secret) */
+                "x-api-key"?: string | null;
+                /** @description API key secret */
+                "x-api-secret"?: string | null;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope_IndexList_"];
+                };
+            };
+            /** @description INVALID_ARGUMENT and other bad input (the message names the field) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description UNAUTHORIZED: missing, invalid, expired or revoked credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description FORBIDDEN (role) or USER_DISABLED */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description NOT_FOUND: no such object of the caller */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description CONFLICT, or RESULT_NOT_READY before a job finished */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description PAYLOAD_TOO_LARGE: the body is over MAX_REQUEST_MB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description UNPROCESSABLE_ENTITY, e.g. an Idempotency-Key reused with another body */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description TOO_MANY_REQUESTS (login limits), with Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    import_index: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description `<token>` or `Bearer <token>` */
+                authorization?: string | null;
+                /** @description API key (with X-API-Secret) */
+                "x-api-key"?: string | null;
+                /** @description API key secret */
+                "x-api-secret"?: string | null;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "multipart/form-data": components["schemas"]["Body_import_index"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope_IndexUploadResult_"];
+                };
+            };
+            /** @description unreadable file, bad field, or refused (the report is the error's ``data``); nothing changed */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description UNAUTHORIZED: missing, invalid, expired or revoked credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description FORBIDDEN (role) or USER_DISABLED */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description NOT_FOUND: no such object of the caller */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description CONFLICT, or RESULT_NOT_READY before a job finished */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description PAYLOAD_TOO_LARGE: the body is over MAX_REQUEST_MB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description UNPROCESSABLE_ENTITY, e.g. an Idempotency-Key reused with another body */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description TOO_MANY_REQUESTS (login limits), with Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    changes: {
+        parameters: {
+            query?: {
+                /** @description YYYY-MM-DD */
+                start?: string | null;
+                /** @description YYYY-MM-DD */
+                end?: string | null;
+            };
+            header?: {
+                /** @description `<token>` or `Bearer <token>` */
+                authorization?: string | null;
+                /** @description API key (with X-API-Secret) */
+                "x-api-key"?: string | null;
+                /** @description API key secret */
+                "x-api-secret"?: string | null;
+            };
+            path: {
+                index_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope_IndexChanges_"];
+                };
+            };
+            /** @description INVALID_ARGUMENT and other bad input (the message names the field) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description UNAUTHORIZED: missing, invalid, expired or revoked credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description FORBIDDEN (role) or USER_DISABLED */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description NOT_FOUND: no such object of the caller */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description CONFLICT, or RESULT_NOT_READY before a job finished */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description PAYLOAD_TOO_LARGE: the body is over MAX_REQUEST_MB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description UNPROCESSABLE_ENTITY, e.g. an Idempotency-Key reused with another body */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description TOO_MANY_REQUESTS (login limits), with Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    components: {
+        parameters: {
+            query?: {
+                /** @description YYYY-MM-DD */
+                date?: string | null;
+            };
+            header?: {
+                /** @description `<token>` or `Bearer <token>` */
+                authorization?: string | null;
+                /** @description API key (with X-API-Secret) */
+                "x-api-key"?: string | null;
+                /** @description API key secret */
+                "x-api-secret"?: string | null;
+            };
+            path: {
+                index_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope_IndexComponents_"];
+                };
+            };
+            /** @description INVALID_ARGUMENT and other bad input (the message names the field) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description UNAUTHORIZED: missing, invalid, expired or revoked credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description FORBIDDEN (role) or USER_DISABLED */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description NOT_FOUND: no such object of the caller */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description CONFLICT, or RESULT_NOT_READY before a job finished */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description PAYLOAD_TOO_LARGE: the body is over MAX_REQUEST_MB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description UNPROCESSABLE_ENTITY, e.g. an Idempotency-Key reused with another body */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description TOO_MANY_REQUESTS (login limits), with Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    spells: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description `<token>` or `Bearer <token>` */
+                authorization?: string | null;
+                /** @description API key (with X-API-Secret) */
+                "x-api-key"?: string | null;
+                /** @description API key secret */
+                "x-api-secret"?: string | null;
+            };
+            path: {
+                index_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope_IndexSpells_"];
+                };
+            };
+            /** @description INVALID_ARGUMENT and other bad input (the message names the field) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
             };
             /** @description UNAUTHORIZED: missing, invalid, expired or revoked credentials */
             401: {
