@@ -23,6 +23,7 @@ from quantdesk.api.routes_research import router as research_router
 from quantdesk.api.routes_sources import router as sources_router
 from quantdesk.api.routes_users import router as users_router
 from quantdesk.core.settings import Settings
+from quantdesk.services.data_schedule import TICK_SECONDS, UpdateScheduler, safe_tick
 from quantdesk.services.events import Hub
 from quantdesk.services.events.samples import HubLogHandler
 from quantdesk.services.platform import Platform, bootstrap
@@ -61,6 +62,17 @@ async def _purge_events(platform: Platform, stopping: asyncio.Event) -> None:
             log.exception("purging old events failed")
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stopping.wait(), EVENT_PURGE_SECONDS)
+
+
+async def _scheduled_updates(scheduler: UpdateScheduler, stopping: asyncio.Event) -> None:
+    """Queue the data updates ``DATA_UPDATE_CRON`` asks for (``services.data_schedule``).
+
+    Checks every ``TICK_SECONDS`` until ``stopping``; returns at once when the schedule is off.
+    """
+    while scheduler.enabled and not stopping.is_set():
+        await run_in_threadpool(safe_tick, scheduler)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stopping.wait(), TICK_SECONDS)
 
 
 class QuantdeskAPI(FastAPI):
@@ -105,6 +117,8 @@ def create_app(
         expiry = asyncio.create_task(_expire_sessions(platform))
         stopping = asyncio.Event()
         purge = asyncio.create_task(_purge_events(platform, stopping))
+        app.state.update_scheduler = UpdateScheduler(platform.db, settings, platform.catalog)
+        schedule = asyncio.create_task(_scheduled_updates(app.state.update_scheduler, stopping))
         try:
             yield
         finally:
@@ -114,6 +128,8 @@ def create_app(
                 await expiry
             with contextlib.suppress(Exception):
                 await purge
+            with contextlib.suppress(Exception):
+                await schedule
             await app.state.close_notebook_clients()
             logging.getLogger().removeHandler(handler)
             platform.backtests.live = None

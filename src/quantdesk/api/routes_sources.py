@@ -10,6 +10,7 @@ from quantdesk.api.boundary import CheckedRoute
 from quantdesk.api.deps import AdminDep, PlatformDep, PrincipalDep, app_service
 from quantdesk.api.params import JobLimit, Offset
 from quantdesk.api.schemas import ERROR_RESPONSES, Envelope, JobList, JobStatusView
+from quantdesk.services.data_schedule import UpdateScheduler
 from quantdesk.services.data_updates import (
     DataUpdateService,
     UpdateRequest,
@@ -17,7 +18,7 @@ from quantdesk.services.data_updates import (
     sources,
 )
 from quantdesk.services.platform import Platform
-from quantdesk.services.views_data import SourceList, UpdateAccepted
+from quantdesk.services.views_data import SourceList, UpdateAccepted, UpdateSchedule
 
 router = APIRouter(
     prefix="/api/data", tags=["data"], route_class=CheckedRoute, responses=ERROR_RESPONSES
@@ -51,6 +52,24 @@ def update_source(
     """Queue an update of the catalog from ``source`` (admins): a job on the worker pool."""
     job_id = update_service(request, platform).submit(principal, source, body)
     return Envelope(data=UpdateAccepted(job_id=job_id))
+
+
+def scheduler(request: Request, platform: Platform) -> UpdateScheduler:
+    """The app's ``UpdateScheduler`` (made on first use; the lifespan ticks it)."""
+    return app_service(
+        request, "update_scheduler",
+        lambda: UpdateScheduler(platform.db, platform.settings, platform.catalog),
+    )  # fmt: skip
+
+
+@router.get("/schedule", response_model=Envelope[UpdateSchedule])
+def schedule(
+    request: Request,
+    platform: PlatformDep,
+    principal: AdminDep,  # noqa: ARG001 -- admins
+) -> Envelope[UpdateSchedule]:
+    """The scheduled updates (``DATA_UPDATE_CRON``): what, from where, and when next."""
+    return Envelope(data=scheduler(request, platform).view())
 
 
 @router.get("/updates", response_model=Envelope[JobList])

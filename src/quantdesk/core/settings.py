@@ -7,8 +7,10 @@ quantdesk's own: ``DATA_DIR``, ``DATABASE_URL``, ``WORKERS``, ``JOB_LEASE_SECOND
 
 from __future__ import annotations
 
+import zoneinfo
 from pathlib import Path
 
+from croniter import croniter
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -67,6 +69,16 @@ class Settings(BaseSettings):
         max_request_mb: Largest request body (MiB) → 413, answered before it is read.
         data_upload_mb: Largest market-data file ``POST /api/data/import`` takes (MiB) → 413.
         data_update_timeout: Seconds a data-update job may run → ``DATA_UPDATE_TIMEOUT``.
+        data_update_cron: ``DATA_UPDATE_CRON``: a 5-field cron expression (``30 17 * * 1-5``)
+            at which the API queues a data update (``services.data_schedule``); unset: none.
+        data_update_source: The source of scheduled updates (default ``baostock``).
+        data_update_ids: Comma-separated instruments whose bars scheduled updates fetch.
+        data_update_indexes: Comma-separated indexes whose membership they refresh.
+        data_update_with_members: Also fetch those indexes' members' bars (default true).
+        data_update_days: Days back from today each scheduled update re-fetches (merged
+            over the stored bars; an instrument whose last bar is older goes back to it).
+        data_update_tz: The cron expression's time zone (default: the source's market's,
+            ``Asia/Shanghai`` for A-share sources, ``America/New_York`` for US ones).
         cors_origins: Comma-separated origins allowed cross-origin (empty: none, the UI is
             served from the same origin).
         idempotency_key_hours: How long an ``Idempotency-Key`` returns the job it created.
@@ -143,6 +155,13 @@ class Settings(BaseSettings):
     max_request_mb: float = Field(2.0, gt=0)
     data_upload_mb: float = Field(100.0, gt=0)
     data_update_timeout: float = Field(3600.0, gt=0)
+    data_update_cron: str | None = None
+    data_update_source: str = "baostock"
+    data_update_ids: str = ""
+    data_update_indexes: str = ""
+    data_update_with_members: bool = True
+    data_update_days: int = Field(10, ge=1, le=3660)
+    data_update_tz: str | None = None
     cors_origins: str = ""
     idempotency_key_hours: float = Field(24.0, gt=0)
     # -- accounts and tokens (issue 11) --
@@ -175,6 +194,33 @@ class Settings(BaseSettings):
         low, _, high = value.partition("-")
         if not 1 <= int(low) <= int(high) < 2**31 - 1:  # uid 0 would be root in the sandbox
             raise ValueError("a uid range must be FIRST-LAST with 1 <= FIRST <= LAST")
+        return value
+
+    @field_validator("data_update_cron", "data_update_tz", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("data_update_cron", mode="after")
+    @classmethod
+    def _cron(cls, value: str | None) -> str | None:
+        if value is not None and (len(value.split()) != 5 or not croniter.is_valid(value)):
+            raise ValueError(
+                f"DATA_UPDATE_CRON {value!r} is not a 5-field cron expression "
+                "(minute hour day-of-month month day-of-week, e.g. '30 17 * * 1-5')"
+            )
+        return value
+
+    @field_validator("data_update_tz", mode="after")
+    @classmethod
+    def _zone(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                zoneinfo.ZoneInfo(value)
+            except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+                raise ValueError(
+                    f"DATA_UPDATE_TZ {value!r} is not an IANA time zone (Asia/Shanghai...)"
+                ) from None
         return value
 
     @field_validator("rqalpha_command", mode="after")

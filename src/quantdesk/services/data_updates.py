@@ -36,6 +36,7 @@ from quantdesk.services.auth import Principal
 from quantdesk.services.views_data import SourceList, SourceView
 from quantdesk.services.views_jobs import JobList, JobStatusView
 from quantdesk.storage import Database, job_queries
+from quantdesk.storage import idempotency as key_store
 from quantdesk.storage import jobs as job_store
 
 
@@ -143,17 +144,30 @@ class DataUpdateService:
             "start_date": body.start_date.isoformat(),
             "end_date": end.isoformat(),
         }
-        return self._enqueue(principal, request)
+        return self._enqueue(principal.user_id, request)[0]
+
+    def enqueue_once(self, owner_id: int, request: dict[str, Any], key: str) -> tuple[str, bool]:
+        """Queue ``request`` for ``owner_id`` unless a job with ``key`` exists.
+
+        Returns the job's id and whether it was queued now. The check and the insert share
+        one transaction, serialized per key, so API processes racing on the same scheduled
+        time queue one job (``services.data_schedule``).
+        """
+        return self._enqueue(owner_id, request, idempotency_key=key)
 
     def _enqueue(
-        self, principal: Principal, request: dict[str, Any], retry_of: str | None = None
-    ) -> str:
+        self,
+        owner_id: int,
+        request: dict[str, Any],
+        retry_of: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> tuple[str, bool]:
         now = utcnow()
         job_id = uuid.uuid4().hex
         folder = RunFolder(self._base, run_dir_for(job_id, now))
         folder.path.mkdir(parents=True, exist_ok=True)
         write_json(folder.path / "update.json", request)
-        write_json(folder.path / META, {"job_id": job_id, "owner_id": principal.user_id,
+        write_json(folder.path / META, {"job_id": job_id, "owner_id": owner_id,
                                         "created_at": iso_utc(now), "request": request,
                                         "retry_of": retry_of})  # fmt: skip
         folder.write_status(JobStatusFile(job_id=job_id, status=JobStatus.QUEUED))
@@ -161,8 +175,15 @@ class DataUpdateService:
         digest = hashlib.sha256(json.dumps(request, sort_keys=True).encode()).hexdigest()
         try:
             with self._db.write() as session:
+                if idempotency_key is not None:
+                    key_store.lock_request(session, owner_id, idempotency_key)
+                    known = job_store.keyed(session, owner_id, idempotency_key)
+                    if known is not None:
+                        folder.remove()
+                        return known.id, False
                 job_store.insert(
-                    session, id=job_id, owner_id=principal.user_id, kind=DATA_UPDATE,
+                    session, id=job_id, owner_id=owner_id, kind=DATA_UPDATE,
+                    idempotency_key=idempotency_key,
                     strategy_id="", strategy_name=f"data update: {request['source']}",
                     status=JobStatus.QUEUED, request=request, request_hash=digest,
                     run_dir=folder.relative, created_at=now, updated_at=now, attempts=0,
@@ -173,7 +194,7 @@ class DataUpdateService:
         except BaseException:
             folder.remove()
             raise
-        return job_id
+        return job_id, True
 
     def _row(self, principal: Principal, job_id: str) -> Any:
         self._admin(principal)
@@ -223,4 +244,4 @@ class DataUpdateService:
         row = self._row(principal, job_id)
         if not JobStatus(row.status).is_final:
             raise Conflict(f"update {job_id} is {row.status}; retry it once it has ended")
-        return self._enqueue(principal, dict(row.request), retry_of=job_id)
+        return self._enqueue(principal.user_id, dict(row.request), retry_of=job_id)[0]

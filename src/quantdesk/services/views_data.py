@@ -203,3 +203,18 @@ class UpdateAccepted(BaseModel):
     """``data`` of ``POST /api/data/sources/{source}/update``: the update job."""
 
     job_id: str
+
+
+class UpdateSchedule(BaseModel):
+    """``data`` of ``GET /api/data/schedule``: the scheduled updates (``DATA_UPDATE_CRON``)."""
+
+    enabled: bool = Field(description="a cron expression is set and the settings are usable")
+    cron: str | None = Field(description="DATA_UPDATE_CRON (null: no scheduled updates)")
+    timezone: str = Field(description="the zone the cron expression is read in")
+    source: str
+    order_book_ids: list[str]
+    index_ids: list[str]
+    with_members: bool
+    days: int = Field(description="days back from today each run re-fetches")
+    next_run: str | None = Field(description="the next scheduled time (UTC, ISO 8601)")
+    problem: str | None = Field(description="why the schedule is off despite a cron expression")

@@ -47,6 +47,14 @@ def get(session: Session, job_id: str, owner_id: int | None = None) -> JobRow | 
     return get_owned(session, JobRow, job_id, owner_id)
 
 
+def keyed(session: Session, owner_id: int, idempotency_key: str) -> JobRow | None:
+    """The newest job of ``owner_id`` created with ``idempotency_key``, or ``None``."""
+    query = select(JobRow).where(
+        JobRow.owner_id == owner_id, JobRow.idempotency_key == idempotency_key
+    )
+    return session.scalars(query.order_by(JobRow.created_at.desc()).limit(1)).first()
+
+
 def owned(session: Session, job_id: str, owner_id: int) -> JobRow:
     """The job ``job_id`` of ``owner_id``.
 

@@ -86,6 +86,12 @@ def list_all(session: Session) -> list[UserRow]:
     return list(session.scalars(select(UserRow).order_by(UserRow.id)).all())
 
 
+def first_admin(session: Session) -> UserRow | None:
+    """The enabled admin with the smallest id (the first one made), or ``None``."""
+    query = select(UserRow).where(UserRow.is_admin.is_(True), UserRow.disabled.is_(False))
+    return session.scalars(query.order_by(UserRow.id).limit(1)).first()
+
+
 def insert(
     session: Session, *, mobile: str, password_hash: str, role: str, now: dt.datetime
 ) -> UserRow:
