@@ -918,6 +918,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/data/schedule": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Schedule
+         * @description The scheduled updates (``DATA_UPDATE_CRON``): what, from where, and when next.
+         */
+        get: operations["schedule"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/data/sources": {
         parameters: {
             query?: never;
@@ -2085,6 +2105,16 @@ export interface components {
         /** Envelope[UpdateAccepted] */
         Envelope_UpdateAccepted_: {
             data: components["schemas"]["UpdateAccepted"];
+            /**
+             * Ok
+             * @description always true
+             * @default true
+             */
+            ok: boolean;
+        };
+        /** Envelope[UpdateSchedule] */
+        Envelope_UpdateSchedule_: {
+            data: components["schemas"]["UpdateSchedule"];
             /**
              * Ok
              * @description always true
@@ -4927,6 +4957,50 @@ export interface components {
              * @description also fetch the bars of every member of those indexes' compositions
              * @default false
              */
+            with_members: boolean;
+        };
+        /**
+         * UpdateSchedule
+         * @description ``data`` of ``GET /api/data/schedule``: the scheduled updates (``DATA_UPDATE_CRON``).
+         */
+        UpdateSchedule: {
+            /**
+             * Cron
+             * @description DATA_UPDATE_CRON (null: no scheduled updates)
+             */
+            cron: string | null;
+            /**
+             * Days
+             * @description days back from today each run re-fetches
+             */
+            days: number;
+            /**
+             * Enabled
+             * @description a cron expression is set and the settings are usable
+             */
+            enabled: boolean;
+            /** Index Ids */
+            index_ids: string[];
+            /**
+             * Next Run
+             * @description the next scheduled time (UTC, ISO 8601)
+             */
+            next_run: string | null;
+            /** Order Book Ids */
+            order_book_ids: string[];
+            /**
+             * Problem
+             * @description why the schedule is off despite a cron expression
+             */
+            problem: string | null;
+            /** Source */
+            source: string;
+            /**
+             * Timezone
+             * @description the zone the cron expression is read in
+             */
+            timezone: string;
+            /** With Members */
             with_members: boolean;
         };
         /**
@@ -10286,6 +10360,105 @@ export interface operations {
                 content: {
                     "application/vnd.apache.parquet": string;
                     "text/csv": string;
+                };
+            };
+            /** @description INVALID_ARGUMENT and other bad input (the message names the field) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description UNAUTHORIZED: missing, invalid, expired or revoked credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description FORBIDDEN (role) or USER_DISABLED */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description NOT_FOUND: no such object of the caller */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description CONFLICT, or RESULT_NOT_READY before a job finished */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description PAYLOAD_TOO_LARGE: the body is over MAX_REQUEST_MB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description UNPROCESSABLE_ENTITY, e.g. an Idempotency-Key reused with another body */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description TOO_MANY_REQUESTS (login limits), with Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    schedule: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description `<token>` or `Bearer <token>` */
+                authorization?: string | null;
+                /** @description API key (with X-API-Secret) */
+                "x-api-key"?: string | null;
+                /** @description API key secret */
+                "x-api-secret"?: string | null;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope_UpdateSchedule_"];
                 };
             };
             /** @description INVALID_ARGUMENT and other bad input (the message names the field) */
