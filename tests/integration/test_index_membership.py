@@ -7,6 +7,7 @@ membership changes on the composition's date, never earlier.
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import os
 import shutil
@@ -18,8 +19,13 @@ import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
 
+from quantdesk.backtest.run import execute_backtest, prepare_backtest
+from quantdesk.data import Catalog
+from quantdesk.data.index_files import IndexUploadSpec, import_index_file
+from quantdesk.data.uploads import UploadSpec, import_file
 from quantdesk.services.platform import Platform
 from tests.fixtures.platform import drain, logged_in, make_settings
+from tests.fixtures.rqalpha import rqalpha_command
 from tests.integration.test_data_upload import bars, csv_bytes, snapshot, upload
 
 CSI = "000300.XSHG"
@@ -232,3 +238,31 @@ def test_a_backtest_follows_the_index_as_of_each_day(admin: tuple[TestClient, Pl
     pufa = [t for t in trades if t["order_book_id"] == "600000.XSHG"]
     assert moutai and min(t["datetime"][:10] for t in moutai) == "2024-01-10"
     assert pufa[-1]["side"] == "SELL" and pufa[-1]["datetime"][:10] == "2024-01-10"
+
+
+def test_rqalpha_reads_the_same_membership_as_the_native_engine(tmp_path: Path) -> None:
+    """RQAlpha's ``index_components`` (rqdatac's, offline) is replaced by the catalog's."""
+    command = rqalpha_command()
+    catalog = Catalog(tmp_path / "data")
+    for oid, scale in (("600000.XSHG", 1.0), ("000001.XSHE", 0.8), ("600519.XSHG", 2.0)):
+        import_file(catalog, "b.csv", csv_bytes(bars(oid, scale=scale)), UploadSpec())
+    import_index_file(catalog, "m.csv", WEIGHTS, IndexUploadSpec())
+    runs = {}
+    for engine in ("native", "rqalpha"):
+        prepared = prepare_backtest(
+            STRATEGY, catalog=catalog, engine=engine, cash=1_000_000, benchmark="none",
+            universe="600000.XSHG,000001.XSHE,600519.XSHG", start="2024-01-02",
+            end="2024-01-15",
+        )  # fmt: skip
+        runs[engine] = execute_backtest(dataclasses.replace(prepared, rqalpha_command=command))
+    members = {
+        engine: [line.split("members ", 1)[1] for line in r.logs if "members " in line]
+        for engine, r in runs.items()
+    }
+    assert members["rqalpha"] == members["native"] and len(members["native"]) == 10
+    assert any("look-ahead refused" in line for line in runs["rqalpha"].logs)
+    trades = {
+        engine: sorted(zip(r.trades.order_book_id, r.trades.side, r.trades.quantity, strict=True))
+        for engine, r in runs.items()
+    }
+    assert trades["rqalpha"] == trades["native"]

@@ -24,6 +24,8 @@ close only (``matching: next_bar`` is ``InvalidArgument``).
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 import os
 import shlex
 import shutil
@@ -142,6 +144,7 @@ def _run(
         result_file=result_path,
         orders_file=rq / "orders.json",
         total_sessions=len(sessions),
+        index_file=write_index_file(source, rq / "index_components.json", config.end),
     )
     (rq / "rqalpha.yml").write_text(yaml.safe_dump(settings, sort_keys=False), encoding="utf-8")
     if progress is not None:
@@ -162,6 +165,28 @@ def _run(
         artifacts=[RESULT_PICKLE],
         data_bundle=prepared.rqalpha_bundle or "catalog",
     )
+
+
+def write_index_file(source: object, path: Path, end: dt.date) -> Path | None:
+    """The index compositions of ``source``'s catalog dated up to ``end``, for the mod.
+
+    ``{index_id: [[date, [members], [weights] | null], ...]}`` oldest first (the mod's
+    ``index_file``); ``None`` (and no file) when the source has no catalog or no membership.
+    """
+    catalog = getattr(source, "catalog", None)
+    if catalog is None:
+        return None
+    table: dict[str, list[list[object]]] = {}
+    for summary in catalog.memberships.indexes():
+        table[summary.index_id] = [
+            [c.date.isoformat(), list(c.order_book_ids),
+             None if c.weights is None else list(c.weights)]
+            for c in catalog.memberships.compositions(summary.index_id, end=end)
+        ]  # fmt: skip
+    if not table:
+        return None
+    path.write_text(json.dumps(table), encoding="utf-8")
+    return path
 
 
 def external_bundle(path: str | None) -> Path | None:

@@ -60,6 +60,7 @@ def rqalpha_config(
     result_file: Path,
     orders_file: Path,
     total_sessions: int,
+    index_file: Path | None = None,
 ) -> dict[str, Any]:
     """The ``rqalpha run --config`` mapping of ``config`` (see the module docstring).
 
@@ -117,6 +118,7 @@ def rqalpha_config(
                 "universe": list(config.universe),
                 "orders_file": str(orders_file),
                 "total_sessions": total_sessions,
+                "index_file": "" if index_file is None else str(index_file),
             },
         },
     }

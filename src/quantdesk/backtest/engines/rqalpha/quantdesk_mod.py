@@ -9,7 +9,12 @@ The adapter copies this file into the run's work directory and enables it in
   ``result.pkl`` keeps trades only) and writes them to ``orders_file`` as JSON at the end;
 * prints ``QUANTDESK_RQALPHA_VERSION x.y.z`` at start and ``QUANTDESK_PROGRESS done total``
   after each session's settlement, which the adapter turns into the result's engine version
-  and progress callbacks.
+  and progress callbacks;
+* replaces ``index_components`` / ``index_weights`` (rqdatac's, unavailable offline) with
+  lookups in the catalog's index membership, which the adapter writes to ``index_file``
+  (``{index_id: [[date, [members], [weights in percent] | null], ...]}``, oldest first):
+  the composition in effect on a day is the latest dated on or before it, and a day after
+  the current one is refused, as in RQAlpha.
 
 Imports only RQAlpha and the standard library (RQAlpha's venv has no quantdesk).
 """
@@ -23,7 +28,10 @@ from typing import Any
 from rqalpha.core.events import EVENT  # type: ignore[import-not-found]
 from rqalpha.interface import AbstractMod  # type: ignore[import-not-found]
 
-__config__ = {"universe": [], "orders_file": "orders.json", "total_sessions": 0, "priority": 1000}
+__config__ = {
+    "universe": [], "orders_file": "orders.json", "total_sessions": 0, "index_file": "",
+    "priority": 1000,
+}  # fmt: skip
 
 # The adapter (quantdesk.backtest.engines.rqalpha) parses these prefixes; keep them equal.
 PROGRESS_PREFIX = "QUANTDESK_PROGRESS"
@@ -74,8 +82,9 @@ class QuantdeskMod(AbstractMod):  # type: ignore[misc]
     def start_up(self, env: Any, mod_config: Any) -> None:
         """Print the RQAlpha version, read ``mod_config`` and listen to the run's events.
 
-        ``mod_config`` holds this mod's ``__config__`` keys: ``universe``, ``orders_file``
-        and ``total_sessions`` (the denominator of the progress lines).
+        ``mod_config`` holds this mod's ``__config__`` keys: ``universe``, ``orders_file``,
+        ``total_sessions`` (the denominator of the progress lines) and ``index_file`` (empty:
+        no index membership).
         """
         import rqalpha  # type: ignore[import-not-found]
 
@@ -84,6 +93,8 @@ class QuantdeskMod(AbstractMod):  # type: ignore[misc]
         self._universe = list(mod_config.universe or [])
         self._file = mod_config.orders_file
         self._total = int(mod_config.total_sessions or 0)
+        if mod_config.index_file:
+            self._install_index_api(str(mod_config.index_file))
         bus = env.event_bus
         bus.add_listener(EVENT.BEFORE_STRATEGY_RUN, self._set_universe)
         for event in (
@@ -95,6 +106,54 @@ class QuantdeskMod(AbstractMod):  # type: ignore[misc]
         ):
             bus.add_listener(event, self._order)
         bus.add_listener(EVENT.POST_SETTLEMENT, self._progress)
+
+    def _install_index_api(self, path: str) -> None:
+        """Export ``index_components`` and ``index_weights`` over ``path``'s compositions."""
+        import bisect
+        import datetime
+        import json
+
+        import pandas as pd  # RQAlpha's own dependency
+        from rqalpha.api import export_as_api  # type: ignore[import-not-found]
+        from rqalpha.utils.exception import RQInvalidArgument  # type: ignore[import-not-found]
+
+        with open(path, encoding="utf-8") as fh:
+            table = {
+                index_id: [(datetime.date.fromisoformat(d), ids, w) for d, ids, w in rows]
+                for index_id, rows in json.load(fh).items()
+            }
+        env = self._env
+
+        def composition(order_book_id: Any, date: Any) -> tuple[Any, list[str], Any]:
+            today = env.trading_dt.date()
+            day = today if date is None else pd.Timestamp(str(date)).date()
+            if day > today:
+                raise RQInvalidArgument(
+                    f"index composition asked for {day}, after the current date {today}"
+                )
+            index_id = str(getattr(order_book_id, "order_book_id", order_book_id))
+            rows = table.get(index_id)
+            if not rows:
+                raise RQInvalidArgument(f"no membership stored for index {index_id!r}")
+            at = bisect.bisect_right([r[0] for r in rows], day)
+            if at == 0:
+                raise RQInvalidArgument(
+                    f"index {index_id} membership is known from {rows[0][0]} on, not on {day}"
+                )
+            return rows[at - 1]
+
+        def index_components(order_book_id: Any, date: Any = None) -> list[str]:
+            return list(composition(order_book_id, date)[1])
+
+        def index_weights(order_book_id: Any, date: Any = None) -> Any:
+            since, ids, weights = composition(order_book_id, date)
+            if weights is None:
+                raise RQInvalidArgument(f"the composition in effect since {since} has no weights")
+            values = [float("nan") if w is None else w / 100.0 for w in weights]
+            return pd.Series(values, index=pd.Index(ids, name="order_book_id"), name="weight")
+
+        export_as_api(index_components, name="index_components")
+        export_as_api(index_weights, name="index_weights")
 
     def _set_universe(self, _event: Any) -> None:
         if self._universe:
