@@ -7,7 +7,8 @@ market-data catalog and returns a ``BacktestResult`` (see ``quantdesk.backtest.r
 ``quantdesk.engine``.
 
 Research helpers (``quantdesk.research``), for notebooks: ``get_price(ids, start, end,
-fields, adjust)`` and ``all_instruments(type, market)`` read the catalog, ``load_job(job_id)``
+fields, adjust)``, ``all_instruments(type, market)`` and ``index_components(index, date)`` /
+``index_weights`` read the catalog, ``load_job(job_id)``
 reads a finished job's result; a ``BacktestResult`` has ``stats()``, ``round_trips()`` and
 ``plot()`` and shows itself as a metrics table in a notebook.
 
@@ -23,7 +24,13 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from quantdesk.backtest import BacktestResult, BacktestSpec, run_backtest, run_spec
     from quantdesk.data import Adjust, Catalog
-    from quantdesk.research import all_instruments, get_price, load_job
+    from quantdesk.research import (
+        all_instruments,
+        get_price,
+        index_components,
+        index_weights,
+        load_job,
+    )
 
 try:
     __version__ = metadata.version("quantdesk")
@@ -41,11 +48,13 @@ _LAZY = {
     "get_price": "quantdesk.research",
     "all_instruments": "quantdesk.research",
     "load_job": "quantdesk.research",
+    "index_components": "quantdesk.research",
+    "index_weights": "quantdesk.research",
 }
 
 __all__ = [
     "Adjust", "BacktestResult", "BacktestSpec", "Catalog", "__version__", "all_instruments",
-    "get_price", "load_job", "run_backtest", "run_spec",
+    "get_price", "index_components", "index_weights", "load_job", "run_backtest", "run_spec",
 ]  # fmt: skip
 
 

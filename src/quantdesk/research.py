@@ -1,7 +1,8 @@
 """Research helpers for notebooks: prices and instruments from the catalog, finished jobs.
 
 ``import quantdesk`` exposes them (``quantdesk.get_price``, ``quantdesk.all_instruments``,
-``quantdesk.load_job``) next to ``quantdesk.run_backtest``. Names and arguments follow
+``quantdesk.index_components``, ``quantdesk.index_weights``, ``quantdesk.load_job``) next
+to ``quantdesk.run_backtest``. Names and arguments follow
 RQData's (``get_price(order_book_ids, start_date, end_date, fields, adjust)``,
 ``all_instruments(type, market)``) so research code reads like RiceQuant's; bars are daily
 only, so ``get_price`` has no ``frequency`` (RQData's fourth argument) and its adjustment
@@ -31,7 +32,7 @@ from typing import Any
 import pandas as pd
 
 from quantdesk.backtest.result import BacktestResult
-from quantdesk.core.errors import InvalidArgument, NotFound
+from quantdesk.core.errors import DataUnavailable, InvalidArgument, NotFound
 from quantdesk.core.instruments import InstrumentType, Market
 from quantdesk.core.settings import Settings
 from quantdesk.data.catalog import Adjust, Catalog
@@ -139,6 +140,54 @@ def all_instruments(
     for col in ("lot_size", "bar_count"):
         frame[col] = frame[col].astype("int64")
     return frame
+
+
+def index_components(
+    order_book_id: str,
+    date: str | dt.date | None = None,
+    *,
+    catalog: Catalog | None = None,
+) -> list[str]:
+    """The members of an index on ``date`` (default today), as RQData's ``index_components``.
+
+    The composition in effect that day: the latest stored one dated on or before it
+    (``quantdesk.data.index_members``).
+
+    Raises:
+        NotFound: no membership stored for the index.
+        DataUnavailable: ``date`` is before its first stored composition.
+        InvalidArgument: a malformed date.
+    """
+    day = _day(date, "date") or dt.date.today()  # noqa: DTZ011 (the researcher's own day)
+    comp = _catalog(catalog).memberships.composition_on(order_book_id, day)
+    return list(comp.order_book_ids)
+
+
+def index_weights(
+    order_book_id: str,
+    date: str | dt.date | None = None,
+    *,
+    catalog: Catalog | None = None,
+) -> pd.Series:
+    """The members' weights on ``date`` as fractions of 1, as RQData's ``index_weights``.
+
+    Returns:
+        A float Series indexed by ``order_book_id`` (NaN where a member's weight is unknown).
+
+    Raises:
+        NotFound, DataUnavailable, InvalidArgument: as ``index_components``; also
+        DataUnavailable when the composition in effect has no weights.
+    """
+    day = _day(date, "date") or dt.date.today()  # noqa: DTZ011 (the researcher's own day)
+    comp = _catalog(catalog).memberships.composition_on(order_book_id, day)
+    if comp.weights is None:
+        raise DataUnavailable(
+            f"the composition of {order_book_id} in effect since {comp.date} ({comp.source}) "
+            "has no weights"
+        )
+    values = [float("nan") if w is None else w / 100.0 for w in comp.weights]
+    return pd.Series(values, index=pd.Index(comp.order_book_ids, name="order_book_id"),
+                     name="weight", dtype="float64")  # fmt: skip
 
 
 def load_job(job_id: str, *, settings: Settings | None = None) -> BacktestResult:

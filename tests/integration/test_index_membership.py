@@ -8,6 +8,7 @@ membership changes on the composition's date, never earlier.
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import io
 import os
 import shutil
@@ -20,6 +21,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from quantdesk.backtest.run import execute_backtest, prepare_backtest
+from quantdesk.core.errors import DataUnavailable, InvalidArgument
 from quantdesk.data import Catalog
 from quantdesk.data.index_files import IndexUploadSpec, import_index_file
 from quantdesk.data.uploads import UploadSpec, import_file
@@ -266,3 +268,19 @@ def test_rqalpha_reads_the_same_membership_as_the_native_engine(tmp_path: Path) 
         for engine, r in runs.items()
     }
     assert trades["rqalpha"] == trades["native"]
+
+
+def test_research_helpers_read_membership_as_of_a_day(tmp_path: Path) -> None:
+    import quantdesk
+
+    catalog = Catalog(tmp_path / "data")
+    import_index_file(catalog, "m.csv", WEIGHTS, IndexUploadSpec())
+    assert quantdesk.index_components(CSI, "2024-01-09", catalog=catalog) == [
+        "000001.XSHE", "600000.XSHG",
+    ]  # fmt: skip
+    weights = quantdesk.index_weights(CSI, dt.date(2024, 1, 10), catalog=catalog)
+    assert weights.to_dict() == {"000001.XSHE": 0.3, "600519.XSHG": 0.7}
+    with pytest.raises(DataUnavailable, match="known from 2024-01-02"):
+        quantdesk.index_components(CSI, "2023-06-30", catalog=catalog)
+    with pytest.raises(InvalidArgument):
+        quantdesk.index_components(CSI, "someday", catalog=catalog)

@@ -17,7 +17,8 @@ ROOT = Path(__file__).resolve().parents[2]
 PUBLIC = {
     "quantdesk": [
         "Adjust", "BacktestResult", "BacktestSpec", "Catalog", "__version__", "all_instruments",
-        "get_price", "load_job", "run_backtest", "run_spec",
+        "get_price", "index_components", "index_weights", "load_job", "run_backtest",
+        "run_spec",
     ],
     "quantdesk.engine": [
         "MAX_AMOUNT", "BarSeries", "BarSource", "Engine", "EngineConfig", "EngineResult", "Fill",
