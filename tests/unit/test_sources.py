@@ -47,6 +47,16 @@ def akshare_client(*, fail: Exception | None = None, schema: dict[str, str] | No
         frame = pd.DataFrame(rows)
         return frame.rename(columns=schema) if schema else frame
 
+    def index_zh_a_hist(symbol: str, period: str, start_date: str, end_date: str):
+        """An index's daily bars (Eastmoney), columns as ``stock_zh_a_hist``'s."""
+        assert period == "daily" and symbol.isdigit()
+        return pd.DataFrame([
+            {"日期": d, "开盘": 3400.0 + i, "收盘": 3410.0 + i, "最高": 3420.0 + i,
+             "最低": 3390.0 + i, "成交量": 1.2e8, "成交额": 2.1e11, "振幅": 0.9,
+             "涨跌幅": 0.3, "涨跌额": 10.0, "换手率": 0.4}
+            for i, d in enumerate(CN_DAYS) if start_date <= d.replace("-", "") <= end_date
+        ])  # fmt: skip
+
     def stock_info_a_code_name() -> pd.DataFrame:
         return pd.DataFrame({"code": ["600519", "000001"], "name": ["贵州茅台", "平安银行"]})
 
@@ -74,8 +84,8 @@ def akshare_client(*, fail: Exception | None = None, schema: dict[str, str] | No
 
     return types.SimpleNamespace(
         stock_zh_a_hist=stock_zh_a_hist, stock_info_a_code_name=stock_info_a_code_name,
+        index_zh_a_hist=index_zh_a_hist, index_stock_cons_csindex=index_stock_cons_csindex,
         index_stock_cons_weight_csindex=index_stock_cons_weight_csindex,
-        index_stock_cons_csindex=index_stock_cons_csindex,
     )  # fmt: skip
 
 
@@ -94,6 +104,13 @@ def baostock_client(*, login_error: str | None = None) -> Any:
 
     def query_history_k_data_plus(code: str, fields: str, **kw: str) -> _Result:
         assert kw["adjustflag"] == "3" and kw["frequency"] == "d"
+        if code.startswith("sh.000"):  # an index: baostock has no status fields for it
+            assert "tradestatus" not in fields and "isST" not in fields
+            return _Result(pd.DataFrame(
+                [{"date": d, "code": code, "open": "3400.1", "high": "3420.5", "low": "3390.2",
+                  "close": "3410.0", "volume": "12000000000"} for d in CN_DAYS],
+                columns=fields.split(","),
+            ))  # fmt: skip
         rows = []
         for i, d in enumerate(CN_DAYS):
             rows.append({
@@ -173,6 +190,17 @@ def test_baostock_drops_suspended_days_and_reads_st_periods_and_listing() -> Non
     assert got.reference["listed_date"] == dt.date(1999, 11, 10)
     assert got.reference["delisted_date"] is None and got.reference["name"] == "浦发银行"
     assert client.calls == ["login", "logout"]
+
+
+def test_indices_are_read_as_indices_not_as_stocks_of_the_same_code(tmp_path: Path) -> None:
+    got = AkshareSource(akshare_client()).fetch("000300.XSHG", START, END)
+    assert got.reference == {"type": "INDX"} and got.bars["close"].iloc[0] == 3410.0
+    base = BaostockSource(baostock_client()).fetch("000300.XSHG", START, END)
+    assert base.reference["type"] == "INDX" and len(base.bars) == len(CN_DAYS)
+    catalog = Catalog(tmp_path)
+    run_update(catalog, "akshare", ["000300.XSHG"], START, END, client=akshare_client())
+    index = catalog.instrument("000300.XSHG")
+    assert (str(index.type), index.lot_size) == ("INDX", 1)
 
 
 def test_baostock_membership_is_sampled_weekly_and_kept_per_update_date() -> None:

@@ -41,6 +41,18 @@ def exchange_of_code(code: str, *, index: bool = False) -> str:
     return "XSHE"
 
 
+def is_cn_index(order_book_id: str) -> bool:
+    """True for an A-share index id.
+
+    ``000xxx``, ``93xxxx`` and ``95xxxx.XSHG`` are SSE and CSI indices (Shanghai's stock
+    codes start with 6); ``399xxx.XSHE`` are SZSE/CNI indices.
+    """
+    code, _, suffix = order_book_id.partition(".")
+    if suffix == "XSHG":
+        return code.startswith(("000", "93", "95"))
+    return suffix == "XSHE" and code.startswith("399")
+
+
 def cn_order_book_id(text: str, *, index: bool = False) -> str:
     """``text`` as an A-share ``order_book_id`` (``600000.XSHG``).
 
@@ -76,4 +88,7 @@ def normalize_id(text: str, *, index: bool = False) -> str:
         return value
 
 
-__all__ = ["CN_SUFFIXES", "EXCHANGE_TAGS", "cn_order_book_id", "exchange_of_code", "normalize_id"]
+__all__ = [
+    "CN_SUFFIXES", "EXCHANGE_TAGS", "cn_order_book_id", "exchange_of_code", "is_cn_index",
+    "normalize_id",
+]  # fmt: skip

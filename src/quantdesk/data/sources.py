@@ -35,6 +35,7 @@ import pandas as pd
 
 from quantdesk.core.errors import InvalidArgument, QuantdeskError
 from quantdesk.core.instruments import Market
+from quantdesk.data.ids import is_cn_index
 
 #: Capabilities a source may declare.
 CAPABILITIES = (
@@ -175,18 +176,27 @@ class AkshareSource:
         self._client = client
 
     def fetch(self, order_book_id: str, start: dt.date, end: dt.date) -> Fetched:
-        """Unadjusted daily bars of an A-share (``adjust=""``); volume from lots to shares."""
+        """Unadjusted daily bars of an A-share (``adjust=""``); volume from lots to shares.
+
+        An index id (``ids.is_cn_index``: ``000300.XSHG``, ``399006.XSHE``) is read with
+        ``ak.index_zh_a_hist``: ``stock_zh_a_hist`` would take its code for a stock's.
+        """
         code, _ = _cn_code(order_book_id)
         ak = load("akshare", self._client)
-        raw = call("akshare", f"stock_zh_a_hist({code})", lambda: ak.stock_zh_a_hist(
-            symbol=code, period="daily", start_date=start.strftime("%Y%m%d"),
-            end_date=end.strftime("%Y%m%d"), adjust="",
+        index = is_cn_index(order_book_id)
+        query = "index_zh_a_hist" if index else "stock_zh_a_hist"
+        window = {"start_date": start.strftime("%Y%m%d"), "end_date": end.strftime("%Y%m%d")}
+        raw = call("akshare", f"{query}({code})", lambda: (
+            ak.index_zh_a_hist(symbol=code, period="daily", **window) if index
+            else ak.stock_zh_a_hist(symbol=code, period="daily", adjust="", **window)
         ))  # fmt: skip
         if not isinstance(raw, pd.DataFrame):
             raise SourceError(f"akshare answered {type(raw).__name__}, not a table")
         bars = columns(raw, {"日期": "date", "开盘": "open", "最高": "high", "最低": "low",
                               "收盘": "close", "成交量": "volume"}, "akshare")  # fmt: skip
         bars = bars.assign(volume=pd.to_numeric(bars["volume"], errors="coerce") * 100)
+        if index:
+            return Fetched(order_book_id, bars, {"type": "INDX"})
         reference: dict[str, Any] = {}
         names = call("akshare", "stock_info_a_code_name()", ak.stock_info_a_code_name)
         if isinstance(names, pd.DataFrame) and {"code", "name"} <= set(names.columns):
@@ -206,6 +216,8 @@ class BaostockSource:
         package="baostock", extra="baostock", indexes=("000300.XSHG", "000016.XSHG", "000905.XSHG"),
     )  # fmt: skip
     FIELDS = "date,code,open,high,low,close,volume,tradestatus,isST"
+    #: An index's k-data has no trading status or ST flag (baostock's field list for indices).
+    INDEX_FIELDS = "date,code,open,high,low,close,volume"
 
     def __init__(self, client: Any = None) -> None:
         self._client = client
@@ -220,8 +232,13 @@ class BaostockSource:
         return frame
 
     def fetch(self, order_book_id: str, start: dt.date, end: dt.date) -> Fetched:
-        """Unadjusted daily bars (``adjustflag=3``); suspended days dropped; ST periods."""
+        """Unadjusted daily bars (``adjustflag=3``); suspended days dropped; ST periods.
+
+        An index id (``ids.is_cn_index``) is asked for the index fields only.
+        """
         code, suffix = _cn_code(order_book_id)
+        index = is_cn_index(order_book_id)
+        fields = self.INDEX_FIELDS if index else self.FIELDS
         bs = load("baostock", self._client)
         symbol = f"{_AK_PREFIX[suffix]}.{code}"
         login = call("baostock", "login", bs.login)
@@ -230,7 +247,7 @@ class BaostockSource:
         try:
             raw = self._rows(call("baostock", "query_history_k_data_plus", lambda: (
                 bs.query_history_k_data_plus(
-                    symbol, self.FIELDS, start_date=start.isoformat(), end_date=end.isoformat(),
+                    symbol, fields, start_date=start.isoformat(), end_date=end.isoformat(),
                     frequency="d", adjustflag="3",
                 )
             )), f"query_history_k_data_plus({symbol})")  # fmt: skip
@@ -240,11 +257,16 @@ class BaostockSource:
             )
         finally:
             call("baostock", "logout", bs.logout)
-        frame = columns(raw, {"date": "date", "open": "open", "high": "high", "low": "low",
-                               "close": "close", "volume": "volume", "tradestatus": "trading",
-                               "isST": "st"}, "baostock")  # fmt: skip
-        trading = frame["trading"].astype(str) == "1"
-        reference: dict[str, Any] = {"st_periods": _periods(frame["date"], frame["st"])}
+        names = {"date": "date", "open": "open", "high": "high", "low": "low", "close": "close",
+                 "volume": "volume"}  # fmt: skip
+        if index:
+            frame = columns(raw, names, "baostock")
+            trading = pd.Series(True, index=frame.index)
+            reference: dict[str, Any] = {"type": "INDX"}
+        else:
+            frame = columns(raw, {**names, "tradestatus": "trading", "isST": "st"}, "baostock")
+            trading = frame["trading"].astype(str) == "1"
+            reference = {"st_periods": _periods(frame["date"], frame["st"])}
         if len(basic) and {"code_name", "ipoDate", "outDate"} <= set(basic.columns):
             row = basic.iloc[0]
             reference["name"] = str(row["code_name"])

@@ -18,7 +18,7 @@ from typing import Any
 import pandas as pd
 
 from quantdesk.core.errors import DataValidationError, InvalidArgument, QuantdeskError
-from quantdesk.core.instruments import Instrument, Market
+from quantdesk.core.instruments import Instrument, InstrumentType, Market
 from quantdesk.data.catalog import Catalog
 from quantdesk.data.index_members import Composition, check_composition
 from quantdesk.data.index_sources import fetch_compositions
@@ -98,7 +98,7 @@ def _stage(
         st_periods=ref.get("st_periods") or None,
     )  # fmt: skip
     if ref.get("type"):
-        spec = dataclasses.replace(spec, type=ref["type"])
+        spec = dataclasses.replace(spec, type=InstrumentType(ref["type"]))
     first = pd.to_datetime(fetched.bars["date"], errors="coerce").min()
     instrument = checked_instrument(
         instrument_for(catalog, oid, spec, first.date() if pd.notna(first) else None, True)

@@ -268,7 +268,7 @@ def instrument_for(
     market = spec.market or (known.market if known else None)
     if market is None:
         market = Market.CN if suffix in CN_SUFFIXES else Market.US
-    kind = spec.type or (known.type if known else InstrumentType.STOCK)
+    kind = InstrumentType(spec.type or (known.type if known else InstrumentType.STOCK))
     cn = market is Market.CN
     lot = spec.lot_size or (known.lot_size if known else None)
     if lot is None:
