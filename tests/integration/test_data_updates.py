@@ -127,6 +127,8 @@ def test_updates_are_for_admins_and_check_their_inputs(admin: tuple[TestClient, 
     client, _ = admin
     assert client.post("/api/data/sources/bloomberg/update", json=UPDATE).status_code == 404
     assert client.post("/api/data/sources/demo/update", json=UPDATE).status_code == 400
+    assert client.post("/api/data/demo/update", json=UPDATE).status_code == 400  # seed's path
+    assert client.post("/api/data/bloomberg/update", json=UPDATE).status_code == 404
     bad_bodies = [
         {**UPDATE, "order_book_ids": []},
         {**UPDATE, "order_book_ids": ["../etc"]},

@@ -39,6 +39,11 @@ def list_sources(principal: PrincipalDep) -> Envelope[SourceList]:  # noqa: ARG0
 
 
 @router.post("/sources/{source}/update", response_model=Envelope[UpdateAccepted])
+@router.post(
+    "/{source}/update", response_model=Envelope[UpdateAccepted], deprecated=True,
+    operation_id="update_source_seed_path",
+    summary="Update Source (seed 003 section 2.5's path; same as /sources/{source}/update)",
+)  # fmt: skip
 def update_source(
     source: str,
     request: Request,
