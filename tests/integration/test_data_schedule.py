@@ -84,6 +84,18 @@ def test_a_scheduled_time_is_queued_once_and_runs(
     # the next day's run reaches back to the oldest last bar it knows
     thursday = first.request(dt.date(2024, 1, 30))
     assert (thursday["start_date"], thursday["end_date"]) == ("2024-01-10", "2024-01-30")
+    # another admin sees, and may cancel or retry, the scheduled update: the catalog is shared
+    client.post("/api/admin/users", json={"mobile": "138", "password": "password-1",
+                                          "role": "admin"})  # fmt: skip
+    token = client.post("/api/login", data={"mobile": "138", "password": "password-1"}).json()
+    h = {"Authorization": token["token"]}
+    listed = client.get("/api/data/updates", headers=h).json()["data"]["jobs"]
+    assert [j["job_id"] for j in listed] == [job_id]
+    retried = client.post(f"/api/data/updates/{job_id}/retry", headers=h)
+    assert retried.status_code == 200, retried.text
+    again = retried.json()["data"]["job_id"]
+    cancelled = client.post(f"/api/data/updates/{again}/cancel", headers=h)
+    assert cancelled.status_code == 200 and cancelled.json()["status"] == "CANCELLED"
     view = client.get("/api/data/schedule").json()["data"]
     assert view["enabled"] is True and view["cron"] == "30 17 * * 1-5"
     assert view["timezone"] == "Asia/Shanghai" and view["next_run"].endswith(":30:00Z")

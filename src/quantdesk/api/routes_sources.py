@@ -98,9 +98,11 @@ def get_update(
 
 
 @router.post("/updates/{job_id}/cancel", response_model=JobStatusView)
-def cancel_update(job_id: str, platform: PlatformDep, principal: AdminDep) -> JobStatusView:
-    """Cancel an update: a queued one at once, a running one before it writes anything."""
-    return platform.jobs.cancel(principal, job_id)
+def cancel_update(
+    job_id: str, request: Request, platform: PlatformDep, principal: AdminDep
+) -> JobStatusView:
+    """Cancel an update (any admin's): a queued one at once, a running one before it writes."""
+    return update_service(request, platform).cancel(principal, job_id)
 
 
 @router.post("/updates/{job_id}/retry", response_model=Envelope[UpdateAccepted])

@@ -199,8 +199,8 @@ class DataUpdateService:
     def _row(self, principal: Principal, job_id: str) -> Any:
         self._admin(principal)
         with self._db.read() as session:
-            row = job_store.owned(session, job_id, principal.user_id)
-        if row.kind != DATA_UPDATE:
+            row = job_store.get(session, job_id)  # any admin's: the catalog is shared
+        if row is None or row.kind != DATA_UPDATE:
             raise NotFound(f"data update {job_id!r} not found")
         return row
 
@@ -208,7 +208,7 @@ class DataUpdateService:
         """An update job's status, with its report once FINISHED.
 
         Raises:
-            Forbidden: not an admin. NotFound: no such update of the caller.
+            Forbidden: not an admin. NotFound: no such update (any admin's).
         """
         row = self._row(principal, job_id)
         report = None
@@ -227,13 +227,25 @@ class DataUpdateService:
         )  # fmt: skip
 
     def list(self, principal: Principal, limit: int, offset: int) -> JobList:
-        """The caller's update jobs, newest first."""
+        """Every update job (any admin's, scheduled ones included), newest first."""
         self._admin(principal)
         with self._db.read() as session:
             rows, total = job_queries.list_jobs(
-                session, principal.user_id, kind=DATA_UPDATE, limit=limit, offset=offset
+                session, None, kind=DATA_UPDATE, limit=limit, offset=offset
             )
         return JobList(jobs=[JobStatusView.of(r) for r in rows], total=total)
+
+    def cancel(self, principal: Principal, job_id: str) -> JobStatusView:
+        """Cancel an update (idempotent): a queued one at once, a running one before it writes.
+
+        Raises:
+            Forbidden: not an admin. NotFound: no such update.
+        """
+        row = self._row(principal, job_id)
+        job_store.request_cancel(self._db, job_id, row.owner_id)
+        with self._db.read() as session:
+            fresh = job_store.get(session, job_id)
+        return JobStatusView.of(fresh if fresh is not None else row)
 
     def retry(self, principal: Principal, job_id: str) -> str:
         """A new update with the same request.

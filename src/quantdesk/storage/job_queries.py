@@ -74,7 +74,7 @@ SORTABLE: dict[str, InstrumentedAttribute[Any]] = {
 
 def list_jobs(
     session: Session,
-    owner_id: int,
+    owner_id: int | None,
     *,
     status: str | None = None,
     strategy_ids: list[str] | None = None,
@@ -87,7 +87,7 @@ def list_jobs(
     limit: int = 100,
     offset: int = 0,
 ) -> tuple[list[JobRow], int]:
-    """A page of the owner's jobs and the total matching count.
+    """A page of the owner's jobs (everyone's for ``owner_id`` None) and the total count.
 
     ``order_by`` is a ``SORTABLE`` column (the headline metrics and ``duration`` put blanks
     last) or ``name`` (the strategy's name when the job was created, else its id; then the
@@ -95,7 +95,9 @@ def list_jobs(
     case-insensitive substring of the strategy id, its name or the job's title. ``kind``:
     backtests (the default) or ``data_update`` jobs.
     """
-    where = [JobRow.owner_id == owner_id, JobRow.kind == kind]
+    where = [JobRow.kind == kind]
+    if owner_id is not None:  # None: everyone's (data updates, shared by the admins)
+        where.append(JobRow.owner_id == owner_id)
     if status:
         where.append(JobRow.status == status)
     if strategy_ids is not None:
