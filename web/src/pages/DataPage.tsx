@@ -1,7 +1,8 @@
 /**
  * The catalog: instruments (searched and paged on the server) with their ranges, reference
  * data and a candlestick view with downloads; the import of CSV/Parquet files (admins:
- * preview, column mapping, report, commit); and the data sources with their update jobs.
+ * preview, column mapping, report, commit); index membership over time (and its import); and
+ * the data sources with their update jobs.
  */
 import { useEffect, useState } from "react";
 import { useNavigate, useParams, useSearchParams } from "react-router-dom";
@@ -15,11 +16,12 @@ import { useLoad } from "../lib/hooks";
 import { shiftYears } from "../lib/runForm";
 import { BOARD_LABELS, isStOn, stPeriodText, stShort } from "../lib/upload";
 import { ImportPanel } from "./data/ImportPanel";
+import { IndexesPanel } from "./data/IndexesPanel";
 import { SourcesPanel } from "./data/SourcesPanel";
 import "./data.css";
 
-type Tab = "instruments" | "import" | "sources";
-const TABS: readonly Tab[] = ["instruments", "import", "sources"];
+type Tab = "instruments" | "import" | "indexes" | "sources";
+const TABS: readonly Tab[] = ["instruments", "import", "indexes", "sources"];
 
 export function DataPage() {
   const { id } = useParams();
@@ -30,8 +32,8 @@ export function DataPage() {
   const isAdmin = getSession()?.isAdmin ?? false;
   // Bumped when an import or an update changed the catalog: the lists and charts reload.
   const [version, setVersion] = useState(0);
-  // The Import and Sources tabs stay mounted once opened (a report or a followed update
-  // survives a look at the instruments).
+  // The Import, Indexes and Sources tabs stay mounted once opened (a report or a followed
+  // update survives a look at the instruments).
   const [opened, setOpened] = useState<ReadonlySet<Tab>>(() => new Set([tab]));
   useEffect(() => {
     setOpened((prev) => (prev.has(tab) ? prev : new Set([...prev, tab])));
@@ -62,6 +64,7 @@ export function DataPage() {
           tabs={[
             { id: "instruments", label: "Instruments" },
             { id: "import", label: "Import" },
+            { id: "indexes", label: "Indexes" },
             { id: "sources", label: "Sources" },
           ]}
         />
@@ -76,12 +79,25 @@ export function DataPage() {
           />
         </div>
       )}
+      {opened.has("indexes") && (
+        <div hidden={tab !== "indexes"}>
+          <IndexesPanel
+            isAdmin={isAdmin}
+            version={version}
+            onOpen={(oid) => navigate(`/data/${encodeURIComponent(oid)}`)}
+            onSources={() => choose("sources")}
+          />
+        </div>
+      )}
       {opened.has("sources") && (
         <div hidden={tab !== "sources"}>
           <SourcesPanel
             isAdmin={isAdmin}
             onUpdated={() => setVersion((v) => v + 1)}
             onOpen={(oid) => navigate(`/data/${encodeURIComponent(oid)}`)}
+            onOpenIndex={(indexId) =>
+              navigate(`/data?tab=indexes&index=${encodeURIComponent(indexId)}`)
+            }
           />
         </div>
       )}

@@ -1,7 +1,8 @@
 /**
  * The data sources (`GET /api/data/sources`) and catalog updates from them (admins): queue an
- * update (`POST /api/data/sources/{source}/update`, a job on the worker pool), follow it live on
- * its `job.{id}` channel (polling every 2 s without one), cancel or retry it, read its report.
+ * update of instruments' bars and of indexes' membership (`POST /api/data/sources/{source}/
+ * update`, a job on the worker pool), follow it live on its `job.{id}` channel (polling every
+ * 2 s without one), cancel or retry it, read its report.
  */
 import { type FormEvent, type RefObject, useEffect, useRef, useState } from "react";
 import { api, errorMessage, unwrap, unwrapData } from "../../api/client";
@@ -10,6 +11,12 @@ import { ACTIVE, type JobStatusView } from "../../api/models";
 import { Empty, ErrorBanner, LiveBadge, Progress, StatusBadge } from "../../components/ui";
 import { ago, dateTime, int, seconds } from "../../lib/format";
 import { useInterval, useLoad } from "../../lib/hooks";
+import {
+  givesIndexes,
+  indexesLacking,
+  indexPlaceholder,
+  updateReportIndexes,
+} from "../../lib/indexes";
 import { sliceLines } from "../../lib/jobLive";
 import { shiftYears } from "../../lib/runForm";
 import {
@@ -39,10 +46,12 @@ export function SourcesPanel({
   isAdmin,
   onUpdated,
   onOpen,
+  onOpenIndex,
 }: {
   isAdmin: boolean;
   onUpdated: () => void;
   onOpen: (orderBookId: string) => void;
+  onOpenIndex: (indexId: string) => void;
 }) {
   const sources = useLoad(() => unwrapData(api.GET("/api/data/sources")), []);
   const updates = useLoad(
@@ -148,6 +157,7 @@ export function SourcesPanel({
                   void updates.reload();
                 }}
                 onOpen={onOpen}
+                onOpenIndex={onOpenIndex}
               />
             ) : (
               <Empty title="No update selected">
@@ -256,14 +266,25 @@ function UpdateForm({
   onQueued: (jobId: string) => void;
 }) {
   const [ids, setIds] = useState("");
+  const [indexIds, setIndexIds] = useState("");
+  const [withMembers, setWithMembers] = useState(false);
   const [start, setStart] = useState(() => shiftYears(today(), -1));
   const [end, setEnd] = useState("");
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | null>(null);
   const parsed = parseIds(ids);
   const info = sources.find((s) => s.name === source);
+  // Index ids count only for a source that gives membership.
+  const indexes = givesIndexes(info);
+  const parsedIndexes = indexes ? parseIds(indexIds) : [];
+  const lacking = indexesLacking(info?.indexes, parsedIndexes);
   const canSubmit =
-    !busy && !!info?.available && parsed.length > 0 && !!start && (!end || end >= start);
+    !busy &&
+    !!info?.available &&
+    (parsed.length > 0 || parsedIndexes.length > 0) &&
+    lacking.length === 0 &&
+    !!start &&
+    (!end || end >= start);
 
   const submit = async (e: FormEvent) => {
     e.preventDefault();
@@ -274,7 +295,13 @@ function UpdateForm({
       const queued = await unwrapData(
         api.POST("/api/data/sources/{source}/update", {
           params: { path: { source } },
-          body: { order_book_ids: parsed, start_date: start, end_date: end || null },
+          body: {
+            order_book_ids: parsed,
+            index_ids: parsedIndexes,
+            with_members: withMembers && parsedIndexes.length > 0,
+            start_date: start,
+            end_date: end || null,
+          },
         }),
       );
       onQueued(queued.job_id);
@@ -315,10 +342,57 @@ function UpdateForm({
             <input
               name="ids"
               value={ids}
-              placeholder="AAPL, MSFT or 600519.XSHG"
+              placeholder={indexes ? "600519.XSHG, or blank" : "AAPL, MSFT or 600519.XSHG"}
               onChange={(e) => setIds(e.target.value)}
             />
           </label>
+          {indexes && (
+            <>
+              <label className="field">
+                <span>
+                  Index ids{" "}
+                  <span className="faint">
+                    {parsedIndexes.length
+                      ? `${parsedIndexes.length} ${parsedIndexes.length > 1 ? "indexes" : "index"}`
+                      : "membership"}
+                  </span>
+                </span>
+                <input
+                  name="index_ids"
+                  value={indexIds}
+                  placeholder={indexPlaceholder(info?.indexes)}
+                  title={
+                    info?.indexes?.includes("*")
+                      ? "any index of the source's market, comma or space separated"
+                      : `${source} gives the membership of ${info?.indexes?.join(", ")}`
+                  }
+                  className={lacking.length ? "invalid" : undefined}
+                  onChange={(e) => setIndexIds(e.target.value)}
+                />
+                {lacking.length > 0 && (
+                  <span className="field-error">
+                    {source} has no membership of {lacking.join(", ")}
+                  </span>
+                )}
+              </label>
+              <label
+                className={`check-row members-check${parsedIndexes.length ? "" : " off"}`}
+                title={parsedIndexes.length ? undefined : "give index ids first"}
+              >
+                <input
+                  type="checkbox"
+                  name="with_members"
+                  checked={withMembers}
+                  disabled={parsedIndexes.length === 0}
+                  onChange={(e) => setWithMembers(e.target.checked)}
+                />
+                <span>
+                  <span className="strong">With members' bars</span>
+                  <span className="hint block">fetch each member's bars too</span>
+                </span>
+              </label>
+            </>
+          )}
           <label className="field">
             <span>From</span>
             <input
@@ -347,6 +421,8 @@ function UpdateForm({
         <div className="row update-actions">
           <span className="hint grow">
             Fetched bars pass the import rules; they replace stored bars on the same dates.
+            {parsedIndexes.length > 0 &&
+              " Fetched compositions replace stored ones of the same index and date."}
           </span>
           <button
             type="submit"
@@ -436,11 +512,13 @@ function UpdateDetail({
   onEnded,
   onRetried,
   onOpen,
+  onOpenIndex,
 }: {
   jobId: string;
   onEnded: (finished: boolean) => void;
   onRetried: (jobId: string) => void;
   onOpen: (orderBookId: string) => void;
+  onOpenIndex: (indexId: string) => void;
 }) {
   const status = useLoad(
     () =>
@@ -573,6 +651,12 @@ function UpdateDetail({
           <dd>{job.source ?? updateSource(job.strategy_name)}</dd>
           <dt>Instruments</dt>
           <dd>{job.order_book_ids?.join(", ") || "—"}</dd>
+          {(job.index_ids?.length ?? 0) > 0 && (
+            <>
+              <dt>Indexes</dt>
+              <dd data-testid="update-indexes">{job.index_ids?.join(", ")}</dd>
+            </>
+          )}
           <dt>Range</dt>
           <dd>
             {job.start_date ?? "—"} → {job.end_date ?? "—"}
@@ -597,7 +681,9 @@ function UpdateDetail({
             <Progress value={job.progress} large testId="update-progress" />
           </div>
           <span className="mono subtle">
-            {int(job.current_bar)} / {int(job.total_bars)} instruments · {job.progress.toFixed(0)}%
+            {int(job.current_bar)} / {int(job.total_bars)}{" "}
+            {job.index_ids?.length ? "indexes and instruments" : "instruments"} ·{" "}
+            {job.progress.toFixed(0)}%
           </span>
         </div>
         {(job.error || job.error_message) && (
@@ -609,7 +695,7 @@ function UpdateDetail({
             {job.error?.code && <span className="code">{job.error.code}</span>}
           </div>
         )}
-        <UpdateReportTable status={job} onOpen={onOpen} />
+        <UpdateReportTable status={job} onOpen={onOpen} onOpenIndex={onOpenIndex} />
         {logLines.length > 0 && (
           <>
             <h3 className="report-title">Log</h3>
@@ -626,58 +712,103 @@ function UpdateDetail({
 function UpdateReportTable({
   status,
   onOpen,
+  onOpenIndex,
 }: {
   status: UpdateStatus;
   onOpen: (orderBookId: string) => void;
+  onOpenIndex: (indexId: string) => void;
 }) {
   const rows = updateReportRows(status.report);
+  const indexes = updateReportIndexes(status.report);
   if (status.status !== "FINISHED") return null;
-  if (rows.length === 0) return <p className="subtle">The update wrote nothing.</p>;
+  if (rows.length === 0 && indexes.length === 0)
+    return <p className="subtle">The update wrote nothing.</p>;
   return (
     <>
       <h3 className="report-title">Report</h3>
-      <div className="table-wrap report-table">
-        <table className="grid compact" data-testid="update-report">
-          <thead>
-            <tr>
-              <th>ID</th>
-              <th className="num">Fetched</th>
-              <th className="num">Written</th>
-              <th className="num">Rejected</th>
-              <th className="num">Missing sessions</th>
-              <th>First</th>
-              <th>Last</th>
-            </tr>
-          </thead>
-          <tbody>
-            {rows.map((r) => (
-              <tr key={r.order_book_id}>
-                <td className="mono">
-                  {r.rows_accepted ? (
+      {indexes.length > 0 && (
+        <div className="table-wrap report-table">
+          <table className="grid compact" data-testid="update-report-indexes">
+            <thead>
+              <tr>
+                <th>Index</th>
+                <th className="num" title="compositions new to the catalog">
+                  New compositions
+                </th>
+                <th className="num" title="compositions replacing a stored one of the same date">
+                  Replaced
+                </th>
+                <th>First</th>
+                <th>Last</th>
+              </tr>
+            </thead>
+            <tbody>
+              {indexes.map((r) => (
+                <tr key={r.index_id}>
+                  <td className="mono">
                     <button
                       type="button"
                       className="link-button"
-                      onClick={() => onOpen(r.order_book_id)}
+                      onClick={() => onOpenIndex(r.index_id)}
+                      title="its members and changes on the Indexes tab"
                     >
-                      {r.order_book_id}
+                      {r.index_id}
                     </button>
-                  ) : (
-                    r.order_book_id
-                  )}
-                </td>
-                <td className="num">{int(r.rows_in)}</td>
-                <td className={`num${r.rows_accepted ? " up" : ""}`}>{int(r.rows_accepted)}</td>
-                <td className={`num${r.rejected ? " down" : ""}`}>{int(r.rejected)}</td>
-                <td className={`num${r.missing_sessions ? " warn" : ""}`}>
-                  {int(r.missing_sessions)}
-                </td>
-                <td>{r.first ?? "—"}</td>
-                <td>{r.last ?? "—"}</td>
+                  </td>
+                  <td className={`num${r.added ? " up" : ""}`}>{int(r.added)}</td>
+                  <td className="num">{int(r.replaced)}</td>
+                  <td>{r.first ?? "—"}</td>
+                  <td>{r.last ?? "—"}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+      {rows.length > 0 && (
+        <div className="table-wrap report-table">
+          <table className="grid compact" data-testid="update-report">
+            <thead>
+              <tr>
+                <th>ID</th>
+                <th className="num">Fetched</th>
+                <th className="num">Written</th>
+                <th className="num">Rejected</th>
+                <th className="num">Missing sessions</th>
+                <th>First</th>
+                <th>Last</th>
               </tr>
-            ))}
-          </tbody>
-        </table>
-      </div>
+            </thead>
+            <tbody>
+              {rows.map((r) => (
+                <tr key={r.order_book_id}>
+                  <td className="mono">
+                    {r.rows_accepted ? (
+                      <button
+                        type="button"
+                        className="link-button"
+                        onClick={() => onOpen(r.order_book_id)}
+                      >
+                        {r.order_book_id}
+                      </button>
+                    ) : (
+                      r.order_book_id
+                    )}
+                  </td>
+                  <td className="num">{int(r.rows_in)}</td>
+                  <td className={`num${r.rows_accepted ? " up" : ""}`}>{int(r.rows_accepted)}</td>
+                  <td className={`num${r.rejected ? " down" : ""}`}>{int(r.rejected)}</td>
+                  <td className={`num${r.missing_sessions ? " warn" : ""}`}>
+                    {int(r.missing_sessions)}
+                  </td>
+                  <td>{r.first ?? "—"}</td>
+                  <td>{r.last ?? "—"}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
     </>
   );
 }
