@@ -68,6 +68,7 @@ def test_a_scheduled_time_is_queued_once_and_runs(
     assert first.tick(DUE + dt.timedelta(minutes=16)) is None  # past the grace: nothing new
     assert first.tick(dt.datetime(2024, 1, 13, 9, 31, tzinfo=UTC)) is None  # a Saturday
     queued = client.get(f"/api/data/updates/{job_id}").json()["data"]
+    assert queued["scheduled"] is True and queued["end_date"] == "2024-01-10"
     assert queued["source"] == "akshare" and queued["order_book_ids"] == [
         "600519.XSHG",
         "000001.XSHE",
@@ -90,7 +91,7 @@ def test_a_scheduled_time_is_queued_once_and_runs(
     token = client.post("/api/login", data={"mobile": "138", "password": "password-1"}).json()
     h = {"Authorization": token["token"]}
     listed = client.get("/api/data/updates", headers=h).json()["data"]["jobs"]
-    assert [j["job_id"] for j in listed] == [job_id]
+    assert [(j["job_id"], j["source"], j["report"]) for j in listed] == [(job_id, "akshare", None)]
     retried = client.post(f"/api/data/updates/{job_id}/retry", headers=h)
     assert retried.status_code == 200, retried.text
     again = retried.json()["data"]["job_id"]

@@ -168,6 +168,9 @@ def test_an_index_update_with_its_members_runs_as_a_job(
     job_id = client.post("/api/data/sources/akshare/update", json=body).json()["data"]["job_id"]
     queued = client.get(f"/api/data/updates/{job_id}").json()["data"]
     assert queued["index_ids"] == ["000300.XSHG"] and queued["total_bars"] == 1
+    assert queued["with_members"] is True and queued["scheduled"] is False
+    [listed] = client.get("/api/data/updates").json()["data"]["jobs"]
+    assert (listed["index_ids"], listed["with_members"]) == (["000300.XSHG"], True)
     drain(platform)
     done = client.get(f"/api/data/updates/{job_id}").json()["data"]
     assert done["status"] == "FINISHED", done

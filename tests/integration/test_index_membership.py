@@ -97,6 +97,8 @@ def test_upload_preview_commit_and_read_back(
     assert {"order_book_id": "600000.XSHG", "start": "2024-01-02", "end": "2024-01-09"} in spells
     early = client.get(f"/api/data/indexes/{CSI}/components?date=2023-12-29")
     assert early.status_code == 400 and early.json()["error"]["code"] == "DATA_UNAVAILABLE"
+    assert early.json()["data"] == {"index_id": CSI, "first_date": "2024-01-02",
+                                    "date": "2023-12-29"}  # fmt: skip
     unknown = client.get("/api/data/indexes/000905.XSHG/components")
     assert unknown.status_code == 404 and unknown.json()["error"]["code"] == "NOT_FOUND"
     bad_date = client.get(f"/api/data/indexes/{CSI}/components?date=2024-13-01")

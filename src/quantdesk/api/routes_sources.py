@@ -9,10 +9,11 @@ from fastapi import APIRouter, Body, Request
 from quantdesk.api.boundary import CheckedRoute
 from quantdesk.api.deps import AdminDep, PlatformDep, PrincipalDep, app_service
 from quantdesk.api.params import JobLimit, Offset
-from quantdesk.api.schemas import ERROR_RESPONSES, Envelope, JobList, JobStatusView
+from quantdesk.api.schemas import ERROR_RESPONSES, Envelope, JobStatusView
 from quantdesk.services.data_schedule import UpdateScheduler
 from quantdesk.services.data_updates import (
     DataUpdateService,
+    UpdateList,
     UpdateRequest,
     UpdateStatus,
     sources,
@@ -77,15 +78,15 @@ def schedule(
     return Envelope(data=scheduler(request, platform).view())
 
 
-@router.get("/updates", response_model=Envelope[JobList])
+@router.get("/updates", response_model=Envelope[UpdateList])
 def list_updates(
     request: Request,
     platform: PlatformDep,
     principal: AdminDep,
     limit: JobLimit = 100,
     offset: Offset = 0,
-) -> Envelope[JobList]:
-    """The caller's update jobs, newest first."""
+) -> Envelope[UpdateList]:
+    """Every update job (any admin's, scheduled ones included), newest first."""
     return Envelope(data=update_service(request, platform).list(principal, limit, offset))
 
 

@@ -133,6 +133,19 @@ class MergeReport:
         }
 
 
+class BeforeFirstComposition(DataUnavailable):
+    """A day before an index's first stored composition.
+
+    ``data`` has ``index_id``, ``first_date`` and the ``date`` asked (the API's error body
+    carries it).
+    """
+
+    def __init__(self, index_id: str, first: dt.date, day: dt.date) -> None:
+        super().__init__(f"index {index_id} membership is known from {first} on, not on {day}")
+        self.data = {"index_id": index_id, "first_date": first.isoformat(),
+                     "date": day.isoformat()}  # fmt: skip
+
+
 def check_composition(composition: Composition, check_id: Any) -> Composition:
     """``composition`` with sorted members, after checking it.
 
@@ -314,9 +327,7 @@ class IndexMembership:
         dates = rows["date"]
         known = rows[dates <= day]
         if known.empty:
-            raise DataUnavailable(
-                f"index {index_id} membership is known from {min(dates)} on, not on {day}"
-            )
+            raise BeforeFirstComposition(index_id, min(dates), day)
         latest = max(known["date"])
         return self._composition(index_id, known[known["date"] == latest])
 
@@ -433,6 +444,7 @@ class IndexMembership:
 __all__ = [
     "FILE_NAME",
     "MEMBERSHIP_SCHEMA",
+    "BeforeFirstComposition",
     "Change",
     "Composition",
     "IndexMembership",

@@ -34,7 +34,7 @@ from quantdesk.jobs.artifacts import (
 from quantdesk.jobs.updates import DATA_UPDATE, UPDATE_REPORT
 from quantdesk.services.auth import Principal
 from quantdesk.services.views_data import SourceList, SourceView
-from quantdesk.services.views_jobs import JobList, JobStatusView
+from quantdesk.services.views_jobs import JobStatusView
 from quantdesk.storage import Database, job_queries
 from quantdesk.storage import idempotency as key_store
 from quantdesk.storage import jobs as job_store
@@ -72,12 +72,38 @@ class UpdateRequest(BaseModel):
 
 
 class UpdateStatus(JobStatusView):
-    """``GET /api/data/updates/{job_id}``: the job and, once FINISHED, its report."""
+    """``GET /api/data/updates/{job_id}``: the job and what it fetches.
+
+    ``report`` once FINISHED (always ``null`` in the list).
+    """
 
     source: str | None = None
     order_book_ids: list[str] = Field(default_factory=list)
     index_ids: list[str] = Field(default_factory=list)
-    report: dict[str, Any] | None = Field(None, description="per instrument: bars written")
+    with_members: bool = False
+    scheduled: bool = Field(False, description="queued by DATA_UPDATE_CRON")
+    report: dict[str, Any] | None = Field(
+        None, description="per instrument: bars written; per index: compositions merged"
+    )
+
+    @classmethod
+    def of_row(cls, row: Any, report: dict[str, Any] | None = None) -> UpdateStatus:
+        """The view of an update job's row (its request says what it fetches)."""
+        request = row.request
+        return cls(
+            **JobStatusView.of(row).model_dump(), source=request.get("source"),
+            order_book_ids=list(request.get("order_book_ids") or []),
+            index_ids=list(request.get("index_ids") or []),
+            with_members=bool(request.get("with_members")),
+            scheduled=bool(request.get("scheduled")), report=report,
+        )  # fmt: skip
+
+
+class UpdateList(BaseModel):
+    """``GET /api/data/updates``: a page of update jobs, newest first."""
+
+    jobs: list[UpdateStatus]
+    total: int
 
 
 def sources() -> SourceList:
@@ -219,21 +245,16 @@ class DataUpdateService:
                     report = json.load(fh)
             except (OSError, ValueError):
                 report = None
-        view = JobStatusView.of(row)
-        return UpdateStatus(
-            **view.model_dump(), source=row.request.get("source"),
-            order_book_ids=list(row.request.get("order_book_ids") or []), report=report,
-            index_ids=list(row.request.get("index_ids") or []),
-        )  # fmt: skip
+        return UpdateStatus.of_row(row, report)
 
-    def list(self, principal: Principal, limit: int, offset: int) -> JobList:
+    def list(self, principal: Principal, limit: int, offset: int) -> UpdateList:
         """Every update job (any admin's, scheduled ones included), newest first."""
         self._admin(principal)
         with self._db.read() as session:
             rows, total = job_queries.list_jobs(
                 session, None, kind=DATA_UPDATE, limit=limit, offset=offset
             )
-        return JobList(jobs=[JobStatusView.of(r) for r in rows], total=total)
+        return UpdateList(jobs=[UpdateStatus.of_row(r) for r in rows], total=total)
 
     def cancel(self, principal: Principal, job_id: str) -> JobStatusView:
         """Cancel an update (idempotent): a queued one at once, a running one before it writes.

@@ -987,7 +987,7 @@ export interface paths {
         };
         /**
          * List Updates
-         * @description The caller's update jobs, newest first.
+         * @description Every update job (any admin's, scheduled ones included), newest first.
          */
         get: operations["list_updates"];
         put?: never;
@@ -1029,7 +1029,7 @@ export interface paths {
         put?: never;
         /**
          * Cancel Update
-         * @description Cancel an update: a queued one at once, a running one before it writes anything.
+         * @description Cancel an update (any admin's): a queued one at once, a running one before it writes.
          */
         post: operations["cancel_update"];
         delete?: never;
@@ -2126,6 +2126,16 @@ export interface components {
         /** Envelope[UpdateAccepted] */
         Envelope_UpdateAccepted_: {
             data: components["schemas"]["UpdateAccepted"];
+            /**
+             * Ok
+             * @description always true
+             * @default true
+             */
+            ok: boolean;
+        };
+        /** Envelope[UpdateList] */
+        Envelope_UpdateList_: {
+            data: components["schemas"]["UpdateList"];
             /**
              * Ok
              * @description always true
@@ -4949,6 +4959,16 @@ export interface components {
             job_id: string;
         };
         /**
+         * UpdateList
+         * @description ``GET /api/data/updates``: a page of update jobs, newest first.
+         */
+        UpdateList: {
+            /** Jobs */
+            jobs: components["schemas"]["UpdateStatus"][];
+            /** Total */
+            total: number;
+        };
+        /**
          * UpdateRequest
          * @description ``POST /api/data/sources/{source}/update``: instruments, indexes, or both.
          */
@@ -5026,7 +5046,9 @@ export interface components {
         };
         /**
          * UpdateStatus
-         * @description ``GET /api/data/updates/{job_id}``: the job and, once FINISHED, its report.
+         * @description ``GET /api/data/updates/{job_id}``: the job and what it fetches.
+         *
+         *     ``report`` once FINISHED (always ``null`` in the list).
          */
         UpdateStatus: {
             /** Attempts */
@@ -5091,7 +5113,7 @@ export interface components {
             progress: number;
             /**
              * Report
-             * @description per instrument: bars written
+             * @description per instrument: bars written; per index: compositions merged
              */
             report?: {
                 [key: string]: unknown;
@@ -5101,6 +5123,12 @@ export interface components {
              * @description strong | standard | weak | off: the sandbox the job last ran in
              */
             sandbox_level?: string | null;
+            /**
+             * Scheduled
+             * @description queued by DATA_UPDATE_CRON
+             * @default false
+             */
+            scheduled: boolean;
             /**
              * Sharpe
              * @description FINISHED: annualized Sharpe ratio
@@ -5152,6 +5180,11 @@ export interface components {
             universe?: string[];
             /** Updated At */
             updated_at: string | null;
+            /**
+             * With Members
+             * @default false
+             */
+            with_members: boolean;
         };
         /**
          * UploadResult
@@ -10787,7 +10820,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Envelope_JobList_"];
+                    "application/json": components["schemas"]["Envelope_UpdateList_"];
                 };
             };
             /** @description INVALID_ARGUMENT and other bad input (the message names the field) */
