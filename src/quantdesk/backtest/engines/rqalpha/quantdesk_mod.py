@@ -122,6 +122,7 @@ class QuantdeskMod(AbstractMod):  # type: ignore[misc]
                 index_id: [(datetime.date.fromisoformat(d), ids, w) for d, ids, w in rows]
                 for index_id, rows in json.load(fh).items()
             }
+        dates = {index_id: [r[0] for r in rows] for index_id, rows in table.items()}
         env = self._env
 
         def composition(order_book_id: Any, date: Any) -> tuple[Any, list[str], Any]:
@@ -135,7 +136,7 @@ class QuantdeskMod(AbstractMod):  # type: ignore[misc]
             rows = table.get(index_id)
             if not rows:
                 raise RQInvalidArgument(f"no membership stored for index {index_id!r}")
-            at = bisect.bisect_right([r[0] for r in rows], day)
+            at = bisect.bisect_right(dates[index_id], day)
             if at == 0:
                 raise RQInvalidArgument(
                     f"index {index_id} membership is known from {rows[0][0]} on, not on {day}"
