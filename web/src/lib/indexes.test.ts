@@ -7,9 +7,11 @@ import {
   givesIndexes,
   type IndexComponents,
   type IndexUploadResult,
+  importedIndexesListed,
   indexesLacking,
   indexImportFailure,
   indexImportFormData,
+  indexImportKey,
   indexMappingJson,
   indexMappingOf,
   indexOptionProblems,
@@ -19,7 +21,9 @@ import {
   membersOf,
   neighbourDates,
   refusalReason,
+  renamedColumnsText,
   sortMembers,
+  spellsMatching,
   summarizeIndexReport,
   todayIso,
   updateReportIndexes,
@@ -126,6 +130,33 @@ describe("the import form", () => {
   });
 });
 
+describe("the form's key", () => {
+  const file = { name: "hs300.csv", size: 120, lastModified: 1 };
+
+  it("changes with the file, the fields and the chosen mapping", () => {
+    const key = indexImportKey(file, DEFAULT_INDEX_OPTIONS, { date: "trade_date" });
+    expect(indexImportKey({ ...file }, { ...DEFAULT_INDEX_OPTIONS }, { date: "trade_date" })).toBe(
+      key,
+    );
+    expect(indexImportKey({ ...file, size: 121 }, DEFAULT_INDEX_OPTIONS, {})).not.toBe(
+      indexImportKey(file, DEFAULT_INDEX_OPTIONS, {}),
+    );
+    expect(
+      indexImportKey(file, { ...DEFAULT_INDEX_OPTIONS, strict: false }, { date: "trade_date" }),
+    ).not.toBe(key);
+    expect(indexImportKey(file, DEFAULT_INDEX_OPTIONS, { date: "day" })).not.toBe(key);
+  });
+
+  it("ignores blank mapping entries and takes no file", () => {
+    expect(indexImportKey(file, DEFAULT_INDEX_OPTIONS, { weight: " " })).toBe(
+      indexImportKey(file, DEFAULT_INDEX_OPTIONS, {}),
+    );
+    expect(indexImportKey(null, DEFAULT_INDEX_OPTIONS, {})).toBe(
+      JSON.stringify([null, null, null, DEFAULT_INDEX_OPTIONS, null]),
+    );
+  });
+});
+
 describe("import failures", () => {
   it("keeps a refused file's report (400 with the report as data)", () => {
     const refused = report({
@@ -204,6 +235,31 @@ describe("the report's summary", () => {
     );
   });
 
+  it("gives the banner's tone", () => {
+    expect(summarizeIndexReport(report()).tone).toBe("info");
+    expect(summarizeIndexReport(report({ rows_accepted: 4, rejected_total: 1 })).tone).toBe("warn");
+    expect(summarizeIndexReport(report({ refused: "no valid row" })).tone).toBe("error");
+    const done = report({ committed: true, dry_run: false, rows_accepted: 4, rejected_total: 1 });
+    expect(summarizeIndexReport(done).tone).toBe("ok");
+  });
+
+  it("names the columns the server renamed", () => {
+    expect(renamedColumnsText(report().mapping)).toBe(
+      "index_code → index_id, con_code → order_book_id, trade_date → date",
+    );
+    expect(renamedColumnsText({ index_id: "index_id", weight: "w" })).toBe("w → weight");
+    expect(renamedColumnsText({ date: "date" })).toBe("");
+  });
+
+  it("links the imported indexes the list has, once written", () => {
+    const known = new Set(["000300.XSHG"]);
+    const [hs300] = report().indexes;
+    const two = hs300 ? [hs300, { ...hs300, index_id: "000905.XSHG" }] : [];
+    expect(importedIndexesListed(report({ indexes: two }), known)).toEqual([]);
+    const done = report({ committed: true, dry_run: false, indexes: two });
+    expect(importedIndexesListed(done, known).map((i) => i.index_id)).toEqual(["000300.XSHG"]);
+  });
+
   it("places a rejected line", () => {
     expect(lineText(7)).toBe("line 7");
     expect(lineText(0)).toBe("file");
@@ -240,6 +296,21 @@ describe("members and changes", () => {
       "600000.XSHG",
       "600519.XSHG",
     ]);
+  });
+
+  it("filters members' stays, keeping their order", () => {
+    const spells = [
+      { order_book_id: "600000.XSHG", start: "2024-01-02", end: null },
+      { order_book_id: "000001.XSHE", start: "2024-01-02", end: "2024-06-02" },
+      { order_book_id: "600519.XSHG", start: "2024-06-03", end: null },
+    ];
+    expect(spellsMatching(spells)).toEqual(spells);
+    expect(spellsMatching(spells, "  ").map((s) => s.order_book_id)).toHaveLength(3);
+    expect(spellsMatching(spells, " xshg").map((s) => s.order_book_id)).toEqual([
+      "600000.XSHG",
+      "600519.XSHG",
+    ]);
+    expect(spellsMatching(spells, "nope")).toEqual([]);
   });
 
   it("sums and writes weights", () => {

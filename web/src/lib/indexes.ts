@@ -82,6 +82,24 @@ export function indexMappingJson(mapping: IndexMapping): string | undefined {
   return Object.keys(chosen).length ? JSON.stringify(chosen) : undefined;
 }
 
+/**
+ * What a Preview or Import was for (the file, the fields, the chosen mapping), as a string to
+ * compare: a report is out of date once the form's key changed.
+ */
+export function indexImportKey(
+  file: { name: string; size: number; lastModified: number } | null,
+  options: IndexImportOptions,
+  mapping: IndexMapping,
+): string {
+  return JSON.stringify([
+    file?.name,
+    file?.size,
+    file?.lastModified,
+    options,
+    indexMappingJson(mapping),
+  ]);
+}
+
 /** The mapping the server applied (`IndexUploadResult.mapping`) as a form mapping. */
 export function indexMappingOf(applied: Record<string, string>): IndexMapping {
   const known = new Set<string>(INDEX_COLUMNS);
@@ -188,6 +206,8 @@ export interface IndexReportSummary {
   rejected: number;
   /** ok: every row valid; partial: some rows left out; refused: nothing written. */
   verdict: "ok" | "partial" | "refused";
+  /** The banner's tone: ok once imported, then by the verdict (info: a clean preview). */
+  tone: "ok" | "error" | "warn" | "info";
   headline: string;
 }
 
@@ -213,6 +233,13 @@ export function summarizeIndexReport(report: IndexUploadResult): IndexReportSumm
     headline = `Preview: all ${plural(report.rows_in, "row")} are valid: ${what}; nothing written yet.`;
   else
     headline = `Preview: ${report.rows_accepted.toLocaleString("en-US")} of ${plural(report.rows_in, "row")} would give ${what}; nothing written yet.`;
+  const tone = report.committed
+    ? "ok"
+    : verdict === "refused"
+      ? "error"
+      : verdict === "partial"
+        ? "warn"
+        : "info";
   return {
     compositions,
     indexes: report.indexes.length,
@@ -220,8 +247,25 @@ export function summarizeIndexReport(report: IndexUploadResult): IndexReportSumm
     accepted: report.rows_accepted,
     rejected,
     verdict,
+    tone,
     headline,
   };
+}
+
+/** The columns the server renamed, "con_code → order_book_id, …" ("" when none). */
+export function renamedColumnsText(mapping: Record<string, string>): string {
+  return Object.entries(mapping)
+    .filter(([ours, theirs]) => ours !== theirs)
+    .map(([ours, theirs]) => `${theirs} → ${ours}`)
+    .join(", ");
+}
+
+/** The indexes an import wrote that the list has (the report links them), none before. */
+export function importedIndexesListed(
+  report: IndexUploadResult,
+  known: ReadonlySet<string>,
+): ImportedIndex[] {
+  return report.committed ? report.indexes.filter((i) => known.has(i.index_id)) : [];
 }
 
 /** Why a file was refused, without the server's closing "; nothing was imported". */
@@ -281,6 +325,12 @@ export function sortMembers(
         (b.weight ?? -1) - (a.weight ?? -1) || a.order_book_id.localeCompare(b.order_book_id),
     );
   return out;
+}
+
+/** Stays of members whose id contains `filter` (case-insensitive), in their order. */
+export function spellsMatching(spells: readonly IndexSpell[], filter = ""): IndexSpell[] {
+  const needle = filter.trim().toUpperCase();
+  return spells.filter((s) => !needle || s.order_book_id.toUpperCase().includes(needle));
 }
 
 /** The sum of the weights given (percent), or null when none are. */
