@@ -7,7 +7,8 @@ the preview and opens the column mapping, ``Day`` is mapped to ``date``, the pre
 the import commits; the new instrument is in the list. A file with negative prices under
 ``strict`` is refused with its rejected rows and reasons, and the catalog is unchanged (a
 non-strict preview of it says what would be kept); a file over the size limit says so (413).
-The Sources tab lists the sources; an update queued from an available one is followed to its
+The Sources tab lists the sources and says no update is scheduled (no ``DATA_UPDATE_CRON``),
+naming the settings that schedule them; an update queued from an available one is followed to its
 end (without a network it fails, and says why) and retried. A researcher sees the import and
 the updates are for admins.
 Screenshots go where ``test_web_ui`` puts them (``out/web-ui/``, ``QUANTDESK_SCREENSHOTS``).
@@ -272,6 +273,10 @@ def test_an_admin_imports_a_file_and_reads_the_catalog_in_the_browser(
         for s in listed:
             expect(sources.get_by_test_id(f"source-{s['name']}")).to_contain_text(s["title"])
         expect(sources.get_by_test_id("source-upload")).to_contain_text("Import tab")
+        schedule = page.get_by_role("region", name="Scheduled updates")
+        expect(schedule).to_contain_text("No updates are scheduled.")
+        expect(schedule).to_contain_text("DATA_UPDATE_CRON")
+        expect(schedule).to_contain_text("30 17 * * 1-5")
         ready = [s for s in listed if s["updatable"] and s["available"]]
         if ready:
             name = ready[0]["name"]
@@ -294,6 +299,7 @@ def test_an_admin_imports_a_file_and_reads_the_catalog_in_the_browser(
             expect(followed.get_by_test_id("update-log")).to_contain_text("updating 1 instrument")
             recent = page.get_by_test_id("recent-updates")
             expect(recent.locator("tbody tr")).to_have_count(1)
+            expect(recent.get_by_test_id("update-targets")).to_have_text("AAPL")
             _shot(page, "35-data-sources")
             first_id = followed.locator(".mono").first.inner_text()
             followed.get_by_test_id("retry-update").click()
@@ -301,6 +307,8 @@ def test_an_admin_imports_a_file_and_reads_the_catalog_in_the_browser(
             expect(followed.locator(".mono").first).not_to_have_text(first_id)
         else:
             _shot(page, "35-data-sources")
+        page.get_by_test_id("recent-updates").scroll_into_view_if_needed()
+        _shot(page, "35-data-sources-schedule")
 
         # -- a researcher: no import, no updates
         assert http.post("/api/admin/users", json=RESEARCHER).status_code == 200
@@ -315,6 +323,7 @@ def test_an_admin_imports_a_file_and_reads_the_catalog_in_the_browser(
         expect(other.get_by_test_id("import-form")).to_have_count(0)
         other.get_by_role("tab", name="Sources").click()
         expect(other.get_by_text("Updates are for admins")).to_be_visible()
+        expect(other.get_by_role("region", name="Scheduled updates")).to_have_count(0)
         expect(other.get_by_test_id("source-yfinance")).to_be_visible()
         expect(other.get_by_test_id("update-yfinance")).to_be_disabled()
         _shot(other, "36-data-sources-researcher")

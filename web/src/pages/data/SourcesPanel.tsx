@@ -2,12 +2,13 @@
  * The data sources (`GET /api/data/sources`) and catalog updates from them (admins): queue an
  * update of instruments' bars and of indexes' membership (`POST /api/data/sources/{source}/
  * update`, a job on the worker pool), follow it live on its `job.{id}` channel (polling every
- * 2 s without one), cancel or retry it, read its report.
+ * 2 s without one), cancel or retry it, read its report; and the scheduled updates
+ * (`GET /api/data/schedule`, the server's read-only `DATA_UPDATE_*` settings).
  */
-import { type FormEvent, type RefObject, useEffect, useRef, useState } from "react";
+import { type FormEvent, Fragment, type RefObject, useEffect, useRef, useState } from "react";
 import { api, errorMessage, unwrap, unwrapData } from "../../api/client";
 import { decodeLogLines, decodeProgress, useChannel } from "../../api/live";
-import { ACTIVE, type JobStatusView } from "../../api/models";
+import { ACTIVE } from "../../api/models";
 import { Empty, ErrorBanner, LiveBadge, Progress, StatusBadge } from "../../components/ui";
 import { ago, dateTime, int, seconds } from "../../lib/format";
 import { useInterval, useLoad } from "../../lib/hooks";
@@ -19,6 +20,16 @@ import {
 } from "../../lib/indexes";
 import { sliceLines } from "../../lib/jobLive";
 import { shiftYears } from "../../lib/runForm";
+import {
+  describeCron,
+  indexesText,
+  instrumentsText,
+  nextRun,
+  SCHEDULE_SETTINGS,
+  scheduleWindow,
+  targetsLine,
+  type UpdateSchedule,
+} from "../../lib/schedule";
 import {
   parseIds,
   type SourceView,
@@ -61,6 +72,10 @@ export function SourcesPanel({
         : null,
     [isAdmin],
   );
+  const schedule = useLoad(
+    async () => (isAdmin ? unwrapData(api.GET("/api/data/schedule")) : null),
+    [isAdmin],
+  );
   const [source, setSource] = useState("");
   const [followed, setFollowed] = useState<string | null>(null);
   const formRef = useRef<HTMLFormElement>(null);
@@ -69,6 +84,8 @@ export function SourcesPanel({
   const chosen = source || updatable.find((s) => s.available)?.name || "";
   const anyActive = (updates.data?.jobs ?? []).some((j) => ACTIVE.includes(j.status));
   useInterval(() => void updates.reload(), 5000, anyActive);
+  // The next run moves on once a scheduled time has come (and "in 5 min" ages).
+  useInterval(() => void schedule.reload(), 60_000, !!schedule.data?.enabled);
 
   return (
     <>
@@ -135,6 +152,7 @@ export function SourcesPanel({
                 void updates.reload();
               }}
             />
+            <ScheduleBox schedule={schedule.data} error={schedule.error} />
             <RecentUpdates
               jobs={updates.data?.jobs ?? []}
               total={updates.data?.total ?? 0}
@@ -445,7 +463,7 @@ function RecentUpdates({
   selected,
   onSelect,
 }: {
-  jobs: JobStatusView[];
+  jobs: UpdateStatus[];
   total: number;
   error: string | null;
   selected: string | null;
@@ -466,7 +484,7 @@ function RecentUpdates({
             <thead>
               <tr>
                 <th>Queued</th>
-                <th>Source · range</th>
+                <th>Source · what · range</th>
                 <th>Status</th>
                 <th className="num">Done</th>
               </tr>
@@ -481,7 +499,24 @@ function RecentUpdates({
                   <td title={dateTime(j.created_at)}>{ago(j.created_at)}</td>
                   <td>
                     <div className="cell-stack">
-                      <span className="mono">{updateSource(j.strategy_name)}</span>
+                      <span className="update-source">
+                        <span className="mono">{j.source ?? updateSource(j.strategy_name)}</span>
+                        {j.scheduled && (
+                          <span
+                            className="tag scheduled-tag"
+                            title="queued by the schedule (DATA_UPDATE_CRON)"
+                          >
+                            scheduled
+                          </span>
+                        )}
+                      </span>
+                      <span
+                        className="cell-sub update-targets mono"
+                        title={updateTargetsTitle(j)}
+                        data-testid="update-targets"
+                      >
+                        {targetsLine(j)}
+                      </span>
                       <span className="cell-sub">
                         {j.start_date ?? "—"} → {j.end_date ?? "—"}
                       </span>
@@ -655,6 +690,8 @@ function UpdateDetail({
             <>
               <dt>Indexes</dt>
               <dd data-testid="update-indexes">{job.index_ids?.join(", ")}</dd>
+              <dt>Members' bars</dt>
+              <dd>{job.with_members ? "fetched too" : "not fetched"}</dd>
             </>
           )}
           <dt>Range</dt>
@@ -662,7 +699,10 @@ function UpdateDetail({
             {job.start_date ?? "—"} → {job.end_date ?? "—"}
           </dd>
           <dt>Queued</dt>
-          <dd>{dateTime(job.created_at)}</dd>
+          <dd>
+            {dateTime(job.created_at)}
+            {job.scheduled && <span className="tag scheduled-tag">scheduled</span>}
+          </dd>
           {job.duration_seconds != null && (
             <>
               <dt>{active ? "Running for" : "Took"}</dt>
@@ -810,5 +850,127 @@ function UpdateReportTable({
         </div>
       )}
     </>
+  );
+}
+
+/** A list row's full instruments and indexes (its tooltip; the row shows the first few). */
+function updateTargetsTitle(j: UpdateStatus): string {
+  const parts = [];
+  if (j.order_book_ids?.length) parts.push(`instruments: ${j.order_book_ids.join(", ")}`);
+  if (j.index_ids?.length) {
+    parts.push(
+      `indexes: ${j.index_ids.join(", ")}${j.with_members ? " (with their members' bars)" : ""}`,
+    );
+  }
+  return parts.join("\n");
+}
+
+/** The scheduled updates (`DATA_UPDATE_CRON` and co., server settings: read-only here). */
+function ScheduleBox({
+  schedule,
+  error,
+}: {
+  schedule: UpdateSchedule | null | undefined;
+  error: string | null;
+}) {
+  const on = !!schedule?.enabled;
+  return (
+    <section className="panel schedule-box" aria-label="Scheduled updates" data-testid="schedule">
+      <div className="panel-head">
+        <h2>Scheduled updates</h2>
+        {schedule && (
+          <span className={`avail${on ? " on" : ""}`} data-testid="schedule-state">
+            {on ? "on" : schedule.cron ? "off" : "none"}
+          </span>
+        )}
+      </div>
+      <ErrorBanner error={error} />
+      {!schedule && !error && <div className="panel-body subtle">Loading the schedule…</div>}
+      {schedule && !schedule.cron && <NoSchedule />}
+      {schedule?.cron && <ScheduleDetail schedule={schedule} />}
+    </section>
+  );
+}
+
+function NoSchedule() {
+  return (
+    <div className="panel-body schedule-body">
+      <p className="schedule-none">No updates are scheduled.</p>
+      <p className="hint">To queue them on a schedule, set on the server:</p>
+      <dl className="kv schedule-settings">
+        {SCHEDULE_SETTINGS.map((s) => (
+          <Fragment key={s.name}>
+            <dt>
+              <code>{s.name}</code>
+            </dt>
+            <dd>{s.does}</dd>
+          </Fragment>
+        ))}
+      </dl>
+      <p className="hint">
+        Optional: <code>DATA_UPDATE_WITH_MEMBERS</code>, <code>DATA_UPDATE_DAYS</code> (the window),{" "}
+        <code>DATA_UPDATE_TZ</code> (the cron's zone).
+      </p>
+    </div>
+  );
+}
+
+function ScheduleDetail({ schedule: s }: { schedule: UpdateSchedule }) {
+  const reading = describeCron(s.cron);
+  const next = nextRun(s);
+  const instruments = instrumentsText(s, 8);
+  const indexes = indexesText({ ...s, with_members: false }, 8);
+  return (
+    <div className="panel-body schedule-body">
+      {s.problem && (
+        <div className="schedule-problem" role="alert" data-testid="schedule-problem">
+          <strong>Scheduled updates are off:</strong> {s.problem}
+        </div>
+      )}
+      <dl className="kv">
+        <dt>When</dt>
+        <dd data-testid="schedule-cron">
+          <code>{s.cron}</code>
+          {reading && <span className="schedule-reading">{reading}</span>}
+        </dd>
+        <dt>Time zone</dt>
+        <dd>{s.timezone}</dd>
+        <dt>Source</dt>
+        <dd>{s.source}</dd>
+        <dt>Instruments</dt>
+        <dd title={s.order_book_ids.join(", ") || undefined}>{instruments || "—"}</dd>
+        <dt>Indexes</dt>
+        <dd title={s.index_ids.join(", ") || undefined}>
+          {indexes || "—"}
+          {indexes && (
+            <span className="schedule-reading">
+              {s.with_members ? "with their members' bars" : "membership only"}
+            </span>
+          )}
+        </dd>
+        <dt>Window</dt>
+        <dd>
+          {scheduleWindow(s.days)}
+          <span className="schedule-reading">further back for an instrument that lags</span>
+        </dd>
+        <dt>Next run</dt>
+        <dd data-testid="schedule-next">
+          {next ? (
+            <>
+              <span title={next.localZone}>{next.local} your time</span>
+              {next.zoned && (
+                <span className="schedule-reading">
+                  {next.zoned} {next.zone}
+                </span>
+              )}
+              {next.until && <span className="schedule-reading">{next.until}</span>}
+            </>
+          ) : (
+            "—"
+          )}
+        </dd>
+      </dl>
+      <p className="hint">Set by the server's DATA_UPDATE_* settings (read-only here).</p>
+    </div>
   );
 }
