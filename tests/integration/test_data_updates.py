@@ -182,3 +182,27 @@ def test_an_index_update_with_its_members_runs_as_a_job(
     members = client.get("/api/data/indexes/000300.XSHG/components").json()["data"]
     assert members["effective_date"] == "2024-01-05" and members["not_in_catalog"] == []
     assert members["weights"] == [0.93, 3.02, 5.61]  # sorted by member id
+
+
+def test_seed_paths_list_a_sources_symbols_and_read_history(
+    admin: tuple[TestClient, Platform],
+) -> None:
+    client, _ = admin
+    demo = client.get("/api/data/demo/symbols").json()["data"]
+    assert {r["order_book_id"] for r in demo["instruments"]} == {
+        "AAPL", "FB", "GOOG", "IBM", "MSFT", "SPX", "IXIC", "000300.XSHG",
+    }  # fmt: skip
+    cn = client.get("/api/data/baostock/symbols").json()["data"]["instruments"]
+    assert [r["order_book_id"] for r in cn] == ["000300.XSHG"]
+    paged = client.get("/api/data/upload/symbols?limit=2&offset=1").json()["data"]
+    assert len(paged["instruments"]) == 2 and paged["total"] == 8
+    history = client.get("/api/data/demo/AAPL?start=2005-02-24&end=2005-03-01").json()["data"]
+    same = client.get("/api/data/instruments/AAPL/bars?start=2005-02-24&end=2005-03-01")
+    assert history == same.json()["data"] and len(history["close"]) == 4
+    for path, status in (("/api/data/bloomberg/symbols", 404), ("/api/data/demo/NOPE", 404),
+                         ("/api/data/bloomberg/AAPL", 404)):  # fmt: skip
+        res = client.get(path)
+        assert res.status_code == status and res.json()["ok"] is False, (path, res.text)
+    # quantdesk's own two-segment paths still win over the seed's {source}/{symbol}
+    own = client.get("/api/data/updates/0123456789abcdef").json()
+    assert "not found" in own["error"]["message"] and "order_book_id" not in own["error"]["message"]

@@ -20,6 +20,7 @@ from quantdesk.api.routes_events import router as events_router
 from quantdesk.api.routes_indexes import router as indexes_router
 from quantdesk.api.routes_jobs import router as jobs_router
 from quantdesk.api.routes_research import router as research_router
+from quantdesk.api.routes_seed_data import router as seed_data_router
 from quantdesk.api.routes_sources import router as sources_router
 from quantdesk.api.routes_users import router as users_router
 from quantdesk.core.settings import Settings
@@ -157,6 +158,7 @@ def create_app(
     app.include_router(events_router)
     app.include_router(ws.router)
     app.include_router(research_router)
+    app.include_router(seed_data_router)  # last: its {source}/{symbol} must not shadow others
     jupyter_proxy.install(app, platform)
     web.install(app, passed=(platform.settings.research_notebook_proxy_base,))
     middleware.install(app, platform.settings)  # last: outermost, the UI's answers too

@@ -12,7 +12,7 @@ import csv
 import datetime as dt
 import io
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from typing import Any, TypeVar
 
 import pandas as pd
@@ -109,11 +109,15 @@ class DataService:
         type_: str | None = None,
         limit: int | None = None,
         offset: int = 0,
+        *,
+        markets: Collection[str] | None = None,
+        only: Collection[str] | None = None,
     ) -> InstrumentList:
         """The catalog's instruments with their bar statistics, searched and paged.
 
         ``q``: a case-insensitive substring of the id, symbol or name; ``market``/``type_``:
-        exact values. ``total`` counts every match; ``limit``/``offset`` page them (by id).
+        exact values; ``markets``: any of these markets; ``only``: these ids. ``total``
+        counts every match; ``limit``/``offset`` page them (by id).
         """
         needle = (q or "").strip().lower()
         stats = [
@@ -122,6 +126,8 @@ class DataService:
                                   for k in ("order_book_id", "symbol", "name")))
             and (not market or str(row["market"]) == market)
             and (not type_ or str(row["type"]) == type_)
+            and (markets is None or str(row["market"]) in markets)
+            and (only is None or row["order_book_id"] in only)
         ]  # fmt: skip
         page = stats[offset : offset + limit] if limit is not None else stats[offset:]
         rows = [
