@@ -206,3 +206,20 @@ def test_seed_paths_list_a_sources_symbols_and_read_history(
     # quantdesk's own two-segment paths still win over the seed's {source}/{symbol}
     own = client.get("/api/data/updates/0123456789abcdef").json()
     assert "not found" in own["error"]["message"] and "order_book_id" not in own["error"]["message"]
+
+
+def test_an_update_without_a_start_continues_from_the_last_stored_bar(
+    admin: tuple[TestClient, Platform],
+) -> None:
+    client, _ = admin
+    res = client.post("/api/data/sources/yfinance/update",
+                      json={"symbols": ["AAPL", "NEWCO"], "end": "2013-06-28"})  # fmt: skip
+    assert res.status_code == 200, res.text
+    job = client.get(f"/api/data/updates/{res.json()['data']['job_id']}").json()["data"]
+    assert job["order_book_ids"] == ["AAPL", "NEWCO"]
+    # AAPL's bars end on 2013-03-01: the window starts there (NEWCO is new)
+    assert (job["start_date"], job["end_date"]) == ("2013-03-01", "2013-06-28")
+    fresh = client.post("/api/data/sources/yfinance/update",
+                        json={"ids": ["NEWCO"], "end_date": "2013-06-28"}).json()  # fmt: skip
+    job = client.get(f"/api/data/updates/{fresh['data']['job_id']}").json()["data"]
+    assert job["start_date"] == "2012-06-28"  # nothing stored: a year

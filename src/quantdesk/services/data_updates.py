@@ -14,7 +14,7 @@ import json
 import uuid
 from typing import Any
 
-from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic import AliasChoices, BaseModel, Field, field_validator, model_validator
 
 from quantdesk.core.clock import iso_utc, utcnow
 from quantdesk.core.errors import Conflict, Forbidden, InvalidArgument, NotFound
@@ -44,18 +44,26 @@ class UpdateRequest(BaseModel):
     """``POST /api/data/sources/{source}/update``: instruments, indexes, or both."""
 
     order_book_ids: list[str] = Field(
-        default_factory=list, max_length=MAX_IDS, description="instruments whose bars to fetch"
-    )
+        default_factory=list, max_length=MAX_IDS, description="instruments whose bars to fetch",
+        validation_alias=AliasChoices("order_book_ids", "ids", "symbols"),
+    )  # fmt: skip
     index_ids: list[str] = Field(
         default_factory=list, max_length=50,
         description="indexes whose membership over the window to fetch (sources that provide "
         "index_constituents; GET /api/data/sources lists which)",
+        validation_alias=AliasChoices("index_ids", "indexes"),
     )  # fmt: skip
     with_members: bool = Field(
         False, description="also fetch the bars of every member of those indexes' compositions"
     )
-    start_date: dt.date
-    end_date: dt.date | None = Field(None, description="default: today")
+    start_date: dt.date | None = Field(
+        None, validation_alias=AliasChoices("start_date", "start"),
+        description="default: the oldest last stored bar of the instruments asked for (an "
+        "incremental update), else a year before end_date",
+    )  # fmt: skip
+    end_date: dt.date | None = Field(
+        None, description="default: today", validation_alias=AliasChoices("end_date", "end")
+    )
 
     @field_validator("order_book_ids", "index_ids", mode="after")
     @classmethod
@@ -153,7 +161,8 @@ class DataUpdateService:
         if not info.updatable:
             raise InvalidArgument(f"source {source!r} is not updated from a library")
         end = body.end_date or utcnow().date()
-        if end < body.start_date:
+        start = body.start_date or self._default_start(body.order_book_ids, end)
+        if end < start:
             raise InvalidArgument("end_date must be on or after start_date")
         lacking = [i for i in body.index_ids if "*" not in info.indexes and i not in info.indexes]
         if lacking:
@@ -167,7 +176,7 @@ class DataUpdateService:
             "order_book_ids": body.order_book_ids,
             "index_ids": body.index_ids,
             "with_members": body.with_members,
-            "start_date": body.start_date.isoformat(),
+            "start_date": start.isoformat(),
             "end_date": end.isoformat(),
         }
         return self._enqueue(principal.user_id, request)[0]
@@ -180,6 +189,17 @@ class DataUpdateService:
         time queue one job (``services.data_schedule``).
         """
         return self._enqueue(owner_id, request, idempotency_key=key)
+
+    def _default_start(self, order_book_ids: list[str], end: dt.date) -> dt.date:
+        """The oldest last stored bar of ``order_book_ids``, else a year before ``end``.
+
+        Each instrument then gets the gap since its last bar filled; a year is fetched when
+        none of them is in the catalog yet.
+        """
+        stats = Catalog(self._settings.data_dir).stats()
+        last = {r["order_book_id"]: r["last_bar"] for r in stats}
+        known = [last[oid] for oid in order_book_ids if last.get(oid) is not None]
+        return min(known) if known else end - dt.timedelta(days=365)
 
     def _enqueue(
         self,

@@ -5033,9 +5033,9 @@ export interface components {
             order_book_ids?: string[];
             /**
              * Start Date
-             * Format: date
+             * @description default: the oldest last stored bar of the instruments asked for (an incremental update), else a year before end_date
              */
-            start_date: string;
+            start_date?: string | null;
             /**
              * With Members
              * @description also fetch the bars of every member of those indexes' compositions
