@@ -17,6 +17,7 @@ import { shiftYears } from "../lib/runForm";
 import { BOARD_LABELS, isStOn, stPeriodText, stShort } from "../lib/upload";
 import { ImportPanel } from "./data/ImportPanel";
 import { IndexesPanel } from "./data/IndexesPanel";
+import { Meta } from "./data/Meta";
 import { SourcesPanel } from "./data/SourcesPanel";
 import "./data.css";
 
@@ -464,24 +465,5 @@ function BarsView({ instrument }: { instrument: InstrumentStats }) {
         )}
       </div>
     </div>
-  );
-}
-
-function Meta({
-  label,
-  value,
-  testId,
-  warn,
-}: {
-  label: string;
-  value: string;
-  testId?: string;
-  warn?: boolean;
-}) {
-  return (
-    <span className="meta-item" data-testid={testId}>
-      <span className="meta-label">{label}</span>
-      <span className={warn ? "warn" : undefined}>{value}</span>
-    </span>
   );
 }

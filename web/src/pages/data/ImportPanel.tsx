@@ -3,23 +3,20 @@
  * file and its reference fields, Preview (a dry run: the validation report, nothing written),
  * map the file's columns onto the catalog's when they are not recognised, then Import.
  */
-import { type DragEvent, useMemo, useRef, useState } from "react";
+import { useMemo, useRef } from "react";
 import { api, type Schemas, unwrapData } from "../../api/client";
 import { Empty } from "../../components/ui";
-import { bytes } from "../../lib/format";
 import {
   autoMapping,
   CATALOG_COLUMNS,
   type CatalogColumn,
   COLUMN_HINTS,
   catalogMapping,
-  csvHeader,
   DEFAULT_OPTIONS,
   type ImportFailure,
   type ImportOptions,
   importFailure,
   importFormData,
-  isParquet,
   type Mapping,
   mappingJson,
   mappingProblems,
@@ -28,24 +25,11 @@ import {
   type UploadResult,
 } from "../../lib/upload";
 import { ImportReport } from "./ImportReport";
+import { FileDropZone, ImportActions, MappingGrid, StrictToggle } from "./importParts";
+import { multipart, type Outcome, useImportForm } from "./useImportForm";
 
-/** What the last Preview or Import gave, and for which form. */
-export interface ImportOutcome {
-  kind: "preview" | "import";
-  report: UploadResult | null;
-  failure: ImportFailure | null;
-  /** The form it was for (`formKey`): the report is stale once the form changed. */
-  key: string;
-}
-
-/** Bytes read off a CSV file for its header line. */
-const HEAD_BYTES = 64 * 1024;
-
-async function readColumns(file: File): Promise<{ columns: string[]; parquet: boolean }> {
-  const head = new Uint8Array(await file.slice(0, HEAD_BYTES).arrayBuffer());
-  if (isParquet(head)) return { columns: [], parquet: true };
-  return { columns: csvHeader(new TextDecoder().decode(head)), parquet: false };
-}
+/** What the last Preview or Import gave, and for which form (`formKey`). */
+export type ImportOutcome = Outcome<UploadResult, ImportFailure>;
 
 export function ImportPanel({
   isAdmin,
@@ -56,23 +40,10 @@ export function ImportPanel({
   onImported: () => void;
   onOpen: (orderBookId: string) => void;
 }) {
-  const [file, setFile] = useState<File | null>(null);
-  const [parquet, setParquet] = useState(false);
-  /** The file's columns as read here (a CSV's header), before the server answered. */
-  const [localColumns, setLocalColumns] = useState<string[]>([]);
-  /** The file's columns as the server read them (a report's `columns`, an error's message). */
-  const [serverColumns, setServerColumns] = useState<string[] | null>(null);
-  const [options, setOptions] = useState<ImportOptions>(DEFAULT_OPTIONS);
-  const [mapping, setMapping] = useState<Mapping>({});
-  const [mappingTouched, setMappingTouched] = useState(false);
-  const [showMapping, setShowMapping] = useState(false);
-  const [busy, setBusy] = useState<"preview" | "import" | null>(null);
-  const [outcome, setOutcome] = useState<ImportOutcome | null>(null);
-  const [dragging, setDragging] = useState(false);
+  const form = useImportForm<ImportOptions, CatalogColumn, ImportOutcome>(DEFAULT_OPTIONS);
+  const { file, options, set, mapping, columns, busy, outcome } = form;
   const input = useRef<HTMLInputElement>(null);
-  const picks = useRef(0);
 
-  const columns = serverColumns ?? localColumns;
   const problems = useMemo(() => mappingProblems(mapping, columns), [mapping, columns]);
   const fieldProblems = optionProblems(options);
   const keyOf = (m: Mapping) =>
@@ -93,95 +64,56 @@ export function ImportPanel({
     );
   }
 
-  const pick = async (chosen: File) => {
-    const mine = ++picks.current;
-    setFile(chosen);
-    setOutcome(null);
-    setServerColumns(null);
-    setMapping({});
-    setMappingTouched(false);
-    setShowMapping(false);
-    setLocalColumns([]);
-    setParquet(false);
-    try {
-      const read = await readColumns(chosen);
-      if (mine !== picks.current) return; // another file was chosen meanwhile
-      setLocalColumns(read.columns);
-      setParquet(read.parquet);
-    } catch {
-      /* the server reads it anyway */
-    }
-  };
-
   /** The file's columns are known (from the server): pre-fill the mapping unless edited. */
   const learn = (cols: string[], reveal: boolean, applied?: Record<string, string>): Mapping => {
-    setServerColumns(cols);
+    form.setServerColumns(cols);
     const server = applied ? catalogMapping(applied) : null;
-    const next = mappingTouched ? mapping : (server ?? autoMapping(cols));
-    setMapping(next);
-    if (reveal) setShowMapping(true);
+    const next = form.mappingTouched ? mapping : (server ?? autoMapping(cols));
+    form.setMapping(next);
+    if (reveal) form.setShowMapping(true);
     return next;
   };
 
-  const submit = async (dryRun: boolean) => {
-    if (!file) return;
-    const kind = dryRun ? "preview" : "import";
-    const mine = picks.current;
-    setBusy(kind);
-    const form = importFormData(file, file.name, options, mapping, dryRun);
-    try {
-      const report = await unwrapData(
-        api.POST("/api/data/import", {
-          // The body is multipart: openapi-fetch passes a FormData through as it is (the
-          // schema types the file field as a string).
-          body: form as unknown as Schemas["Body_import_data"],
-        }),
-      );
-      if (report.committed) onImported();
-      if (mine !== picks.current) return; // another file was chosen meanwhile
+  const submit = (dryRun: boolean) =>
+    form.send(dryRun, {
+      request: (chosen) => {
+        const body = multipart<Schemas["Body_import_data"]>(
+          importFormData(chosen, chosen.name, options, mapping, dryRun),
+        );
+        return unwrapData(api.POST("/api/data/import", { body }));
+      },
+      onImported,
       // The report is of the form as sent; the mapping pre-filled from the file's columns
       // (the matches by name) says the same.
-      setOutcome({
-        kind,
-        report,
-        failure: null,
-        key: keyOf(learn(report.columns, true, report.mapping)),
-      });
-    } catch (exc) {
-      if (mine !== picks.current) return;
-      const failure = importFailure(exc);
-      let sent = mapping;
-      if (failure.report) sent = learn(failure.report.columns, true);
-      else if (failure.columns) sent = learn(failure.columns, failure.needsMapping);
-      else if (failure.needsMapping) {
-        if (!mappingTouched && localColumns.length) {
-          sent = autoMapping(localColumns);
-          setMapping(sent);
+      onReport: (kind, report) =>
+        form.setOutcome({
+          kind,
+          report,
+          failure: null,
+          key: keyOf(learn(report.columns, true, report.mapping)),
+        }),
+      onError: (kind, exc) => {
+        const failure = importFailure(exc);
+        let sent = mapping;
+        if (failure.report) sent = learn(failure.report.columns, true);
+        else if (failure.columns) sent = learn(failure.columns, failure.needsMapping);
+        else if (failure.needsMapping) {
+          if (!form.mappingTouched && form.localColumns.length) {
+            sent = autoMapping(form.localColumns);
+            form.setMapping(sent);
+          }
+          form.setShowMapping(true);
         }
-        setShowMapping(true);
-      }
-      setOutcome({ kind, report: failure.report, failure, key: keyOf(sent) });
-    } finally {
-      setBusy(null);
-    }
-  };
-
-  const set = <K extends keyof ImportOptions>(key: K, value: ImportOptions[K]) =>
-    setOptions((prev) => ({ ...prev, [key]: value }));
-
-  const onDrop = (e: DragEvent<HTMLElement>) => {
-    e.preventDefault();
-    setDragging(false);
-    const dropped = e.dataTransfer.files[0];
-    if (dropped) void pick(dropped);
-  };
+        form.setOutcome({ kind, report: failure.report, failure, key: keyOf(sent) });
+      },
+    });
 
   const blocked =
     !file ||
     busy !== null ||
     problems.duplicates.length > 0 ||
     Object.keys(fieldProblems).length > 0;
-  const mappingVisible = showMapping && !!file;
+  const mappingVisible = form.showMapping && !!file;
 
   return (
     <div className="import-layout">
@@ -192,51 +124,14 @@ export function ImportPanel({
             <span className="subtle">admins</span>
           </div>
           <div className="panel-body import-form">
-            <label
-              className={`dropzone${dragging ? " over" : ""}${file ? " has-file" : ""}`}
-              onDragOver={(e) => {
-                e.preventDefault();
-                setDragging(true);
-              }}
-              onDragLeave={() => setDragging(false)}
-              onDrop={onDrop}
-            >
-              <input
-                ref={input}
-                type="file"
-                accept=".csv,.txt,.tsv,.parquet,.pq,text/csv"
-                onChange={(e) => {
-                  const chosen = e.target.files?.[0];
-                  if (chosen) void pick(chosen);
-                  e.target.value = "";
-                }}
-                data-testid="import-file"
-              />
-              {file ? (
-                <span className="dropzone-file">
-                  <span className="file-icon" aria-hidden="true">
-                    {parquet ? "PQ" : "CSV"}
-                  </span>
-                  <span className="grow">
-                    <span className="strong file-name" data-testid="import-file-name">
-                      {file.name}
-                    </span>
-                    <span className="hint">
-                      {bytes(file.size)}
-                      {localColumns.length > 0 && ` · ${localColumns.length} columns`}
-                      {" · click or drop to replace"}
-                    </span>
-                  </span>
-                </span>
-              ) : (
-                <span className="dropzone-empty">
-                  <span className="strong">Choose a file</span>
-                  <span className="hint">
-                    or drop it here · CSV or Parquet, one instrument or many
-                  </span>
-                </span>
-              )}
-            </label>
+            <FileDropZone
+              {...form.dropZone}
+              inputRef={input}
+              testId="import-file"
+              nameTestId="import-file-name"
+              emptyTitle="Choose a file"
+              emptyHint="or drop it here · CSV or Parquet, one instrument or many"
+            />
 
             <div className="import-fields">
               <label className="field span-2">
@@ -326,77 +221,43 @@ export function ImportPanel({
               a new one takes it from its id (A-share suffix, board from the code).
             </p>
 
-            <label className="check-row">
-              <input
-                type="checkbox"
-                name="strict"
-                checked={options.strict}
-                onChange={(e) => set("strict", e.target.checked)}
-              />
-              <span>
-                <span className="strong">Strict</span>
-                <span className="hint block">
-                  {options.strict
-                    ? "Any invalid row refuses the whole file; nothing changes."
-                    : "Valid rows are imported; invalid ones are skipped and reported."}
-                </span>
-              </span>
-            </label>
+            <StrictToggle checked={options.strict} onChange={(v) => set("strict", v)} />
 
-            <div className="import-actions">
-              <button
-                type="button"
-                disabled={blocked}
-                onClick={() => void submit(true)}
-                data-testid="import-preview"
-                title="validate and report; nothing is written"
-              >
-                {busy === "preview" ? "Checking…" : "Preview"}
-              </button>
-              <button
-                type="button"
-                className="primary"
-                disabled={blocked}
-                onClick={() => void submit(false)}
-                data-testid="import-commit"
-                title="validate and write the accepted rows to the catalog"
-              >
-                {busy === "import" ? "Importing…" : "Import"}
-              </button>
-              <span className="grow" />
-              {file && !mappingVisible && (
-                <button
-                  type="button"
-                  className="ghost small"
-                  onClick={() => {
-                    if (!mappingTouched && columns.length) setMapping(autoMapping(columns));
-                    setShowMapping(true);
-                  }}
-                  data-testid="show-mapping"
-                >
-                  Map columns…
-                </button>
-              )}
-            </div>
+            <ImportActions
+              blocked={blocked}
+              busy={busy}
+              onSubmit={submit}
+              previewTestId="import-preview"
+              commitTestId="import-commit"
+              commitTitle="validate and write the accepted rows to the catalog"
+              onMap={
+                file && !mappingVisible
+                  ? () => {
+                      if (!form.mappingTouched && columns.length) {
+                        form.setMapping(autoMapping(columns));
+                      }
+                      form.setShowMapping(true);
+                    }
+                  : undefined
+              }
+              mapTestId="show-mapping"
+            />
           </div>
         </div>
 
         {mappingVisible && (
           <MappingPanel
             columns={columns}
-            fromServer={serverColumns !== null}
+            fromServer={form.serverColumns !== null}
             mapping={mapping}
             missing={outcome?.failure?.missing ?? []}
             problems={problems}
-            onChange={(col, value) => {
-              setMapping((prev) => ({ ...prev, [col]: value }));
-              setMappingTouched(true);
-            }}
+            onChange={form.editMapping}
             onReset={() => {
-              setMapping(autoMapping(columns));
-              setMappingTouched(false);
+              form.setMapping(autoMapping(columns));
+              form.setMappingTouched(false);
             }}
-            onHide={() => setShowMapping(false)}
+            onHide={() => form.setShowMapping(false)}
           />
         )}
       </div>
@@ -444,7 +305,7 @@ function MappingPanel({
   onReset: () => void;
   onHide: () => void;
 }) {
-  const auto = autoMapping(columns);
+  const required = (c: CatalogColumn) => REQUIRED_COLUMNS.includes(c);
   const dup = new Set(problems.duplicates.flatMap((d) => d.targets));
   const unmatched = new Set<CatalogColumn>([...problems.missing, ...missing]);
   const used = new Set(Object.values(mapping).filter(Boolean));
@@ -470,55 +331,18 @@ function MappingPanel({
             ? "Which of the file's columns holds each catalog column. Pre-filled with the matches by name; change any, then Preview again."
             : "Read from the file's first line. Pick the column that holds each catalog column, then Preview."}
         </p>
-        <div className="mapping-grid">
-          {CATALOG_COLUMNS.map((c) => {
-            const required = REQUIRED_COLUMNS.includes(c);
-            const value = mapping[c] ?? "";
-            const bad = dup.has(c) || (required && !value && unmatched.has(c));
-            return (
-              <div key={c} className="mapping-row">
-                <span className="mapping-target" title={COLUMN_HINTS[c]}>
-                  <span className="mono">
-                    {c}
-                    {required && <span className="req">*</span>}
-                  </span>
-                  <span className="hint">{COLUMN_HINTS[c]}</span>
-                </span>
-                <span className="mapping-arrow" aria-hidden="true">
-                  ←
-                </span>
-                {columns.length ? (
-                  <select
-                    name={`map-${c}`}
-                    aria-label={`file column for ${c}`}
-                    value={value}
-                    className={bad ? "invalid" : undefined}
-                    onChange={(e) => onChange(c, e.target.value)}
-                  >
-                    <option value="">
-                      {required ? "— choose a column —" : "— not in the file —"}
-                    </option>
-                    {columns.map((col) => (
-                      <option key={col} value={col}>
-                        {col}
-                        {auto[c] === col ? " (by name)" : ""}
-                      </option>
-                    ))}
-                  </select>
-                ) : (
-                  <input
-                    name={`map-${c}`}
-                    aria-label={`file column for ${c}`}
-                    value={value}
-                    placeholder={required ? "the file's column name" : "optional"}
-                    className={bad ? "invalid" : undefined}
-                    onChange={(e) => onChange(c, e.target.value)}
-                  />
-                )}
-              </div>
-            );
-          })}
-        </div>
+        <MappingGrid
+          targets={CATALOG_COLUMNS}
+          hints={COLUMN_HINTS}
+          mapping={mapping}
+          columns={columns}
+          required={required}
+          invalid={(c) => dup.has(c) || (required(c) && !mapping[c] && unmatched.has(c))}
+          emptyLabel={(c) => (required(c) ? "— choose a column —" : "— not in the file —")}
+          placeholder={(c) => (required(c) ? "the file's column name" : "optional")}
+          byName={autoMapping(columns)}
+          onChange={onChange}
+        />
         {problems.duplicates.map((d) => (
           <div key={d.column} className="field-error">
             “{d.column}” is chosen for {d.targets.join(" and ")}: a column maps to one catalog

@@ -1,5 +1,4 @@
 /** The validation report of an import: verdict, figures, instruments, rejected rows. */
-import { useState } from "react";
 import { int } from "../../lib/format";
 import {
   firstFew,
@@ -9,9 +8,7 @@ import {
   type UploadResult,
 } from "../../lib/upload";
 import type { ImportOutcome } from "./ImportPanel";
-
-/** Rejected rows shown before "show all". */
-const REJECTED_SHOWN = 50;
+import { FailureBanner, RejectedRows, ReportHead, Stat, Verdict } from "./reportParts";
 
 export function ImportReport({
   outcome,
@@ -28,38 +25,23 @@ export function ImportReport({
   const title = kind === "preview" ? "Preview" : "Import";
   return (
     <div className={`panel import-report${busy ? " busy" : ""}`} data-testid="import-report">
-      <div className="panel-head">
-        <h2>{report?.committed ? "Import report" : `${title} report`}</h2>
-        {report && (
-          <span className="subtle">
-            {report.format.toUpperCase()} · {report.columns.length} columns
-          </span>
-        )}
-        <span className="grow" />
-        {stale && (
-          <span className="tag stale-tag" title="the file, fields or mapping changed since">
-            out of date: preview again
-          </span>
-        )}
-      </div>
+      <ReportHead
+        title={report?.committed ? "Import report" : `${title} report`}
+        report={report}
+        stale={stale}
+        staleLabel="out of date: preview again"
+      />
       <div className="panel-body">
         {failure && !report && (
-          <div className="error-banner" role="alert" data-testid="import-error">
-            <div className="grow">
-              <strong>{kind === "preview" ? "Preview failed" : "Import failed"}</strong>
-              <div className="banner-message">{failure.message}</div>
-              {failure.needsMapping && (
-                <div className="banner-help">
-                  Map the file's columns in the Column mapping panel (under the form), or give the
-                  instrument id of a one-instrument file, then Preview again.
-                </div>
-              )}
-            </div>
-            <span className="code">
-              {failure.status ? `HTTP ${failure.status} · ` : ""}
-              {failure.code}
-            </span>
-          </div>
+          <FailureBanner
+            kind={kind}
+            failure={failure}
+            testId="import-error"
+            help={
+              failure.needsMapping &&
+              "Map the file's columns in the Column mapping panel (under the form), or give the instrument id of a one-instrument file, then Preview again."
+            }
+          />
         )}
         {report && <ReportBody report={report} onOpen={onOpen} />}
       </div>
@@ -83,43 +65,24 @@ function ReportBody({
         ? "warn"
         : "info";
   const rejected = rejectedRows(report);
-  const [all, setAll] = useState(false);
-  const shown = all ? rejected : rejected.slice(0, REJECTED_SHOWN);
   const withMissing = report.instruments.filter((i) => i.missing_sessions_total > 0);
   const imported = report.committed
     ? report.instruments.filter((i) => i.error === null && i.rows_accepted > 0)
     : [];
   return (
     <>
-      <div
-        className={`verdict ${tone}`}
-        role={tone === "error" ? "alert" : "status"}
-        data-testid="import-verdict"
+      <Verdict
+        tone={tone}
+        headline={s.headline}
+        testId="import-verdict"
+        links={imported.map((i) => i.order_book_id)}
+        linkVerb="Open"
+        onLink={onOpen}
       >
-        <span className="verdict-icon" aria-hidden="true">
-          {tone === "ok" ? "✓" : tone === "error" ? "✕" : tone === "warn" ? "!" : "i"}
-        </span>
-        <div className="grow">
-          <div className="strong">{s.headline}</div>
-          {!report.committed && s.verdict !== "refused" && s.verdict !== "empty" && (
-            <div className="verdict-sub">Import writes the accepted rows to the catalog.</div>
-          )}
-          {imported.length > 0 && (
-            <div className="verdict-links">
-              {imported.slice(0, 6).map((i) => (
-                <button
-                  key={i.order_book_id}
-                  type="button"
-                  className="small"
-                  onClick={() => onOpen(i.order_book_id)}
-                >
-                  Open {i.order_book_id} →
-                </button>
-              ))}
-            </div>
-          )}
-        </div>
-      </div>
+        {!report.committed && s.verdict !== "refused" && s.verdict !== "empty" && (
+          <div className="verdict-sub">Import writes the accepted rows to the catalog.</div>
+        )}
+      </Verdict>
 
       <div className="stat-strip report-strip" data-testid="import-figures">
         <Stat label="Rows in file" value={int(s.rowsIn)} />
@@ -193,42 +156,23 @@ function ReportBody({
       )}
 
       {rejected.length > 0 && (
-        <>
-          <h3 className="report-title">
-            Rejected rows{" "}
-            <span className="subtle">
-              {s.rejected > rejected.length
-                ? `(first ${int(rejected.length)} of ${int(s.rejected)})`
-                : `(${int(s.rejected)})`}
-            </span>
-          </h3>
-          <div className="table-wrap report-table rejected-table">
-            <table className="grid compact" data-testid="rejected-rows">
-              <thead>
-                <tr>
-                  {report.instruments.length > 1 && <th>Instrument</th>}
-                  <th>Date</th>
-                  <th>Reason</th>
-                </tr>
-              </thead>
-              <tbody>
-                {shown.map((r, n) => (
-                  // biome-ignore lint/suspicious/noArrayIndexKey: rows may repeat a date; the list is read-only.
-                  <tr key={n}>
-                    {report.instruments.length > 1 && <td className="mono">{r.order_book_id}</td>}
-                    <td className="mono">{r.date}</td>
-                    <td className="reason-cell">{r.reason}</td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
-          {rejected.length > REJECTED_SHOWN && (
-            <button type="button" className="ghost small" onClick={() => setAll(!all)}>
-              {all ? "Show fewer" : `Show all ${int(rejected.length)}`}
-            </button>
+        <RejectedRows
+          rows={rejected}
+          total={s.rejected}
+          testId="rejected-rows"
+          head={
+            <>
+              {report.instruments.length > 1 && <th>Instrument</th>}
+              <th>Date</th>
+            </>
+          }
+          cells={(r) => (
+            <>
+              {report.instruments.length > 1 && <td className="mono">{r.order_book_id}</td>}
+              <td className="mono">{r.date}</td>
+            </>
           )}
-        </>
+        />
       )}
     </>
   );
@@ -281,28 +225,5 @@ function InstrumentRow({
         </tr>
       )}
     </>
-  );
-}
-
-function Stat({
-  label,
-  value,
-  tone,
-  testId,
-  title,
-}: {
-  label: string;
-  value: string;
-  tone?: "up" | "down" | "warn";
-  testId?: string;
-  title?: string;
-}) {
-  return (
-    <div className="stat" title={title}>
-      <div className="label">{label}</div>
-      <div className={`value${tone ? ` ${tone}` : ""}`} data-testid={testId}>
-        {value}
-      </div>
-    </div>
   );
 }

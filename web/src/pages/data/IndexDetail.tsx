@@ -23,6 +23,7 @@ import {
   weightTotal,
 } from "../../lib/indexes";
 import { IndexStays } from "./IndexStays";
+import { Meta } from "./Meta";
 
 /** Changes listed before "show all". */
 const CHANGES_SHOWN = 12;
@@ -363,25 +364,6 @@ function IdList({ ids, tone, sign }: { ids: string[]; tone: "up" | "down"; sign:
       </span>{" "}
       <span className="mono">{shown.join(", ")}</span>
       {more > 0 && <span className="subtle"> +{int(more)} more</span>}
-    </span>
-  );
-}
-
-function Meta({
-  label,
-  value,
-  testId,
-  warn,
-}: {
-  label: string;
-  value: string;
-  testId?: string;
-  warn?: boolean;
-}) {
-  return (
-    <span className="meta-item" data-testid={testId}>
-      <span className="meta-label">{label}</span>
-      <span className={warn ? "warn" : undefined}>{value}</span>
     </span>
   );
 }

@@ -1,5 +1,4 @@
 /** The report of a membership import: verdict, figures, indexes, rejected lines, failures. */
-import { useState } from "react";
 import { int } from "../../lib/format";
 import {
   type IndexUploadResult,
@@ -10,9 +9,7 @@ import {
   summarizeIndexReport,
 } from "../../lib/indexes";
 import type { IndexOutcome } from "./IndexImport";
-
-/** Rejected lines shown before "show all". */
-const REJECTED_SHOWN = 50;
+import { FailureBanner, RejectedRows, ReportHead, Stat, Verdict } from "./reportParts";
 
 export function IndexImportReport({
   outcome,
@@ -35,38 +32,23 @@ export function IndexImportReport({
       data-testid="index-import-report"
       aria-label="membership import report"
     >
-      <div className="panel-head">
-        <h2>{`${title} report`}</h2>
-        {report && (
-          <span className="subtle">
-            {report.format.toUpperCase()} · {report.columns.length} columns
-          </span>
-        )}
-        <span className="grow" />
-        {stale && (
-          <span className="tag stale-tag" title="the file, fields or mapping changed since">
-            out of date
-          </span>
-        )}
-      </div>
+      <ReportHead
+        title={`${title} report`}
+        report={report}
+        stale={stale}
+        staleLabel="out of date"
+      />
       <div className="panel-body">
         {failure && !report && (
-          <div className="error-banner" role="alert" data-testid="index-import-error">
-            <div className="grow">
-              <strong>{kind === "preview" ? "Preview failed" : "Import failed"}</strong>
-              <div className="banner-message">{failure.message}</div>
-              {failure.missing.length > 0 && (
-                <div className="banner-help">
-                  Map the file's columns (Column mapping, above), or give the index id and date of a
-                  one-composition file, then Preview again.
-                </div>
-              )}
-            </div>
-            <span className="code">
-              {failure.status ? `HTTP ${failure.status} · ` : ""}
-              {failure.code}
-            </span>
-          </div>
+          <FailureBanner
+            kind={kind}
+            failure={failure}
+            testId="index-import-error"
+            help={
+              failure.missing.length > 0 &&
+              "Map the file's columns (Column mapping, above), or give the index id and date of a one-composition file, then Preview again."
+            }
+          />
         )}
         {report && <IndexReportBody report={report} known={known} onShow={onShow} />}
       </div>
@@ -85,46 +67,27 @@ function IndexReportBody({
 }) {
   const s = summarizeIndexReport(report);
   const tone = s.tone;
-  const [all, setAll] = useState(false);
-  const shown = all ? report.rejected : report.rejected.slice(0, REJECTED_SHOWN);
   const renamed = renamedColumnsText(report.mapping);
   const linkable = importedIndexesListed(report, known);
   return (
     <>
-      <div
-        className={`verdict ${tone}`}
-        role={tone === "error" ? "alert" : "status"}
-        data-testid="index-import-verdict"
+      <Verdict
+        tone={tone}
+        headline={s.headline}
+        testId="index-import-verdict"
+        links={linkable.map((i) => i.index_id)}
+        linkVerb="Show"
+        onLink={onShow}
       >
-        <span className="verdict-icon" aria-hidden="true">
-          {tone === "ok" ? "✓" : tone === "error" ? "✕" : tone === "warn" ? "!" : "i"}
-        </span>
-        <div className="grow">
-          <div className="strong">{s.headline}</div>
-          {report.refused && (
-            <div className="verdict-sub" data-testid="index-import-refused">
-              {refusalReason(report.refused)}
-            </div>
-          )}
-          {!report.committed && s.verdict !== "refused" && (
-            <div className="verdict-sub">Import writes these compositions to the catalog.</div>
-          )}
-          {linkable.length > 0 && (
-            <div className="verdict-links">
-              {linkable.slice(0, 6).map((i) => (
-                <button
-                  key={i.index_id}
-                  type="button"
-                  className="small"
-                  onClick={() => onShow(i.index_id)}
-                >
-                  Show {i.index_id} →
-                </button>
-              ))}
-            </div>
-          )}
-        </div>
-      </div>
+        {report.refused && (
+          <div className="verdict-sub" data-testid="index-import-refused">
+            {refusalReason(report.refused)}
+          </div>
+        )}
+        {!report.committed && s.verdict !== "refused" && (
+          <div className="verdict-sub">Import writes these compositions to the catalog.</div>
+        )}
+      </Verdict>
 
       <div className="stat-strip index-report-strip" data-testid="index-import-figures">
         <Stat label="Layout" value={report.layout} testId="index-import-layout" />
@@ -198,62 +161,14 @@ function IndexReportBody({
       )}
 
       {report.rejected.length > 0 && (
-        <>
-          <h3 className="report-title">
-            Rejected rows{" "}
-            <span className="subtle">
-              {s.rejected > report.rejected.length
-                ? `(first ${int(report.rejected.length)} of ${int(s.rejected)})`
-                : `(${int(s.rejected)})`}
-            </span>
-          </h3>
-          <div className="table-wrap report-table rejected-table">
-            <table className="grid compact" data-testid="index-import-rejected">
-              <thead>
-                <tr>
-                  <th>Line</th>
-                  <th>Reason</th>
-                </tr>
-              </thead>
-              <tbody>
-                {shown.map((r, n) => (
-                  // biome-ignore lint/suspicious/noArrayIndexKey: rules across rows share line 0; the list is read-only.
-                  <tr key={n}>
-                    <td className="mono">{lineText(r.line)}</td>
-                    <td className="reason-cell">{r.reason}</td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
-          {report.rejected.length > REJECTED_SHOWN && (
-            <button type="button" className="ghost small" onClick={() => setAll(!all)}>
-              {all ? "Show fewer" : `Show all ${int(report.rejected.length)}`}
-            </button>
-          )}
-        </>
+        <RejectedRows
+          rows={report.rejected}
+          total={s.rejected}
+          testId="index-import-rejected"
+          head={<th>Line</th>}
+          cells={(r) => <td className="mono">{lineText(r.line)}</td>}
+        />
       )}
     </>
-  );
-}
-
-function Stat({
-  label,
-  value,
-  tone,
-  testId,
-}: {
-  label: string;
-  value: string;
-  tone?: "up" | "down";
-  testId?: string;
-}) {
-  return (
-    <div className="stat">
-      <div className="label">{label}</div>
-      <div className={`value${tone ? ` ${tone}` : ""}`} data-testid={testId}>
-        {value}
-      </div>
-    </div>
   );
 }
