@@ -1,7 +1,9 @@
-"""Shared fixtures: a catalog with the real demo data, imported once per test session."""
+"""Shared fixtures: a catalog with the real demo data, imported once per test session, and
+private copies of it for tests that write."""
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -32,3 +34,11 @@ def a_share_catalog(tmp_path_factory: pytest.TempPathFactory) -> Catalog:
 def demo_data_dir(demo_catalog: Catalog) -> Path:
     """The folder of ``demo_catalog`` (for ``--data-dir`` / ``DATA_DIR``)."""
     return demo_catalog.root
+
+
+@pytest.fixture
+def catalog_copy(tmp_path: Path, demo_data_dir: Path) -> Path:
+    """A private copy of the demo catalog (uploads and updates write to it)."""
+    target = tmp_path / "data"
+    shutil.copytree(demo_data_dir, target)
+    return target

@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import json
 import os
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -40,14 +39,6 @@ def bars(oid: str | None = None, *, scale: float = 1.0) -> pd.DataFrame:
 
 def csv_bytes(frame: pd.DataFrame) -> bytes:
     return frame.to_csv(index=False).encode()
-
-
-@pytest.fixture
-def catalog_copy(tmp_path: Path, demo_data_dir: Path) -> Path:
-    """A private copy of the demo catalog (uploads write to it)."""
-    target = tmp_path / "data"
-    shutil.copytree(demo_data_dir, target)
-    return target
 
 
 @pytest.fixture

@@ -11,7 +11,6 @@ import dataclasses
 import datetime as dt
 import io
 import os
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -38,14 +37,6 @@ WEIGHTS = b"""index_code,con_code,trade_date,weight
 000300.SH,000001.SZ,20240110,30
 000300.SH,600519.SH,20240110,70
 """
-
-
-@pytest.fixture
-def catalog_copy(tmp_path: Path, demo_data_dir: Path) -> Path:
-    """A private copy of the demo catalog (imports write to it)."""
-    target = tmp_path / "data"
-    shutil.copytree(demo_data_dir, target)
-    return target
 
 
 @pytest.fixture

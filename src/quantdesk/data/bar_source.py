@@ -9,8 +9,9 @@ import numpy as np
 from quantdesk.core.errors import DataUnavailable
 from quantdesk.core.instruments import Instrument
 from quantdesk.data.calendars import sessions as calendar_sessions
-from quantdesk.data.catalog import Adjust, Catalog, read_parquet
+from quantdesk.data.catalog import Adjust, Catalog
 from quantdesk.data.index_members import Composition
+from quantdesk.data.parquet import read_parquet
 from quantdesk.data.validation import LIMIT_COLUMNS
 from quantdesk.engine.ports import BarSeries, DateArray, FloatArray
 

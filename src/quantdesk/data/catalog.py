@@ -49,6 +49,7 @@ from quantdesk.data.instruments_table import (
     rows_from_table,
     table_from_rows,
 )
+from quantdesk.data.parquet import file_stamp, read_parquet
 from quantdesk.data.validation import LIMIT_COLUMNS, ImportReport, validate_bars
 
 FREQUENCIES = ("1d",)
@@ -81,22 +82,6 @@ class Adjust(StrEnum):
     PRE = "pre"
 
 
-def read_parquet(path: Path) -> pa.Table:
-    """The whole Parquet file at ``path``, read on the calling thread and closed on return.
-
-    ``pq.read_table``/``ParquetFile.read`` read on Arrow's thread pool by default, and the
-    pool's threads may drop the last reference to the open file (closing its descriptor)
-    after the call returned. A forked sandbox then saw a descriptor number it had reused
-    (its events pipe) closed under it. Reading on this thread and closing the file here keeps
-    every descriptor's life inside this call; one file at a time gains nothing from threads.
-
-    Raises:
-        OSError, pyarrow.ArrowInvalid: unreadable file.
-    """
-    with pq.ParquetFile(path, pre_buffer=False) as parquet:
-        return parquet.read(use_threads=False)
-
-
 def _atomic_write_table(table: pa.Table, path: Path) -> None:
     with atomic_writer(path) as fh:
         pq.write_table(table, fh, compression="zstd")
@@ -112,7 +97,7 @@ class Catalog:
     def __init__(self, root: Path | str) -> None:
         self.root = Path(root)
         self._instruments: dict[str, dict[str, Any]] | None = None
-        self._stamp: tuple[int, int] | None = None
+        self._stamp: tuple[int, ...] | None = None
         self._memberships: IndexMembership | None = None
 
     @property
@@ -151,11 +136,7 @@ class Catalog:
 
         Another process may write it: a data-update job on a worker, an import from the CLI.
         """
-        try:
-            st = self._instruments_path.stat()
-            stamp: tuple[int, int] | None = (st.st_mtime_ns, st.st_size)
-        except FileNotFoundError:
-            stamp = None
+        stamp = file_stamp(self._instruments_path)
         if self._instruments is None or stamp != self._stamp:
             self._instruments = (
                 rows_from_table(read_parquet(self._instruments_path)) if stamp is not None else {}

@@ -39,6 +39,7 @@ import pyarrow.parquet as pq
 
 from quantdesk.core.errors import DataUnavailable, InvalidArgument, NotFound
 from quantdesk.core.files import atomic_writer
+from quantdesk.data.parquet import file_stamp, read_parquet
 
 FILE_NAME = "index_components.parquet"
 
@@ -255,18 +256,13 @@ def _composition(
     )  # fmt: skip
 
 
-def _read(path: Path) -> pa.Table:
-    with pq.ParquetFile(path, pre_buffer=False) as parquet:
-        return parquet.read(use_threads=False)
-
-
 class IndexMembership:
     """Read and merge the index compositions under ``root`` (``DATA_DIR``)."""
 
     def __init__(self, root: Path | str) -> None:
         self.root = Path(root)
         self._frame: pd.DataFrame | None = None
-        self._stamp: tuple[int, int] | None = None
+        self._stamp: tuple[int, ...] | None = None
         self._by_index: dict[str, tuple[list[dt.date], list[Composition]]] = {}
 
     @property
@@ -279,13 +275,11 @@ class IndexMembership:
 
         Sorted by index, date and member; re-read when another process changed the file.
         """
-        try:
-            st = self.path.stat()
-            stamp: tuple[int, int] | None = (st.st_mtime_ns, st.st_size)
-        except FileNotFoundError:
-            stamp = None
+        stamp = file_stamp(self.path)
         if self._frame is None or stamp != self._stamp:
-            table = _read(self.path) if stamp is not None else MEMBERSHIP_SCHEMA.empty_table()
+            table = (
+                read_parquet(self.path) if stamp is not None else MEMBERSHIP_SCHEMA.empty_table()
+            )
             self._frame = table.to_pandas(date_as_object=True)
             self._stamp = stamp
             self._by_index = {}
