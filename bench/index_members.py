@@ -31,7 +31,8 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from quantdesk.data.index_members import Composition, IndexMembership  # noqa: E402
+from quantdesk.data.index_members import Composition  # noqa: E402
+from quantdesk.data.index_store import IndexMembership  # noqa: E402
 
 
 def history(index_id: str, compositions: int, members: int, seed: int) -> list[Composition]:

@@ -12,12 +12,8 @@ from hypothesis import strategies as st
 from quantdesk.core.errors import DataUnavailable, InvalidArgument, NotFound
 from quantdesk.data.catalog import Catalog
 from quantdesk.data.ids import cn_order_book_id, normalize_id
-from quantdesk.data.index_members import (
-    Composition,
-    IndexMembership,
-    check_composition,
-    compositions_from_spells,
-)
+from quantdesk.data.index_members import Composition, check_composition, compositions_from_spells
+from quantdesk.data.index_store import IndexMembership
 
 D = dt.date
 CSI = "000300.XSHG"

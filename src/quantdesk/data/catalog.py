@@ -41,7 +41,7 @@ from quantdesk.core.errors import (
 from quantdesk.core.files import atomic_writer, exclusive_lock
 from quantdesk.core.instruments import MARKET_CALENDAR, Instrument
 from quantdesk.data.calendars import sessions as calendar_sessions
-from quantdesk.data.index_members import IndexMembership
+from quantdesk.data.index_store import IndexMembership
 from quantdesk.data.instruments_table import (
     checked_instrument,
     instrument_from_row,
@@ -359,7 +359,7 @@ class Catalog:
 
     @property
     def memberships(self) -> IndexMembership:
-        """Index membership over time (``index_members``), under the same root."""
+        """Index membership over time (``index_store``, ``index_members``), under the same root."""
         if self._memberships is None:
             self._memberships = IndexMembership(self.root)
         return self._memberships
