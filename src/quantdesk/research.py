@@ -36,6 +36,7 @@ from quantdesk.core.errors import DataUnavailable, InvalidArgument, NotFound
 from quantdesk.core.instruments import InstrumentType, Market
 from quantdesk.core.settings import Settings
 from quantdesk.data.catalog import Adjust, Catalog
+from quantdesk.data.ids import market_today
 from quantdesk.jobs.artifacts import ERROR, RESULT, STATUS
 
 #: The environment variable naming the folder of the caller's finished jobs (notebooks).
@@ -148,7 +149,7 @@ def index_components(
     *,
     catalog: Catalog | None = None,
 ) -> list[str]:
-    """The members of an index on ``date`` (default today), as RQData's ``index_components``.
+    """The members of an index on ``date`` (default: today where it trades), as RQData's.
 
     The composition in effect that day: the latest stored one dated on or before it
     (``quantdesk.data.index_members``).
@@ -158,7 +159,7 @@ def index_components(
         DataUnavailable: ``date`` is before its first stored composition.
         InvalidArgument: a malformed date.
     """
-    day = _day(date, "date") or dt.date.today()  # noqa: DTZ011 (the researcher's own day)
+    day = _day(date, "date") or market_today(order_book_id)
     comp = _catalog(catalog).memberships.composition_on(order_book_id, day)
     return list(comp.order_book_ids)
 
@@ -178,7 +179,7 @@ def index_weights(
         NotFound, DataUnavailable, InvalidArgument: as ``index_components``; also
         DataUnavailable when the composition in effect has no weights.
     """
-    day = _day(date, "date") or dt.date.today()  # noqa: DTZ011 (the researcher's own day)
+    day = _day(date, "date") or market_today(order_book_id)
     comp = _catalog(catalog).memberships.composition_on(order_book_id, day)
     if comp.weights is None:
         raise DataUnavailable(

@@ -143,6 +143,17 @@ def test_updates_are_for_admins_and_check_their_inputs(admin: tuple[TestClient, 
     lacking = client.post("/api/data/sources/baostock/update",
                           json={**UPDATE, "index_ids": ["399006.XSHE"]})  # fmt: skip
     assert lacking.status_code == 400 and "000300.XSHG" in lacking.json()["error"]["message"]
+    not_cn = client.post("/api/data/sources/akshare/update",
+                         json={"index_ids": ["AAPL"], "start_date": "2024-01-02"})  # fmt: skip
+    assert not_cn.status_code == 400 and "AAPL" in not_cn.json()["error"]["message"]
+    ancient = client.post("/api/data/sources/akshare/update",
+                          json={**UPDATE, "start_date": "0001-01-01"})  # fmt: skip
+    assert ancient.status_code == 400
+    body = {"index_ids": ["000300.SH"], "start_date": "2024-01-02"}
+    spelled = client.post("/api/data/sources/baostock/update", json=body)
+    assert spelled.status_code == 200, spelled.text
+    job = client.get(f"/api/data/updates/{spelled.json()['data']['job_id']}").json()["data"]
+    assert job["index_ids"] == ["000300.XSHG"]
     no_index = client.post("/api/data/sources/yfinance/update",
                            json={"index_ids": ["^GSPC"], "start_date": "2024-01-02"})  # fmt: skip
     assert no_index.status_code == 400 and "none" in no_index.json()["error"]["message"]

@@ -277,3 +277,52 @@ def test_research_helpers_read_membership_as_of_a_day(tmp_path: Path) -> None:
         quantdesk.index_components(CSI, "2023-06-30", catalog=catalog)
     with pytest.raises(InvalidArgument):
         quantdesk.index_components(CSI, "someday", catalog=catalog)
+
+
+def test_empty_timestamps_float_codes_and_far_future_ends_are_read_as_meant(
+    admin: tuple[TestClient, Platform],
+) -> None:
+    """Regressions: NaT (pandas' empty timestamp) and 9999-12-31 ends answered 500 or were
+    rejected, float code columns were stored as ``600000.0``."""
+    client, _ = admin
+    spells = pd.DataFrame({
+        "index_id": [300.0, 300.0, 300.0],
+        "order_book_id": [600000.0, 1.0, 600519.0],
+        "start_date": pd.to_datetime(["2024-01-02", "2024-01-02", "2024-01-02"]),
+        "end_date": pd.to_datetime([None, "2024-03-01", "9999-12-31"]),
+    })  # fmt: skip
+    buffer = io.BytesIO()
+    spells.to_parquet(buffer)
+    res = post_index(client, buffer.getvalue(), "spells.parquet")
+    assert res.status_code == 200, res.text
+    later = client.get(f"/api/data/indexes/{CSI}/components?date=2030-01-01").json()["data"]
+    assert later["order_book_ids"] == ["600000.XSHG", "600519.XSHG"]
+    csv = b"index_id,order_book_id,start_date,end_date\n000905,600000,20240102,99991231\n"
+    assert post_index(client, csv).status_code == 200
+    dated = pd.DataFrame({"index_id": [CSI, CSI], "order_book_id": ["600000.XSHG", "1"],
+                          "date": pd.to_datetime(["2024-01-02", None])})  # fmt: skip
+    buffer = io.BytesIO()
+    dated.to_parquet(buffer)
+    refused = post_index(client, buffer.getvalue(), "dated.parquet")
+    assert refused.status_code == 400 and "line 3: no date" in refused.json()["error"]["message"]
+
+
+def test_the_default_day_is_today_where_the_index_trades(
+    admin: tuple[TestClient, Platform], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """At 02:00 UTC it is already 10:00 in Beijing: a composition of that day is in effect."""
+    client, _ = admin
+    post_index(client, WEIGHTS)
+    from quantdesk.data import ids
+
+    class Clock(dt.datetime):
+        @classmethod
+        def now(cls, tz: dt.tzinfo | None = None) -> Clock:  # type: ignore[override]
+            moment = dt.datetime(2024, 1, 9, 18, 0, tzinfo=dt.UTC)  # 01-10 02:00 in Beijing
+            return moment.astimezone(tz)  # type: ignore[return-value]
+
+    monkeypatch.setattr(ids.dt, "datetime", Clock)
+    today = client.get(f"/api/data/indexes/{CSI}/components").json()["data"]
+    assert (today["date"], today["effective_date"]) == ("2024-01-10", "2024-01-10")
+    spelled = client.get("/api/data/indexes/000300.SH/components?date=2024-01-05").json()
+    assert spelled["data"]["index_id"] == CSI  # other tools' spellings are the catalog's ids

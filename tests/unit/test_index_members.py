@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -172,3 +174,30 @@ def _days_in(spells: list[tuple[str, dt.date, dt.date | None]]) -> set[tuple[str
         for oid, start, end in spells
         for n in range(((end or horizon) - start).days + 1)
     }
+
+
+def test_a_series_built_from_an_older_file_is_not_kept_for_a_newer_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Regression: a thread re-reading the file while another built an index's series made
+    the old series stick to the new file until it changed again."""
+    members = store(tmp_path, Composition(CSI, D(2020, 1, 2), ("A",)))
+    writer = IndexMembership(tmp_path)
+    build = IndexMembership._build
+
+    def racing_build(frame: Any, index_id: str) -> Any:
+        writer.merge([Composition(CSI, D(2020, 1, 2), ("B",))])  # another process writes
+        reader = threading.Thread(target=members.frame)  # another API thread reads
+        reader.start()
+        reader.join(0.3)
+        result = build(frame, index_id)
+        monkeypatch.setattr(IndexMembership, "_build", staticmethod(build))
+        threads.append(reader)
+        return result
+
+    threads: list[threading.Thread] = []
+    monkeypatch.setattr(IndexMembership, "_build", staticmethod(racing_build))
+    members.composition_on(CSI, D(2021, 1, 1))  # built while the file changed
+    for thread in threads:
+        thread.join()
+    assert members.composition_on(CSI, D(2021, 1, 1)).order_book_ids == ("B",)

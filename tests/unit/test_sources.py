@@ -338,3 +338,55 @@ def test_an_update_of_an_index_with_its_members_writes_both_or_nothing(tmp_path:
     assert on.order_book_ids == ("000001.XSHE", "600000.XSHG")
     with pytest.raises(InvalidArgument, match="provides no index membership"):
         run_update(catalog, "yfinance", [], START, END, index_ids=["^GSPC"])
+
+
+def test_an_unreadable_csi_weight_is_an_unknown_weight() -> None:
+    """Regression: one ``-`` in CSI's weights file failed the whole update."""
+    client = akshare_client()
+    good = client.index_stock_cons_weight_csindex
+
+    def dashed(symbol: str) -> pd.DataFrame:
+        frame = good(symbol)
+        frame["权重"] = [5.61, "-", 3.02]
+        return frame
+
+    client.index_stock_cons_weight_csindex = dashed
+    [comp] = akshare_compositions(client, "000300.XSHG", START, END)
+    assert comp.weights == (5.61, None, 3.02)
+
+
+def test_baostock_is_not_asked_before_an_index_was_launched() -> None:
+    client = baostock_client()
+    assert baostock_compositions(client, "000300.XSHG", dt.date(1990, 1, 1),
+                                 dt.date(2005, 4, 7)) == []  # fmt: skip
+    assert not [c for c in client.calls if c.startswith("hs300")]
+    baostock_compositions(client, "000300.XSHG", dt.date(1990, 1, 1), dt.date(2005, 4, 20))
+    assert next(c for c in client.calls if c.startswith("hs300")) == "hs300 2005-04-08"
+
+
+def test_an_update_keeps_bars_written_meanwhile_outside_its_window(tmp_path: Path) -> None:
+    """Regression: an update merged over the stored bars it read before fetching, so bars an
+    upload wrote in the meantime were lost when it wrote."""
+    catalog = Catalog(tmp_path)
+    run_update(catalog, "akshare", ["600519.XSHG"], START, dt.date(2024, 1, 3),
+               client=akshare_client())  # fmt: skip
+    client = akshare_client()
+    fetch = client.stock_zh_a_hist
+
+    def fetch_while_someone_writes(**kw: Any) -> pd.DataFrame:
+        if kw["symbol"] != "000001":  # 600519 is fetched (and staged) first
+            return fetch(**kw)
+        other = Catalog(tmp_path)  # meanwhile another process uploads two later sessions
+        stored = other.stored_bars("600519.XSHG")
+        assert stored is not None
+        extra = pd.DataFrame({"date": ["2024-01-11", "2024-01-12"], "open": 1.0, "high": 1.0,
+                              "low": 1.0, "close": 1.0, "volume": 100.0})  # fmt: skip
+        other.import_bars(other.instrument("600519.XSHG"),
+                          other.merged_with_stored("600519.XSHG", extra))  # fmt: skip
+        return fetch(**kw)
+
+    client.stock_zh_a_hist = fetch_while_someone_writes
+    run_update(catalog, "akshare", ["600519.XSHG", "000001.XSHE"], dt.date(2024, 1, 4), END,
+               client=client)  # fmt: skip
+    dates = catalog.bars_frame("600519.XSHG").index.strftime("%Y-%m-%d").tolist()
+    assert dates == [*CN_DAYS, "2024-01-11", "2024-01-12"]

@@ -13,6 +13,7 @@ from quantdesk.api.deps import AdminDep, PlatformDep, PrincipalDep, app_service
 from quantdesk.api.schemas import ERROR_RESPONSES, Envelope
 from quantdesk.core.errors import InvalidArgument
 from quantdesk.data import Catalog
+from quantdesk.data.ids import normalize_id
 from quantdesk.data.index_files import IndexUploadSpec
 from quantdesk.services.data_import import mapping_of
 from quantdesk.services.data_indexes import IndexService
@@ -66,7 +67,7 @@ def components(
     The latest composition dated on or before it. 404 for an index without membership, 400
     (``DATA_UNAVAILABLE``) for a date before its first composition.
     """
-    Catalog.check_id(index_id)
+    index_id = Catalog.check_id(normalize_id(index_id, index=True))
     return Envelope(data=index_service(request, platform).components(index_id, date))
 
 
@@ -80,7 +81,7 @@ def changes(
     end: Day = None,
 ) -> Envelope[IndexChanges]:
     """Each composition in ``[start, end]`` with who joined and who left."""
-    Catalog.check_id(index_id)
+    index_id = Catalog.check_id(normalize_id(index_id, index=True))
     if start is not None and end is not None and end < start:
         raise InvalidArgument("end must be on or after start")
     return Envelope(data=index_service(request, platform).changes(index_id, start, end))
@@ -94,7 +95,7 @@ def spells(
     principal: PrincipalDep,  # noqa: ARG001 -- signed in
 ) -> Envelope[IndexSpells]:
     """Membership over time: each member's stays (first and last day) in the index."""
-    Catalog.check_id(index_id)
+    index_id = Catalog.check_id(normalize_id(index_id, index=True))
     return Envelope(data=index_service(request, platform).spells(index_id))
 
 

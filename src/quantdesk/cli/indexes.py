@@ -13,7 +13,7 @@ from rich.table import Table
 from quantdesk.cli.data import DataDirOption, catalog_at, parse_mapping, stdout
 from quantdesk.cli.errors import reported_errors
 from quantdesk.core.errors import DataValidationError, InvalidArgument
-from quantdesk.data.ids import normalize_id
+from quantdesk.data.ids import market_today, normalize_id
 from quantdesk.data.index_files import IndexUploadSpec, import_index_file
 
 
@@ -80,15 +80,16 @@ def indexes_cmd(data_dir: DataDirOption = None) -> None:
 
 def index_members_cmd(
     index_id: Annotated[str, typer.Argument(help="The index, e.g. 000300.XSHG.")],
-    date: Annotated[str | None, typer.Option(help="YYYY-MM-DD (default: today).")] = None,
+    date: Annotated[
+        str | None, typer.Option(help=("YYYY-MM-DD (default: today where the index trades)."))
+    ] = None,
     data_dir: DataDirOption = None,
 ) -> None:
     """Show the members of an index on a day (the composition in effect then)."""
     with reported_errors():
-        day = _date(date) or dt.date.today()  # noqa: DTZ011 (the user's own calendar day)
-        comp = catalog_at(data_dir).memberships.composition_on(
-            normalize_id(index_id, index=True), day
-        )
+        index_id = normalize_id(index_id, index=True)
+        day = _date(date) or market_today(index_id)
+        comp = catalog_at(data_dir).memberships.composition_on(index_id, day)
         stdout.print(f"{comp.index_id} on {day}: {len(comp.order_book_ids)} members "
                      f"(composition of {comp.date}, from {comp.source})")  # fmt: skip
         weights = comp.weights or (None,) * len(comp.order_book_ids)

@@ -23,6 +23,7 @@ import contextlib
 import datetime as dt
 import difflib
 import re
+import threading
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -99,6 +100,7 @@ class Catalog:
         self._instruments: dict[str, dict[str, Any]] | None = None
         self._stamp: tuple[int, ...] | None = None
         self._memberships: IndexMembership | None = None
+        self._read_lock = threading.RLock()
 
     @property
     def _instruments_path(self) -> Path:
@@ -136,13 +138,16 @@ class Catalog:
 
         Another process may write it: a data-update job on a worker, an import from the CLI.
         """
-        stamp = file_stamp(self._instruments_path)
-        if self._instruments is None or stamp != self._stamp:
-            self._instruments = (
-                rows_from_table(read_parquet(self._instruments_path)) if stamp is not None else {}
-            )
-            self._stamp = stamp
-        return self._instruments
+        with self._read_lock:  # the API reads from a thread pool: one loader at a time
+            stamp = file_stamp(self._instruments_path)
+            if self._instruments is None or stamp != self._stamp:
+                self._instruments = (
+                    rows_from_table(read_parquet(self._instruments_path))
+                    if stamp is not None
+                    else {}
+                )
+                self._stamp = stamp
+            return self._instruments
 
     def warm(self) -> None:
         """Load the trading calendars of the catalog's markets into this process's cache.
@@ -241,7 +246,11 @@ class Catalog:
         return self.import_many([(instrument, frame)], strict=strict)[0]
 
     def import_many(
-        self, items: list[tuple[Instrument, pd.DataFrame]], *, strict: bool = False
+        self,
+        items: list[tuple[Instrument, pd.DataFrame]],
+        *,
+        strict: bool = False,
+        merge_stored: bool = False,
     ) -> list[ImportReport]:
         """``import_bars`` for several instruments, writing the instruments table once.
 
@@ -249,9 +258,28 @@ class Catalog:
         (or, ``strict``, an invalid row) anywhere writes nothing. A bulk import or update of
         thousands of instruments then rewrites the table once, not once per instrument.
 
+        ``merge_stored``: each frame is laid over the instrument's stored bars (its rows
+        win on the dates it has; ``merged_with_stored``) inside the write lock, so bars
+        another process wrote meanwhile are kept (a source update).
+
         Raises:
             The errors of ``import_bars``; nothing is written then.
         """
+        if not merge_stored:
+            staged = self._validated(items, strict)
+            with self.write_lock():
+                self._write_staged(staged)
+        else:
+            with self.write_lock():
+                merged = [(ins, self.merged_with_stored(ins.order_book_id, frame))
+                          for ins, frame in items]  # fmt: skip
+                staged = self._validated(merged, strict)
+                self._write_staged(staged)
+        return [report for _, _, report in staged]
+
+    def _validated(
+        self, items: list[tuple[Instrument, pd.DataFrame]], strict: bool
+    ) -> list[tuple[Instrument, pd.DataFrame, ImportReport]]:
         staged = []
         for given, frame in items:
             instrument = checked_instrument(given)
@@ -262,9 +290,20 @@ class Catalog:
                     f"{len(report.rejected)} invalid rows, nothing imported:\n{report.describe()}"
                 )
             staged.append((instrument, clean, report))
-        with self.write_lock():
-            self._write_staged(staged)
-        return [report for _, _, report in staged]
+        return staged
+
+    def merged_with_stored(self, order_book_id: str, new: pd.DataFrame) -> pd.DataFrame:
+        """``new`` bars (a ``date`` column) over the stored ones of ``order_book_id``.
+
+        The stored rows on dates ``new`` lacks, then ``new``'s rows; dates as text.
+        """
+        stored = self.stored_bars(order_book_id)
+        if stored is None or stored.empty:
+            return new
+        dates = set(pd.to_datetime(new["date"], errors="coerce").dt.date)
+        keep = stored[~pd.to_datetime(stored["date"]).dt.date.isin(dates)].copy()
+        keep["date"] = pd.to_datetime(keep["date"]).dt.date.astype(str)
+        return pd.concat([keep, new], ignore_index=True)
 
     def write_lock(self) -> contextlib.AbstractContextManager[None]:
         """The catalog's write lock (``DATA_DIR/.write.lock``).

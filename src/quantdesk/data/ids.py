@@ -8,7 +8,9 @@ catalog (and RQAlpha) uses the exchange's MIC as suffix: ``600000.XSHG`` (Shangh
 
 from __future__ import annotations
 
+import datetime as dt
 import re
+import zoneinfo
 
 from quantdesk.core.errors import InvalidArgument
 
@@ -53,6 +55,18 @@ def is_cn_index(order_book_id: str) -> bool:
     return suffix == "XSHE" and code.startswith("399")
 
 
+def market_today(order_book_id: str) -> dt.date:
+    """Today's date where ``order_book_id`` trades.
+
+    Beijing time for an A-share id (a ``.XSHG``/``.XSHE``/``.BJSE`` suffix), New York time
+    for anything else. The default day of "the members today": the UTC date lags Beijing's
+    until 08:00.
+    """
+    suffix = order_book_id.rpartition(".")[2].upper()
+    zone = "Asia/Shanghai" if suffix in CN_SUFFIXES else "America/New_York"
+    return dt.datetime.now(zoneinfo.ZoneInfo(zone)).date()
+
+
 def cn_order_book_id(text: str, *, index: bool = False) -> str:
     """``text`` as an A-share ``order_book_id`` (``600000.XSHG``).
 
@@ -90,5 +104,5 @@ def normalize_id(text: str, *, index: bool = False) -> str:
 
 __all__ = [
     "CN_SUFFIXES", "EXCHANGE_TAGS", "cn_order_book_id", "exchange_of_code", "is_cn_index",
-    "normalize_id",
+    "market_today", "normalize_id",
 ]  # fmt: skip

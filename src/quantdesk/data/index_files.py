@@ -8,7 +8,8 @@ Two layouts are read (after the column mapping and the usual names, ``INDEX_ALIA
   ``指数代码, 成分券代码, 日期, 权重``). A file of one composition may leave out ``index_id``
   and ``date`` and give them as fields.
 * **spells**: ``index_id, order_book_id, start_date[, end_date]``, one row per stay of a
-  member in the index, ``end_date`` its last day (empty while it stays); turned into a
+  member in the index, ``end_date`` its last day (empty, or a far-future marker such as
+  9999-12-31, while it stays); turned into a
   composition on every day membership changes (``compositions_from_spells``).
 
 Codes are normalised (``ids.normalize_id``: ``600000.SH``, ``sh.600000`` and ``600000``
@@ -103,33 +104,55 @@ class IndexUploadReport:
         }
 
 
+#: An end date on or after this is a "still a member" marker (9999-12-31, 2999-12-31).
+OPEN_END = dt.date(2900, 1, 1)
+
+
+def _missing(value: Any) -> bool:
+    """True for an empty cell: None, NaN, NaT (pandas' empty timestamp) or blank text."""
+    if value is None or value is pd.NaT:
+        return True
+    if isinstance(value, float) and math.isnan(value):
+        return True
+    return isinstance(value, str) and value.strip().lower() in ("", "nan", "nat", "none")
+
+
 def _day(value: Any) -> dt.date | None:
     """A date from ``YYYY-MM-DD``, ``YYYYMMDD`` or a timestamp; ``None`` when empty.
 
     Raises:
         ValueError: not a date.
     """
-    if value is None or (isinstance(value, float) and math.isnan(value)):
+    if _missing(value):
         return None
     if isinstance(value, dt.datetime | pd.Timestamp):
         return value.date()
     if isinstance(value, dt.date):
         return value
-    text = str(value).strip()
-    if not text or text.lower() in ("nan", "nat", "none"):
-        return None
-    if text.isdigit() and len(text) == 8:
-        return dt.date(int(text[:4]), int(text[4:6]), int(text[6:]))
-    return dt.date.fromisoformat(text[:10])
+    text = _text(value)
+    try:
+        if text.isdigit() and len(text) == 8:
+            return dt.date(int(text[:4]), int(text[4:6]), int(text[6:]))
+        return dt.date.fromisoformat(text[:10])
+    except ValueError:
+        raise ValueError(f"{text!r} is not a date (YYYY-MM-DD or YYYYMMDD)") from None
+
+
+def _text(value: Any) -> str:
+    """A cell as text; a whole float (a code column read as numbers) without ``.0``."""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value).strip()
 
 
 def _weight(value: Any) -> float | None:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
+    if _missing(value):
         return None
     text = str(value).strip().rstrip("%")
-    if not text or text.lower() == "nan":
-        return None
-    weight = float(text)
+    try:
+        weight = float(text)
+    except ValueError:
+        raise ValueError(f"weight {value!r} is not a number") from None
     if not math.isfinite(weight) or weight < 0:
         raise ValueError(f"weight {value!r} is not a percentage >= 0")
     return weight
@@ -151,21 +174,22 @@ def _rows(frame: pd.DataFrame, spec: IndexUploadSpec, layout: str) -> tuple[
         try:
             raw_index = row.get("index_id")
             index_id = (
-                normalize_id(str(raw_index), index=True)
-                if raw_index is not None and str(raw_index).strip() not in ("", "nan")
-                else given_index
+                given_index if _missing(raw_index) else normalize_id(_text(raw_index), index=True)
             )
             if index_id is None:
                 raise ValueError("no index_id (give it as a field, or map the file's column)")
             Catalog.check_id(index_id)
-            member = normalize_id(str(row.get("order_book_id") or ""))
-            if not member or member == "nan":
+            raw_member = row.get("order_book_id")
+            if _missing(raw_member):
                 raise ValueError("no order_book_id")
+            member = normalize_id(_text(raw_member))
             Catalog.check_id(member)
             day = _day(row.get(first_key)) if first_key in row else spec.date
             if day is None:
                 raise ValueError(f"no {first_key}")
             end = _day(row.get("end_date")) if layout == "spells" else None
+            if end is not None and end >= OPEN_END:
+                end = None  # a far-future end: still a member
             if end is not None and end < day:
                 raise ValueError(f"end_date {end} is before start_date {day}")
             weight = _weight(row.get("weight")) if layout == "compositions" else None

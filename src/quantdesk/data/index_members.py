@@ -183,7 +183,8 @@ def compositions_from_spells(
     for oid, start, end in spells:
         if end is not None and end < start:
             raise InvalidArgument(f"{index_id}: {oid} leaves on {end}, before it joins on {start}")
-        by_member.setdefault(oid, []).append((start, end))
+        # the last representable day ends nothing (and has no day after it)
+        by_member.setdefault(oid, []).append((start, None if end == dt.date.max else end))
     days: set[dt.date] = set()
     for oid, member_spells in by_member.items():
         member_spells.sort(key=lambda s: s[0])

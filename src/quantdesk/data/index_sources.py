@@ -36,6 +36,12 @@ BAOSTOCK_INDEXES = {
     "000016.XSHG": "query_sz50_stocks",
     "000905.XSHG": "query_zz500_stocks",
 }
+#: The day each of baostock's indexes was launched: no sample is asked for before it.
+LAUNCHED = {
+    "000300.XSHG": dt.date(2005, 4, 8),
+    "000016.XSHG": dt.date(2004, 1, 2),
+    "000905.XSHG": dt.date(2007, 1, 15),
+}
 #: The exchanges as CSI's file names them -> the catalog's suffix.
 _CSI_EXCHANGES = {"上海": "XSHG", "深圳": "XSHE", "北京": "BJSE"}
 
@@ -60,6 +66,9 @@ def baostock_compositions(
         raise InvalidArgument(
             f"baostock has the membership of {', '.join(BAOSTOCK_INDEXES)} only, not {index_id}"
         )
+    start = max(start, LAUNCHED[index_id])
+    if start > end:
+        return []
     bs = load("baostock", client)
     login = call("baostock", "login", bs.login)
     if getattr(login, "error_code", "0") != "0":
@@ -130,7 +139,8 @@ def akshare_compositions(
         raise SourceError(f"akshare gave no date for the constituents of {index_id}")
     ids = [_csi_member(c, e) for c, e in zip(rows["code"], rows["exchange"], strict=True)]
     weights = (
-        tuple(float(w) for w in pd.to_numeric(rows["weight"], errors="coerce"))
+        tuple(None if pd.isna(w) else float(w)  # an unreadable weight is an unknown one
+              for w in pd.to_numeric(rows["weight"], errors="coerce"))
         if "weight" in rows.columns else None
     )  # fmt: skip
     return [Composition(index_id, day.date(), tuple(ids), weights, source="akshare")]

@@ -21,6 +21,7 @@ from __future__ import annotations
 import bisect
 import datetime as dt
 import itertools
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -73,6 +74,9 @@ class IndexMembership:
         self._frame: pd.DataFrame | None = None
         self._stamp: tuple[int, ...] | None = None
         self._by_index: dict[str, tuple[list[dt.date], list[Composition]]] = {}
+        # the API reads from a thread pool: one thread at a time loads the file and builds an
+        # index's series, so a series built from an older file is never kept for a newer one
+        self._lock = threading.RLock()
 
     @property
     def path(self) -> Path:
@@ -84,15 +88,18 @@ class IndexMembership:
 
         Sorted by index, date and member; re-read when another process changed the file.
         """
-        stamp = file_stamp(self.path)
-        if self._frame is None or stamp != self._stamp:
-            table = (
-                read_parquet(self.path) if stamp is not None else MEMBERSHIP_SCHEMA.empty_table()
-            )
-            self._frame = table.to_pandas(date_as_object=True)
-            self._stamp = stamp
-            self._by_index = {}
-        return self._frame
+        with self._lock:
+            stamp = file_stamp(self.path)
+            if self._frame is None or stamp != self._stamp:
+                table = (
+                    read_parquet(self.path)
+                    if stamp is not None
+                    else MEMBERSHIP_SCHEMA.empty_table()
+                )
+                self._frame = table.to_pandas(date_as_object=True)
+                self._stamp = stamp
+                self._by_index = {}
+            return self._frame
 
     # -- reading --------------------------------------------------------------------------
 
@@ -119,10 +126,21 @@ class IndexMembership:
         Raises:
             NotFound: no membership stored for the index.
         """
-        frame = self.frame()
-        hit = self._by_index.get(index_id)
-        if hit is not None:
+        with self._lock:
+            frame = self.frame()
+            hit = self._by_index.get(index_id)
+            if hit is None:
+                hit = self._build(frame, index_id)
+                self._by_index[index_id] = hit
             return hit
+
+    @staticmethod
+    def _build(frame: pd.DataFrame, index_id: str) -> tuple[list[dt.date], list[Composition]]:
+        """``index_id``'s compositions from ``frame`` (``_series``).
+
+        Raises:
+            NotFound: no membership stored for the index.
+        """
         rows = frame[frame["index_id"] == index_id]
         if rows.empty:
             known = sorted(set(frame["index_id"]))
@@ -149,9 +167,7 @@ class IndexMembership:
             )
             for a, b in itertools.pairwise(cuts)
         ]
-        hit = ([c.date for c in comps], comps)
-        self._by_index[index_id] = hit
-        return hit
+        return [c.date for c in comps], comps
 
     def composition_on(self, index_id: str, day: dt.date) -> Composition:
         """The composition of ``index_id`` in effect on ``day``.
@@ -237,8 +253,9 @@ class IndexMembership:
 
         The caller holds the catalog's write lock (``Catalog.write_lock``).
         """
-        self._frame = None  # under the lock: read what is on disk now
-        stored = self.frame()
+        with self._lock:
+            self._frame = None  # under the write lock: read what is on disk now
+            stored = self.frame()
         keys = {(c.index_id, c.date) for c in compositions}
         present = set(zip(stored["index_id"], stored["date"], strict=True))
         report = MergeReport()

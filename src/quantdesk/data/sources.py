@@ -372,6 +372,17 @@ def adapter(name: str, client: Any = None) -> Adapter:
     return _ADAPTERS[name](client)
 
 
+def has_index(info: SourceInfo, index_id: str) -> bool:
+    """Whether source ``info`` gives ``index_id``'s membership (``SourceInfo.indexes``).
+
+    ``("*",)`` is any index of its market: an A-share index id (``ids.is_cn_index``) for
+    an A-share source.
+    """
+    if "*" in info.indexes:
+        return "cn" not in info.markets or is_cn_index(index_id)
+    return index_id in info.indexes
+
+
 def market_of(source: str) -> Market:
     """The market of a library source's instruments."""
     return Market.CN if "cn" in SOURCES[source].markets else Market.US

@@ -69,22 +69,15 @@ class UpdateReport:
         }  # fmt: skip
 
 
-def _merged(catalog: Catalog, oid: str, new: pd.DataFrame) -> pd.DataFrame:
-    """The stored bars of ``oid`` outside the new bars' dates, plus the new bars."""
-    stored = catalog.stored_bars(oid)
-    if stored is None or stored.empty:
-        return new
-    dates = set(pd.to_datetime(new["date"], errors="coerce").dt.date)
-    keep = stored[~pd.to_datetime(stored["date"]).dt.date.isin(dates)].copy()
-    keep["date"] = pd.to_datetime(keep["date"]).dt.date.astype(str)
-    return pd.concat([keep, new], ignore_index=True)
-
-
 def _stage(
     catalog: Catalog, source_adapter: Adapter, market: Market, oid: str, start: dt.date,
     end: dt.date,
 ) -> tuple[Instrument, pd.DataFrame, ImportReport]:  # fmt: skip
     """Fetch one instrument and validate it merged over its stored bars (nothing written).
+
+    Returns its reference data, the fetched bars (laid over the stored ones again when
+    written, under the write lock: ``Catalog.import_many(merge_stored=True)``) and the
+    report of the merge as it stands now.
 
     Raises:
         SourceError: the source failed, or gave bars the import rules refuse entirely.
@@ -103,14 +96,14 @@ def _stage(
     instrument = checked_instrument(
         instrument_for(catalog, oid, spec, first.date() if pd.notna(first) else None, True)
     )
-    frame = _merged(catalog, oid, fetched.bars)
-    try:
+    frame = catalog.merged_with_stored(oid, fetched.bars)
+    try:  # checked here so a bad source fails before anything is written; written merged again
         _, report = validate_bars(frame, oid, instrument.calendar)
     except DataValidationError as exc:
         raise SourceError(
             f"{source_adapter.info.name} gave unusable bars for {oid}: {exc.message}"
         ) from None
-    return instrument, frame, report
+    return instrument, fetched.bars, report
 
 
 def run_update(
@@ -188,7 +181,9 @@ def run_update(
     result = UpdateReport(source, start, end)
     # everything fetched and valid: now write, the instruments table once
     if staged:
-        result.reports = catalog.import_many([(ins, frame) for ins, frame, _ in staged])
+        result.reports = catalog.import_many(
+            [(ins, bars) for ins, bars, _ in staged], merge_stored=True
+        )
     if compositions:
         with catalog.write_lock():
             merged = catalog.memberships.merge(compositions)

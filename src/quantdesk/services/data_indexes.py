@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import datetime as dt
 
-from quantdesk.core.clock import utcnow
 from quantdesk.core.errors import Forbidden, NotFound
 from quantdesk.core.events import EventKind
 from quantdesk.data import Catalog
+from quantdesk.data.ids import market_today
 from quantdesk.data.index_files import IndexUploadSpec, import_index_file
 from quantdesk.services.auth import Principal
 from quantdesk.services.data_import import RefusedUpload
@@ -54,13 +54,13 @@ class IndexService:
         ])  # fmt: skip
 
     def components(self, index_id: str, day: dt.date | None) -> IndexComponents:
-        """The members of ``index_id`` on ``day`` (default: today, UTC).
+        """The members of ``index_id`` on ``day`` (default: today where it trades).
 
         Raises:
             NotFound: no membership stored for the index.
             DataUnavailable: ``day`` is before its first composition.
         """
-        asked = day or utcnow().date()
+        asked = day or market_today(index_id)
         comp = self._catalog.memberships.composition_on(index_id, asked)
         known = {s["order_book_id"] for s in self._catalog.stats()}
         return IndexComponents(

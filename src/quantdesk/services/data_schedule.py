@@ -30,7 +30,8 @@ from quantdesk.core.errors import InvalidArgument, QuantdeskError
 from quantdesk.core.instruments import Market
 from quantdesk.core.settings import Settings
 from quantdesk.data import Catalog
-from quantdesk.data.sources import SOURCES, market_of
+from quantdesk.data.ids import normalize_id
+from quantdesk.data.sources import SOURCES, has_index, market_of
 from quantdesk.jobs.updates import DATA_UPDATE
 from quantdesk.services.data_updates import DataUpdateService
 from quantdesk.services.views_data import UpdateSchedule as ScheduleView
@@ -93,7 +94,7 @@ class UpdateScheduler:
                 Catalog.check_id(oid)
         except InvalidArgument as exc:
             return exc.message
-        lacking = [i for i in plan.index_ids if "*" not in info.indexes and i not in info.indexes]
+        lacking = [i for i in plan.index_ids if not has_index(info, i)]
         if lacking:
             return f"{info.name} has no membership of {', '.join(lacking)}"
         return None
@@ -101,8 +102,9 @@ class UpdateScheduler:
     def plan(self) -> Plan:
         """The settings' source, instruments and indexes."""
         s = self._settings
-        return Plan(s.data_update_source, _split(s.data_update_ids),
-                    _split(s.data_update_indexes), s.data_update_with_members)  # fmt: skip
+        indexes = [normalize_id(i, index=True) for i in _split(s.data_update_indexes)]
+        return Plan(s.data_update_source, _split(s.data_update_ids), indexes,
+                    s.data_update_with_members)  # fmt: skip
 
     @property
     def zone(self) -> zoneinfo.ZoneInfo:

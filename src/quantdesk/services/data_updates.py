@@ -21,7 +21,8 @@ from quantdesk.core.errors import Conflict, Forbidden, InvalidArgument, NotFound
 from quantdesk.core.jobs import JobStatus
 from quantdesk.core.settings import Settings
 from quantdesk.data.catalog import Catalog
-from quantdesk.data.sources import SOURCES
+from quantdesk.data.ids import normalize_id
+from quantdesk.data.sources import SOURCES, has_index
 from quantdesk.data.update import MAX_IDS
 from quantdesk.jobs.artifacts import (
     META,
@@ -38,6 +39,9 @@ from quantdesk.services.views_jobs import JobStatusView
 from quantdesk.storage import Database, job_queries
 from quantdesk.storage import idempotency as key_store
 from quantdesk.storage import jobs as job_store
+
+#: The earliest ``start_date`` an update takes (older than any market the sources cover).
+EARLIEST = dt.date(1900, 1, 1)
 
 
 class UpdateRequest(BaseModel):
@@ -57,7 +61,7 @@ class UpdateRequest(BaseModel):
         False, description="also fetch the bars of every member of those indexes' compositions"
     )
     start_date: dt.date | None = Field(
-        None, validation_alias=AliasChoices("start_date", "start"),
+        None, validation_alias=AliasChoices("start_date", "start"), ge=EARLIEST,
         description="default: the oldest last stored bar of the instruments asked for (an "
         "incremental update), else a year before end_date",
     )  # fmt: skip
@@ -65,10 +69,16 @@ class UpdateRequest(BaseModel):
         None, description="default: today", validation_alias=AliasChoices("end_date", "end")
     )
 
-    @field_validator("order_book_ids", "index_ids", mode="after")
+    @field_validator("order_book_ids", mode="after")
     @classmethod
     def _ids(cls, ids: list[str]) -> list[str]:
         return list(dict.fromkeys(Catalog.check_id(i.strip()) for i in ids))
+
+    @field_validator("index_ids", mode="after")
+    @classmethod
+    def _index_ids(cls, ids: list[str]) -> list[str]:
+        """Other tools' spellings (``000300.SH``, ``000300``) as the catalog's ids."""
+        return list(dict.fromkeys(Catalog.check_id(normalize_id(i, index=True)) for i in ids))
 
     @model_validator(mode="after")
     def _something(self) -> UpdateRequest:
@@ -164,7 +174,7 @@ class DataUpdateService:
         start = body.start_date or self._default_start(body.order_book_ids, end)
         if end < start:
             raise InvalidArgument("end_date must be on or after start_date")
-        lacking = [i for i in body.index_ids if "*" not in info.indexes and i not in info.indexes]
+        lacking = [i for i in body.index_ids if not has_index(info, i)]
         if lacking:
             has = ", ".join(info.indexes) or "none"
             raise InvalidArgument(

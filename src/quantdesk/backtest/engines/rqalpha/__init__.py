@@ -24,7 +24,6 @@ close only (``matching: next_bar`` is ``InvalidArgument``).
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import os
 import shlex
@@ -144,7 +143,7 @@ def _run(
         result_file=result_path,
         orders_file=rq / "orders.json",
         total_sessions=len(sessions),
-        index_file=write_index_file(source, rq / "index_components.json", config.end),
+        index_file=write_index_file(source, rq / "index_components.json"),
     )
     (rq / "rqalpha.yml").write_text(yaml.safe_dump(settings, sort_keys=False), encoding="utf-8")
     if progress is not None:
@@ -167,8 +166,12 @@ def _run(
     )
 
 
-def write_index_file(source: object, path: Path, end: dt.date) -> Path | None:
-    """The index compositions of ``source``'s catalog dated up to ``end``, for the mod.
+def write_index_file(source: object, path: Path) -> Path | None:
+    """The index compositions of ``source``'s catalog, for the mod.
+
+    All of them, as the native engine sees them: the mod refuses a day after the current
+    one, so a later composition is never read, and an early day's error can say from when
+    the membership is known.
 
     ``{index_id: [[date, [members], [weights] | null], ...]}`` oldest first (the mod's
     ``index_file``); ``None`` (and no file) when the source has no catalog or no membership.
@@ -181,7 +184,7 @@ def write_index_file(source: object, path: Path, end: dt.date) -> Path | None:
         table[summary.index_id] = [
             [c.date.isoformat(), list(c.order_book_ids),
              None if c.weights is None else list(c.weights)]
-            for c in catalog.memberships.compositions(summary.index_id, end=end)
+            for c in catalog.memberships.compositions(summary.index_id)
         ]  # fmt: skip
     if not table:
         return None
