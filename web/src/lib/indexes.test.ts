@@ -331,8 +331,11 @@ describe("members and changes", () => {
     expect(neighbourDates(dates, null)).toEqual({ previous: null, next: null });
   });
 
-  it("gives today as the server does (UTC)", () => {
-    expect(todayIso(new Date("2024-05-06T23:30:00Z"))).toBe("2024-05-06");
+  it("gives today where the index trades, as the server does", () => {
+    const late = new Date("2024-05-06T23:30:00Z");
+    expect(todayIso("000300.XSHG", late)).toBe("2024-05-07"); // 07:30 in Beijing
+    expect(todayIso("SPX", late)).toBe("2024-05-06"); // 19:30 in New York
+    expect(todayIso("399006.XSHE", new Date("2024-05-06T15:59:00Z"))).toBe("2024-05-06");
   });
 });
 

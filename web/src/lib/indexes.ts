@@ -356,9 +356,18 @@ export function neighbourDates(
   return { previous: before.at(-1) ?? null, next: after[0] ?? null };
 }
 
-/** Today's date, YYYY-MM-DD (UTC, as the server's default day). */
-export function todayIso(now: Date = new Date()): string {
-  return now.toISOString().slice(0, 10);
+/** A-share suffixes: their "today" is Beijing's. */
+const CN_SUFFIXES = ["XSHG", "XSHE", "BJSE"];
+
+/**
+ * Today's date, YYYY-MM-DD, where `orderBookId` trades (the server's default day): Beijing
+ * for an A-share id, New York otherwise.
+ */
+export function todayIso(orderBookId: string, now: Date = new Date()): string {
+  const suffix = (orderBookId.split(".").at(-1) ?? "").toUpperCase();
+  const timeZone = CN_SUFFIXES.includes(suffix) ? "Asia/Shanghai" : "America/New_York";
+  // en-CA formats dates as YYYY-MM-DD
+  return new Intl.DateTimeFormat("en-CA", { timeZone }).format(now);
 }
 
 /** Whether a source gives index membership (its `indexes` non-empty). */

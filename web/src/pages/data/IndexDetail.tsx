@@ -40,7 +40,7 @@ export function IndexDetail({
   onOpen: (orderBookId: string) => void;
 }) {
   const id = summary.index_id;
-  const [date, setDate] = useState(todayIso);
+  const [date, setDate] = useState(() => todayIso(id));
   const [filter, setFilter] = useState("");
   const [sortBy, setSortBy] = useState<"id" | "weight">("id");
   const [allChanges, setAllChanges] = useState(false);
@@ -119,7 +119,7 @@ export function IndexDetail({
             <button
               type="button"
               className="small"
-              onClick={() => setDate(todayIso())}
+              onClick={() => setDate(todayIso(id))}
               title="the composition in effect today"
             >
               Today
