@@ -289,7 +289,7 @@ def test_empty_timestamps_float_codes_and_far_future_ends_are_read_as_meant(
         "index_id": [300.0, 300.0, 300.0],
         "order_book_id": [600000.0, 1.0, 600519.0],
         "start_date": pd.to_datetime(["2024-01-02", "2024-01-02", "2024-01-02"]),
-        "end_date": pd.to_datetime([None, "2024-03-01", "9999-12-31"]),
+        "end_date": pd.to_datetime(pd.Series([None, "2024-03-01", "9999-12-31"])),
     })  # fmt: skip
     buffer = io.BytesIO()
     spells.to_parquet(buffer)
@@ -300,7 +300,7 @@ def test_empty_timestamps_float_codes_and_far_future_ends_are_read_as_meant(
     csv = b"index_id,order_book_id,start_date,end_date\n000905,600000,20240102,99991231\n"
     assert post_index(client, csv).status_code == 200
     dated = pd.DataFrame({"index_id": [CSI, CSI], "order_book_id": ["600000.XSHG", "1"],
-                          "date": pd.to_datetime(["2024-01-02", None])})  # fmt: skip
+                          "date": pd.to_datetime(pd.Series(["2024-01-02", None]))})  # fmt: skip
     buffer = io.BytesIO()
     dated.to_parquet(buffer)
     refused = post_index(client, buffer.getvalue(), "dated.parquet")
@@ -313,15 +313,8 @@ def test_the_default_day_is_today_where_the_index_trades(
     """At 02:00 UTC it is already 10:00 in Beijing: a composition of that day is in effect."""
     client, _ = admin
     post_index(client, WEIGHTS)
-    from quantdesk.data import ids
-
-    class Clock(dt.datetime):
-        @classmethod
-        def now(cls, tz: dt.tzinfo | None = None) -> Clock:  # type: ignore[override]
-            moment = dt.datetime(2024, 1, 9, 18, 0, tzinfo=dt.UTC)  # 01-10 02:00 in Beijing
-            return moment.astimezone(tz)  # type: ignore[return-value]
-
-    monkeypatch.setattr(ids.dt, "datetime", Clock)
+    moment = dt.datetime(2024, 1, 9, 18, 0, tzinfo=dt.UTC)  # 2024-01-10 02:00 in Beijing
+    monkeypatch.setattr("quantdesk.data.ids._now", lambda: moment)
     today = client.get(f"/api/data/indexes/{CSI}/components").json()["data"]
     assert (today["date"], today["effective_date"]) == ("2024-01-10", "2024-01-10")
     spelled = client.get("/api/data/indexes/000300.SH/components?date=2024-01-05").json()

@@ -388,5 +388,5 @@ def test_an_update_keeps_bars_written_meanwhile_outside_its_window(tmp_path: Pat
     client.stock_zh_a_hist = fetch_while_someone_writes
     run_update(catalog, "akshare", ["600519.XSHG", "000001.XSHE"], dt.date(2024, 1, 4), END,
                client=client)  # fmt: skip
-    dates = catalog.bars_frame("600519.XSHG").index.strftime("%Y-%m-%d").tolist()
-    assert dates == [*CN_DAYS, "2024-01-11", "2024-01-12"]
+    dates = pd.DatetimeIndex(catalog.bars_frame("600519.XSHG").index).strftime("%Y-%m-%d")
+    assert dates.tolist() == [*CN_DAYS, "2024-01-11", "2024-01-12"]

@@ -64,7 +64,12 @@ def market_today(order_book_id: str) -> dt.date:
     """
     suffix = order_book_id.rpartition(".")[2].upper()
     zone = "Asia/Shanghai" if suffix in CN_SUFFIXES else "America/New_York"
-    return dt.datetime.now(zoneinfo.ZoneInfo(zone)).date()
+    return _now().astimezone(zoneinfo.ZoneInfo(zone)).date()
+
+
+def _now() -> dt.datetime:
+    """The current time (UTC); tests replace it."""
+    return dt.datetime.now(dt.UTC)
 
 
 def cn_order_book_id(text: str, *, index: bool = False) -> str:
