@@ -26,6 +26,7 @@ from quantdesk.core.instruments import InstrumentType, Market
 from quantdesk.core.settings import Settings
 from quantdesk.data.catalog import Adjust, Catalog
 from quantdesk.data.demo import import_demo
+from quantdesk.data.ids import market_of_id
 from quantdesk.engine import EngineConfig, MarketName, market_profile
 
 #: Default benchmark per market profile.
@@ -276,10 +277,6 @@ def prepare(
     )
 
 
-#: Exchange suffixes of China's A-share markets (Shanghai, Shenzhen, Beijing).
-CN_SUFFIXES = (".XSHG", ".XSHE", ".BJSE")
-
-
 def infer_market(spec: BacktestSpec, catalog: Catalog) -> str:
     """The market profile a spec without ``market`` runs on: the instruments' market.
 
@@ -298,7 +295,7 @@ def infer_market(spec: BacktestSpec, catalog: Catalog) -> str:
         try:
             markets.add(str(catalog.instrument(oid).market))
         except NotFound:
-            if oid.upper().endswith(CN_SUFFIXES):
+            if market_of_id(oid) is Market.CN:
                 markets.add(str(Market.CN))
     if not names:
         markets = {str(i.market) for i in catalog.instruments()}

@@ -44,6 +44,8 @@ class Market(StrEnum):
 
 #: Trading calendar (ISO 10383 MIC, as named by ``exchange_calendars``) of each market.
 MARKET_CALENDAR: dict[Market, str] = {Market.US: "XNYS", Market.CN: "XSHG"}
+#: The IANA time zone of each market's exchanges (a market's "today").
+MARKET_ZONE: dict[Market, str] = {Market.US: "America/New_York", Market.CN: "Asia/Shanghai"}
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,6 +13,7 @@ import re
 import zoneinfo
 
 from quantdesk.core.errors import InvalidArgument
+from quantdesk.core.instruments import MARKET_ZONE, Market
 
 #: RQAlpha's A-share suffixes (the exchanges' MICs, and BJSE for Beijing).
 CN_SUFFIXES = ("XSHG", "XSHE", "BJSE")
@@ -55,6 +56,34 @@ def is_cn_index(order_book_id: str) -> bool:
     return suffix == "XSHE" and code.startswith("399")
 
 
+def market_of_id(order_book_id: str) -> Market:
+    """The market an id names by its suffix.
+
+    ``cn`` for ``.XSHG``/``.XSHE``/``.BJSE``, else ``us``: what a new instrument defaults
+    to when nothing else says.
+    """
+    suffix = order_book_id.rpartition(".")[2].upper() if "." in order_book_id else ""
+    return Market.CN if suffix in CN_SUFFIXES else Market.US
+
+
+def split_cn_id(order_book_id: str) -> tuple[str, str]:
+    """``600519.XSHG`` -> ``("600519", "XSHG")``.
+
+    Raises:
+        InvalidArgument: not an A-share id (6 digits and ``.XSHG``, ``.XSHE`` or ``.BJSE``).
+    """
+    code, _, suffix = order_book_id.partition(".")
+    if suffix not in CN_SUFFIXES or not (code.isdigit() and len(code) == 6):
+        raise InvalidArgument(
+            f"{order_book_id} is not an A-share order_book_id (6 digits and .XSHG, .XSHE or .BJSE)"
+        )
+    return code, suffix
+
+
+#: The lower-case exchange tag the Chinese data libraries put before a code (``sh.600000``).
+LIBRARY_TAGS = {"XSHG": "sh", "XSHE": "sz", "BJSE": "bj"}
+
+
 def market_today(order_book_id: str) -> dt.date:
     """Today's date where ``order_book_id`` trades.
 
@@ -62,8 +91,7 @@ def market_today(order_book_id: str) -> dt.date:
     for anything else. The default day of "the members today": the UTC date lags Beijing's
     until 08:00.
     """
-    suffix = order_book_id.rpartition(".")[2].upper()
-    zone = "Asia/Shanghai" if suffix in CN_SUFFIXES else "America/New_York"
+    zone = MARKET_ZONE[market_of_id(order_book_id)]
     return _now().astimezone(zoneinfo.ZoneInfo(zone)).date()
 
 
@@ -108,6 +136,6 @@ def normalize_id(text: str, *, index: bool = False) -> str:
 
 
 __all__ = [
-    "CN_SUFFIXES", "EXCHANGE_TAGS", "cn_order_book_id", "exchange_of_code", "is_cn_index",
-    "market_today", "normalize_id",
+    "CN_SUFFIXES", "EXCHANGE_TAGS", "LIBRARY_TAGS", "cn_order_book_id", "exchange_of_code",
+    "is_cn_index", "market_of_id", "market_today", "normalize_id", "split_cn_id",
 ]  # fmt: skip

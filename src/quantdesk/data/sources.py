@@ -35,15 +35,13 @@ import pandas as pd
 
 from quantdesk.core.errors import InvalidArgument, QuantdeskError
 from quantdesk.core.instruments import Market
-from quantdesk.data.ids import is_cn_index
+from quantdesk.data.ids import LIBRARY_TAGS, is_cn_index, split_cn_id
 
 #: Capabilities a source may declare.
 CAPABILITIES = (
     "daily_bars", "adjustment_factors", "instruments", "listing_dates", "suspensions",
     "st_status", "limit_prices", "index_constituents", "files",
 )  # fmt: skip
-#: A-share exchange suffixes and the prefixes their codes take in each library.
-_AK_PREFIX = {"XSHG": "sh", "XSHE": "sz", "BJSE": "bj"}
 
 
 class SourceError(QuantdeskError):
@@ -128,20 +126,6 @@ def load(package: str, client: Any) -> Any:
         ) from None
 
 
-def _cn_code(order_book_id: str) -> tuple[str, str]:
-    """``600519.XSHG`` -> ``("600519", "XSHG")``.
-
-    Raises:
-        InvalidArgument: not an A-share id.
-    """
-    code, _, suffix = order_book_id.partition(".")
-    if suffix not in _AK_PREFIX or not (code.isdigit() and len(code) == 6):
-        raise InvalidArgument(
-            f"{order_book_id} is not an A-share order_book_id (6 digits and .XSHG, .XSHE or .BJSE)"
-        )
-    return code, suffix
-
-
 def columns(frame: pd.DataFrame, names: dict[str, str], source: str) -> pd.DataFrame:
     """``frame``'s columns ``names`` (theirs -> ours); a missing one is a changed schema."""
     missing = [theirs for theirs in names if theirs not in frame.columns]
@@ -181,7 +165,7 @@ class AkshareSource:
         An index id (``ids.is_cn_index``: ``000300.XSHG``, ``399006.XSHE``) is read with
         ``ak.index_zh_a_hist``: ``stock_zh_a_hist`` would take its code for a stock's.
         """
-        code, _ = _cn_code(order_book_id)
+        code, _ = split_cn_id(order_book_id)
         ak = load("akshare", self._client)
         index = is_cn_index(order_book_id)
         query = "index_zh_a_hist" if index else "stock_zh_a_hist"
@@ -236,11 +220,11 @@ class BaostockSource:
 
         An index id (``ids.is_cn_index``) is asked for the index fields only.
         """
-        code, suffix = _cn_code(order_book_id)
+        code, suffix = split_cn_id(order_book_id)
         index = is_cn_index(order_book_id)
         fields = self.INDEX_FIELDS if index else self.FIELDS
         bs = load("baostock", self._client)
-        symbol = f"{_AK_PREFIX[suffix]}.{code}"
+        symbol = f"{LIBRARY_TAGS[suffix]}.{code}"
         login = call("baostock", "login", bs.login)
         if getattr(login, "error_code", "0") != "0":
             raise SourceError(f"baostock login failed: {getattr(login, 'error_msg', '')}")

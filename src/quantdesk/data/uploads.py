@@ -25,6 +25,7 @@ import pyarrow.parquet as pq
 from quantdesk.core.errors import DataValidationError, InvalidArgument, NotFound
 from quantdesk.core.instruments import BoardType, Instrument, InstrumentType, Market
 from quantdesk.data.catalog import Catalog
+from quantdesk.data.ids import CN_SUFFIXES, market_of_id
 from quantdesk.data.instruments_table import checked_instrument, infer_board_type
 from quantdesk.data.validation import LIMIT_COLUMNS, REQUIRED, ImportReport, validate_bars
 
@@ -42,8 +43,6 @@ COLUMN_ALIASES: dict[str, tuple[str, ...]] = {
     "limit_up": ("limit_up", "high_limit", "up_limit", "涨停价"),
     "limit_down": ("limit_down", "low_limit", "down_limit", "跌停价"),
 }
-#: A-share ``order_book_id`` suffixes (RQAlpha's), which are also the exchanges' MICs.
-CN_SUFFIXES = ("XSHG", "XSHE", "BJSE")
 #: Rejected rows listed per instrument in a report (the count is always complete).
 REPORT_ROWS = 200
 
@@ -265,9 +264,7 @@ def instrument_for(
     except NotFound:
         known = None
     suffix = oid.rpartition(".")[2].upper() if "." in oid else ""
-    market = spec.market or (known.market if known else None)
-    if market is None:
-        market = Market.CN if suffix in CN_SUFFIXES else Market.US
+    market = spec.market or (known.market if known else None) or market_of_id(oid)
     kind = InstrumentType(spec.type or (known.type if known else InstrumentType.STOCK))
     cn = market is Market.CN
     lot = spec.lot_size or (known.lot_size if known else None)

@@ -27,7 +27,7 @@ from croniter import croniter
 
 from quantdesk.core.clock import utcnow
 from quantdesk.core.errors import InvalidArgument, QuantdeskError
-from quantdesk.core.instruments import Market
+from quantdesk.core.instruments import MARKET_ZONE
 from quantdesk.core.settings import Settings
 from quantdesk.data import Catalog
 from quantdesk.data.ids import normalize_id
@@ -42,8 +42,6 @@ from quantdesk.storage import users as user_store
 TICK_SECONDS = 30.0
 #: How long after a scheduled time it is still queued.
 GRACE = dt.timedelta(minutes=15)
-#: The zone of each market's exchange (the default ``DATA_UPDATE_TZ``).
-MARKET_ZONES = {Market.CN: "Asia/Shanghai", Market.US: "America/New_York"}
 
 log = logging.getLogger("quantdesk.data")
 
@@ -112,7 +110,7 @@ class UpdateScheduler:
         name = self._settings.data_update_tz
         if name is None:
             source = self._settings.data_update_source
-            name = MARKET_ZONES[market_of(source)] if source in SOURCES else "UTC"
+            name = MARKET_ZONE[market_of(source)] if source in SOURCES else "UTC"
         return zoneinfo.ZoneInfo(name)
 
     def _cron(self, now: dt.datetime) -> croniter:
