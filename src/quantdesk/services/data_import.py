@@ -7,7 +7,6 @@ are ``quantdesk.data.uploads``'s, the same as ``quantdesk data import``.
 from __future__ import annotations
 
 import json
-import threading
 from typing import Any
 
 from quantdesk.core.errors import DataValidationError, Forbidden, InvalidArgument
@@ -101,7 +100,6 @@ class DataImportService:
     def __init__(self, catalog: Catalog, events: EventLog) -> None:
         self._catalog = catalog
         self._events = events
-        self._lock = threading.Lock()  # one writer of the instruments table at a time
 
     def upload(
         self, principal: Principal, filename: str, data: bytes, spec: UploadSpec
@@ -117,8 +115,7 @@ class DataImportService:
         """
         if not principal.is_admin:
             raise Forbidden("only admins import market data (the catalog is shared)")
-        with self._lock:
-            report = import_file(self._catalog, filename, data, spec)
+        report = import_file(self._catalog, filename, data, spec)  # the catalog locks writes
         body = report.as_dict()
         if report.refused:
             raise RefusedUpload(report.refused, body)
