@@ -52,15 +52,17 @@ CHROMIUM_ARGS = [
 
 
 ADMIN = {"mobile": "13800138000", "password": "pass123456"}
-#: Prints a line per bar, holds IBM (so the equity curve moves) and sleeps 10 ms: two years of
-#: IBM (504 bars) take about five seconds and stream progress, log lines and equity all along.
+#: Prints a line per bar, holds IBM (so the equity curve moves) and sleeps 30 ms: two years of
+#: IBM (504 bars) take about fifteen seconds and stream progress, log lines and equity all
+#: along. (10 ms was too short on a loaded CI machine: the job ended before the page had
+#: checked its live log.)
 CHATTY = (
     "import time\n\nfrom rqalpha.api import order_target_percent\n\n"
     "def handle_bar(context, bar_dict):\n"
     "    print('bar', context.now.date())\n"
     "    if context.portfolio.positions['IBM'].quantity == 0:\n"
     "        order_target_percent('IBM', 0.9)\n"
-    "    time.sleep(0.01)\n"
+    "    time.sleep(0.03)\n"
 )
 LONG_WINDOW = {"start_date": "2010-01-04", "end_date": "2011-12-30", "universe": ["IBM"]}
 SHORT_WINDOW = {"start_date": "2010-01-04", "end_date": "2010-02-26", "universe": ["IBM"]}
