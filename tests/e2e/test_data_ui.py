@@ -20,23 +20,22 @@ CI (``CI`` set), where it fails.
 from __future__ import annotations
 
 import re
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 
 from quantdesk.data import Catalog
 from tests.e2e.test_web_ui import (
-    DIST,
     _browser,
+    _csv_file,
     _login,
+    _serve_copy,
     _shot,
+    _token,
     chromium,  # noqa: F401 (a fixture)
 )
-from tests.fixtures.server import start_server
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(600)]
 
@@ -71,21 +70,8 @@ BAD = _csv(
 @pytest.fixture
 def server(tmp_path: Path, a_share_catalog: Catalog) -> Iterator[str]:
     """``quantdesk serve`` with the UI over a copy of the A-share catalog (imports change it)."""
-    data = tmp_path / "data"
-    shutil.copytree(a_share_catalog.root, data)
-    srv = start_server(tmp_path, data, QUANTDESK_WEB_DIST=str(DIST), DATA_UPLOAD_MB=UPLOAD_MB)
-    try:
-        yield srv.base
-    finally:
-        srv.stop()
-
-
-def _token(page: Any) -> str:
-    return str(page.evaluate("() => JSON.parse(sessionStorage.getItem('quantdesk.session')).token"))
-
-
-def _file(name: str, content: bytes) -> dict[str, Any]:
-    return {"name": name, "mimeType": "text/csv", "buffer": content}
+    with _serve_copy(tmp_path, a_share_catalog.root, DATA_UPLOAD_MB=UPLOAD_MB) as base:
+        yield base
 
 
 def _total(http: httpx.Client) -> int:
@@ -150,7 +136,7 @@ def test_an_admin_imports_a_file_and_reads_the_catalog_in_the_browser(
         expect(page).to_have_url(f"{server}/data?tab=import")
         form = page.get_by_test_id("import-form")
         expect(page.get_by_text("No file yet")).to_be_visible()
-        form.get_by_test_id("import-file").set_input_files(_file("acme.csv", GOOD))
+        form.get_by_test_id("import-file").set_input_files(_csv_file("acme.csv", GOOD))
         expect(form.get_by_test_id("import-file-name")).to_have_text("acme.csv")
         form.locator("input[name=order_book_id]").fill("ACME")
         form.locator("input[name=name]").fill("Acme Corp.")
@@ -171,7 +157,7 @@ def test_an_admin_imports_a_file_and_reads_the_catalog_in_the_browser(
         _shot(page, "31-data-import-preview")
 
         # -- a file with "Day" for its dates: the preview asks for the mapping
-        form.get_by_test_id("import-file").set_input_files(_file("acme-day.csv", RENAMED))
+        form.get_by_test_id("import-file").set_input_files(_csv_file("acme-day.csv", RENAMED))
         expect(form.get_by_test_id("import-file-name")).to_have_text("acme-day.csv")
         expect(mapping).to_have_count(0)  # a new file starts over
         form.get_by_test_id("import-preview").click()
@@ -223,7 +209,7 @@ def test_an_admin_imports_a_file_and_reads_the_catalog_in_the_browser(
         # -- a bad file under strict: refused with its rejected rows, nothing changes
         page.get_by_role("tab", name="Import").click()
         expect(report).to_be_visible()  # the last report is still there
-        form.get_by_test_id("import-file").set_input_files(_file("badco.csv", BAD))
+        form.get_by_test_id("import-file").set_input_files(_csv_file("badco.csv", BAD))
         form.locator("input[name=order_book_id]").fill("BADCO")
         form.locator("input[name=name]").fill("")
         expect(form.locator("input[name=strict]")).to_be_checked()
@@ -260,7 +246,7 @@ def test_an_admin_imports_a_file_and_reads_the_catalog_in_the_browser(
         # -- a file over the server's limit: 413, said plainly
         page.get_by_role("tab", name="Import").click()
         big = b"Date,Open,High,Low,Close,Volume\n" + b"2024-01-02,1,1,1,1,1\n" * 4000
-        form.get_by_test_id("import-file").set_input_files(_file("big.csv", big))
+        form.get_by_test_id("import-file").set_input_files(_csv_file("big.csv", big))
         form.get_by_test_id("import-preview").click()
         expect(report.get_by_test_id("import-error")).to_contain_text("too large")
         expect(report.get_by_test_id("import-error")).to_contain_text("HTTP 413")

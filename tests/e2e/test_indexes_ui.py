@@ -18,7 +18,6 @@ CI (``CI`` set), where it fails.
 from __future__ import annotations
 
 import re
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -28,13 +27,14 @@ import pytest
 
 from quantdesk.data import Catalog
 from tests.e2e.test_web_ui import (
-    DIST,
     _browser,
+    _csv_file,
     _login,
+    _serve_copy,
     _shot,
+    _token,
     chromium,  # noqa: F401 (a fixture)
 )
-from tests.fixtures.server import start_server
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(600)]
 
@@ -62,21 +62,8 @@ BAD = (
 @pytest.fixture
 def server(tmp_path: Path, a_share_catalog: Catalog) -> Iterator[str]:
     """``quantdesk serve`` with the UI over a copy of the A-share catalog (imports change it)."""
-    data = tmp_path / "data"
-    shutil.copytree(a_share_catalog.root, data)
-    srv = start_server(tmp_path, data, QUANTDESK_WEB_DIST=str(DIST))
-    try:
-        yield srv.base
-    finally:
-        srv.stop()
-
-
-def _token(page: Any) -> str:
-    return str(page.evaluate("() => JSON.parse(sessionStorage.getItem('quantdesk.session')).token"))
-
-
-def _file(name: str, content: bytes) -> dict[str, Any]:
-    return {"name": name, "mimeType": "text/csv", "buffer": content}
+    with _serve_copy(tmp_path, a_share_catalog.root) as base:
+        yield base
 
 
 def _indexes(http: httpx.Client) -> list[dict[str, Any]]:
@@ -113,7 +100,7 @@ def test_an_admin_imports_index_membership_and_reads_it_in_the_browser(
         _shot(page, "40-data-indexes-empty")
 
         # -- preview: the report, nothing written
-        form.get_by_test_id("index-import-file").set_input_files(_file("hs300.csv", MEMBERSHIP))
+        form.get_by_test_id("index-import-file").set_input_files(_csv_file("hs300.csv", MEMBERSHIP))
         expect(form.get_by_test_id("index-import-file-name")).to_have_text("hs300.csv")
         expect(form.locator("input[name=strict]")).to_be_checked()
         form.get_by_test_id("index-import-preview").click()
@@ -206,7 +193,7 @@ def test_an_admin_imports_index_membership_and_reads_it_in_the_browser(
         _shot(page, "43-data-indexes-later")
 
         # -- a negative weight: refused with its line and reason, nothing changes
-        form.get_by_test_id("index-import-file").set_input_files(_file("bad.csv", BAD))
+        form.get_by_test_id("index-import-file").set_input_files(_csv_file("bad.csv", BAD))
         expect(form.get_by_test_id("index-import-file-name")).to_have_text("bad.csv")
         form.get_by_test_id("index-import-commit").click()
         expect(verdict).to_contain_text("Refused: nothing was imported")

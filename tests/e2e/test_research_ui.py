@@ -31,6 +31,7 @@ from tests.e2e.test_web_ui import (
     _login,
     _require,
     _shot,
+    _token,
     chromium,  # noqa: F401 (a fixture)
 )
 from tests.fixtures.server import start_server
@@ -67,10 +68,6 @@ def server(tmp_path: Path, demo_data_dir: Path) -> Iterator[str]:
     finally:
         srv.stop()
         shutil.rmtree(notebooks, ignore_errors=True)
-
-
-def _token(page: Any) -> str:
-    return str(page.evaluate("() => JSON.parse(sessionStorage.getItem('quantdesk.session')).token"))
 
 
 def _status(page: Any, url: str, **headers: str) -> int:

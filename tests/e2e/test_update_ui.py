@@ -14,22 +14,20 @@ CI (``CI`` set), where it fails.
 from __future__ import annotations
 
 import os
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 
 from tests.e2e.test_web_ui import (
-    DIST,
     _browser,
     _login,
+    _serve_copy,
     _shot,
+    _token,
     chromium,  # noqa: F401 (a fixture)
 )
-from tests.fixtures.server import start_server
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(600)]
 
@@ -41,18 +39,9 @@ MEMBERS = ("000001.XSHE", "300750.XSHE", "600519.XSHG")
 @pytest.fixture
 def server(tmp_path: Path, demo_data_dir: Path) -> Iterator[str]:
     """``quantdesk serve`` whose processes import the recorded ``akshare``."""
-    data = tmp_path / "data"
-    shutil.copytree(demo_data_dir, data)
     path = os.pathsep.join([str(OFFLINE), str(ROOT), os.environ.get("PYTHONPATH", "")])
-    srv = start_server(tmp_path, data, QUANTDESK_WEB_DIST=str(DIST), PYTHONPATH=path)
-    try:
-        yield srv.base
-    finally:
-        srv.stop()
-
-
-def _token(page: Any) -> str:
-    return str(page.evaluate("() => JSON.parse(sessionStorage.getItem('quantdesk.session')).token"))
+    with _serve_copy(tmp_path, demo_data_dir, PYTHONPATH=path) as base:
+        yield base
 
 
 def test_an_index_update_with_its_members_finishes_and_fills_the_catalog(

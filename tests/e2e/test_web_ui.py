@@ -100,6 +100,19 @@ def server(tmp_path: Path, demo_data_dir: Path) -> Iterator[str]:
     srv.stop()
 
 
+@contextlib.contextmanager
+def _serve_copy(tmp_path: Path, data_root: Path, **env: str) -> Iterator[str]:
+    """``quantdesk serve`` with the UI over a copy of ``data_root`` (the test's imports and
+    updates change it); yields the base URL, stops the server after."""
+    data = tmp_path / "data"
+    shutil.copytree(data_root, data)
+    srv = start_server(tmp_path, data, environ=env, QUANTDESK_WEB_DIST=str(DIST))
+    try:
+        yield srv.base
+    finally:
+        srv.stop()
+
+
 def _shot(page: Any, name: str) -> None:
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / f"{name}.png"))
@@ -210,9 +223,7 @@ def test_a_researcher_writes_runs_and_reads_a_backtest_in_the_browser(
         expect(page.get_by_test_id("status-badge").first).to_have_text("FINISHED", timeout=90_000)
         first = page.url.rsplit("/", 1)[1]
         # A second run with other parameters (over HTTP), for the comparison: it runs meanwhile.
-        http.headers["Authorization"] = page.evaluate(
-            "() => JSON.parse(sessionStorage.getItem('quantdesk.session')).token"
-        )
+        http.headers["Authorization"] = _token(page)
         run = http.post(
             "/api/backtest/run",
             json={
@@ -427,6 +438,16 @@ def _login(page: Any, server: str) -> None:
     page.get_by_role("heading", name="Strategies", exact=True).wait_for()
 
 
+def _token(page: Any) -> str:
+    """The bearer token of the session ``page`` is logged in with."""
+    return str(page.evaluate("() => JSON.parse(sessionStorage.getItem('quantdesk.session')).token"))
+
+
+def _csv_file(name: str, content: bytes) -> dict[str, Any]:
+    """A file for Playwright's ``set_input_files``: ``content`` as the CSV ``name``."""
+    return {"name": name, "mimeType": "text/csv", "buffer": content}
+
+
 def _submit(http: httpx.Client, strategy: str, window: dict[str, Any]) -> str:
     """Run ``CHATTY`` saved as ``strategy`` over ``window``; the new job's id."""
     saved = http.post(f"/api/backtest/strategies/{strategy}", json={"code": CHATTY})
@@ -488,9 +509,7 @@ def test_live_pages_follow_a_running_job_the_system_and_the_events(
     ):
         _login(page, server)
         expect(page.get_by_test_id("connection")).to_have_attribute("data-state", "open")
-        http.headers["Authorization"] = page.evaluate(
-            "() => JSON.parse(sessionStorage.getItem('quantdesk.session')).token"
-        )
+        http.headers["Authorization"] = _token(page)
 
         # A running job's page, opened once it has begun: the bar, the log and the equity
         # curve move while it runs, pushed (no polling).
