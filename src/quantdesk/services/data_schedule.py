@@ -68,6 +68,9 @@ class UpdateScheduler:
         self._settings = settings
         self._catalog = catalog
         self._updates = DataUpdateService(db, settings)
+        #: The key of the last scheduled time queued here or found queued by another process:
+        #: the ticks of its grace period skip it without reading the catalog.
+        self._settled: str | None = None
         self.problem = self._check() if settings.data_update_cron else None
         if self.problem:
             log.error("scheduled data updates are off: %s", self.problem)
@@ -155,15 +158,18 @@ class UpdateScheduler:
         due = self.due(now)
         if due is None:
             return None
+        key = f"cron:{self._settings.data_update_source}:{due.isoformat()}"
+        if key == self._settled:
+            return None  # this process already queued it or saw it queued: no catalog scan
         with self._db.read() as session:
             admin = user_store.first_admin(session)
             owner = None if admin is None else admin.id
         if owner is None:
             log.warning("scheduled data update at %s skipped: no enabled admin to own it", due)
             return None
-        key = f"cron:{self._settings.data_update_source}:{due.isoformat()}"
         request = self.request(due.astimezone(self.zone).date())
         job_id, queued = self._updates.enqueue_once(owner, request, key)
+        self._settled = key
         if not queued:
             return None
         log.info("scheduled data update %s queued for %s (%s)", job_id, due, key)
@@ -173,7 +179,7 @@ class UpdateScheduler:
         """The schedule as ``GET /api/data/schedule`` shows it."""
         now = now or utcnow()
         plan = self.plan()
-        nxt = self.next_run(now) if self.enabled else None
+        nxt = self.next_run(now)
         return ScheduleView(
             enabled=self.enabled, cron=self._settings.data_update_cron,
             timezone=str(self.zone), source=plan.source, order_book_ids=plan.order_book_ids,
