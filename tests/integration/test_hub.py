@@ -133,6 +133,34 @@ def test_events_are_tailed_filtered_per_user_and_replayed_from_the_database(db: 
     asyncio.run(scenario())
 
 
+def test_stop_waits_for_a_replay_whose_subscriber_went_away(db: Database) -> None:
+    """Regression: a socket closed mid-replay cancelled the wait but not the read in its
+    thread, so the platform could close the database under it (a leaked connection)."""
+    order: list[str] = []
+
+    async def scenario() -> None:
+        hub = Hub(db)
+        hub._floor = _append(db, EventKind.JOB_SUBMITTED, "j1", 1)
+        read = hub._replay_events
+
+        def slow_read(*args: Any) -> Any:
+            order.append("read")
+            time.sleep(0.3)
+            order.append("read done")
+            return read(*args)
+
+        hub._replay_events = slow_read  # type: ignore[method-assign,assignment]
+        waiting = asyncio.create_task(hub.subscribe(Subscriber(1, False), Channel.EVENTS, 0))
+        while not order:
+            await asyncio.sleep(0.01)
+        waiting.cancel()  # the socket went away
+        await hub.stop()
+        order.append("stopped")
+
+    asyncio.run(scenario())
+    assert order == ["read", "read done", "stopped"]
+
+
 def test_the_tail_waits_for_a_gap_in_ids_then_moves_past_it(db: Database, monkeypatch: Any) -> None:
     """PostgreSQL can commit id 3 after id 4: the hub delivers 4 at once, 3 when it lands,
     and gives up on an id that never does (a rolled-back transaction) after the settle time."""

@@ -259,6 +259,42 @@ def test_the_api_purges_old_events_without_any_worker(
 
 
 @sqlite_only
+def test_the_api_closes_the_database_only_after_its_background_checks_end(
+    platform: Platform, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Regression: the notebook-expiry task was cancelled at shutdown while its check still ran
+    in a thread, so the platform closed the database under it and its connection leaked
+    (a ``ResourceWarning`` in a later test). Shutdown now waits for the check to end."""
+    from fastapi.testclient import TestClient
+
+    from quantdesk.api import create_app
+
+    order: list[str] = []
+    entered = threading.Event()
+
+    def slow_expiry() -> None:
+        order.append("check")
+        entered.set()
+        time.sleep(0.5)
+        with platform.db.read() as session:  # still on the open database
+            assert event_store.last_id(session) >= 0
+        order.append("check done")
+
+    close = platform.close
+
+    def logged_close() -> None:
+        order.append("close")
+        close()
+
+    monkeypatch.setattr(app_module, "EXPIRY_CHECK_SECONDS", 0.01)
+    monkeypatch.setattr(platform.research, "expire_due", slow_expiry)
+    monkeypatch.setattr(platform, "close", logged_close)
+    with TestClient(create_app(platform.settings, platform)):
+        assert entered.wait(10), "the expiry check never ran"
+    assert order[:3] == ["check", "check done", "close"]
+
+
+@sqlite_only
 def test_system_status_has_the_queue_depth_and_the_running(admin_client: Any) -> None:
     hub = admin_client.app.state.hub
     platform: Platform = admin_client.app.state.platform

@@ -36,10 +36,17 @@ EXPIRY_CHECK_SECONDS = 2.0
 EVENT_PURGE_SECONDS = 3600.0
 
 
-async def _expire_sessions(platform: Platform) -> None:
-    """End expired notebook sessions (stopping their kernels) every few seconds."""
-    while True:
-        await asyncio.sleep(EXPIRY_CHECK_SECONDS)
+async def _expire_sessions(platform: Platform, stopping: asyncio.Event) -> None:
+    """End expired notebook sessions (stopping their kernels) every few seconds.
+
+    Stopped by ``stopping``, never cancelled: cancelling would leave the check running in its
+    thread, on a connection the platform then closes under it (and the connection leaks).
+    """
+    while not stopping.is_set():
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stopping.wait(), EXPIRY_CHECK_SECONDS)
+        if stopping.is_set():
+            return
         try:
             await run_in_threadpool(platform.research.expire_due)
         except Exception:
@@ -115,8 +122,8 @@ def create_app(
         handler = HubLogHandler(hub, asyncio.get_running_loop())
         logging.getLogger().addHandler(handler)
         await run_in_threadpool(platform.research.reconcile)
-        expiry = asyncio.create_task(_expire_sessions(platform))
         stopping = asyncio.Event()
+        expiry = asyncio.create_task(_expire_sessions(platform, stopping))
         purge = asyncio.create_task(_purge_events(platform, stopping))
         app.state.update_scheduler = UpdateScheduler(platform.db, settings, platform.catalog)
         schedule = asyncio.create_task(_scheduled_updates(app.state.update_scheduler, stopping))
@@ -124,13 +131,9 @@ def create_app(
             yield
         finally:
             stopping.set()
-            expiry.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await expiry
-            with contextlib.suppress(Exception):
-                await purge
-            with contextlib.suppress(Exception):
-                await schedule
+            for task in (expiry, purge, schedule):  # each ends its thread's work first
+                with contextlib.suppress(Exception):
+                    await task
             await app.state.close_notebook_clients()
             logging.getLogger().removeHandler(handler)
             platform.backtests.live = None

@@ -35,7 +35,7 @@ import uuid
 from collections import OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import cast
+from typing import Any, cast
 
 import psutil
 
@@ -157,6 +157,7 @@ class Hub:
         self._subscribers: dict[str, set[Subscriber]] = {}
         self._progress: OrderedDict[str, JobProgressData] = OrderedDict()
         self._tasks: list[asyncio.Task[None]] = []
+        self._replays: set[asyncio.Future[list[ChannelFrame]]] = set()  # reads in threads
         self._floor = 0  # every event id <= floor was delivered or given up on
         self._pending: dict[int, float] = {}  # missing ids above the floor: first seen at
         self._seen: set[int] = set()  # delivered ids above the floor
@@ -177,8 +178,9 @@ class Hub:
     async def stop(self) -> None:
         """Stop the background tasks and the bus.
 
-        The tasks finish the database read they may be in (a thread cannot be cancelled, and
-        its connection must be back in the pool before the platform disposes of it).
+        The tasks and the subscribers' replays finish the database read they may be in (a
+        thread cannot be cancelled, and its connection must be back in the pool before the
+        platform disposes of it).
         """
         self._stopping.set()
         readers = [t for t in self._tasks if t.get_name() == "hub-bus"]
@@ -186,12 +188,13 @@ class Hub:
             task.cancel()
         if self._bus is not None:
             await self._bus.close()
-        done, pending = await asyncio.wait(self._tasks, timeout=5) if self._tasks else ((), ())
-        for task in pending:
-            task.cancel()
-        for task in [*done, *pending]:
+        running: list[asyncio.Future[Any]] = [*self._tasks, *self._replays]
+        done, pending = await asyncio.wait(running, timeout=5) if running else ((), ())
+        for future in pending:
+            future.cancel()
+        for future in [*done, *pending]:
             with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+                await future
 
     async def _pause(self, seconds: float) -> bool:
         """Sleep ``seconds``; False (at once) when the hub is stopping."""
@@ -326,7 +329,14 @@ class Hub:
             oldest = buffer.frames[0][0]["seq"] if buffer.frames else self._floor + 1
             if after + 1 >= oldest:
                 return kept
-            return await asyncio.to_thread(self._replay_events, sub, channel, after)
+            # A subscriber that goes away mid-replay cancels its wait, not the read (a thread
+            # cannot be cancelled): ``stop`` waits for it to give back its connection.
+            replay = asyncio.ensure_future(
+                asyncio.to_thread(self._replay_events, sub, channel, after)
+            )
+            self._replays.add(replay)
+            replay.add_done_callback(self._replays.discard)
+            return await asyncio.shield(replay)
         if epoch not in (None, self.epoch) or after > buffer.seq:
             return [self._reset(channel)]
         oldest = buffer.frames[0][0]["seq"] if buffer.frames else buffer.seq + 1
