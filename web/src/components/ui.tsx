@@ -1,5 +1,6 @@
 /** Small shared widgets: status badges, error banners, empty states, pager, modal, tabs. */
 import { type ReactNode, useEffect } from "react";
+import { int } from "../lib/format";
 
 export function StatusBadge({ status }: { status: string | null | undefined }) {
   if (!status) return <span className="badge none">never run</span>;
@@ -222,5 +223,25 @@ export function LiveBadge({ live, testId }: { live: boolean; testId?: string }) 
     >
       {live ? "live" : "polling"}
     </span>
+  );
+}
+
+/** "Show all N" / "Show fewer" under a list cut at ``shown`` rows; nothing when all fit. */
+export function ShowAllToggle({
+  total,
+  shown,
+  all,
+  onToggle,
+}: {
+  total: number;
+  shown: number;
+  all: boolean;
+  onToggle: (all: boolean) => void;
+}) {
+  if (total <= shown) return null;
+  return (
+    <button type="button" className="ghost small" onClick={() => onToggle(!all)}>
+      {all ? "Show fewer" : `Show all ${int(total)}`}
+    </button>
   );
 }

@@ -5,7 +5,7 @@
  */
 import { useState } from "react";
 import { api, unwrapData } from "../../api/client";
-import { ErrorBanner } from "../../components/ui";
+import { ErrorBanner, ShowAllToggle } from "../../components/ui";
 import { int } from "../../lib/format";
 import { useLoad } from "../../lib/hooks";
 import {
@@ -277,15 +277,12 @@ export function IndexDetail({
                 </tbody>
               </table>
             </div>
-            {history.length > CHANGES_SHOWN && (
-              <button
-                type="button"
-                className="ghost small"
-                onClick={() => setAllChanges(!allChanges)}
-              >
-                {allChanges ? "Show fewer" : `Show all ${int(history.length)}`}
-              </button>
-            )}
+            <ShowAllToggle
+              total={history.length}
+              shown={CHANGES_SHOWN}
+              all={allChanges}
+              onToggle={setAllChanges}
+            />
           </>
         )}
 

@@ -1,8 +1,7 @@
 /** An index's members' stays: who was in it from when to when (`/api/data/indexes/…/spells`). */
 import { useState } from "react";
 import { api, unwrapData } from "../../api/client";
-import { ErrorBanner } from "../../components/ui";
-import { int } from "../../lib/format";
+import { ErrorBanner, ShowAllToggle } from "../../components/ui";
 import { useLoad } from "../../lib/hooks";
 import { spellsMatching } from "../../lib/indexes";
 
@@ -67,11 +66,7 @@ export function IndexStays({
           </tbody>
         </table>
       </div>
-      {rows.length > SPELLS_SHOWN && (
-        <button type="button" className="ghost small" onClick={() => setAll(!all)}>
-          {all ? "Show fewer" : `Show all ${int(rows.length)}`}
-        </button>
-      )}
+      <ShowAllToggle total={rows.length} shown={SPELLS_SHOWN} all={all} onToggle={setAll} />
     </>
   );
 }

@@ -4,6 +4,7 @@
  * rows. Each report keeps its own texts and test ids.
  */
 import { type ReactNode, useState } from "react";
+import { ShowAllToggle } from "../../components/ui";
 import { int } from "../../lib/format";
 
 /** Rejected rows shown before "show all". */
@@ -182,11 +183,7 @@ export function RejectedRows<R extends { reason: string }>({
           </tbody>
         </table>
       </div>
-      {rows.length > REJECTED_SHOWN && (
-        <button type="button" className="ghost small" onClick={() => setAll(!all)}>
-          {all ? "Show fewer" : `Show all ${int(rows.length)}`}
-        </button>
-      )}
+      <ShowAllToggle total={rows.length} shown={REJECTED_SHOWN} all={all} onToggle={setAll} />
     </>
   );
 }
